@@ -1,0 +1,1 @@
+"""Triton kernels of PAT decode (installed as ``sglang_pat.kernels``)."""

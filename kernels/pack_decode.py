@@ -1,0 +1,212 @@
+"""Triton kernels of PAT decode: gather KV indices, pack decode (one tile config), merge.
+
+Launchers and input checks live in ``launch.py``; the plan's arrays are described in
+``sglang_pat/plan.py``.
+"""
+
+import triton
+import triton.language as tl
+
+
+@triton.jit
+def _gather_kv_indices_kernel(
+    req_to_token_ptr,
+    stride_req_to_token,
+    segments_ptr,
+    kv_indices_ptr,
+    BLOCK: tl.constexpr,
+):
+    """kv_indices[dst : dst + len] = req_to_token[row, start : start + len], one block a program."""
+    segment = tl.program_id(0)
+    block = tl.program_id(1)
+    row = tl.load(segments_ptr + segment * 4 + 0).to(tl.int64)
+    start = tl.load(segments_ptr + segment * 4 + 1)
+    length = tl.load(segments_ptr + segment * 4 + 2)
+    dst = tl.load(segments_ptr + segment * 4 + 3).to(tl.int64)
+    offs = block * BLOCK + tl.arange(0, BLOCK)
+    mask = offs < length
+    slots = tl.load(req_to_token_ptr + row * stride_req_to_token + start + offs, mask=mask)
+    tl.store(kv_indices_ptr + dst + offs, slots, mask=mask)
+
+
+@triton.jit
+def _pack_decode_kernel(
+    q_ptr,
+    k_ptr,
+    v_ptr,
+    o_ptr,
+    kv_indices_ptr,
+    items_ptr,
+    members_ptr,
+    config_items_ptr,
+    partial_o_ptr,
+    partial_lse_ptr,
+    stride_qb,
+    stride_qh,
+    stride_k_page,
+    stride_k_tok,
+    stride_kh,
+    stride_v_page,
+    stride_v_tok,
+    stride_vh,
+    stride_ob,
+    stride_oh,
+    stride_po_slot,
+    stride_po_head,
+    stride_pl_slot,
+    sm_scale,
+    logit_cap,
+    config,
+    NUM_KV_HEADS: tl.constexpr,
+    GROUP: tl.constexpr,
+    HEAD_DIM: tl.constexpr,
+    BLOCK_D: tl.constexpr,
+    V_DIM: tl.constexpr,
+    BLOCK_DV: tl.constexpr,
+    BLOCK_M: tl.constexpr,
+    BLOCK_N: tl.constexpr,
+    PAGE_SIZE: tl.constexpr,
+    HAS_LOGIT_CAP: tl.constexpr,
+):
+    """Persistent: each program takes (item, KV head) pairs round-robin.
+
+    An item is one KV chunk of one row tile: BLOCK_M rows = the tile's requests × the GQA group
+    of one KV head. Each KV block is loaded once for all rows (a GEMM on tensor cores) and the
+    online softmax runs in base 2. Rows write the final output when the request has a single
+    partial (slot_base < 0), else an fp32 partial O and its natural-log LSE to the slot
+    ``slot_base + chunk`` for the merge. The item count is read from device memory, so the grid
+    is fixed and CUDA graphs can capture it.
+    """
+    first_item = tl.load(config_items_ptr + config * 2)
+    num_work = tl.load(config_items_ptr + config * 2 + 1) * NUM_KV_HEADS
+    rows = tl.arange(0, BLOCK_M)
+    row_member = rows // GROUP
+    row_head = rows % GROUP
+    offs_d = tl.arange(0, BLOCK_D)
+    offs_dv = tl.arange(0, BLOCK_DV)
+    mask_d = offs_d < HEAD_DIM
+    mask_dv = offs_dv < V_DIM
+    qk_scale = sm_scale * 1.4426950408889634
+    for work in range(tl.program_id(0), num_work, tl.num_programs(0)):
+        item = first_item + work // NUM_KV_HEADS
+        kv_head = work % NUM_KV_HEADS
+        kv_start = tl.load(items_ptr + item * 5 + 0)
+        kv_len = tl.load(items_ptr + item * 5 + 1)
+        member_start = tl.load(items_ptr + item * 5 + 2)
+        num_members = tl.load(items_ptr + item * 5 + 3)
+        chunk = tl.load(items_ptr + item * 5 + 4)
+        row_valid = row_member < num_members
+        member = member_start + row_member
+        batch = tl.load(members_ptr + member * 2, mask=row_valid, other=0).to(tl.int64)
+        slot_base = tl.load(members_ptr + member * 2 + 1, mask=row_valid, other=-1)
+        q_head = kv_head * GROUP + row_head
+        q = tl.load(
+            q_ptr + batch[:, None] * stride_qb + q_head[:, None] * stride_qh + offs_d[None, :],
+            mask=row_valid[:, None] & mask_d[None, :],
+            other=0.0,
+        ).to(k_ptr.dtype.element_ty)
+
+        m_i = tl.full([BLOCK_M], float("-inf"), dtype=tl.float32)
+        l_i = tl.zeros([BLOCK_M], dtype=tl.float32)
+        acc = tl.zeros([BLOCK_M, BLOCK_DV], dtype=tl.float32)
+        for start_n in range(0, kv_len, BLOCK_N):
+            offs_n = start_n + tl.arange(0, BLOCK_N)
+            mask_n = offs_n < kv_len
+            loc = tl.load(kv_indices_ptr + kv_start + offs_n, mask=mask_n, other=0).to(tl.int64)
+            if PAGE_SIZE == 1:
+                k_row = loc * stride_k_tok
+                v_row = loc * stride_v_tok
+            else:
+                k_row = (loc // PAGE_SIZE) * stride_k_page + (loc % PAGE_SIZE) * stride_k_tok
+                v_row = (loc // PAGE_SIZE) * stride_v_page + (loc % PAGE_SIZE) * stride_v_tok
+            k = tl.load(
+                k_ptr + k_row[None, :] + kv_head * stride_kh + offs_d[:, None],
+                mask=mask_n[None, :] & mask_d[:, None],
+                other=0.0,
+            )
+            qk = tl.dot(q, k)
+            if HAS_LOGIT_CAP:
+                # cap·tanh(s/cap), tanh(x) = 2σ(2x) − 1, as SGLang's triton decode.
+                capped = qk * sm_scale / logit_cap
+                qk = logit_cap * (2.0 / (1.0 + tl.exp(-2.0 * capped)) - 1.0) * 1.4426950408889634
+            else:
+                qk = qk * qk_scale
+            qk = tl.where(mask_n[None, :], qk, float("-inf"))
+            m_new = tl.maximum(m_i, tl.max(qk, 1))
+            alpha = tl.exp2(m_i - m_new)
+            p = tl.exp2(qk - m_new[:, None])
+            l_i = l_i * alpha + tl.sum(p, 1)
+            v = tl.load(
+                v_ptr + v_row[:, None] + kv_head * stride_vh + offs_dv[None, :],
+                mask=mask_n[:, None] & mask_dv[None, :],
+                other=0.0,
+            )
+            acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v)
+            m_i = m_new
+
+        out = acc / l_i[:, None]
+        is_final = slot_base < 0
+        tl.store(
+            o_ptr + batch[:, None] * stride_ob + q_head[:, None] * stride_oh + offs_dv[None, :],
+            out.to(o_ptr.dtype.element_ty),
+            mask=(row_valid & is_final)[:, None] & mask_dv[None, :],
+        )
+        slot = (slot_base + chunk).to(tl.int64)
+        is_partial = row_valid & (slot_base >= 0)
+        tl.store(
+            partial_o_ptr + slot[:, None] * stride_po_slot + q_head[:, None] * stride_po_head
+            + offs_dv[None, :],
+            out,
+            mask=is_partial[:, None] & mask_dv[None, :],
+        )
+        lse = (m_i + tl.log2(l_i)) * 0.6931471805599453
+        tl.store(partial_lse_ptr + slot * stride_pl_slot + q_head, lse, mask=is_partial)
+
+
+@triton.jit
+def _merge_states_kernel(
+    o_ptr,
+    partial_o_ptr,
+    partial_lse_ptr,
+    req_partial_indptr_ptr,
+    stride_ob,
+    stride_oh,
+    stride_po_slot,
+    stride_po_head,
+    stride_pl_slot,
+    V_DIM: tl.constexpr,
+    BLOCK_DV: tl.constexpr,
+):
+    """o[b, h] = Σ_i exp(lse_i − LSE)·O_i with LSE = log Σ_i exp(lse_i) over b's slots.
+
+    Requests with fewer than two slots were written by the pack kernel (or are padding).
+    """
+    batch = tl.program_id(0)
+    head = tl.program_id(1)
+    first = tl.load(req_partial_indptr_ptr + batch).to(tl.int64)
+    last = tl.load(req_partial_indptr_ptr + batch + 1).to(tl.int64)
+    if last - first < 2:
+        return
+    offs_dv = tl.arange(0, BLOCK_DV)
+    mask_dv = offs_dv < V_DIM
+    m = float("-inf")
+    denom = 0.0
+    acc = tl.zeros([BLOCK_DV], dtype=tl.float32)
+    for slot in range(first, last):
+        lse = tl.load(partial_lse_ptr + slot * stride_pl_slot + head)
+        part = tl.load(
+            partial_o_ptr + slot * stride_po_slot + head * stride_po_head + offs_dv,
+            mask=mask_dv,
+            other=0.0,
+        )
+        m_new = tl.maximum(m, lse)
+        scale = tl.exp(m - m_new)
+        weight = tl.exp(lse - m_new)
+        denom = denom * scale + weight
+        acc = acc * scale + weight * part
+        m = m_new
+    tl.store(
+        o_ptr + batch.to(tl.int64) * stride_ob + head * stride_oh + offs_dv,
+        (acc / denom).to(o_ptr.dtype.element_ty),
+        mask=mask_dv,
+    )

@@ -1,0 +1,96 @@
+"""Byte-cost model of the pack kernels and the tile menu it chooses from.
+
+Every cost is in bytes of HBM traffic (time × bandwidth), per KV head:
+
+    token cost of a row tile of M rows   c_tok(M) = max(b_kv, 4·D·M · BW / F)
+    cost of a pack (n requests, span L)  C(n, L)  = Σ_tiles (L · c_tok(M_t) + c_item) + n · c_part
+
+with b_kv = 2·D·elem (one K and one V row), 4·D·M FLOP per KV token for Q·Kᵀ and P·V on M
+padded rows (padding costs compute, never bytes: masked loads move nothing), F the effective
+tensor-core rate of the pack kernel, c_item the fixed cost of one work item (prologue, Q load,
+epilogue) and c_part = G·(Dv + 1)·4·2 + c_merge the fp32 partial O and LSE of one request
+written and read back by the merge, plus the merge's per-partial overhead.
+
+Sharing a span of L tokens among the groups at a node (PAT §4.2, with bytes instead of PAT's
+hand-set 4) is worth it when the reads it saves exceed the partials and items it adds:
+``scheduler.PackScheduler`` evaluates C over the candidate splits. BW, F, c_item and c_merge
+were calibrated on the H200 by ``benchmarks/calibrate_cost_model.py``; the run is recorded in
+``benchmarks/results/calibration.json``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class TileConfig:
+    """One compiled shape of the pack kernel: ``block_m`` query rows × ``block_n`` KV tokens."""
+
+    block_m: int
+    block_n: int
+    num_warps: int
+    num_stages: int
+    programs_per_sm: int  # persistent programs launched per SM
+
+
+def default_tile_menu(head_dim: int) -> tuple[TileConfig, ...]:
+    """The menu for a head size, sorted by ``block_m``; one launch per config and step."""
+    if head_dim > 128:  # a 128-row fp32 accumulator of 256 columns does not fit in registers
+        return (
+            TileConfig(16, 32, 4, 2, 2),
+            TileConfig(32, 32, 4, 2, 2),
+            TileConfig(64, 32, 4, 2, 1),
+        )
+    return (
+        TileConfig(16, 64, 4, 3, 2),
+        TileConfig(32, 64, 4, 3, 2),
+        TileConfig(64, 64, 4, 3, 2),
+        TileConfig(128, 64, 8, 2, 1),
+    )
+
+
+@dataclass(frozen=True)
+class CostModel:
+    """Calibrated constants (H200, see module docstring) and the formulas that use them."""
+
+    bandwidth_bytes_per_us: float = 4.27e6
+    dot_flops_per_us: float = 3.0e8
+    item_overhead_bytes: float = 65536.0
+    merge_overhead_bytes: float = 2048.0
+
+    def token_cost(self, block_m: int, head_dim: int, kv_elem_bytes: int) -> float:
+        """Cost of one KV token for a row tile of ``block_m`` rows (bytes-equivalent)."""
+        kv_bytes = 2 * head_dim * kv_elem_bytes
+        compute_bytes = 4 * head_dim * block_m * self.bandwidth_bytes_per_us / self.dot_flops_per_us
+        return max(float(kv_bytes), compute_bytes)
+
+    def partial_cost(self, group_size: int, v_head_dim: int) -> float:
+        """Cost of one more partial result of one request, all its q heads of one KV head."""
+        return group_size * (v_head_dim + 1) * 4 * 2 + self.merge_overhead_bytes
+
+    def chunk_cost(
+        self,
+        chunk_len: int,
+        num_tiles: int,
+        total_len: int,
+        max_len: int,
+        total_member_len: int,
+        token_cost: float,
+        partial_cost: float,
+        num_programs: int,
+        num_kv_heads: int,
+    ) -> float:
+        """Estimated cost of one config's launch when its spans are cut into ``chunk_len`` chunks.
+
+        Persistent programs take items round-robin: the launch lasts ``rounds`` times the mean
+        item, or the longest item if that is longer; every extra chunk of a tile with n members
+        adds n partials.
+        """
+        items = num_kv_heads * (num_tiles + total_len // chunk_len)
+        rounds = math.ceil(items / num_programs)
+        mean_item = total_len * num_kv_heads / items * token_cost + self.item_overhead_bytes
+        longest = min(chunk_len, max_len) * token_cost + self.item_overhead_bytes
+        extra_partials = num_kv_heads * (total_member_len // chunk_len)
+        return max(rounds * mean_item, longest) * num_programs + extra_partials * partial_cost

@@ -1,0 +1,189 @@
+"""PatDecoder: the device side of PAT decode for one model shape.
+
+``plan_step`` runs once per decode step, outside any CUDA graph: plan on the CPU, copy the plan
+into fixed device buffers (one non-blocking copy per array from double-buffered pinned memory),
+gather the plan's KV slot indices out of ``req_to_token``. ``forward`` runs per layer and only
+launches kernels on fixed grids, so it can be captured once and replayed every step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from .cost_model import CostModel, TileConfig
+from .forest import PrefixForest
+from .kernels.launch import gather_kv_indices, merge_states, pack_decode
+from .plan import ITEM_FIELDS, MEMBER_FIELDS, SEGMENT_FIELDS, PackPlan, PlanCapacity
+from .scheduler import PackScheduler
+
+
+def device_sm_count(device: torch.device) -> int:
+    """Streaming multiprocessors of the device (a small stand-in for the CPU interpreter)."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_properties(device).multi_processor_count
+    return 2
+
+
+class PatDecoder:
+    """Worst-case device buffers, per-step planning and upload, per-layer kernel launches."""
+
+    def __init__(
+        self,
+        *,
+        num_q_heads: int,
+        num_kv_heads: int,
+        head_dim: int,
+        device: torch.device | str,
+        max_requests: int,
+        max_kv_indices: int,
+        v_head_dim: int | None = None,
+        kv_dtype: torch.dtype = torch.bfloat16,
+        num_sms: int | None = None,
+        menu: Sequence[TileConfig] | None = None,
+        cost: CostModel | None = None,
+        max_chunks_per_tile: int = 32,
+    ) -> None:
+        if num_q_heads % num_kv_heads:
+            raise ValueError(f"num_q_heads {num_q_heads} is not a multiple of {num_kv_heads}")
+        self.device = torch.device(device)
+        self.v_head_dim = v_head_dim or head_dim
+        num_sms = num_sms or device_sm_count(self.device)
+        self.scheduler = PackScheduler(
+            num_kv_heads=num_kv_heads,
+            group_size=num_q_heads // num_kv_heads,
+            head_dim=head_dim,
+            v_head_dim=self.v_head_dim,
+            num_sms=num_sms,
+            kv_elem_bytes=torch.finfo(kv_dtype).bits // 8,
+            menu=menu,
+            cost=cost,
+            max_chunks_per_tile=max_chunks_per_tile,
+        )
+        self.menu = self.scheduler.menu
+        self.num_programs = self.scheduler.num_programs
+        self.capacity = PlanCapacity.for_batch(
+            max_requests, max_kv_indices, max(self.num_programs), len(self.menu),
+            max_chunks_per_tile,
+        )
+        self.scheduler.capacity = self.capacity
+        cap = self.capacity
+        sizes = {
+            "segments": cap.max_segments * SEGMENT_FIELDS,
+            "items": cap.max_items * ITEM_FIELDS,
+            "members": cap.max_members * MEMBER_FIELDS,
+            "config_items": len(self.menu) * 2,
+            "req_partial_indptr": cap.max_requests + 1,
+        }
+        self._sections: dict[str, tuple[int, int]] = {}
+        offset = 0
+        for name, size in sizes.items():
+            self._sections[name] = (offset, size)
+            offset += size
+        int32 = dict(dtype=torch.int32, device=self.device)
+        self._plan_buffer = torch.zeros(offset, **int32)
+        self.segments = self._section(self._plan_buffer, "segments").view(-1, SEGMENT_FIELDS)
+        self.items = self._section(self._plan_buffer, "items").view(-1, ITEM_FIELDS)
+        self.members = self._section(self._plan_buffer, "members").view(-1, MEMBER_FIELDS)
+        self.config_items = self._section(self._plan_buffer, "config_items").view(-1, 2)
+        self.req_partial_indptr = self._section(self._plan_buffer, "req_partial_indptr")
+        self.kv_indices = torch.zeros(cap.max_kv_indices, **int32)
+        self.partial_o = torch.empty(
+            cap.max_partials, num_q_heads, self.v_head_dim, dtype=torch.float32, device=self.device
+        )
+        self.partial_lse = torch.empty(
+            cap.max_partials, num_q_heads, dtype=torch.float32, device=self.device
+        )
+        pin = self.device.type == "cuda"
+        self._staging = [torch.zeros(offset, dtype=torch.int32, pin_memory=pin) for _ in range(2)]
+        self._staging_done = [torch.cuda.Event() if pin else None for _ in range(2)]
+        self._staging_next = 0
+        self.plan: PackPlan | None = None
+        self.active_configs: tuple[int, ...] = tuple(range(len(self.menu)))
+        self.merge_needed = True
+
+    def _section(self, flat: torch.Tensor, name: str) -> torch.Tensor:
+        offset, size = self._sections[name]
+        return flat[offset : offset + size]
+
+    def plan_step(
+        self,
+        forest: PrefixForest,
+        req_pool_indices: Sequence[int] | np.ndarray,
+        req_to_token: torch.Tensor,
+        *,
+        for_graph: bool = False,
+    ) -> PackPlan:
+        """Plan, upload and gather for one step. ``for_graph`` launches every config and the
+        merge in ``forward`` (a captured graph replays all of them whatever the plan)."""
+        plan = self.scheduler.plan(forest, req_pool_indices)
+        self.upload(plan)
+        max_len = int(plan.segments[:, 2].max()) if plan.segments.shape[0] else 0
+        gather_kv_indices(
+            req_to_token, self.segments, self.kv_indices, plan.segments.shape[0], max_len
+        )
+        if for_graph:
+            self.active_configs = tuple(range(len(self.menu)))
+            self.merge_needed = True
+        else:
+            counts = plan.config_items[:, 1]
+            self.active_configs = tuple(np.flatnonzero(counts).tolist())
+            self.merge_needed = plan.num_partials > 0
+        return plan
+
+    def upload(self, plan: PackPlan) -> None:
+        """Copy the plan into the device buffers; padded requests get empty merge ranges."""
+        plan.check_fits(self.capacity)
+        slot = self._staging_next
+        self._staging_next ^= 1
+        if self._staging_done[slot] is not None:
+            self._staging_done[slot].synchronize()  # the copy from this buffer two steps ago
+        staging = self._staging[slot].numpy()
+        arrays = {
+            "segments": plan.segments,
+            "items": plan.items,
+            "members": plan.members,
+            "config_items": plan.config_items,
+        }
+        for name, array in arrays.items():
+            offset, _ = self._sections[name]
+            staging[offset : offset + array.size] = array.reshape(-1)
+            self._copy(slot, offset, array.size)
+        offset, size = self._sections["req_partial_indptr"]
+        indptr = plan.req_partial_indptr
+        staging[offset : offset + indptr.size] = indptr
+        staging[offset + indptr.size : offset + size] = indptr[-1]
+        self._copy(slot, offset, size)
+        if self._staging_done[slot] is not None:
+            self._staging_done[slot].record()
+        self.plan = plan
+
+    def _copy(self, slot: int, offset: int, size: int) -> None:
+        if size:
+            self._plan_buffer[offset : offset + size].copy_(
+                self._staging[slot][offset : offset + size], non_blocking=True
+            )
+
+    def forward(
+        self,
+        q: torch.Tensor,
+        k_buffer: torch.Tensor,
+        v_buffer: torch.Tensor,
+        o: torch.Tensor,
+        *,
+        sm_scale: float,
+        logit_cap: float = 0.0,
+    ) -> torch.Tensor:
+        """One layer: ``o [B, Hq, Dv] = attention(q [B, Hq, D], KV of the planned step)``."""
+        for config in self.active_configs:
+            pack_decode(
+                q, k_buffer, v_buffer, o, self.kv_indices, self.items, self.members,
+                self.config_items, self.partial_o, self.partial_lse,
+                config_index=config, tile=self.menu[config],
+                num_programs=self.num_programs[config], sm_scale=sm_scale, logit_cap=logit_cap,
+            )
+        if self.merge_needed:
+            merge_states(o, self.partial_o, self.partial_lse, self.req_partial_indptr)
+        return o

@@ -1,0 +1,115 @@
+"""The pack plan of one decode step: built on the CPU once, read by every layer's kernels.
+
+    forest                  packs (KV read once each)         programs (per tile config)
+    node [0,4096) 64 reqs → pack A: 64 reqs × [0,4096)      → row tiles of ≤128 rows (reqs×G)
+    req r tail            → pack r: 1 req × [4096, len_r)     × KV chunks × KV heads
+                                                               → partial slot per (req, chunk)
+                                                               → merge per (req, q head)
+
+Arrays (CPU numpy int32; ``PatDecoder`` copies them into device buffers of fixed capacity):
+
+- ``segments [S, 4]``: ``(pool_row, token_start, length, kv_offset)``; the gather kernel copies
+  ``req_to_token[pool_row, token_start : token_start + length]`` to ``kv_indices[kv_offset:]``.
+  One segment per pack.
+- ``items [I, 5]``: ``(kv_start, kv_len, member_start, num_members, chunk)``: one KV chunk of
+  one row tile; its rows are ``members[member_start : member_start + num_members]`` × G q heads.
+  Grouped by tile config: config c owns ``items[config_items[c, 0] :][: config_items[c, 1]]``.
+- ``members [M, 2]``: ``(batch_index, slot_base)``; the partial of chunk j goes to slot
+  ``slot_base + j``; ``slot_base = -1`` means the request has this one partial only, so the
+  kernel writes the final output directly.
+- ``req_partial_indptr [B + 1]``: request b merges slots ``[indptr[b], indptr[b + 1])``; the range
+  is empty for a request whose single partial is already its output.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+SEGMENT_FIELDS = 4
+ITEM_FIELDS = 5
+MEMBER_FIELDS = 2
+
+
+class PlanCapacityError(ValueError):
+    """The plan needs more room than the buffers sized at construction."""
+
+
+@dataclass(frozen=True)
+class PlanCapacity:
+    """Worst-case sizes of the device buffers (fixed up front for CUDA graphs)."""
+
+    max_requests: int
+    max_segments: int
+    max_items: int
+    max_members: int
+    max_partials: int
+    max_kv_indices: int
+
+    @classmethod
+    def for_batch(
+        cls,
+        max_requests: int,
+        max_kv_indices: int,
+        num_programs: int,
+        num_configs: int,
+        max_partials_per_request: int,
+    ) -> PlanCapacity:
+        """Room for any batch of ``max_requests`` reading at most ``max_kv_indices`` KV tokens.
+
+        A forest of B requests has at most B - 1 shared packs plus B private ones; each config
+        is cut into at most about two rounds of items over its programs beyond one per tile.
+        """
+        packs = 2 * max_requests
+        return cls(
+            max_requests=max_requests,
+            max_segments=packs,
+            max_items=packs * max_partials_per_request + num_configs * num_programs,
+            max_members=max_requests * max_partials_per_request + packs,
+            max_partials=max_requests * max_partials_per_request,
+            max_kv_indices=max_kv_indices,
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class PackPlan:
+    """One step's plan (see the module docstring for the arrays' meaning)."""
+
+    segments: np.ndarray
+    items: np.ndarray
+    config_items: np.ndarray
+    members: np.ndarray
+    req_partial_indptr: np.ndarray
+    num_kv_indices: int
+
+    @property
+    def num_requests(self) -> int:
+        return int(self.req_partial_indptr.shape[0] - 1)
+
+    @property
+    def num_partials(self) -> int:
+        return int(self.req_partial_indptr[-1])
+
+    def check_fits(self, capacity: PlanCapacity) -> None:
+        """Raise ``PlanCapacityError`` naming the first buffer the plan would overflow."""
+        needs = {
+            "max_requests": self.num_requests,
+            "max_segments": self.segments.shape[0],
+            "max_items": self.items.shape[0],
+            "max_members": self.members.shape[0],
+            "max_partials": self.num_partials,
+            "max_kv_indices": self.num_kv_indices,
+        }
+        for name, need in needs.items():
+            if need > getattr(capacity, name):
+                raise PlanCapacityError(
+                    f"plan needs {name}={need}, capacity is {getattr(capacity, name)}"
+                )
+
+    def same_as(self, other: PackPlan) -> bool:
+        """Exact equality of every array (used to prove the lazy update right)."""
+        return self.num_kv_indices == other.num_kv_indices and all(
+            np.array_equal(getattr(self, name), getattr(other, name))
+            for name in ("segments", "items", "config_items", "members", "req_partial_indptr")
+        )

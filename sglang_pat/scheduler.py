@@ -1,0 +1,261 @@
+"""PackScheduler: PrefixForest → PackPlan, on the CPU, once per decode step.
+
+1. Decide, top-down, which shared nodes become packs. At node u (span L tokens since the last
+   pack above it, S members), the groups below u (child subtrees and requests ending at u) are
+   ordered largest first; the first k groups re-read the span inside their own packs, the rest
+   share one pack of u. k minimises the byte cost of ``cost_model`` (reads, padding, items,
+   partials); a pack left with one group is no pack.
+2. Cut each pack into row tiles of ≤ max(block_m) rows (requests × GQA group) and give every
+   tile the smallest tile of the menu that holds its rows.
+3. Per tile config, pick one chunk length (a power-of-two multiple of block_n) that fills the
+   persistent programs without paying too many partials; cut every tile's span into chunks.
+4. Give each (request, tile chunk) a partial slot; a request with a single partial gets none.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from .cost_model import CostModel, TileConfig, default_tile_menu
+from .forest import PrefixForest
+from .plan import PackPlan, PlanCapacity
+from .scheduler_emit import LazyState, TileTable, emit_plan, lazy_update
+
+
+class PackScheduler:
+    """Plans decode steps for one model shape on one GPU (see the module docstring)."""
+
+    def __init__(
+        self,
+        *,
+        num_kv_heads: int,
+        group_size: int,
+        head_dim: int,
+        num_sms: int,
+        v_head_dim: int | None = None,
+        kv_elem_bytes: int = 2,
+        menu: Sequence[TileConfig] | None = None,
+        cost: CostModel | None = None,
+        capacity: PlanCapacity | None = None,
+        max_chunks_per_tile: int = 32,
+        min_chunk_tokens: int = 128,
+    ) -> None:
+        if min(num_kv_heads, group_size, head_dim, num_sms) < 1:
+            raise ValueError("num_kv_heads, group_size, head_dim and num_sms must be positive")
+        self.num_kv_heads = num_kv_heads
+        self.group_size = group_size
+        self.menu = tuple(sorted(menu or default_tile_menu(head_dim), key=lambda c: c.block_m))
+        self.max_rows = self.menu[-1].block_m
+        if group_size > self.max_rows:
+            raise ValueError(f"group_size {group_size} exceeds the largest tile ({self.max_rows})")
+        self.cost = cost or CostModel()
+        self.capacity = capacity
+        self.max_chunks_per_tile = max_chunks_per_tile
+        self.min_chunk_tokens = min_chunk_tokens
+        self.num_programs = [num_sms * c.programs_per_sm for c in self.menu]
+        self.token_cost = [self.cost.token_cost(c.block_m, head_dim, kv_elem_bytes) for c in self.menu]
+        self.partial_cost = self.cost.partial_cost(group_size, v_head_dim or head_dim)
+        # rows -> config index: smallest block_m holding the rows, its smallest block_n.
+        self._config_for_rows = np.zeros(self.max_rows + 1, dtype=np.int64)
+        for rows in range(self.max_rows, 0, -1):
+            self._config_for_rows[rows] = min(
+                i for i, c in enumerate(self.menu) if c.block_m >= rows
+            )
+        # Configs sharing a block_m differ in block_n: a span takes the largest block_n it fills.
+        self._kv_options: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        for base in set(self._config_for_rows[1:].tolist()):
+            same_m = [i for i, c in enumerate(self.menu) if c.block_m == self.menu[base].block_m]
+            same_m.sort(key=lambda i: self.menu[i].block_n)
+            self._kv_options[base] = (
+                np.asarray([self.menu[i].block_n for i in same_m], dtype=np.int64),
+                np.asarray(same_m, dtype=np.int64),
+            )
+        self._lazy: LazyState | None = None
+        self.last_plan_was_lazy = False
+
+    # ------------------------------------------------------------------ public
+
+    def plan(self, forest: PrefixForest, req_pool_indices: Sequence[int] | np.ndarray) -> PackPlan:
+        """Plan one step; reuses the previous plan when every request only grew by one token."""
+        pool_rows = np.asarray(req_pool_indices, dtype=np.int64)
+        if pool_rows.shape != (forest.num_requests,):
+            raise ValueError(
+                f"req_pool_indices has shape {pool_rows.shape}, expected ({forest.num_requests},)"
+            )
+        if self._lazy is not None:
+            plan = lazy_update(self._lazy, forest, pool_rows, self._choose_chunk)
+            if plan is not None and self.capacity is not None:
+                plan.check_fits(self.capacity)
+            if plan is not None:
+                self.last_plan_was_lazy = True
+                return plan
+        self.last_plan_was_lazy = False
+        plan, self._lazy = self._plan_cold(forest, pool_rows)
+        return plan
+
+    def plan_cold(self, forest: PrefixForest, req_pool_indices: Sequence[int] | np.ndarray) -> PackPlan:
+        """Plan from scratch, ignoring (and replacing) the previous step."""
+        self._lazy = None
+        return self.plan(forest, req_pool_indices)
+
+    # ------------------------------------------------------------------ decisions
+
+    def _configs_for(self, rows: int, spans: np.ndarray) -> np.ndarray:
+        """Tile config of row tiles of ``rows`` rows over ``spans`` KV tokens."""
+        block_ns, configs = self._kv_options[int(self._config_for_rows[rows])]
+        pick = np.searchsorted(block_ns, spans, side="right") - 1
+        return configs[np.maximum(pick, 0)]
+
+    def _tiles_of(self, num_members: int) -> list[int]:
+        """Member counts of the row tiles of a pack of ``num_members`` requests."""
+        per_tile = self.max_rows // self.group_size
+        count = -(-num_members // per_tile)
+        base, extra = divmod(num_members, count)
+        return [base + (j < extra) for j in range(count)]
+
+    def _read_cost(self, num_members: int, span: int) -> float:
+        total = 0.0
+        for members in self._tiles_of(num_members):
+            config = self._config_for_rows[members * self.group_size]
+            total += span * self.token_cost[config] + self.cost.item_overhead_bytes
+        return total
+
+    def _pack_cost(self, staying: int, span: int) -> float:
+        return self._read_cost(staying, span) + staying * self.partial_cost if staying else 0.0
+
+    def _groups_to_pull(self, span: int, kid_sizes: list[int], singles: int) -> int:
+        """How many groups re-read the span themselves: children (largest first), then singles.
+
+        Pulling k groups costs their re-reads plus the pack of those staying; a pack of one
+        group is no pack. Among the singles the cost is linear between the break points of
+        the tiling (tile count or tile shape changes), so only those are evaluated.
+        """
+        groups = len(kid_sizes) + singles
+        total = sum(kid_sizes) + singles
+        single_read = self._read_cost(1, span) - self.cost.item_overhead_bytes
+        best_k, best = groups, float(sum(
+            self._read_cost(size, span) - self.cost.item_overhead_bytes for size in kid_sizes
+        )) + singles * single_read
+        reads, pulled = 0.0, 0
+        for k, size in enumerate(kid_sizes):
+            if k < groups - 1:
+                cost = reads + self._pack_cost(total - pulled, span)
+                if cost < best:
+                    best_k, best = k, cost
+            reads += self._read_cost(size, span) - self.cost.item_overhead_bytes
+            pulled += size
+        if singles == 0:
+            return best_k
+        staying_max = total - pulled  # all children pulled, every single staying
+        per_tile = self.max_rows // self.group_size
+        marks = {staying_max, 2}
+        marks.update(c.block_m // self.group_size for c in self.menu)
+        marks.update(range(per_tile, staying_max + 1, per_tile))
+        for staying in sorted(marks | {m + 1 for m in marks}):
+            if 2 <= staying <= staying_max:
+                k = len(kid_sizes) + staying_max - staying
+                cost = reads + (staying_max - staying) * single_read
+                cost += self._pack_cost(staying, span)
+                if cost < best:
+                    best_k, best = k, cost
+        return best_k
+
+    def _decide(self, forest: PrefixForest) -> tuple[list[tuple[int, int, np.ndarray]], np.ndarray]:
+        """Shared packs ``(span_start, span_end, members)`` and each request's tail start."""
+        n = forest.num_nodes
+        tail_start = forest.private_start()
+        if n == 0:
+            return [], tail_start
+        parent = forest.node_parent.tolist()
+        end = forest.node_end.tolist()
+        members = forest.node_members.tolist()
+        children: list[list[int]] = [[] for _ in range(n)]
+        for node in range(n):
+            if parent[node] >= 0:
+                children[parent[node]].append(node)
+        # DFS preorder: a subtree's requests are contiguous once sorted by their node's order.
+        preorder, subtree_end = [0] * n, [0] * n
+        stack = [node for node in range(n - 1, -1, -1) if parent[node] < 0]
+        order: list[int] = []
+        while stack:
+            node = stack.pop()
+            preorder[node] = len(order)
+            order.append(node)
+            stack.extend(reversed(children[node]))
+        for node in reversed(order):
+            subtree_end[node] = preorder[node] + 1 + sum(
+                subtree_end[c] - preorder[c] for c in children[node]
+            )
+        pre = np.asarray(preorder, dtype=np.int64)
+        keys = np.where(forest.req_node >= 0, pre[forest.req_node], -1)
+        by_node = np.argsort(keys, kind="stable")
+        sorted_keys = keys[by_node]
+        lo = np.searchsorted(sorted_keys, pre, "left").tolist()
+        ending_hi = np.searchsorted(sorted_keys, pre, "right").tolist()
+        hi = np.searchsorted(sorted_keys, np.asarray(subtree_end), "left").tolist()
+
+        span = [0] * n
+        packs: list[tuple[int, int, np.ndarray]] = []
+        for node in order:
+            length = end[node] - span[node]
+            kids = sorted(children[node], key=lambda c: -members[c])
+            singles = ending_hi[node] - lo[node]
+            pulled = self._groups_to_pull(length, [members[c] for c in kids], singles)
+            for rank, child in enumerate(kids):
+                span[child] = span[node] if rank < pulled else end[node]
+            pulled_singles = max(0, pulled - len(kids))
+            if pulled_singles:
+                tail_start[by_node[lo[node] : lo[node] + pulled_singles]] = span[node]
+            if pulled < len(kids) + singles:
+                parts = [by_node[lo[node] + pulled_singles : ending_hi[node]]]
+                parts += [by_node[lo[c] : hi[c]] for c in kids[pulled:]]
+                packs.append((span[node], end[node], np.concatenate(parts)))
+        return packs, tail_start
+
+    # ------------------------------------------------------------------ chunking
+
+    def _choose_chunk(self, config: int, num_tiles: int, total_len: int, max_len: int,
+                      total_member_len: int) -> int:
+        """Chunk length for one config, from aggregates only (so the lazy path can redo it)."""
+        tile = self.menu[config]
+        chunk = max(tile.block_n, self.min_chunk_tokens)
+        chunk = tile.block_n << max(0, math.ceil(math.log2(chunk / tile.block_n)))
+        while -(-max_len // chunk) > self.max_chunks_per_tile:
+            chunk *= 2
+        best_chunk, best = chunk, math.inf
+        while True:
+            cost = self.cost.chunk_cost(
+                chunk, num_tiles, total_len, max_len, total_member_len, self.token_cost[config],
+                self.partial_cost, self.num_programs[config], self.num_kv_heads,
+            )
+            if cost < best:
+                best_chunk, best = chunk, cost
+            if chunk >= max_len:
+                return best_chunk
+            chunk *= 2
+
+    def _plan_cold(
+        self, forest: PrefixForest, pool_rows: np.ndarray
+    ) -> tuple[PackPlan, LazyState | None]:
+        packs, tail_start = self._decide(forest)
+        shared_tiles: list[tuple[int, int, int, int]] = []  # (pack, member offset, count, config)
+        for pack, (start, end, pack_members) in enumerate(packs):
+            offset = 0
+            for count in self._tiles_of(len(pack_members)):
+                config = int(self._configs_for(count * self.group_size, np.asarray([end - start]))[0])
+                shared_tiles.append((pack, offset, count, config))
+                offset += count
+        tails = forest.seq_lens - tail_start
+        tiles = TileTable.build(
+            packs, shared_tiles, tail_start, forest.seq_lens, self._configs_for(self.group_size, tails)
+        )
+        block_ns, _ = self._kv_options[int(self._config_for_rows[self.group_size])]
+        plan, state = emit_plan(
+            tiles, pool_rows, forest, len(self.menu), self._choose_chunk, block_ns[1:]
+        )
+        if self.capacity is not None:
+            plan.check_fits(self.capacity)
+        return plan, state

@@ -1,0 +1,241 @@
+"""Array emission of the pack plan (vectorised over tiles) and its lazy one-token update."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from .forest import PrefixForest
+from .plan import PackPlan
+
+ChooseChunk = Callable[[int, int, int, int, int], int]
+
+
+def _exclusive_cumsum(values: np.ndarray) -> np.ndarray:
+    out = np.zeros(values.shape[0] + 1, dtype=np.int64)
+    np.cumsum(values, out=out[1:])
+    return out
+
+
+@dataclass
+class TileTable:
+    """Packs (shared first, then one private pack per request with a tail) and their row tiles."""
+
+    pack_start: np.ndarray  # [P] first token of the span in the representative's row
+    pack_len: np.ndarray  # [P]
+    pack_rep: np.ndarray  # [P] batch index of the representative
+    members: np.ndarray  # [M] batch index of every pack member, pack after pack
+    tile_pack: np.ndarray  # [T]
+    tile_member_start: np.ndarray  # [T] into ``members``
+    tile_count: np.ndarray  # [T] members in the tile
+    tile_config: np.ndarray  # [T] index into the tile menu
+    num_shared_tiles: int
+
+    @classmethod
+    def build(
+        cls,
+        packs: list[tuple[int, int, np.ndarray]],
+        shared_tiles: list[tuple[int, int, int, int]],
+        tail_start: np.ndarray,
+        seq_lens: np.ndarray,
+        private_config: np.ndarray,
+    ) -> TileTable:
+        tails = seq_lens - tail_start
+        private_reqs = np.flatnonzero(tails > 0)
+        sizes = np.fromiter((len(m) for _, _, m in packs), dtype=np.int64, count=len(packs))
+        member_offset = _exclusive_cumsum(sizes)
+        shared = np.asarray(shared_tiles, dtype=np.int64).reshape(-1, 4)
+        num_shared = len(packs)
+        num_private = private_reqs.shape[0]
+        return cls(
+            pack_start=np.concatenate(
+                [np.fromiter((s for s, _, _ in packs), np.int64, len(packs)), tail_start[private_reqs]]
+            ),
+            pack_len=np.concatenate(
+                [np.fromiter((e - s for s, e, _ in packs), np.int64, len(packs)), tails[private_reqs]]
+            ),
+            pack_rep=np.concatenate(
+                [np.fromiter((int(m[0]) for _, _, m in packs), np.int64, len(packs)), private_reqs]
+            ),
+            members=np.concatenate([m for _, _, m in packs] + [private_reqs]).astype(np.int64),
+            tile_pack=np.concatenate([shared[:, 0], num_shared + np.arange(num_private)]),
+            tile_member_start=np.concatenate(
+                [member_offset[shared[:, 0]] + shared[:, 1], member_offset[-1] + np.arange(num_private)]
+            ),
+            tile_count=np.concatenate([shared[:, 2], np.ones(num_private, dtype=np.int64)]),
+            tile_config=np.concatenate([shared[:, 3], private_config[private_reqs]]),
+            num_shared_tiles=shared.shape[0],
+        )
+
+
+@dataclass
+class LazyState:
+    """What the lazy update needs from the last plan: its inputs and its private tiles."""
+
+    forest: PrefixForest
+    pool_rows: np.ndarray
+    plan: PackPlan
+    tail_len: np.ndarray  # [R] private tails (R = requests, all with a tail)
+    tail_chunk: np.ndarray  # [R] chunk length of each private tile
+    tail_config_breaks: np.ndarray  # lengths at which a private tile changes config
+    config_chunk: np.ndarray  # [C] chunk length chosen per config
+    config_stats: np.ndarray  # [C, 5] tiles, Σlen, max shared len, max tail len, Σmembers·len
+    config_tails: np.ndarray  # [C] private tiles per config
+    tail_item_rows: np.ndarray  # item rows of private tiles
+    tail_item_shift: np.ndarray  # their pack's rank among private packs
+    tail_last_rows: np.ndarray  # item rows of the last chunk of each private tile
+    tail_segment_rows: np.ndarray
+
+
+def emit_plan(
+    tiles: TileTable,
+    pool_rows: np.ndarray,
+    forest: PrefixForest,
+    num_configs: int,
+    choose_chunk: ChooseChunk,
+    tail_config_breaks: np.ndarray,
+) -> tuple[PackPlan, LazyState | None]:
+    kv_offset = _exclusive_cumsum(tiles.pack_len)
+    segments = np.stack(
+        [pool_rows[tiles.pack_rep], tiles.pack_start, tiles.pack_len, kv_offset[:-1]], axis=1
+    )
+    tile_len = tiles.pack_len[tiles.tile_pack]
+    tile_kv = kv_offset[tiles.tile_pack]
+    config = tiles.tile_config
+    shared = np.arange(config.shape[0]) < tiles.num_shared_tiles
+    stats = np.zeros((num_configs, 5), dtype=np.int64)
+    stats[:, 0] = np.bincount(config, minlength=num_configs)
+    stats[:, 1] = np.bincount(config, weights=tile_len, minlength=num_configs)
+    np.maximum.at(stats[:, 2], config[shared], tile_len[shared])
+    np.maximum.at(stats[:, 3], config[~shared], tile_len[~shared])
+    stats[:, 4] = np.bincount(config, weights=tile_len * tiles.tile_count, minlength=num_configs)
+    config_chunk = np.zeros(num_configs, dtype=np.int64)
+    for c in np.flatnonzero(stats[:, 0]).tolist():
+        n, total, max_shared, max_tail, member_len = stats[c].tolist()
+        config_chunk[c] = choose_chunk(c, n, total, max(max_shared, max_tail), member_len)
+    tile_chunk = config_chunk[config]
+    chunks = -(-tile_len // tile_chunk)
+
+    # Items: per config, full chunks of every tile, then every tile's last chunk, tile order.
+    full = chunks - 1
+    full_tile = np.repeat(np.arange(config.shape[0]), full)
+    full_j = np.arange(full_tile.shape[0]) - np.repeat(_exclusive_cumsum(full)[:-1], full)
+    item_tile = np.concatenate([full_tile, np.arange(config.shape[0])])
+    item_j = np.concatenate([full_j, full])
+    item_start = item_j * tile_chunk[item_tile]
+    item_len = np.minimum(tile_chunk[item_tile], tile_len[item_tile] - item_start)
+    order = np.argsort(config[item_tile], kind="stable")
+    item_tile, item_j = item_tile[order], item_j[order]
+    items = np.stack(
+        [
+            tile_kv[item_tile] + item_start[order],
+            item_len[order],
+            tiles.tile_member_start[item_tile],
+            tiles.tile_count[item_tile],
+            item_j,
+        ],
+        axis=1,
+    )
+    config_count = np.bincount(config[item_tile], minlength=num_configs)
+    config_items = np.stack([_exclusive_cumsum(config_count)[:-1], config_count], axis=1)
+
+    # Slots: request r owns the partials of all chunks of all tiles it belongs to.
+    num_requests = forest.num_requests
+    member_chunks = np.repeat(chunks, tiles.tile_count)
+    req = tiles.members
+    partials = np.bincount(req, weights=member_chunks, minlength=num_requests).astype(np.int64)
+    merged = np.where(partials > 1, partials, 0)
+    indptr = _exclusive_cumsum(merged)
+    by_req = np.argsort(req, kind="stable")
+    sorted_req = req[by_req]
+    within = np.cumsum(member_chunks[by_req]) - member_chunks[by_req]
+    within -= _exclusive_cumsum(partials)[sorted_req]
+    slot_base = np.empty_like(req)
+    slot_base[by_req] = np.where(partials[sorted_req] > 1, indptr[sorted_req] + within, -1)
+    plan = PackPlan(
+        segments=segments.astype(np.int32),
+        items=items.astype(np.int32),
+        config_items=config_items.astype(np.int32),
+        members=np.stack([req, slot_base], axis=1).astype(np.int32),
+        req_partial_indptr=indptr.astype(np.int32),
+        num_kv_indices=int(kv_offset[-1]),
+    )
+    num_tails = config.shape[0] - tiles.num_shared_tiles
+    if num_tails != num_requests:
+        return plan, None  # a request without a tail gets one next step: no lazy update
+    tail_rows = np.flatnonzero(item_tile >= tiles.num_shared_tiles)
+    last_rows = tail_rows[item_j[tail_rows] == full[item_tile[tail_rows]]]
+    state = LazyState(
+        forest=forest,
+        pool_rows=pool_rows,
+        plan=plan,
+        tail_len=tile_len[~shared],
+        tail_chunk=tile_chunk[~shared],
+        tail_config_breaks=tail_config_breaks,
+        config_chunk=config_chunk,
+        config_stats=stats,
+        config_tails=np.bincount(config[~shared], minlength=num_configs),
+        tail_item_rows=tail_rows,
+        tail_item_shift=item_tile[tail_rows] - tiles.num_shared_tiles,
+        tail_last_rows=last_rows,
+        tail_segment_rows=tiles.tile_pack[~shared],
+    )
+    return plan, state
+
+
+def _same_structure(a: PrefixForest, b: PrefixForest) -> bool:
+    return a is b or all(
+        np.array_equal(getattr(a, name), getattr(b, name))
+        for name in ("req_node", "node_start", "node_end", "node_parent", "node_rep")
+    )
+
+
+def lazy_update(
+    state: LazyState, forest: PrefixForest, pool_rows: np.ndarray, choose_chunk: ChooseChunk
+) -> PackPlan | None:
+    """The cold plan of a batch whose requests each grew by one token, or None if it differs.
+
+    Holds when the forest and pool rows are unchanged: pack decisions never look at tail
+    lengths; a tail keeps its tile config unless its length crosses a menu break, its chunk
+    count unless its last chunk was full, and its config's chunk length is recomputed here.
+    """
+    old = state.forest
+    if forest.num_requests != old.num_requests or not np.array_equal(
+        forest.seq_lens, old.seq_lens + 1
+    ):
+        return None
+    if not (_same_structure(forest, old) and np.array_equal(pool_rows, state.pool_rows)):
+        return None
+    tail_len = state.tail_len + 1
+    if np.any(state.tail_len % state.tail_chunk == 0):
+        return None
+    if state.tail_config_breaks.size and np.isin(tail_len, state.tail_config_breaks).any():
+        return None
+    stats = state.config_stats.copy()
+    tails = state.config_tails
+    stats[:, 1] += tails
+    stats[:, 3] += tails > 0
+    stats[:, 4] += tails
+    for c in np.flatnonzero(tails).tolist():
+        n, total, max_shared, max_tail, member_len = stats[c].tolist()
+        if choose_chunk(c, n, total, max(max_shared, max_tail), member_len) != state.config_chunk[c]:
+            return None
+    prev = state.plan
+    items = prev.items.copy()
+    items[state.tail_item_rows, 0] += state.tail_item_shift.astype(np.int32)
+    items[state.tail_last_rows, 1] += 1
+    segments = prev.segments.copy()
+    segments[state.tail_segment_rows, 2] += 1
+    segments[state.tail_segment_rows, 3] += np.arange(tail_len.shape[0], dtype=np.int32)
+    plan = PackPlan(
+        segments=segments,
+        items=items,
+        config_items=prev.config_items,
+        members=prev.members,
+        req_partial_indptr=prev.req_partial_indptr,
+        num_kv_indices=prev.num_kv_indices + tail_len.shape[0],
+    )
+    state.forest, state.plan, state.tail_len, state.config_stats = forest, plan, tail_len, stats
+    return plan

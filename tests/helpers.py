@@ -1,0 +1,116 @@
+"""Test batches in SGLang's layout and the plain PyTorch reference they are checked against."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from sglang_pat.forest import PrefixForest
+
+INTERPRET = os.environ.get("TRITON_INTERPRET") == "1"
+DEVICE = torch.device("cuda" if torch.cuda.is_available() and not INTERPRET else "cpu")
+TOLERANCE = {torch.float32: 2e-3, torch.float16: 2e-2, torch.bfloat16: 4e-2}
+
+
+@dataclass
+class KVBatch:
+    """One decode batch: queries, the KV pool and ``req_to_token`` (row 0 is padding)."""
+
+    q: torch.Tensor  # [B, Hq, D]
+    k_buffer: torch.Tensor  # [slots, Hkv, D] or [pages, page_size, Hkv, D]
+    v_buffer: torch.Tensor
+    req_to_token: torch.Tensor  # [rows, max_len] int32
+    pool_rows: np.ndarray  # [B] row of each request
+    seq_lens: np.ndarray  # [B]
+
+
+def make_batch(
+    forest: PrefixForest,
+    *,
+    num_q_heads: int,
+    num_kv_heads: int,
+    head_dim: int,
+    dtype: torch.dtype,
+    page_size: int = 1,
+    paged_view: bool = False,
+    seed: int = 0,
+    device: torch.device = DEVICE,
+) -> KVBatch:
+    """Random KV in shuffled pages; members of a shared node hold the same slots for it."""
+    rng = np.random.default_rng(seed)
+    batch = forest.num_requests
+    seq_lens = forest.seq_lens
+    shared_end = forest.private_start()
+    if page_size > 1 and np.any(forest.node_end % page_size):
+        raise ValueError("shared ranges must end on page boundaries")
+    pages: dict[tuple, int] = {}
+    page_table = np.zeros((batch, int(-(-seq_lens.max() // page_size))), dtype=np.int64)
+    for r in range(batch):
+        path = []
+        node = forest.req_node[r]
+        while node >= 0:
+            path.append(node)
+            node = forest.node_parent[node]
+        for j in range(int(-(-seq_lens[r] // page_size))):
+            pos = j * page_size
+            owner = next((n for n in path if forest.node_start[n] <= pos < forest.node_end[n]), None)
+            key = ("node", owner, j) if pos < shared_end[r] and owner is not None else ("req", r, j)
+            page_table[r, j] = pages.setdefault(key, len(pages))
+    num_pages = len(pages) + 1  # page 0 is never handed out, as SGLang's slot 0
+    shuffled = rng.permutation(num_pages - 1) + 1
+    max_len = int(seq_lens.max())
+    req_to_token = np.zeros((batch + 1, max_len), dtype=np.int32)
+    positions = np.arange(max_len)
+    for r in range(batch):
+        pos = positions[: seq_lens[r]]
+        req_to_token[r + 1, : seq_lens[r]] = shuffled[page_table[r, pos // page_size]] * page_size + pos % page_size
+    gen = torch.Generator().manual_seed(seed)
+    shape = (num_pages * page_size, num_kv_heads, head_dim)
+    k = torch.randn(shape, generator=gen).to(dtype)
+    v = torch.randn(shape, generator=gen).to(dtype)
+    q = torch.randn(batch, num_q_heads, head_dim, generator=gen).to(dtype)
+    if paged_view:
+        k = k.view(num_pages, page_size, num_kv_heads, head_dim)
+        v = v.view(num_pages, page_size, num_kv_heads, head_dim)
+    return KVBatch(
+        q=q.to(device), k_buffer=k.to(device), v_buffer=v.to(device),
+        req_to_token=torch.from_numpy(req_to_token).to(device),
+        pool_rows=np.arange(1, batch + 1), seq_lens=seq_lens.copy(),
+    )
+
+
+def reference_decode(kv: KVBatch, sm_scale: float, logit_cap: float = 0.0) -> torch.Tensor:
+    """Plain attention per request over its ``req_to_token`` row, in fp32."""
+    num_q_heads = kv.q.shape[1]
+    k_all = kv.k_buffer.reshape(-1, *kv.k_buffer.shape[-2:]).float().cpu()
+    v_all = kv.v_buffer.reshape(-1, *kv.v_buffer.shape[-2:]).float().cpu()
+    q_all = kv.q.float().cpu()
+    req_to_token = kv.req_to_token.cpu()
+    group = num_q_heads // k_all.shape[1]
+    out = torch.empty(kv.q.shape[0], num_q_heads, v_all.shape[-1], dtype=torch.float32)
+    for b in range(kv.q.shape[0]):
+        slots = req_to_token[kv.pool_rows[b], : kv.seq_lens[b]].long()
+        keys = k_all[slots].repeat_interleave(group, dim=1)  # [L, Hq, D]
+        values = v_all[slots].repeat_interleave(group, dim=1)
+        scores = torch.einsum("hd,lhd->hl", q_all[b], keys) * sm_scale
+        if logit_cap > 0:
+            scores = logit_cap * torch.tanh(scores / logit_cap)
+        out[b] = torch.einsum("hl,lhd->hd", scores.softmax(-1), values)
+    return out
+
+
+def assert_close(actual: torch.Tensor, expected: torch.Tensor, dtype: torch.dtype) -> None:
+    """Compare with the dtype's tolerance; print the first mismatching indices on failure."""
+    actual = actual.float().cpu()
+    expected = expected.float().cpu()
+    tol = TOLERANCE[dtype]
+    bad = ~torch.isclose(actual, expected, atol=tol, rtol=tol)
+    if bad.any():
+        idx = bad.nonzero()[:5].tolist()
+        raise AssertionError(
+            f"{int(bad.sum())} of {bad.numel()} mismatch (tol {tol}); first at {idx}: "
+            f"{[actual[tuple(i)].item() for i in idx]} vs {[expected[tuple(i)].item() for i in idx]}"
+        )
