@@ -1,0 +1,342 @@
+"""Decode attention, one layer, side by side on one GPU: pat vs SGLang triton vs FlashInfer.
+
+Every provider reads the same KV pool (bf16, pages of 16 shuffled, shared prefixes stored once):
+pat and SGLang's triton decode through token slots (``req_to_token`` / ``kv_indices``),
+FlashInfer through the page table. Each provider runs in a CUDA graph of ``reps`` × (L2 flush +
+attention); the flush-only graph's time is subtracted. The bound is the unique bytes (each KV
+token once, Q, O) over the copy bandwidth measured in the same run.
+
+    python benchmarks/bench_kernels.py [--quick] [--out benchmarks/results]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from workloads import (  # noqa: E402
+    ACCEPTANCE_EXTRA, NO_SHARING, TREE_SUITE, WIDE_FANOUT, WORKED_EXAMPLE, Workload,
+    mooncake_workload, page_table, tree_workload,
+)
+
+from sglang_pat.decoder import PatDecoder  # noqa: E402
+
+PAGE = 16
+HEAD_CONFIGS = [(32, 32), (32, 8), (64, 8), (16, 8)]
+HEAD_DIM = 128
+DTYPE = torch.bfloat16
+
+
+def graph_time_us(fn, flush: torch.Tensor, reps: int = 10, trials: int = 7) -> float:
+    """Median µs of ``fn`` per call inside a CUDA graph, each call after an L2 flush."""
+    stream = torch.cuda.Stream()
+    stream.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(stream):
+        for _ in range(2):
+            fn()
+    torch.cuda.current_stream().wait_stream(stream)
+    torch.cuda.synchronize()
+    graphs = []
+    for with_fn in (True, False):
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            for _ in range(reps):
+                flush.zero_()
+                if with_fn:
+                    fn()
+        graphs.append(graph)
+    times = {True: [], False: []}
+    for _ in range(trials):
+        for with_fn, graph in zip((True, False), graphs):
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record()
+            graph.replay()
+            end.record()
+            end.synchronize()
+            times[with_fn].append(start.elapsed_time(end) * 1000 / reps)
+    return float(np.median(times[True]) - np.median(times[False]))
+
+
+def copy_bandwidth_bytes_per_us() -> float:
+    src = torch.empty(2**31, dtype=torch.uint8, device="cuda")
+    dst = torch.empty_like(src)
+    for _ in range(3):
+        dst.copy_(src)
+    torch.cuda.synchronize()
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    start.record()
+    for _ in range(10):
+        dst.copy_(src)
+    end.record()
+    end.synchronize()
+    return 2 * src.numel() * 10 / (start.elapsed_time(end) * 1000)
+
+
+class Batch:
+    """One workload laid out for every provider on the GPU."""
+
+    def __init__(self, work: Workload, num_q_heads: int, num_kv_heads: int, seed: int = 0):
+        forest = self.forest = work.forest
+        self.work = work
+        pages, num_pages = page_table(forest, PAGE, seed)
+        self.pages = pages
+        lens = forest.seq_lens
+        positions = np.arange(pages.shape[1] * PAGE)
+        slots = pages[:, positions // PAGE] * PAGE + positions % PAGE
+        self.req_to_token = torch.zeros(forest.num_requests + 1, slots.shape[1], dtype=torch.int32)
+        self.req_to_token[1:] = torch.from_numpy(slots.astype(np.int32))
+        self.req_to_token = self.req_to_token.cuda()
+        self.pool_rows = np.arange(1, forest.num_requests + 1)
+        gen = torch.Generator(device="cuda").manual_seed(seed)
+        shape = (num_pages * PAGE, num_kv_heads, HEAD_DIM)
+        self.k = torch.randn(shape, generator=gen, device="cuda", dtype=DTYPE)
+        self.v = torch.randn(shape, generator=gen, device="cuda", dtype=DTYPE)
+        self.q = torch.randn(
+            forest.num_requests, num_q_heads, HEAD_DIM, generator=gen, device="cuda", dtype=DTYPE
+        )
+        self.seq_lens = lens
+        self.sm_scale = HEAD_DIM**-0.5
+        unique_tokens = int(np.unique(slots[positions[None, :] < lens[:, None]]).shape[0])
+        self.unique_tokens = unique_tokens
+        self.unique_bytes = unique_tokens * num_kv_heads * HEAD_DIM * 2 * 2 + 2 * self.q.numel() * 2
+
+
+def run_pat(batch: Batch):
+    hq, hkv = batch.q.shape[1], batch.k.shape[1]
+    decoder = PatDecoder(
+        num_q_heads=hq, num_kv_heads=hkv, head_dim=HEAD_DIM, device="cuda",
+        max_requests=batch.q.shape[0], max_kv_indices=int(batch.seq_lens.sum()), kv_dtype=DTYPE,
+    )
+    decoder.plan_step(batch.forest, batch.pool_rows, batch.req_to_token, for_graph=True)
+    out = torch.empty_like(batch.q)
+    return out, lambda: decoder.forward(batch.q, batch.k, batch.v, out, sm_scale=batch.sm_scale)
+
+
+def run_sglang_triton(batch: Batch):
+    from sglang.kernels.ops.attention.decode_attention import decode_attention_fwd
+    from sglang.kernels.ops.attention.metadata import get_num_kv_splits_triton
+
+    b, hq = batch.q.shape[:2]
+    lens = torch.from_numpy(batch.seq_lens).cuda()
+    kv_indptr = torch.zeros(b + 1, dtype=torch.int32, device="cuda")
+    kv_indptr[1:] = torch.cumsum(lens, 0)
+    rows = batch.req_to_token[1:].long()
+    mask = torch.arange(rows.shape[1], device="cuda")[None, :] < lens[:, None]
+    kv_indices = rows[mask]
+    max_splits = 8
+    splits = torch.empty(b, dtype=torch.int32, device="cuda")
+    get_num_kv_splits_triton[(1,)](
+        splits, lens, b, 1, hq, batch.k.shape[1], max_splits,
+        torch.cuda.get_device_properties(0).multi_processor_count,
+        MAX_NUM_SEQ=max(256, 1 << (b - 1).bit_length()),
+    )
+    logits = torch.empty(b, hq, max_splits, HEAD_DIM, dtype=torch.float32, device="cuda")
+    lse = torch.empty(b, hq, max_splits, dtype=torch.float32, device="cuda")
+    out = torch.empty_like(batch.q)
+    return out, lambda: decode_attention_fwd(
+        batch.q, batch.k, batch.v, out, kv_indptr, kv_indices, logits, lse, splits, max_splits,
+        batch.sm_scale, 1.0, 1.0,
+    )
+
+
+def _paged_cache(batch: Batch):
+    hkv = batch.k.shape[1]
+    return (batch.k.view(-1, PAGE, hkv, HEAD_DIM), batch.v.view(-1, PAGE, hkv, HEAD_DIM))
+
+
+def _level_pages(batch: Batch, rows: list[int], lo: int, hi: int):
+    pages = [torch.from_numpy(batch.pages[r, lo // PAGE : -(-hi // PAGE)]) for r in rows]
+    indptr = torch.tensor([0] + np.cumsum([p.shape[0] for p in pages]).tolist(), dtype=torch.int32)
+    last = torch.tensor([(hi - lo - 1) % PAGE + 1] * len(rows), dtype=torch.int32)
+    return indptr, torch.cat(pages).int(), last
+
+
+def run_flashinfer_decode(batch: Batch):
+    import flashinfer
+
+    hq, hkv = batch.q.shape[1], batch.k.shape[1]
+    lens = batch.seq_lens
+    pages = [torch.from_numpy(batch.pages[r, : -(-lens[r] // PAGE)]) for r in range(len(lens))]
+    indptr = torch.tensor([0] + np.cumsum([p.shape[0] for p in pages]).tolist(), dtype=torch.int32)
+    last = torch.from_numpy((lens - 1) % PAGE + 1).int()
+    workspace = torch.empty(512 * 2**20, dtype=torch.uint8, device="cuda")
+    wrapper = flashinfer.BatchDecodeWithPagedKVCacheWrapper(
+        workspace, "NHD", use_tensor_cores=hq // hkv >= 4
+    )
+    wrapper.plan(indptr.cuda(), torch.cat(pages).int().cuda(), last.cuda(), hq, hkv, HEAD_DIM,
+                 PAGE, q_data_type=DTYPE, kv_data_type=DTYPE, sm_scale=batch.sm_scale)
+    out = torch.empty_like(batch.q)
+    cache = _paged_cache(batch)
+    return out, lambda: wrapper.run(batch.q, cache, out=out)
+
+
+def run_flashinfer_cascade(batch: Batch):
+    import flashinfer
+
+    levels = batch.work.cascade_levels
+    if levels is None or len(levels) < 2:
+        return None
+    hq, hkv = batch.q.shape[1], batch.k.shape[1]
+    b = batch.q.shape[0]
+    forest = batch.forest
+    qo, kv_indptr, kv_indices, last_len = [], [], [], []
+    depth_start = 0
+    for level, per_node in enumerate(levels):
+        groups = list(range(0, b, per_node))
+        qo.append(torch.tensor(groups + [b], dtype=torch.int32).cuda())
+        if level < len(levels) - 1:
+            node = forest.req_node[0]
+            ends = []  # the level's node end: the shared path's boundaries, level by level
+            while node >= 0:
+                ends.append(int(forest.node_end[node]))
+                node = forest.node_parent[node]
+            depth_end = ends[::-1][level]
+            ip, ix, ll = _level_pages(batch, groups, depth_start, depth_end)
+            depth_start = depth_end
+        else:
+            parts = [_level_pages(batch, [r], depth_start, int(batch.seq_lens[r])) for r in range(b)]
+            ip = torch.tensor([0] + np.cumsum([p[1].shape[0] for p in parts]).tolist(), dtype=torch.int32)
+            ix = torch.cat([p[1] for p in parts])
+            ll = torch.cat([p[2] for p in parts])
+        kv_indptr.append(ip.cuda())
+        kv_indices.append(ix.cuda())
+        last_len.append(ll.cuda())
+    workspace = torch.empty(512 * 2**20, dtype=torch.uint8, device="cuda")
+    wrapper = flashinfer.MultiLevelCascadeAttentionWrapper(len(levels), workspace, "NHD")
+    wrapper.plan(qo, kv_indptr, kv_indices, last_len, hq, hkv, HEAD_DIM, PAGE,
+                 sm_scale=batch.sm_scale, q_data_type=DTYPE, kv_data_type=DTYPE)
+    cache = _paged_cache(batch)
+    holder = {}
+
+    def run():
+        holder["out"] = wrapper.run(batch.q, cache)
+
+    run()
+    return holder, run
+
+
+PROVIDERS = {
+    "pat": run_pat,
+    "sglang-triton": run_sglang_triton,
+    "flashinfer-decode": run_flashinfer_decode,
+    "flashinfer-cascade": run_flashinfer_cascade,
+}
+
+
+def bench_one(work: Workload, heads: tuple[int, int], flush: torch.Tensor, bw: float) -> list[dict]:
+    batch = Batch(work, *heads)
+    bound_us = batch.unique_bytes / bw
+    rows, reference = [], None
+    for name, make in PROVIDERS.items():
+        row = dict(workload=work.name, q_heads=heads[0], kv_heads=heads[1],
+                   batch=batch.q.shape[0], unique_tokens=batch.unique_tokens,
+                   total_tokens=int(batch.seq_lens.sum()), provider=name, bound_us=bound_us)
+        try:
+            made = make(batch)
+            if made is None:
+                continue
+            out, fn = made
+            us = graph_time_us(fn, flush)
+            fn()
+            result = out["out"] if isinstance(out, dict) else out
+            if reference is None:
+                reference = result.float().clone()
+            diff = float((result.float() - reference).abs().max())
+            row.update(us=us, tb_s=batch.unique_bytes / us / 1e6, ratio_to_bound=us / bound_us,
+                       max_abs_diff_vs_pat=diff)
+        except Exception as error:  # a provider that cannot run this shape is reported, not fatal
+            row.update(us=math.nan, error=f"{type(error).__name__}: {error}"[:300])
+        rows.append(row)
+        print(f"{work.name:32s} {heads} {name:20s} {row.get('us', math.nan):9.1f} us "
+              f"(bound {bound_us:7.1f}) {row.get('error', '')}", flush=True)
+    del batch
+    torch.cuda.empty_cache()
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default="benchmarks/results")
+    parser.add_argument("--quick", action="store_true", help="acceptance shapes only, (32,8)")
+    args = parser.parse_args()
+    out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    flush = torch.empty(512 * 2**20, dtype=torch.uint8, device="cuda")
+    bw = copy_bandwidth_bytes_per_us()
+    print(f"copy bandwidth {bw / 1e6:.2f} TB/s", flush=True)
+    acceptance = [WORKED_EXAMPLE, WIDE_FANOUT] + ACCEPTANCE_EXTRA
+    jobs = [(tree_workload(s), (32, 8)) for s in acceptance]
+    if not args.quick:
+        jobs += [(tree_workload(s), h) for h in HEAD_CONFIGS for s in TREE_SUITE]
+        jobs += [(mooncake_workload(t, start, b), (32, 8))
+                 for t, start, b in [("conversation", 0, 64), ("conversation", 5000, 128),
+                                     ("synthetic", 0, 64), ("synthetic", 2000, 128)]]
+    rows = []
+    for work, heads in jobs:
+        rows += bench_one(work, heads, flush, bw)
+    meta = dict(
+        gpu=torch.cuda.get_device_name(0),
+        commit=subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                              text=True).stdout.strip() or "unknown",
+        date=datetime.date.today().isoformat(),
+        command=" ".join(["python"] + sys.argv),
+        copy_bandwidth_tb_s=bw / 1e6,
+    )
+    write_results(rows, meta, out_dir, quick=args.quick)
+
+
+def write_results(rows: list[dict], meta: dict, out_dir: Path, quick: bool) -> None:
+    from plot import plot_kernels
+
+    keys = sorted({k for row in rows for k in row}, key=lambda k: (k != "workload", k))
+    with open(out_dir / "kernels.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=keys + list(meta))
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({**row, **meta})
+
+    def us(workload, provider, heads=(32, 8)):
+        for row in rows:
+            if (row["workload"], row["provider"], (row["q_heads"], row["kv_heads"])) == (
+                workload, provider, heads):
+                return row.get("us", math.nan), row["bound_us"]
+        return math.nan, math.nan
+
+    suite_ratios, no_sharing = [], []
+    for row in rows:
+        if row["provider"] != "pat" or not row.get("us", 0) > 0:
+            continue
+        heads = (row["q_heads"], row["kv_heads"])
+        fi, _ = us(row["workload"], "flashinfer-decode", heads)
+        if row["workload"] in TREE_SUITE and row["workload"] not in NO_SHARING:
+            suite_ratios.append(fi / row["us"])
+        if row["workload"] in NO_SHARING:
+            no_sharing.append(fi / row["us"])
+    summary = dict(
+        worked_example_us=us(WORKED_EXAMPLE, "pat")[0],
+        worked_example_bound_us=us(WORKED_EXAMPLE, "pat")[1],
+        wide_fanout_us=us(WIDE_FANOUT, "pat")[0],
+        wide_fanout_bound_us=us(WIDE_FANOUT, "pat")[1],
+        suite_geomean_vs_flashinfer_decode=(
+            float(np.exp(np.mean(np.log(suite_ratios)))) if suite_ratios else math.nan),
+        no_sharing_min_ratio_vs_flashinfer_decode=min(no_sharing) if no_sharing else math.nan,
+        quick=quick,
+        **meta,
+    )
+    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    print(json.dumps(summary, indent=2))
+    plot_kernels(rows, out_dir / "kernels.png", meta)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# On the H200 machine: install one part of the offline SGLang bundle (see ../shared/device),
+# or, with no argument, make the installed bundle and this project importable.
+# usage: bash benchmarks/device_env.sh .wheelhouse/part1   # first call on a fresh machine
+#        source benchmarks/device_env.sh                   # later: PYTHONPATH + project install
+if [ -n "${1:-}" ]; then
+  bash .wheelhouse/install.sh "$1" || exit 1
+fi
+if [ -d /tmp/site/sglang ]; then
+  export PYTHONPATH=/tmp/site
+  python3 -m pip install -q --no-deps --no-build-isolation -e . >/tmp/pat-install.log 2>&1 \
+    || { cat /tmp/pat-install.log; exit 1; }
+fi

@@ -1,0 +1,105 @@
+"""Benchmark batches: PAT's tree suite, the worked example, batches cut from Mooncake traces."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from sglang_pat.forest import PrefixForest
+
+MOONCAKE = Path(__file__).resolve().parents[2] / "shared" / "data" / "mooncake"
+MOONCAKE_BLOCK = 512
+
+# PAT's suite (pat-reference.md). Its several-root shapes leave node sizes open ("_*"); we use
+# 256/128/64/32-token levels, the deeper shapes' stated 32-256-token range.
+TREE_SUITE = [
+    "1,10_4096,416",
+    "1,256_256,32",
+    "1,1024_2048,32",
+    "1,2,64_1024,256,256",
+    "1,4,256_32,256,32",
+    "1,8,512_32,512,256",
+    "1,8,512_32,2048,256",
+    "1,8,512_512,512,256",
+    "1,4,8,256_32,256,256,32",
+    "1,4,16,512_1024,256,128,32",
+    "2,8,16,256_256,128,64,32",
+    "4,16,256,512_256,128,64,32",
+    "8,16,32,256_256,128,64,32",
+    "256_1024",
+    "256_4096",
+]
+WORKED_EXAMPLE = "1,64_4096,512"
+WIDE_FANOUT = "1,256_2048,32"
+ACCEPTANCE_EXTRA = ["1,128_4096,384", "64_4096"]
+NO_SHARING = ["64_4096", "256_1024", "256_4096"]
+
+
+@dataclass
+class Workload:
+    name: str
+    forest: PrefixForest
+    cascade_levels: list[int] | None  # requests per node on each level (level-synchronous trees)
+
+
+def tree_workload(spec: str) -> Workload:
+    counts = [int(x) for x in spec.split("_")[0].split(",")]
+    batch = counts[-1]
+    shared = [batch // c for c in counts[:-1] if batch // c >= 2]
+    return Workload(spec, PrefixForest.from_tree_spec(spec), shared + [1])
+
+
+def mooncake_workload(trace: str, start: int, batch: int, decoded_fraction: float = 0.5) -> Workload:
+    """``batch`` consecutive requests of a trace, each ``decoded_fraction`` through its output.
+
+    Requests share whole 512-token blocks with equal leading hash ids; a prompt's last block may
+    be partial, so it never counts as shared.
+    """
+    lines = (MOONCAKE / f"{trace}_trace.jsonl").read_text().splitlines()[start : start + batch]
+    rows = [json.loads(line) for line in lines]
+    full_blocks = [r["hash_ids"][: r["input_length"] // MOONCAKE_BLOCK] for r in rows]
+    blocks = PrefixForest.from_token_ids([b + [-1 - i] for i, b in enumerate(full_blocks)])
+    seq_lens = [
+        r["input_length"] + max(1, int(r["output_length"] * decoded_fraction)) for r in rows
+    ]
+    forest = PrefixForest(
+        blocks.node_start * MOONCAKE_BLOCK,
+        blocks.node_end * MOONCAKE_BLOCK,
+        blocks.node_parent,
+        blocks.node_rep,
+        blocks.req_node,
+        seq_lens,
+    )
+    return Workload(f"mooncake-{trace}@{start}x{batch}", forest, None)
+
+
+def page_table(forest: PrefixForest, page_size: int, seed: int = 0) -> tuple[np.ndarray, int]:
+    """``[B, max_pages]`` shuffled page ids; members of a shared node share its pages."""
+    if np.any(forest.node_end % page_size):
+        raise ValueError("shared node boundaries must be page-aligned")
+    rng = np.random.default_rng(seed)
+    node_pages = []
+    next_page = 0
+    for start, end in zip(forest.node_start.tolist(), forest.node_end.tolist()):
+        count = (end - start) // page_size
+        node_pages.append(np.arange(next_page, next_page + count))
+        next_page += count
+    pages_per_req = -(-forest.seq_lens // page_size)
+    table = np.zeros((forest.num_requests, int(pages_per_req.max())), dtype=np.int64)
+    shared_end = forest.private_start()
+    for r in range(forest.num_requests):
+        path = []
+        node = int(forest.req_node[r])
+        while node >= 0:
+            path.append(node_pages[node])
+            node = int(forest.node_parent[node])
+        shared = np.concatenate(path[::-1]) if path else np.zeros(0, dtype=np.int64)
+        private = int(pages_per_req[r] - shared_end[r] // page_size)
+        table[r, : shared.shape[0]] = shared
+        table[r, shared.shape[0] : pages_per_req[r]] = np.arange(next_page, next_page + private)
+        next_page += private
+    shuffle = rng.permutation(next_page) + 1  # page 0 stays unused, as SGLang's slot 0
+    return shuffle[table], next_page + 1

@@ -1,0 +1,126 @@
+"""PAT decode kernels against the plain PyTorch reference (Triton interpreter on the CPU)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from helpers import DEVICE, assert_close, make_batch, reference_decode
+
+from sglang_pat.cost_model import CostModel
+from sglang_pat.decoder import PatDecoder
+from sglang_pat.forest import PrefixForest
+
+# bf16 dots are wrong in triton 3.6's interpreter: bf16 is proven on the GPU only.
+DTYPES = [torch.float16, torch.float32] + ([torch.bfloat16] if DEVICE.type == "cuda" else [])
+SHARING = CostModel(item_overhead_bytes=0.0, merge_overhead_bytes=0.0)  # packs even small spans
+
+TREES = {
+    "one-request": "1_17",
+    "no-sharing": "4_97",
+    "one-prefix": "1,4_64,17",
+    "deep-chain": "1,1,1,4_32,16,16,9",
+    "wide-fanout": "1,24_48,1",
+    "several-roots": "2,4,8_32,16,7",
+    "odd-lengths": "1,3_97,1",
+}
+
+
+def run_decoder(forest, kv, *, cost=SHARING, num_sms=3, min_chunk=16, logit_cap=0.0, dtype=None):
+    hq, hkv, d = kv.q.shape[1], kv.k_buffer.shape[-2], kv.q.shape[2]
+    decoder = PatDecoder(
+        num_q_heads=hq, num_kv_heads=hkv, head_dim=d, device=DEVICE, max_requests=32,
+        max_kv_indices=int(forest.seq_lens.sum()), kv_dtype=dtype or kv.k_buffer.dtype,
+        num_sms=num_sms, cost=cost,
+    )
+    decoder.scheduler.min_chunk_tokens = min_chunk
+    plan = decoder.plan_step(forest, kv.pool_rows, kv.req_to_token)
+    out = torch.full_like(kv.q, float("nan"))
+    decoder.forward(kv.q, kv.k_buffer, kv.v_buffer, out, sm_scale=d**-0.5, logit_cap=logit_cap)
+    return out, plan
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize("tree", TREES.values(), ids=TREES.keys())
+def test_trees(tree: str, dtype: torch.dtype) -> None:
+    forest = PrefixForest.from_tree_spec(tree)
+    kv = make_batch(forest, num_q_heads=8, num_kv_heads=2, head_dim=64, dtype=dtype)
+    out, _ = run_decoder(forest, kv)
+    assert_close(out, reference_decode(kv, 64**-0.5), dtype)
+
+
+@pytest.mark.parametrize("head_dim", [64, 128, 256])
+@pytest.mark.parametrize("group", [1, 4, 8, 16])
+def test_head_dims_and_groups(head_dim: int, group: int) -> None:
+    forest = PrefixForest.from_tree_spec("1,3_48,17")
+    kv = make_batch(forest, num_q_heads=group * 2, num_kv_heads=2, head_dim=head_dim,
+                    dtype=torch.float16, seed=group)
+    out, plan = run_decoder(forest, kv)
+    assert plan.num_partials > 0, "the shared prefix must be packed and merged"
+    assert_close(out, reference_decode(kv, head_dim**-0.5), torch.float16)
+
+
+@pytest.mark.parametrize("paged_view", [False, True], ids=["3d", "4d"])
+@pytest.mark.parametrize("page_size", [1, 16])
+def test_page_sizes(page_size: int, paged_view: bool) -> None:
+    tokens = [[1] * 48 + [2] * 20 + [r] * (r + 1) for r in range(3)] + [[1] * 32 + [5] * 9]
+    forest = PrefixForest.from_token_ids(tokens, page_size=page_size)
+    kv = make_batch(forest, num_q_heads=4, num_kv_heads=1, head_dim=128, dtype=torch.float16,
+                    page_size=page_size, paged_view=paged_view)
+    out, plan = run_decoder(forest, kv)
+    assert plan.segments.shape[0] > forest.num_requests, "shared packs expected"
+    assert_close(out, reference_decode(kv, 128**-0.5), torch.float16)
+
+
+def test_logit_cap() -> None:
+    forest = PrefixForest.from_tree_spec("1,4_40,9")
+    kv = make_batch(forest, num_q_heads=8, num_kv_heads=2, head_dim=64, dtype=torch.float32)
+    kv.q.mul_(8.0)  # scores well past the cap
+    out, _ = run_decoder(forest, kv, logit_cap=5.0)
+    assert_close(out, reference_decode(kv, 64**-0.5, logit_cap=5.0), torch.float32)
+
+
+@pytest.mark.parametrize("cost", [SHARING, CostModel()], ids=["share", "calibrated"])
+def test_long_kv_is_split_and_merged(cost: CostModel) -> None:
+    forest = PrefixForest.from_tree_spec("1,2_300,130")
+    kv = make_batch(forest, num_q_heads=4, num_kv_heads=1, head_dim=64, dtype=torch.float16)
+    out, plan = run_decoder(forest, kv, cost=cost, num_sms=64, min_chunk=16)
+    assert plan.items.shape[0] > plan.segments.shape[0], "long spans must be cut into chunks"
+    assert_close(out, reference_decode(kv, 64**-0.5), torch.float16)
+
+
+def test_padded_requests_are_left_alone() -> None:
+    """A CUDA-graph bucket larger than the batch: extra rows keep what they hold."""
+    forest = PrefixForest.from_tree_spec("1,2_64,5")
+    kv = make_batch(forest, num_q_heads=4, num_kv_heads=1, head_dim=64, dtype=torch.float16)
+    decoder = PatDecoder(num_q_heads=4, num_kv_heads=1, head_dim=64, device=DEVICE,
+                         max_requests=4, max_kv_indices=256, kv_dtype=torch.float16,
+                         num_sms=2, cost=SHARING)
+    decoder.plan_step(forest, kv.pool_rows, kv.req_to_token, for_graph=True)
+    q = torch.cat([kv.q, torch.zeros_like(kv.q)])
+    out = torch.full_like(q, 7.0)
+    decoder.forward(q, kv.k_buffer, kv.v_buffer, out, sm_scale=0.125)
+    assert_close(out[:2], reference_decode(kv, 0.125), torch.float16)
+    assert torch.all(out[2:] == 7.0)
+
+
+def test_bad_input_names_the_argument() -> None:
+    forest = PrefixForest.from_tree_spec("2_8")
+    kv = make_batch(forest, num_q_heads=4, num_kv_heads=1, head_dim=64, dtype=torch.float16)
+    decoder = PatDecoder(num_q_heads=4, num_kv_heads=1, head_dim=64, device=DEVICE,
+                         max_requests=2, max_kv_indices=16, kv_dtype=torch.float16, num_sms=2)
+    decoder.plan_step(forest, kv.pool_rows, kv.req_to_token)
+    out = torch.empty_like(kv.q)
+    with pytest.raises(ValueError, match="q"):
+        decoder.forward(kv.q[:, :, :32], kv.k_buffer, kv.v_buffer, out, sm_scale=0.1)
+    with pytest.raises(ValueError, match="v_buffer"):
+        decoder.forward(kv.q, kv.k_buffer, kv.v_buffer.float(), out, sm_scale=0.1)
+    with pytest.raises(ValueError, match="o"):
+        decoder.forward(kv.q, kv.k_buffer, kv.v_buffer, out[:1], sm_scale=0.1)
+    with pytest.raises(ValueError, match="k_buffer"):
+        decoder.forward(kv.q.to(torch.int8), kv.k_buffer.to(torch.int8), kv.v_buffer, out,
+                        sm_scale=0.1)
+    with pytest.raises(ValueError, match="req_to_token"):
+        decoder.plan_step(forest, kv.pool_rows, kv.req_to_token.long())
+    too_long = PrefixForest.from_tree_spec("3_8")
+    with pytest.raises(ValueError, match="max_requests"):
+        decoder.plan_step(too_long, [1, 2, 3], kv.req_to_token)
