@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import argparse
-import itertools
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_kernels import DTYPE, HEAD_DIM, Batch, copy_bandwidth_bytes_per_us, graph_time_us  # noqa: E402
 from workloads import tree_workload  # noqa: E402
 
-from sglang_pat.cost_model import TileConfig, default_tile_menu  # noqa: E402
+from sglang_pat.cost_model import TileConfig, TileMenu, default_tile_menu  # noqa: E402
 from sglang_pat.decoder import PatDecoder  # noqa: E402
 
 
@@ -30,33 +30,67 @@ def make_decoder(batch: Batch, menu) -> PatDecoder:
     return decoder
 
 
-def breakdown(batch: Batch, menu, flush, bound_us: float) -> float:
+def breakdown(batch: Batch, menu: TileMenu, flush, bound_us: float) -> float:
     decoder = make_decoder(batch, menu)
     out = torch.empty_like(batch.q)
     plan = decoder.plan
     run = lambda: decoder.forward(batch.q, batch.k, batch.v, out, sm_scale=batch.sm_scale)
     total = graph_time_us(run, flush)
-    parts = []
-    for config in range(len(decoder.menu)):
-        decoder.active_configs, decoder.merge_needed = (config,), False
-        parts.append(graph_time_us(run, flush))
-    decoder.active_configs, decoder.merge_needed = (), True
-    merge = graph_time_us(run, flush)
-    print(f"  total {total:7.1f} us ({total / bound_us:.2f}x bound {bound_us:.1f}) merge {merge:.1f}")
-    for config, (tile, us) in enumerate(zip(decoder.menu, parts)):
-        first, count = plan.config_items[config].tolist()
-        lens = plan.items[first : first + count, 1]
-        print(f"  {tile} items {count:5d} kv_len mean {lens.mean() if count else 0:7.1f} "
-              f"max {lens.max() if count else 0:6d}: {us:7.1f} us")
+    decoder.merge_needed = False
+    pack = graph_time_us(run, flush)
+    print(f"  {menu}\n  total {total:7.1f} us ({total / bound_us:.2f}x bound {bound_us:.1f}),"
+          f" pack kernel {pack:.1f}, merge {total - pack:.1f}")
+    for tile in range(len(menu.tiles)):
+        lens = plan.items[plan.items[:, 5] == tile, 1]
+        if lens.size:
+            print(f"  tile {menu.tiles[tile]}: items {lens.size:5d} kv_len mean {lens.mean():7.1f}"
+                  f" max {lens.max():6d}")
     print(f"  partials {plan.num_partials}, segments {plan.segments.shape[0]}", flush=True)
     return total
+
+
+SWEEP = {
+    "warps": [dict(num_warps=w) for w in (4, 8)],
+    "stages": [dict(num_stages=s) for s in (2, 3, 4)],
+    "per_sm": [dict(programs_per_sm=p) for p in (1, 2, 3)],
+    "tiles": [
+        dict(tiles=tuple(TileConfig(m, n) for m, n in t))
+        for t in (((16, 64), (32, 64), (64, 64), (128, 64)), ((16, 64), (64, 64), (128, 64)),
+                  ((16, 128), (32, 64), (64, 64), (128, 32)), ((16, 32), (32, 32), (64, 64)),
+                  ((16, 64), (32, 64), (64, 64)), ((16, 128), (64, 64), (128, 64)))
+    ],
+}
+
+
+def _menu(tiles, warps, stages, per_sm) -> TileMenu:
+    return TileMenu(tuple(TileConfig(m, n) for m, n in tiles), warps, stages, per_sm)
+
+
+COMBOS = [
+    _menu(((16, 64), (32, 64), (64, 64)), 4, 3, 2),
+    _menu(((16, 64), (32, 64), (64, 64)), 4, 3, 3),
+    _menu(((16, 64), (32, 64), (64, 64)), 4, 2, 3),
+    _menu(((16, 128), (32, 64), (64, 64)), 4, 3, 2),
+    _menu(((16, 128), (64, 64)), 4, 2, 3),
+    _menu(((16, 128), (32, 64), (64, 64)), 4, 4, 2),
+    _menu(((16, 64), (64, 64)), 4, 4, 2),
+    _menu(((16, 128), (64, 64), (128, 64)), 8, 3, 1),
+    _menu(((16, 128), (64, 64), (128, 64)), 8, 4, 1),
+    _menu(((16, 64),), 4, 4, 4),
+    _menu(((16, 128),), 4, 3, 3),
+    _menu(((16, 64),), 2, 4, 6),
+    _menu(((16, 32),), 2, 6, 8),
+    _menu(((16, 128),), 4, 4, 2),
+    _menu(((16, 256),), 8, 3, 1),
+]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workload", action="append", required=True)
     parser.add_argument("--heads", default="32,8")
-    parser.add_argument("--sweep", type=int, default=None, help="menu index to sweep")
+    parser.add_argument("--sweep", action="append", default=[], choices=sorted(SWEEP))
+    parser.add_argument("--combos", action="store_true", help="try the whole menus of COMBOS")
     args = parser.parse_args()
     heads = tuple(int(x) for x in args.heads.split(","))
     flush = torch.empty(512 * 2**20, dtype=torch.uint8, device="cuda")
@@ -64,31 +98,25 @@ def main() -> None:
     for spec in args.workload:
         batch = Batch(tree_workload(spec), *heads)
         bound = batch.unique_bytes / bw
-        print(f"{spec} {heads}: default menu", flush=True)
+        print(f"{spec} {heads}", flush=True)
         breakdown(batch, default_tile_menu(HEAD_DIM), flush, bound)
-        if args.sweep is None:
-            continue
-        base = list(default_tile_menu(HEAD_DIM))
-        index = args.sweep
-        tile = base[index]
-        if True:
-            for block_n, stages, warps, per_sm in itertools.product(
-                (32, 64, 128), (2, 3, 4), (4, 8), (1, 2, 3)
+        menus = [(change, dataclasses.replace(default_tile_menu(HEAD_DIM), **change))
+                 for axis in args.sweep for change in SWEEP[axis]]
+        menus += [(menu, menu) for menu in COMBOS] if args.combos else []
+        for change, menu in menus:
+            if menu.tiles[-1].block_m < heads[0] // heads[1] or (
+                len(menu.tiles) == 1 and batch.forest.num_nodes
             ):
-                if (tile.block_m <= 32) == (warps == 8) or block_n * stages > 384:
-                    continue
-                if tile.block_m >= 64 and per_sm == 3:
-                    continue
-                menu = list(base)
-                menu[index] = TileConfig(tile.block_m, block_n, warps, stages, per_sm)
+                continue
+            if True:
                 try:
                     decoder = make_decoder(batch, menu)
                     out = torch.empty_like(batch.q)
                     us = graph_time_us(lambda: decoder.forward(
                         batch.q, batch.k, batch.v, out, sm_scale=batch.sm_scale), flush)
-                    print(f"  sweep {menu[index]}: {us:7.1f} us", flush=True)
-                except Exception as error:  # out of shared memory etc.
-                    print(f"  sweep {menu[index]}: {type(error).__name__}", flush=True)
+                    print(f"  sweep {change}: {us:7.1f} us", flush=True)
+                except Exception as error:  # out of shared memory, registers, ...
+                    print(f"  sweep {change}: {type(error).__name__} {str(error)[:80]}", flush=True)
 
 
 if __name__ == "__main__":

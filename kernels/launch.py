@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 import triton
 
-from ..cost_model import TileConfig
+from ..cost_model import TileMenu
 from .pack_decode import _gather_kv_indices_kernel, _merge_states_kernel, _pack_decode_kernel
 
 KV_DTYPES = (torch.float16, torch.bfloat16, torch.float32)
@@ -77,18 +77,19 @@ def pack_decode(
     kv_indices: torch.Tensor,
     items: torch.Tensor,
     members: torch.Tensor,
-    config_items: torch.Tensor,
+    header: torch.Tensor,
+    queue: torch.Tensor,
     partial_o: torch.Tensor,
     partial_lse: torch.Tensor,
     *,
-    config_index: int,
-    tile: TileConfig,
+    menu: TileMenu,
     num_programs: int,
     sm_scale: float,
     logit_cap: float = 0.0,
 ) -> None:
-    """Run the items of one tile config: ``q [B, Hq, D]`` against the KV buffers into ``o``.
+    """All items of the plan: ``q [B, Hq, D]`` against the KV buffers into ``o`` / partials.
 
+    ``header[0]`` is the item count, ``queue`` two int32 zeros (left zero after every launch),
     ``partial_o [slots, Hq, Dv]`` and ``partial_lse [slots, Hq]`` are fp32.
     """
     device = q.device
@@ -105,40 +106,43 @@ def pack_decode(
     _check(head_dim in HEAD_DIMS, "k_buffer", f"head_dim {head_dim} not in {HEAD_DIMS}")
     _check(q.shape[2] == head_dim, "q", f"head_dim {q.shape[2]} != k_buffer's {head_dim}")
     _check(v_buffer.shape[-2] == num_kv_heads, "v_buffer", "kv_heads differ from k_buffer's")
-    _check(q.shape[1] % num_kv_heads == 0, "q", f"{q.shape[1]} heads not a multiple of "
-           f"{num_kv_heads} KV heads")
+    _check(q.shape[1] % num_kv_heads == 0, "q",
+           f"{q.shape[1]} heads not a multiple of {num_kv_heads} KV heads")
     group = q.shape[1] // num_kv_heads
-    _check(group <= tile.block_m, "tile", f"block_m {tile.block_m} < GQA group {group}")
-    _check(o.shape == (q.shape[0], q.shape[1], v_dim), "o", f"must be {(q.shape[0], q.shape[1], v_dim)}")
+    _check(group <= menu.tiles[-1].block_m, "menu", f"largest tile < GQA group {group}")
+    expected = (q.shape[0], q.shape[1], v_dim)
+    _check(tuple(o.shape) == expected, "o", f"must be {expected}, got {tuple(o.shape)}")
     _check(o.stride(-1) == 1, "o", "the head_dim axis must be contiguous")
     for name, tensor in (("kv_indices", kv_indices), ("items", items), ("members", members),
-                         ("config_items", config_items)):
+                         ("header", header), ("queue", queue)):
         _check_int32(tensor, name, device)
-    _check(items.dim() == 2 and items.shape[1] == 5, "items", "must be [capacity, 5]")
+    _check(items.dim() == 2 and items.shape[1] == 6, "items", "must be [capacity, 6]")
     _check(members.dim() == 2 and members.shape[1] == 2, "members", "must be [capacity, 2]")
-    _check(0 <= config_index < config_items.shape[0], "config_index", "out of range")
+    _check(queue.numel() >= 2, "queue", "needs two int32 counters")
     for name, tensor in (("partial_o", partial_o), ("partial_lse", partial_lse)):
         _check(tensor.dtype == torch.float32, name, f"must be float32, got {tensor.dtype}")
         _check(tensor.device == device, name, f"must be on {device}, got {tensor.device}")
-    _check(partial_o.dim() == 3 and partial_o.shape[1:] == (q.shape[1], v_dim), "partial_o",
-           f"must be [slots, {q.shape[1]}, {v_dim}]")
+    _check(partial_o.dim() == 3 and tuple(partial_o.shape[1:]) == (q.shape[1], v_dim),
+           "partial_o", f"must be [slots, {q.shape[1]}, {v_dim}]")
     _check(partial_lse.shape == partial_o.shape[:2], "partial_lse", "must be [slots, q_heads]")
     _check(partial_o.stride(-1) == 1 and partial_lse.stride(-1) == 1, "partial_o",
            "last axes must be contiguous")
     _check(num_programs >= 1, "num_programs", "must be positive")
     _check(logit_cap >= 0.0, "logit_cap", "must be non-negative")
 
+    tiles = list(menu.tiles) + [menu.tiles[-1]] * (4 - len(menu.tiles))
     _pack_decode_kernel[(num_programs,)](
-        q, k_buffer, v_buffer, o, kv_indices, items, members, config_items, partial_o, partial_lse,
-        q.stride(0), q.stride(1), k_page, k_tok, k_head, v_page, v_tok, v_head,
+        q, k_buffer, v_buffer, o, kv_indices, items, members, header, queue, partial_o,
+        partial_lse, q.stride(0), q.stride(1), k_page, k_tok, k_head, v_page, v_tok, v_head,
         o.stride(0), o.stride(1), partial_o.stride(0), partial_o.stride(1), partial_lse.stride(0),
-        sm_scale, logit_cap if logit_cap > 0 else 1.0, config_index,
+        sm_scale, logit_cap if logit_cap > 0 else 1.0,
         NUM_KV_HEADS=num_kv_heads, GROUP=group,
         HEAD_DIM=head_dim, BLOCK_D=triton.next_power_of_2(head_dim),
         V_DIM=v_dim, BLOCK_DV=triton.next_power_of_2(v_dim),
-        BLOCK_M=tile.block_m, BLOCK_N=tile.block_n, PAGE_SIZE=page_size,
-        HAS_LOGIT_CAP=logit_cap > 0,
-        num_warps=tile.num_warps, num_stages=tile.num_stages,
+        PAGE_SIZE=page_size, HAS_LOGIT_CAP=logit_cap > 0, NUM_TILES=len(menu.tiles),
+        M0=tiles[0].block_m, N0=tiles[0].block_n, M1=tiles[1].block_m, N1=tiles[1].block_n,
+        M2=tiles[2].block_m, N2=tiles[2].block_n, M3=tiles[3].block_m, N3=tiles[3].block_n,
+        num_warps=menu.num_warps, num_stages=menu.num_stages,
     )
 
 

@@ -1,4 +1,4 @@
-"""Triton kernels of PAT decode: gather KV indices, pack decode (one tile config), merge.
+"""Triton kernels of PAT decode: gather KV indices, multi-tile pack decode, merge.
 
 Launchers and input checks live in ``launch.py``; the plan's arrays are described in
 ``sglang_pat/plan.py``.
@@ -30,137 +30,169 @@ def _gather_kv_indices_kernel(
 
 
 @triton.jit
-def _pack_decode_kernel(
-    q_ptr,
-    k_ptr,
-    v_ptr,
-    o_ptr,
-    kv_indices_ptr,
-    items_ptr,
-    members_ptr,
-    config_items_ptr,
-    partial_o_ptr,
-    partial_lse_ptr,
-    stride_qb,
-    stride_qh,
-    stride_k_page,
-    stride_k_tok,
-    stride_kh,
-    stride_v_page,
-    stride_v_tok,
-    stride_vh,
-    stride_ob,
-    stride_oh,
-    stride_po_slot,
-    stride_po_head,
-    stride_pl_slot,
-    sm_scale,
-    logit_cap,
-    config,
-    NUM_KV_HEADS: tl.constexpr,
-    GROUP: tl.constexpr,
-    HEAD_DIM: tl.constexpr,
-    BLOCK_D: tl.constexpr,
-    V_DIM: tl.constexpr,
-    BLOCK_DV: tl.constexpr,
-    BLOCK_M: tl.constexpr,
-    BLOCK_N: tl.constexpr,
-    PAGE_SIZE: tl.constexpr,
-    HAS_LOGIT_CAP: tl.constexpr,
+def _attend_item(
+    q_ptr, k_ptr, v_ptr, o_ptr, kv_indices_ptr, members_ptr, partial_o_ptr, partial_lse_ptr,
+    kv_start, kv_len, member_start, num_members, chunk, kv_head,
+    stride_qb, stride_qh, stride_k_page, stride_k_tok, stride_kh,
+    stride_v_page, stride_v_tok, stride_vh, stride_ob, stride_oh,
+    stride_po_slot, stride_po_head, stride_pl_slot,
+    sm_scale, logit_cap,
+    GROUP: tl.constexpr, HEAD_DIM: tl.constexpr, BLOCK_D: tl.constexpr,
+    V_DIM: tl.constexpr, BLOCK_DV: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
+    PAGE_SIZE: tl.constexpr, HAS_LOGIT_CAP: tl.constexpr,
 ):
-    """Persistent: each program takes (item, KV head) pairs round-robin.
+    """One KV chunk for one row tile (the tile's requests × the GQA group of one KV head).
 
-    An item is one KV chunk of one row tile: BLOCK_M rows = the tile's requests × the GQA group
-    of one KV head. Each KV block is loaded once for all rows (a GEMM on tensor cores) and the
-    online softmax runs in base 2. Rows write the final output when the request has a single
-    partial (slot_base < 0), else an fp32 partial O and its natural-log LSE to the slot
-    ``slot_base + chunk`` for the merge. The item count is read from device memory, so the grid
-    is fixed and CUDA graphs can capture it.
+    Each KV block is loaded once for all rows (Q·Kᵀ and P·V are small GEMMs on tensor cores),
+    online softmax in base 2. Rows of a request with a single partial (slot_base < 0) write the
+    output; the others write fp32 O and its natural-log LSE to slot ``slot_base + chunk``.
     """
-    first_item = tl.load(config_items_ptr + config * 2)
-    num_work = tl.load(config_items_ptr + config * 2 + 1) * NUM_KV_HEADS
     rows = tl.arange(0, BLOCK_M)
     row_member = rows // GROUP
-    row_head = rows % GROUP
+    row_valid = row_member < num_members
+    member = member_start + row_member
+    batch = tl.load(members_ptr + member * 2, mask=row_valid, other=0).to(tl.int64)
+    slot_base = tl.load(members_ptr + member * 2 + 1, mask=row_valid, other=-1)
+    q_head = kv_head * GROUP + rows % GROUP
     offs_d = tl.arange(0, BLOCK_D)
     offs_dv = tl.arange(0, BLOCK_DV)
     mask_d = offs_d < HEAD_DIM
     mask_dv = offs_dv < V_DIM
-    qk_scale = sm_scale * 1.4426950408889634
-    for work in range(tl.program_id(0), num_work, tl.num_programs(0)):
-        item = first_item + work // NUM_KV_HEADS
-        kv_head = work % NUM_KV_HEADS
-        kv_start = tl.load(items_ptr + item * 5 + 0)
-        kv_len = tl.load(items_ptr + item * 5 + 1)
-        member_start = tl.load(items_ptr + item * 5 + 2)
-        num_members = tl.load(items_ptr + item * 5 + 3)
-        chunk = tl.load(items_ptr + item * 5 + 4)
-        row_valid = row_member < num_members
-        member = member_start + row_member
-        batch = tl.load(members_ptr + member * 2, mask=row_valid, other=0).to(tl.int64)
-        slot_base = tl.load(members_ptr + member * 2 + 1, mask=row_valid, other=-1)
-        q_head = kv_head * GROUP + row_head
-        q = tl.load(
-            q_ptr + batch[:, None] * stride_qb + q_head[:, None] * stride_qh + offs_d[None, :],
-            mask=row_valid[:, None] & mask_d[None, :],
+    q = tl.load(
+        q_ptr + batch[:, None] * stride_qb + q_head[:, None] * stride_qh + offs_d[None, :],
+        mask=row_valid[:, None] & mask_d[None, :],
+        other=0.0,
+    ).to(k_ptr.dtype.element_ty)
+
+    m_i = tl.full([BLOCK_M], float("-inf"), dtype=tl.float32)
+    l_i = tl.zeros([BLOCK_M], dtype=tl.float32)
+    acc = tl.zeros([BLOCK_M, BLOCK_DV], dtype=tl.float32)
+    for start_n in range(0, kv_len, BLOCK_N):
+        offs_n = start_n + tl.arange(0, BLOCK_N)
+        mask_n = offs_n < kv_len
+        loc = tl.load(kv_indices_ptr + kv_start + offs_n, mask=mask_n, other=0).to(tl.int64)
+        if PAGE_SIZE == 1:
+            k_row = loc * stride_k_tok
+            v_row = loc * stride_v_tok
+        else:
+            k_row = (loc // PAGE_SIZE) * stride_k_page + (loc % PAGE_SIZE) * stride_k_tok
+            v_row = (loc // PAGE_SIZE) * stride_v_page + (loc % PAGE_SIZE) * stride_v_tok
+        k = tl.load(
+            k_ptr + k_row[None, :] + kv_head * stride_kh + offs_d[:, None],
+            mask=mask_n[None, :] & mask_d[:, None],
             other=0.0,
-        ).to(k_ptr.dtype.element_ty)
-
-        m_i = tl.full([BLOCK_M], float("-inf"), dtype=tl.float32)
-        l_i = tl.zeros([BLOCK_M], dtype=tl.float32)
-        acc = tl.zeros([BLOCK_M, BLOCK_DV], dtype=tl.float32)
-        for start_n in range(0, kv_len, BLOCK_N):
-            offs_n = start_n + tl.arange(0, BLOCK_N)
-            mask_n = offs_n < kv_len
-            loc = tl.load(kv_indices_ptr + kv_start + offs_n, mask=mask_n, other=0).to(tl.int64)
-            if PAGE_SIZE == 1:
-                k_row = loc * stride_k_tok
-                v_row = loc * stride_v_tok
-            else:
-                k_row = (loc // PAGE_SIZE) * stride_k_page + (loc % PAGE_SIZE) * stride_k_tok
-                v_row = (loc // PAGE_SIZE) * stride_v_page + (loc % PAGE_SIZE) * stride_v_tok
-            k = tl.load(
-                k_ptr + k_row[None, :] + kv_head * stride_kh + offs_d[:, None],
-                mask=mask_n[None, :] & mask_d[:, None],
-                other=0.0,
-            )
-            qk = tl.dot(q, k)
-            if HAS_LOGIT_CAP:
-                # cap·tanh(s/cap), tanh(x) = 2σ(2x) − 1, as SGLang's triton decode.
-                capped = qk * sm_scale / logit_cap
-                qk = logit_cap * (2.0 / (1.0 + tl.exp(-2.0 * capped)) - 1.0) * 1.4426950408889634
-            else:
-                qk = qk * qk_scale
-            qk = tl.where(mask_n[None, :], qk, float("-inf"))
-            m_new = tl.maximum(m_i, tl.max(qk, 1))
-            alpha = tl.exp2(m_i - m_new)
-            p = tl.exp2(qk - m_new[:, None])
-            l_i = l_i * alpha + tl.sum(p, 1)
-            v = tl.load(
-                v_ptr + v_row[:, None] + kv_head * stride_vh + offs_dv[None, :],
-                mask=mask_n[:, None] & mask_dv[None, :],
-                other=0.0,
-            )
-            acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v)
-            m_i = m_new
-
-        out = acc / l_i[:, None]
-        is_final = slot_base < 0
-        tl.store(
-            o_ptr + batch[:, None] * stride_ob + q_head[:, None] * stride_oh + offs_dv[None, :],
-            out.to(o_ptr.dtype.element_ty),
-            mask=(row_valid & is_final)[:, None] & mask_dv[None, :],
         )
-        slot = (slot_base + chunk).to(tl.int64)
-        is_partial = row_valid & (slot_base >= 0)
-        tl.store(
-            partial_o_ptr + slot[:, None] * stride_po_slot + q_head[:, None] * stride_po_head
-            + offs_dv[None, :],
-            out,
-            mask=is_partial[:, None] & mask_dv[None, :],
+        qk = tl.dot(q, k)
+        if HAS_LOGIT_CAP:
+            # cap·tanh(s/cap) as SGLang's triton decode, tanh(x) = 2σ(2x) − 1; then to base 2.
+            capped = qk * sm_scale / logit_cap
+            qk = logit_cap * (2.0 / (1.0 + tl.exp(-2.0 * capped)) - 1.0) * 1.4426950408889634
+        else:
+            qk = qk * (sm_scale * 1.4426950408889634)
+        qk = tl.where(mask_n[None, :], qk, float("-inf"))
+        m_new = tl.maximum(m_i, tl.max(qk, 1))
+        alpha = tl.exp2(m_i - m_new)
+        p = tl.exp2(qk - m_new[:, None])
+        l_i = l_i * alpha + tl.sum(p, 1)
+        v = tl.load(
+            v_ptr + v_row[:, None] + kv_head * stride_vh + offs_dv[None, :],
+            mask=mask_n[:, None] & mask_dv[None, :],
+            other=0.0,
         )
-        lse = (m_i + tl.log2(l_i)) * 0.6931471805599453
-        tl.store(partial_lse_ptr + slot * stride_pl_slot + q_head, lse, mask=is_partial)
+        acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v)
+        m_i = m_new
+
+    out = acc / l_i[:, None]
+    tl.store(
+        o_ptr + batch[:, None] * stride_ob + q_head[:, None] * stride_oh + offs_dv[None, :],
+        out.to(o_ptr.dtype.element_ty),
+        mask=(row_valid & (slot_base < 0))[:, None] & mask_dv[None, :],
+    )
+    slot = (slot_base + chunk).to(tl.int64)
+    is_partial = row_valid & (slot_base >= 0)
+    tl.store(
+        partial_o_ptr + slot[:, None] * stride_po_slot + q_head[:, None] * stride_po_head
+        + offs_dv[None, :],
+        out,
+        mask=is_partial[:, None] & mask_dv[None, :],
+    )
+    lse = (m_i + tl.log2(l_i)) * 0.6931471805599453
+    tl.store(partial_lse_ptr + slot * stride_pl_slot + q_head, lse, mask=is_partial)
+
+
+@triton.jit
+def _pack_decode_kernel(
+    q_ptr, k_ptr, v_ptr, o_ptr, kv_indices_ptr, items_ptr, members_ptr, header_ptr,
+    queue_ptr, partial_o_ptr, partial_lse_ptr,
+    stride_qb, stride_qh, stride_k_page, stride_k_tok, stride_kh,
+    stride_v_page, stride_v_tok, stride_vh, stride_ob, stride_oh,
+    stride_po_slot, stride_po_head, stride_pl_slot,
+    sm_scale, logit_cap,
+    NUM_KV_HEADS: tl.constexpr, GROUP: tl.constexpr, HEAD_DIM: tl.constexpr,
+    BLOCK_D: tl.constexpr, V_DIM: tl.constexpr, BLOCK_DV: tl.constexpr,
+    PAGE_SIZE: tl.constexpr, HAS_LOGIT_CAP: tl.constexpr, NUM_TILES: tl.constexpr,
+    M0: tl.constexpr, N0: tl.constexpr, M1: tl.constexpr, N1: tl.constexpr,
+    M2: tl.constexpr, N2: tl.constexpr, M3: tl.constexpr, N3: tl.constexpr,
+):
+    """Persistent multi-tile decode: programs pull (item, KV head) units from a queue.
+
+    Every item names its tile shape (Mi × Ni, compiled into this one kernel), so compute-bound
+    shared packs and memory-bound private tails run side by side in one launch on a fixed
+    grid; the unit count comes from device memory (CUDA-graph safe). ``queue_ptr`` holds
+    (next unit, programs done); the last program out resets both for the next launch.
+    """
+    num_units = tl.load(header_ptr) * NUM_KV_HEADS
+    unit = tl.atomic_add(queue_ptr, 1)
+    while unit < num_units:
+        next_unit = tl.atomic_add(queue_ptr, 1)  # issued early: its latency hides behind work
+        item = unit // NUM_KV_HEADS
+        kv_head = unit % NUM_KV_HEADS
+        kv_start = tl.load(items_ptr + item * 6 + 0)
+        kv_len = tl.load(items_ptr + item * 6 + 1)
+        member_start = tl.load(items_ptr + item * 6 + 2)
+        num_members = tl.load(items_ptr + item * 6 + 3)
+        chunk = tl.load(items_ptr + item * 6 + 4)
+        tile = tl.load(items_ptr + item * 6 + 5)
+        if tile == 0:
+            _attend_item(
+                q_ptr, k_ptr, v_ptr, o_ptr, kv_indices_ptr, members_ptr, partial_o_ptr,
+                partial_lse_ptr, kv_start, kv_len, member_start, num_members, chunk, kv_head,
+                stride_qb, stride_qh, stride_k_page, stride_k_tok, stride_kh, stride_v_page,
+                stride_v_tok, stride_vh, stride_ob, stride_oh, stride_po_slot, stride_po_head,
+                stride_pl_slot, sm_scale, logit_cap, GROUP, HEAD_DIM, BLOCK_D, V_DIM, BLOCK_DV,
+                M0, N0, PAGE_SIZE, HAS_LOGIT_CAP,
+            )
+        elif NUM_TILES > 1 and tile == 1:
+            _attend_item(
+                q_ptr, k_ptr, v_ptr, o_ptr, kv_indices_ptr, members_ptr, partial_o_ptr,
+                partial_lse_ptr, kv_start, kv_len, member_start, num_members, chunk, kv_head,
+                stride_qb, stride_qh, stride_k_page, stride_k_tok, stride_kh, stride_v_page,
+                stride_v_tok, stride_vh, stride_ob, stride_oh, stride_po_slot, stride_po_head,
+                stride_pl_slot, sm_scale, logit_cap, GROUP, HEAD_DIM, BLOCK_D, V_DIM, BLOCK_DV,
+                M1, N1, PAGE_SIZE, HAS_LOGIT_CAP,
+            )
+        elif NUM_TILES > 2 and tile == 2:
+            _attend_item(
+                q_ptr, k_ptr, v_ptr, o_ptr, kv_indices_ptr, members_ptr, partial_o_ptr,
+                partial_lse_ptr, kv_start, kv_len, member_start, num_members, chunk, kv_head,
+                stride_qb, stride_qh, stride_k_page, stride_k_tok, stride_kh, stride_v_page,
+                stride_v_tok, stride_vh, stride_ob, stride_oh, stride_po_slot, stride_po_head,
+                stride_pl_slot, sm_scale, logit_cap, GROUP, HEAD_DIM, BLOCK_D, V_DIM, BLOCK_DV,
+                M2, N2, PAGE_SIZE, HAS_LOGIT_CAP,
+            )
+        elif NUM_TILES > 3:
+            _attend_item(
+                q_ptr, k_ptr, v_ptr, o_ptr, kv_indices_ptr, members_ptr, partial_o_ptr,
+                partial_lse_ptr, kv_start, kv_len, member_start, num_members, chunk, kv_head,
+                stride_qb, stride_qh, stride_k_page, stride_k_tok, stride_kh, stride_v_page,
+                stride_v_tok, stride_vh, stride_ob, stride_oh, stride_po_slot, stride_po_head,
+                stride_pl_slot, sm_scale, logit_cap, GROUP, HEAD_DIM, BLOCK_D, V_DIM, BLOCK_DV,
+                M3, N3, PAGE_SIZE, HAS_LOGIT_CAP,
+            )
+        unit = next_unit
+    if tl.atomic_add(queue_ptr + 1, 1) == tl.num_programs(0) - 1:
+        tl.atomic_xchg(queue_ptr, 0)
+        tl.atomic_xchg(queue_ptr + 1, 0)
 
 
 @triton.jit

@@ -26,29 +26,37 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class TileConfig:
-    """One compiled shape of the pack kernel: ``block_m`` query rows × ``block_n`` KV tokens."""
+    """One tile shape of the pack kernel: ``block_m`` query rows × ``block_n`` KV tokens."""
 
     block_m: int
     block_n: int
+
+
+@dataclass(frozen=True)
+class TileMenu:
+    """The tile shapes compiled into the one persistent pack kernel, and its launch shape."""
+
+    tiles: tuple[TileConfig, ...]
     num_warps: int
     num_stages: int
-    programs_per_sm: int  # persistent programs launched per SM
+    programs_per_sm: int
+
+    def __post_init__(self) -> None:
+        if not 1 <= len(self.tiles) <= 4:
+            raise ValueError(f"a menu holds 1 to 4 tiles, got {len(self.tiles)}")
+        if any(b.block_m < a.block_m for a, b in zip(self.tiles, self.tiles[1:])):
+            raise ValueError("menu tiles must be sorted by block_m")
+        if any(t.block_m < 16 or t.block_n < 16 for t in self.tiles):
+            raise ValueError("tensor-core tiles need block_m and block_n of at least 16")
 
 
-def default_tile_menu(head_dim: int) -> tuple[TileConfig, ...]:
-    """The menu for a head size, sorted by ``block_m``; one launch per config and step."""
+def default_tile_menu(head_dim: int) -> TileMenu:
+    """The menu for a head size (tuned on the H200 by ``benchmarks/profile_pat.py``)."""
     if head_dim > 128:  # a 128-row fp32 accumulator of 256 columns does not fit in registers
-        return (
-            TileConfig(16, 32, 4, 2, 2),
-            TileConfig(32, 32, 4, 2, 2),
-            TileConfig(64, 32, 4, 2, 1),
-        )
-    return (
-        TileConfig(16, 64, 4, 3, 2),
-        TileConfig(32, 64, 4, 3, 2),
-        TileConfig(64, 64, 4, 3, 2),
-        TileConfig(128, 64, 8, 2, 1),
-    )
+        tiles = (TileConfig(16, 32), TileConfig(32, 32), TileConfig(64, 32))
+        return TileMenu(tiles, num_warps=4, num_stages=2, programs_per_sm=2)
+    tiles = (TileConfig(16, 64), TileConfig(32, 64), TileConfig(64, 64), TileConfig(128, 64))
+    return TileMenu(tiles, num_warps=8, num_stages=3, programs_per_sm=1)
 
 
 @dataclass(frozen=True)
@@ -73,24 +81,21 @@ class CostModel:
     def chunk_cost(
         self,
         chunk_len: int,
-        num_tiles: int,
-        total_len: int,
         max_len: int,
         total_member_len: int,
         token_cost: float,
         partial_cost: float,
+        total_work: float,
         num_programs: int,
         num_kv_heads: int,
     ) -> float:
-        """Estimated cost of one config's launch when its spans are cut into ``chunk_len`` chunks.
+        """Estimated launch cost when one config's spans are cut into ``chunk_len`` chunks.
 
-        Persistent programs take items round-robin: the launch lasts ``rounds`` times the mean
-        item, or the longest item if that is longer; every extra chunk of a tile with n members
-        adds n partials.
+        Programs pull units from a queue, so the launch lasts about the total work (every tile
+        config's, plus the partials that the cut adds: n per extra chunk of an n-member tile)
+        over the programs, or the longest unit if that is longer.
         """
-        items = num_kv_heads * (num_tiles + total_len // chunk_len)
-        rounds = math.ceil(items / num_programs)
-        mean_item = total_len * num_kv_heads / items * token_cost + self.item_overhead_bytes
-        longest = min(chunk_len, max_len) * token_cost + self.item_overhead_bytes
         extra_partials = num_kv_heads * (total_member_len // chunk_len)
-        return max(rounds * mean_item, longest) * num_programs + extra_partials * partial_cost
+        spread = (total_work + extra_partials * partial_cost) / num_programs
+        longest = min(chunk_len, max_len) * token_cost + self.item_overhead_bytes
+        return max(spread, longest)

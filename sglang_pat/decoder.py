@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from .cost_model import CostModel, TileConfig
+from .cost_model import CostModel, TileMenu
 from .forest import PrefixForest
 from .kernels.launch import gather_kv_indices, merge_states, pack_decode
 from .plan import ITEM_FIELDS, MEMBER_FIELDS, SEGMENT_FIELDS, PackPlan, PlanCapacity
@@ -42,7 +42,7 @@ class PatDecoder:
         v_head_dim: int | None = None,
         kv_dtype: torch.dtype = torch.bfloat16,
         num_sms: int | None = None,
-        menu: Sequence[TileConfig] | None = None,
+        menu: TileMenu | None = None,
         cost: CostModel | None = None,
         max_chunks_per_tile: int = 32,
     ) -> None:
@@ -64,17 +64,14 @@ class PatDecoder:
         )
         self.menu = self.scheduler.menu
         self.num_programs = self.scheduler.num_programs
-        self.capacity = PlanCapacity.for_batch(
-            max_requests, max_kv_indices, max(self.num_programs), len(self.menu),
-            max_chunks_per_tile,
-        )
+        self.capacity = PlanCapacity.for_batch(max_requests, max_kv_indices, max_chunks_per_tile)
         self.scheduler.capacity = self.capacity
         cap = self.capacity
         sizes = {
             "segments": cap.max_segments * SEGMENT_FIELDS,
             "items": cap.max_items * ITEM_FIELDS,
             "members": cap.max_members * MEMBER_FIELDS,
-            "config_items": len(self.menu) * 2,
+            "header": 1,
             "req_partial_indptr": cap.max_requests + 1,
         }
         self._sections: dict[str, tuple[int, int]] = {}
@@ -87,7 +84,8 @@ class PatDecoder:
         self.segments = self._section(self._plan_buffer, "segments").view(-1, SEGMENT_FIELDS)
         self.items = self._section(self._plan_buffer, "items").view(-1, ITEM_FIELDS)
         self.members = self._section(self._plan_buffer, "members").view(-1, MEMBER_FIELDS)
-        self.config_items = self._section(self._plan_buffer, "config_items").view(-1, 2)
+        self.header = self._section(self._plan_buffer, "header")
+        self.queue = torch.zeros(2, **int32)  # the pack kernel's work queue, zero between launches
         self.req_partial_indptr = self._section(self._plan_buffer, "req_partial_indptr")
         self.kv_indices = torch.zeros(cap.max_kv_indices, **int32)
         self.partial_o = torch.empty(
@@ -101,7 +99,6 @@ class PatDecoder:
         self._staging_done = [torch.cuda.Event() if pin else None for _ in range(2)]
         self._staging_next = 0
         self.plan: PackPlan | None = None
-        self.active_configs: tuple[int, ...] = tuple(range(len(self.menu)))
         self.merge_needed = True
 
     def _section(self, flat: torch.Tensor, name: str) -> torch.Tensor:
@@ -116,21 +113,15 @@ class PatDecoder:
         *,
         for_graph: bool = False,
     ) -> PackPlan:
-        """Plan, upload and gather for one step. ``for_graph`` launches every config and the
-        merge in ``forward`` (a captured graph replays all of them whatever the plan)."""
+        """Plan, upload and gather for one step. ``for_graph`` keeps the merge launched in
+        ``forward`` (a captured graph replays it whatever the plan)."""
         plan = self.scheduler.plan(forest, req_pool_indices)
         self.upload(plan)
         max_len = int(plan.segments[:, 2].max()) if plan.segments.shape[0] else 0
         gather_kv_indices(
             req_to_token, self.segments, self.kv_indices, plan.segments.shape[0], max_len
         )
-        if for_graph:
-            self.active_configs = tuple(range(len(self.menu)))
-            self.merge_needed = True
-        else:
-            counts = plan.config_items[:, 1]
-            self.active_configs = tuple(np.flatnonzero(counts).tolist())
-            self.merge_needed = plan.num_partials > 0
+        self.merge_needed = for_graph or plan.num_partials > 0
         return plan
 
     def upload(self, plan: PackPlan) -> None:
@@ -145,7 +136,7 @@ class PatDecoder:
             "segments": plan.segments,
             "items": plan.items,
             "members": plan.members,
-            "config_items": plan.config_items,
+            "header": np.asarray([plan.items.shape[0]], dtype=np.int32),
         }
         for name, array in arrays.items():
             offset, _ = self._sections[name]
@@ -177,13 +168,11 @@ class PatDecoder:
         logit_cap: float = 0.0,
     ) -> torch.Tensor:
         """One layer: ``o [B, Hq, Dv] = attention(q [B, Hq, D], KV of the planned step)``."""
-        for config in self.active_configs:
-            pack_decode(
-                q, k_buffer, v_buffer, o, self.kv_indices, self.items, self.members,
-                self.config_items, self.partial_o, self.partial_lse,
-                config_index=config, tile=self.menu[config],
-                num_programs=self.num_programs[config], sm_scale=sm_scale, logit_cap=logit_cap,
-            )
+        pack_decode(
+            q, k_buffer, v_buffer, o, self.kv_indices, self.items, self.members, self.header,
+            self.queue, self.partial_o, self.partial_lse, menu=self.menu,
+            num_programs=self.num_programs, sm_scale=sm_scale, logit_cap=logit_cap,
+        )
         if self.merge_needed:
             merge_states(o, self.partial_o, self.partial_lse, self.req_partial_indptr)
         return o

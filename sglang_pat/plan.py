@@ -11,9 +11,10 @@ Arrays (CPU numpy int32; ``PatDecoder`` copies them into device buffers of fixed
 - ``segments [S, 4]``: ``(pool_row, token_start, length, kv_offset)``; the gather kernel copies
   ``req_to_token[pool_row, token_start : token_start + length]`` to ``kv_indices[kv_offset:]``.
   One segment per pack.
-- ``items [I, 5]``: ``(kv_start, kv_len, member_start, num_members, chunk)``: one KV chunk of
-  one row tile; its rows are ``members[member_start : member_start + num_members]`` × G q heads.
-  Grouped by tile config: config c owns ``items[config_items[c, 0] :][: config_items[c, 1]]``.
+- ``items [I, 6]``: ``(kv_start, kv_len, member_start, num_members, chunk, tile)``: one KV chunk
+  of one row tile; its rows are ``members[member_start : member_start + num_members]`` × G q
+  heads, computed with the menu's tile ``tile``. The kernel's programs take (item, KV head)
+  units in this order: shared packs' items by decreasing cost, then the private tails'.
 - ``members [M, 2]``: ``(batch_index, slot_base)``; the partial of chunk j goes to slot
   ``slot_base + j``; ``slot_base = -1`` means the request has this one partial only, so the
   kernel writes the final output directly.
@@ -28,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 SEGMENT_FIELDS = 4
-ITEM_FIELDS = 5
+ITEM_FIELDS = 6
 MEMBER_FIELDS = 2
 
 
@@ -52,22 +53,24 @@ class PlanCapacity:
         cls,
         max_requests: int,
         max_kv_indices: int,
-        num_programs: int,
-        num_configs: int,
-        max_partials_per_request: int,
+        max_chunks_per_tile: int = 32,
+        max_shared_depth: int = 8,
     ) -> PlanCapacity:
-        """Room for any batch of ``max_requests`` reading at most ``max_kv_indices`` KV tokens.
+        """Room for batches of ``max_requests`` reading at most ``max_kv_indices`` KV tokens.
 
-        A forest of B requests has at most B - 1 shared packs plus B private ones; each config
-        is cut into at most about two rounds of items over its programs beyond one per tile.
+        An all-private plan always fits (B members, at most ``max_chunks_per_tile`` partials a
+        request). A shared plan fits while requests belong to at most ``max_shared_depth``
+        shared packs and average that many partials; larger ones raise PlanCapacityError.
+        Items never outnumber partials plus members (each tile has a member).
         """
-        packs = 2 * max_requests
+        max_members = max_requests * (max_shared_depth + 1)
+        max_partials = max_requests * max_chunks_per_tile
         return cls(
             max_requests=max_requests,
-            max_segments=packs,
-            max_items=packs * max_partials_per_request + num_configs * num_programs,
-            max_members=max_requests * max_partials_per_request + packs,
-            max_partials=max_requests * max_partials_per_request,
+            max_segments=2 * max_requests,
+            max_items=max_partials + max_members,
+            max_members=max_members,
+            max_partials=max_partials,
             max_kv_indices=max_kv_indices,
         )
 
@@ -78,7 +81,6 @@ class PackPlan:
 
     segments: np.ndarray
     items: np.ndarray
-    config_items: np.ndarray
     members: np.ndarray
     req_partial_indptr: np.ndarray
     num_kv_indices: int
@@ -111,5 +113,5 @@ class PackPlan:
         """Exact equality of every array (used to prove the lazy update right)."""
         return self.num_kv_indices == other.num_kv_indices and all(
             np.array_equal(getattr(self, name), getattr(other, name))
-            for name in ("segments", "items", "config_items", "members", "req_partial_indptr")
+            for name in ("segments", "items", "members", "req_partial_indptr")
         )

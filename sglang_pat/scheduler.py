@@ -7,8 +7,9 @@
    partials); a pack left with one group is no pack.
 2. Cut each pack into row tiles of ≤ max(block_m) rows (requests × GQA group) and give every
    tile the smallest tile of the menu that holds its rows.
-3. Per tile config, pick one chunk length (a power-of-two multiple of block_n) that fills the
-   persistent programs without paying too many partials; cut every tile's span into chunks.
+3. Per tile config, pick one chunk length (a power-of-two multiple of block_n) so that no unit
+   outlasts the whole launch's work spread over the programs, without paying too many
+   partials; cut every tile's span into chunks.
 4. Give each (request, tile chunk) a partial slot; a request with a single partial gets none.
 """
 
@@ -19,10 +20,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .cost_model import CostModel, TileConfig, default_tile_menu
+from .cost_model import CostModel, TileMenu, default_tile_menu
 from .forest import PrefixForest
 from .plan import PackPlan, PlanCapacity
-from .scheduler_emit import LazyState, TileTable, emit_plan, lazy_update
+from .scheduler_emit import ChunkRule, LazyState, TileTable, emit_plan, lazy_update
 
 
 class PackScheduler:
@@ -37,7 +38,7 @@ class PackScheduler:
         num_sms: int,
         v_head_dim: int | None = None,
         kv_elem_bytes: int = 2,
-        menu: Sequence[TileConfig] | None = None,
+        menu: TileMenu | None = None,
         cost: CostModel | None = None,
         capacity: PlanCapacity | None = None,
         max_chunks_per_tile: int = 32,
@@ -47,32 +48,39 @@ class PackScheduler:
             raise ValueError("num_kv_heads, group_size, head_dim and num_sms must be positive")
         self.num_kv_heads = num_kv_heads
         self.group_size = group_size
-        self.menu = tuple(sorted(menu or default_tile_menu(head_dim), key=lambda c: c.block_m))
-        self.max_rows = self.menu[-1].block_m
+        self.menu = menu or default_tile_menu(head_dim)
+        self.tiles = self.menu.tiles
+        self.max_rows = self.tiles[-1].block_m
         if group_size > self.max_rows:
             raise ValueError(f"group_size {group_size} exceeds the largest tile ({self.max_rows})")
         self.cost = cost or CostModel()
         self.capacity = capacity
         self.max_chunks_per_tile = max_chunks_per_tile
         self.min_chunk_tokens = min_chunk_tokens
-        self.num_programs = [num_sms * c.programs_per_sm for c in self.menu]
-        self.token_cost = [self.cost.token_cost(c.block_m, head_dim, kv_elem_bytes) for c in self.menu]
+        self.num_programs = num_sms * self.menu.programs_per_sm
+        self.token_cost = [
+            self.cost.token_cost(c.block_m, head_dim, kv_elem_bytes) for c in self.tiles
+        ]
         self.partial_cost = self.cost.partial_cost(group_size, v_head_dim or head_dim)
         # rows -> config index: smallest block_m holding the rows, its smallest block_n.
         self._config_for_rows = np.zeros(self.max_rows + 1, dtype=np.int64)
         for rows in range(self.max_rows, 0, -1):
             self._config_for_rows[rows] = min(
-                i for i, c in enumerate(self.menu) if c.block_m >= rows
+                i for i, c in enumerate(self.tiles) if c.block_m >= rows
             )
         # Configs sharing a block_m differ in block_n: a span takes the largest block_n it fills.
         self._kv_options: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         for base in set(self._config_for_rows[1:].tolist()):
-            same_m = [i for i, c in enumerate(self.menu) if c.block_m == self.menu[base].block_m]
-            same_m.sort(key=lambda i: self.menu[i].block_n)
+            same_m = [i for i, c in enumerate(self.tiles) if c.block_m == self.tiles[base].block_m]
+            same_m.sort(key=lambda i: self.tiles[i].block_n)
             self._kv_options[base] = (
-                np.asarray([self.menu[i].block_n for i in same_m], dtype=np.int64),
+                np.asarray([self.tiles[i].block_n for i in same_m], dtype=np.int64),
                 np.asarray(same_m, dtype=np.int64),
             )
+        self._rule = ChunkRule(
+            np.asarray(self.token_cost), self.cost.item_overhead_bytes, num_kv_heads,
+            self._choose_chunk,
+        )
         self._lazy: LazyState | None = None
         self.last_plan_was_lazy = False
 
@@ -86,7 +94,7 @@ class PackScheduler:
                 f"req_pool_indices has shape {pool_rows.shape}, expected ({forest.num_requests},)"
             )
         if self._lazy is not None:
-            plan = lazy_update(self._lazy, forest, pool_rows, self._choose_chunk)
+            plan = lazy_update(self._lazy, forest, pool_rows, self._rule)
             if plan is not None and self.capacity is not None:
                 plan.check_fits(self.capacity)
             if plan is not None:
@@ -152,7 +160,7 @@ class PackScheduler:
         staying_max = total - pulled  # all children pulled, every single staying
         per_tile = self.max_rows // self.group_size
         marks = {staying_max, 2}
-        marks.update(c.block_m // self.group_size for c in self.menu)
+        marks.update(c.block_m // self.group_size for c in self.tiles)
         marks.update(range(per_tile, staying_max + 1, per_tile))
         for staying in sorted(marks | {m + 1 for m in marks}):
             if 2 <= staying <= staying_max:
@@ -217,21 +225,19 @@ class PackScheduler:
 
     # ------------------------------------------------------------------ chunking
 
-    def _choose_chunk(self, config: int, num_tiles: int, total_len: int, max_len: int,
-                      total_member_len: int) -> int:
+    def _choose_chunk(self, config: int, max_len: int, member_len: int, total_work: float) -> int:
         """Chunk length for one config, from aggregates only (so the lazy path can redo it)."""
-        tile = self.menu[config]
-        chunk = max(tile.block_n, self.min_chunk_tokens)
-        chunk = tile.block_n << max(0, math.ceil(math.log2(chunk / tile.block_n)))
+        tile = self.tiles[config]
+        chunk = tile.block_n << max(0, math.ceil(math.log2(max(1, self.min_chunk_tokens // tile.block_n))))
         while -(-max_len // chunk) > self.max_chunks_per_tile:
             chunk *= 2
         best_chunk, best = chunk, math.inf
         while True:
             cost = self.cost.chunk_cost(
-                chunk, num_tiles, total_len, max_len, total_member_len, self.token_cost[config],
-                self.partial_cost, self.num_programs[config], self.num_kv_heads,
+                chunk, max_len, member_len, self.token_cost[config], self.partial_cost,
+                total_work, self.num_programs, self.num_kv_heads,
             )
-            if cost < best:
+            if cost <= best:
                 best_chunk, best = chunk, cost
             if chunk >= max_len:
                 return best_chunk
@@ -253,9 +259,7 @@ class PackScheduler:
             packs, shared_tiles, tail_start, forest.seq_lens, self._configs_for(self.group_size, tails)
         )
         block_ns, _ = self._kv_options[int(self._config_for_rows[self.group_size])]
-        plan, state = emit_plan(
-            tiles, pool_rows, forest, len(self.menu), self._choose_chunk, block_ns[1:]
-        )
+        plan, state = emit_plan(tiles, pool_rows, forest, self._rule, block_ns[1:])
         if self.capacity is not None:
             plan.check_fits(self.capacity)
         return plan, state

@@ -10,7 +10,7 @@ import numpy as np
 from .forest import PrefixForest
 from .plan import PackPlan
 
-ChooseChunk = Callable[[int, int, int, int, int], int]
+ChooseChunk = Callable[[int, int, int, float], int]
 
 
 def _exclusive_cumsum(values: np.ndarray) -> np.ndarray:
@@ -71,6 +71,23 @@ class TileTable:
 
 
 @dataclass
+class ChunkRule:
+    """What the chunk choice needs: per-config costs and the global work estimate."""
+
+    token_cost: np.ndarray  # [C] bytes-equivalent per KV token per KV head
+    item_overhead: float
+    num_kv_heads: int
+    choose: ChooseChunk  # (config, max_len, Σ members·len, total work) -> chunk length
+
+    def chunks(self, stats: np.ndarray, total_work: float) -> np.ndarray:
+        chunk = np.zeros(stats.shape[0], dtype=np.int64)
+        for c in np.flatnonzero(stats[:, 0]).tolist():
+            _, max_shared, max_tail, member_len = stats[c].tolist()
+            chunk[c] = self.choose(c, max(max_shared, max_tail), member_len, total_work)
+        return chunk
+
+
+@dataclass
 class LazyState:
     """What the lazy update needs from the last plan: its inputs and its private tiles."""
 
@@ -81,8 +98,9 @@ class LazyState:
     tail_chunk: np.ndarray  # [R] chunk length of each private tile
     tail_config_breaks: np.ndarray  # lengths at which a private tile changes config
     config_chunk: np.ndarray  # [C] chunk length chosen per config
-    config_stats: np.ndarray  # [C, 5] tiles, Σlen, max shared len, max tail len, Σmembers·len
+    config_stats: np.ndarray  # [C, 4] tiles, max shared len, max tail len, Σmembers·len
     config_tails: np.ndarray  # [C] private tiles per config
+    total_work: float
     tail_item_rows: np.ndarray  # item rows of private tiles
     tail_item_shift: np.ndarray  # their pack's rank among private packs
     tail_last_rows: np.ndarray  # item rows of the last chunk of each private tile
@@ -93,8 +111,7 @@ def emit_plan(
     tiles: TileTable,
     pool_rows: np.ndarray,
     forest: PrefixForest,
-    num_configs: int,
-    choose_chunk: ChooseChunk,
+    rule: ChunkRule,
     tail_config_breaks: np.ndarray,
 ) -> tuple[PackPlan, LazyState | None]:
     kv_offset = _exclusive_cumsum(tiles.pack_len)
@@ -104,29 +121,33 @@ def emit_plan(
     tile_len = tiles.pack_len[tiles.tile_pack]
     tile_kv = kv_offset[tiles.tile_pack]
     config = tiles.tile_config
-    shared = np.arange(config.shape[0]) < tiles.num_shared_tiles
-    stats = np.zeros((num_configs, 5), dtype=np.int64)
+    num_tiles = config.shape[0]
+    num_configs = rule.token_cost.shape[0]
+    shared = np.arange(num_tiles) < tiles.num_shared_tiles
+    stats = np.zeros((num_configs, 4), dtype=np.int64)
     stats[:, 0] = np.bincount(config, minlength=num_configs)
-    stats[:, 1] = np.bincount(config, weights=tile_len, minlength=num_configs)
-    np.maximum.at(stats[:, 2], config[shared], tile_len[shared])
-    np.maximum.at(stats[:, 3], config[~shared], tile_len[~shared])
-    stats[:, 4] = np.bincount(config, weights=tile_len * tiles.tile_count, minlength=num_configs)
-    config_chunk = np.zeros(num_configs, dtype=np.int64)
-    for c in np.flatnonzero(stats[:, 0]).tolist():
-        n, total, max_shared, max_tail, member_len = stats[c].tolist()
-        config_chunk[c] = choose_chunk(c, n, total, max(max_shared, max_tail), member_len)
+    np.maximum.at(stats[:, 1], config[shared], tile_len[shared])
+    np.maximum.at(stats[:, 2], config[~shared], tile_len[~shared])
+    stats[:, 3] = np.bincount(config, weights=tile_len * tiles.tile_count, minlength=num_configs)
+    total_work = rule.num_kv_heads * float(
+        (tile_len * rule.token_cost[config]).sum() + rule.item_overhead * num_tiles
+    )
+    config_chunk = rule.chunks(stats, total_work)
     tile_chunk = config_chunk[config]
     chunks = -(-tile_len // tile_chunk)
 
-    # Items: per config, full chunks of every tile, then every tile's last chunk, tile order.
+    # Items, in the order programs take them: shared tiles' chunks by decreasing cost, then
+    # the private tiles' full chunks, then their last chunks (lazy updates keep this order).
     full = chunks - 1
-    full_tile = np.repeat(np.arange(config.shape[0]), full)
+    full_tile = np.repeat(np.arange(num_tiles), full)
     full_j = np.arange(full_tile.shape[0]) - np.repeat(_exclusive_cumsum(full)[:-1], full)
-    item_tile = np.concatenate([full_tile, np.arange(config.shape[0])])
+    item_tile = np.concatenate([full_tile, np.arange(num_tiles)])
     item_j = np.concatenate([full_j, full])
     item_start = item_j * tile_chunk[item_tile]
     item_len = np.minimum(tile_chunk[item_tile], tile_len[item_tile] - item_start)
-    order = np.argsort(config[item_tile], kind="stable")
+    is_tail = item_tile >= tiles.num_shared_tiles
+    cost = np.where(is_tail, 0.0, -item_len * rule.token_cost[config[item_tile]])
+    order = np.lexsort((cost, is_tail))
     item_tile, item_j = item_tile[order], item_j[order]
     items = np.stack(
         [
@@ -135,11 +156,10 @@ def emit_plan(
             tiles.tile_member_start[item_tile],
             tiles.tile_count[item_tile],
             item_j,
+            config[item_tile],
         ],
         axis=1,
     )
-    config_count = np.bincount(config[item_tile], minlength=num_configs)
-    config_items = np.stack([_exclusive_cumsum(config_count)[:-1], config_count], axis=1)
 
     # Slots: request r owns the partials of all chunks of all tiles it belongs to.
     num_requests = forest.num_requests
@@ -157,13 +177,11 @@ def emit_plan(
     plan = PackPlan(
         segments=segments.astype(np.int32),
         items=items.astype(np.int32),
-        config_items=config_items.astype(np.int32),
         members=np.stack([req, slot_base], axis=1).astype(np.int32),
         req_partial_indptr=indptr.astype(np.int32),
         num_kv_indices=int(kv_offset[-1]),
     )
-    num_tails = config.shape[0] - tiles.num_shared_tiles
-    if num_tails != num_requests:
+    if num_tiles - tiles.num_shared_tiles != num_requests:
         return plan, None  # a request without a tail gets one next step: no lazy update
     tail_rows = np.flatnonzero(item_tile >= tiles.num_shared_tiles)
     last_rows = tail_rows[item_j[tail_rows] == full[item_tile[tail_rows]]]
@@ -177,6 +195,7 @@ def emit_plan(
         config_chunk=config_chunk,
         config_stats=stats,
         config_tails=np.bincount(config[~shared], minlength=num_configs),
+        total_work=total_work,
         tail_item_rows=tail_rows,
         tail_item_shift=item_tile[tail_rows] - tiles.num_shared_tiles,
         tail_last_rows=last_rows,
@@ -193,13 +212,13 @@ def _same_structure(a: PrefixForest, b: PrefixForest) -> bool:
 
 
 def lazy_update(
-    state: LazyState, forest: PrefixForest, pool_rows: np.ndarray, choose_chunk: ChooseChunk
+    state: LazyState, forest: PrefixForest, pool_rows: np.ndarray, rule: ChunkRule
 ) -> PackPlan | None:
     """The cold plan of a batch whose requests each grew by one token, or None if it differs.
 
     Holds when the forest and pool rows are unchanged: pack decisions never look at tail
     lengths; a tail keeps its tile config unless its length crosses a menu break, its chunk
-    count unless its last chunk was full, and its config's chunk length is recomputed here.
+    count unless its last chunk was full, and the chunk lengths are recomputed here.
     """
     old = state.forest
     if forest.num_requests != old.num_requests or not np.array_equal(
@@ -215,13 +234,11 @@ def lazy_update(
         return None
     stats = state.config_stats.copy()
     tails = state.config_tails
-    stats[:, 1] += tails
-    stats[:, 3] += tails > 0
-    stats[:, 4] += tails
-    for c in np.flatnonzero(tails).tolist():
-        n, total, max_shared, max_tail, member_len = stats[c].tolist()
-        if choose_chunk(c, n, total, max(max_shared, max_tail), member_len) != state.config_chunk[c]:
-            return None
+    stats[:, 2] += tails > 0
+    stats[:, 3] += tails
+    total_work = state.total_work + rule.num_kv_heads * float(tails @ rule.token_cost)
+    if not np.array_equal(rule.chunks(stats, total_work), state.config_chunk):
+        return None
     prev = state.plan
     items = prev.items.copy()
     items[state.tail_item_rows, 0] += state.tail_item_shift.astype(np.int32)
@@ -232,10 +249,10 @@ def lazy_update(
     plan = PackPlan(
         segments=segments,
         items=items,
-        config_items=prev.config_items,
         members=prev.members,
         req_partial_indptr=prev.req_partial_indptr,
         num_kv_indices=prev.num_kv_indices + tail_len.shape[0],
     )
-    state.forest, state.plan, state.tail_len, state.config_stats = forest, plan, tail_len, stats
+    state.forest, state.plan, state.tail_len = forest, plan, tail_len
+    state.config_stats, state.total_work = stats, total_work
     return plan

@@ -51,7 +51,7 @@ def test_trees(tree: str, dtype: torch.dtype) -> None:
 @pytest.mark.parametrize("head_dim", [64, 128, 256])
 @pytest.mark.parametrize("group", [1, 4, 8, 16])
 def test_head_dims_and_groups(head_dim: int, group: int) -> None:
-    forest = PrefixForest.from_tree_spec("1,3_48,17")
+    forest = PrefixForest.from_tree_spec("1,3_160,17")
     kv = make_batch(forest, num_q_heads=group * 2, num_kv_heads=2, head_dim=head_dim,
                     dtype=torch.float16, seed=group)
     out, plan = run_decoder(forest, kv)
