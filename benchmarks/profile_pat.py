@@ -62,6 +62,30 @@ SWEEP = {
 }
 
 
+def chunk_experiment(batch: Batch, menu: TileMenu, flush, chunks: list[int]) -> None:
+    """Force the shared tiles' chunk length; time all items, shared items only, private only."""
+    for chunk in chunks:
+        decoder = PatDecoder(
+            num_q_heads=batch.q.shape[1], num_kv_heads=batch.k.shape[1], head_dim=HEAD_DIM,
+            device="cuda", max_requests=batch.q.shape[0],
+            max_kv_indices=int(batch.seq_lens.sum()), kv_dtype=DTYPE, menu=menu,
+        )
+        rule = decoder.scheduler._rule
+        choose = rule.choose
+        private_tile = decoder.scheduler._config_for_rows[decoder.scheduler.group_size]
+        rule.choose = lambda c, *a, ch=chunk: choose(c, *a) if c == private_tile else ch
+        plan = decoder.plan_step(batch.forest, batch.pool_rows, batch.req_to_token, for_graph=True)
+        out = torch.empty_like(batch.q)
+        run = lambda: decoder.forward(batch.q, batch.k, batch.v, out, sm_scale=batch.sm_scale)
+        times = [graph_time_us(run, flush)]
+        for keep in (plan.items[:, 5] != private_tile, plan.items[:, 5] == private_tile):
+            decoder.upload(dataclasses.replace(plan, items=plan.items[keep]))
+            times.append(graph_time_us(run, flush))
+        print(f"  shared chunk {chunk:5d}: total {times[0]:7.1f} us, shared items only "
+              f"{times[1]:7.1f}, private only {times[2]:7.1f}, partials {plan.num_partials}",
+              flush=True)
+
+
 def _menu(tiles, warps, stages, per_sm) -> TileMenu:
     return TileMenu(tuple(TileConfig(m, n) for m, n in tiles), warps, stages, per_sm)
 
@@ -91,6 +115,7 @@ def main() -> None:
     parser.add_argument("--heads", default="32,8")
     parser.add_argument("--sweep", action="append", default=[], choices=sorted(SWEEP))
     parser.add_argument("--combos", action="store_true", help="try the whole menus of COMBOS")
+    parser.add_argument("--shared-chunks", default="", help="e.g. 256,512,1024")
     args = parser.parse_args()
     heads = tuple(int(x) for x in args.heads.split(","))
     flush = torch.empty(512 * 2**20, dtype=torch.uint8, device="cuda")
@@ -100,6 +125,11 @@ def main() -> None:
         bound = batch.unique_bytes / bw
         print(f"{spec} {heads}", flush=True)
         breakdown(batch, default_tile_menu(HEAD_DIM), flush, bound)
+        if args.shared_chunks:
+            chunks = [int(c) for c in args.shared_chunks.split(",")]
+            for menu in COMBOS[3:4] + COMBOS[7:8]:
+                print(f"  {menu}")
+                chunk_experiment(batch, menu, flush, chunks)
         menus = [(change, dataclasses.replace(default_tile_menu(HEAD_DIM), **change))
                  for axis in args.sweep for change in SWEEP[axis]]
         menus += [(menu, menu) for menu in COMBOS] if args.combos else []
