@@ -152,15 +152,17 @@ def merge_states(
     partial_lse: torch.Tensor,
     req_partial_indptr: torch.Tensor,
 ) -> None:
-    """Merge each request's partial slots into ``o [B, Hq, Dv]``; grid ``(B, Hq)``."""
+    """Merge each request's partial slots into ``o [B, Hq, Dv]``; grid ``(B, Hq / 8)``."""
     _check_int32(req_partial_indptr, "req_partial_indptr", o.device)
     _check(req_partial_indptr.shape[0] >= o.shape[0] + 1, "req_partial_indptr",
            f"needs {o.shape[0] + 1} entries, has {req_partial_indptr.shape[0]}")
     _check(partial_o.shape[1:] == o.shape[1:], "partial_o", "must be [slots, q_heads, v_dim]")
     if o.shape[0] == 0:
         return
-    _merge_states_kernel[(o.shape[0], o.shape[1])](
+    block_h = min(8, triton.next_power_of_2(o.shape[1]))
+    _merge_states_kernel[(o.shape[0], triton.cdiv(o.shape[1], block_h))](
         o, partial_o, partial_lse, req_partial_indptr,
         o.stride(0), o.stride(1), partial_o.stride(0), partial_o.stride(1), partial_lse.stride(0),
+        NUM_HEADS=o.shape[1], BLOCK_H=block_h,
         V_DIM=o.shape[2], BLOCK_DV=triton.next_power_of_2(o.shape[2]),
     )

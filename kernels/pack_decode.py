@@ -206,39 +206,44 @@ def _merge_states_kernel(
     stride_po_slot,
     stride_po_head,
     stride_pl_slot,
+    NUM_HEADS: tl.constexpr,
+    BLOCK_H: tl.constexpr,
     V_DIM: tl.constexpr,
     BLOCK_DV: tl.constexpr,
 ):
     """o[b, h] = Σ_i exp(lse_i − LSE)·O_i with LSE = log Σ_i exp(lse_i) over b's slots.
 
-    Requests with fewer than two slots were written by the pack kernel (or are padding).
+    One program merges BLOCK_H heads of one request. Requests with fewer than two slots were
+    written by the pack kernel (or are CUDA-graph padding).
     """
     batch = tl.program_id(0)
-    head = tl.program_id(1)
     first = tl.load(req_partial_indptr_ptr + batch).to(tl.int64)
     last = tl.load(req_partial_indptr_ptr + batch + 1).to(tl.int64)
     if last - first < 2:
         return
+    heads = tl.program_id(1) * BLOCK_H + tl.arange(0, BLOCK_H)
     offs_dv = tl.arange(0, BLOCK_DV)
-    mask_dv = offs_dv < V_DIM
-    m = float("-inf")
-    denom = 0.0
-    acc = tl.zeros([BLOCK_DV], dtype=tl.float32)
+    mask_h = heads < NUM_HEADS
+    mask = mask_h[:, None] & (offs_dv < V_DIM)[None, :]
+    m = tl.full([BLOCK_H], float("-inf"), dtype=tl.float32)
+    denom = tl.zeros([BLOCK_H], dtype=tl.float32)
+    acc = tl.zeros([BLOCK_H, BLOCK_DV], dtype=tl.float32)
     for slot in range(first, last):
-        lse = tl.load(partial_lse_ptr + slot * stride_pl_slot + head)
+        lse = tl.load(partial_lse_ptr + slot * stride_pl_slot + heads, mask=mask_h, other=0.0)
         part = tl.load(
-            partial_o_ptr + slot * stride_po_slot + head * stride_po_head + offs_dv,
-            mask=mask_dv,
+            partial_o_ptr + slot * stride_po_slot + heads[:, None] * stride_po_head
+            + offs_dv[None, :],
+            mask=mask,
             other=0.0,
         )
         m_new = tl.maximum(m, lse)
         scale = tl.exp(m - m_new)
         weight = tl.exp(lse - m_new)
         denom = denom * scale + weight
-        acc = acc * scale + weight * part
+        acc = acc * scale[:, None] + weight[:, None] * part
         m = m_new
     tl.store(
-        o_ptr + batch.to(tl.int64) * stride_ob + head * stride_oh + offs_dv,
-        (acc / denom).to(o_ptr.dtype.element_ty),
-        mask=mask_dv,
+        o_ptr + batch.to(tl.int64) * stride_ob + heads[:, None] * stride_oh + offs_dv[None, :],
+        (acc / denom[:, None]).to(o_ptr.dtype.element_ty),
+        mask=mask,
     )

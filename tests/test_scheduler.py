@@ -1,0 +1,112 @@
+"""PackScheduler on the CPU: invariants over random forests, lazy update, capacity, bad input."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from forests import check_plan, random_forest
+
+from sglang_pat.cost_model import CostModel, TileConfig, TileMenu, default_tile_menu
+from sglang_pat.forest import PrefixForest
+from sglang_pat.plan import PlanCapacity, PlanCapacityError
+from sglang_pat.scheduler import PackScheduler
+
+SHAPES = [  # (group, head_dim, num_sms, menu, cost)
+    (4, 128, 132, None, None),
+    (1, 128, 16, None, CostModel(item_overhead_bytes=0.0, merge_overhead_bytes=0.0)),
+    (8, 64, 4, TileMenu((TileConfig(16, 32), TileConfig(16, 64), TileConfig(64, 64)), 4, 2, 2),
+     None),
+    (16, 256, 132, None, CostModel(dot_flops_per_us=1e9)),
+    (2, 128, 2, default_tile_menu(128), CostModel(item_overhead_bytes=1e6)),
+]
+
+
+def scheduler(shape, **kwargs) -> PackScheduler:
+    group, head_dim, num_sms, menu, cost = shape
+    return PackScheduler(num_kv_heads=2, group_size=group, head_dim=head_dim, num_sms=num_sms,
+                         menu=menu, cost=cost, **kwargs)
+
+
+@pytest.mark.parametrize("shape", range(len(SHAPES)))
+def test_invariants_over_random_forests(shape: int) -> None:
+    """≥ 1,000 forests in all: coverage, slots, tile rows, capacity, determinism."""
+    rng = np.random.default_rng(shape)
+    for trial in range(220):
+        forest = random_forest(rng, long_spans=trial % 3 == 0)
+        pool = np.arange(forest.num_requests)
+        planner = scheduler(SHAPES[shape], min_chunk_tokens=int(rng.choice([16, 64, 128])))
+        plan = planner.plan(forest, pool)
+        tile_rows = [t.block_m for t in planner.tiles]
+        check_plan(plan, forest, tile_rows, planner.group_size)
+        again = scheduler(SHAPES[shape], min_chunk_tokens=planner.min_chunk_tokens)
+        assert again.plan(forest, pool).same_as(plan), "planning must be deterministic"
+        capacity = PlanCapacity.for_batch(
+            forest.num_requests, int(forest.seq_lens.sum()), max_shared_depth=2
+        )
+        bounded = scheduler(SHAPES[shape], capacity=capacity,
+                            min_chunk_tokens=planner.min_chunk_tokens)
+        try:
+            bounded.plan(forest, pool).check_fits(capacity)
+        except PlanCapacityError:
+            with pytest.raises(PlanCapacityError):
+                plan.check_fits(capacity)  # refused only when it really does not fit
+            private = PrefixForest([], [], [], [], [-1] * forest.num_requests, forest.seq_lens)
+            bounded.plan(private, pool).check_fits(capacity)
+
+
+@pytest.mark.parametrize("shape", range(len(SHAPES)))
+def test_lazy_update_equals_cold_plan(shape: int) -> None:
+    rng = np.random.default_rng(100 + shape)
+    lazy_steps = 0
+    for _ in range(40):
+        forest = random_forest(rng)
+        pool = rng.permutation(forest.num_requests) + 1
+        lazy, cold = scheduler(SHAPES[shape]), scheduler(SHAPES[shape])
+        for _ in range(12):
+            plan = lazy.plan(forest, pool)
+            lazy_steps += lazy.last_plan_was_lazy
+            assert plan.same_as(cold.plan_cold(forest, pool))
+            forest = dataclasses.replace(forest, seq_lens=forest.seq_lens + 1)
+    assert lazy_steps > 100, "the lazy path must actually be taken"
+
+
+def test_lazy_update_refuses_changed_batches() -> None:
+    forest = PrefixForest.from_tree_spec("1,4_256,17")
+    planner = scheduler(SHAPES[0])
+    planner.plan(forest, [1, 2, 3, 4])
+    grown = dataclasses.replace(forest, seq_lens=forest.seq_lens + 1)
+    planner.plan(grown, [1, 2, 3, 5])  # another pool row: a new request
+    assert not planner.last_plan_was_lazy
+    planner.plan(dataclasses.replace(grown, seq_lens=grown.seq_lens + 2), [1, 2, 3, 5])
+    assert not planner.last_plan_was_lazy  # grew by two tokens
+
+
+def test_worked_example_shares_the_prefix() -> None:
+    forest = PrefixForest.from_tree_spec("1,64_4096,512")
+    plan = scheduler(SHAPES[0]).plan(forest, np.arange(64))
+    assert plan.num_kv_indices == 4096 + 64 * 512, "the shared prefix is gathered once"
+
+
+def test_short_spans_are_not_worth_a_pack() -> None:
+    forest = PrefixForest.from_tree_spec("1,4_2,500")
+    plan = scheduler(SHAPES[0]).plan(forest, np.arange(4))
+    assert plan.segments.shape[0] == 4 and plan.num_kv_indices == 4 * 502, "no shared pack"
+
+
+def test_capacity_is_enforced() -> None:
+    forest = PrefixForest.from_tree_spec("1,8_512,64")
+    planner = scheduler(SHAPES[0], capacity=PlanCapacity.for_batch(8, 1000))
+    with pytest.raises(PlanCapacityError, match="max_kv_indices"):
+        planner.plan(forest, np.arange(8))
+
+
+def test_bad_input() -> None:
+    forest = PrefixForest.from_tree_spec("1,4_16,3")
+    with pytest.raises(ValueError, match="req_pool_indices"):
+        scheduler(SHAPES[0]).plan(forest, [1, 2, 3])
+    with pytest.raises(ValueError, match="group_size"):
+        PackScheduler(num_kv_heads=1, group_size=128, head_dim=128, num_sms=1)
+    with pytest.raises(ValueError, match="positive"):
+        PackScheduler(num_kv_heads=0, group_size=1, head_dim=128, num_sms=1)
