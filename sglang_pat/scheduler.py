@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Sequence
 
@@ -81,6 +82,9 @@ class PackScheduler:
             np.asarray(self.token_cost), self.cost.item_overhead_bytes, num_kv_heads,
             self._choose_chunk,
         )
+        self._tile_cost: list[float] = [0.0]  # [n] Σ token cost of the tiles of n members
+        self._tile_count: list[int] = [0]
+        self._decisions: dict[tuple[int, ...], int] = {}
         self._lazy: LazyState | None = None
         self.last_plan_was_lazy = False
 
@@ -125,16 +129,30 @@ class PackScheduler:
         return [base + (j < extra) for j in range(count)]
 
     def _read_cost(self, num_members: int, span: int) -> float:
-        total = 0.0
-        for members in self._tiles_of(num_members):
-            config = self._config_for_rows[members * self.group_size]
-            total += span * self.token_cost[config] + self.cost.item_overhead_bytes
-        return total
+        """Cost of reading a span for a pack of ``num_members``: Σ over its tiles, O(1)."""
+        while num_members >= len(self._tile_cost):  # grow the table of Σ tile token costs
+            tiles = self._tiles_of(len(self._tile_cost))
+            self._tile_cost.append(sum(
+                self.token_cost[self._config_for_rows[m * self.group_size]] for m in tiles
+            ))
+            self._tile_count.append(len(tiles))
+        return (span * self._tile_cost[num_members]
+                + self._tile_count[num_members] * self.cost.item_overhead_bytes)
 
     def _pack_cost(self, staying: int, span: int) -> float:
         return self._read_cost(staying, span) + staying * self.partial_cost if staying else 0.0
 
     def _groups_to_pull(self, span: int, kid_sizes: list[int], singles: int) -> int:
+        """Memoised ``_pull_decision``: siblings and consecutive steps repeat the same question."""
+        key = (span, singles, *kid_sizes)
+        pulled = self._decisions.get(key)
+        if pulled is None:
+            if len(self._decisions) >= 65536:
+                self._decisions.clear()
+            pulled = self._decisions[key] = self._pull_decision(span, kid_sizes, singles)
+        return pulled
+
+    def _pull_decision(self, span: int, kid_sizes: list[int], singles: int) -> int:
         """How many groups re-read the span themselves: children (largest first), then singles.
 
         Pulling k groups costs their re-reads plus the pack of those staying; a pack of one
@@ -217,7 +235,9 @@ class PackScheduler:
             pulled_singles = max(0, pulled - len(kids))
             if pulled_singles:
                 tail_start[by_node[lo[node] : lo[node] + pulled_singles]] = span[node]
-            if pulled < len(kids) + singles:
+            if pulled == 0:  # the whole subtree shares the pack
+                packs.append((span[node], end[node], by_node[lo[node] : hi[node]]))
+            elif pulled < len(kids) + singles:
                 parts = [by_node[lo[node] + pulled_singles : ending_hi[node]]]
                 parts += [by_node[lo[c] : hi[c]] for c in kids[pulled:]]
                 packs.append((span[node], end[node], np.concatenate(parts)))
@@ -226,19 +246,27 @@ class PackScheduler:
     # ------------------------------------------------------------------ chunking
 
     def _choose_chunk(self, config: int, max_len: int, member_len: int, total_work: float) -> int:
-        """Chunk length for one config, from aggregates only (so the lazy path can redo it)."""
+        """Chunk length for one config, from aggregates only (so the lazy path can redo it).
+
+        Minimises ``CostModel.chunk_cost`` over power-of-two multiples of block_n: the longest
+        unit grows with the chunk, the work spread over the programs (partials included)
+        shrinks, so the scan stops once the longest unit dominates.
+        """
         tile = self.tiles[config]
-        chunk = tile.block_n << max(0, math.ceil(math.log2(max(1, self.min_chunk_tokens // tile.block_n))))
-        while -(-max_len // chunk) > self.max_chunks_per_tile:
+        chunk = tile.block_n
+        while chunk < self.min_chunk_tokens or -(-max_len // chunk) > self.max_chunks_per_tile:
             chunk *= 2
+        cost = self.cost
         best_chunk, best = chunk, math.inf
         while True:
-            cost = self.cost.chunk_cost(
+            value = cost.chunk_cost(
                 chunk, max_len, member_len, self.token_cost[config], self.partial_cost,
                 total_work, self.num_programs, self.num_kv_heads,
             )
-            if cost <= best:
-                best_chunk, best = chunk, cost
+            if value <= best:
+                best_chunk, best = chunk, value
+            elif value > best:  # past the crossing: longer chunks only lengthen the longest unit
+                return best_chunk
             if chunk >= max_len:
                 return best_chunk
             chunk *= 2
@@ -251,7 +279,9 @@ class PackScheduler:
         for pack, (start, end, pack_members) in enumerate(packs):
             offset = 0
             for count in self._tiles_of(len(pack_members)):
-                config = int(self._configs_for(count * self.group_size, np.asarray([end - start]))[0])
+                block_ns, configs = self._kv_options[int(self._config_for_rows[count * self.group_size])]
+                pick = max(0, bisect.bisect_right(block_ns.tolist(), end - start) - 1)
+                config = int(configs[pick])
                 shared_tiles.append((pack, offset, count, config))
                 offset += count
         tails = forest.seq_lens - tail_start

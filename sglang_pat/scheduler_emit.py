@@ -98,7 +98,7 @@ class LazyState:
     tail_chunk: np.ndarray  # [R] chunk length of each private tile
     tail_config_breaks: np.ndarray  # lengths at which a private tile changes config
     config_chunk: np.ndarray  # [C] chunk length chosen per config
-    config_stats: np.ndarray  # [C, 4] tiles, max shared len, max tail len, Σmembers·len
+    config_stats: np.ndarray  # [C, 4] tiles, longest shared span, longest tail, Σmembers·len
     config_tails: np.ndarray  # [C] private tiles per config
     total_work: float
     tail_item_rows: np.ndarray  # item rows of private tiles
@@ -114,23 +114,27 @@ def emit_plan(
     rule: ChunkRule,
     tail_config_breaks: np.ndarray,
 ) -> tuple[PackPlan, LazyState | None]:
+    """Plan arrays from the tile table (few, large numpy calls: this runs every step)."""
+    num_packs = tiles.pack_len.shape[0]
     kv_offset = _exclusive_cumsum(tiles.pack_len)
-    segments = np.stack(
-        [pool_rows[tiles.pack_rep], tiles.pack_start, tiles.pack_len, kv_offset[:-1]], axis=1
-    )
+    segments = np.empty((num_packs, 4), dtype=np.int32)
+    segments[:, 0] = pool_rows[tiles.pack_rep]
+    segments[:, 1] = tiles.pack_start
+    segments[:, 2] = tiles.pack_len
+    segments[:, 3] = kv_offset[:-1]
+    num_shared = tiles.num_shared_tiles
     tile_len = tiles.pack_len[tiles.tile_pack]
     tile_kv = kv_offset[tiles.tile_pack]
     config = tiles.tile_config
     num_tiles = config.shape[0]
     num_configs = rule.token_cost.shape[0]
-    shared = np.arange(num_tiles) < tiles.num_shared_tiles
     stats = np.zeros((num_configs, 4), dtype=np.int64)
     stats[:, 0] = np.bincount(config, minlength=num_configs)
-    np.maximum.at(stats[:, 1], config[shared], tile_len[shared])
-    np.maximum.at(stats[:, 2], config[~shared], tile_len[~shared])
+    stats[:, 1] = tile_len[:num_shared].max(initial=0)  # longest spans, over all configs
+    stats[:, 2] = tile_len[num_shared:].max(initial=0)
     stats[:, 3] = np.bincount(config, weights=tile_len * tiles.tile_count, minlength=num_configs)
     total_work = rule.num_kv_heads * float(
-        (tile_len * rule.token_cost[config]).sum() + rule.item_overhead * num_tiles
+        tile_len @ rule.token_cost[config] + rule.item_overhead * num_tiles
     )
     config_chunk = rule.chunks(stats, total_work)
     tile_chunk = config_chunk[config]
@@ -139,76 +143,84 @@ def emit_plan(
     # Items, in the order programs take them: shared tiles' chunks by decreasing cost, then
     # the private tiles' full chunks, then their last chunks (lazy updates keep this order).
     full = chunks - 1
-    full_tile = np.repeat(np.arange(num_tiles), full)
-    full_j = np.arange(full_tile.shape[0]) - np.repeat(_exclusive_cumsum(full)[:-1], full)
-    item_tile = np.concatenate([full_tile, np.arange(num_tiles)])
-    item_j = np.concatenate([full_j, full])
+    num_full = int(full.sum())
+    if num_full:
+        item_tile = np.empty(num_full + num_tiles, dtype=np.int64)
+        item_tile[:num_full] = np.repeat(np.arange(num_tiles), full)
+        item_tile[num_full:] = np.arange(num_tiles)
+        item_j = np.concatenate(
+            [np.arange(num_full) - np.repeat(_exclusive_cumsum(full)[:-1], full), full]
+        )
+    else:
+        item_tile, item_j = np.arange(num_tiles), full
     item_start = item_j * tile_chunk[item_tile]
     item_len = np.minimum(tile_chunk[item_tile], tile_len[item_tile] - item_start)
-    is_tail = item_tile >= tiles.num_shared_tiles
-    cost = np.where(is_tail, 0.0, -item_len * rule.token_cost[config[item_tile]])
-    order = np.lexsort((cost, is_tail))
+    shared_rows = np.flatnonzero(item_tile < num_shared)
+    tail_rows = np.flatnonzero(item_tile >= num_shared)
+    shared_cost = item_len[shared_rows] * rule.token_cost[config[item_tile[shared_rows]]]
+    order = np.concatenate([shared_rows[np.argsort(-shared_cost, kind="stable")], tail_rows])
     item_tile, item_j = item_tile[order], item_j[order]
-    items = np.stack(
-        [
-            tile_kv[item_tile] + item_start[order],
-            item_len[order],
-            tiles.tile_member_start[item_tile],
-            tiles.tile_count[item_tile],
-            item_j,
-            config[item_tile],
-        ],
-        axis=1,
-    )
+    items = np.empty((order.shape[0], 6), dtype=np.int32)
+    items[:, 0] = tile_kv[item_tile] + item_start[order]
+    items[:, 1] = item_len[order]
+    items[:, 2] = tiles.tile_member_start[item_tile]
+    items[:, 3] = tiles.tile_count[item_tile]
+    items[:, 4] = item_j
+    items[:, 5] = config[item_tile]
 
     # Slots: request r owns the partials of all chunks of all tiles it belongs to.
     num_requests = forest.num_requests
-    member_chunks = np.repeat(chunks, tiles.tile_count)
     req = tiles.members
+    member_chunks = np.repeat(chunks, tiles.tile_count)
+    members = np.empty((req.shape[0], 2), dtype=np.int32)
+    members[:, 0] = req
     partials = np.bincount(req, weights=member_chunks, minlength=num_requests).astype(np.int64)
-    merged = np.where(partials > 1, partials, 0)
-    indptr = _exclusive_cumsum(merged)
-    by_req = np.argsort(req, kind="stable")
-    sorted_req = req[by_req]
-    within = np.cumsum(member_chunks[by_req]) - member_chunks[by_req]
-    within -= _exclusive_cumsum(partials)[sorted_req]
-    slot_base = np.empty_like(req)
-    slot_base[by_req] = np.where(partials[sorted_req] > 1, indptr[sorted_req] + within, -1)
+    if partials.max(initial=0) <= 1:
+        indptr = np.zeros(num_requests + 1, dtype=np.int64)
+        members[:, 1] = -1
+    else:
+        indptr = _exclusive_cumsum(np.where(partials > 1, partials, 0))
+        by_req = np.argsort(req, kind="stable")
+        sorted_req = req[by_req]
+        within = np.cumsum(member_chunks[by_req]) - member_chunks[by_req]
+        within -= _exclusive_cumsum(partials)[sorted_req]
+        members[by_req, 1] = np.where(partials[sorted_req] > 1, indptr[sorted_req] + within, -1)
     plan = PackPlan(
-        segments=segments.astype(np.int32),
-        items=items.astype(np.int32),
-        members=np.stack([req, slot_base], axis=1).astype(np.int32),
+        segments=segments,
+        items=items,
+        members=members,
         req_partial_indptr=indptr.astype(np.int32),
         num_kv_indices=int(kv_offset[-1]),
     )
-    if num_tiles - tiles.num_shared_tiles != num_requests:
+    if num_tiles - num_shared != num_requests:
         return plan, None  # a request without a tail gets one next step: no lazy update
-    tail_rows = np.flatnonzero(item_tile >= tiles.num_shared_tiles)
-    last_rows = tail_rows[item_j[tail_rows] == full[item_tile[tail_rows]]]
+    tail_rows = np.flatnonzero(item_tile >= num_shared)
+    tail_tiles = item_tile[tail_rows]
     state = LazyState(
         forest=forest,
         pool_rows=pool_rows,
         plan=plan,
-        tail_len=tile_len[~shared],
-        tail_chunk=tile_chunk[~shared],
+        tail_len=tile_len[num_shared:],
+        tail_chunk=tile_chunk[num_shared:],
         tail_config_breaks=tail_config_breaks,
         config_chunk=config_chunk,
         config_stats=stats,
-        config_tails=np.bincount(config[~shared], minlength=num_configs),
+        config_tails=np.bincount(config[num_shared:], minlength=num_configs),
         total_work=total_work,
         tail_item_rows=tail_rows,
-        tail_item_shift=item_tile[tail_rows] - tiles.num_shared_tiles,
-        tail_last_rows=last_rows,
-        tail_segment_rows=tiles.tile_pack[~shared],
+        tail_item_shift=(tail_tiles - num_shared).astype(np.int32),
+        tail_last_rows=tail_rows[item_j[tail_rows] == full[tail_tiles]],
+        tail_segment_rows=tiles.tile_pack[num_shared:],
     )
     return plan, state
 
 
 def _same_structure(a: PrefixForest, b: PrefixForest) -> bool:
-    return a is b or all(
-        np.array_equal(getattr(a, name), getattr(b, name))
-        for name in ("req_node", "node_start", "node_end", "node_parent", "node_rep")
-    )
+    for name in ("req_node", "node_start", "node_end", "node_parent", "node_rep"):
+        x, y = getattr(a, name), getattr(b, name)
+        if x is not y and not np.array_equal(x, y):
+            return False
+    return True
 
 
 def lazy_update(
@@ -230,18 +242,18 @@ def lazy_update(
     tail_len = state.tail_len + 1
     if np.any(state.tail_len % state.tail_chunk == 0):
         return None
-    if state.tail_config_breaks.size and np.isin(tail_len, state.tail_config_breaks).any():
+    if any((tail_len == length).any() for length in state.tail_config_breaks.tolist()):
         return None
     stats = state.config_stats.copy()
     tails = state.config_tails
-    stats[:, 2] += tails > 0
+    stats[:, 2] += 1
     stats[:, 3] += tails
     total_work = state.total_work + rule.num_kv_heads * float(tails @ rule.token_cost)
     if not np.array_equal(rule.chunks(stats, total_work), state.config_chunk):
         return None
     prev = state.plan
     items = prev.items.copy()
-    items[state.tail_item_rows, 0] += state.tail_item_shift.astype(np.int32)
+    items[state.tail_item_rows, 0] += state.tail_item_shift
     items[state.tail_last_rows, 1] += 1
     segments = prev.segments.copy()
     segments[state.tail_segment_rows, 2] += 1
