@@ -6,7 +6,8 @@ FlashInfer through the page table. Each provider runs in a CUDA graph of ``reps`
 attention); the flush-only graph's time is subtracted. The bound is the unique bytes (each KV
 token once, Q, O) over the copy bandwidth measured in the same run.
 
-    python benchmarks/bench_kernels.py [--quick] [--out benchmarks/results]
+    python benchmarks/bench_kernels.py [--part acceptance|suite|mooncake] [--heads 32,8]
+    python benchmarks/bench_kernels.py --summarize     # kernels-*.csv -> summary.json, PNG
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import csv
 import datetime
 import json
 import math
-import subprocess
+import os
 import sys
 from pathlib import Path
 
@@ -25,8 +26,15 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from workloads import (  # noqa: E402
-    ACCEPTANCE_EXTRA, NO_SHARING, TREE_SUITE, WIDE_FANOUT, WORKED_EXAMPLE, Workload,
-    mooncake_workload, page_table, tree_workload,
+    ACCEPTANCE_EXTRA,
+    NO_SHARING,
+    TREE_SUITE,
+    WIDE_FANOUT,
+    WORKED_EXAMPLE,
+    Workload,
+    mooncake_workload,
+    page_table,
+    tree_workload,
 )
 
 from sglang_pat.decoder import PatDecoder  # noqa: E402
@@ -114,8 +122,13 @@ class Batch:
 def run_pat(batch: Batch):
     hq, hkv = batch.q.shape[1], batch.k.shape[1]
     decoder = PatDecoder(
-        num_q_heads=hq, num_kv_heads=hkv, head_dim=HEAD_DIM, device="cuda",
-        max_requests=batch.q.shape[0], max_kv_indices=int(batch.seq_lens.sum()), kv_dtype=DTYPE,
+        num_q_heads=hq,
+        num_kv_heads=hkv,
+        head_dim=HEAD_DIM,
+        device="cuda",
+        max_requests=batch.q.shape[0],
+        max_kv_indices=int(batch.seq_lens.sum()),
+        kv_dtype=DTYPE,
     )
     decoder.plan_step(batch.forest, batch.pool_rows, batch.req_to_token, for_graph=True)
     out = torch.empty_like(batch.q)
@@ -136,7 +149,13 @@ def run_sglang_triton(batch: Batch):
     max_splits = 8
     splits = torch.empty(b, dtype=torch.int32, device="cuda")
     get_num_kv_splits_triton[(1,)](
-        splits, lens, b, 1, hq, batch.k.shape[1], max_splits,
+        splits,
+        lens,
+        b,
+        1,
+        hq,
+        batch.k.shape[1],
+        max_splits,
         torch.cuda.get_device_properties(0).multi_processor_count,
         MAX_NUM_SEQ=max(256, 1 << (b - 1).bit_length()),
     )
@@ -144,8 +163,19 @@ def run_sglang_triton(batch: Batch):
     lse = torch.empty(b, hq, max_splits, dtype=torch.float32, device="cuda")
     out = torch.empty_like(batch.q)
     return out, lambda: decode_attention_fwd(
-        batch.q, batch.k, batch.v, out, kv_indptr, kv_indices, logits, lse, splits, max_splits,
-        batch.sm_scale, 1.0, 1.0,
+        batch.q,
+        batch.k,
+        batch.v,
+        out,
+        kv_indptr,
+        kv_indices,
+        logits,
+        lse,
+        splits,
+        max_splits,
+        batch.sm_scale,
+        1.0,
+        1.0,
     )
 
 
@@ -173,8 +203,18 @@ def run_flashinfer_decode(batch: Batch):
     wrapper = flashinfer.BatchDecodeWithPagedKVCacheWrapper(
         workspace, "NHD", use_tensor_cores=hq // hkv >= 4
     )
-    wrapper.plan(indptr.cuda(), torch.cat(pages).int().cuda(), last.cuda(), hq, hkv, HEAD_DIM,
-                 PAGE, q_data_type=DTYPE, kv_data_type=DTYPE, sm_scale=batch.sm_scale)
+    wrapper.plan(
+        indptr.cuda(),
+        torch.cat(pages).int().cuda(),
+        last.cuda(),
+        hq,
+        hkv,
+        HEAD_DIM,
+        PAGE,
+        q_data_type=DTYPE,
+        kv_data_type=DTYPE,
+        sm_scale=batch.sm_scale,
+    )
     out = torch.empty_like(batch.q)
     cache = _paged_cache(batch)
     return out, lambda: wrapper.run(batch.q, cache, out=out)
@@ -204,8 +244,12 @@ def run_flashinfer_cascade(batch: Batch):
             ip, ix, ll = _level_pages(batch, groups, depth_start, depth_end)
             depth_start = depth_end
         else:
-            parts = [_level_pages(batch, [r], depth_start, int(batch.seq_lens[r])) for r in range(b)]
-            ip = torch.tensor([0] + np.cumsum([p[1].shape[0] for p in parts]).tolist(), dtype=torch.int32)
+            parts = [
+                _level_pages(batch, [r], depth_start, int(batch.seq_lens[r])) for r in range(b)
+            ]
+            ip = torch.tensor(
+                [0] + np.cumsum([p[1].shape[0] for p in parts]).tolist(), dtype=torch.int32
+            )
             ix = torch.cat([p[1] for p in parts])
             ll = torch.cat([p[2] for p in parts])
         kv_indptr.append(ip.cuda())
@@ -213,8 +257,19 @@ def run_flashinfer_cascade(batch: Batch):
         last_len.append(ll.cuda())
     workspace = torch.empty(512 * 2**20, dtype=torch.uint8, device="cuda")
     wrapper = flashinfer.MultiLevelCascadeAttentionWrapper(len(levels), workspace, "NHD")
-    wrapper.plan(qo, kv_indptr, kv_indices, last_len, hq, hkv, HEAD_DIM, PAGE,
-                 sm_scale=batch.sm_scale, q_data_type=DTYPE, kv_data_type=DTYPE)
+    wrapper.plan(
+        qo,
+        kv_indptr,
+        kv_indices,
+        last_len,
+        hq,
+        hkv,
+        HEAD_DIM,
+        PAGE,
+        sm_scale=batch.sm_scale,
+        q_data_type=DTYPE,
+        kv_data_type=DTYPE,
+    )
     cache = _paged_cache(batch)
     holder = {}
 
@@ -238,9 +293,16 @@ def bench_one(work: Workload, heads: tuple[int, int], flush: torch.Tensor, bw: f
     bound_us = batch.unique_bytes / bw
     rows, reference = [], None
     for name, make in PROVIDERS.items():
-        row = dict(workload=work.name, q_heads=heads[0], kv_heads=heads[1],
-                   batch=batch.q.shape[0], unique_tokens=batch.unique_tokens,
-                   total_tokens=int(batch.seq_lens.sum()), provider=name, bound_us=bound_us)
+        row = dict(
+            workload=work.name,
+            q_heads=heads[0],
+            kv_heads=heads[1],
+            batch=batch.q.shape[0],
+            unique_tokens=batch.unique_tokens,
+            total_tokens=int(batch.seq_lens.sum()),
+            provider=name,
+            bound_us=bound_us,
+        )
         try:
             made = make(batch)
             if made is None:
@@ -252,13 +314,20 @@ def bench_one(work: Workload, heads: tuple[int, int], flush: torch.Tensor, bw: f
             if reference is None:
                 reference = result.float().clone()
             diff = float((result.float() - reference).abs().max())
-            row.update(us=us, tb_s=batch.unique_bytes / us / 1e6, ratio_to_bound=us / bound_us,
-                       max_abs_diff_vs_pat=diff)
+            row.update(
+                us=us,
+                tb_s=batch.unique_bytes / us / 1e6,
+                ratio_to_bound=us / bound_us,
+                max_abs_diff_vs_pat=diff,
+            )
         except Exception as error:  # a provider that cannot run this shape is reported, not fatal
             row.update(us=math.nan, error=f"{type(error).__name__}: {error}"[:300])
         rows.append(row)
-        print(f"{work.name:32s} {heads} {name:20s} {row.get('us', math.nan):9.1f} us "
-              f"(bound {bound_us:7.1f}) {row.get('error', '')}", flush=True)
+        print(
+            f"{work.name:32s} {heads} {name:20s} {row.get('us', math.nan):9.1f} us "
+            f"(bound {bound_us:7.1f}) {row.get('error', '')}",
+            flush=True,
+        )
     del batch
     torch.cuda.empty_cache()
     return rows
@@ -267,54 +336,112 @@ def bench_one(work: Workload, heads: tuple[int, int], flush: torch.Tensor, bw: f
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="benchmarks/results")
-    parser.add_argument("--quick", action="store_true", help="acceptance shapes only, (32,8)")
+    parser.add_argument(
+        "--part",
+        choices=["acceptance", "suite", "mooncake"],
+        action="append",
+        help="default: all parts",
+    )
+    parser.add_argument("--heads", action="append", help="q,kv heads for the suite, e.g. 32,8")
+    parser.add_argument("--commit", default=os.environ.get("PAT_COMMIT", "unknown"))
+    parser.add_argument(
+        "--summarize",
+        action="store_true",
+        help="only merge the out dir's kernels-*.csv into summary.json + PNG",
+    )
     args = parser.parse_args()
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
+    if args.summarize:
+        summarize(out_dir)
+        return
+    parts = args.part or ["acceptance", "suite", "mooncake"]
+    heads = (
+        [tuple(int(x) for x in h.split(",")) for h in args.heads] if args.heads else HEAD_CONFIGS
+    )
+    jobs = []
+    if "acceptance" in parts:
+        jobs += [
+            (tree_workload(s), (32, 8)) for s in [WORKED_EXAMPLE, WIDE_FANOUT] + ACCEPTANCE_EXTRA
+        ]
+    if "suite" in parts:
+        jobs += [(tree_workload(s), h) for h in heads for s in TREE_SUITE]
+    if "mooncake" in parts:
+        jobs += [
+            (mooncake_workload(t, start, b), (32, 8))
+            for t, start, b in [
+                ("conversation", 0, 64),
+                ("conversation", 5000, 128),
+                ("synthetic", 0, 64),
+                ("synthetic", 2000, 128),
+            ]
+        ]
     flush = torch.empty(512 * 2**20, dtype=torch.uint8, device="cuda")
     bw = copy_bandwidth_bytes_per_us()
     print(f"copy bandwidth {bw / 1e6:.2f} TB/s", flush=True)
-    acceptance = [WORKED_EXAMPLE, WIDE_FANOUT] + ACCEPTANCE_EXTRA
-    jobs = [(tree_workload(s), (32, 8)) for s in acceptance]
-    if not args.quick:
-        jobs += [(tree_workload(s), h) for h in HEAD_CONFIGS for s in TREE_SUITE]
-        jobs += [(mooncake_workload(t, start, b), (32, 8))
-                 for t, start, b in [("conversation", 0, 64), ("conversation", 5000, 128),
-                                     ("synthetic", 0, 64), ("synthetic", 2000, 128)]]
-    rows = []
-    for work, heads in jobs:
-        rows += bench_one(work, heads, flush, bw)
     meta = dict(
         gpu=torch.cuda.get_device_name(0),
-        commit=subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                              text=True).stdout.strip() or "unknown",
+        commit=args.commit,
         date=datetime.date.today().isoformat(),
         command=" ".join(["python"] + sys.argv),
         copy_bandwidth_tb_s=bw / 1e6,
     )
-    write_results(rows, meta, out_dir, quick=args.quick)
+    path = out_dir / f"kernels-{'-'.join(parts)}.csv"
+    with open(path, "w", newline="") as f:
+        writer = None
+        for work, head in jobs:
+            for row in bench_one(work, head, flush, bw):
+                if writer is None:
+                    writer = csv.DictWriter(f, fieldnames=CSV_FIELDS + list(meta))
+                    writer.writeheader()
+                writer.writerow({**{k: row.get(k, "") for k in CSV_FIELDS}, **meta})
+                f.flush()
 
 
-def write_results(rows: list[dict], meta: dict, out_dir: Path, quick: bool) -> None:
+CSV_FIELDS = [
+    "workload",
+    "q_heads",
+    "kv_heads",
+    "batch",
+    "unique_tokens",
+    "total_tokens",
+    "provider",
+    "us",
+    "bound_us",
+    "tb_s",
+    "ratio_to_bound",
+    "max_abs_diff_vs_pat",
+    "error",
+]
+
+
+def summarize(out_dir: Path) -> None:
     from plot import plot_kernels
 
-    keys = sorted({k for row in rows for k in row}, key=lambda k: (k != "workload", k))
-    with open(out_dir / "kernels.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=keys + list(meta))
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({**row, **meta})
+    rows, meta = [], {}
+    for path in sorted(out_dir.glob("kernels-*.csv")):
+        with open(path) as f:
+            for row in csv.DictReader(f):
+                for key in ("q_heads", "kv_heads", "batch"):
+                    row[key] = int(row[key])
+                for key in ("us", "bound_us"):
+                    row[key] = float(row[key]) if row[key] else math.nan
+                meta = {k: row[k] for k in ("gpu", "commit", "date", "copy_bandwidth_tb_s")}
+                rows.append(row)
 
     def us(workload, provider, heads=(32, 8)):
         for row in rows:
             if (row["workload"], row["provider"], (row["q_heads"], row["kv_heads"])) == (
-                workload, provider, heads):
-                return row.get("us", math.nan), row["bound_us"]
+                workload,
+                provider,
+                heads,
+            ):
+                return row["us"], row["bound_us"]
         return math.nan, math.nan
 
     suite_ratios, no_sharing = [], []
     for row in rows:
-        if row["provider"] != "pat" or not row.get("us", 0) > 0:
+        if row["provider"] != "pat" or not row["us"] > 0:
             continue
         heads = (row["q_heads"], row["kv_heads"])
         fi, _ = us(row["workload"], "flashinfer-decode", heads)
@@ -328,10 +455,12 @@ def write_results(rows: list[dict], meta: dict, out_dir: Path, quick: bool) -> N
         wide_fanout_us=us(WIDE_FANOUT, "pat")[0],
         wide_fanout_bound_us=us(WIDE_FANOUT, "pat")[1],
         suite_geomean_vs_flashinfer_decode=(
-            float(np.exp(np.mean(np.log(suite_ratios)))) if suite_ratios else math.nan),
+            float(np.exp(np.mean(np.log(suite_ratios)))) if suite_ratios else math.nan
+        ),
+        suite_trees_with_sharing=len(suite_ratios),
         no_sharing_min_ratio_vs_flashinfer_decode=min(no_sharing) if no_sharing else math.nan,
-        quick=quick,
         **meta,
+        command="python benchmarks/bench_kernels.py --part P [--heads H]  (then --summarize)",
     )
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     print(json.dumps(summary, indent=2))

@@ -56,9 +56,14 @@ def bench(spec: str, steps: int = 200) -> dict:
         planner.plan(grown, pool)
         lazy.append(time.perf_counter() - start)
         hits += planner.last_plan_was_lazy
-    return dict(tree=spec, requests=forest.num_requests, cold_us=median_us(cold),
-                lazy_us=median_us(lazy), lazy_speedup=median_us(cold) / median_us(lazy),
-                lazy_hit_rate=hits / steps)
+    return dict(
+        tree=spec,
+        requests=forest.num_requests,
+        cold_us=median_us(cold),
+        lazy_us=median_us(lazy),
+        lazy_speedup=median_us(cold) / median_us(lazy),
+        lazy_hit_rate=hits / steps,
+    )
 
 
 def main() -> None:
@@ -69,8 +74,9 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     meta = dict(
         cpu=platform.processor() or platform.machine(),
-        commit=subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                              text=True).stdout.strip(),
+        commit=subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+        ).stdout.strip(),
         date=datetime.date.today().isoformat(),
         command=" ".join(["python"] + sys.argv),
     )
@@ -79,9 +85,12 @@ def main() -> None:
         for batch in (64, 256, 1024):
             row = dict(shape=name, **bench(shape.format(b=batch)))
             rows.append(row)
-            print(f"{name:11s} {batch:5d} requests: cold {row['cold_us']:7.1f} us, lazy "
-                  f"{row['lazy_us']:6.1f} us ({row['lazy_speedup']:.1f}x, hit "
-                  f"{row['lazy_hit_rate']:.0%})", flush=True)
+            print(
+                f"{name:11s} {batch:5d} requests: cold {row['cold_us']:7.1f} us, lazy "
+                f"{row['lazy_us']:6.1f} us ({row['lazy_speedup']:.1f}x, hit "
+                f"{row['lazy_hit_rate']:.0%})",
+                flush=True,
+            )
     with open(out / "planner.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]) + list(meta))
         writer.writeheader()
@@ -107,8 +116,9 @@ def plot(rows: list[dict], path: Path, meta: dict) -> None:
     ax.set_yscale("log")
     ax.set_xlabel("requests in the batch")
     ax.set_ylabel("CPU µs per step (median)")
-    ax.set_title(f"PackScheduler plan time — {meta['cpu']}, {meta['date']}, {meta['commit']}",
-                 fontsize=9)
+    ax.set_title(
+        f"PackScheduler plan time — {meta['cpu']}, {meta['date']}, {meta['commit']}", fontsize=9
+    )
     ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
     fig.savefig(path, dpi=110)

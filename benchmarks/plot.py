@@ -13,7 +13,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 PROVIDER_ORDER = ["pat", "flashinfer-decode", "flashinfer-cascade", "sglang-triton"]
 
 
-def plot_kernels(rows: list[dict], path: Path, meta: dict, heads: tuple[int, int] = (32, 8)) -> None:
+def plot_kernels(
+    rows: list[dict], path: Path, meta: dict, heads: tuple[int, int] = (32, 8)
+) -> None:
     """µs per workload and provider (log scale) with the roofline bound, one head config."""
     picked = [r for r in rows if (r["q_heads"], r["kv_heads"]) == heads]
     workloads = list(dict.fromkeys(r["workload"] for r in picked))
@@ -24,19 +26,32 @@ def plot_kernels(rows: list[dict], path: Path, meta: dict, heads: tuple[int, int
     for i, provider in enumerate(PROVIDER_ORDER):
         values = []
         for w in workloads:
-            match = [r.get("us", math.nan) for r in picked
-                     if r["workload"] == w and r["provider"] == provider]
+            match = [
+                r.get("us", math.nan)
+                for r in picked
+                if r["workload"] == w and r["provider"] == provider
+            ]
             values.append(match[0] if match else math.nan)
         ax.bar([x + i * width for x in range(len(workloads))], values, width, label=provider)
     bounds = [next(r["bound_us"] for r in picked if r["workload"] == w) for w in workloads]
-    ax.scatter([x + 0.4 - width / 2 for x in range(len(workloads))], bounds, marker="_", s=400,
-               color="black", label="bound (unique bytes / copy BW)", zorder=3)
+    ax.scatter(
+        [x + 0.4 - width / 2 for x in range(len(workloads))],
+        bounds,
+        marker="_",
+        s=400,
+        color="black",
+        label="bound (unique bytes / copy BW)",
+        zorder=3,
+    )
     ax.set_yscale("log")
     ax.set_ylabel("µs per layer (CUDA graph, L2 flushed)")
     ax.set_xticks([x + 0.4 - width / 2 for x in range(len(workloads))])
     ax.set_xticklabels(workloads, rotation=60, ha="right", fontsize=8)
-    ax.set_title(f"Decode attention, {heads[0]} q / {heads[1]} KV heads, d=128, bf16 — "
-                 f"{meta['gpu']}, {meta['date']}, {meta['commit']}", fontsize=9)
+    ax.set_title(
+        f"Decode attention, {heads[0]} q / {heads[1]} KV heads, d=128, bf16 — "
+        f"{meta['gpu']}, {meta['date']}, {meta['commit']}",
+        fontsize=9,
+    )
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)

@@ -1,6 +1,6 @@
 """Where PAT's decode time goes: per tile config and merge, and a sweep over tile parameters.
 
-    python benchmarks/profile_pat.py --workload 1,64_4096,512 --heads 32,8 [--sweep]
+python benchmarks/profile_pat.py --workload 1,64_4096,512 --heads 32,8 [--sweep]
 """
 
 from __future__ import annotations
@@ -22,9 +22,14 @@ from sglang_pat.decoder import PatDecoder  # noqa: E402
 
 def make_decoder(batch: Batch, menu) -> PatDecoder:
     decoder = PatDecoder(
-        num_q_heads=batch.q.shape[1], num_kv_heads=batch.k.shape[1], head_dim=HEAD_DIM,
-        device="cuda", max_requests=batch.q.shape[0], max_kv_indices=int(batch.seq_lens.sum()),
-        kv_dtype=DTYPE, menu=menu,
+        num_q_heads=batch.q.shape[1],
+        num_kv_heads=batch.k.shape[1],
+        head_dim=HEAD_DIM,
+        device="cuda",
+        max_requests=batch.q.shape[0],
+        max_kv_indices=int(batch.seq_lens.sum()),
+        kv_dtype=DTYPE,
+        menu=menu,
     )
     decoder.plan_step(batch.forest, batch.pool_rows, batch.req_to_token, for_graph=True)
     return decoder
@@ -38,13 +43,17 @@ def breakdown(batch: Batch, menu: TileMenu, flush, bound_us: float) -> float:
     total = graph_time_us(run, flush)
     decoder.merge_needed = False
     pack = graph_time_us(run, flush)
-    print(f"  {menu}\n  total {total:7.1f} us ({total / bound_us:.2f}x bound {bound_us:.1f}),"
-          f" pack kernel {pack:.1f}, merge {total - pack:.1f}")
+    print(
+        f"  {menu}\n  total {total:7.1f} us ({total / bound_us:.2f}x bound {bound_us:.1f}),"
+        f" pack kernel {pack:.1f}, merge {total - pack:.1f}"
+    )
     for tile in range(len(menu.tiles)):
         lens = plan.items[plan.items[:, 5] == tile, 1]
         if lens.size:
-            print(f"  tile {menu.tiles[tile]}: items {lens.size:5d} kv_len mean {lens.mean():7.1f}"
-                  f" max {lens.max():6d}")
+            print(
+                f"  tile {menu.tiles[tile]}: items {lens.size:5d} kv_len mean {lens.mean():7.1f}"
+                f" max {lens.max():6d}"
+            )
     print(f"  partials {plan.num_partials}, segments {plan.segments.shape[0]}", flush=True)
     return total
 
@@ -55,9 +64,14 @@ SWEEP = {
     "per_sm": [dict(programs_per_sm=p) for p in (1, 2, 3)],
     "tiles": [
         dict(tiles=tuple(TileConfig(m, n) for m, n in t))
-        for t in (((16, 64), (32, 64), (64, 64), (128, 64)), ((16, 64), (64, 64), (128, 64)),
-                  ((16, 128), (32, 64), (64, 64), (128, 32)), ((16, 32), (32, 32), (64, 64)),
-                  ((16, 64), (32, 64), (64, 64)), ((16, 128), (64, 64), (128, 64)))
+        for t in (
+            ((16, 64), (32, 64), (64, 64), (128, 64)),
+            ((16, 64), (64, 64), (128, 64)),
+            ((16, 128), (32, 64), (64, 64), (128, 32)),
+            ((16, 32), (32, 32), (64, 64)),
+            ((16, 64), (32, 64), (64, 64)),
+            ((16, 128), (64, 64), (128, 64)),
+        )
     ],
 }
 
@@ -66,9 +80,14 @@ def chunk_experiment(batch: Batch, menu: TileMenu, flush, chunks: list[int]) -> 
     """Force the shared tiles' chunk length; time all items, shared items only, private only."""
     for chunk in chunks:
         decoder = PatDecoder(
-            num_q_heads=batch.q.shape[1], num_kv_heads=batch.k.shape[1], head_dim=HEAD_DIM,
-            device="cuda", max_requests=batch.q.shape[0],
-            max_kv_indices=int(batch.seq_lens.sum()), kv_dtype=DTYPE, menu=menu,
+            num_q_heads=batch.q.shape[1],
+            num_kv_heads=batch.k.shape[1],
+            head_dim=HEAD_DIM,
+            device="cuda",
+            max_requests=batch.q.shape[0],
+            max_kv_indices=int(batch.seq_lens.sum()),
+            kv_dtype=DTYPE,
+            menu=menu,
         )
         rule = decoder.scheduler._rule
         choose = rule.choose
@@ -81,9 +100,11 @@ def chunk_experiment(batch: Batch, menu: TileMenu, flush, chunks: list[int]) -> 
         for keep in (plan.items[:, 5] != private_tile, plan.items[:, 5] == private_tile):
             decoder.upload(dataclasses.replace(plan, items=plan.items[keep]))
             times.append(graph_time_us(run, flush))
-        print(f"  shared chunk {chunk:5d}: total {times[0]:7.1f} us, shared items only "
-              f"{times[1]:7.1f}, private only {times[2]:7.1f}, partials {plan.num_partials}",
-              flush=True)
+        print(
+            f"  shared chunk {chunk:5d}: total {times[0]:7.1f} us, shared items only "
+            f"{times[1]:7.1f}, private only {times[2]:7.1f}, partials {plan.num_partials}",
+            flush=True,
+        )
 
 
 def _menu(tiles, warps, stages, per_sm) -> TileMenu:
@@ -130,8 +151,11 @@ def main() -> None:
             for menu in COMBOS[3:4] + COMBOS[7:8]:
                 print(f"  {menu}")
                 chunk_experiment(batch, menu, flush, chunks)
-        menus = [(change, dataclasses.replace(default_tile_menu(HEAD_DIM), **change))
-                 for axis in args.sweep for change in SWEEP[axis]]
+        menus = [
+            (change, dataclasses.replace(default_tile_menu(HEAD_DIM), **change))
+            for axis in args.sweep
+            for change in SWEEP[axis]
+        ]
         menus += [(menu, menu) for menu in COMBOS] if args.combos else []
         for change, menu in menus:
             if menu.tiles[-1].block_m < heads[0] // heads[1] or (
@@ -142,8 +166,12 @@ def main() -> None:
                 try:
                     decoder = make_decoder(batch, menu)
                     out = torch.empty_like(batch.q)
-                    us = graph_time_us(lambda: decoder.forward(
-                        batch.q, batch.k, batch.v, out, sm_scale=batch.sm_scale), flush)
+                    us = graph_time_us(
+                        lambda: decoder.forward(
+                            batch.q, batch.k, batch.v, out, sm_scale=batch.sm_scale
+                        ),
+                        flush,
+                    )
                     print(f"  sweep {change}: {us:7.1f} us", flush=True)
                 except Exception as error:  # out of shared memory, registers, ...
                     print(f"  sweep {change}: {type(error).__name__} {str(error)[:80]}", flush=True)

@@ -52,7 +52,9 @@ def tree_workload(spec: str) -> Workload:
     return Workload(spec, PrefixForest.from_tree_spec(spec), shared + [1])
 
 
-def mooncake_workload(trace: str, start: int, batch: int, decoded_fraction: float = 0.5) -> Workload:
+def mooncake_workload(
+    trace: str, start: int, batch: int, decoded_fraction: float = 0.5
+) -> Workload:
     """``batch`` consecutive requests of a trace, each ``decoded_fraction`` through its output.
 
     Requests share whole 512-token blocks with equal leading hash ids; a prompt's last block may

@@ -106,15 +106,23 @@ def pack_decode(
     _check(head_dim in HEAD_DIMS, "k_buffer", f"head_dim {head_dim} not in {HEAD_DIMS}")
     _check(q.shape[2] == head_dim, "q", f"head_dim {q.shape[2]} != k_buffer's {head_dim}")
     _check(v_buffer.shape[-2] == num_kv_heads, "v_buffer", "kv_heads differ from k_buffer's")
-    _check(q.shape[1] % num_kv_heads == 0, "q",
-           f"{q.shape[1]} heads not a multiple of {num_kv_heads} KV heads")
+    _check(
+        q.shape[1] % num_kv_heads == 0,
+        "q",
+        f"{q.shape[1]} heads not a multiple of {num_kv_heads} KV heads",
+    )
     group = q.shape[1] // num_kv_heads
     _check(group <= menu.tiles[-1].block_m, "menu", f"largest tile < GQA group {group}")
     expected = (q.shape[0], q.shape[1], v_dim)
     _check(tuple(o.shape) == expected, "o", f"must be {expected}, got {tuple(o.shape)}")
     _check(o.stride(-1) == 1, "o", "the head_dim axis must be contiguous")
-    for name, tensor in (("kv_indices", kv_indices), ("items", items), ("members", members),
-                         ("header", header), ("queue", queue)):
+    for name, tensor in (
+        ("kv_indices", kv_indices),
+        ("items", items),
+        ("members", members),
+        ("header", header),
+        ("queue", queue),
+    ):
         _check_int32(tensor, name, device)
     _check(items.dim() == 2 and items.shape[1] == 6, "items", "must be [capacity, 6]")
     _check(members.dim() == 2 and members.shape[1] == 2, "members", "must be [capacity, 2]")
@@ -122,27 +130,67 @@ def pack_decode(
     for name, tensor in (("partial_o", partial_o), ("partial_lse", partial_lse)):
         _check(tensor.dtype == torch.float32, name, f"must be float32, got {tensor.dtype}")
         _check(tensor.device == device, name, f"must be on {device}, got {tensor.device}")
-    _check(partial_o.dim() == 3 and tuple(partial_o.shape[1:]) == (q.shape[1], v_dim),
-           "partial_o", f"must be [slots, {q.shape[1]}, {v_dim}]")
+    _check(
+        partial_o.dim() == 3 and tuple(partial_o.shape[1:]) == (q.shape[1], v_dim),
+        "partial_o",
+        f"must be [slots, {q.shape[1]}, {v_dim}]",
+    )
     _check(partial_lse.shape == partial_o.shape[:2], "partial_lse", "must be [slots, q_heads]")
-    _check(partial_o.stride(-1) == 1 and partial_lse.stride(-1) == 1, "partial_o",
-           "last axes must be contiguous")
+    _check(
+        partial_o.stride(-1) == 1 and partial_lse.stride(-1) == 1,
+        "partial_o",
+        "last axes must be contiguous",
+    )
     _check(num_programs >= 1, "num_programs", "must be positive")
     _check(logit_cap >= 0.0, "logit_cap", "must be non-negative")
 
     tiles = list(menu.tiles) + [menu.tiles[-1]] * (4 - len(menu.tiles))
     _pack_decode_kernel[(num_programs,)](
-        q, k_buffer, v_buffer, o, kv_indices, items, members, header, queue, partial_o,
-        partial_lse, q.stride(0), q.stride(1), k_page, k_tok, k_head, v_page, v_tok, v_head,
-        o.stride(0), o.stride(1), partial_o.stride(0), partial_o.stride(1), partial_lse.stride(0),
-        sm_scale, logit_cap if logit_cap > 0 else 1.0,
-        NUM_KV_HEADS=num_kv_heads, GROUP=group,
-        HEAD_DIM=head_dim, BLOCK_D=triton.next_power_of_2(head_dim),
-        V_DIM=v_dim, BLOCK_DV=triton.next_power_of_2(v_dim),
-        PAGE_SIZE=page_size, HAS_LOGIT_CAP=logit_cap > 0, NUM_TILES=len(menu.tiles),
-        M0=tiles[0].block_m, N0=tiles[0].block_n, M1=tiles[1].block_m, N1=tiles[1].block_n,
-        M2=tiles[2].block_m, N2=tiles[2].block_n, M3=tiles[3].block_m, N3=tiles[3].block_n,
-        num_warps=menu.num_warps, num_stages=menu.num_stages,
+        q,
+        k_buffer,
+        v_buffer,
+        o,
+        kv_indices,
+        items,
+        members,
+        header,
+        queue,
+        partial_o,
+        partial_lse,
+        q.stride(0),
+        q.stride(1),
+        k_page,
+        k_tok,
+        k_head,
+        v_page,
+        v_tok,
+        v_head,
+        o.stride(0),
+        o.stride(1),
+        partial_o.stride(0),
+        partial_o.stride(1),
+        partial_lse.stride(0),
+        sm_scale,
+        logit_cap if logit_cap > 0 else 1.0,
+        NUM_KV_HEADS=num_kv_heads,
+        GROUP=group,
+        HEAD_DIM=head_dim,
+        BLOCK_D=triton.next_power_of_2(head_dim),
+        V_DIM=v_dim,
+        BLOCK_DV=triton.next_power_of_2(v_dim),
+        PAGE_SIZE=page_size,
+        HAS_LOGIT_CAP=logit_cap > 0,
+        NUM_TILES=len(menu.tiles),
+        M0=tiles[0].block_m,
+        N0=tiles[0].block_n,
+        M1=tiles[1].block_m,
+        N1=tiles[1].block_n,
+        M2=tiles[2].block_m,
+        N2=tiles[2].block_n,
+        M3=tiles[3].block_m,
+        N3=tiles[3].block_n,
+        num_warps=menu.num_warps,
+        num_stages=menu.num_stages,
     )
 
 
@@ -154,15 +202,27 @@ def merge_states(
 ) -> None:
     """Merge each request's partial slots into ``o [B, Hq, Dv]``; grid ``(B, Hq / 8)``."""
     _check_int32(req_partial_indptr, "req_partial_indptr", o.device)
-    _check(req_partial_indptr.shape[0] >= o.shape[0] + 1, "req_partial_indptr",
-           f"needs {o.shape[0] + 1} entries, has {req_partial_indptr.shape[0]}")
+    _check(
+        req_partial_indptr.shape[0] >= o.shape[0] + 1,
+        "req_partial_indptr",
+        f"needs {o.shape[0] + 1} entries, has {req_partial_indptr.shape[0]}",
+    )
     _check(partial_o.shape[1:] == o.shape[1:], "partial_o", "must be [slots, q_heads, v_dim]")
     if o.shape[0] == 0:
         return
     block_h = min(8, triton.next_power_of_2(o.shape[1]))
     _merge_states_kernel[(o.shape[0], triton.cdiv(o.shape[1], block_h))](
-        o, partial_o, partial_lse, req_partial_indptr,
-        o.stride(0), o.stride(1), partial_o.stride(0), partial_o.stride(1), partial_lse.stride(0),
-        NUM_HEADS=o.shape[1], BLOCK_H=block_h,
-        V_DIM=o.shape[2], BLOCK_DV=triton.next_power_of_2(o.shape[2]),
+        o,
+        partial_o,
+        partial_lse,
+        req_partial_indptr,
+        o.stride(0),
+        o.stride(1),
+        partial_o.stride(0),
+        partial_o.stride(1),
+        partial_lse.stride(0),
+        NUM_HEADS=o.shape[1],
+        BLOCK_H=block_h,
+        V_DIM=o.shape[2],
+        BLOCK_DV=triton.next_power_of_2(o.shape[2]),
     )

@@ -20,7 +20,6 @@ were calibrated on the H200 by ``benchmarks/calibrate_cost_model.py``; the run i
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 

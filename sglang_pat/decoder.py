@@ -169,9 +169,21 @@ class PatDecoder:
     ) -> torch.Tensor:
         """One layer: ``o [B, Hq, Dv] = attention(q [B, Hq, D], KV of the planned step)``."""
         pack_decode(
-            q, k_buffer, v_buffer, o, self.kv_indices, self.items, self.members, self.header,
-            self.queue, self.partial_o, self.partial_lse, menu=self.menu,
-            num_programs=self.num_programs, sm_scale=sm_scale, logit_cap=logit_cap,
+            q,
+            k_buffer,
+            v_buffer,
+            o,
+            self.kv_indices,
+            self.items,
+            self.members,
+            self.header,
+            self.queue,
+            self.partial_o,
+            self.partial_lse,
+            menu=self.menu,
+            num_programs=self.num_programs,
+            sm_scale=sm_scale,
+            logit_cap=logit_cap,
         )
         if self.merge_needed:
             merge_states(o, self.partial_o, self.partial_lse, self.req_partial_indptr)

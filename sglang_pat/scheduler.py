@@ -79,7 +79,9 @@ class PackScheduler:
                 np.asarray(same_m, dtype=np.int64),
             )
         self._rule = ChunkRule(
-            np.asarray(self.token_cost), self.cost.item_overhead_bytes, num_kv_heads,
+            np.asarray(self.token_cost),
+            self.cost.item_overhead_bytes,
+            num_kv_heads,
             self._choose_chunk,
         )
         self._tile_cost: list[float] = [0.0]  # [n] Σ token cost of the tiles of n members
@@ -108,7 +110,9 @@ class PackScheduler:
         plan, self._lazy = self._plan_cold(forest, pool_rows)
         return plan
 
-    def plan_cold(self, forest: PrefixForest, req_pool_indices: Sequence[int] | np.ndarray) -> PackPlan:
+    def plan_cold(
+        self, forest: PrefixForest, req_pool_indices: Sequence[int] | np.ndarray
+    ) -> PackPlan:
         """Plan from scratch, ignoring (and replacing) the previous step."""
         self._lazy = None
         return self.plan(forest, req_pool_indices)
@@ -132,12 +136,14 @@ class PackScheduler:
         """Cost of reading a span for a pack of ``num_members``: Σ over its tiles, O(1)."""
         while num_members >= len(self._tile_cost):  # grow the table of Σ tile token costs
             tiles = self._tiles_of(len(self._tile_cost))
-            self._tile_cost.append(sum(
-                self.token_cost[self._config_for_rows[m * self.group_size]] for m in tiles
-            ))
+            self._tile_cost.append(
+                sum(self.token_cost[self._config_for_rows[m * self.group_size]] for m in tiles)
+            )
             self._tile_count.append(len(tiles))
-        return (span * self._tile_cost[num_members]
-                + self._tile_count[num_members] * self.cost.item_overhead_bytes)
+        return (
+            span * self._tile_cost[num_members]
+            + self._tile_count[num_members] * self.cost.item_overhead_bytes
+        )
 
     def _pack_cost(self, staying: int, span: int) -> float:
         return self._read_cost(staying, span) + staying * self.partial_cost if staying else 0.0
@@ -162,9 +168,16 @@ class PackScheduler:
         groups = len(kid_sizes) + singles
         total = sum(kid_sizes) + singles
         single_read = self._read_cost(1, span) - self.cost.item_overhead_bytes
-        best_k, best = groups, float(sum(
-            self._read_cost(size, span) - self.cost.item_overhead_bytes for size in kid_sizes
-        )) + singles * single_read
+        best_k, best = (
+            groups,
+            float(
+                sum(
+                    self._read_cost(size, span) - self.cost.item_overhead_bytes
+                    for size in kid_sizes
+                )
+            )
+            + singles * single_read,
+        )
         reads, pulled = 0.0, 0
         for k, size in enumerate(kid_sizes):
             if k < groups - 1:
@@ -212,8 +225,8 @@ class PackScheduler:
             order.append(node)
             stack.extend(reversed(children[node]))
         for node in reversed(order):
-            subtree_end[node] = preorder[node] + 1 + sum(
-                subtree_end[c] - preorder[c] for c in children[node]
+            subtree_end[node] = (
+                preorder[node] + 1 + sum(subtree_end[c] - preorder[c] for c in children[node])
             )
         pre = np.asarray(preorder, dtype=np.int64)
         keys = np.where(forest.req_node >= 0, pre[forest.req_node], -1)
@@ -260,8 +273,14 @@ class PackScheduler:
         best_chunk, best = chunk, math.inf
         while True:
             value = cost.chunk_cost(
-                chunk, max_len, member_len, self.token_cost[config], self.partial_cost,
-                total_work, self.num_programs, self.num_kv_heads,
+                chunk,
+                max_len,
+                member_len,
+                self.token_cost[config],
+                self.partial_cost,
+                total_work,
+                self.num_programs,
+                self.num_kv_heads,
             )
             if value <= best:
                 best_chunk, best = chunk, value
@@ -279,14 +298,20 @@ class PackScheduler:
         for pack, (start, end, pack_members) in enumerate(packs):
             offset = 0
             for count in self._tiles_of(len(pack_members)):
-                block_ns, configs = self._kv_options[int(self._config_for_rows[count * self.group_size])]
+                block_ns, configs = self._kv_options[
+                    int(self._config_for_rows[count * self.group_size])
+                ]
                 pick = max(0, bisect.bisect_right(block_ns.tolist(), end - start) - 1)
                 config = int(configs[pick])
                 shared_tiles.append((pack, offset, count, config))
                 offset += count
         tails = forest.seq_lens - tail_start
         tiles = TileTable.build(
-            packs, shared_tiles, tail_start, forest.seq_lens, self._configs_for(self.group_size, tails)
+            packs,
+            shared_tiles,
+            tail_start,
+            forest.seq_lens,
+            self._configs_for(self.group_size, tails),
         )
         block_ns, _ = self._kv_options[int(self._config_for_rows[self.group_size])]
         plan, state = emit_plan(tiles, pool_rows, forest, self._rule, block_ns[1:])

@@ -51,10 +51,16 @@ class TileTable:
         num_private = private_reqs.shape[0]
         return cls(
             pack_start=np.concatenate(
-                [np.fromiter((s for s, _, _ in packs), np.int64, len(packs)), tail_start[private_reqs]]
+                [
+                    np.fromiter((s for s, _, _ in packs), np.int64, len(packs)),
+                    tail_start[private_reqs],
+                ]
             ),
             pack_len=np.concatenate(
-                [np.fromiter((e - s for s, e, _ in packs), np.int64, len(packs)), tails[private_reqs]]
+                [
+                    np.fromiter((e - s for s, e, _ in packs), np.int64, len(packs)),
+                    tails[private_reqs],
+                ]
             ),
             pack_rep=np.concatenate(
                 [np.fromiter((int(m[0]) for _, _, m in packs), np.int64, len(packs)), private_reqs]
@@ -62,7 +68,10 @@ class TileTable:
             members=np.concatenate([m for _, _, m in packs] + [private_reqs]).astype(np.int64),
             tile_pack=np.concatenate([shared[:, 0], num_shared + np.arange(num_private)]),
             tile_member_start=np.concatenate(
-                [member_offset[shared[:, 0]] + shared[:, 1], member_offset[-1] + np.arange(num_private)]
+                [
+                    member_offset[shared[:, 0]] + shared[:, 1],
+                    member_offset[-1] + np.arange(num_private),
+                ]
             ),
             tile_count=np.concatenate([shared[:, 2], np.ones(num_private, dtype=np.int64)]),
             tile_config=np.concatenate([shared[:, 3], private_config[private_reqs]]),
@@ -101,10 +110,10 @@ class LazyState:
     config_stats: np.ndarray  # [C, 4] tiles, longest shared span, longest tail, Σmembers·len
     config_tails: np.ndarray  # [C] private tiles per config
     total_work: float
-    tail_item_rows: np.ndarray  # item rows of private tiles
-    tail_item_shift: np.ndarray  # their pack's rank among private packs
-    tail_last_rows: np.ndarray  # item rows of the last chunk of each private tile
-    tail_segment_rows: np.ndarray
+    # Private tiles' items are the plan's last rows (their last chunks the last R of them, in
+    # request order) and their segments the last R segments, so updates are slices.
+    tail_items_start: int
+    tail_item_shift: np.ndarray  # per item row from tail_items_start: its pack's tail rank
 
 
 def emit_plan(
@@ -194,8 +203,7 @@ def emit_plan(
     )
     if num_tiles - num_shared != num_requests:
         return plan, None  # a request without a tail gets one next step: no lazy update
-    tail_rows = np.flatnonzero(item_tile >= num_shared)
-    tail_tiles = item_tile[tail_rows]
+    tail_start = order.shape[0] - tail_rows.shape[0]
     state = LazyState(
         forest=forest,
         pool_rows=pool_rows,
@@ -207,10 +215,8 @@ def emit_plan(
         config_stats=stats,
         config_tails=np.bincount(config[num_shared:], minlength=num_configs),
         total_work=total_work,
-        tail_item_rows=tail_rows,
-        tail_item_shift=(tail_tiles - num_shared).astype(np.int32),
-        tail_last_rows=tail_rows[item_j[tail_rows] == full[tail_tiles]],
-        tail_segment_rows=tiles.tile_pack[num_shared:],
+        tail_items_start=tail_start,
+        tail_item_shift=(item_tile[tail_start:] - num_shared).astype(np.int32),
     )
     return plan, state
 
@@ -252,18 +258,19 @@ def lazy_update(
     if not np.array_equal(rule.chunks(stats, total_work), state.config_chunk):
         return None
     prev = state.plan
+    num_tails = tail_len.shape[0]
     items = prev.items.copy()
-    items[state.tail_item_rows, 0] += state.tail_item_shift
-    items[state.tail_last_rows, 1] += 1
+    items[state.tail_items_start :, 0] += state.tail_item_shift
+    items[-num_tails:, 1] += 1
     segments = prev.segments.copy()
-    segments[state.tail_segment_rows, 2] += 1
-    segments[state.tail_segment_rows, 3] += np.arange(tail_len.shape[0], dtype=np.int32)
+    segments[-num_tails:, 2] += 1
+    segments[-num_tails:, 3] += state.tail_item_shift[-num_tails:]
     plan = PackPlan(
         segments=segments,
         items=items,
         members=prev.members,
         req_partial_indptr=prev.req_partial_indptr,
-        num_kv_indices=prev.num_kv_indices + tail_len.shape[0],
+        num_kv_indices=prev.num_kv_indices + num_tails,
     )
     state.forest, state.plan, state.tail_len = forest, plan, tail_len
     state.config_stats, state.total_work = stats, total_work

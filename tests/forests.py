@@ -10,10 +10,14 @@ from sglang_pat.forest import PrefixForest
 from sglang_pat.plan import PackPlan
 
 
-def random_forest(rng: np.random.Generator, max_nodes: int = 12, long_spans: bool = False) -> PrefixForest:
+def random_forest(
+    rng: np.random.Generator, max_nodes: int = 12, long_spans: bool = False
+) -> PrefixForest:
     """Any shape: several roots, chains, fan-out, requests ending inside, unshared requests."""
     num_nodes = int(rng.integers(0, max_nodes + 1))
-    parent = [-1 if i == 0 or rng.random() < 0.2 else int(rng.integers(0, i)) for i in range(num_nodes)]
+    parent = [
+        -1 if i == 0 or rng.random() < 0.2 else int(rng.integers(0, i)) for i in range(num_nodes)
+    ]
     high = 3000 if long_spans else 300
     lengths = rng.integers(1, high, num_nodes)
     start, end = np.zeros(num_nodes, np.int64), np.zeros(num_nodes, np.int64)

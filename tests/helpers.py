@@ -56,7 +56,9 @@ def make_batch(
             node = forest.node_parent[node]
         for j in range(int(-(-seq_lens[r] // page_size))):
             pos = j * page_size
-            owner = next((n for n in path if forest.node_start[n] <= pos < forest.node_end[n]), None)
+            owner = next(
+                (n for n in path if forest.node_start[n] <= pos < forest.node_end[n]), None
+            )
             key = ("node", owner, j) if pos < shared_end[r] and owner is not None else ("req", r, j)
             page_table[r, j] = pages.setdefault(key, len(pages))
     num_pages = len(pages) + 1  # page 0 is never handed out, as SGLang's slot 0
@@ -66,7 +68,9 @@ def make_batch(
     positions = np.arange(max_len)
     for r in range(batch):
         pos = positions[: seq_lens[r]]
-        req_to_token[r + 1, : seq_lens[r]] = shuffled[page_table[r, pos // page_size]] * page_size + pos % page_size
+        req_to_token[r + 1, : seq_lens[r]] = (
+            shuffled[page_table[r, pos // page_size]] * page_size + pos % page_size
+        )
     gen = torch.Generator().manual_seed(seed)
     shape = (num_pages * page_size, num_kv_heads, head_dim)
     k = torch.randn(shape, generator=gen).to(dtype)
@@ -76,9 +80,12 @@ def make_batch(
         k = k.view(num_pages, page_size, num_kv_heads, head_dim)
         v = v.view(num_pages, page_size, num_kv_heads, head_dim)
     return KVBatch(
-        q=q.to(device), k_buffer=k.to(device), v_buffer=v.to(device),
+        q=q.to(device),
+        k_buffer=k.to(device),
+        v_buffer=v.to(device),
         req_to_token=torch.from_numpy(req_to_token).to(device),
-        pool_rows=np.arange(1, batch + 1), seq_lens=seq_lens.copy(),
+        pool_rows=np.arange(1, batch + 1),
+        seq_lens=seq_lens.copy(),
     )
 
 
@@ -110,7 +117,9 @@ def assert_close(actual: torch.Tensor, expected: torch.Tensor, dtype: torch.dtyp
     bad = ~torch.isclose(actual, expected, atol=tol, rtol=tol)
     if bad.any():
         idx = bad.nonzero()[:5].tolist()
+        got = [actual[tuple(i)].item() for i in idx]
+        want = [expected[tuple(i)].item() for i in idx]
         raise AssertionError(
             f"{int(bad.sum())} of {bad.numel()} mismatch (tol {tol}); first at {idx}: "
-            f"{[actual[tuple(i)].item() for i in idx]} vs {[expected[tuple(i)].item() for i in idx]}"
+            f"{got} vs {want}"
         )

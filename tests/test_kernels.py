@@ -28,9 +28,15 @@ TREES = {
 def run_decoder(forest, kv, *, cost=SHARING, num_sms=3, min_chunk=16, logit_cap=0.0, dtype=None):
     hq, hkv, d = kv.q.shape[1], kv.k_buffer.shape[-2], kv.q.shape[2]
     decoder = PatDecoder(
-        num_q_heads=hq, num_kv_heads=hkv, head_dim=d, device=DEVICE, max_requests=32,
-        max_kv_indices=int(forest.seq_lens.sum()), kv_dtype=dtype or kv.k_buffer.dtype,
-        num_sms=num_sms, cost=cost,
+        num_q_heads=hq,
+        num_kv_heads=hkv,
+        head_dim=d,
+        device=DEVICE,
+        max_requests=32,
+        max_kv_indices=int(forest.seq_lens.sum()),
+        kv_dtype=dtype or kv.k_buffer.dtype,
+        num_sms=num_sms,
+        cost=cost,
     )
     decoder.scheduler.min_chunk_tokens = min_chunk
     plan = decoder.plan_step(forest, kv.pool_rows, kv.req_to_token)
@@ -52,8 +58,14 @@ def test_trees(tree: str, dtype: torch.dtype) -> None:
 @pytest.mark.parametrize("group", [1, 4, 8, 16])
 def test_head_dims_and_groups(head_dim: int, group: int) -> None:
     forest = PrefixForest.from_tree_spec("1,3_160,17")
-    kv = make_batch(forest, num_q_heads=group * 2, num_kv_heads=2, head_dim=head_dim,
-                    dtype=torch.float16, seed=group)
+    kv = make_batch(
+        forest,
+        num_q_heads=group * 2,
+        num_kv_heads=2,
+        head_dim=head_dim,
+        dtype=torch.float16,
+        seed=group,
+    )
     out, plan = run_decoder(forest, kv)
     assert plan.num_partials > 0, "the shared prefix must be packed and merged"
     assert_close(out, reference_decode(kv, head_dim**-0.5), torch.float16)
@@ -64,8 +76,15 @@ def test_head_dims_and_groups(head_dim: int, group: int) -> None:
 def test_page_sizes(page_size: int, paged_view: bool) -> None:
     tokens = [[1] * 48 + [2] * 20 + [r] * (r + 1) for r in range(3)] + [[1] * 32 + [5] * 9]
     forest = PrefixForest.from_token_ids(tokens, page_size=page_size)
-    kv = make_batch(forest, num_q_heads=4, num_kv_heads=1, head_dim=128, dtype=torch.float16,
-                    page_size=page_size, paged_view=paged_view)
+    kv = make_batch(
+        forest,
+        num_q_heads=4,
+        num_kv_heads=1,
+        head_dim=128,
+        dtype=torch.float16,
+        page_size=page_size,
+        paged_view=paged_view,
+    )
     out, plan = run_decoder(forest, kv)
     assert plan.segments.shape[0] > forest.num_requests, "shared packs expected"
     assert_close(out, reference_decode(kv, 128**-0.5), torch.float16)
@@ -92,9 +111,17 @@ def test_padded_requests_are_left_alone() -> None:
     """A CUDA-graph bucket larger than the batch: extra rows keep what they hold."""
     forest = PrefixForest.from_tree_spec("1,2_64,5")
     kv = make_batch(forest, num_q_heads=4, num_kv_heads=1, head_dim=64, dtype=torch.float16)
-    decoder = PatDecoder(num_q_heads=4, num_kv_heads=1, head_dim=64, device=DEVICE,
-                         max_requests=4, max_kv_indices=256, kv_dtype=torch.float16,
-                         num_sms=2, cost=SHARING)
+    decoder = PatDecoder(
+        num_q_heads=4,
+        num_kv_heads=1,
+        head_dim=64,
+        device=DEVICE,
+        max_requests=4,
+        max_kv_indices=256,
+        kv_dtype=torch.float16,
+        num_sms=2,
+        cost=SHARING,
+    )
     decoder.plan_step(forest, kv.pool_rows, kv.req_to_token, for_graph=True)
     q = torch.cat([kv.q, torch.zeros_like(kv.q)])
     out = torch.full_like(q, 7.0)
@@ -106,8 +133,16 @@ def test_padded_requests_are_left_alone() -> None:
 def test_bad_input_names_the_argument() -> None:
     forest = PrefixForest.from_tree_spec("2_8")
     kv = make_batch(forest, num_q_heads=4, num_kv_heads=1, head_dim=64, dtype=torch.float16)
-    decoder = PatDecoder(num_q_heads=4, num_kv_heads=1, head_dim=64, device=DEVICE,
-                         max_requests=2, max_kv_indices=16, kv_dtype=torch.float16, num_sms=2)
+    decoder = PatDecoder(
+        num_q_heads=4,
+        num_kv_heads=1,
+        head_dim=64,
+        device=DEVICE,
+        max_requests=2,
+        max_kv_indices=16,
+        kv_dtype=torch.float16,
+        num_sms=2,
+    )
     decoder.plan_step(forest, kv.pool_rows, kv.req_to_token)
     out = torch.empty_like(kv.q)
     with pytest.raises(ValueError, match="q"):
@@ -117,8 +152,9 @@ def test_bad_input_names_the_argument() -> None:
     with pytest.raises(ValueError, match="o"):
         decoder.forward(kv.q, kv.k_buffer, kv.v_buffer, out[:1], sm_scale=0.1)
     with pytest.raises(ValueError, match="k_buffer"):
-        decoder.forward(kv.q.to(torch.int8), kv.k_buffer.to(torch.int8), kv.v_buffer, out,
-                        sm_scale=0.1)
+        decoder.forward(
+            kv.q.to(torch.int8), kv.k_buffer.to(torch.int8), kv.v_buffer, out, sm_scale=0.1
+        )
     with pytest.raises(ValueError, match="req_to_token"):
         decoder.plan_step(forest, kv.pool_rows, kv.req_to_token.long())
     too_long = PrefixForest.from_tree_spec("3_8")

@@ -29,26 +29,57 @@ def sglang_triton_decode(kv, sm_scale: float, page_size: int = 1, logit_cap: flo
     logits = torch.empty(b, hq, 4, d, dtype=torch.float32, device="cuda")
     lse = torch.empty(b, hq, 4, dtype=torch.float32, device="cuda")
     out = torch.empty_like(kv.q)
-    decode_attention_fwd(kv.q, kv.k_buffer, kv.v_buffer, out, kv_indptr, kv_indices, logits, lse,
-                         splits, 4, sm_scale, 1.0, 1.0, logit_cap=logit_cap, page_size=page_size)
+    decode_attention_fwd(
+        kv.q,
+        kv.k_buffer,
+        kv.v_buffer,
+        out,
+        kv_indptr,
+        kv_indices,
+        logits,
+        lse,
+        splits,
+        4,
+        sm_scale,
+        1.0,
+        1.0,
+        logit_cap=logit_cap,
+        page_size=page_size,
+    )
     return out
 
 
 def pat_decode(forest, kv, logit_cap: float = 0.0):
     hq, hkv, d = kv.q.shape[1], kv.k_buffer.shape[-2], kv.q.shape[2]
-    decoder = PatDecoder(num_q_heads=hq, num_kv_heads=hkv, head_dim=d, device="cuda",
-                         max_requests=forest.num_requests,
-                         max_kv_indices=int(forest.seq_lens.sum()), kv_dtype=kv.k_buffer.dtype)
+    decoder = PatDecoder(
+        num_q_heads=hq,
+        num_kv_heads=hkv,
+        head_dim=d,
+        device="cuda",
+        max_requests=forest.num_requests,
+        max_kv_indices=int(forest.seq_lens.sum()),
+        kv_dtype=kv.k_buffer.dtype,
+    )
     decoder.plan_step(forest, kv.pool_rows, kv.req_to_token)
     out = torch.empty_like(kv.q)
-    return decoder.forward(kv.q, kv.k_buffer, kv.v_buffer, out, sm_scale=d**-0.5,
-                           logit_cap=logit_cap)
+    return decoder.forward(
+        kv.q, kv.k_buffer, kv.v_buffer, out, sm_scale=d**-0.5, logit_cap=logit_cap
+    )
 
 
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16], ids=str)
 @pytest.mark.parametrize("heads", [(32, 32), (32, 8), (64, 8), (16, 8), (16, 1)], ids=str)
-@pytest.mark.parametrize("tree", ["1,64_4096,512", "1,4,8,64_32,256,256,33", "2,8,16,64_256,128,64,17",
-                                  "1,256_2048,32", "16_1328", "1_1"])
+@pytest.mark.parametrize(
+    "tree",
+    [
+        "1,64_4096,512",
+        "1,4,8,64_32,256,256,33",
+        "2,8,16,64_256,128,64,17",
+        "1,256_2048,32",
+        "16_1328",
+        "1_1",
+    ],
+)
 def test_matches_sglang_triton(tree: str, heads: tuple[int, int], dtype: torch.dtype) -> None:
     forest = PrefixForest.from_tree_spec(tree)
     kv = make_batch(forest, num_q_heads=heads[0], num_kv_heads=heads[1], head_dim=128, dtype=dtype)
@@ -59,8 +90,15 @@ def test_matches_sglang_triton(tree: str, heads: tuple[int, int], dtype: torch.d
 @pytest.mark.parametrize("page_size", [1, 16, 64])
 def test_head_dims_and_pages(head_dim: int, page_size: int) -> None:
     forest = PrefixForest.from_tree_spec("1,4,32_1024,256,97")
-    kv = make_batch(forest, num_q_heads=16, num_kv_heads=4, head_dim=head_dim,
-                    dtype=torch.bfloat16, page_size=page_size, paged_view=page_size > 1)
+    kv = make_batch(
+        forest,
+        num_q_heads=16,
+        num_kv_heads=4,
+        head_dim=head_dim,
+        dtype=torch.bfloat16,
+        page_size=page_size,
+        paged_view=page_size > 1,
+    )
     expected = sglang_triton_decode(kv, head_dim**-0.5, page_size=page_size, logit_cap=30.0)
     assert_close(pat_decode(forest, kv, logit_cap=30.0), expected, torch.bfloat16)
     assert_close(expected, reference_decode(kv, head_dim**-0.5, logit_cap=30.0), torch.bfloat16)
@@ -79,8 +117,15 @@ def test_huge_slot_indices() -> None:
     expected = reference_decode(kv, 0.125)
     kv.req_to_token = torch.where(kv.req_to_token > 0, kv.req_to_token + slots, kv.req_to_token)
     kv.k_buffer, kv.v_buffer = big_k, big_v
-    decoder = PatDecoder(num_q_heads=4, num_kv_heads=1, head_dim=64, device="cuda",
-                         max_requests=4, max_kv_indices=512, kv_dtype=torch.bfloat16)
+    decoder = PatDecoder(
+        num_q_heads=4,
+        num_kv_heads=1,
+        head_dim=64,
+        device="cuda",
+        max_requests=4,
+        max_kv_indices=512,
+        kv_dtype=torch.bfloat16,
+    )
     decoder.plan_step(forest, kv.pool_rows, kv.req_to_token)
     out = decoder.forward(kv.q, big_k, big_v, torch.empty_like(kv.q), sm_scale=0.125)
     assert_close(out, expected, torch.bfloat16)
@@ -90,15 +135,24 @@ def test_cuda_graph_replays_new_plans() -> None:
     """Capture once with every config launched; replay after planning other batches."""
     trees = ["1,32_512,40", "32_300", "2,4,32_128,64,17", "1,8,32_64,64,1000"]
     forests = [PrefixForest.from_tree_spec(t) for t in trees]
-    batches = [make_batch(f, num_q_heads=32, num_kv_heads=8, head_dim=128,
-                          dtype=torch.bfloat16, seed=i) for i, f in enumerate(forests)]
-    decoder = PatDecoder(num_q_heads=32, num_kv_heads=8, head_dim=128, device="cuda",
-                         max_requests=32, max_kv_indices=int(max(f.seq_lens.sum() for f in forests)),
-                         kv_dtype=torch.bfloat16)
+    batches = [
+        make_batch(f, num_q_heads=32, num_kv_heads=8, head_dim=128, dtype=torch.bfloat16, seed=i)
+        for i, f in enumerate(forests)
+    ]
+    decoder = PatDecoder(
+        num_q_heads=32,
+        num_kv_heads=8,
+        head_dim=128,
+        device="cuda",
+        max_requests=32,
+        max_kv_indices=int(max(f.seq_lens.sum() for f in forests)),
+        kv_dtype=torch.bfloat16,
+    )
     q = torch.empty_like(batches[0].q)
     out = torch.empty_like(q)
-    k_pool = torch.zeros(max(b.k_buffer.shape[0] for b in batches), 8, 128, dtype=torch.bfloat16,
-                         device="cuda")
+    k_pool = torch.zeros(
+        max(b.k_buffer.shape[0] for b in batches), 8, 128, dtype=torch.bfloat16, device="cuda"
+    )
     v_pool = torch.zeros_like(k_pool)
     decoder.plan_step(forests[0], batches[0].pool_rows, batches[0].req_to_token, for_graph=True)
     decoder.forward(q, k_pool, v_pool, out, sm_scale=128**-0.5)

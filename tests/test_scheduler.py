@@ -16,8 +16,13 @@ from sglang_pat.scheduler import PackScheduler
 SHAPES = [  # (group, head_dim, num_sms, menu, cost)
     (4, 128, 132, None, None),
     (1, 128, 16, None, CostModel(item_overhead_bytes=0.0, merge_overhead_bytes=0.0)),
-    (8, 64, 4, TileMenu((TileConfig(16, 32), TileConfig(16, 64), TileConfig(64, 64)), 4, 2, 2),
-     None),
+    (
+        8,
+        64,
+        4,
+        TileMenu((TileConfig(16, 32), TileConfig(16, 64), TileConfig(64, 64)), 4, 2, 2),
+        None,
+    ),
     (16, 256, 132, None, CostModel(dot_flops_per_us=1e9)),
     (2, 128, 2, default_tile_menu(128), CostModel(item_overhead_bytes=1e6)),
 ]
@@ -25,8 +30,15 @@ SHAPES = [  # (group, head_dim, num_sms, menu, cost)
 
 def scheduler(shape, **kwargs) -> PackScheduler:
     group, head_dim, num_sms, menu, cost = shape
-    return PackScheduler(num_kv_heads=2, group_size=group, head_dim=head_dim, num_sms=num_sms,
-                         menu=menu, cost=cost, **kwargs)
+    return PackScheduler(
+        num_kv_heads=2,
+        group_size=group,
+        head_dim=head_dim,
+        num_sms=num_sms,
+        menu=menu,
+        cost=cost,
+        **kwargs,
+    )
 
 
 @pytest.mark.parametrize("shape", range(len(SHAPES)))
@@ -45,8 +57,9 @@ def test_invariants_over_random_forests(shape: int) -> None:
         capacity = PlanCapacity.for_batch(
             forest.num_requests, int(forest.seq_lens.sum()), max_shared_depth=2
         )
-        bounded = scheduler(SHAPES[shape], capacity=capacity,
-                            min_chunk_tokens=planner.min_chunk_tokens)
+        bounded = scheduler(
+            SHAPES[shape], capacity=capacity, min_chunk_tokens=planner.min_chunk_tokens
+        )
         try:
             bounded.plan(forest, pool).check_fits(capacity)
         except PlanCapacityError:
