@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,7 +11,9 @@ import numpy as np
 
 from sglang_pat.forest import PrefixForest
 
-MOONCAKE = Path(__file__).resolve().parents[2] / "shared" / "data" / "mooncake"
+MOONCAKE = Path(
+    os.environ.get("PAT_MOONCAKE_DIR", Path(__file__).resolve().parents[2] / "shared/data/mooncake")
+)
 MOONCAKE_BLOCK = 512
 
 # PAT's suite (pat-reference.md). Its several-root shapes leave node sizes open ("_*"); we use

@@ -16,7 +16,14 @@ import torch
 from .cost_model import CostModel, TileMenu
 from .forest import PrefixForest
 from .kernels.launch import gather_kv_indices, merge_states, pack_decode
-from .plan import ITEM_FIELDS, MEMBER_FIELDS, SEGMENT_FIELDS, PackPlan, PlanCapacity
+from .plan import (
+    ITEM_FIELDS,
+    MEMBER_FIELDS,
+    SEGMENT_FIELDS,
+    PackPlan,
+    PlanCapacity,
+    PlanCapacityError,
+)
 from .scheduler import PackScheduler
 
 
@@ -28,7 +35,11 @@ def device_sm_count(device: torch.device) -> int:
 
 
 class PatDecoder:
-    """Worst-case device buffers, per-step planning and upload, per-layer kernel launches."""
+    """Worst-case device buffers, per-step planning and upload, per-layer kernel launches.
+
+    Size ``max_kv_indices`` for the batch's total KV length (Σ seq_lens): a shared plan needs
+    less, and the all-private plan used when sharing overflows a buffer needs exactly that.
+    """
 
     def __init__(
         self,
@@ -100,6 +111,7 @@ class PatDecoder:
         self._staging_next = 0
         self.plan: PackPlan | None = None
         self.merge_needed = True
+        self.capacity_fallbacks = 0
 
     def _section(self, flat: torch.Tensor, name: str) -> torch.Tensor:
         offset, size = self._sections[name]
@@ -115,7 +127,14 @@ class PatDecoder:
     ) -> PackPlan:
         """Plan, upload and gather for one step. ``for_graph`` keeps the merge launched in
         ``forward`` (a captured graph replays it whatever the plan)."""
-        plan = self.scheduler.plan(forest, req_pool_indices)
+        try:
+            plan = self.scheduler.plan(forest, req_pool_indices)
+        except PlanCapacityError:
+            # Sharing that needs more partials or members than the buffers hold: read every
+            # request's KV privately instead (always fits, see PlanCapacity.for_batch).
+            self.capacity_fallbacks += 1
+            private = PrefixForest([], [], [], [], [-1] * forest.num_requests, forest.seq_lens)
+            plan = self.scheduler.plan_cold(private, req_pool_indices)
         self.upload(plan)
         max_len = int(plan.segments[:, 2].max()) if plan.segments.shape[0] else 0
         gather_kv_indices(

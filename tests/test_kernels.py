@@ -160,3 +160,25 @@ def test_bad_input_names_the_argument() -> None:
     too_long = PrefixForest.from_tree_spec("3_8")
     with pytest.raises(ValueError, match="max_requests"):
         decoder.plan_step(too_long, [1, 2, 3], kv.req_to_token)
+
+
+def test_capacity_overflow_falls_back_to_private_plan() -> None:
+    forest = PrefixForest.from_tree_spec("1,2,4_96,96,9")  # 3 partials a request > 2
+    kv = make_batch(forest, num_q_heads=4, num_kv_heads=2, head_dim=64, dtype=torch.float16)
+    decoder = PatDecoder(
+        num_q_heads=4,
+        num_kv_heads=2,
+        head_dim=64,
+        device=DEVICE,
+        max_requests=4,
+        max_kv_indices=512,
+        kv_dtype=torch.float16,
+        num_sms=64,
+        cost=SHARING,
+        max_chunks_per_tile=2,
+    )
+    decoder.scheduler.min_chunk_tokens = 16
+    decoder.plan_step(forest, kv.pool_rows, kv.req_to_token)
+    assert decoder.capacity_fallbacks == 1
+    out = decoder.forward(kv.q, kv.k_buffer, kv.v_buffer, torch.empty_like(kv.q), sm_scale=0.125)
+    assert_close(out, reference_decode(kv, 0.125), torch.float16)
