@@ -171,7 +171,7 @@ def test_capacity_overflow_falls_back_to_private_plan() -> None:
         head_dim=64,
         device=DEVICE,
         max_requests=4,
-        max_kv_indices=512,
+        max_kv_indices=1024,
         kv_dtype=torch.float16,
         num_sms=64,
         cost=SHARING,
