@@ -64,10 +64,11 @@ def default_tile_menu(head_dim: int) -> TileMenu:
 class CostModel:
     """Calibrated constants (H200, see module docstring) and the formulas that use them."""
 
+    # benchmarks/results/calibration.json, H200, 2026-11-23 (rounded)
     bandwidth_bytes_per_us: float = 4.27e6
-    dot_flops_per_us: float = 3.0e8
-    item_overhead_bytes: float = 65536.0
-    merge_overhead_bytes: float = 2048.0
+    dot_flops_per_us: float = 1.48e8
+    item_overhead_bytes: float = 94000.0
+    merge_overhead_bytes: float = 820.0
 
     def token_cost(self, block_m: int, head_dim: int, kv_elem_bytes: int) -> float:
         """Cost of one KV token for a row tile of ``block_m`` rows (bytes-equivalent)."""
