@@ -124,7 +124,7 @@ def pack_decode(
         ("queue", queue),
     ):
         _check_int32(tensor, name, device)
-    _check(items.dim() == 2 and items.shape[1] == 8, "items", "must be [capacity, 8]")
+    _check(items.dim() == 2 and items.shape[1] == 6, "items", "must be [capacity, 6]")
     _check(members.dim() == 2 and members.shape[1] == 2, "members", "must be [capacity, 2]")
     _check(queue.numel() >= 2, "queue", "needs two int32 counters")
     for name, tensor in (("partial_o", partial_o), ("partial_lse", partial_lse)):

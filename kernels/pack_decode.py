@@ -44,8 +44,6 @@ def _attend_item(
     member_start,
     num_members,
     chunk,
-    first_batch,
-    first_slot,
     kv_head,
     stride_qb,
     stride_qh,
@@ -82,12 +80,8 @@ def _attend_item(
     row_member = rows // GROUP
     row_valid = row_member < num_members
     member = member_start + row_member
-    # The first member rides in the item (no dependent load for single-request tiles).
-    other = row_valid & (row_member > 0)
-    batch = tl.load(members_ptr + member * 2, mask=other, other=0)
-    batch = tl.where(row_member == 0, first_batch, batch).to(tl.int64)
-    slot_base = tl.load(members_ptr + member * 2 + 1, mask=other, other=-1)
-    slot_base = tl.where(row_member == 0, first_slot, slot_base)
+    batch = tl.load(members_ptr + member * 2, mask=row_valid, other=0).to(tl.int64)
+    slot_base = tl.load(members_ptr + member * 2 + 1, mask=row_valid, other=-1)
     q_head = kv_head * GROUP + rows % GROUP
     offs_d = tl.arange(0, BLOCK_D)
     offs_dv = tl.arange(0, BLOCK_DV)
@@ -205,43 +199,23 @@ def _pack_decode_kernel(
 ):
     """Persistent multi-tile decode: programs pull (item, KV head) units from a queue.
 
-    ``items`` rows are 8 int32: kv_start, kv_len, member_start, num_members, chunk, tile,
-    and the first member's batch index and slot base.
-
     Every item names its tile shape (Mi × Ni, compiled into this one kernel), so compute-bound
     shared packs and memory-bound private tails run side by side in one launch on a fixed
     grid; the unit count comes from device memory (CUDA-graph safe). ``queue_ptr`` holds
     (next unit, programs done); the last program out resets both for the next launch.
     """
     num_units = tl.load(header_ptr) * NUM_KV_HEADS
-    # Two-deep queue: while unit u runs, u+1's item record is already in flight and u+2's
-    # index is being fetched, so a unit starts on loads that depend on its record only.
     unit = tl.atomic_add(queue_ptr, 1)
-    next_unit = tl.atomic_add(queue_ptr, 1)
-    record = items_ptr + (unit // NUM_KV_HEADS) * 8
-    valid = unit < num_units
-    kv_start = tl.load(record + 0, mask=valid, other=0)
-    kv_len = tl.load(record + 1, mask=valid, other=0)
-    member_start = tl.load(record + 2, mask=valid, other=0)
-    num_members = tl.load(record + 3, mask=valid, other=0)
-    chunk = tl.load(record + 4, mask=valid, other=0)
-    tile = tl.load(record + 5, mask=valid, other=0)
-    first_batch = tl.load(record + 6, mask=valid, other=0)
-    first_slot = tl.load(record + 7, mask=valid, other=0)
     while unit < num_units:
-        after_next = tl.atomic_add(queue_ptr, 1)
-        record = items_ptr + (next_unit // NUM_KV_HEADS) * 8
-        valid = next_unit < num_units
-        n_kv_start = tl.load(record + 0, mask=valid, other=0)
-        n_kv_len = tl.load(record + 1, mask=valid, other=0)
-        n_member_start = tl.load(record + 2, mask=valid, other=0)
-        n_num_members = tl.load(record + 3, mask=valid, other=0)
-        n_chunk = tl.load(record + 4, mask=valid, other=0)
-        n_tile = tl.load(record + 5, mask=valid, other=0)
-        n_first_batch = tl.load(record + 6, mask=valid, other=0)
-        n_first_slot = tl.load(record + 7, mask=valid, other=0)
+        next_unit = tl.atomic_add(queue_ptr, 1)  # issued early: its latency hides behind work
+        item = unit // NUM_KV_HEADS
         kv_head = unit % NUM_KV_HEADS
-        # One branch per compiled tile shape (Triton needs the shapes as constexprs).
+        kv_start = tl.load(items_ptr + item * 6 + 0)
+        kv_len = tl.load(items_ptr + item * 6 + 1)
+        member_start = tl.load(items_ptr + item * 6 + 2)
+        num_members = tl.load(items_ptr + item * 6 + 3)
+        chunk = tl.load(items_ptr + item * 6 + 4)
+        tile = tl.load(items_ptr + item * 6 + 5)
         if tile == 0:
             _attend_item(
                 q_ptr,
@@ -257,8 +231,6 @@ def _pack_decode_kernel(
                 member_start,
                 num_members,
                 chunk,
-                first_batch,
-                first_slot,
                 kv_head,
                 stride_qb,
                 stride_qh,
@@ -300,8 +272,6 @@ def _pack_decode_kernel(
                 member_start,
                 num_members,
                 chunk,
-                first_batch,
-                first_slot,
                 kv_head,
                 stride_qb,
                 stride_qh,
@@ -343,8 +313,6 @@ def _pack_decode_kernel(
                 member_start,
                 num_members,
                 chunk,
-                first_batch,
-                first_slot,
                 kv_head,
                 stride_qb,
                 stride_qh,
@@ -386,8 +354,6 @@ def _pack_decode_kernel(
                 member_start,
                 num_members,
                 chunk,
-                first_batch,
-                first_slot,
                 kv_head,
                 stride_qb,
                 stride_qh,
@@ -414,14 +380,7 @@ def _pack_decode_kernel(
                 PAGE_SIZE,
                 HAS_LOGIT_CAP,
             )
-        unit, next_unit = next_unit, after_next
-        kv_start, kv_len, member_start, num_members = (
-            n_kv_start,
-            n_kv_len,
-            n_member_start,
-            n_num_members,
-        )
-        chunk, tile, first_batch, first_slot = n_chunk, n_tile, n_first_batch, n_first_slot
+        unit = next_unit
     if tl.atomic_add(queue_ptr + 1, 1) == tl.num_programs(0) - 1:
         tl.atomic_xchg(queue_ptr, 0)
         tl.atomic_xchg(queue_ptr + 1, 0)

@@ -54,11 +54,10 @@ def default_tile_menu(head_dim: int) -> TileMenu:
     if head_dim > 128:  # a 128-row fp32 accumulator of 256 columns does not fit in registers
         tiles = (TileConfig(16, 32), TileConfig(32, 32), TileConfig(64, 32))
         return TileMenu(tiles, num_warps=4, num_stages=2, programs_per_sm=2)
-    # 4 warps and at most 64 rows: a 128-row tile needs 8 warps and halves the private tiles'
-    # bandwidth. The 16x128 tile's three stages take 192 KB of shared memory, so one program
-    # is resident per SM: launching more only queues them (and misleads the cost model).
+    # 4 warps and at most 64 rows keep two programs on each SM; a 128-row tile would need 8
+    # warps and leave one, halving the memory-bound private tiles' bandwidth.
     tiles = (TileConfig(16, 128), TileConfig(32, 64), TileConfig(64, 64))
-    return TileMenu(tiles, num_warps=4, num_stages=3, programs_per_sm=1)
+    return TileMenu(tiles, num_warps=4, num_stages=3, programs_per_sm=2)
 
 
 @dataclass(frozen=True)

@@ -11,11 +11,9 @@ Arrays (CPU numpy int32; ``PatDecoder`` copies them into device buffers of fixed
 - ``segments [S, 4]``: ``(pool_row, token_start, length, kv_offset)``; the gather kernel copies
   ``req_to_token[pool_row, token_start : token_start + length]`` to ``kv_indices[kv_offset:]``.
   One segment per pack.
-- ``items [I, 8]``: ``(kv_start, kv_len, member_start, num_members, chunk, tile, first_batch,
-  first_slot)``: one KV chunk of one row tile; its rows are
-  ``members[member_start : member_start + num_members]`` × G q heads, computed with the menu's
-  tile ``tile``; the first member's two fields are repeated so a one-request tile needs no
-  dependent load. The kernel's programs take (item, KV head)
+- ``items [I, 6]``: ``(kv_start, kv_len, member_start, num_members, chunk, tile)``: one KV chunk
+  of one row tile; its rows are ``members[member_start : member_start + num_members]`` × G q
+  heads, computed with the menu's tile ``tile``. The kernel's programs take (item, KV head)
   units in this order: shared packs' items by decreasing cost, then the private tails'.
 - ``members [M, 2]``: ``(batch_index, slot_base)``; the partial of chunk j goes to slot
   ``slot_base + j``; ``slot_base = -1`` means the request has this one partial only, so the
@@ -31,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 SEGMENT_FIELDS = 4
-ITEM_FIELDS = 8
+ITEM_FIELDS = 6
 MEMBER_FIELDS = 2
 
 

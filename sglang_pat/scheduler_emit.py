@@ -169,7 +169,7 @@ def emit_plan(
     shared_cost = item_len[shared_rows] * rule.token_cost[config[item_tile[shared_rows]]]
     order = np.concatenate([shared_rows[np.argsort(-shared_cost, kind="stable")], tail_rows])
     item_tile, item_j = item_tile[order], item_j[order]
-    items = np.empty((order.shape[0], 8), dtype=np.int32)
+    items = np.empty((order.shape[0], 6), dtype=np.int32)
     items[:, 0] = tile_kv[item_tile] + item_start[order]
     items[:, 1] = item_len[order]
     items[:, 2] = tiles.tile_member_start[item_tile]
@@ -194,7 +194,6 @@ def emit_plan(
         within = np.cumsum(member_chunks[by_req]) - member_chunks[by_req]
         within -= _exclusive_cumsum(partials)[sorted_req]
         members[by_req, 1] = np.where(partials[sorted_req] > 1, indptr[sorted_req] + within, -1)
-    items[:, 6:] = members[items[:, 2]]
     plan = PackPlan(
         segments=segments,
         items=items,
