@@ -148,9 +148,7 @@ def main() -> None:
         breakdown(batch, default_tile_menu(HEAD_DIM), flush, bound)
         if args.shared_chunks:
             chunks = [int(c) for c in args.shared_chunks.split(",")]
-            for menu in COMBOS[3:4] + COMBOS[7:8]:
-                print(f"  {menu}")
-                chunk_experiment(batch, menu, flush, chunks)
+            chunk_experiment(batch, default_tile_menu(HEAD_DIM), flush, chunks)
         menus = [
             (change, dataclasses.replace(default_tile_menu(HEAD_DIM), **change))
             for axis in args.sweep
