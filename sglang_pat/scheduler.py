@@ -43,7 +43,7 @@ class PackScheduler:
         cost: CostModel | None = None,
         capacity: PlanCapacity | None = None,
         max_chunks_per_tile: int = 32,
-        min_chunk_tokens: int = 128,
+        min_chunk_tokens: int = 256,
     ) -> None:
         if min(num_kv_heads, group_size, head_dim, num_sms) < 1:
             raise ValueError("num_kv_heads, group_size, head_dim and num_sms must be positive")
