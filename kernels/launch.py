@@ -125,7 +125,7 @@ def pack_decode(
     ):
         _check_int32(tensor, name, device)
     _check(items.dim() == 2 and items.shape[1] == 6, "items", "must be [capacity, 6]")
-    _check(members.dim() == 2 and members.shape[1] == 2, "members", "must be [capacity, 2]")
+    _check(members.dim() == 2 and members.shape[1] == 4, "members", "must be [capacity, 4]")
     _check(queue.numel() >= 2, "queue", "needs two int32 counters")
     for name, tensor in (("partial_o", partial_o), ("partial_lse", partial_lse)):
         _check(tensor.dtype == torch.float32, name, f"must be float32, got {tensor.dtype}")

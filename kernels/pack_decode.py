@@ -80,8 +80,8 @@ def _attend_item(
     row_member = rows // GROUP
     row_valid = row_member < num_members
     member = member_start + row_member
-    batch = tl.load(members_ptr + member * 2, mask=row_valid, other=0).to(tl.int64)
-    slot_base = tl.load(members_ptr + member * 2 + 1, mask=row_valid, other=-1)
+    batch = tl.load(members_ptr + member * 4, mask=row_valid, other=0).to(tl.int64)
+    slot_base = tl.load(members_ptr + member * 4 + 1, mask=row_valid, other=-1)
     q_head = kv_head * GROUP + rows % GROUP
     offs_d = tl.arange(0, BLOCK_D)
     offs_dv = tl.arange(0, BLOCK_DV)
@@ -138,6 +138,137 @@ def _attend_item(
         mask=(row_valid & (slot_base < 0))[:, None] & mask_dv[None, :],
     )
     slot = (slot_base + chunk).to(tl.int64)
+    is_partial = row_valid & (slot_base >= 0)
+    tl.store(
+        partial_o_ptr
+        + slot[:, None] * stride_po_slot
+        + q_head[:, None] * stride_po_head
+        + offs_dv[None, :],
+        out,
+        mask=is_partial[:, None] & mask_dv[None, :],
+    )
+    lse = (m_i + tl.log2(l_i)) * 0.6931471805599453
+    tl.store(partial_lse_ptr + slot * stride_pl_slot + q_head, lse, mask=is_partial)
+
+
+@triton.jit
+def _attend_tails(
+    q_ptr,
+    k_ptr,
+    v_ptr,
+    o_ptr,
+    kv_indices_ptr,
+    members_ptr,
+    partial_o_ptr,
+    partial_lse_ptr,
+    max_len,
+    member_start,
+    num_members,
+    kv_head,
+    stride_qb,
+    stride_qh,
+    stride_k_page,
+    stride_k_tok,
+    stride_kh,
+    stride_v_page,
+    stride_v_tok,
+    stride_vh,
+    stride_ob,
+    stride_oh,
+    stride_po_slot,
+    stride_po_head,
+    stride_pl_slot,
+    sm_scale,
+    logit_cap,
+    GROUP: tl.constexpr,
+    HEAD_DIM: tl.constexpr,
+    BLOCK_D: tl.constexpr,
+    V_DIM: tl.constexpr,
+    BLOCK_DV: tl.constexpr,
+    BLOCK_M: tl.constexpr,
+    BLOCK_N: tl.constexpr,
+    PAGE_SIZE: tl.constexpr,
+    HAS_LOGIT_CAP: tl.constexpr,
+):
+    """Short private tails of up to BLOCK_M / G requests in one tile.
+
+    Each KV block holds BLOCK_N / members keys of every request; a block-diagonal mask lets
+    request j's G rows see only j's keys. One unit then reads several tails with one chain of
+    dependent loads instead of one chain per tail (the latency that dominates short tails).
+    Members hold (batch, slot_base, kv_start, kv_len); the output goes to slot_base + 0.
+    """
+    MEMBERS: tl.constexpr = BLOCK_M // GROUP
+    SUB: tl.constexpr = BLOCK_N // MEMBERS
+    rows = tl.arange(0, BLOCK_M)
+    row_member = rows // GROUP
+    row_valid = row_member < num_members
+    member = member_start + row_member
+    batch = tl.load(members_ptr + member * 4, mask=row_valid, other=0).to(tl.int64)
+    slot_base = tl.load(members_ptr + member * 4 + 1, mask=row_valid, other=-1)
+    keys = tl.arange(0, BLOCK_N)
+    key_member = keys // SUB
+    key_offset = keys % SUB
+    key_owner = member_start + key_member
+    key_has = key_member < num_members
+    key_start = tl.load(members_ptr + key_owner * 4 + 2, mask=key_has, other=0)
+    key_len = tl.load(members_ptr + key_owner * 4 + 3, mask=key_has, other=0)
+    same = row_member[:, None] == key_member[None, :]
+    q_head = kv_head * GROUP + rows % GROUP
+    offs_d = tl.arange(0, BLOCK_D)
+    offs_dv = tl.arange(0, BLOCK_DV)
+    mask_d = offs_d < HEAD_DIM
+    mask_dv = offs_dv < V_DIM
+    q = tl.load(
+        q_ptr + batch[:, None] * stride_qb + q_head[:, None] * stride_qh + offs_d[None, :],
+        mask=row_valid[:, None] & mask_d[None, :],
+        other=0.0,
+    ).to(k_ptr.dtype.element_ty)
+
+    m_i = tl.full([BLOCK_M], float("-inf"), dtype=tl.float32)
+    l_i = tl.zeros([BLOCK_M], dtype=tl.float32)
+    acc = tl.zeros([BLOCK_M, BLOCK_DV], dtype=tl.float32)
+    for start in range(0, max_len, SUB):
+        offset = start + key_offset
+        valid = offset < key_len
+        loc = tl.load(kv_indices_ptr + key_start + offset, mask=valid, other=0).to(tl.int64)
+        if PAGE_SIZE == 1:
+            k_row = loc * stride_k_tok
+            v_row = loc * stride_v_tok
+        else:
+            k_row = (loc // PAGE_SIZE) * stride_k_page + (loc % PAGE_SIZE) * stride_k_tok
+            v_row = (loc // PAGE_SIZE) * stride_v_page + (loc % PAGE_SIZE) * stride_v_tok
+        k = tl.load(
+            k_ptr + k_row[None, :] + kv_head * stride_kh + offs_d[:, None],
+            mask=valid[None, :] & mask_d[:, None],
+            other=0.0,
+        )
+        qk = tl.dot(q, k)
+        if HAS_LOGIT_CAP:
+            capped = qk * sm_scale / logit_cap
+            qk = logit_cap * (2.0 / (1.0 + tl.exp(-2.0 * capped)) - 1.0) * 1.4426950408889634
+        else:
+            qk = qk * (sm_scale * 1.4426950408889634)
+        qk = tl.where(same & valid[None, :], qk, float("-inf"))
+        m_new = tl.maximum(m_i, tl.max(qk, 1))
+        m_use = tl.where(m_new == float("-inf"), 0.0, m_new)  # a row with no key yet
+        alpha = tl.exp2(m_i - m_use)
+        p = tl.exp2(qk - m_use[:, None])
+        l_i = l_i * alpha + tl.sum(p, 1)
+        v = tl.load(
+            v_ptr + v_row[:, None] + kv_head * stride_vh + offs_dv[None, :],
+            mask=valid[:, None] & mask_dv[None, :],
+            other=0.0,
+        )
+        acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v)
+        m_i = m_new
+
+    out = acc / l_i[:, None]
+    tl.store(
+        o_ptr + batch[:, None] * stride_ob + q_head[:, None] * stride_oh + offs_dv[None, :],
+        out.to(o_ptr.dtype.element_ty),
+        mask=(row_valid & (slot_base < 0))[:, None] & mask_dv[None, :],
+    )
+    slot = slot_base.to(tl.int64)
     is_partial = row_valid & (slot_base >= 0)
     tl.store(
         partial_o_ptr
@@ -216,7 +347,46 @@ def _pack_decode_kernel(
         num_members = tl.load(items_ptr + item * 6 + 3)
         chunk = tl.load(items_ptr + item * 6 + 4)
         tile = tl.load(items_ptr + item * 6 + 5)
-        if tile == 0:
+        if chunk < 0:
+            _attend_tails(
+                q_ptr,
+                k_ptr,
+                v_ptr,
+                o_ptr,
+                kv_indices_ptr,
+                members_ptr,
+                partial_o_ptr,
+                partial_lse_ptr,
+                kv_len,
+                member_start,
+                num_members,
+                kv_head,
+                stride_qb,
+                stride_qh,
+                stride_k_page,
+                stride_k_tok,
+                stride_kh,
+                stride_v_page,
+                stride_v_tok,
+                stride_vh,
+                stride_ob,
+                stride_oh,
+                stride_po_slot,
+                stride_po_head,
+                stride_pl_slot,
+                sm_scale,
+                logit_cap,
+                GROUP,
+                HEAD_DIM,
+                BLOCK_D,
+                V_DIM,
+                BLOCK_DV,
+                M0,
+                N0,
+                PAGE_SIZE,
+                HAS_LOGIT_CAP,
+            )
+        elif tile == 0:
             _attend_item(
                 q_ptr,
                 k_ptr,

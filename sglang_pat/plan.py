@@ -15,9 +15,12 @@ Arrays (CPU numpy int32; ``PatDecoder`` copies them into device buffers of fixed
   of one row tile; its rows are ``members[member_start : member_start + num_members]`` × G q
   heads, computed with the menu's tile ``tile``. The kernel's programs take (item, KV head)
   units in this order: shared packs' items by decreasing cost, then the private tails'.
-- ``members [M, 2]``: ``(batch_index, slot_base)``; the partial of chunk j goes to slot
-  ``slot_base + j``; ``slot_base = -1`` means the request has this one partial only, so the
-  kernel writes the final output directly.
+- ``members [M, 4]``: ``(batch_index, slot_base, kv_start, kv_len)``; the partial of chunk j
+  goes to slot ``slot_base + j``; ``slot_base = -1`` means the request has this one partial
+  only, so the kernel writes the final output directly. An item with ``chunk = -1`` packs the
+  short private tails of several requests (BLOCK_M / G): each member reads its own
+  ``kv_indices[kv_start : kv_start + kv_len]`` (0, 0 for members of ordinary items) and the
+  item's ``kv_len`` is the longest of them.
 - ``req_partial_indptr [B + 1]``: request b merges slots ``[indptr[b], indptr[b + 1])``; the range
   is empty for a request whose single partial is already its output.
 """
@@ -30,7 +33,7 @@ import numpy as np
 
 SEGMENT_FIELDS = 4
 ITEM_FIELDS = 6
-MEMBER_FIELDS = 2
+MEMBER_FIELDS = 4
 
 
 class PlanCapacityError(ValueError):

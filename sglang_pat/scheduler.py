@@ -44,6 +44,7 @@ class PackScheduler:
         capacity: PlanCapacity | None = None,
         max_chunks_per_tile: int = 32,
         min_chunk_tokens: int = 256,
+        max_packed_tail: int = 256,
     ) -> None:
         if min(num_kv_heads, group_size, head_dim, num_sms) < 1:
             raise ValueError("num_kv_heads, group_size, head_dim and num_sms must be positive")
@@ -78,11 +79,18 @@ class PackScheduler:
                 np.asarray([self.tiles[i].block_n for i in same_m], dtype=np.int64),
                 np.asarray(same_m, dtype=np.int64),
             )
+        # Private tails up to max_packed_tail tokens share tile 0, tile 0's rows / G at a time.
+        first = self.tiles[0]
+        tail_members = first.block_m // group_size
+        if tail_members < 2 or first.block_n % tail_members:
+            tail_members = 0
         self._rule = ChunkRule(
             np.asarray(self.token_cost),
             self.cost.item_overhead_bytes,
             num_kv_heads,
             self._choose_chunk,
+            tail_members,
+            max_packed_tail,
         )
         self._tile_cost: list[float] = [0.0]  # [n] Σ token cost of the tiles of n members
         self._tile_count: list[int] = [0]

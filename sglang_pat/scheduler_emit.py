@@ -81,12 +81,14 @@ class TileTable:
 
 @dataclass
 class ChunkRule:
-    """What the chunk choice needs: per-config costs and the global work estimate."""
+    """Emission rules: per-config costs, the chunk choice and the packing of short tails."""
 
     token_cost: np.ndarray  # [C] bytes-equivalent per KV token per KV head
     item_overhead: float
     num_kv_heads: int
     choose: ChooseChunk  # (config, max_len, Σ members·len, total work) -> chunk length
+    tail_members: int  # requests per packed-tail item (tile 0's rows / G); < 2: no packing
+    tail_max_len: int  # tails up to this long are packed
 
     def chunks(self, stats: np.ndarray, total_work: float) -> np.ndarray:
         chunk = np.zeros(stats.shape[0], dtype=np.int64)
@@ -98,22 +100,27 @@ class ChunkRule:
 
 @dataclass
 class LazyState:
-    """What the lazy update needs from the last plan: its inputs and its private tiles."""
+    """What the lazy update needs from the last plan: its inputs and its private tiles.
+
+    Private tiles' items come last (single-tail items, then packed-tail items), their members
+    and segments are the last R rows, so the update is a few slice additions.
+    """
 
     forest: PrefixForest
     pool_rows: np.ndarray
     plan: PackPlan
     tail_len: np.ndarray  # [R] private tails (R = requests, all with a tail)
     tail_chunk: np.ndarray  # [R] chunk length of each private tile
+    tail_packed: np.ndarray  # [R] bool: the tail is read by a packed-tail item
     tail_config_breaks: np.ndarray  # lengths at which a private tile changes config
     config_chunk: np.ndarray  # [C] chunk length chosen per config
     config_stats: np.ndarray  # [C, 4] tiles, longest shared span, longest tail, Σmembers·len
     config_tails: np.ndarray  # [C] private tiles per config
     total_work: float
-    # Private tiles' items are the plan's last rows (their last chunks the last R of them, in
-    # request order) and their segments the last R segments, so updates are slices.
-    tail_items_start: int
-    tail_item_shift: np.ndarray  # per item row from tail_items_start: its pack's tail rank
+    tail_items_start: int  # first item row of the private tiles
+    tail_item_shift: np.ndarray  # per single-tail item row: its pack's rank among tails
+    num_last_items: int  # single-tail items that are a tile's last chunk (just before packed)
+    num_packed_items: int
 
 
 def emit_plan(
@@ -149,19 +156,36 @@ def emit_plan(
     tile_chunk = config_chunk[config]
     chunks = -(-tile_len // tile_chunk)
 
-    # Items, in the order programs take them: shared tiles' chunks by decreasing cost, then
-    # the private tiles' full chunks, then their last chunks (lazy updates keep this order).
-    full = chunks - 1
-    num_full = int(full.sum())
-    if num_full:
-        item_tile = np.empty(num_full + num_tiles, dtype=np.int64)
-        item_tile[:num_full] = np.repeat(np.arange(num_tiles), full)
-        item_tile[num_full:] = np.arange(num_tiles)
-        item_j = np.concatenate(
-            [np.arange(num_full) - np.repeat(_exclusive_cumsum(full)[:-1], full), full]
+    # Short single-chunk tails of tile 0 are packed, tail_members per item, in runs of
+    # consecutive requests (their member rows must be contiguous).
+    packed = np.zeros(num_tiles, dtype=bool)
+    if rule.tail_members >= 2:
+        packed[num_shared:] = (
+            (chunks[num_shared:] == 1)
+            & (tile_len[num_shared:] <= rule.tail_max_len)
+            & (config[num_shared:] == 0)
         )
-    else:
-        item_tile, item_j = np.arange(num_tiles), full
+    packed_tiles = np.flatnonzero(packed)
+    run_start = np.ones(packed_tiles.shape[0], dtype=bool)
+    run_start[1:] = packed_tiles[1:] != packed_tiles[:-1] + 1
+    run_first = np.maximum.accumulate(np.where(run_start, np.arange(packed_tiles.shape[0]), 0))
+    group_start = (np.arange(packed_tiles.shape[0]) - run_first) % rule.tail_members == 0
+    group_id = np.cumsum(group_start) - 1
+    group_first = packed_tiles[group_start]
+    group_size = np.bincount(group_id, minlength=group_first.shape[0])
+    group_len = np.zeros(group_first.shape[0], dtype=np.int64)
+    np.maximum.at(group_len, group_id, tile_len[packed_tiles])
+
+    # Items, in the order programs take them: shared tiles' chunks by decreasing cost, then
+    # the private tiles' full chunks, their last chunks, and the packed tails.
+    counted = np.where(packed, 0, chunks)
+    full = np.maximum(counted - 1, 0)
+    num_full = int(full.sum())
+    single = np.flatnonzero(~packed)
+    item_tile = np.concatenate([np.repeat(np.arange(num_tiles), full), single])
+    item_j = np.concatenate(
+        [np.arange(num_full) - np.repeat(_exclusive_cumsum(full)[:-1], full), full[single]]
+    )
     item_start = item_j * tile_chunk[item_tile]
     item_len = np.minimum(tile_chunk[item_tile], tile_len[item_tile] - item_start)
     shared_rows = np.flatnonzero(item_tile < num_shared)
@@ -169,20 +193,30 @@ def emit_plan(
     shared_cost = item_len[shared_rows] * rule.token_cost[config[item_tile[shared_rows]]]
     order = np.concatenate([shared_rows[np.argsort(-shared_cost, kind="stable")], tail_rows])
     item_tile, item_j = item_tile[order], item_j[order]
-    items = np.empty((order.shape[0], 6), dtype=np.int32)
-    items[:, 0] = tile_kv[item_tile] + item_start[order]
-    items[:, 1] = item_len[order]
-    items[:, 2] = tiles.tile_member_start[item_tile]
-    items[:, 3] = tiles.tile_count[item_tile]
-    items[:, 4] = item_j
-    items[:, 5] = config[item_tile]
+    num_single_items = order.shape[0]
+    items = np.empty((num_single_items + group_first.shape[0], 6), dtype=np.int32)
+    items[:num_single_items, 0] = tile_kv[item_tile] + item_start[order]
+    items[:num_single_items, 1] = item_len[order]
+    items[:num_single_items, 2] = tiles.tile_member_start[item_tile]
+    items[:num_single_items, 3] = tiles.tile_count[item_tile]
+    items[:num_single_items, 4] = item_j
+    items[:num_single_items, 5] = config[item_tile]
+    items[num_single_items:, 0] = 0
+    items[num_single_items:, 1] = group_len
+    items[num_single_items:, 2] = tiles.tile_member_start[group_first]
+    items[num_single_items:, 3] = group_size
+    items[num_single_items:, 4] = -1
+    items[num_single_items:, 5] = 0
 
     # Slots: request r owns the partials of all chunks of all tiles it belongs to.
     num_requests = forest.num_requests
     req = tiles.members
     member_chunks = np.repeat(chunks, tiles.tile_count)
-    members = np.empty((req.shape[0], 2), dtype=np.int32)
+    members = np.zeros((req.shape[0], 4), dtype=np.int32)
     members[:, 0] = req
+    packed_members = tiles.tile_member_start[packed_tiles]
+    members[packed_members, 2] = tile_kv[packed_tiles]
+    members[packed_members, 3] = tile_len[packed_tiles]
     partials = np.bincount(req, weights=member_chunks, minlength=num_requests).astype(np.int64)
     if partials.max(initial=0) <= 1:
         indptr = np.zeros(num_requests + 1, dtype=np.int64)
@@ -203,13 +237,15 @@ def emit_plan(
     )
     if num_tiles - num_shared != num_requests:
         return plan, None  # a request without a tail gets one next step: no lazy update
-    tail_start = order.shape[0] - tail_rows.shape[0]
+    tail_start = num_single_items - tail_rows.shape[0]
+    num_last = int((~packed[num_shared:]).sum())
     state = LazyState(
         forest=forest,
         pool_rows=pool_rows,
         plan=plan,
         tail_len=tile_len[num_shared:],
         tail_chunk=tile_chunk[num_shared:],
+        tail_packed=packed[num_shared:],
         tail_config_breaks=tail_config_breaks,
         config_chunk=config_chunk,
         config_stats=stats,
@@ -217,6 +253,8 @@ def emit_plan(
         total_work=total_work,
         tail_items_start=tail_start,
         tail_item_shift=(item_tile[tail_start:] - num_shared).astype(np.int32),
+        num_last_items=num_last,
+        num_packed_items=group_first.shape[0],
     )
     return plan, state
 
@@ -236,7 +274,8 @@ def lazy_update(
 
     Holds when the forest and pool rows are unchanged: pack decisions never look at tail
     lengths; a tail keeps its tile config unless its length crosses a menu break, its chunk
-    count unless its last chunk was full, and the chunk lengths are recomputed here.
+    count unless its last chunk was full, its packing unless it outgrows the packed length,
+    and the chunk lengths are recomputed here.
     """
     old = state.forest
     if forest.num_requests != old.num_requests or not np.array_equal(
@@ -250,6 +289,8 @@ def lazy_update(
         return None
     if any((tail_len == length).any() for length in state.tail_config_breaks.tolist()):
         return None
+    if (tail_len[state.tail_packed] > rule.tail_max_len).any():
+        return None
     stats = state.config_stats.copy()
     tails = state.config_tails
     stats[:, 2] += 1
@@ -259,16 +300,25 @@ def lazy_update(
         return None
     prev = state.plan
     num_tails = tail_len.shape[0]
+    packed_start = prev.items.shape[0] - state.num_packed_items
     items = prev.items.copy()
-    items[state.tail_items_start :, 0] += state.tail_item_shift
-    items[-num_tails:, 1] += 1
+    items[state.tail_items_start : packed_start, 0] += state.tail_item_shift
+    items[packed_start - state.num_last_items : packed_start, 1] += 1
+    items[packed_start:, 1] += 1
     segments = prev.segments.copy()
     segments[-num_tails:, 2] += 1
-    segments[-num_tails:, 3] += state.tail_item_shift[-num_tails:]
+    rank = np.arange(num_tails, dtype=np.int32)
+    segments[-num_tails:, 3] += rank
+    members = prev.members
+    if state.num_packed_items:
+        members = members.copy()
+        tail_members = members[-num_tails:]
+        tail_members[:, 2] += np.where(state.tail_packed, rank, 0)
+        tail_members[:, 3] += state.tail_packed
     plan = PackPlan(
         segments=segments,
         items=items,
-        members=prev.members,
+        members=members,
         req_partial_indptr=prev.req_partial_indptr,
         num_kv_indices=prev.num_kv_indices + num_tails,
     )

@@ -77,9 +77,15 @@ def check_plan(plan: PackPlan, forest: PrefixForest, tile_rows: list[int], group
     for kv_start, kv_len, member_start, count, chunk, tile in plan.items.tolist():
         assert 1 <= count and count * group <= tile_rows[tile], "rows exceed the tile"
         assert kv_len >= 1
-        for req, slot_base in plan.members[member_start : member_start + count].tolist():
-            seen[req].append(kv[kv_start : kv_start + kv_len])
-            slots[req].append(slot_base + chunk if slot_base >= 0 else -1)
+        rows_of = plan.members[member_start : member_start + count].tolist()
+        if chunk < 0:  # packed tails: each member reads its own range
+            assert kv_len == max(length for *_, length in rows_of)
+        for req, slot_base, own_start, own_len in rows_of:
+            if chunk < 0:
+                seen[req].append(kv[own_start : own_start + own_len])
+            else:
+                seen[req].append(kv[kv_start : kv_start + kv_len])
+            slots[req].append(slot_base + max(chunk, 0) if slot_base >= 0 else -1)
     indptr = plan.req_partial_indptr
     for r in range(forest.num_requests):
         covered = np.sort(np.concatenate(seen[r]))
