@@ -8,6 +8,7 @@ launches kernels on fixed grids, so it can be captured once and replayed every s
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 import numpy as np
@@ -56,6 +57,7 @@ class PatDecoder:
         menu: TileMenu | None = None,
         cost: CostModel | None = None,
         max_chunks_per_tile: int = 32,
+        max_partials: int | None = None,
     ) -> None:
         if num_q_heads % num_kv_heads:
             raise ValueError(f"num_q_heads {num_q_heads} is not a multiple of {num_kv_heads}")
@@ -76,6 +78,8 @@ class PatDecoder:
         self.menu = self.scheduler.menu
         self.num_programs = self.scheduler.num_programs
         self.capacity = PlanCapacity.for_batch(max_requests, max_kv_indices, max_chunks_per_tile)
+        if max_partials is not None:  # a memory budget: plans needing more fall back
+            self.capacity = dataclasses.replace(self.capacity, max_partials=max_partials)
         self.scheduler.capacity = self.capacity
         cap = self.capacity
         sizes = {

@@ -1,0 +1,191 @@
+"""PatAttnBackend: SGLang's triton backend with decode through PAT's pack plan.
+
+Per step, outside any CUDA graph: the ``ForwardBatch.init_new`` patch stages the batch's
+PrefixForest (built from the radix tree, see ``radix.py``) with ``stage_batch``; the metadata
+hook (``init_forward_metadata`` eager, ``init_forward_metadata_out_graph`` before capture and
+every replay) plans and uploads. Per layer, ``forward_decode`` writes the new K/V and launches
+the fixed-grid kernels only. Prefill, extend, idle and speculative batches, and any layer or
+configuration the kernels do not cover, go to ``TritonAttnBackend`` unchanged.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+import torch
+from sglang.srt.layers.attention.triton_backend import TritonAttnBackend, logit_capping_mod
+from sglang.srt.mem_cache.memory_pool import KVWriteLoc
+
+from .decoder import PatDecoder
+from .forest import PrefixForest
+from .kernels.launch import HEAD_DIMS, KV_DTYPES
+from .plan import PlanCapacityError
+from .radix import forest_from_radix
+
+logger = logging.getLogger(__name__)
+
+
+def unsupported_reason(backend: TritonAttnBackend, model_runner: Any) -> str | None:
+    """Why PAT cannot decode this model (triton then decodes it), or None."""
+    if backend.use_mla:
+        return "MLA attention"
+    if backend.sliding_window_size is not None and backend.sliding_window_size > 0:
+        return "sliding-window attention"
+    if model_runner.model_config.is_encoder_decoder:
+        return "encoder-decoder model"
+    if model_runner.kv_cache_dtype not in KV_DTYPES:
+        return f"KV cache dtype {model_runner.kv_cache_dtype}"
+    head_dim = model_runner.model_config.head_dim
+    if head_dim not in HEAD_DIMS or backend.v_head_dim != head_dim:
+        return f"head_dim {head_dim} / v_head_dim {backend.v_head_dim}"
+    if backend.dcp_size > 1:
+        return "decode context parallelism"
+    if model_runner.server_args.speculative_algorithm is not None:
+        return "speculative decoding"
+    if backend.num_head // backend.num_kv_head > 16:
+        return f"GQA group {backend.num_head // backend.num_kv_head} > 16"
+    return None
+
+
+class PatAttnBackend(TritonAttnBackend):
+    """Triton backend whose decode reads each shared KV segment once (see module docstring)."""
+
+    def __init__(self, model_runner: Any, skip_prefill: bool = False, kv_indptr_buf=None):
+        super().__init__(model_runner, skip_prefill, kv_indptr_buf)
+        self.unsupported = unsupported_reason(self, model_runner)
+        self.decoder: PatDecoder | None = None
+        self._staged: tuple[tuple[str, ...], PrefixForest, np.ndarray] | None = None
+        self._pat_step = False
+        self._missing_forest_logged = False
+        if self.unsupported:
+            logger.warning("pat: %s is not supported; triton decodes it", self.unsupported)
+            return
+        max_requests = model_runner.req_to_token_pool.size
+        # As triton's CUDA-graph kv_indices: any captured batch fits even read privately
+        # (Σ seq_lens ≤ max_bs × context); a larger eager batch that does not fit is decoded
+        # by triton for that step. Partials get a fixed budget (16 KiB each at 32 × 128).
+        graph_bs = model_runner.server_args.cuda_graph_max_bs or 256
+        self.decoder = PatDecoder(
+            num_q_heads=self.num_head,
+            num_kv_heads=self.num_kv_head,
+            head_dim=model_runner.model_config.head_dim,
+            device=self.device,
+            max_requests=max_requests,
+            max_kv_indices=min(
+                model_runner.req_to_token_pool.req_to_token.numel(),
+                graph_bs * model_runner.model_config.context_len,
+            ),
+            kv_dtype=model_runner.kv_cache_dtype,
+            max_partials=16384,
+        )
+        self._out = torch.empty(
+            max_requests,
+            self.num_head,
+            self.v_head_dim,
+            dtype=model_runner.dtype,
+            device=self.device,
+        )
+        logger.info("pat: decode through the pack plan (%s)", self.decoder.menu)
+
+    # ------------------------------------------------------------------ per step
+
+    def stage_batch(self, batch: Any) -> None:
+        """Build and keep the decode batch's forest (called from ForwardBatch.init_new)."""
+        self._staged = None
+        tree = batch.tree_cache
+        root = getattr(tree, "root_node", None)
+        if self.decoder is None or root is None or getattr(tree, "disable", False):
+            return
+        forest = forest_from_radix(
+            [req.last_node for req in batch.reqs], root, batch.seq_lens_cpu.numpy()
+        )
+        rids = tuple(req.rid for req in batch.reqs)
+        self._staged = (rids, forest, batch.req_pool_indices_cpu.numpy())
+
+    def _take_forest(self, forward_batch: Any) -> tuple[PrefixForest, np.ndarray]:
+        """The staged forest if it is this batch's, else an all-private one (warmup, capture)."""
+        staged, self._staged = self._staged, None
+        rids = getattr(forward_batch, "rids", None)
+        if staged is not None and (rids is None or tuple(rids) == staged[0]):
+            return staged[1], staged[2]
+        if not self._missing_forest_logged and rids:
+            logger.warning("pat: no prefix forest staged for a decode batch; reading privately")
+            self._missing_forest_logged = True
+        bs = forward_batch.batch_size
+        seq_lens = forward_batch.seq_lens_cpu
+        seq_lens = seq_lens[:bs].numpy() if seq_lens is not None else np.ones(bs, np.int64)
+        pool_rows = forward_batch.req_pool_indices[:bs].cpu().numpy()  # warmup/capture only
+        private = PrefixForest([], [], [], [], [-1] * bs, np.maximum(seq_lens, 1))
+        return private, pool_rows
+
+    def _plan(self, forward_batch: Any, for_graph: bool) -> None:
+        self._pat_step = False
+        if self.decoder is None or forward_batch.spec_info is not None:
+            return
+        if not forward_batch.forward_mode.is_decode():
+            return
+        forest, pool_rows = self._take_forest(forward_batch)
+        try:
+            self.decoder.plan_step(forest, pool_rows, self.req_to_token, for_graph=for_graph)
+        except PlanCapacityError:
+            if for_graph:
+                raise  # a captured batch always fits (see __init__): this is a bug
+            logger.warning(
+                "pat: batch of %d exceeds PAT's buffers; triton decodes it",
+                forward_batch.batch_size,
+            )
+            return
+        self._pat_step = True
+
+    def init_forward_metadata(self, forward_batch: Any) -> None:
+        super().init_forward_metadata(forward_batch)
+        self._plan(forward_batch, for_graph=False)
+
+    def init_forward_metadata_out_graph(self, forward_batch: Any, in_capture: bool = False):
+        super().init_forward_metadata_out_graph(forward_batch, in_capture)
+        self._plan(forward_batch, for_graph=True)
+
+    # ------------------------------------------------------------------ per layer
+
+    def forward_decode(
+        self,
+        q,
+        k,
+        v,
+        layer,
+        forward_batch,
+        save_kv_cache=True,
+        sinks=None,
+        score_mod=None,
+        aux_tensors=None,
+    ):
+        if (
+            not self._pat_step
+            or sinks is not None
+            or score_mod is not None
+            or layer.xai_temperature_len > 0
+            or (layer.sliding_window_size is not None and layer.sliding_window_size > -1)
+        ):
+            return super().forward_decode(
+                q, k, v, layer, forward_batch, save_kv_cache, sinks, score_mod, aux_tensors
+            )
+        if save_kv_cache:
+            location = KVWriteLoc(
+                forward_batch.out_cache_loc,
+                self.forward_metadata.swa_out_cache_loc,
+                full_loc=self.forward_metadata.out_cache_loc_full_physical,
+            )
+            self._set_kv_buffer(forward_batch, layer, location, k, v, layer.k_scale, layer.v_scale)
+        q = q.view(-1, layer.tp_q_head_num, layer.qk_head_dim)
+        out = self._out[: q.shape[0]]
+        self.decoder.forward(
+            q,
+            self.token_to_kv_pool.get_key_buffer(layer.layer_id),
+            self.token_to_kv_pool.get_value_buffer(layer.layer_id),
+            out,
+            sm_scale=layer.scaling,
+            logit_cap=logit_capping_mod(layer.logit_capping_method, layer.logit_cap),
+        )
+        return out.view(-1, layer.tp_q_head_num * layer.v_head_dim)

@@ -1,0 +1,109 @@
+"""The SGLang overlay: apply() before/after/twice, a spawned child, the init_new staging."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+pytest.importorskip("sglang")
+
+
+def run_python(code: str, tmp_path=None) -> str:
+    """Run code in a fresh interpreter (from a file when given: spawn re-imports __main__)."""
+    args = [sys.executable, "-c", textwrap.dedent(code)]
+    if tmp_path is not None:
+        script = tmp_path / "script.py"
+        script.write_text(textwrap.dedent(code))
+        args = [sys.executable, str(script)]
+    result = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
+
+
+def test_apply_before_after_twice() -> None:
+    out = run_python(
+        """
+        from sglang.srt.layers.attention.attention_registry import ATTENTION_BACKENDS
+        from sglang.srt.model_executor.forward_batch_info import ForwardBatch
+        from sglang.srt.server_args import ATTENTION_BACKEND_CHOICES
+        import sglang_pat.patches as patches
+        print("before", "pat" in ATTENTION_BACKENDS, "pat" in ATTENTION_BACKEND_CHOICES,
+              patches.is_applied())
+        patches.apply()
+        first = ForwardBatch.__dict__["init_new"].__func__
+        patches.apply()
+        print("after", "pat" in ATTENTION_BACKENDS, ATTENTION_BACKEND_CHOICES.count("pat"),
+              patches.is_applied(), ForwardBatch.__dict__["init_new"].__func__ is first)
+        """
+    )
+    assert "before False False False" in out
+    assert "after True 1 True True" in out
+
+
+def test_spawned_child_loads_the_plugin(tmp_path) -> None:
+    """SGLang's scheduler processes are spawned and call load_plugins(); so does this one."""
+    out = run_python(
+        """
+        import multiprocessing as mp
+
+        def child(queue):
+            from sglang.srt.plugins import load_plugins
+            load_plugins()
+            from sglang.srt.layers.attention.attention_registry import ATTENTION_BACKENDS
+            queue.put("pat" in ATTENTION_BACKENDS)
+
+        if __name__ == "__main__":
+            ctx = mp.get_context("spawn")
+            queue = ctx.Queue()
+            process = ctx.Process(target=child, args=(queue,))
+            process.start()
+            print("child sees pat:", queue.get(timeout=240))
+            process.join()
+        """,
+        tmp_path,
+    )
+    assert "child sees pat: True" in out
+
+
+def test_init_new_stages_decode_batches_only() -> None:
+    out = run_python(
+        """
+        from types import SimpleNamespace
+        from sglang.srt.model_executor.forward_batch_info import ForwardBatch
+        import sglang_pat.patches as patches
+        from sglang_pat.backend import PatAttnBackend
+
+        calls = []
+        def fake_init_new(cls, batch, model_runner, **kwargs):
+            calls.append(batch.forward_mode.name)
+            return "forward-batch"
+        ForwardBatch.init_new = classmethod(fake_init_new)
+        patches.apply()
+
+        backend = PatAttnBackend.__new__(PatAttnBackend)  # no GPU: staging only
+        backend.staged = []
+        backend.stage_batch = lambda batch: backend.staged.append(batch.name)
+        class Mode:
+            def __init__(self, name): self.name = name
+            def is_decode(self): return self.name == "DECODE"
+        runner = SimpleNamespace(attn_backend=SimpleNamespace(decode_backend=backend))
+        for name in ("EXTEND", "DECODE", "IDLE"):
+            batch = SimpleNamespace(forward_mode=Mode(name), name=name)
+            assert ForwardBatch.init_new(batch, runner) == "forward-batch"
+        print("calls", calls, "staged", backend.staged)
+        """
+    )
+    assert "calls ['EXTEND', 'DECODE', 'IDLE'] staged ['DECODE']" in out
+
+
+def test_wrong_sglang_version_is_refused(monkeypatch) -> None:
+    import sglang
+
+    import sglang_pat.patches as patches
+
+    monkeypatch.setattr(sglang, "__version__", "0.5.99")
+    with pytest.raises(RuntimeError, match="0.5.17"):
+        patches.apply()
