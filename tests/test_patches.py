@@ -101,7 +101,6 @@ def test_init_new_stages_decode_batches_only() -> None:
 
 def test_wrong_sglang_version_is_refused(monkeypatch) -> None:
     import sglang
-
     import sglang_pat.patches as patches
 
     monkeypatch.setattr(sglang, "__version__", "0.5.99")
