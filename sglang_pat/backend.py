@@ -63,20 +63,16 @@ class PatAttnBackend(TritonAttnBackend):
             logger.warning("pat: %s is not supported; triton decodes it", self.unsupported)
             return
         max_requests = model_runner.req_to_token_pool.size
-        # As triton's CUDA-graph kv_indices: any captured batch fits even read privately
-        # (Σ seq_lens ≤ max_bs × context); a larger eager batch that does not fit is decoded
-        # by triton for that step. Partials get a fixed budget (16 KiB each at 32 × 128).
-        graph_bs = model_runner.server_args.cuda_graph_max_bs or 256
+        # Any batch, read privately, fits in one int32 copy of req_to_token (Σ seq_lens can
+        # never exceed it). Partials get a fixed budget (16 KiB each at 32 heads × 128);
+        # a plan needing more falls back to the all-private plan.
         self.decoder = PatDecoder(
             num_q_heads=self.num_head,
             num_kv_heads=self.num_kv_head,
             head_dim=model_runner.model_config.head_dim,
             device=self.device,
             max_requests=max_requests,
-            max_kv_indices=min(
-                model_runner.req_to_token_pool.req_to_token.numel(),
-                graph_bs * model_runner.model_config.context_len,
-            ),
+            max_kv_indices=model_runner.req_to_token_pool.req_to_token.numel(),
             kv_dtype=model_runner.kv_cache_dtype,
             max_partials=16384,
         )
