@@ -112,11 +112,32 @@ def run_server(backend: str, flags: list[str], model: Path, port: int, log: Path
                 os.killpg(server.pid, signal.SIGKILL)
 
 
+def compare(reference: dict, candidate: dict) -> dict:
+    same = [a == b for a, b in zip(reference["tokens"], candidate["tokens"])]
+    diffs = [
+        max(abs(x - y) for x, y in zip(a, b))
+        for a, b in zip(reference["logprobs"], candidate["logprobs"])
+    ]
+    return dict(
+        prompts=len(same),
+        identical_tokens=int(sum(same)),
+        max_logprob_diff=max(diffs) if diffs else None,
+        passed=all(same) and bool(diffs) and max(diffs) <= 0.02,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", required=True)
     parser.add_argument("--variant", action="append", choices=sorted(VARIANTS))
     parser.add_argument("--port", type=int, default=30123)
+    parser.add_argument(
+        "--negative-control",
+        type=float,
+        default=None,
+        metavar="SCALE",
+        help="also run pat with its softmax scale times SCALE: must fail",
+    )
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
