@@ -20,7 +20,7 @@ from sglang_pat.cost_model import TileConfig, TileMenu, default_tile_menu  # noq
 from sglang_pat.decoder import PatDecoder  # noqa: E402
 
 
-def make_decoder(batch: Batch, menu) -> PatDecoder:
+def make_decoder(batch: Batch, menu, plan: bool = True) -> PatDecoder:
     decoder = PatDecoder(
         num_q_heads=batch.q.shape[1],
         num_kv_heads=batch.k.shape[1],
@@ -31,7 +31,8 @@ def make_decoder(batch: Batch, menu) -> PatDecoder:
         kv_dtype=DTYPE,
         menu=menu,
     )
-    decoder.plan_step(batch.forest, batch.pool_rows, batch.req_to_token, for_graph=True)
+    if plan:
+        decoder.plan_step(batch.forest, batch.pool_rows, batch.req_to_token, for_graph=True)
     return decoder
 
 
@@ -79,16 +80,7 @@ SWEEP = {
 def chunk_experiment(batch: Batch, menu: TileMenu, flush, chunks: list[int]) -> None:
     """Force the shared tiles' chunk length; time all items, shared items only, private only."""
     for chunk in chunks:
-        decoder = PatDecoder(
-            num_q_heads=batch.q.shape[1],
-            num_kv_heads=batch.k.shape[1],
-            head_dim=HEAD_DIM,
-            device="cuda",
-            max_requests=batch.q.shape[0],
-            max_kv_indices=int(batch.seq_lens.sum()),
-            kv_dtype=DTYPE,
-            menu=menu,
-        )
+        decoder = make_decoder(batch, menu, plan=False)
         rule = decoder.scheduler._rule
         choose = rule.choose
         private_tile = decoder.scheduler._config_for_rows[decoder.scheduler.group_size]
