@@ -106,3 +106,29 @@ def test_wrong_sglang_version_is_refused(monkeypatch) -> None:
     monkeypatch.setattr(sglang, "__version__", "0.5.99")
     with pytest.raises(RuntimeError, match="0.5.17"):
         patches.apply()
+
+
+def test_launch_server_defaults_and_passthrough(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("SGLANG_PAT_HOME", str(tmp_path))
+    import importlib
+
+    launch = importlib.reload(importlib.import_module("sglang_pat.launch_server"))
+    args = launch.server_argv(["--port", "30000", "--disable-cuda-graph"])
+    assert args[:3] == ["--port", "30000", "--disable-cuda-graph"]
+    assert args[args.index("--attention-backend") + 1] == "pat"
+    model = args[args.index("--model-path") + 1]
+    assert (tmp_path / "llama-3-8b-dummy" / "config.json").exists() and model.endswith("dummy")
+    assert args[args.index("--load-format") + 1] == "dummy"
+    given = ["--model-path", "/m", "--attention-backend", "triton", "--load-format", "auto"]
+    assert launch.server_argv(given) == given
+
+
+def test_launch_server_help_lists_pat() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "sglang_pat.launch_server", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "pat" in result.stdout.split("--attention-backend", 1)[1][:2000]
