@@ -166,15 +166,17 @@ def emit_plan(
             & (config[num_shared:] == 0)
         )
     packed_tiles = np.flatnonzero(packed)
-    run_start = np.ones(packed_tiles.shape[0], dtype=bool)
-    run_start[1:] = packed_tiles[1:] != packed_tiles[:-1] + 1
-    run_first = np.maximum.accumulate(np.where(run_start, np.arange(packed_tiles.shape[0]), 0))
-    group_start = (np.arange(packed_tiles.shape[0]) - run_first) % rule.tail_members == 0
-    group_id = np.cumsum(group_start) - 1
-    group_first = packed_tiles[group_start]
-    group_size = np.bincount(group_id, minlength=group_first.shape[0])
-    group_len = np.zeros(group_first.shape[0], dtype=np.int64)
-    np.maximum.at(group_len, group_id, tile_len[packed_tiles])
+    if packed_tiles.shape[0]:
+        run_start = np.ones(packed_tiles.shape[0], dtype=bool)
+        run_start[1:] = packed_tiles[1:] != packed_tiles[:-1] + 1
+        position = np.arange(packed_tiles.shape[0])
+        run_first = np.maximum.accumulate(np.where(run_start, position, 0))
+        group_start = np.flatnonzero((position - run_first) % rule.tail_members == 0)
+        group_first = packed_tiles[group_start]
+        group_size = np.diff(np.append(group_start, packed_tiles.shape[0]))
+        group_len = np.maximum.reduceat(tile_len[packed_tiles], group_start)
+    else:
+        group_first = group_size = group_len = packed_tiles
 
     # Items, in the order programs take them: shared tiles' chunks by decreasing cost, then
     # the private tiles' full chunks, their last chunks, and the packed tails.
