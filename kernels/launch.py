@@ -28,18 +28,21 @@ def _check_int32(tensor: torch.Tensor, name: str, device: torch.device) -> None:
     _check(tensor.is_contiguous(), name, "must be contiguous")
 
 
-def kv_layout(buffer: torch.Tensor, name: str) -> tuple[int, int, int, int]:
+def kv_layout(buffer: torch.Tensor) -> tuple[int, int, int, int]:
     """(page_size, page stride, token stride, head stride) of a 3-D or 4-D KV buffer.
 
     ``[num_slots, kv_heads, head_dim]`` or ``[num_pages, page_size, kv_heads, head_dim]``,
     slot ``loc`` at page ``loc // page_size``, row ``loc % page_size`` (SGLang's layouts).
     """
-    _check(buffer.dtype in KV_DTYPES, name, f"dtype {buffer.dtype} is not fp16/bf16/fp32")
-    _check(buffer.stride(-1) == 1, name, "the head_dim axis must be contiguous")
     if buffer.dim() == 3:
         return 1, 0, buffer.stride(0), buffer.stride(1)
-    _check(buffer.dim() == 4, name, f"must be 3-D or 4-D, got {buffer.dim()}-D")
     return buffer.shape[1], buffer.stride(0), buffer.stride(1), buffer.stride(2)
+
+
+def _check_kv_buffer(buffer: torch.Tensor, name: str) -> None:
+    _check(buffer.dtype in KV_DTYPES, name, f"dtype {buffer.dtype} is not fp16/bf16/fp32")
+    _check(buffer.stride(-1) == 1, name, "the head_dim axis must be contiguous")
+    _check(buffer.dim() in (3, 4), name, f"must be 3-D or 4-D, got {buffer.dim()}-D")
 
 
 def gather_kv_indices(
@@ -69,7 +72,7 @@ def gather_kv_indices(
     )
 
 
-def pack_decode(
+def check_pack_inputs(
     q: torch.Tensor,
     k_buffer: torch.Tensor,
     v_buffer: torch.Tensor,
@@ -84,20 +87,19 @@ def pack_decode(
     *,
     menu: TileMenu,
     num_programs: int,
-    sm_scale: float,
-    logit_cap: float = 0.0,
+    logit_cap: float,
 ) -> None:
-    """All items of the plan: ``q [B, Hq, D]`` against the KV buffers into ``o`` / partials.
-
-    ``header[0]`` is the item count, ``queue`` two int32 zeros (left zero after every launch),
-    ``partial_o [slots, Hq, Dv]`` and ``partial_lse [slots, Hq]`` are fp32.
-    """
+    """Raise ValueError naming the first argument of ``pack_decode`` that does not fit."""
     device = q.device
     _check(q.dim() == 3, "q", f"must be [batch, q_heads, head_dim], got {tuple(q.shape)}")
     _check(q.stride(-1) == 1, "q", "the head_dim axis must be contiguous")
-    page_size, k_page, k_tok, k_head = kv_layout(k_buffer, "k_buffer")
-    v_page_size, v_page, v_tok, v_head = kv_layout(v_buffer, "v_buffer")
-    _check(v_page_size == page_size, "v_buffer", "page layout differs from k_buffer's")
+    _check_kv_buffer(k_buffer, "k_buffer")
+    _check_kv_buffer(v_buffer, "v_buffer")
+    _check(
+        kv_layout(v_buffer)[0] == kv_layout(k_buffer)[0],
+        "v_buffer",
+        "page layout differs from k_buffer's",
+    )
     _check(k_buffer.dtype == v_buffer.dtype, "v_buffer", "dtype differs from k_buffer's")
     for name, tensor in (("k_buffer", k_buffer), ("v_buffer", v_buffer), ("o", o)):
         _check(tensor.device == device, name, f"must be on {device}, got {tensor.device}")
@@ -143,6 +145,55 @@ def pack_decode(
     )
     _check(num_programs >= 1, "num_programs", "must be positive")
     _check(logit_cap >= 0.0, "logit_cap", "must be non-negative")
+
+
+def pack_decode(
+    q: torch.Tensor,
+    k_buffer: torch.Tensor,
+    v_buffer: torch.Tensor,
+    o: torch.Tensor,
+    kv_indices: torch.Tensor,
+    items: torch.Tensor,
+    members: torch.Tensor,
+    header: torch.Tensor,
+    queue: torch.Tensor,
+    partial_o: torch.Tensor,
+    partial_lse: torch.Tensor,
+    *,
+    menu: TileMenu,
+    num_programs: int,
+    sm_scale: float,
+    logit_cap: float = 0.0,
+    check: bool = True,
+) -> None:
+    """All items of the plan: ``q [B, Hq, D]`` against the KV buffers into ``o`` / partials.
+
+    ``header[0]`` is the item count, ``queue`` two int32 zeros (left zero after every launch),
+    ``partial_o [slots, Hq, Dv]`` and ``partial_lse [slots, Hq]`` are fp32. ``check=False``
+    skips the input checks (for a caller that already checked inputs of the same signature).
+    """
+    if check:
+        check_pack_inputs(
+            q,
+            k_buffer,
+            v_buffer,
+            o,
+            kv_indices,
+            items,
+            members,
+            header,
+            queue,
+            partial_o,
+            partial_lse,
+            menu=menu,
+            num_programs=num_programs,
+            logit_cap=logit_cap,
+        )
+    page_size, k_page, k_tok, k_head = kv_layout(k_buffer)
+    _, v_page, v_tok, v_head = kv_layout(v_buffer)
+    num_kv_heads, head_dim = k_buffer.shape[-2], k_buffer.shape[-1]
+    v_dim = v_buffer.shape[-1]
+    group = q.shape[1] // num_kv_heads
 
     tiles = list(menu.tiles) + [menu.tiles[-1]] * (4 - len(menu.tiles))
     _pack_decode_kernel[(num_programs,)](
@@ -199,15 +250,17 @@ def merge_states(
     partial_o: torch.Tensor,
     partial_lse: torch.Tensor,
     req_partial_indptr: torch.Tensor,
+    check: bool = True,
 ) -> None:
     """Merge each request's partial slots into ``o [B, Hq, Dv]``; grid ``(B, Hq / 8)``."""
-    _check_int32(req_partial_indptr, "req_partial_indptr", o.device)
-    _check(
-        req_partial_indptr.shape[0] >= o.shape[0] + 1,
-        "req_partial_indptr",
-        f"needs {o.shape[0] + 1} entries, has {req_partial_indptr.shape[0]}",
-    )
-    _check(partial_o.shape[1:] == o.shape[1:], "partial_o", "must be [slots, q_heads, v_dim]")
+    if check:
+        _check_int32(req_partial_indptr, "req_partial_indptr", o.device)
+        _check(
+            req_partial_indptr.shape[0] >= o.shape[0] + 1,
+            "req_partial_indptr",
+            f"needs {o.shape[0] + 1} entries, has {req_partial_indptr.shape[0]}",
+        )
+        _check(partial_o.shape[1:] == o.shape[1:], "partial_o", "must be [slots, q_heads, v_dim]")
     if o.shape[0] == 0:
         return
     block_h = min(8, triton.next_power_of_2(o.shape[1]))

@@ -116,6 +116,7 @@ class PatDecoder:
         self.plan: PackPlan | None = None
         self.merge_needed = True
         self.capacity_fallbacks = 0
+        self._checked: set[tuple] = set()  # input signatures the launchers already checked
 
     def _section(self, flat: torch.Tensor, name: str) -> torch.Tensor:
         offset, size = self._sections[name]
@@ -190,7 +191,15 @@ class PatDecoder:
         sm_scale: float,
         logit_cap: float = 0.0,
     ) -> torch.Tensor:
-        """One layer: ``o [B, Hq, Dv] = attention(q [B, Hq, D], KV of the planned step)``."""
+        """One layer: ``o [B, Hq, Dv] = attention(q [B, Hq, D], KV of the planned step)``.
+
+        Inputs are checked once per signature (shapes, dtypes, strides, devices): every layer
+        of every step passes the same kinds of tensors, only their contents change.
+        """
+        signature = tuple(
+            (t.shape, t.dtype, t.stride(), t.device) for t in (q, k_buffer, v_buffer, o)
+        ) + (logit_cap >= 0.0,)
+        check = signature not in self._checked
         pack_decode(
             q,
             k_buffer,
@@ -207,7 +216,10 @@ class PatDecoder:
             num_programs=self.num_programs,
             sm_scale=sm_scale,
             logit_cap=logit_cap,
+            check=check,
         )
         if self.merge_needed:
-            merge_states(o, self.partial_o, self.partial_lse, self.req_partial_indptr)
+            merge_states(o, self.partial_o, self.partial_lse, self.req_partial_indptr, check=check)
+        if check:
+            self._checked.add(signature)
         return o
