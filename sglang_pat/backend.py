@@ -11,6 +11,7 @@ configuration the kernels do not cover, go to ``TritonAttnBackend`` unchanged.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import numpy as np
@@ -25,6 +26,7 @@ from .plan import PlanCapacityError
 from .radix import forest_from_radix
 
 logger = logging.getLogger(__name__)
+PLAN_TIMES_LOGGED_EVERY = 200  # decode steps between two 'planning µs per step' log lines
 
 
 def unsupported_reason(backend: TritonAttnBackend, model_runner: Any) -> str | None:
@@ -59,6 +61,10 @@ class PatAttnBackend(TritonAttnBackend):
         self._staged: tuple[tuple[str, ...], PrefixForest, np.ndarray] | None = None
         self._pat_step = False
         self._missing_forest_logged = False
+        self._plan_us = np.zeros(PLAN_TIMES_LOGGED_EVERY)
+        self._plan_count = 0
+        self._stage_seconds = 0.0
+        self._unstaged_steps = 0  # decode steps planned all-private for want of a forest
         if self.unsupported:
             logger.warning("pat: %s is not supported; triton decodes it", self.unsupported)
             return
@@ -90,6 +96,7 @@ class PatAttnBackend(TritonAttnBackend):
     def stage_batch(self, batch: Any) -> None:
         """Build and keep the decode batch's forest (called from ForwardBatch.init_new)."""
         self._staged = None
+        start = time.perf_counter()
         tree = batch.tree_cache
         root = getattr(tree, "root_node", None)
         if self.decoder is None or root is None or getattr(tree, "disable", False):
@@ -99,6 +106,7 @@ class PatAttnBackend(TritonAttnBackend):
         )
         rids = tuple(req.rid for req in batch.reqs)
         self._staged = (rids, forest, batch.req_pool_indices_cpu.numpy())
+        self._stage_seconds = time.perf_counter() - start
 
     def _take_forest(self, forward_batch: Any) -> tuple[PrefixForest, np.ndarray]:
         """The staged forest if it is this batch's, else an all-private one (warmup, capture)."""
@@ -106,6 +114,7 @@ class PatAttnBackend(TritonAttnBackend):
         rids = getattr(forward_batch, "rids", None)
         if staged is not None and (rids is None or tuple(rids) == staged[0]):
             return staged[1], staged[2]
+        self._unstaged_steps += 1
         if not self._missing_forest_logged and rids:
             logger.warning("pat: no prefix forest staged for a decode batch; reading privately")
             self._missing_forest_logged = True
@@ -122,6 +131,7 @@ class PatAttnBackend(TritonAttnBackend):
             return
         if not forward_batch.forward_mode.is_decode():
             return
+        start = time.perf_counter()
         forest, pool_rows = self._take_forest(forward_batch)
         try:
             self.decoder.plan_step(forest, pool_rows, self.req_to_token, for_graph=for_graph)
@@ -134,6 +144,30 @@ class PatAttnBackend(TritonAttnBackend):
             )
             return
         self._pat_step = True
+        self._record_plan_time(
+            time.perf_counter() - start + self._stage_seconds, forward_batch.batch_size
+        )
+        self._stage_seconds = 0.0
+
+    def _record_plan_time(self, seconds: float, batch_size: int) -> None:
+        """CPU time PAT adds to a decode step (forest from the radix tree, plan, upload, gather
+        launch), logged as percentiles every PLAN_TIMES_LOGGED_EVERY steps."""
+        self._plan_us[self._plan_count % PLAN_TIMES_LOGGED_EVERY] = seconds * 1e6
+        self._plan_count += 1
+        if self._plan_count % PLAN_TIMES_LOGGED_EVERY == 0:
+            p50, p90, p99 = np.percentile(self._plan_us, [50, 90, 99])
+            logger.info(
+                "pat: planning CPU time per decode step over the last %d steps: "
+                "p50 %.0f us, p90 %.0f us, p99 %.0f us (last batch %d requests); "
+                "%d of %d steps so far without a staged forest (warmup, capture)",
+                PLAN_TIMES_LOGGED_EVERY,
+                p50,
+                p90,
+                p99,
+                batch_size,
+                self._unstaged_steps,
+                self._plan_count,
+            )
 
     def init_forward_metadata(self, forward_batch: Any) -> None:
         super().init_forward_metadata(forward_batch)

@@ -1,0 +1,231 @@
+"""Serving comparison: pat against SGLang's triton and flashinfer backends, one command (GPU).
+
+For each backend: start a server on the same model dir (pat through
+``python -m sglang_pat.launch_server``, the others through ``python -m sglang.launch_server``),
+run ``python -m sglang.bench_serving`` for each workload, stop the server. Decode throughput at
+full batch (``decode_tok_s``) is the median of the server's ``gen throughput`` log lines while
+the workload's whole batch runs; latency figures come from bench_serving's JSONL.
+
+    python benchmarks/bench_serving.py [--backends pat,triton,flashinfer]
+        [--workloads gsp-4x32-4096,...] [--model-path DIR] [--out DIR]
+
+Writes to ``benchmarks/results/<date>-<gpu>/`` (or --out): ``serving.csv``, ``serving.md``,
+``serving-summary.json``, ``serving.png``, bench_serving's JSONL and every server log.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import dataclasses
+import datetime
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from servers import ServerSpec, running
+
+from sglang_pat.model_dirs import make_model_dir
+
+ROOT = Path(__file__).resolve().parent
+
+
+@dataclasses.dataclass(frozen=True)
+class Workload:
+    args: tuple[str, ...]
+    batch: int  # requests decoding together once the batch is full
+    dataset_file: str | None = None  # a Mooncake trace under --mooncake-dir
+
+
+def gsp(groups: int, per_group: int, system: int, concurrency: int, *extra: str) -> Workload:
+    return Workload(
+        (
+            *("--dataset-name", "generated-shared-prefix"),
+            *("--gsp-num-groups", str(groups), "--gsp-prompts-per-group", str(per_group)),
+            *("--gsp-system-prompt-len", str(system), "--gsp-question-len", "128"),
+            *("--gsp-output-len", "256", "--max-concurrency", str(concurrency)),
+            *("--num-prompts", str(groups * per_group), *extra),
+        ),
+        min(concurrency, groups * per_group),
+    )
+
+
+def mooncake(workload: str, prompts: int, slowdown: float) -> Workload:
+    return Workload(
+        (
+            *("--dataset-name", "mooncake", "--mooncake-workload", workload),
+            *("--mooncake-slowdown-factor", str(slowdown), "--num-prompts", str(prompts)),
+        ),
+        batch=0,  # arrivals set the batch: the figure is the median over all decode steps
+        dataset_file=f"{workload}_trace.jsonl",
+    )
+
+
+WORKLOADS = {
+    "gsp-4x32-4096": gsp(4, 32, 4096, 128),
+    "gsp-64x16-2048": gsp(64, 16, 2048, 256),
+    "gsp-multiturn-16x8-2048": gsp(16, 8, 2048, 128, "--gsp-num-turns", "3"),
+    "random-ids-2048-256": Workload(
+        (
+            *("--dataset-name", "random-ids", "--random-input-len", "2048"),
+            *("--random-output-len", "256", "--random-range-ratio", "1.0"),
+            *("--num-prompts", "256", "--max-concurrency", "128"),
+        ),
+        128,
+    ),
+    "mooncake-conversation": mooncake("conversation", 400, 4.0),
+    "mooncake-synthetic": mooncake("synthetic", 400, 4.0),
+}
+DECODE_LINE = re.compile(
+    r"Decode batch, #running-req: (\d+).*?gen throughput \(token/s\): ([\d.]+)"
+)
+SERVER_FLAGS = ["--mem-fraction-static", "0.8"]
+
+
+def decode_throughput(log_text: str, batch: int) -> tuple[float | None, int]:
+    """Median gen throughput over decode log lines at full batch, and the lines used."""
+    lines = [(int(n), float(t)) for n, t in DECODE_LINE.findall(log_text)]
+    if not lines:
+        return None, 0
+    full = batch or max(n for n, _ in lines)
+    used = [t for n, t in lines if n >= 0.95 * full] if batch else [t for _, t in lines]
+    return (statistics.median(used) if used else None), len(used)
+
+
+def run_workload(name: str, spec: ServerSpec, out: Path, args: argparse.Namespace) -> dict:
+    workload = WORKLOADS[name]
+    jsonl = out / f"{name}-{spec.backend}.jsonl"
+    command = [
+        sys.executable, "-m", "sglang.bench_serving",
+        "--backend", "sglang", "--port", str(spec.port),
+        "--tokenizer", str(spec.model), "--model", str(spec.model),
+        "--flush-cache", "--disable-tqdm", "--seed", "1",
+        "--output-file", str(jsonl), *workload.args,
+    ]  # fmt: skip
+    if workload.dataset_file:
+        command += ["--dataset-path", str(Path(args.mooncake_dir) / workload.dataset_file)]
+    log_start = spec.log.stat().st_size
+    started = time.time()
+    with open(out / f"{name}-{spec.backend}.bench.log", "w") as log:
+        subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, check=True, timeout=1800)
+    with open(spec.log, errors="replace") as server_log:
+        server_log.seek(log_start)
+        decode_tok_s, lines = decode_throughput(server_log.read(), workload.batch)
+    result = json.loads(jsonl.read_text().splitlines()[-1])
+    row = dict(
+        workload=name,
+        backend=spec.backend,
+        decode_tok_s=decode_tok_s,
+        decode_log_lines=lines,
+        median_itl_ms=result["median_itl_ms"],
+        mean_tpot_ms=result["mean_tpot_ms"],
+        output_tok_s=result["output_throughput"],
+        median_ttft_ms=result["median_ttft_ms"],
+        completed=result["completed"],
+        command=" ".join(command[1:]),
+    )
+    print(
+        f"    {name}: {decode_tok_s} tok/s decode, took {time.time() - started:.0f} s", flush=True
+    )
+    return row
+
+
+def gpu_name() -> str:
+    import torch
+
+    return torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backends", default="pat,triton,flashinfer")
+    parser.add_argument("--workloads", default=",".join(WORKLOADS))
+    parser.add_argument("--model-path", help="model dir (default: the embedded dummy Llama-3-8B)")
+    parser.add_argument("--server-flags", default="", help="extra flags for every server")
+    parser.add_argument("--mooncake-dir", default=str(ROOT.parent.parent / "shared/data/mooncake"))
+    parser.add_argument("--out")
+    parser.add_argument("--port", type=int, default=30400)
+    args = parser.parse_args()
+    workloads = args.workloads.split(",")
+    if unknown := set(workloads) - set(WORKLOADS):
+        parser.error(f"unknown workloads {sorted(unknown)}; choose from {sorted(WORKLOADS)}")
+    gpu, date = gpu_name(), datetime.date.today().isoformat()
+    out = Path(args.out or ROOT / "results" / f"{date}-{gpu.replace(' ', '-')}")
+    out.mkdir(parents=True, exist_ok=True)
+    model = Path(args.model_path) if args.model_path else make_model_dir(out / "llama-3-8b-dummy")
+    flags = [*SERVER_FLAGS, *args.server_flags.split()]
+    if not any(model.glob("*.safetensors")):
+        flags += ["--load-format", "dummy"]  # a config-only dir: random weights
+    rows = []
+    for backend in args.backends.split(","):
+        launcher = "sglang_pat.launch_server" if backend == "pat" else "sglang.launch_server"
+        spec = ServerSpec(backend, model, backend, args.port, out / f"server-{backend}.log", flags)
+        spec.launcher = launcher
+        print(f"[{backend}] starting", flush=True)
+        with running([spec], timeout=900):
+            rows += [run_workload(name, spec, out, args) for name in workloads]
+    write_results(rows, out, gpu, date, " ".join(sys.argv))
+
+
+def write_results(rows: list[dict], out: Path, gpu: str, date: str, argv: str) -> None:
+    with open(out / "serving.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    keys = ("decode_tok_s", "median_itl_ms", "mean_tpot_ms", "output_tok_s")
+    summary: dict = dict(gpu=gpu, commit=os.environ.get("PAT_COMMIT", "unknown"), date=date)
+    summary["command"] = argv
+    for row in rows:
+        summary.setdefault(row["workload"], {})[row["backend"]] = {k: row[k] for k in keys}
+    (out / "serving-summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    table = ["| workload | backend | decode tok/s | median ITL ms | mean TPOT ms | output tok/s |"]
+    table.append("|---|---|---:|---:|---:|---:|")
+    for row in rows:
+        tok_s = f"{row['decode_tok_s']:.0f}" if row["decode_tok_s"] else "n/a"
+        table.append(
+            f"| {row['workload']} | {row['backend']} | {tok_s} | {row['median_itl_ms']:.2f} "
+            f"| {row['mean_tpot_ms']:.2f} | {row['output_tok_s']:.0f} |"
+        )
+    header = f"{gpu}, commit {summary['commit']}, {date}\n\n`{argv}`\n\n"
+    (out / "serving.md").write_text(header + "\n".join(table) + "\n")
+    print("\n".join(table), flush=True)
+    plot(rows, out / "serving.png", f"{gpu}, {date}")
+
+
+def plot(rows: list[dict], path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    workloads = list(dict.fromkeys(r["workload"] for r in rows))
+    backends = list(dict.fromkeys(r["backend"] for r in rows))
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    for ax, key, label in (
+        (axes[0], "decode_tok_s", "decode tok/s at full batch"),
+        (axes[1], "median_itl_ms", "median ITL (ms)"),
+    ):
+        width = 0.8 / len(backends)
+        for i, backend in enumerate(backends):
+            values = [
+                next(
+                    (r[key] or 0 for r in rows if r["workload"] == w and r["backend"] == backend), 0
+                )
+                for w in workloads
+            ]
+            ax.bar([x + i * width for x in range(len(workloads))], values, width, label=backend)
+        ax.set_xticks([x + 0.4 - width / 2 for x in range(len(workloads))], workloads, rotation=20)
+        ax.set_ylabel(label)
+        ax.legend()
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,226 @@
+"""PatAttnBackend routing on the CPU, with fake kernels: decode through the pack plan, every
+other batch, layer and failure through SGLang's triton backend."""
+
+from __future__ import annotations
+
+from array import array
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+
+triton_backend = pytest.importorskip("sglang.srt.layers.attention.triton_backend")
+radix_cache = pytest.importorskip("sglang.srt.mem_cache.radix_cache")
+base = pytest.importorskip("sglang.srt.mem_cache.base_prefix_cache")
+backend_module = pytest.importorskip("sglang_pat.backend")
+from sglang_pat.plan import PlanCapacityError  # noqa: E402
+
+NUM_HEADS, NUM_KV_HEADS, HEAD_DIM = 4, 2, 64
+
+
+class FakeDecoder:
+    """Records what the backend asks of PatDecoder; 'attention' writes a marker."""
+
+    menu = "fake menu"
+
+    def __init__(self, **kwargs) -> None:
+        self.plans: list[tuple] = []
+        self.forwards: list[float] = []
+        self.fail_next_plan = False
+
+    def plan_step(self, forest, pool_rows, req_to_token, *, for_graph=False):
+        if self.fail_next_plan:
+            self.fail_next_plan = False
+            raise PlanCapacityError("too many partials")
+        self.plans.append((forest, np.asarray(pool_rows).tolist(), for_graph))
+
+    def forward(self, q, k_buffer, v_buffer, o, *, sm_scale, logit_cap=0.0):
+        self.forwards.append(sm_scale)
+        o.fill_(7.0)
+        return o
+
+
+class Mode:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def is_decode(self) -> bool:
+        return self.name == "DECODE"
+
+    def is_idle(self) -> bool:
+        return self.name == "IDLE"
+
+    def is_mixed(self) -> bool:
+        return False
+
+
+@pytest.fixture
+def backend(monkeypatch):
+    calls: list[str] = []
+
+    def fake_triton_init(self, model_runner, skip_prefill=False, kv_indptr_buf=None):
+        self.use_mla, self.sliding_window_size, self.dcp_size = False, None, 1
+        self.num_head, self.num_kv_head, self.v_head_dim = NUM_HEADS, NUM_KV_HEADS, HEAD_DIM
+        self.device = torch.device("cpu")
+        self.req_to_token = model_runner.req_to_token_pool.req_to_token
+        self.token_to_kv_pool = SimpleNamespace(
+            get_key_buffer=lambda layer_id: "K", get_value_buffer=lambda layer_id: "V"
+        )
+        self.forward_metadata = SimpleNamespace(
+            swa_out_cache_loc=None, out_cache_loc_full_physical=None
+        )
+
+    T = triton_backend.TritonAttnBackend
+    monkeypatch.setattr(T, "__init__", fake_triton_init)
+    monkeypatch.setattr(T, "init_forward_metadata", lambda self, fb: calls.append("triton-meta"))
+    monkeypatch.setattr(T, "forward_decode", lambda self, *a, **k: calls.append("triton-decode"))
+    monkeypatch.setattr(T, "forward_extend", lambda self, *a, **k: calls.append("triton-extend"))
+    monkeypatch.setattr(backend_module, "PatDecoder", FakeDecoder)
+    runner = SimpleNamespace(
+        req_to_token_pool=SimpleNamespace(
+            size=8, req_to_token=torch.zeros(8, 64, dtype=torch.int32)
+        ),
+        model_config=SimpleNamespace(is_encoder_decoder=False, head_dim=HEAD_DIM),
+        kv_cache_dtype=torch.float16,
+        server_args=SimpleNamespace(speculative_algorithm=None),
+        dtype=torch.float16,
+    )
+    pat = backend_module.PatAttnBackend(runner)
+    pat._set_kv_buffer = lambda *args: calls.append("write-kv")
+    pat.calls = calls
+    return pat
+
+
+def radix_batch(prompts: list[list[int]]) -> SimpleNamespace:
+    """A decode ScheduleBatch stand-in whose requests sit in a real RadixCache."""
+    cache = radix_cache.RadixCache.create_simulated()
+    key = lambda tokens: radix_cache.RadixKey(array("q", tokens))  # noqa: E731
+    for tokens in prompts:
+        cache.insert(base.InsertParams(key=key(tokens)))
+    reqs = [
+        SimpleNamespace(
+            rid=f"r{i}",
+            last_node=cache.match_prefix(base.MatchPrefixParams(key=key(p))).last_device_node,
+        )
+        for i, p in enumerate(prompts)
+    ]
+    seq_lens = torch.tensor([len(p) + 1 for p in prompts])
+    return SimpleNamespace(
+        reqs=reqs,
+        tree_cache=cache,
+        seq_lens_cpu=seq_lens,
+        req_pool_indices_cpu=torch.arange(len(prompts)) + 3,
+    )
+
+
+def forward_batch(mode: str, batch: SimpleNamespace) -> SimpleNamespace:
+    size = len(batch.reqs)
+    return SimpleNamespace(
+        forward_mode=Mode(mode),
+        spec_info=None,
+        rids=[r.rid for r in batch.reqs],
+        batch_size=size,
+        seq_lens_cpu=batch.seq_lens_cpu,
+        req_pool_indices=batch.req_pool_indices_cpu,
+        out_cache_loc=torch.arange(size),
+    )
+
+
+def layer(**overrides) -> SimpleNamespace:
+    fields = dict(
+        layer_id=0,
+        tp_q_head_num=NUM_HEADS,
+        qk_head_dim=HEAD_DIM,
+        v_head_dim=HEAD_DIM,
+        scaling=0.125,
+        logit_capping_method="tanh",
+        logit_cap=0.0,
+        xai_temperature_len=-1,
+        sliding_window_size=-1,
+        k_scale=None,
+        v_scale=None,
+    )
+    return SimpleNamespace(**{**fields, **overrides})
+
+
+def qkv(size: int) -> tuple[torch.Tensor, ...]:
+    q = torch.zeros(size, NUM_HEADS * HEAD_DIM, dtype=torch.float16)
+    kv = torch.zeros(size, NUM_KV_HEADS * HEAD_DIM, dtype=torch.float16)
+    return q, kv, kv
+
+
+SHARED = list(range(1, 40))
+PROMPTS = [SHARED + [100 + i, 200 + i] for i in range(3)] + [[900, 901, 902]]
+
+
+def test_decode_goes_through_the_pack_plan(backend) -> None:
+    batch = radix_batch(PROMPTS)
+    backend.stage_batch(batch)
+    fb = forward_batch("DECODE", batch)
+    backend.init_forward_metadata(fb)
+    ((forest, pool_rows, for_graph),) = backend.decoder.plans
+    assert forest.num_nodes == 1 and forest.req_node.tolist() == [0, 0, 0, -1]
+    assert pool_rows == [3, 4, 5, 6] and not for_graph
+    out = backend.forward(*qkv(4), layer(), fb)
+    assert backend.calls == ["triton-meta", "write-kv"]
+    assert backend.decoder.forwards == [0.125]
+    assert out.shape == (4, NUM_HEADS * HEAD_DIM) and bool((out == 7).all())
+
+
+def test_extend_and_idle_go_to_triton(backend) -> None:
+    batch = radix_batch(PROMPTS)
+    fb = forward_batch("EXTEND", batch)
+    backend.init_forward_metadata(fb)
+    backend.forward(*qkv(4), layer(), fb)
+    assert backend.calls == ["triton-meta", "triton-extend"]
+    assert backend.decoder.plans == [] and backend.decoder.forwards == []
+    idle = backend.forward(*qkv(0), layer(), forward_batch("IDLE", radix_batch([])))
+    assert idle.shape == (0, NUM_HEADS * HEAD_DIM) and backend.decoder.forwards == []
+
+
+def test_unstaged_decode_reads_privately(backend) -> None:
+    batch = radix_batch(PROMPTS)
+    backend.init_forward_metadata(forward_batch("DECODE", batch))  # nothing staged
+    ((forest, pool_rows, _),) = backend.decoder.plans
+    assert forest.num_nodes == 0 and forest.seq_lens.tolist() == [42, 42, 42, 4]
+    other = radix_batch(PROMPTS[:2])
+    backend.stage_batch(other)  # staged for another batch: not used
+    backend.init_forward_metadata(forward_batch("DECODE", batch))
+    assert backend.decoder.plans[1][0].num_nodes == 0
+
+
+@pytest.mark.parametrize("overrides", [dict(sliding_window_size=128), dict(xai_temperature_len=16)])
+def test_layers_pat_does_not_cover_go_to_triton(backend, overrides) -> None:
+    batch = radix_batch(PROMPTS)
+    backend.stage_batch(batch)
+    fb = forward_batch("DECODE", batch)
+    backend.init_forward_metadata(fb)
+    backend.forward(*qkv(4), layer(**overrides), fb)
+    assert backend.calls == ["triton-meta", "triton-decode"] and backend.decoder.forwards == []
+
+
+def test_plan_over_capacity_falls_back_to_triton(backend) -> None:
+    batch = radix_batch(PROMPTS)
+    backend.stage_batch(batch)
+    fb = forward_batch("DECODE", batch)
+    backend.decoder.fail_next_plan = True
+    backend.init_forward_metadata(fb)
+    backend.forward(*qkv(4), layer(), fb)
+    assert backend.calls == ["triton-meta", "triton-decode"]
+
+
+def test_unsupported_model_decodes_with_triton(backend, monkeypatch) -> None:
+    runner = SimpleNamespace(
+        req_to_token_pool=SimpleNamespace(
+            size=8, req_to_token=torch.zeros(8, 64, dtype=torch.int32)
+        ),
+        model_config=SimpleNamespace(is_encoder_decoder=False, head_dim=96),
+        kv_cache_dtype=torch.float16,
+        server_args=SimpleNamespace(speculative_algorithm=None),
+        dtype=torch.float16,
+    )
+    pat = backend_module.PatAttnBackend(runner)
+    assert pat.decoder is None and "head_dim 96" in pat.unsupported
+    pat.stage_batch(radix_batch(PROMPTS))
+    assert pat._staged is None
