@@ -20,7 +20,7 @@ Verdicts per (variant, pair):
 fail both verdicts, which shows the check can see a wrong kernel.
 
     python benchmarks/check_equality.py --out DIR [--variant default ...] [--weights hf]
-        [--negative-control 1.05] [--parallel 4] [--tp 1]
+        [--negative-control 1.05] [--parallel 4] [--tp 1] [--compare pat,flashinfer]
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ VARIANTS = {
 SERVER_FLAGS = [
     *("--load-format", "dummy"),
     *("--mem-fraction-static", "0.9"),
-    *("--max-total-tokens", "65536"),
+    *("--max-total-tokens", "16384"),
     *("--cuda-graph-max-bs", "64"),
     *("--max-running-requests", "64"),
 ]
@@ -128,6 +128,9 @@ def main() -> None:
     parser.add_argument("--negative-control", type=float, metavar="SCALE")
     parser.add_argument("--parallel", type=int, default=4, help="servers sharing the GPU at once")
     parser.add_argument("--tp", type=int, default=1)
+    parser.add_argument(
+        "--compare", default="pat", help="backends compared with triton (flashinfer: noise floor)"
+    )
     parser.add_argument("--port", type=int, default=30100)
     args = parser.parse_args()
     out = Path(args.out)
@@ -136,19 +139,20 @@ def main() -> None:
     if args.weights == "hf":
         env["PAT_CHECK_INIT"] = "hf"
     flags = [*SERVER_FLAGS, "--tp", str(args.tp)]
-    specs = []
+    specs, reference_of = [], {}
     for variant in args.variant or ["default"]:
-        for backend in ("triton", "pat"):
+        for backend in ("triton", *args.compare.split(",")):
             name = f"{variant}-{backend}"
+            log = out / f"{name}.log"
             specs.append(
-                ServerSpec(
-                    name, model, backend, 0, out / f"{name}.log", [*flags, *VARIANTS[variant]], env
-                )
+                ServerSpec(name, model, backend, 0, log, [*flags, *VARIANTS[variant]], env)
             )
+            reference_of[name] = f"{variant}-triton"
     if args.negative_control:
         name = f"default-pat-scale{args.negative_control:g}"
         neg_env = {**env, "PAT_CHECK_SM_SCALE": str(args.negative_control)}
         specs.append(ServerSpec(name, model, "pat", 0, out / f"{name}.log", flags, neg_env))
+        reference_of[name] = "default-triton"
     for i, spec in enumerate(specs):
         spec.port = args.port + 10 * i
 
@@ -160,14 +164,11 @@ def main() -> None:
             for spec, result in zip(wave, pool.map(lambda s: generate(s.url), wave)):
                 outputs[spec.name] = result
     results = {}
-    for name in outputs:
-        if name.endswith("-triton"):
-            continue
-        variant = name.split("-pat")[0]
-        results[f"{name} vs {variant}-triton"] = compare(
-            outputs[f"{variant}-triton"], outputs[name]
-        )
-        print(name, json.dumps(results[f"{name} vs {variant}-triton"]), flush=True)
+    for name, reference in reference_of.items():
+        if name != reference:
+            key = f"{name} vs {reference}"
+            results[key] = compare(outputs[reference], outputs[name])
+            print(key, json.dumps(results[key]), flush=True)
     for spec in specs:
         if spec.backend == "pat":
             said = [
