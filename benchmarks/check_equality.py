@@ -16,8 +16,12 @@ Verdicts per (variant, pair):
 - ``tolerant``: logprobs within 0.02 up to the first differing token, and that difference is
   a near tie: the reference rates the candidate's token within 0.02 of its own choice.
   A random untrained model has near ties that bf16 rounding alone can flip.
+- ``attention``: every pat server runs with ``SGLANG_PAT_VERIFY=1``: each decode layer of each
+  served step also runs triton's decode on the same inputs, and the largest gap is logged.
+  Pass: max |pat - triton| / (1 + |triton|) <= 0.04, the kernel tests' bf16 tolerance.
 ``--negative-control S`` adds a pat server whose softmax scale is off by the factor S; it must
-fail both verdicts, which shows the check can see a wrong kernel.
+fail, which shows the check can see a wrong kernel. ``--compare pat,flashinfer`` also compares
+flashinfer with triton: the noise floor of the token verdicts.
 
     python benchmarks/check_equality.py --out DIR [--variant default ...] [--weights hf]
         [--negative-control 1.05] [--parallel 4] [--tp 1] [--compare pat,flashinfer]
@@ -28,6 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -80,6 +85,13 @@ def generate(url: str) -> list[dict]:
             top_logprobs_num=5,
         ),
     ).json()
+    # One more short decode, so that the verification log line after it covers the last step
+    # of the batch above (pat logs the gap of the steps before each planned step).
+    requests.post(
+        url + "/generate",
+        timeout=120,
+        json=dict(input_ids=[[1000, 1001, 1002]], sampling_params=dict(max_new_tokens=3)),
+    ).raise_for_status()
     return [
         dict(
             tokens=[t[1] for t in r["meta_info"]["output_token_logprobs"]],
@@ -120,6 +132,29 @@ def compare(ref: list[dict], cand: list[dict]) -> dict:
     )
 
 
+VERIFY_LINE = re.compile(
+    r"pat verify: (\d+) decode steps, max \|pat - triton\| (\S+), max \|triton\| (\S+), "
+    r"max \|pat - triton\| / \(1 \+ \|triton\|\) (\S+)"
+)
+ATTENTION_TOLERANCE = 0.04  # the bf16 tolerance of the kernel tests: |d| <= 0.04 (1 + |ref|)
+
+
+def verified_attention(log: Path) -> dict | None:
+    """The last verification line of a pat server: PAT against triton on the same inputs,
+    every decode layer of every served step (``SGLANG_PAT_VERIFY=1``)."""
+    found = VERIFY_LINE.findall(log.read_text(errors="replace"))
+    if not found:
+        return None
+    steps, gap, scale, relative = found[-1]
+    return dict(
+        decode_steps=int(steps),
+        max_abs_gap=float(gap),
+        max_abs_triton=float(scale),
+        max_gap_over_1_plus_abs_triton=float(relative),
+        passed=float(relative) <= ATTENTION_TOLERANCE,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", required=True)
@@ -144,13 +179,18 @@ def main() -> None:
         for backend in ("triton", *args.compare.split(",")):
             name = f"{variant}-{backend}"
             log = out / f"{name}.log"
+            server_env = {**env, "SGLANG_PAT_VERIFY": "1"} if backend == "pat" else env
             specs.append(
-                ServerSpec(name, model, backend, 0, log, [*flags, *VARIANTS[variant]], env)
+                ServerSpec(name, model, backend, 0, log, [*flags, *VARIANTS[variant]], server_env)
             )
             reference_of[name] = f"{variant}-triton"
     if args.negative_control:
         name = f"default-pat-scale{args.negative_control:g}"
-        neg_env = {**env, "PAT_CHECK_SM_SCALE": str(args.negative_control)}
+        neg_env = {
+            **env,
+            "PAT_CHECK_SM_SCALE": str(args.negative_control),
+            "SGLANG_PAT_VERIFY": "1",
+        }
         specs.append(ServerSpec(name, model, "pat", 0, out / f"{name}.log", flags, neg_env))
         reference_of[name] = "default-triton"
     for i, spec in enumerate(specs):
@@ -168,6 +208,7 @@ def main() -> None:
         if name != reference:
             key = f"{name} vs {reference}"
             results[key] = compare(outputs[reference], outputs[name])
+            results[key]["attention"] = verified_attention(out / f"{name}.log")
             print(key, json.dumps(results[key]), flush=True)
     for spec in specs:
         if spec.backend == "pat":

@@ -11,6 +11,7 @@ configuration the kernels do not cover, go to ``TritonAttnBackend`` unchanged.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from typing import Any
 
@@ -27,6 +28,9 @@ from .radix import forest_from_radix
 
 logger = logging.getLogger(__name__)
 PLAN_TIMES_LOGGED_EVERY = 200  # decode steps between two 'planning µs per step' log lines
+# Verification mode: every PAT decode layer also runs triton's decode on the same inputs and
+# the largest difference is logged (slow; outputs stay PAT's). For checks on a live server.
+VERIFY_ENV = "SGLANG_PAT_VERIFY"
 
 
 def unsupported_reason(backend: TritonAttnBackend, model_runner: Any) -> str | None:
@@ -65,6 +69,11 @@ class PatAttnBackend(TritonAttnBackend):
         self._plan_count = 0
         self._stage_seconds = 0.0
         self._unstaged_steps = 0  # decode steps planned all-private for want of a forest
+        self._verify = os.environ.get(VERIFY_ENV, "0") not in ("", "0")
+        # over all verified layers, on the device: max |pat - triton|, max |triton| and
+        # max |pat - triton| / (1 + |triton|) (the form of the kernel tests' tolerance)
+        self._verify_stats = torch.zeros(3, dtype=torch.float32, device=self.device)
+        self._verify_steps = 0
         if self.unsupported:
             logger.warning("pat: %s is not supported; triton decodes it", self.unsupported)
             return
@@ -90,6 +99,10 @@ class PatAttnBackend(TritonAttnBackend):
             device=self.device,
         )
         logger.info("pat: decode through the pack plan (%s)", self.decoder.menu)
+        if self._verify:
+            logger.warning(
+                "pat: %s is set: triton re-runs every decode layer to check PAT", VERIFY_ENV
+            )
 
     # ------------------------------------------------------------------ per step
 
@@ -132,6 +145,7 @@ class PatAttnBackend(TritonAttnBackend):
         if not forward_batch.forward_mode.is_decode():
             return
         start = time.perf_counter()
+        unstaged_before = self._unstaged_steps
         forest, pool_rows = self._take_forest(forward_batch)
         try:
             self.decoder.plan_step(forest, pool_rows, self.req_to_token, for_graph=for_graph)
@@ -148,6 +162,27 @@ class PatAttnBackend(TritonAttnBackend):
             time.perf_counter() - start + self._stage_seconds, forward_batch.batch_size
         )
         self._stage_seconds = 0.0
+        if self._verify:
+            self._report_verification(staged=self._unstaged_steps == unstaged_before)
+
+    def _report_verification(self, staged: bool) -> None:
+        """Log the largest PAT-triton gap over the served decode steps before this one (a host
+        sync per step: verification mode only). Warmup and capture steps are not counted."""
+        if not staged and not self._verify_steps:
+            return
+        if self._verify_steps:
+            gap, scale, relative = self._verify_stats.tolist()
+            logger.info(
+                "pat verify: %d decode steps, max |pat - triton| %.3g, max |triton| %.3g, "
+                "max |pat - triton| / (1 + |triton|) %.3g",
+                self._verify_steps,
+                gap,
+                scale,
+                relative,
+            )
+        else:
+            self._verify_stats.zero_()  # forget warmup and capture
+        self._verify_steps += 1
 
     def _record_plan_time(self, seconds: float, batch_size: int) -> None:
         """CPU time PAT adds to a decode step (forest from the radix tree, plan, upload, gather
@@ -208,14 +243,28 @@ class PatAttnBackend(TritonAttnBackend):
                 full_loc=self.forward_metadata.out_cache_loc_full_physical,
             )
             self._set_kv_buffer(forward_batch, layer, location, k, v, layer.k_scale, layer.v_scale)
-        q = q.view(-1, layer.tp_q_head_num, layer.qk_head_dim)
-        out = self._out[: q.shape[0]]
+        q_heads = q.view(-1, layer.tp_q_head_num, layer.qk_head_dim)
+        out = self._out[: q_heads.shape[0]]
         self.decoder.forward(
-            q,
+            q_heads,
             self.token_to_kv_pool.get_key_buffer(layer.layer_id),
             self.token_to_kv_pool.get_value_buffer(layer.layer_id),
             out,
             sm_scale=layer.scaling,
             logit_cap=logit_capping_mod(layer.logit_capping_method, layer.logit_cap),
         )
-        return out.view(-1, layer.tp_q_head_num * layer.v_head_dim)
+        out = out.view(-1, layer.tp_q_head_num * layer.v_head_dim)
+        if self._verify:
+            self._compare_with_triton(q, k, v, layer, forward_batch, out)
+        return out
+
+    def _compare_with_triton(self, q, k, v, layer, forward_batch, out: torch.Tensor) -> None:
+        """Verification mode: triton's decode on the same inputs; the largest gap is kept on
+        the device, so a captured graph records the comparison too."""
+        ref = super().forward_decode(q, k, v, layer, forward_batch, save_kv_cache=False)
+        ref = ref.view_as(out).float()
+        stats = self._verify_stats
+        gap = (out.float() - ref).abs()
+        torch.maximum(stats[0], gap.amax(), out=stats[0])
+        torch.maximum(stats[1], ref.abs().amax(), out=stats[1])
+        torch.maximum(stats[2], (gap / (1 + ref.abs())).amax(), out=stats[2])

@@ -74,7 +74,12 @@ def backend(monkeypatch):
     T = triton_backend.TritonAttnBackend
     monkeypatch.setattr(T, "__init__", fake_triton_init)
     monkeypatch.setattr(T, "init_forward_metadata", lambda self, fb: calls.append("triton-meta"))
-    monkeypatch.setattr(T, "forward_decode", lambda self, *a, **k: calls.append("triton-decode"))
+
+    def fake_triton_decode(self, q, k, v, layer, fb, save_kv_cache=True, *args, **kwargs):
+        calls.append("triton-decode" if save_kv_cache else "triton-decode-no-write")
+        return torch.full((q.shape[0], NUM_HEADS * HEAD_DIM), self.triton_value, dtype=q.dtype)
+
+    monkeypatch.setattr(T, "forward_decode", fake_triton_decode)
     monkeypatch.setattr(T, "forward_extend", lambda self, *a, **k: calls.append("triton-extend"))
     monkeypatch.setattr(backend_module, "PatDecoder", FakeDecoder)
     runner = SimpleNamespace(
@@ -89,6 +94,7 @@ def backend(monkeypatch):
     pat = backend_module.PatAttnBackend(runner)
     pat._set_kv_buffer = lambda *args: calls.append("write-kv")
     pat.calls = calls
+    pat.triton_value = 7.0
     return pat
 
 
@@ -224,3 +230,23 @@ def test_unsupported_model_decodes_with_triton(backend, monkeypatch) -> None:
     assert pat.decoder is None and "head_dim 96" in pat.unsupported
     pat.stage_batch(radix_batch(PROMPTS))
     assert pat._staged is None
+
+
+def test_verification_mode_compares_every_layer_with_triton(backend, caplog) -> None:
+    backend._verify = True
+    batch = radix_batch(PROMPTS)
+    fb = forward_batch("DECODE", batch)
+    backend.init_forward_metadata(fb)  # unstaged (warmup-like): not counted
+    backend.forward(*qkv(4), layer(), fb)
+    for value in (7.0, 6.5):  # triton agrees, then differs by 0.5
+        backend.stage_batch(batch)
+        backend.init_forward_metadata(fb)
+        backend.triton_value = value
+        out = backend.forward(*qkv(4), layer(), fb)
+        assert bool((out == 7).all()), "outputs stay PAT's"
+    with caplog.at_level("INFO", logger="sglang_pat.backend"):
+        backend.stage_batch(batch)
+        backend.init_forward_metadata(fb)
+    assert "2 decode steps, max |pat - triton| 0.5, max |triton| 7, " in caplog.text
+    assert "max |pat - triton| / (1 + |triton|) 0.0667" in caplog.text
+    assert backend.calls.count("triton-decode-no-write") == 3
