@@ -88,12 +88,13 @@ SERVER_FLAGS = ["--mem-fraction-static", "0.8"]
 
 
 def decode_throughput(log_text: str, batch: int) -> tuple[float | None, int]:
-    """Median gen throughput over decode log lines at full batch, and the lines used."""
+    """Median gen throughput over decode log lines at full batch, and the lines used. The
+    first such line is dropped: its interval still holds the batch's prefills."""
     lines = [(int(n), float(t)) for n, t in DECODE_LINE.findall(log_text)]
-    if not lines:
-        return None, 0
-    full = batch or max(n for n, _ in lines)
-    used = [t for n, t in lines if n >= 0.95 * full] if batch else [t for _, t in lines]
+    if batch:
+        used = [t for n, t in lines if n >= 0.95 * batch][1:]
+    else:
+        used = [t for n, t in lines if n > 1]  # arrivals set the batch: every decode interval
     return (statistics.median(used) if used else None), len(used)
 
 
