@@ -1,7 +1,9 @@
 """Dummy model directories (config + a locally generated tokenizer) for ``--load-format dummy``.
 
-Nothing is downloaded: the config is written from the shape table and the tokenizer is a
-word-level one with one word per id (``w17``...), so every id the random weights emit decodes.
+Nothing is downloaded: the config is written from the shape table and the tokenizer is
+generated: one word per id (``w17``...), so every id the random weights emit decodes, and any
+other word is spelled out in printable ASCII pieces (WordPiece, ``##`` continuations), so text
+prompts such as bench_serving's Mooncake replay (``0hi hi ... 17hi hi``) keep their differences.
 
     python -m sglang_pat.model_dirs DIR [--shape llama-3-8b|qwen3-8b]
 """
@@ -10,7 +12,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import string
 from pathlib import Path
+
+# Printable ASCII without whitespace: word-initial and ``##`` continuation pieces.
+_CHARS = [c for c in string.printable if not c.isspace()]
 
 SHAPES: dict[str, dict] = {
     "llama-3-8b": dict(
@@ -64,7 +70,12 @@ def make_model_dir(path: str | Path, shape: str = "llama-3-8b") -> Path:
     (path / "config.json").write_text(json.dumps(config, indent=2) + "\n")
     bos, eos = config["bos_token_id"], config["eos_token_id"]
     specials = {bos: "<|begin_of_text|>", eos: "<|end_of_text|>"}
-    vocab = {specials.get(i, f"w{i}"): i for i in range(config["vocab_size"])}
+    vocab_size = config["vocab_size"]
+    pieces = _CHARS + ["##" + c for c in _CHARS]
+    piece_ids = [i for i in range(vocab_size - 1, -1, -1) if i not in specials][: len(pieces)]
+    names = {**{i: f"w{i}" for i in range(vocab_size)}, **specials}
+    names.update(zip(piece_ids, pieces))
+    vocab = {name: i for i, name in names.items()}
     tokenizer = {
         "version": "1.0",
         "truncation": None,
@@ -84,8 +95,14 @@ def make_model_dir(path: str | Path, shape: str = "llama-3-8b") -> Path:
         "normalizer": None,
         "pre_tokenizer": {"type": "WhitespaceSplit"},
         "post_processor": None,
-        "decoder": None,
-        "model": {"type": "WordLevel", "vocab": vocab, "unk_token": "w0"},
+        "decoder": {"type": "WordPiece", "prefix": "##", "cleanup": False},
+        "model": {
+            "type": "WordPiece",
+            "unk_token": "w0",
+            "continuing_subword_prefix": "##",
+            "max_input_chars_per_word": 10000,
+            "vocab": vocab,
+        },
     }
     (path / "tokenizer.json").write_text(json.dumps(tokenizer))
     (path / "tokenizer_config.json").write_text(
