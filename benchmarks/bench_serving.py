@@ -8,6 +8,11 @@ the workload's whole batch runs; latency figures come from bench_serving's JSONL
 
     python benchmarks/bench_serving.py [--backends pat,triton,flashinfer]
         [--workloads gsp-4x32-4096,...] [--model-path DIR] [--out DIR]
+    python benchmarks/bench_serving.py --summarize RUN_DIR [RUN_DIR ...] --out DIR
+
+Every finished workload is appended to ``rows.jsonl`` at once (a failed one as a row with its
+error), so a run cut short keeps what it measured, and runs split over several device calls
+are merged with ``--summarize``.
 
 Writes to ``benchmarks/results/<date>-<gpu>/`` (or --out): ``serving.csv``, ``serving.md``,
 ``serving-summary.json``, ``serving.png``, bench_serving's JSONL and every server log.
@@ -78,8 +83,8 @@ WORKLOADS = {
         ),
         128,
     ),
-    "mooncake-conversation": mooncake("conversation", 400, 4.0),
-    "mooncake-synthetic": mooncake("synthetic", 400, 4.0),
+    "mooncake-conversation": mooncake("conversation", 200, 2.0),
+    "mooncake-synthetic": mooncake("synthetic", 200, 2.0),
 }
 DECODE_LINE = re.compile(
     r"Decode batch, #running-req: (\d+).*?gen throughput \(token/s\): ([\d.]+)"
@@ -112,8 +117,13 @@ def run_workload(name: str, spec: ServerSpec, out: Path, args: argparse.Namespac
         command += ["--dataset-path", str(Path(args.mooncake_dir) / workload.dataset_file)]
     log_start = spec.log.stat().st_size
     started = time.time()
-    with open(out / f"{name}-{spec.backend}.bench.log", "w") as log:
-        subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, check=True, timeout=1800)
+    bench_log = out / f"{name}-{spec.backend}.bench.log"
+    try:
+        with open(bench_log, "w") as log:
+            subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, check=True, timeout=1800)
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as error:
+        print(f"    {name}: FAILED ({error}); see {bench_log}", flush=True)
+        return dict(workload=name, backend=spec.backend, error=str(error), command=command[1:])
     with open(spec.log, errors="replace") as server_log:
         server_log.seek(log_start)
         decode_tok_s, lines = decode_throughput(server_log.read(), workload.batch)
@@ -129,6 +139,7 @@ def run_workload(name: str, spec: ServerSpec, out: Path, args: argparse.Namespac
         median_ttft_ms=result["median_ttft_ms"],
         completed=result["completed"],
         command=" ".join(command[1:]),
+        commit=os.environ.get("PAT_COMMIT", "unknown"),
     )
     print(
         f"    {name}: {decode_tok_s} tok/s decode, took {time.time() - started:.0f} s", flush=True
@@ -151,7 +162,17 @@ def main() -> None:
     parser.add_argument("--mooncake-dir", default=str(ROOT.parent.parent / "shared/data/mooncake"))
     parser.add_argument("--out")
     parser.add_argument("--port", type=int, default=30400)
+    parser.add_argument(
+        "--summarize",
+        nargs="+",
+        metavar="DIR",
+        help="no servers: merge the rows.jsonl of earlier runs (one per device call) into --out",
+    )
     args = parser.parse_args()
+    if args.summarize:
+        rows = [row for run in args.summarize for row in read_rows(Path(run))]
+        write_results(rows, Path(args.out or "."), rows[0].get("gpu", "unknown"))
+        return
     workloads = args.workloads.split(",")
     if unknown := set(workloads) - set(WORKLOADS):
         parser.error(f"unknown workloads {sorted(unknown)}; choose from {sorted(WORKLOADS)}")
@@ -162,40 +183,59 @@ def main() -> None:
     flags = [*SERVER_FLAGS, *args.server_flags.split()]
     if not any(model.glob("*.safetensors")):
         flags += ["--load-format", "dummy"]  # a config-only dir: random weights
-    rows = []
     for backend in args.backends.split(","):
         launcher = "sglang_pat.launch_server" if backend == "pat" else "sglang.launch_server"
         spec = ServerSpec(backend, model, backend, args.port, out / f"server-{backend}.log", flags)
         spec.launcher = launcher
         print(f"[{backend}] starting", flush=True)
         with running([spec], timeout=900):
-            rows += [run_workload(name, spec, out, args) for name in workloads]
-    write_results(rows, out, gpu, date, " ".join(sys.argv))
+            for name in workloads:
+                row = run_workload(name, spec, out, args)
+                row.update(gpu=gpu, date=date, run=" ".join(sys.argv))
+                with open(out / "rows.jsonl", "a") as f:
+                    f.write(json.dumps(row) + "\n")
+    write_results(read_rows(out), out, gpu)
 
 
-def write_results(rows: list[dict], out: Path, gpu: str, date: str, argv: str) -> None:
+def read_rows(run: Path) -> list[dict]:
+    """Rows of a run directory; a later row of the same (workload, backend) replaces one."""
+    rows: dict[tuple[str, str], dict] = {}
+    for line in (run / "rows.jsonl").read_text().splitlines():
+        row = json.loads(line)
+        rows[row["workload"], row["backend"]] = row
+    return list(rows.values())
+
+
+def write_results(rows: list[dict], out: Path, gpu: str) -> None:
+    """serving.csv, serving.md, serving-summary.json and serving.png from the rows."""
+    out.mkdir(parents=True, exist_ok=True)
+    fields = list(dict.fromkeys(key for row in rows for key in row))
     with open(out / "serving.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer = csv.DictWriter(f, fieldnames=fields)
         writer.writeheader()
         writer.writerows(rows)
     keys = ("decode_tok_s", "median_itl_ms", "mean_tpot_ms", "output_tok_s")
-    summary: dict = dict(gpu=gpu, commit=os.environ.get("PAT_COMMIT", "unknown"), date=date)
-    summary["command"] = argv
+    commits = sorted({row.get("commit", "unknown") for row in rows})
+    dates = sorted({row.get("date", "unknown") for row in rows})
+    runs = list(dict.fromkeys(row.get("run", "") for row in rows))
+    summary: dict = dict(gpu=gpu, commit=",".join(commits), date=",".join(dates), commands=runs)
     for row in rows:
-        summary.setdefault(row["workload"], {})[row["backend"]] = {k: row[k] for k in keys}
+        summary.setdefault(row["workload"], {})[row["backend"]] = {k: row.get(k) for k in keys}
     (out / "serving-summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    fmt = lambda value, spec: "n/a" if value is None else format(value, spec)  # noqa: E731
     table = ["| workload | backend | decode tok/s | median ITL ms | mean TPOT ms | output tok/s |"]
     table.append("|---|---|---:|---:|---:|---:|")
     for row in rows:
-        tok_s = f"{row['decode_tok_s']:.0f}" if row["decode_tok_s"] else "n/a"
         table.append(
-            f"| {row['workload']} | {row['backend']} | {tok_s} | {row['median_itl_ms']:.2f} "
-            f"| {row['mean_tpot_ms']:.2f} | {row['output_tok_s']:.0f} |"
+            f"| {row['workload']} | {row['backend']} | {fmt(row.get('decode_tok_s'), '.0f')} "
+            f"| {fmt(row.get('median_itl_ms'), '.2f')} | {fmt(row.get('mean_tpot_ms'), '.2f')} "
+            f"| {fmt(row.get('output_tok_s'), '.0f')} |"
         )
-    header = f"{gpu}, commit {summary['commit']}, {date}\n\n`{argv}`\n\n"
+    header = f"{gpu}, commit {summary['commit']}, {summary['date']}\n\n"
+    header += "".join(f"`{run}`\n\n" for run in runs)
     (out / "serving.md").write_text(header + "\n".join(table) + "\n")
     print("\n".join(table), flush=True)
-    plot(rows, out / "serving.png", f"{gpu}, {date}")
+    plot(rows, out / "serving.png", f"{gpu}, {summary['date']}")
 
 
 def plot(rows: list[dict], path: Path, title: str) -> None:
