@@ -124,12 +124,13 @@ class PatAttnBackend(TritonAttnBackend):
         self._staged = (rids, forest, batch.req_pool_indices_cpu.numpy())
         self._stage_seconds = time.perf_counter() - start
 
-    def _take_forest(self, forward_batch: Any) -> tuple[PrefixForest, np.ndarray]:
-        """The staged forest if it is this batch's, else an all-private one (warmup, capture)."""
+    def _take_forest(self, forward_batch: Any) -> tuple[PrefixForest, np.ndarray, bool]:
+        """The staged forest if it is this batch's, else an all-private one (warmup, capture);
+        and whether it was the staged one."""
         staged, self._staged = self._staged, None
         rids = getattr(forward_batch, "rids", None)
         if staged is not None and (rids is None or tuple(rids) == staged[0]):
-            return staged[1], staged[2]
+            return staged[1], staged[2], True
         self._unstaged_steps += 1
         if not self._missing_forest_logged and rids:
             logger.warning("pat: no prefix forest staged for a decode batch; reading privately")
@@ -139,7 +140,7 @@ class PatAttnBackend(TritonAttnBackend):
         seq_lens = seq_lens[:bs].numpy() if seq_lens is not None else np.ones(bs, np.int64)
         pool_rows = forward_batch.req_pool_indices[:bs].cpu().numpy()  # warmup/capture only
         private = PrefixForest([], [], [], [], [-1] * bs, np.maximum(seq_lens, 1))
-        return private, pool_rows
+        return private, pool_rows, False
 
     def _plan(self, forward_batch: Any, for_graph: bool) -> None:
         self._pat_step = False
@@ -148,8 +149,7 @@ class PatAttnBackend(TritonAttnBackend):
         if not forward_batch.forward_mode.is_decode():
             return
         start = time.perf_counter()
-        unstaged_before = self._unstaged_steps
-        forest, pool_rows = self._take_forest(forward_batch)
+        forest, pool_rows, staged = self._take_forest(forward_batch)
         try:
             self.decoder.plan_step(forest, pool_rows, self.req_to_token, for_graph=for_graph)
         except PlanCapacityError:
@@ -167,7 +167,7 @@ class PatAttnBackend(TritonAttnBackend):
         self._stage_seconds = 0.0
         if self._verify:
             self._verify_rows.fill_(len(forest.seq_lens))
-            self._report_verification(staged=self._unstaged_steps == unstaged_before)
+            self._report_verification(staged)
 
     def _report_verification(self, staged: bool) -> None:
         """Log the largest PAT-triton gap over the served decode steps before this one (a host
