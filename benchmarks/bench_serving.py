@@ -185,8 +185,8 @@ def main() -> None:
         flags += ["--load-format", "dummy"]  # a config-only dir: random weights
     for backend in args.backends.split(","):
         launcher = "sglang_pat.launch_server" if backend == "pat" else "sglang.launch_server"
-        spec = ServerSpec(backend, model, backend, args.port, out / f"server-{backend}.log", flags)
-        spec.launcher = launcher
+        log = out / f"server-{backend}.log"
+        spec = ServerSpec(backend, model, backend, args.port, log, flags, launcher=launcher)
         print(f"[{backend}] starting", flush=True)
         with running([spec], timeout=900):
             for name in workloads:
