@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from sglang_pat.decoder import PatDecoder
 from sglang_pat.forest import PrefixForest
 
 INTERPRET = os.environ.get("TRITON_INTERPRET") == "1"
@@ -86,6 +87,20 @@ def make_batch(
         req_to_token=torch.from_numpy(req_to_token).to(device),
         pool_rows=np.arange(1, batch + 1),
         seq_lens=seq_lens.copy(),
+    )
+
+
+def decoder_for(kv: KVBatch, *, max_requests: int, max_kv_indices: int, **options) -> PatDecoder:
+    """A PatDecoder on DEVICE for the heads, head_dim and KV dtype of ``kv``."""
+    return PatDecoder(
+        num_q_heads=kv.q.shape[1],
+        num_kv_heads=kv.k_buffer.shape[-2],
+        head_dim=kv.q.shape[2],
+        device=DEVICE,
+        max_requests=max_requests,
+        max_kv_indices=max_kv_indices,
+        kv_dtype=kv.k_buffer.dtype,
+        **options,
     )
 
 

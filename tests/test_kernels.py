@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 import torch
-from helpers import DEVICE, assert_close, make_batch, reference_decode
+from helpers import DEVICE, assert_close, decoder_for, make_batch, reference_decode
 
 from sglang_pat.cost_model import CostModel
-from sglang_pat.decoder import PatDecoder
 from sglang_pat.forest import PrefixForest
 
 # bf16 dots are wrong in triton 3.6's interpreter: bf16 is proven on the GPU only.
@@ -25,18 +24,10 @@ TREES = {
 }
 
 
-def run_decoder(forest, kv, *, cost=SHARING, num_sms=3, min_chunk=16, logit_cap=0.0, dtype=None):
-    hq, hkv, d = kv.q.shape[1], kv.k_buffer.shape[-2], kv.q.shape[2]
-    decoder = PatDecoder(
-        num_q_heads=hq,
-        num_kv_heads=hkv,
-        head_dim=d,
-        device=DEVICE,
-        max_requests=32,
-        max_kv_indices=int(forest.seq_lens.sum()),
-        kv_dtype=dtype or kv.k_buffer.dtype,
-        num_sms=num_sms,
-        cost=cost,
+def run_decoder(forest, kv, *, cost=SHARING, num_sms=3, min_chunk=16, logit_cap=0.0):
+    d = kv.q.shape[2]
+    decoder = decoder_for(
+        kv, max_requests=32, max_kv_indices=int(forest.seq_lens.sum()), num_sms=num_sms, cost=cost
     )
     decoder.scheduler.min_chunk_tokens = min_chunk
     plan = decoder.plan_step(forest, kv.pool_rows, kv.req_to_token)
@@ -111,17 +102,7 @@ def test_padded_requests_are_left_alone() -> None:
     """A CUDA-graph bucket larger than the batch: extra rows keep what they hold."""
     forest = PrefixForest.from_tree_spec("1,2_64,5")
     kv = make_batch(forest, num_q_heads=4, num_kv_heads=1, head_dim=64, dtype=torch.float16)
-    decoder = PatDecoder(
-        num_q_heads=4,
-        num_kv_heads=1,
-        head_dim=64,
-        device=DEVICE,
-        max_requests=4,
-        max_kv_indices=256,
-        kv_dtype=torch.float16,
-        num_sms=2,
-        cost=SHARING,
-    )
+    decoder = decoder_for(kv, max_requests=4, max_kv_indices=256, num_sms=2, cost=SHARING)
     decoder.plan_step(forest, kv.pool_rows, kv.req_to_token, for_graph=True)
     q = torch.cat([kv.q, torch.zeros_like(kv.q)])
     out = torch.full_like(q, 7.0)
@@ -133,16 +114,7 @@ def test_padded_requests_are_left_alone() -> None:
 def test_bad_input_names_the_argument() -> None:
     forest = PrefixForest.from_tree_spec("2_8")
     kv = make_batch(forest, num_q_heads=4, num_kv_heads=1, head_dim=64, dtype=torch.float16)
-    decoder = PatDecoder(
-        num_q_heads=4,
-        num_kv_heads=1,
-        head_dim=64,
-        device=DEVICE,
-        max_requests=2,
-        max_kv_indices=16,
-        kv_dtype=torch.float16,
-        num_sms=2,
-    )
+    decoder = decoder_for(kv, max_requests=2, max_kv_indices=16, num_sms=2)
     decoder.plan_step(forest, kv.pool_rows, kv.req_to_token)
     out = torch.empty_like(kv.q)
     with pytest.raises(ValueError, match="q"):
@@ -165,17 +137,8 @@ def test_bad_input_names_the_argument() -> None:
 def test_capacity_overflow_falls_back_to_private_plan() -> None:
     forest = PrefixForest.from_tree_spec("1,2,4_96,96,9")  # 3 partials a request > 2
     kv = make_batch(forest, num_q_heads=4, num_kv_heads=2, head_dim=64, dtype=torch.float16)
-    decoder = PatDecoder(
-        num_q_heads=4,
-        num_kv_heads=2,
-        head_dim=64,
-        device=DEVICE,
-        max_requests=4,
-        max_kv_indices=1024,
-        kv_dtype=torch.float16,
-        num_sms=64,
-        cost=SHARING,
-        max_chunks_per_tile=2,
+    decoder = decoder_for(
+        kv, max_requests=4, max_kv_indices=1024, num_sms=64, cost=SHARING, max_chunks_per_tile=2
     )
     decoder.scheduler.min_chunk_tokens = 16
     decoder.plan_step(forest, kv.pool_rows, kv.req_to_token)

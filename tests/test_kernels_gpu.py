@@ -5,9 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from helpers import DEVICE, assert_close, make_batch, reference_decode
+from helpers import DEVICE, assert_close, decoder_for, make_batch, reference_decode
 
-from sglang_pat.decoder import PatDecoder
 from sglang_pat.forest import PrefixForest
 
 pytestmark = [
@@ -50,15 +49,9 @@ def sglang_triton_decode(kv, sm_scale: float, page_size: int = 1, logit_cap: flo
 
 
 def pat_decode(forest, kv, logit_cap: float = 0.0):
-    hq, hkv, d = kv.q.shape[1], kv.k_buffer.shape[-2], kv.q.shape[2]
-    decoder = PatDecoder(
-        num_q_heads=hq,
-        num_kv_heads=hkv,
-        head_dim=d,
-        device="cuda",
-        max_requests=forest.num_requests,
-        max_kv_indices=int(forest.seq_lens.sum()),
-        kv_dtype=kv.k_buffer.dtype,
+    d = kv.q.shape[2]
+    decoder = decoder_for(
+        kv, max_requests=forest.num_requests, max_kv_indices=int(forest.seq_lens.sum())
     )
     decoder.plan_step(forest, kv.pool_rows, kv.req_to_token)
     out = torch.empty_like(kv.q)
@@ -117,15 +110,7 @@ def test_huge_slot_indices() -> None:
     expected = reference_decode(kv, 0.125)
     kv.req_to_token = torch.where(kv.req_to_token > 0, kv.req_to_token + slots, kv.req_to_token)
     kv.k_buffer, kv.v_buffer = big_k, big_v
-    decoder = PatDecoder(
-        num_q_heads=4,
-        num_kv_heads=1,
-        head_dim=64,
-        device="cuda",
-        max_requests=4,
-        max_kv_indices=512,
-        kv_dtype=torch.bfloat16,
-    )
+    decoder = decoder_for(kv, max_requests=4, max_kv_indices=512)
     decoder.plan_step(forest, kv.pool_rows, kv.req_to_token)
     out = decoder.forward(kv.q, big_k, big_v, torch.empty_like(kv.q), sm_scale=0.125)
     assert_close(out, expected, torch.bfloat16)
@@ -139,14 +124,8 @@ def test_cuda_graph_replays_new_plans() -> None:
         make_batch(f, num_q_heads=32, num_kv_heads=8, head_dim=128, dtype=torch.bfloat16, seed=i)
         for i, f in enumerate(forests)
     ]
-    decoder = PatDecoder(
-        num_q_heads=32,
-        num_kv_heads=8,
-        head_dim=128,
-        device="cuda",
-        max_requests=32,
-        max_kv_indices=int(max(f.seq_lens.sum() for f in forests)),
-        kv_dtype=torch.bfloat16,
+    decoder = decoder_for(
+        batches[0], max_requests=32, max_kv_indices=int(max(f.seq_lens.sum() for f in forests))
     )
     q = torch.empty_like(batches[0].q)
     out = torch.empty_like(q)
