@@ -24,7 +24,7 @@ from .decoder import PatDecoder
 from .forest import PrefixForest
 from .kernels.launch import HEAD_DIMS, KV_DTYPES
 from .plan import PlanCapacityError
-from .radix import forest_from_radix
+from .radix import RadixForestBuilder
 
 logger = logging.getLogger(__name__)
 PLAN_TIMES_LOGGED_EVERY = 200  # decode steps between two 'planning µs per step' log lines
@@ -65,6 +65,7 @@ class PatAttnBackend(TritonAttnBackend):
         self._staged: tuple[tuple[str, ...], PrefixForest, np.ndarray] | None = None
         self._pat_step = False
         self._missing_forest_logged = False
+        self._forests = RadixForestBuilder()
         self._plan_us = np.zeros(PLAN_TIMES_LOGGED_EVERY)
         self._plan_count = 0
         self._stage_seconds = 0.0
@@ -117,7 +118,7 @@ class PatAttnBackend(TritonAttnBackend):
         root = getattr(tree, "root_node", None)
         if self.decoder is None or root is None or getattr(tree, "disable", False):
             return
-        forest = forest_from_radix(
+        forest = self._forests.build(
             [req.last_node for req in batch.reqs], root, batch.seq_lens_cpu.numpy()
         )
         rids = tuple(req.rid for req in batch.reqs)

@@ -14,6 +14,7 @@ builders turn a PAT tree-spec string, token-id lists or SGLang's RadixCache into
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -60,6 +61,19 @@ class PrefixForest:
     @property
     def num_requests(self) -> int:
         return int(self.seq_lens.shape[0])
+
+    def with_seq_lens(self, seq_lens: Sequence[int] | np.ndarray) -> PrefixForest:
+        """The same sharing with new lengths (the next decode step); only lengths are checked."""
+        lens = _as_index_array("seq_lens", seq_lens)
+        if lens.shape != self.seq_lens.shape:
+            raise ValueError(f"seq_lens has shape {lens.shape}, expected {self.seq_lens.shape}")
+        if lens.shape[0] and lens.min() < 1:
+            raise ValueError("seq_lens: every request needs at least one KV token")
+        if np.any(lens < self.private_start()):
+            raise ValueError("seq_lens: a request is shorter than its shared prefix")
+        forest = copy.copy(self)
+        object.__setattr__(forest, "seq_lens", lens)
+        return forest
 
     def private_start(self) -> np.ndarray:
         """``[B]`` first position of each request's private tail."""

@@ -12,6 +12,7 @@ Only ``node.parent`` and ``len(node.key)`` are read (CPU objects, no tensor, no 
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
 from typing import Any
 
@@ -69,3 +70,32 @@ def forest_from_radix(
         reps.append(first)
     req_node = [next((forest_node[n] for n in path if span[n][3] >= 2), -1) for path in paths]
     return PrefixForest(starts, ends, parents, reps, req_node, np.asarray(seq_lens))
+
+
+class RadixForestBuilder:
+    """``forest_from_radix`` that reuses the last forest while the batch keeps its requests.
+
+    When every request of the batch still has the same ``last_node`` object (a decode step:
+    only lengths grew), the sharing is unchanged: nodes on a running request's path are locked,
+    so never evicted; SGLang never merges nodes; and splitting a node (another prompt inserted)
+    cuts a range into two with the same members, which the forest merges back into one node.
+    The walk, the costly part per step, is then skipped.
+    """
+
+    def __init__(self) -> None:
+        self._key: tuple[Any, ...] = ()
+        self._forest: PrefixForest | None = None
+
+    def build(
+        self, last_nodes: Sequence[Any], root: Any, seq_lens: Sequence[int] | np.ndarray
+    ) -> PrefixForest:
+        key = (root, *last_nodes)
+        if (
+            self._forest is not None
+            and len(key) == len(self._key)
+            and all(map(operator.is_, key, self._key))
+        ):
+            return self._forest.with_seq_lens(seq_lens)
+        forest = forest_from_radix(last_nodes, root, seq_lens)
+        self._key, self._forest = key, forest
+        return forest

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from sglang_pat.forest import PrefixForest
-from sglang_pat.radix import forest_from_radix
+from sglang_pat.radix import RadixForestBuilder, forest_from_radix
 
 radix_cache = pytest.importorskip("sglang.srt.mem_cache.radix_cache")
 base = pytest.importorskip("sglang.srt.mem_cache.base_prefix_cache")
@@ -81,3 +81,34 @@ def test_uncached_requests_and_foreign_nodes() -> None:
     ).last_device_node
     with pytest.raises(ValueError, match="not under the given root"):
         forest_from_radix([node], cache.root_node, [4])
+
+
+def test_builder_reuses_the_forest_while_the_batch_keeps_its_requests() -> None:
+    rng = np.random.default_rng(7)
+    prompts = prompts_with_nested_prefixes(rng)[:12]
+    cache = radix_cache.RadixCache.create_simulated()
+    key = lambda tokens: radix_cache.RadixKey(array("q", tokens))  # noqa: E731
+    for tokens in prompts:
+        cache.insert(base.InsertParams(key=key(tokens)))
+    last_nodes = [
+        cache.match_prefix(base.MatchPrefixParams(key=key(tokens))).last_device_node
+        for tokens in prompts
+    ]
+    seq_lens = np.asarray([len(p) + 3 for p in prompts])
+    builder = RadixForestBuilder()
+    first = builder.build(last_nodes, cache.root_node, seq_lens)
+    # Another prompt splits the shared system-prompt node and a tool node on the batch's paths.
+    cache.insert(base.InsertParams(key=key(prompts[0][:50] + [5000])))
+    cache.insert(base.InsertParams(key=key(prompts[0][:85] + [5001])))
+    grown = builder.build(last_nodes, cache.root_node, seq_lens + 1)
+    fresh = forest_from_radix(last_nodes, cache.root_node, seq_lens + 1)
+    assert canonical(grown) == canonical(fresh)
+    assert grown.node_start is first.node_start, "reused, not rebuilt"
+    assert grown.seq_lens.tolist() == (seq_lens + 1).tolist()
+    # Another batch (a request left) is rebuilt.
+    fewer = builder.build(last_nodes[1:], cache.root_node, seq_lens[1:])
+    assert canonical(fewer) == canonical(
+        forest_from_radix(last_nodes[1:], cache.root_node, seq_lens[1:])
+    )
+    with pytest.raises(ValueError, match="shorter than its shared prefix"):
+        builder.build(last_nodes[1:], cache.root_node, np.ones(11, dtype=np.int64))
