@@ -162,9 +162,10 @@ class PatAttnBackend(TritonAttnBackend):
             )
             return
         self._pat_step = True
-        self._record_plan_time(
-            time.perf_counter() - start + self._stage_seconds, forward_batch.batch_size
-        )
+        if staged:  # served steps only: warmup and capture plan for dummy batches
+            self._record_plan_time(
+                time.perf_counter() - start + self._stage_seconds, forward_batch.batch_size
+            )
         self._stage_seconds = 0.0
         if self._verify:
             self._verify_rows.fill_(len(forest.seq_lens))
@@ -199,14 +200,13 @@ class PatAttnBackend(TritonAttnBackend):
             logger.info(
                 "pat: planning CPU time per decode step over the last %d steps: "
                 "p50 %.0f us, p90 %.0f us, p99 %.0f us (last batch %d requests); "
-                "%d of %d steps so far without a staged forest (warmup, capture)",
+                "%d warmup and capture steps not counted",
                 PLAN_TIMES_LOGGED_EVERY,
                 p50,
                 p90,
                 p99,
                 batch_size,
                 self._unstaged_steps,
-                self._plan_count,
             )
 
     def init_forward_metadata(self, forward_batch: Any) -> None:
