@@ -99,6 +99,30 @@ def chunk_experiment(batch: Batch, menu: TileMenu, flush, chunks: list[int]) -> 
         )
 
 
+def split_times(batch: Batch, menu: TileMenu, flush) -> tuple[float, float, float]:
+    """µs of the whole plan, of its shared items only (several members, chunk >= 0) and of
+    the rest (private items and packed tails), each without the merge."""
+    decoder = make_decoder(batch, menu)
+    decoder.merge_needed = False
+    plan = decoder.plan
+    out = torch.empty_like(batch.q)
+    run = lambda: decoder.forward(batch.q, batch.k, batch.v, out, sm_scale=batch.sm_scale)
+    shared = (plan.items[:, 3] > 1) & (plan.items[:, 4] >= 0)
+    times = []
+    for keep in (None, shared, ~shared):
+        if keep is not None:
+            decoder.upload(dataclasses.replace(plan, items=plan.items[keep]))
+        times.append(graph_time_us(run, flush))
+    return times[0], times[1], times[2]
+
+
+def parse_menu(text: str) -> TileMenu:
+    """``16x128,32x64,64x64:w4:s3:p2`` -> TileMenu (tiles, warps, stages, programs per SM)."""
+    tiles, warps, stages, per_sm = text.split(":")
+    pairs = [tuple(int(x) for x in tile.split("x")) for tile in tiles.split(",")]
+    return _menu(pairs, int(warps[1:]), int(stages[1:]), int(per_sm[1:]))
+
+
 def _menu(tiles, warps, stages, per_sm) -> TileMenu:
     return TileMenu(tuple(TileConfig(m, n) for m, n in tiles), warps, stages, per_sm)
 
@@ -129,6 +153,10 @@ def main() -> None:
     parser.add_argument("--sweep", action="append", default=[], choices=sorted(SWEEP))
     parser.add_argument("--combos", action="store_true", help="try the whole menus of COMBOS")
     parser.add_argument("--shared-chunks", default="", help="e.g. 256,512,1024")
+    parser.add_argument(
+        "--split", action="append", default=[], metavar="MENU",
+        help="time all / shared-only / private-only items with MENU (16x128,64x64:w4:s3:p2)",
+    )  # fmt: skip
     args = parser.parse_args()
     heads = tuple(int(x) for x in args.heads.split(","))
     flush = torch.empty(512 * 2**20, dtype=torch.uint8, device="cuda")
@@ -138,6 +166,16 @@ def main() -> None:
         bound = batch.unique_bytes / bw
         print(f"{spec} {heads}", flush=True)
         breakdown(batch, default_tile_menu(HEAD_DIM), flush, bound)
+        for text in args.split:
+            try:
+                total, shared, private = split_times(batch, parse_menu(text), flush)
+                print(
+                    f"  split {text}: all {total:7.1f} us, shared only {shared:7.1f},"
+                    f" private only {private:7.1f} (no merge)",
+                    flush=True,
+                )
+            except Exception as error:  # out of shared memory, registers, ...
+                print(f"  split {text}: {type(error).__name__} {str(error)[:80]}", flush=True)
         if args.shared_chunks:
             chunks = [int(c) for c in args.shared_chunks.split(",")]
             chunk_experiment(batch, default_tile_menu(HEAD_DIM), flush, chunks)
