@@ -45,9 +45,12 @@ class Workload:
     args: tuple[str, ...]
     batch: int  # requests decoding together once the batch is full
     dataset_file: str | None = None  # a Mooncake trace under --mooncake-dir
+    client: str = "sglang"  # bench_serving's --backend; multi-turn needs a chat endpoint
 
 
-def gsp(groups: int, per_group: int, system: int, concurrency: int, *extra: str) -> Workload:
+def gsp(
+    groups: int, per_group: int, system: int, concurrency: int, *extra: str, client: str = "sglang"
+) -> Workload:
     return Workload(
         (
             *("--dataset-name", "generated-shared-prefix"),
@@ -57,6 +60,7 @@ def gsp(groups: int, per_group: int, system: int, concurrency: int, *extra: str)
             *("--num-prompts", str(groups * per_group), *extra),
         ),
         min(concurrency, groups * per_group),
+        client=client,
     )
 
 
@@ -74,7 +78,9 @@ def mooncake(workload: str, prompts: int, slowdown: float) -> Workload:
 WORKLOADS = {
     "gsp-4x32-4096": gsp(4, 32, 4096, 128),
     "gsp-64x16-2048": gsp(64, 16, 2048, 256),
-    "gsp-multiturn-16x8-2048": gsp(16, 8, 2048, 128, "--gsp-num-turns", "3"),
+    "gsp-multiturn-16x8-2048": gsp(
+        16, 8, 2048, 128, "--gsp-num-turns", "3", client="sglang-oai-chat"
+    ),
     "random-ids-2048-256": Workload(
         (
             *("--dataset-name", "random-ids", "--random-input-len", "2048"),
@@ -83,8 +89,8 @@ WORKLOADS = {
         ),
         128,
     ),
-    "mooncake-conversation": mooncake("conversation", 200, 2.0),
-    "mooncake-synthetic": mooncake("synthetic", 200, 2.0),
+    "mooncake-conversation": mooncake("conversation", 100, 2.0),
+    "mooncake-synthetic": mooncake("synthetic", 100, 2.0),
 }
 DECODE_LINE = re.compile(
     r"Decode batch, #running-req: (\d+).*?gen throughput \(token/s\): ([\d.]+)"
@@ -108,7 +114,7 @@ def run_workload(name: str, spec: ServerSpec, out: Path, args: argparse.Namespac
     jsonl = out / f"{name}-{spec.backend}.jsonl"
     command = [
         sys.executable, "-m", "sglang.bench_serving",
-        "--backend", "sglang", "--port", str(spec.port),
+        "--backend", workload.client, "--port", str(spec.port),
         "--tokenizer", str(spec.model), "--model", str(spec.model),
         "--flush-cache", "--disable-tqdm", "--seed", "1",
         "--output-file", str(jsonl), *workload.args,
@@ -176,6 +182,10 @@ def main() -> None:
     workloads = args.workloads.split(",")
     if unknown := set(workloads) - set(WORKLOADS):
         parser.error(f"unknown workloads {sorted(unknown)}; choose from {sorted(WORKLOADS)}")
+    for name in workloads:  # bench_serving would try to download a missing trace
+        trace = WORKLOADS[name].dataset_file
+        if trace and not (Path(args.mooncake_dir) / trace).is_file():
+            parser.error(f"--mooncake-dir {args.mooncake_dir} has no {trace} (for {name})")
     gpu, date = gpu_name(), datetime.date.today().isoformat()
     out = Path(args.out or ROOT / "results" / f"{date}-{gpu.replace(' ', '-')}")
     out.mkdir(parents=True, exist_ok=True)
@@ -255,7 +265,12 @@ def plot(rows: list[dict], path: Path, title: str) -> None:
         for i, backend in enumerate(backends):
             values = [
                 next(
-                    (r[key] or 0 for r in rows if r["workload"] == w and r["backend"] == backend), 0
+                    (
+                        r.get(key) or 0
+                        for r in rows
+                        if r["workload"] == w and r["backend"] == backend
+                    ),
+                    0,
                 )
                 for w in workloads
             ]

@@ -60,6 +60,13 @@ SHAPES: dict[str, dict] = {
 }
 
 
+# Role-prefixed turns, so the chat endpoints (and bench_serving's multi-turn runs) work.
+CHAT_TEMPLATE = (
+    "{% for message in messages %}{{ message['role'] }}: {{ message['content'] }}\n{% endfor %}"
+    "{% if add_generation_prompt %}assistant: {% endif %}"
+)
+
+
 def make_model_dir(path: str | Path, shape: str = "llama-3-8b") -> Path:
     """Write ``config.json`` and tokenizer files for ``shape`` into ``path`` (idempotent)."""
     if shape not in SHAPES:
@@ -113,6 +120,7 @@ def make_model_dir(path: str | Path, shape: str = "llama-3-8b") -> Path:
                 eos_token=specials[eos],
                 unk_token="w0",
                 model_max_length=config["max_position_embeddings"],
+                chat_template=CHAT_TEMPLATE,
             ),
             indent=2,
         )

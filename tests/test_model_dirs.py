@@ -32,3 +32,15 @@ def test_tokenizer_round_trips_ids_and_keeps_text_apart(tmp_path, shape: str) ->
     assert tokenizer.unk_token_id not in a
     with pytest.raises(ValueError, match="shape"):
         make_model_dir(tmp_path / "x", "gpt-5")
+
+
+def test_chat_template_renders_turns(tmp_path) -> None:
+    """Chat endpoints (bench_serving's multi-turn runs) need a template in the tokenizer."""
+    tokenizer = transformers.AutoTokenizer.from_pretrained(str(make_model_dir(tmp_path / "m")))
+    messages = [
+        {"role": "user", "content": "w1 w2"},
+        {"role": "assistant", "content": "w3"},
+        {"role": "user", "content": "w4"},
+    ]
+    text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    assert text == "user: w1 w2\nassistant: w3\nuser: w4\nassistant: "
