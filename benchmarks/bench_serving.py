@@ -112,8 +112,15 @@ def decode_throughput(log_text: str, batch: int) -> tuple[float | None, int]:
 def run_workload(name: str, spec: ServerSpec, out: Path, args: argparse.Namespace) -> dict:
     workload = WORKLOADS[name]
     jsonl = out / f"{name}-{spec.backend}.jsonl"
+    # SGLang 0.5.17's own Mooncake replay crashes on its trace records: mooncake_replay.py
+    # runs the same bench_serving with that repaired.
+    runner = (
+        [str(ROOT / "mooncake_replay.py")]
+        if workload.dataset_file
+        else ["-m", "sglang.bench_serving"]
+    )
     command = [
-        sys.executable, "-m", "sglang.bench_serving",
+        sys.executable, *runner,
         "--backend", workload.client, "--port", str(spec.port),
         "--tokenizer", str(spec.model), "--model", str(spec.model),
         "--flush-cache", "--disable-tqdm", "--seed", "1",
