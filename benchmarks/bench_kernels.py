@@ -343,6 +343,13 @@ def main() -> None:
         help="default: all parts",
     )
     parser.add_argument("--heads", action="append", help="q,kv heads for the suite, e.g. 32,8")
+    parser.add_argument(
+        "--workload",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="only these tree specs (32 q / 8 KV heads), e.g. 4,128_4096,256 (kernels-custom.csv)",
+    )
     parser.add_argument("--commit", default=os.environ.get("PAT_COMMIT", "unknown"))
     parser.add_argument(
         "--summarize",
@@ -355,7 +362,7 @@ def main() -> None:
     if args.summarize:
         summarize(out_dir)
         return
-    parts = args.part or ["acceptance", "suite", "mooncake"]
+    parts = args.part or ([] if args.workload else ["acceptance", "suite", "mooncake"])
     heads = (
         [tuple(int(x) for x in h.split(",")) for h in args.heads] if args.heads else HEAD_CONFIGS
     )
@@ -376,6 +383,8 @@ def main() -> None:
                 ("synthetic", 2000, 128),
             ]
         ]
+    jobs += [(tree_workload(s), (32, 8)) for s in args.workload]
+    parts += ["custom"] if args.workload else []
     flush = torch.empty(512 * 2**20, dtype=torch.uint8, device="cuda")
     bw = copy_bandwidth_bytes_per_us()
     print(f"copy bandwidth {bw / 1e6:.2f} TB/s", flush=True)
