@@ -183,7 +183,11 @@ def main() -> None:
     )
     args = parser.parse_args()
     if args.summarize:
-        rows = [row for run in args.summarize for row in read_rows(Path(run))]
+        merged = {
+            (r["workload"], r["backend"]): r for d in args.summarize for r in read_rows(Path(d))
+        }
+        order = {name: i for i, name in enumerate(WORKLOADS)}  # later runs replace earlier rows
+        rows = sorted(merged.values(), key=lambda r: order.get(r["workload"], len(order)))
         write_results(rows, Path(args.out or "."), rows[0].get("gpu", "unknown"))
         return
     workloads = args.workloads.split(",")
