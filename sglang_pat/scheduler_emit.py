@@ -109,7 +109,7 @@ class LazyState:
     forest: PrefixForest
     pool_rows: np.ndarray
     plan: PackPlan
-    tail_len: np.ndarray  # [R] private tails (R = requests, all with a tail)
+    tail_len: np.ndarray  # [R] private tails at the cold plan (R = requests, all with a tail)
     tail_chunk: np.ndarray  # [R] chunk length of each private tile
     tail_packed: np.ndarray  # [R] bool: the tail is read by a packed-tail item
     tail_config_breaks: np.ndarray  # lengths at which a private tile changes config
@@ -121,6 +121,19 @@ class LazyState:
     tail_item_shift: np.ndarray  # per single-tail item row: its pack's rank among tails
     num_last_items: int  # single-tail items that are a tile's last chunk (just before packed)
     num_packed_items: int
+    steps: int = 0  # lazy updates since the cold plan
+    steps_valid: int | None = None  # first lazy step a tail's length rules out (see below)
+
+    def first_invalid_step(self, tail_max_len: int) -> int:
+        """The first lazy step s (tails t0 + s long) at which a tail's own length forbids the
+        update: a tail whose last chunk was full (t0 + s − 1 ≡ 0 mod its chunk), a length
+        at a config break (t0 + s = break), or a packed tail longer than tail_max_len."""
+        t0 = self.tail_len
+        first = 1 + int(((-t0) % self.tail_chunk).min(initial=1 << 62))
+        ahead = self.tail_config_breaks[None, :] - t0[:, None]
+        first = min(first, int(ahead[ahead >= 1].min(initial=first)))
+        packed = t0[self.tail_packed]
+        return min(first, max(1, tail_max_len + 1 - int(packed.max(initial=-(1 << 62)))))
 
 
 def emit_plan(
@@ -286,12 +299,9 @@ def lazy_update(
         return None
     if not (_same_structure(forest, old) and np.array_equal(pool_rows, state.pool_rows)):
         return None
-    tail_len = state.tail_len + 1
-    if np.any(state.tail_len % state.tail_chunk == 0):
-        return None
-    if any((tail_len == length).any() for length in state.tail_config_breaks.tolist()):
-        return None
-    if (tail_len[state.tail_packed] > rule.tail_max_len).any():
+    if state.steps_valid is None:  # once per cold plan; later steps compare two ints
+        state.steps_valid = state.first_invalid_step(rule.tail_max_len)
+    if state.steps + 1 >= state.steps_valid:
         return None
     stats = state.config_stats.copy()
     tails = state.config_tails
@@ -301,7 +311,7 @@ def lazy_update(
     if not np.array_equal(rule.chunks(stats, total_work), state.config_chunk):
         return None
     prev = state.plan
-    num_tails = tail_len.shape[0]
+    num_tails = state.tail_len.shape[0]
     packed_start = prev.items.shape[0] - state.num_packed_items
     items = prev.items.copy()
     items[state.tail_items_start : packed_start, 0] += state.tail_item_shift
@@ -324,6 +334,6 @@ def lazy_update(
         req_partial_indptr=prev.req_partial_indptr,
         num_kv_indices=prev.num_kv_indices + num_tails,
     )
-    state.forest, state.plan, state.tail_len = forest, plan, tail_len
+    state.forest, state.plan, state.steps = forest, plan, state.steps + 1
     state.config_stats, state.total_work = stats, total_work
     return plan

@@ -85,6 +85,22 @@ def test_lazy_update_equals_cold_plan(shape: int) -> None:
     assert lazy_steps > 100, "the lazy path must actually be taken"
 
 
+@pytest.mark.parametrize("spec", ["1,8_256,1", "1,8_256,100", "16_250", "1,4,16_512,64,3"])
+def test_lazy_update_across_chunk_ends_config_breaks_and_packing_limits(spec: str) -> None:
+    """Tails grown one token at a time for 300 steps cross their chunk ends, the menu's config
+    breaks and the packed-tail limit: every step still equals the cold plan."""
+    forest = PrefixForest.from_tree_spec(spec)
+    pool = np.arange(forest.num_requests) + 1
+    lazy, cold = scheduler(SHAPES[0]), scheduler(SHAPES[0])
+    outcomes = set()
+    for _ in range(300):
+        plan = lazy.plan(forest, pool)
+        outcomes.add(lazy.last_plan_was_lazy)
+        assert plan.same_as(cold.plan_cold(forest, pool))
+        forest = dataclasses.replace(forest, seq_lens=forest.seq_lens + 1)
+    assert outcomes == {True, False}
+
+
 def test_lazy_update_refuses_changed_batches() -> None:
     forest = PrefixForest.from_tree_spec("1,4_256,17")
     planner = scheduler(SHAPES[0])
