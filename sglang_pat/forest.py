@@ -67,10 +67,7 @@ class PrefixForest:
         lens = _as_index_array("seq_lens", seq_lens)
         if lens.shape != self.seq_lens.shape:
             raise ValueError(f"seq_lens has shape {lens.shape}, expected {self.seq_lens.shape}")
-        if lens.shape[0] and lens.min() < 1:
-            raise ValueError("seq_lens: every request needs at least one KV token")
-        if np.any(lens < self.private_start()):
-            raise ValueError("seq_lens: a request is shorter than its shared prefix")
+        self._check_lengths(lens)
         forest = copy.copy(self)
         object.__setattr__(forest, "seq_lens", lens)
         return forest
@@ -81,17 +78,22 @@ class PrefixForest:
             return np.zeros(self.num_requests, dtype=np.int64)
         return np.where(self.req_node >= 0, self.node_end[self.req_node], 0)
 
+    def _check_lengths(self, lens: np.ndarray) -> None:
+        if lens.shape[0] and lens.min() < 1:
+            raise ValueError("seq_lens: every request needs at least one KV token")
+        if np.any(lens < self.private_start()):
+            raise ValueError("seq_lens: a request is shorter than its shared prefix")
+
     def _validate(self) -> None:
         n, b = self.num_nodes, self.num_requests
         if not (self.node_end.shape[0] == self.node_parent.shape[0] == self.node_rep.shape[0] == n):
             raise ValueError("node_start, node_end, node_parent and node_rep must have one length")
         if self.req_node.shape[0] != b:
             raise ValueError(f"req_node has {self.req_node.shape[0]} entries for {b} seq_lens")
-        if b and self.seq_lens.min() < 1:
-            raise ValueError("seq_lens: every request needs at least one KV token")
         if n == 0:
             if np.any(self.req_node != -1):
                 raise ValueError("req_node names a node but the forest has none")
+            self._check_lengths(self.seq_lens)
             object.__setattr__(self, "node_members", np.zeros(0, dtype=np.int64))
             return
         ids = np.arange(n)
@@ -106,8 +108,7 @@ class PrefixForest:
             raise ValueError("req_node: a request names a node missing from the forest")
         if np.any((self.node_rep < 0) | (self.node_rep >= b)):
             raise ValueError("node_rep: a representative is missing from the batch")
-        if np.any(self.seq_lens < self.private_start()):
-            raise ValueError("seq_lens: a request is shorter than its shared prefix")
+        self._check_lengths(self.seq_lens)
         members = np.bincount(self.req_node[self.req_node >= 0], minlength=n)
         depth = np.zeros(n, dtype=np.int64)
         for node in range(n):  # parents come before children
