@@ -48,9 +48,9 @@ def find_pat_backend(attn_backend: Any) -> Any:
 def _create_pat_backend(runner: Any) -> Any:
     from sglang_pat.backend import PatAttnBackend  # lazy: no triton/CUDA in the HTTP process
 
-    if runner.model_config.is_encoder_decoder:
+    if runner.model_config.is_encoder_decoder:  # triton, pat's base, has no cross attention
         raise ValueError(
-            "pat: encoder-decoder models are not supported; use --attention-backend triton"
+            "pat: encoder-decoder models are not supported; use --attention-backend flashinfer"
         )
     return PatAttnBackend(runner)
 

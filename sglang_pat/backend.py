@@ -39,8 +39,6 @@ def unsupported_reason(backend: TritonAttnBackend, model_runner: Any) -> str | N
         return "MLA attention"
     if backend.sliding_window_size is not None and backend.sliding_window_size > 0:
         return "sliding-window attention"
-    if model_runner.model_config.is_encoder_decoder:
-        return "encoder-decoder model"
     if model_runner.kv_cache_dtype not in KV_DTYPES:
         return f"KV cache dtype {model_runner.kv_cache_dtype}"
     head_dim = model_runner.model_config.head_dim

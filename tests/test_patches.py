@@ -132,3 +132,13 @@ def test_launch_server_help_lists_pat() -> None:
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "pat" in result.stdout.split("--attention-backend", 1)[1][:2000]
+
+
+def test_encoder_decoder_models_are_refused_with_a_working_alternative() -> None:
+    from types import SimpleNamespace
+
+    from sglang_pat.patches import _create_pat_backend
+
+    runner = SimpleNamespace(model_config=SimpleNamespace(is_encoder_decoder=True))
+    with pytest.raises(ValueError, match="flashinfer"):
+        _create_pat_backend(runner)
