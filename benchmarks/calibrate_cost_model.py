@@ -20,25 +20,22 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_kernels import HEAD_DIM, Batch, copy_bandwidth_bytes_per_us, graph_time_us  # noqa: E402
-from profile_pat import make_decoder  # noqa: E402
+from bench_kernels import HEAD_DIM, Batch, copy_bandwidth_bytes_per_us  # noqa: E402
+from profile_pat import item_times, make_decoder  # noqa: E402
 from workloads import tree_workload  # noqa: E402
 
 from sglang_pat.cost_model import default_tile_menu  # noqa: E402
 
 
 def timed(batch: Batch, keep=None, merge: bool = True):
+    """µs of the default menu's plan for ``batch`` (only the items ``keep(plan)`` selects),
+    the plan timed, and the decoder."""
     decoder = make_decoder(batch, default_tile_menu(HEAD_DIM))
-    plan = decoder.plan
-    if keep is not None:
-        plan = dataclasses.replace(plan, items=plan.items[keep(plan)])
-        decoder.upload(plan)
     decoder.merge_needed = merge
-    out = torch.empty_like(batch.q)
-    us = graph_time_us(
-        lambda: decoder.forward(batch.q, batch.k, batch.v, out, sm_scale=batch.sm_scale), FLUSH
-    )
-    return us, plan, decoder
+    plan = decoder.plan
+    mask = None if keep is None else keep(plan)
+    (us,) = item_times(decoder, batch, FLUSH, [mask])
+    return us, plan if mask is None else dataclasses.replace(plan, items=plan.items[mask]), decoder
 
 
 def main() -> None:

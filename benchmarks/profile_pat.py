@@ -77,6 +77,20 @@ SWEEP = {
 }
 
 
+def item_times(decoder: PatDecoder, batch: Batch, flush, keeps) -> list[float]:
+    """µs of the decoder's plan restricted to each boolean item mask of ``keeps`` (None: the
+    whole plan); the whole plan is uploaded again at the end."""
+    plan = decoder.plan
+    out = torch.empty_like(batch.q)
+    run = lambda: decoder.forward(batch.q, batch.k, batch.v, out, sm_scale=batch.sm_scale)
+    times = []
+    for keep in keeps:
+        decoder.upload(plan if keep is None else dataclasses.replace(plan, items=plan.items[keep]))
+        times.append(graph_time_us(run, flush))
+    decoder.upload(plan)
+    return times
+
+
 def chunk_experiment(batch: Batch, menu: TileMenu, flush, chunks: list[int]) -> None:
     """Force the shared tiles' chunk length; time all items, shared items only, private only."""
     for chunk in chunks:
@@ -86,12 +100,8 @@ def chunk_experiment(batch: Batch, menu: TileMenu, flush, chunks: list[int]) -> 
         private_tile = decoder.scheduler._config_for_rows[decoder.scheduler.group_size]
         rule.choose = lambda c, *a, ch=chunk: choose(c, *a) if c == private_tile else ch
         plan = decoder.plan_step(batch.forest, batch.pool_rows, batch.req_to_token, for_graph=True)
-        out = torch.empty_like(batch.q)
-        run = lambda: decoder.forward(batch.q, batch.k, batch.v, out, sm_scale=batch.sm_scale)
-        times = [graph_time_us(run, flush)]
-        for keep in (plan.items[:, 5] != private_tile, plan.items[:, 5] == private_tile):
-            decoder.upload(dataclasses.replace(plan, items=plan.items[keep]))
-            times.append(graph_time_us(run, flush))
+        private = plan.items[:, 5] == private_tile
+        times = item_times(decoder, batch, flush, [None, ~private, private])
         print(
             f"  shared chunk {chunk:5d}: total {times[0]:7.1f} us, shared items only "
             f"{times[1]:7.1f}, private only {times[2]:7.1f}, partials {plan.num_partials}",
@@ -99,21 +109,14 @@ def chunk_experiment(batch: Batch, menu: TileMenu, flush, chunks: list[int]) -> 
         )
 
 
-def split_times(batch: Batch, menu: TileMenu, flush) -> tuple[float, float, float]:
+def split_times(batch: Batch, menu: TileMenu, flush) -> list[float]:
     """µs of the whole plan, of its shared items only (several members, chunk >= 0) and of
     the rest (private items and packed tails), each without the merge."""
     decoder = make_decoder(batch, menu)
     decoder.merge_needed = False
-    plan = decoder.plan
-    out = torch.empty_like(batch.q)
-    run = lambda: decoder.forward(batch.q, batch.k, batch.v, out, sm_scale=batch.sm_scale)
-    shared = (plan.items[:, 3] > 1) & (plan.items[:, 4] >= 0)
-    times = []
-    for keep in (None, shared, ~shared):
-        if keep is not None:
-            decoder.upload(dataclasses.replace(plan, items=plan.items[keep]))
-        times.append(graph_time_us(run, flush))
-    return times[0], times[1], times[2]
+    items = decoder.plan.items
+    shared = (items[:, 3] > 1) & (items[:, 4] >= 0)
+    return item_times(decoder, batch, flush, [None, shared, ~shared])
 
 
 def parse_menu(text: str) -> TileMenu:
