@@ -15,6 +15,7 @@ from .pack_decode import _gather_kv_indices_kernel, _merge_states_kernel, _pack_
 KV_DTYPES = (torch.float16, torch.bfloat16, torch.float32)
 HEAD_DIMS = (64, 128, 256)
 GATHER_BLOCK = 1024
+INT32_OFFSET_LIMIT = 2**31  # tensors with this many elements or more take 64-bit offsets
 
 
 def _check(condition: bool, name: str, message: str) -> None:
@@ -196,6 +197,8 @@ def pack_decode(
     group = q.shape[1] // num_kv_heads
 
     tiles = list(menu.tiles) + [menu.tiles[-1]] * (4 - len(menu.tiles))
+    # int32 offsets (a third fewer loop instructions) while every indexed tensor allows them
+    offset_64 = max(t.numel() for t in (q, k_buffer, v_buffer, o)) >= INT32_OFFSET_LIMIT
     _pack_decode_kernel[(num_programs,)](
         q,
         k_buffer,
@@ -231,6 +234,8 @@ def pack_decode(
         BLOCK_DV=triton.next_power_of_2(v_dim),
         PAGE_SIZE=page_size,
         HAS_LOGIT_CAP=logit_cap > 0,
+        SAME_KV_LAYOUT=k_buffer.stride() == v_buffer.stride(),
+        OFFSET_64=offset_64,
         NUM_TILES=len(menu.tiles),
         M0=tiles[0].block_m,
         N0=tiles[0].block_n,

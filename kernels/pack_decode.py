@@ -30,6 +30,130 @@ def _gather_kv_indices_kernel(
 
 
 @triton.jit
+def _slot_rows(
+    loc,
+    stride_k_page,
+    stride_k_tok,
+    stride_v_page,
+    stride_v_tok,
+    PAGE_SIZE: tl.constexpr,
+    SAME_KV_LAYOUT: tl.constexpr,
+    OFFSET_64: tl.constexpr,
+):
+    """Element offsets of the K and V rows of KV slots ``loc`` (one set when the layouts match).
+
+    int32 unless a buffer holds 2³¹ elements or more: 64-bit address math costs about a third
+    of the loop's instructions, and the loop is bound by instruction latency, not bytes.
+    """
+    if OFFSET_64:
+        loc = loc.to(tl.int64)
+    if PAGE_SIZE == 1:
+        k_row = loc * stride_k_tok
+    else:
+        k_row = (loc // PAGE_SIZE) * stride_k_page + (loc % PAGE_SIZE) * stride_k_tok
+    if SAME_KV_LAYOUT:
+        v_row = k_row
+    elif PAGE_SIZE == 1:
+        v_row = loc * stride_v_tok
+    else:
+        v_row = (loc // PAGE_SIZE) * stride_v_page + (loc % PAGE_SIZE) * stride_v_tok
+    return k_row, v_row
+
+
+@triton.jit
+def _attend_block(
+    q,
+    m_i,
+    l_i,
+    acc,
+    k_ptr,
+    v_ptr,
+    kv_indices_ptr,
+    kv_start,
+    start_n,
+    kv_len,
+    kv_head,
+    stride_k_page,
+    stride_k_tok,
+    stride_kh,
+    stride_v_page,
+    stride_v_tok,
+    stride_vh,
+    exp2_scale,
+    sm_scale,
+    logit_cap,
+    HEAD_DIM: tl.constexpr,
+    BLOCK_D: tl.constexpr,
+    V_DIM: tl.constexpr,
+    BLOCK_DV: tl.constexpr,
+    BLOCK_N: tl.constexpr,
+    PAGE_SIZE: tl.constexpr,
+    HAS_LOGIT_CAP: tl.constexpr,
+    SAME_KV_LAYOUT: tl.constexpr,
+    OFFSET_64: tl.constexpr,
+    MASKED: tl.constexpr,
+):
+    """One KV block of an item: online-softmax update of (m_i, l_i, acc).
+
+    Scores stay unscaled until one FFMA inside exp2 (``exp2_scale`` is sm_scale·log2 e, or 1
+    when the logit cap already scaled them). Only the item's last block (MASKED) pays for key
+    masks. K is loaded [keys, dims] like V, so both share one slot offset per row.
+    """
+    offs_n = start_n + tl.arange(0, BLOCK_N)
+    offs_d = tl.arange(0, BLOCK_D)
+    offs_dv = tl.arange(0, BLOCK_DV)
+    mask_d = offs_d < HEAD_DIM
+    mask_dv = offs_dv < V_DIM
+    if MASKED:
+        mask_n = offs_n < kv_len
+        loc = tl.load(kv_indices_ptr + kv_start + offs_n, mask=mask_n, other=0)
+    else:
+        mask_n = offs_n >= 0
+        loc = tl.load(kv_indices_ptr + kv_start + offs_n)
+    k_row, v_row = _slot_rows(
+        loc, stride_k_page, stride_k_tok, stride_v_page, stride_v_tok, PAGE_SIZE, SAME_KV_LAYOUT,
+        OFFSET_64,
+    )  # fmt: skip
+    if MASKED:
+        k = tl.load(
+            k_ptr + k_row[:, None] + kv_head * stride_kh + offs_d[None, :],
+            mask=mask_n[:, None] & mask_d[None, :],
+            other=0.0,
+        )
+    else:
+        k = tl.load(
+            k_ptr + k_row[:, None] + kv_head * stride_kh + offs_d[None, :],
+            mask=mask_d[None, :],
+            other=0.0,
+        )
+    qk = tl.dot(q, tl.trans(k))
+    if HAS_LOGIT_CAP:
+        # cap·tanh(s/cap) as SGLang's triton decode, tanh(x) = 2σ(2x) − 1; then to base 2.
+        capped = qk * sm_scale / logit_cap
+        qk = logit_cap * (2.0 / (1.0 + tl.exp(-2.0 * capped)) - 1.0) * 1.4426950408889634
+    if MASKED:
+        qk = tl.where(mask_n[None, :], qk, float("-inf"))
+    m_new = tl.maximum(m_i, tl.max(qk, 1))
+    alpha = tl.exp2((m_i - m_new) * exp2_scale)
+    p = tl.exp2(qk * exp2_scale - (m_new * exp2_scale)[:, None])
+    l_i = l_i * alpha + tl.sum(p, 1)
+    if MASKED:
+        v = tl.load(
+            v_ptr + v_row[:, None] + kv_head * stride_vh + offs_dv[None, :],
+            mask=mask_n[:, None] & mask_dv[None, :],
+            other=0.0,
+        )
+    else:
+        v = tl.load(
+            v_ptr + v_row[:, None] + kv_head * stride_vh + offs_dv[None, :],
+            mask=mask_dv[None, :],
+            other=0.0,
+        )
+    acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v)
+    return m_new, l_i, acc
+
+
+@triton.jit
 def _attend_item(
     q_ptr,
     k_ptr,
@@ -69,6 +193,8 @@ def _attend_item(
     BLOCK_N: tl.constexpr,
     PAGE_SIZE: tl.constexpr,
     HAS_LOGIT_CAP: tl.constexpr,
+    SAME_KV_LAYOUT: tl.constexpr,
+    OFFSET_64: tl.constexpr,
 ):
     """One KV chunk for one row tile (the tile's requests × the GQA group of one KV head).
 
@@ -80,7 +206,9 @@ def _attend_item(
     row_member = rows // GROUP
     row_valid = row_member < num_members
     member = member_start + row_member
-    batch = tl.load(members_ptr + member * 4, mask=row_valid, other=0).to(tl.int64)
+    batch = tl.load(members_ptr + member * 4, mask=row_valid, other=0)
+    if OFFSET_64:
+        batch = batch.to(tl.int64)
     slot_base = tl.load(members_ptr + member * 4 + 1, mask=row_valid, other=-1)
     q_head = kv_head * GROUP + rows % GROUP
     offs_d = tl.arange(0, BLOCK_D)
@@ -92,44 +220,29 @@ def _attend_item(
         mask=row_valid[:, None] & mask_d[None, :],
         other=0.0,
     ).to(k_ptr.dtype.element_ty)
+    if HAS_LOGIT_CAP:
+        exp2_scale = 1.0
+    else:
+        exp2_scale = sm_scale * 1.4426950408889634
 
     m_i = tl.full([BLOCK_M], float("-inf"), dtype=tl.float32)
     l_i = tl.zeros([BLOCK_M], dtype=tl.float32)
     acc = tl.zeros([BLOCK_M, BLOCK_DV], dtype=tl.float32)
-    for start_n in range(0, kv_len, BLOCK_N):
-        offs_n = start_n + tl.arange(0, BLOCK_N)
-        mask_n = offs_n < kv_len
-        loc = tl.load(kv_indices_ptr + kv_start + offs_n, mask=mask_n, other=0).to(tl.int64)
-        if PAGE_SIZE == 1:
-            k_row = loc * stride_k_tok
-            v_row = loc * stride_v_tok
-        else:
-            k_row = (loc // PAGE_SIZE) * stride_k_page + (loc % PAGE_SIZE) * stride_k_tok
-            v_row = (loc // PAGE_SIZE) * stride_v_page + (loc % PAGE_SIZE) * stride_v_tok
-        k = tl.load(
-            k_ptr + k_row[None, :] + kv_head * stride_kh + offs_d[:, None],
-            mask=mask_n[None, :] & mask_d[:, None],
-            other=0.0,
-        )
-        qk = tl.dot(q, k)
-        if HAS_LOGIT_CAP:
-            # cap·tanh(s/cap) as SGLang's triton decode, tanh(x) = 2σ(2x) − 1; then to base 2.
-            capped = qk * sm_scale / logit_cap
-            qk = logit_cap * (2.0 / (1.0 + tl.exp(-2.0 * capped)) - 1.0) * 1.4426950408889634
-        else:
-            qk = qk * (sm_scale * 1.4426950408889634)
-        qk = tl.where(mask_n[None, :], qk, float("-inf"))
-        m_new = tl.maximum(m_i, tl.max(qk, 1))
-        alpha = tl.exp2(m_i - m_new)
-        p = tl.exp2(qk - m_new[:, None])
-        l_i = l_i * alpha + tl.sum(p, 1)
-        v = tl.load(
-            v_ptr + v_row[:, None] + kv_head * stride_vh + offs_dv[None, :],
-            mask=mask_n[:, None] & mask_dv[None, :],
-            other=0.0,
-        )
-        acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v)
-        m_i = m_new
+    full_end = kv_len - kv_len % BLOCK_N
+    for start_n in range(0, full_end, BLOCK_N):
+        m_i, l_i, acc = _attend_block(
+            q, m_i, l_i, acc, k_ptr, v_ptr, kv_indices_ptr, kv_start, start_n, kv_len, kv_head,
+            stride_k_page, stride_k_tok, stride_kh, stride_v_page, stride_v_tok, stride_vh,
+            exp2_scale, sm_scale, logit_cap, HEAD_DIM, BLOCK_D, V_DIM, BLOCK_DV, BLOCK_N,
+            PAGE_SIZE, HAS_LOGIT_CAP, SAME_KV_LAYOUT, OFFSET_64, False,
+        )  # fmt: skip
+    if full_end < kv_len:
+        m_i, l_i, acc = _attend_block(
+            q, m_i, l_i, acc, k_ptr, v_ptr, kv_indices_ptr, kv_start, full_end, kv_len, kv_head,
+            stride_k_page, stride_k_tok, stride_kh, stride_v_page, stride_v_tok, stride_vh,
+            exp2_scale, sm_scale, logit_cap, HEAD_DIM, BLOCK_D, V_DIM, BLOCK_DV, BLOCK_N,
+            PAGE_SIZE, HAS_LOGIT_CAP, SAME_KV_LAYOUT, OFFSET_64, True,
+        )  # fmt: skip
 
     out = acc / l_i[:, None]
     tl.store(
@@ -147,7 +260,7 @@ def _attend_item(
         out,
         mask=is_partial[:, None] & mask_dv[None, :],
     )
-    lse = (m_i + tl.log2(l_i)) * 0.6931471805599453
+    lse = (m_i * exp2_scale + tl.log2(l_i)) * 0.6931471805599453
     tl.store(partial_lse_ptr + slot * stride_pl_slot + q_head, lse, mask=is_partial)
 
 
@@ -189,6 +302,8 @@ def _attend_tails(
     BLOCK_N: tl.constexpr,
     PAGE_SIZE: tl.constexpr,
     HAS_LOGIT_CAP: tl.constexpr,
+    SAME_KV_LAYOUT: tl.constexpr,
+    OFFSET_64: tl.constexpr,
 ):
     """Short private tails of up to BLOCK_M / G requests in one tile.
 
@@ -203,7 +318,9 @@ def _attend_tails(
     row_member = rows // GROUP
     row_valid = row_member < num_members
     member = member_start + row_member
-    batch = tl.load(members_ptr + member * 4, mask=row_valid, other=0).to(tl.int64)
+    batch = tl.load(members_ptr + member * 4, mask=row_valid, other=0)
+    if OFFSET_64:
+        batch = batch.to(tl.int64)
     slot_base = tl.load(members_ptr + member * 4 + 1, mask=row_valid, other=-1)
     keys = tl.arange(0, BLOCK_N)
     key_member = keys // SUB
@@ -227,32 +344,32 @@ def _attend_tails(
     m_i = tl.full([BLOCK_M], float("-inf"), dtype=tl.float32)
     l_i = tl.zeros([BLOCK_M], dtype=tl.float32)
     acc = tl.zeros([BLOCK_M, BLOCK_DV], dtype=tl.float32)
+    if HAS_LOGIT_CAP:
+        exp2_scale = 1.0
+    else:
+        exp2_scale = sm_scale * 1.4426950408889634
     for start in range(0, max_len, SUB):
         offset = start + key_offset
         valid = offset < key_len
-        loc = tl.load(kv_indices_ptr + key_start + offset, mask=valid, other=0).to(tl.int64)
-        if PAGE_SIZE == 1:
-            k_row = loc * stride_k_tok
-            v_row = loc * stride_v_tok
-        else:
-            k_row = (loc // PAGE_SIZE) * stride_k_page + (loc % PAGE_SIZE) * stride_k_tok
-            v_row = (loc // PAGE_SIZE) * stride_v_page + (loc % PAGE_SIZE) * stride_v_tok
+        loc = tl.load(kv_indices_ptr + key_start + offset, mask=valid, other=0)
+        k_row, v_row = _slot_rows(
+            loc, stride_k_page, stride_k_tok, stride_v_page, stride_v_tok, PAGE_SIZE,
+            SAME_KV_LAYOUT, OFFSET_64,
+        )  # fmt: skip
         k = tl.load(
-            k_ptr + k_row[None, :] + kv_head * stride_kh + offs_d[:, None],
-            mask=valid[None, :] & mask_d[:, None],
+            k_ptr + k_row[:, None] + kv_head * stride_kh + offs_d[None, :],
+            mask=valid[:, None] & mask_d[None, :],
             other=0.0,
         )
-        qk = tl.dot(q, k)
+        qk = tl.dot(q, tl.trans(k))
         if HAS_LOGIT_CAP:
             capped = qk * sm_scale / logit_cap
             qk = logit_cap * (2.0 / (1.0 + tl.exp(-2.0 * capped)) - 1.0) * 1.4426950408889634
-        else:
-            qk = qk * (sm_scale * 1.4426950408889634)
         qk = tl.where(same & valid[None, :], qk, float("-inf"))
         m_new = tl.maximum(m_i, tl.max(qk, 1))
         m_use = tl.where(m_new == float("-inf"), 0.0, m_new)  # a row with no key yet
-        alpha = tl.exp2(m_i - m_use)
-        p = tl.exp2(qk - m_use[:, None])
+        alpha = tl.exp2((m_i - m_use) * exp2_scale)
+        p = tl.exp2(qk * exp2_scale - (m_use * exp2_scale)[:, None])
         l_i = l_i * alpha + tl.sum(p, 1)
         v = tl.load(
             v_ptr + v_row[:, None] + kv_head * stride_vh + offs_dv[None, :],
@@ -278,7 +395,7 @@ def _attend_tails(
         out,
         mask=is_partial[:, None] & mask_dv[None, :],
     )
-    lse = (m_i + tl.log2(l_i)) * 0.6931471805599453
+    lse = (m_i * exp2_scale + tl.log2(l_i)) * 0.6931471805599453
     tl.store(partial_lse_ptr + slot * stride_pl_slot + q_head, lse, mask=is_partial)
 
 
@@ -318,6 +435,8 @@ def _pack_decode_kernel(
     BLOCK_DV: tl.constexpr,
     PAGE_SIZE: tl.constexpr,
     HAS_LOGIT_CAP: tl.constexpr,
+    SAME_KV_LAYOUT: tl.constexpr,
+    OFFSET_64: tl.constexpr,
     NUM_TILES: tl.constexpr,
     M0: tl.constexpr,
     N0: tl.constexpr,
@@ -385,6 +504,8 @@ def _pack_decode_kernel(
                 N0,
                 PAGE_SIZE,
                 HAS_LOGIT_CAP,
+                SAME_KV_LAYOUT,
+                OFFSET_64,
             )
         elif tile == 0:
             _attend_item(
@@ -426,6 +547,8 @@ def _pack_decode_kernel(
                 N0,
                 PAGE_SIZE,
                 HAS_LOGIT_CAP,
+                SAME_KV_LAYOUT,
+                OFFSET_64,
             )
         elif NUM_TILES > 1 and tile == 1:
             _attend_item(
@@ -467,6 +590,8 @@ def _pack_decode_kernel(
                 N1,
                 PAGE_SIZE,
                 HAS_LOGIT_CAP,
+                SAME_KV_LAYOUT,
+                OFFSET_64,
             )
         elif NUM_TILES > 2 and tile == 2:
             _attend_item(
@@ -508,6 +633,8 @@ def _pack_decode_kernel(
                 N2,
                 PAGE_SIZE,
                 HAS_LOGIT_CAP,
+                SAME_KV_LAYOUT,
+                OFFSET_64,
             )
         elif NUM_TILES > 3:
             _attend_item(
@@ -549,6 +676,8 @@ def _pack_decode_kernel(
                 N3,
                 PAGE_SIZE,
                 HAS_LOGIT_CAP,
+                SAME_KV_LAYOUT,
+                OFFSET_64,
             )
         unit = next_unit
     if tl.atomic_add(queue_ptr + 1, 1) == tl.num_programs(0) - 1:

@@ -81,6 +81,27 @@ def test_page_sizes(page_size: int, paged_view: bool) -> None:
     assert_close(out, reference_decode(kv, 128**-0.5), torch.float16)
 
 
+def test_v_layout_differs_from_k() -> None:
+    """V rows at their own strides (K and V no longer share one slot offset)."""
+    forest = PrefixForest.from_tree_spec("1,3_70,21")
+    kv = make_batch(forest, num_q_heads=8, num_kv_heads=2, head_dim=64, dtype=torch.float16)
+    wide = torch.zeros(*kv.v_buffer.shape[:-1], 2 * kv.v_buffer.shape[-1], dtype=torch.float16)
+    wide[..., : kv.v_buffer.shape[-1]] = kv.v_buffer
+    kv.v_buffer = wide[..., : kv.v_buffer.shape[-1]]
+    assert kv.v_buffer.stride() != kv.k_buffer.stride()
+    out, _ = run_decoder(forest, kv)
+    assert_close(out, reference_decode(kv, 64**-0.5), torch.float16)
+
+
+def test_64_bit_offsets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The path for KV buffers of 2³¹ elements or more, forced on a small batch."""
+    monkeypatch.setattr("sglang_pat.kernels.launch.INT32_OFFSET_LIMIT", 0)
+    forest = PrefixForest.from_tree_spec("1,3_70,21")
+    kv = make_batch(forest, num_q_heads=8, num_kv_heads=2, head_dim=64, dtype=torch.float16)
+    out, _ = run_decoder(forest, kv)
+    assert_close(out, reference_decode(kv, 64**-0.5), torch.float16)
+
+
 def test_logit_cap() -> None:
     forest = PrefixForest.from_tree_spec("1,4_40,9")
     kv = make_batch(forest, num_q_heads=8, num_kv_heads=2, head_dim=64, dtype=torch.float32)
