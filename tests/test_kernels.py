@@ -85,7 +85,8 @@ def test_v_layout_differs_from_k() -> None:
     """V rows at their own strides (K and V no longer share one slot offset)."""
     forest = PrefixForest.from_tree_spec("1,3_70,21")
     kv = make_batch(forest, num_q_heads=8, num_kv_heads=2, head_dim=64, dtype=torch.float16)
-    wide = torch.zeros(*kv.v_buffer.shape[:-1], 2 * kv.v_buffer.shape[-1], dtype=torch.float16)
+    v_shape = (*kv.v_buffer.shape[:-1], 2 * kv.v_buffer.shape[-1])
+    wide = torch.zeros(v_shape, dtype=torch.float16, device=kv.v_buffer.device)
     wide[..., : kv.v_buffer.shape[-1]] = kv.v_buffer
     kv.v_buffer = wide[..., : kv.v_buffer.shape[-1]]
     assert kv.v_buffer.stride() != kv.k_buffer.stride()
