@@ -107,25 +107,19 @@ def _attend_block(
     if MASKED:
         mask_n = offs_n < kv_len
         loc = tl.load(kv_indices_ptr + kv_start + offs_n, mask=mask_n, other=0)
+        k_mask = mask_n[:, None] & mask_d[None, :]
+        v_mask = mask_n[:, None] & mask_dv[None, :]
     else:
-        mask_n = offs_n >= 0
         loc = tl.load(kv_indices_ptr + kv_start + offs_n)
+        k_mask = mask_d[None, :]
+        v_mask = mask_dv[None, :]
     k_row, v_row = _slot_rows(
         loc, stride_k_page, stride_k_tok, stride_v_page, stride_v_tok, PAGE_SIZE, SAME_KV_LAYOUT,
         OFFSET_64,
     )  # fmt: skip
-    if MASKED:
-        k = tl.load(
-            k_ptr + k_row[:, None] + kv_head * stride_kh + offs_d[None, :],
-            mask=mask_n[:, None] & mask_d[None, :],
-            other=0.0,
-        )
-    else:
-        k = tl.load(
-            k_ptr + k_row[:, None] + kv_head * stride_kh + offs_d[None, :],
-            mask=mask_d[None, :],
-            other=0.0,
-        )
+    k = tl.load(
+        k_ptr + k_row[:, None] + kv_head * stride_kh + offs_d[None, :], mask=k_mask, other=0.0
+    )
     qk = tl.dot(q, tl.trans(k))
     if HAS_LOGIT_CAP:
         # cap·tanh(s/cap) as SGLang's triton decode, tanh(x) = 2σ(2x) − 1; then to base 2.
@@ -137,18 +131,9 @@ def _attend_block(
     alpha = tl.exp2((m_i - m_new) * exp2_scale)
     p = tl.exp2(qk * exp2_scale - (m_new * exp2_scale)[:, None])
     l_i = l_i * alpha + tl.sum(p, 1)
-    if MASKED:
-        v = tl.load(
-            v_ptr + v_row[:, None] + kv_head * stride_vh + offs_dv[None, :],
-            mask=mask_n[:, None] & mask_dv[None, :],
-            other=0.0,
-        )
-    else:
-        v = tl.load(
-            v_ptr + v_row[:, None] + kv_head * stride_vh + offs_dv[None, :],
-            mask=mask_dv[None, :],
-            other=0.0,
-        )
+    v = tl.load(
+        v_ptr + v_row[:, None] + kv_head * stride_vh + offs_dv[None, :], mask=v_mask, other=0.0
+    )
     acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v)
     return m_new, l_i, acc
 
