@@ -1,6 +1,6 @@
 """Per-block cost of one tile config: I identical items (M rows × L shared KV tokens) × 8 heads.
 
-python benchmarks/experiments/latency/micro.py L ITEMS,ITEMS -- VARIANT:MxN:wW:sS:pP[:rR] ...
+python benchmarks/experiments/latency/micro.py L ITEMS,ITEMS -- MxN:wW:sS:pP[:rR] ...
 Prints µs, µs per KV block per unit chain, and TFLOP/s (Q·Kᵀ + P·V on the tile's rows).
 """
 
@@ -22,10 +22,9 @@ GROUP = HQ // HKV
 
 def run(length: int, num_items: int, config: str, flush) -> str:
     parts = config.split(":")
-    variant = parts[0]
-    maxnreg = int(parts[5][1:]) if len(parts) > 5 else None
-    use(variant, maxnreg)
-    menu = parse_menu(":".join(parts[1:5]))
+    maxnreg = int(parts[4][1:]) if len(parts) > 4 else None
+    use(maxnreg)
+    menu = parse_menu(":".join(parts[:4]))
     block_m, block_n = menu.tiles[0].block_m, menu.tiles[0].block_n
     members_per_item = block_m // GROUP
     batch = num_items * members_per_item

@@ -1,16 +1,12 @@
-"""Latency experiments on the pack kernel: kernel variants × menus × register caps.
+"""Latency experiments on the pack kernel: menus × register caps.
 
-python benchmarks/experiments/latency/sweep.py WORKLOADS -- VARIANT:MENU[:rREGS] ...
-  VARIANT: stock | i32 (int32 slot offsets) | pf (i32 + register prefetch of the next block)
+python benchmarks/experiments/latency/sweep.py WORKLOADS -- MENU[:rREGS] ...
   MENU: 16x128,32x64,64x64:w4:s3:p2 (profile_pat syntax); rREGS caps registers (maxnreg).
 Prints all / shared-only / private-only µs (no merge) and the max error against fp32.
 With --ncu it only runs each (workload, config) forward 3 times eagerly, for Nsight Compute.
 """
 
-import importlib.util
-import re
 import sys
-import tempfile
 from pathlib import Path
 
 import torch
@@ -24,27 +20,6 @@ from bench_kernels import Batch  # noqa: E402
 from profile_pat import make_decoder, parse_menu, split_times  # noqa: E402
 from workloads import tree_workload  # noqa: E402
 
-STOCK = (pd._attend_item, pd._attend_tails, pd._pack_decode_kernel)
-
-
-def _load(path: Path, name: str):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def _i32_module():
-    src = (ROOT / "kernels" / "pack_decode.py").read_text()
-    src = re.sub(r"other=0\)\.to\(tl\.int64\)\n", "other=0)\n", src)
-    path = Path(tempfile.mkdtemp()) / "pack_decode_i32.py"
-    path.write_text(src)
-    return _load(path, "pack_decode_i32")
-
-
-I32 = _i32_module()
-PF = _load(HERE / "prefetch_item_i32.py", "prefetch_item_i32")
-
 
 class _Capped:
     """The pack kernel launched with a register cap."""
@@ -57,19 +32,10 @@ class _Capped:
         return lambda *a, **k: launcher(*a, maxnreg=self.maxnreg, **k)
 
 
-def use(variant: str, maxnreg):
-    item, tails = {
-        "stock": STOCK[:2],
-        "i32": (I32._attend_item, I32._attend_tails),
-        "pf": (PF._attend_item, I32._attend_tails),
-    }[variant]
-    pd._attend_item, pd._attend_tails = item, tails
-    kernel = STOCK[2]
-    # a fresh JITFunction picks up the patched helpers (the cache key hashes the source)
-    from triton.runtime.jit import JITFunction
-
-    fresh = JITFunction(kernel.fn)
-    launch._pack_decode_kernel = _Capped(fresh, maxnreg) if maxnreg else fresh
+def use(maxnreg: int | None) -> None:
+    """Launch the pack kernel with a register cap (None: the compiler's choice)."""
+    kernel = pd._pack_decode_kernel
+    launch._pack_decode_kernel = _Capped(kernel, maxnreg) if maxnreg else kernel
 
 
 def main() -> None:
@@ -83,9 +49,9 @@ def main() -> None:
         batch = Batch(tree_workload(spec), 32, 8)
         for config in configs:
             parts = config.split(":")
-            variant, menu_text = parts[0], ":".join(parts[1:5])
-            maxnreg = int(parts[5][1:]) if len(parts) > 5 else None
-            use(variant, maxnreg)
+            menu_text = ":".join(parts[:4])
+            maxnreg = int(parts[4][1:]) if len(parts) > 4 else None
+            use(maxnreg)
             menu = parse_menu(menu_text)
             try:
                 decoder = make_decoder(batch, menu)
