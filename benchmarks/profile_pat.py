@@ -91,19 +91,24 @@ def item_times(decoder: PatDecoder, batch: Batch, flush, keeps) -> list[float]:
     return times
 
 
-def chunk_experiment(batch: Batch, menu: TileMenu, flush, chunks: list[int]) -> None:
-    """Force the shared tiles' chunk length; time all items, shared items only, private only."""
+def chunk_experiment(
+    batch: Batch, menu: TileMenu, flush, chunks: list[int], forced: str = "shared"
+) -> None:
+    """Force the chunk length of the shared tiles' configs (or of the private tails' config);
+    time all items (merge included), shared items only, private only."""
     for chunk in chunks:
         decoder = make_decoder(batch, menu, plan=False)
         rule = decoder.scheduler._rule
         choose = rule.choose
         private_tile = decoder.scheduler._config_for_rows[decoder.scheduler.group_size]
-        rule.choose = lambda c, *a, ch=chunk: choose(c, *a) if c == private_tile else ch
+        rule.choose = lambda c, *a, ch=chunk: (
+            ch if (c == private_tile) == (forced == "private") else choose(c, *a)
+        )
         plan = decoder.plan_step(batch.forest, batch.pool_rows, batch.req_to_token, for_graph=True)
         private = plan.items[:, 5] == private_tile
         times = item_times(decoder, batch, flush, [None, ~private, private])
         print(
-            f"  shared chunk {chunk:5d}: total {times[0]:7.1f} us, shared items only "
+            f"  {forced} chunk {chunk:5d}: total {times[0]:7.1f} us, shared items only "
             f"{times[1]:7.1f}, private only {times[2]:7.1f}, partials {plan.num_partials}",
             flush=True,
         )
@@ -156,6 +161,7 @@ def main() -> None:
     parser.add_argument("--sweep", action="append", default=[], choices=sorted(SWEEP))
     parser.add_argument("--combos", action="store_true", help="try the whole menus of COMBOS")
     parser.add_argument("--shared-chunks", default="", help="e.g. 256,512,1024")
+    parser.add_argument("--private-chunks", default="", help="e.g. 256,512,1024")
     parser.add_argument(
         "--split", action="append", default=[], metavar="MENU",
         help="time all / shared-only / private-only items with MENU (16x128,64x64:w4:s3:p2)",
@@ -182,6 +188,9 @@ def main() -> None:
         if args.shared_chunks:
             chunks = [int(c) for c in args.shared_chunks.split(",")]
             chunk_experiment(batch, default_tile_menu(HEAD_DIM), flush, chunks)
+        if args.private_chunks:
+            chunks = [int(c) for c in args.private_chunks.split(",")]
+            chunk_experiment(batch, default_tile_menu(HEAD_DIM), flush, chunks, "private")
         menus = [
             (change, dataclasses.replace(default_tile_menu(HEAD_DIM), **change))
             for axis in args.sweep

@@ -20,6 +20,7 @@ were calibrated on the H200 by ``benchmarks/calibrate_cost_model.py``; the run i
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 
@@ -47,6 +48,8 @@ class TileMenu:
             raise ValueError("menu tiles must be sorted by block_m")
         if any(t.block_m < 16 or t.block_n < 16 for t in self.tiles):
             raise ValueError("tensor-core tiles need block_m and block_n of at least 16")
+        if any(x & (x - 1) for t in self.tiles for x in (t.block_m, t.block_n)):
+            raise ValueError("tile sizes must be powers of two (Triton block shapes)")
 
 
 def default_tile_menu(head_dim: int) -> TileMenu:
@@ -84,20 +87,33 @@ class CostModel:
         self,
         chunk_len: int,
         max_len: int,
-        total_member_len: int,
+        extra_items: int,
+        extra_partials: int,
         token_cost: float,
         partial_cost: float,
         total_work: float,
         num_programs: int,
         num_kv_heads: int,
+        private_only: bool,
     ) -> float:
         """Estimated launch cost when one config's spans are cut into ``chunk_len`` chunks.
 
-        Programs pull units from a queue, so the launch lasts about the total work (every tile
-        config's, plus the partials that the cut adds: n per extra chunk of an n-member tile)
-        over the programs, or the longest unit if that is longer.
+        Programs pull units from a queue: the launch lasts the total work (every tile config's,
+        plus the ``extra_partials`` partials per KV head that the cut adds) spread over the
+        programs, or the longest unit if that is longer.
+
+        A config of private tails only (``private_only``) has like, memory-bound units: its
+        launch runs in whole waves of the longest unit, and each extra item costs its
+        overhead, so the spread (``extra_items`` included) is rounded up to whole waves. On the
+        H200 this picks chunks 8-18% faster for batches of 2-16 private requests; applied to
+        configs with shared packs (compute-bound units beside the private ones) it picked
+        chunks up to 41% slower, so they keep the plain maximum.
         """
-        extra_partials = num_kv_heads * (total_member_len // chunk_len)
-        spread = (total_work + extra_partials * partial_cost) / num_programs
+        added = extra_partials * partial_cost
+        if private_only:
+            added += extra_items * self.item_overhead_bytes
+        spread = (total_work + num_kv_heads * added) / num_programs
         longest = min(chunk_len, max_len) * token_cost + self.item_overhead_bytes
+        if private_only:
+            return math.ceil(spread / longest) * longest
         return max(spread, longest)

@@ -21,10 +21,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .chunking import ChunkRule
 from .cost_model import CostModel, TileMenu, default_tile_menu
 from .forest import PrefixForest
 from .plan import PackPlan, PlanCapacity
-from .scheduler_emit import ChunkRule, LazyState, TileTable, emit_plan, lazy_update
+from .scheduler_emit import LazyState, TileTable, emit_plan, lazy_update
 
 
 class PackScheduler:
@@ -84,11 +85,17 @@ class PackScheduler:
         tail_members = first.block_m // group_size
         if tail_members < 2 or first.block_n % tail_members:
             tail_members = 0
+        shortest = [  # per config: block_n doubled up to min_chunk_tokens
+            c.block_n << max(0, (min_chunk_tokens - 1).bit_length() - (c.block_n - 1).bit_length())
+            for c in self.tiles
+        ]
         self._rule = ChunkRule(
             np.asarray(self.token_cost),
             self.cost.item_overhead_bytes,
             num_kv_heads,
             self._choose_chunk,
+            min(shortest),
+            max(shortest),
             tail_members,
             max_packed_tail,
         )
@@ -266,37 +273,48 @@ class PackScheduler:
 
     # ------------------------------------------------------------------ chunking
 
-    def _choose_chunk(self, config: int, max_len: int, member_len: int, total_work: float) -> int:
-        """Chunk length for one config, from aggregates only (so the lazy path can redo it).
+    def _choose_chunk(
+        self,
+        config: int,
+        max_len: int,
+        candidates: list[int],
+        items: list[int],
+        member_chunks: list[int],
+        tiles: int,
+        members: int,
+        private_only: bool,
+        total_work: float,
+    ) -> int:
+        """Chunk length for one config from its exact chunk counts (see ``chunking``).
 
-        Minimises ``CostModel.chunk_cost`` over power-of-two multiples of block_n: the longest
-        unit grows with the chunk, the work spread over the programs (partials included)
-        shrinks, so the scan stops once the longest unit dominates.
+        Minimises ``CostModel.chunk_cost`` over the power-of-two multiples of block_n up to the
+        longest span, all of them: for private tails the cost counts whole waves of the longest
+        unit, so it is not monotone. ``items[k]`` / ``member_chunks[k]``: the config's items
+        and partials when cut at ``candidates[k]``.
         """
-        tile = self.tiles[config]
-        chunk = tile.block_n
+        chunk = self.tiles[config].block_n
         while chunk < self.min_chunk_tokens or -(-max_len // chunk) > self.max_chunks_per_tile:
             chunk *= 2
-        cost = self.cost
+        k = candidates.index(chunk)
         best_chunk, best = chunk, math.inf
         while True:
-            value = cost.chunk_cost(
+            value = self.cost.chunk_cost(
                 chunk,
                 max_len,
-                member_len,
+                items[k] - tiles,
+                member_chunks[k] - members,
                 self.token_cost[config],
                 self.partial_cost,
                 total_work,
                 self.num_programs,
                 self.num_kv_heads,
+                private_only,
             )
-            if value <= best:
+            if value <= best:  # a tie goes to the longer chunk: fewer items and partials
                 best_chunk, best = chunk, value
-            elif value > best:  # past the crossing: longer chunks only lengthen the longest unit
-                return best_chunk
             if chunk >= max_len:
                 return best_chunk
-            chunk *= 2
+            chunk, k = chunk * 2, k + 1
 
     def _plan_cold(
         self, forest: PrefixForest, pool_rows: np.ndarray

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
+from .chunking import ChunkCounts, ChunkRule, TailGrowth
 from .forest import PrefixForest
 from .plan import PackPlan
-
-ChooseChunk = Callable[[int, int, int, float], int]
 
 
 def _exclusive_cumsum(values: np.ndarray) -> np.ndarray:
@@ -80,25 +78,6 @@ class TileTable:
 
 
 @dataclass
-class ChunkRule:
-    """Emission rules: per-config costs, the chunk choice and the packing of short tails."""
-
-    token_cost: np.ndarray  # [C] bytes-equivalent per KV token per KV head
-    item_overhead: float
-    num_kv_heads: int
-    choose: ChooseChunk  # (config, max_len, Σ members·len, total work) -> chunk length
-    tail_members: int  # requests per packed-tail item (tile 0's rows / G); < 2: no packing
-    tail_max_len: int  # tails up to this long are packed
-
-    def chunks(self, stats: np.ndarray, total_work: float) -> np.ndarray:
-        chunk = np.zeros(stats.shape[0], dtype=np.int64)
-        for c in np.flatnonzero(stats[:, 0]).tolist():
-            _, max_shared, max_tail, member_len = stats[c].tolist()
-            chunk[c] = self.choose(c, max(max_shared, max_tail), member_len, total_work)
-        return chunk
-
-
-@dataclass
 class LazyState:
     """What the lazy update needs from the last plan: its inputs and its private tiles.
 
@@ -114,7 +93,10 @@ class LazyState:
     tail_packed: np.ndarray  # [R] bool: the tail is read by a packed-tail item
     tail_config_breaks: np.ndarray  # lengths at which a private tile changes config
     config_chunk: np.ndarray  # [C] chunk length chosen per config
-    config_stats: np.ndarray  # [C, 4] tiles, longest shared span, longest tail, Σmembers·len
+    counts: ChunkCounts  # of the cold plan's tiles
+    max_shared: int  # longest shared tile span
+    max_tail: int  # longest private tail at the cold plan
+    tail_config: np.ndarray  # [R] config of each private tile
     config_tails: np.ndarray  # [C] private tiles per config
     total_work: float
     tail_items_start: int  # first item row of the private tiles
@@ -123,6 +105,7 @@ class LazyState:
     num_packed_items: int
     steps: int = 0  # lazy updates since the cold plan
     steps_valid: int | None = None  # first lazy step a tail's length rules out (see below)
+    growth: TailGrowth | None = None  # built at the first lazy step
 
     def first_invalid_step(self, tail_max_len: int) -> int:
         """The first lazy step s (tails t0 + s long) at which a tail's own length forbids the
@@ -157,15 +140,20 @@ def emit_plan(
     config = tiles.tile_config
     num_tiles = config.shape[0]
     num_configs = rule.token_cost.shape[0]
-    stats = np.zeros((num_configs, 4), dtype=np.int64)
-    stats[:, 0] = np.bincount(config, minlength=num_configs)
-    stats[:, 1] = tile_len[:num_shared].max(initial=0)  # longest spans, over all configs
-    stats[:, 2] = tile_len[num_shared:].max(initial=0)
-    stats[:, 3] = np.bincount(config, weights=tile_len * tiles.tile_count, minlength=num_configs)
+    counts = ChunkCounts.of_tiles(
+        tile_len,
+        tiles.tile_count,
+        config,
+        num_shared,
+        num_configs,
+        rule.first_candidate,
+        rule.floor_candidate,
+    )
+    max_len = int(tile_len.max(initial=0))
     total_work = rule.num_kv_heads * float(
         tile_len @ rule.token_cost[config] + rule.item_overhead * num_tiles
     )
-    config_chunk = rule.chunks(stats, total_work)
+    config_chunk = rule.chunks(counts, counts.items, counts.member_chunks, max_len, total_work)
     tile_chunk = config_chunk[config]
     chunks = -(-tile_len // tile_chunk)
 
@@ -263,7 +251,10 @@ def emit_plan(
         tail_packed=packed[num_shared:],
         tail_config_breaks=tail_config_breaks,
         config_chunk=config_chunk,
-        config_stats=stats,
+        counts=counts,
+        max_shared=int(tile_len[:num_shared].max(initial=0)),
+        max_tail=int(tile_len[num_shared:].max(initial=0)),
+        tail_config=config[num_shared:],
         config_tails=np.bincount(config[num_shared:], minlength=num_configs),
         total_work=total_work,
         tail_items_start=tail_start,
@@ -303,12 +294,17 @@ def lazy_update(
         state.steps_valid = state.first_invalid_step(rule.tail_max_len)
     if state.steps + 1 >= state.steps_valid:
         return None
-    stats = state.config_stats.copy()
+    step = state.steps + 1
     tails = state.config_tails
-    stats[:, 2] += 1
-    stats[:, 3] += tails
+    max_len = max(state.max_shared, state.max_tail + step)
+    if max_len > state.counts.candidates[-1]:
+        return None  # a longer chunk becomes a candidate: plan cold
+    if state.growth is None:
+        state.growth = TailGrowth.of_tails(state.counts, state.tail_len, state.tail_config)
+    items, member_chunks = state.growth.at_step(step)
     total_work = state.total_work + rule.num_kv_heads * float(tails @ rule.token_cost)
-    if not np.array_equal(rule.chunks(stats, total_work), state.config_chunk):
+    chunk = rule.chunks(state.counts, items, member_chunks, max_len, total_work)
+    if not np.array_equal(chunk, state.config_chunk):
         return None
     prev = state.plan
     num_tails = state.tail_len.shape[0]
@@ -334,6 +330,6 @@ def lazy_update(
         req_partial_indptr=prev.req_partial_indptr,
         num_kv_indices=prev.num_kv_indices + num_tails,
     )
-    state.forest, state.plan, state.steps = forest, plan, state.steps + 1
-    state.config_stats, state.total_work = stats, total_work
+    state.forest, state.plan, state.steps = forest, plan, step
+    state.total_work = total_work
     return plan
