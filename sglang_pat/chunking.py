@@ -22,14 +22,16 @@ ChooseChunk = Callable[[int, int, list[int], list[int], list[int], int, int, boo
 
 @dataclass
 class ChunkCounts:
-    """Per config and candidate chunk length: Σ ⌈len / c⌉ and Σ members · ⌈len / c⌉."""
+    """Per config and candidate chunk length: Σ ⌈len / c⌉ and Σ members · ⌈len / c⌉ (Python
+    lists: the lazy update reads them every step, a few at a time)."""
 
     candidates: list[int]  # [K] powers of two, ascending; the last holds every span
-    items: np.ndarray  # [C, K]
-    member_chunks: np.ndarray  # [C, K]
-    tiles: np.ndarray  # [C] tiles per config
-    members: np.ndarray  # [C] Σ members per config
-    shared_tiles: np.ndarray  # [C] tiles of shared packs per config
+    items: list[list[int]]  # [C][K]
+    member_chunks: list[list[int]]  # [C][K]
+    tiles: list[int]  # [C] tiles per config
+    members: list[int]  # [C] Σ members per config
+    shared_tiles: list[int]  # [C] tiles of shared packs per config
+    active: list[int]  # configs with tiles
 
     @classmethod
     def of_tiles(
@@ -50,13 +52,15 @@ class ChunkCounts:
         per_tile = -(-tile_len[:, None] // lengths[None, :])  # [T, K]
         of_config = (config[None, :] == np.arange(num_configs)[:, None]).astype(np.int64)
         weighted = of_config * tile_members[None, :]
+        tiles = of_config.sum(axis=1).tolist()
         return cls(
             lengths.tolist(),
-            of_config @ per_tile,
-            weighted @ per_tile,
-            of_config.sum(axis=1),
-            weighted.sum(axis=1),
-            of_config[:, :num_shared].sum(axis=1),
+            (of_config @ per_tile).tolist(),
+            (weighted @ per_tile).tolist(),
+            tiles,
+            weighted.sum(axis=1).tolist(),
+            of_config[:, :num_shared].sum(axis=1).tolist(),
+            [c for c in range(num_configs) if tiles[c]],
         )
 
 
@@ -84,17 +88,20 @@ class TailGrowth:
             residues.append([np.sort(lens % k).tolist() for k in base.candidates])
         return cls(base, configs, tails, residues)
 
-    def at_step(self, step: int) -> tuple[np.ndarray, np.ndarray]:
-        """(items, member_chunks) [C, K] once every tail has grown by ``step`` tokens."""
-        grown = np.zeros_like(self.base.items)
+    def at_step(self, step: int) -> tuple[list[list[int]], list[list[int]]]:
+        """(items, member_chunks) [C][K] once every tail has grown by ``step`` tokens."""
+        items, member_chunks = list(self.base.items), list(self.base.member_chunks)
+        candidates = self.base.candidates
         for c, count, by_candidate in zip(self.configs, self.tails, self.residues):
-            row = grown[c]
-            for k, (length, residues) in enumerate(zip(self.base.candidates, by_candidate)):
-                whole, part = divmod(step, length)
-                row[k] = count * whole + (
-                    count - bisect.bisect_left(residues, length - part) if part else 0
-                )
-        return self.base.items + grown, self.base.member_chunks + grown
+            grown = [
+                count * (step // length)
+                + (count - bisect.bisect_left(residues, length - step % length))
+                * (step % length > 0)
+                for length, residues in zip(candidates, by_candidate)
+            ]
+            items[c] = [a + b for a, b in zip(items[c], grown)]
+            member_chunks[c] = [a + b for a, b in zip(member_chunks[c], grown)]
+        return items, member_chunks
 
 
 @dataclass
@@ -113,25 +120,23 @@ class ChunkRule:
     def chunks(
         self,
         counts: ChunkCounts,
-        items: np.ndarray,
-        member_chunks: np.ndarray,
+        items: list[list[int]],
+        member_chunks: list[list[int]],
         max_len: int,
         total_work: float,
-    ) -> np.ndarray:
+    ) -> list[int]:
         """Chunk length per config (0 for a config without tiles)."""
-        chunk = np.zeros(items.shape[0], dtype=np.int64)
-        tiles, members = counts.tiles.tolist(), counts.members.tolist()
-        shared = counts.shared_tiles.tolist()
-        for c in np.flatnonzero(counts.tiles).tolist():
+        chunk = [0] * len(items)
+        for c in counts.active:
             chunk[c] = self.choose(
                 c,
                 max_len,
                 counts.candidates,
-                items[c].tolist(),
-                member_chunks[c].tolist(),
-                tiles[c],
-                members[c],
-                shared[c] == 0,
+                items[c],
+                member_chunks[c],
+                counts.tiles[c],
+                counts.members[c],
+                counts.shared_tiles[c] == 0,
                 total_work,
             )
         return chunk

@@ -312,6 +312,8 @@ class PackScheduler:
             )
             if value <= best:  # a tie goes to the longer chunk: fewer items and partials
                 best_chunk, best = chunk, value
+            elif not private_only:  # unimodal: past the crossing the longest unit only grows
+                return best_chunk
             if chunk >= max_len:
                 return best_chunk
             chunk, k = chunk * 2, k + 1

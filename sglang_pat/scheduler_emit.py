@@ -92,7 +92,7 @@ class LazyState:
     tail_chunk: np.ndarray  # [R] chunk length of each private tile
     tail_packed: np.ndarray  # [R] bool: the tail is read by a packed-tail item
     tail_config_breaks: np.ndarray  # lengths at which a private tile changes config
-    config_chunk: np.ndarray  # [C] chunk length chosen per config
+    config_chunk: list[int]  # [C] chunk length chosen per config
     counts: ChunkCounts  # of the cold plan's tiles
     max_shared: int  # longest shared tile span
     max_tail: int  # longest private tail at the cold plan
@@ -106,6 +106,7 @@ class LazyState:
     steps: int = 0  # lazy updates since the cold plan
     steps_valid: int | None = None  # first lazy step a tail's length rules out (see below)
     growth: TailGrowth | None = None  # built at the first lazy step
+    deltas: _LazyDeltas | None = None  # built at the first lazy step
 
     def first_invalid_step(self, tail_max_len: int) -> int:
         """The first lazy step s (tails t0 + s long) at which a tail's own length forbids the
@@ -154,7 +155,7 @@ def emit_plan(
         tile_len @ rule.token_cost[config] + rule.item_overhead * num_tiles
     )
     config_chunk = rule.chunks(counts, counts.items, counts.member_chunks, max_len, total_work)
-    tile_chunk = config_chunk[config]
+    tile_chunk = np.asarray(config_chunk, dtype=np.int64)[config]
     chunks = -(-tile_len // tile_chunk)
 
     # Short single-chunk tails of tile 0 are packed, tail_members per item, in runs of
@@ -281,48 +282,40 @@ def lazy_update(
     Holds when the forest and pool rows are unchanged: pack decisions never look at tail
     lengths; a tail keeps its tile config unless its length crosses a menu break, its chunk
     count unless its last chunk was full, its packing unless it outgrows the packed length,
-    and the chunk lengths are recomputed here.
+    and the chunk lengths are recomputed here. (Arrays are compared as bytes: all int64.)
     """
     old = state.forest
-    if forest.num_requests != old.num_requests or not np.array_equal(
-        forest.seq_lens, old.seq_lens + 1
+    if (
+        forest.seq_lens.shape != old.seq_lens.shape
+        or (forest.seq_lens - 1).tobytes() != old.seq_lens.tobytes()
+        or pool_rows.tobytes() != state.pool_rows.tobytes()
+        or not _same_structure(forest, old)
     ):
-        return None
-    if not (_same_structure(forest, old) and np.array_equal(pool_rows, state.pool_rows)):
         return None
     if state.steps_valid is None:  # once per cold plan; later steps compare two ints
         state.steps_valid = state.first_invalid_step(rule.tail_max_len)
-    if state.steps + 1 >= state.steps_valid:
-        return None
-    step = state.steps + 1
-    tails = state.config_tails
-    max_len = max(state.max_shared, state.max_tail + step)
-    if max_len > state.counts.candidates[-1]:
-        return None  # a longer chunk becomes a candidate: plan cold
-    if state.growth is None:
         state.growth = TailGrowth.of_tails(state.counts, state.tail_len, state.tail_config)
+        state.deltas = _LazyDeltas.of_state(state, rule)
+    step = state.steps + 1
+    max_len = max(state.max_shared, state.max_tail + step)
+    if step >= state.steps_valid or max_len > state.counts.candidates[-1]:
+        return None  # a tail's own length forbids it, or a longer chunk becomes a candidate
+    assert state.growth is not None and state.deltas is not None
+    deltas = state.deltas
     items, member_chunks = state.growth.at_step(step)
-    total_work = state.total_work + rule.num_kv_heads * float(tails @ rule.token_cost)
-    chunk = rule.chunks(state.counts, items, member_chunks, max_len, total_work)
-    if not np.array_equal(chunk, state.config_chunk):
+    total_work = state.total_work + deltas.work
+    if rule.chunks(state.counts, items, member_chunks, max_len, total_work) != state.config_chunk:
         return None
     prev = state.plan
-    num_tails = state.tail_len.shape[0]
-    packed_start = prev.items.shape[0] - state.num_packed_items
+    num_tails = deltas.segments.shape[0]
     items = prev.items.copy()
-    items[state.tail_items_start : packed_start, 0] += state.tail_item_shift
-    items[packed_start - state.num_last_items : packed_start, 1] += 1
-    items[packed_start:, 1] += 1
+    items[state.tail_items_start :, :2] += deltas.items
     segments = prev.segments.copy()
-    segments[-num_tails:, 2] += 1
-    rank = np.arange(num_tails, dtype=np.int32)
-    segments[-num_tails:, 3] += rank
+    segments[-num_tails:, 2:] += deltas.segments
     members = prev.members
-    if state.num_packed_items:
+    if deltas.members is not None:
         members = members.copy()
-        tail_members = members[-num_tails:]
-        tail_members[:, 2] += np.where(state.tail_packed, rank, 0)
-        tail_members[:, 3] += state.tail_packed
+        members[-num_tails:, 2:] += deltas.members
     plan = PackPlan(
         segments=segments,
         items=items,
@@ -333,3 +326,30 @@ def lazy_update(
     state.forest, state.plan, state.steps = forest, plan, step
     state.total_work = total_work
     return plan
+
+
+@dataclass
+class _LazyDeltas:
+    """What one lazy step adds to the plan arrays (built at the first lazy step)."""
+
+    items: np.ndarray  # [I - tail_items_start, 2] to (kv_start, kv_len) of the tail items
+    segments: np.ndarray  # [R, 2] to (length, kv_offset) of the tail segments
+    members: np.ndarray | None  # [R, 2] to (kv_start, kv_len) of the tail members, if packed
+    work: float  # to the total work
+
+    @classmethod
+    def of_state(cls, state: LazyState, rule: ChunkRule) -> _LazyDeltas:
+        num_tails = state.tail_len.shape[0]
+        rank = np.arange(num_tails, dtype=np.int32)
+        packed_rows = state.num_packed_items
+        single_rows = state.plan.items.shape[0] - state.tail_items_start - packed_rows
+        items = np.zeros((single_rows + packed_rows, 2), dtype=np.int32)
+        items[:single_rows, 0] = state.tail_item_shift  # earlier tails each grew by one
+        items[single_rows - state.num_last_items :, 1] = 1  # last chunks and packed tails
+        segments = np.stack([np.ones(num_tails, dtype=np.int32), rank], axis=1)
+        members = None
+        if packed_rows:
+            packed = state.tail_packed
+            members = np.stack([np.where(packed, rank, 0), packed], axis=1).astype(np.int32)
+        work = rule.num_kv_heads * float(state.config_tails @ rule.token_cost)
+        return cls(items, segments, members, work)

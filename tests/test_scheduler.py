@@ -159,8 +159,8 @@ def test_tail_growth_counts_equal_recounting() -> None:
         per_tile = -(-grown[:, None] // np.asarray(base.candidates)[None, :])
         for c in range(3):
             mine = config == c
-            assert items[c].tolist() == per_tile[mine].sum(axis=0).tolist()
-            assert member_chunks[c].tolist() == (members[mine] @ per_tile[mine]).tolist()
+            assert items[c] == per_tile[mine].sum(axis=0).tolist()
+            assert member_chunks[c] == (members[mine] @ per_tile[mine]).tolist()
 
 
 @pytest.mark.parametrize("spec", ["6_3300", "2_8000", "8_2500"])
