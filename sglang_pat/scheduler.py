@@ -80,6 +80,8 @@ class PackScheduler:
                 np.asarray([self.tiles[i].block_n for i in same_m], dtype=np.int64),
                 np.asarray(same_m, dtype=np.int64),
             )
+        self._config_list: list[int] = self._config_for_rows.tolist()  # the same, as lists
+        self._kv_lists = {b: (n.tolist(), c.tolist()) for b, (n, c) in self._kv_options.items()}
         # Private tails up to max_packed_tail tokens share tile 0, tile 0's rows / G at a time.
         first = self.tiles[0]
         tail_members = first.block_m // group_size
@@ -145,7 +147,7 @@ class PackScheduler:
         per_tile = self.max_rows // self.group_size
         count = -(-num_members // per_tile)
         base, extra = divmod(num_members, count)
-        return [base + (j < extra) for j in range(count)]
+        return [base + 1] * extra + [base] * (count - extra)
 
     def _read_cost(self, num_members: int, span: int) -> float:
         """Cost of reading a span for a pack of ``num_members``: Σ over its tiles, O(1)."""
@@ -326,11 +328,8 @@ class PackScheduler:
         for pack, (start, end, pack_members) in enumerate(packs):
             offset = 0
             for count in self._tiles_of(len(pack_members)):
-                block_ns, configs = self._kv_options[
-                    int(self._config_for_rows[count * self.group_size])
-                ]
-                pick = max(0, bisect.bisect_right(block_ns.tolist(), end - start) - 1)
-                config = int(configs[pick])
+                block_ns, configs = self._kv_lists[self._config_list[count * self.group_size]]
+                config = configs[max(0, bisect.bisect_right(block_ns, end - start) - 1)]
                 shared_tiles.append((pack, offset, count, config))
                 offset += count
         tails = forest.seq_lens - tail_start

@@ -41,35 +41,24 @@ class TileTable:
         private_config: np.ndarray,
     ) -> TileTable:
         tails = seq_lens - tail_start
-        private_reqs = np.flatnonzero(tails > 0)
-        sizes = np.fromiter((len(m) for _, _, m in packs), dtype=np.int64, count=len(packs))
-        member_offset = _exclusive_cumsum(sizes)
-        shared = np.asarray(shared_tiles, dtype=np.int64).reshape(-1, 4)
+        private_reqs = np.flatnonzero(tails)
         num_shared = len(packs)
         num_private = private_reqs.shape[0]
+        # (start, length, representative, size) per shared pack: one conversion, not four
+        shared_packs = np.asarray(
+            [(s, e - s, m[0], len(m)) for s, e, m in packs], dtype=np.int64
+        ).reshape(-1, 4)
+        member_offset = _exclusive_cumsum(shared_packs[:, 3])
+        shared = np.asarray(shared_tiles, dtype=np.int64).reshape(-1, 4)
+        private_rows = np.arange(num_private)
         return cls(
-            pack_start=np.concatenate(
-                [
-                    np.fromiter((s for s, _, _ in packs), np.int64, len(packs)),
-                    tail_start[private_reqs],
-                ]
-            ),
-            pack_len=np.concatenate(
-                [
-                    np.fromiter((e - s for s, e, _ in packs), np.int64, len(packs)),
-                    tails[private_reqs],
-                ]
-            ),
-            pack_rep=np.concatenate(
-                [np.fromiter((int(m[0]) for _, _, m in packs), np.int64, len(packs)), private_reqs]
-            ),
-            members=np.concatenate([m for _, _, m in packs] + [private_reqs]).astype(np.int64),
-            tile_pack=np.concatenate([shared[:, 0], num_shared + np.arange(num_private)]),
+            pack_start=np.concatenate([shared_packs[:, 0], tail_start[private_reqs]]),
+            pack_len=np.concatenate([shared_packs[:, 1], tails[private_reqs]]),
+            pack_rep=np.concatenate([shared_packs[:, 2], private_reqs]),
+            members=np.concatenate([m for _, _, m in packs] + [private_reqs]),
+            tile_pack=np.concatenate([shared[:, 0], num_shared + private_rows]),
             tile_member_start=np.concatenate(
-                [
-                    member_offset[shared[:, 0]] + shared[:, 1],
-                    member_offset[-1] + np.arange(num_private),
-                ]
+                [member_offset[shared[:, 0]] + shared[:, 1], member_offset[-1] + private_rows]
             ),
             tile_count=np.concatenate([shared[:, 2], np.ones(num_private, dtype=np.int64)]),
             tile_config=np.concatenate([shared[:, 3], private_config[private_reqs]]),
