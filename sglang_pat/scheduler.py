@@ -59,7 +59,6 @@ class PackScheduler:
         self.cost = cost or CostModel()
         self.capacity = capacity
         self.max_chunks_per_tile = max_chunks_per_tile
-        self.min_chunk_tokens = min_chunk_tokens
         self.num_programs = num_sms * self.menu.programs_per_sm
         self.token_cost = [
             self.cost.token_cost(c.block_m, head_dim, kv_elem_bytes) for c in self.tiles
@@ -87,25 +86,37 @@ class PackScheduler:
         tail_members = first.block_m // group_size
         if tail_members < 2 or first.block_n % tail_members:
             tail_members = 0
-        shortest = [  # per config: block_n doubled up to min_chunk_tokens
-            c.block_n << max(0, (min_chunk_tokens - 1).bit_length() - (c.block_n - 1).bit_length())
-            for c in self.tiles
-        ]
         self._rule = ChunkRule(
             np.asarray(self.token_cost),
             self.cost.item_overhead_bytes,
             num_kv_heads,
             self._choose_chunk,
-            min(shortest),
-            max(shortest),
+            0,
+            0,
             tail_members,
             max_packed_tail,
         )
+        self.min_chunk_tokens = min_chunk_tokens  # sets the rule's candidate range
         self._tile_cost: list[float] = [0.0]  # [n] Σ token cost of the tiles of n members
         self._tile_count: list[int] = [0]
         self._decisions: dict[tuple[int, ...], int] = {}
         self._lazy: LazyState | None = None
         self.last_plan_was_lazy = False
+
+    @property
+    def min_chunk_tokens(self) -> int:
+        """Shortest chunk a tile's span is cut into (rounded up to block_n · 2^k)."""
+        return self._min_chunk_tokens
+
+    @min_chunk_tokens.setter
+    def min_chunk_tokens(self, tokens: int) -> None:
+        self._min_chunk_tokens = tokens
+        shortest = [  # per config: block_n doubled up to min_chunk_tokens
+            c.block_n << max(0, (tokens - 1).bit_length() - (c.block_n - 1).bit_length())
+            for c in self.tiles
+        ]
+        self._rule.first_candidate, self._rule.floor_candidate = min(shortest), max(shortest)
+        self._lazy = None  # the candidates changed: the next plan is cold
 
     # ------------------------------------------------------------------ public
 
