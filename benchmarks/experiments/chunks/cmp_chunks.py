@@ -1,0 +1,42 @@
+"""Time PAT (pack + merge) on each workload with the old and the new per-config chunk choice."""
+
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, "benchmarks")
+from bench_kernels import HEAD_DIM, Batch, copy_bandwidth_bytes_per_us, graph_time_us
+from profile_pat import make_decoder
+from workloads import tree_workload
+
+from sglang_pat.cost_model import default_tile_menu
+
+variants = json.loads(Path(sys.argv[1]).read_text())
+flush = torch.empty(512 * 2**20, dtype=torch.uint8, device="cuda")
+bw = copy_bandwidth_bytes_per_us()
+print(f"copy bandwidth {bw / 1e6:.2f} TB/s", flush=True)
+for spec, v in variants.items():
+    batch = Batch(tree_workload(spec), 32, 8)
+    bound = batch.unique_bytes / bw
+    res = {"old": [], "new": []}
+    for _ in range(2):
+        for name in ("old", "new"):
+            d = make_decoder(batch, default_tile_menu(HEAD_DIM), plan=False)
+            d.scheduler._rule.choose = lambda c, *a, ch=v[name]: ch[c]
+            plan = d.plan_step(batch.forest, batch.pool_rows, batch.req_to_token, for_graph=False)
+            out = torch.empty_like(batch.q)
+            run = lambda: d.forward(batch.q, batch.k, batch.v, out, sm_scale=batch.sm_scale)  # noqa: B023, E731
+            res[name].append(graph_time_us(run, flush))
+            res[name + "_items"] = plan.items.shape[0]
+    o, n = min(res["old"]), min(res["new"])
+    old_us, new_us = (
+        " ".join(f"{t:6.1f}" for t in res["old"]),
+        " ".join(f"{t:6.1f}" for t in res["new"]),
+    )
+    print(
+        f"{spec:30s} bound {bound:6.1f} old {old_us} ({res['old_items']} items)"
+        f"  new {new_us} ({res['new_items']} items)  new/old {n / o:.3f}",
+        flush=True,
+    )
