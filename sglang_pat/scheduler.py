@@ -111,11 +111,12 @@ class PackScheduler:
     @min_chunk_tokens.setter
     def min_chunk_tokens(self, tokens: int) -> None:
         self._min_chunk_tokens = tokens
-        shortest = [  # per config: block_n doubled up to min_chunk_tokens
+        self._shortest_chunk = [  # per config: block_n doubled up to min_chunk_tokens
             c.block_n << max(0, (tokens - 1).bit_length() - (c.block_n - 1).bit_length())
             for c in self.tiles
         ]
-        self._rule.first_candidate, self._rule.floor_candidate = min(shortest), max(shortest)
+        self._rule.first_candidate = min(self._shortest_chunk)
+        self._rule.floor_candidate = max(self._shortest_chunk)
         self._lazy = None  # the candidates changed: the next plan is cold
 
     # ------------------------------------------------------------------ public
@@ -305,8 +306,8 @@ class PackScheduler:
         unit, so it is not monotone. ``items[k]`` / ``member_chunks[k]``: the config's items
         and partials when cut at ``candidates[k]``.
         """
-        chunk = self.tiles[config].block_n
-        while chunk < self.min_chunk_tokens or -(-max_len // chunk) > self.max_chunks_per_tile:
+        chunk = self._shortest_chunk[config]
+        while -(-max_len // chunk) > self.max_chunks_per_tile:
             chunk *= 2
         k = candidates.index(chunk)
         best_chunk, best = chunk, math.inf

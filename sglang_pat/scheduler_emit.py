@@ -139,7 +139,9 @@ def emit_plan(
         rule.first_candidate,
         rule.floor_candidate,
     )
-    max_len = int(tile_len.max(initial=0))
+    max_shared = int(tile_len[:num_shared].max(initial=0))
+    max_tail = int(tile_len[num_shared:].max(initial=0))
+    max_len = max(max_shared, max_tail)
     total_work = rule.num_kv_heads * float(
         tile_len @ rule.token_cost[config] + rule.item_overhead * num_tiles
     )
@@ -242,8 +244,8 @@ def emit_plan(
         tail_config_breaks=tail_config_breaks,
         config_chunk=config_chunk,
         counts=counts,
-        max_shared=int(tile_len[:num_shared].max(initial=0)),
-        max_tail=int(tile_len[num_shared:].max(initial=0)),
+        max_shared=max_shared,
+        max_tail=max_tail,
         tail_config=config[num_shared:],
         config_tails=np.bincount(config[num_shared:], minlength=num_configs),
         total_work=total_work,
