@@ -61,6 +61,97 @@ def _slot_rows(
 
 
 @triton.jit
+def _tile_rows(
+    q_ptr,
+    k_ptr,
+    members_ptr,
+    member_start,
+    num_members,
+    kv_head,
+    stride_qb,
+    stride_qh,
+    GROUP: tl.constexpr,
+    HEAD_DIM: tl.constexpr,
+    BLOCK_D: tl.constexpr,
+    BLOCK_M: tl.constexpr,
+    OFFSET_64: tl.constexpr,
+):
+    """A row tile's rows (its requests × the GQA group of one KV head): each row's member,
+    validity, batch index, partial slot base and q head, and Q in the KV dtype."""
+    rows = tl.arange(0, BLOCK_M)
+    row_member = rows // GROUP
+    row_valid = row_member < num_members
+    member = member_start + row_member
+    batch = tl.load(members_ptr + member * 4, mask=row_valid, other=0)
+    if OFFSET_64:
+        batch = batch.to(tl.int64)
+    slot_base = tl.load(members_ptr + member * 4 + 1, mask=row_valid, other=-1)
+    q_head = kv_head * GROUP + rows % GROUP
+    offs_d = tl.arange(0, BLOCK_D)
+    q = tl.load(
+        q_ptr + batch[:, None] * stride_qb + q_head[:, None] * stride_qh + offs_d[None, :],
+        mask=row_valid[:, None] & (offs_d < HEAD_DIM)[None, :],
+        other=0.0,
+    ).to(k_ptr.dtype.element_ty)
+    return row_member, row_valid, batch, slot_base, q_head, q
+
+
+@triton.jit
+def _exp2_scale(sm_scale, HAS_LOGIT_CAP: tl.constexpr):
+    """The factor inside exp2: sm_scale·log2 e, or 1 when the logit cap already scaled."""
+    if HAS_LOGIT_CAP:
+        return 1.0
+    else:
+        return sm_scale * 1.4426950408889634
+
+
+@triton.jit
+def _store_rows(
+    o_ptr,
+    partial_o_ptr,
+    partial_lse_ptr,
+    acc,
+    m_i,
+    l_i,
+    exp2_scale,
+    row_valid,
+    batch,
+    slot_base,
+    q_head,
+    chunk,
+    stride_ob,
+    stride_oh,
+    stride_po_slot,
+    stride_po_head,
+    stride_pl_slot,
+    V_DIM: tl.constexpr,
+    BLOCK_DV: tl.constexpr,
+):
+    """Rows of a request with a single partial (slot_base < 0) write the output; the others
+    write fp32 O and its natural-log LSE to slot ``slot_base + chunk``."""
+    offs_dv = tl.arange(0, BLOCK_DV)
+    mask_dv = offs_dv < V_DIM
+    out = acc / l_i[:, None]
+    tl.store(
+        o_ptr + batch[:, None] * stride_ob + q_head[:, None] * stride_oh + offs_dv[None, :],
+        out.to(o_ptr.dtype.element_ty),
+        mask=(row_valid & (slot_base < 0))[:, None] & mask_dv[None, :],
+    )
+    slot = (slot_base + chunk).to(tl.int64)
+    is_partial = row_valid & (slot_base >= 0)
+    tl.store(
+        partial_o_ptr
+        + slot[:, None] * stride_po_slot
+        + q_head[:, None] * stride_po_head
+        + offs_dv[None, :],
+        out,
+        mask=is_partial[:, None] & mask_dv[None, :],
+    )
+    lse = (m_i * exp2_scale + tl.log2(l_i)) * 0.6931471805599453
+    tl.store(partial_lse_ptr + slot * stride_pl_slot + q_head, lse, mask=is_partial)
+
+
+@triton.jit
 def _attend_block(
     q,
     m_i,
@@ -187,28 +278,11 @@ def _attend_item(
     online softmax in base 2. Rows of a request with a single partial (slot_base < 0) write the
     output; the others write fp32 O and its natural-log LSE to slot ``slot_base + chunk``.
     """
-    rows = tl.arange(0, BLOCK_M)
-    row_member = rows // GROUP
-    row_valid = row_member < num_members
-    member = member_start + row_member
-    batch = tl.load(members_ptr + member * 4, mask=row_valid, other=0)
-    if OFFSET_64:
-        batch = batch.to(tl.int64)
-    slot_base = tl.load(members_ptr + member * 4 + 1, mask=row_valid, other=-1)
-    q_head = kv_head * GROUP + rows % GROUP
-    offs_d = tl.arange(0, BLOCK_D)
-    offs_dv = tl.arange(0, BLOCK_DV)
-    mask_d = offs_d < HEAD_DIM
-    mask_dv = offs_dv < V_DIM
-    q = tl.load(
-        q_ptr + batch[:, None] * stride_qb + q_head[:, None] * stride_qh + offs_d[None, :],
-        mask=row_valid[:, None] & mask_d[None, :],
-        other=0.0,
-    ).to(k_ptr.dtype.element_ty)
-    if HAS_LOGIT_CAP:
-        exp2_scale = 1.0
-    else:
-        exp2_scale = sm_scale * 1.4426950408889634
+    _, row_valid, batch, slot_base, q_head, q = _tile_rows(
+        q_ptr, k_ptr, members_ptr, member_start, num_members, kv_head, stride_qb, stride_qh,
+        GROUP, HEAD_DIM, BLOCK_D, BLOCK_M, OFFSET_64,
+    )  # fmt: skip
+    exp2_scale = _exp2_scale(sm_scale, HAS_LOGIT_CAP)
 
     m_i = tl.full([BLOCK_M], float("-inf"), dtype=tl.float32)
     l_i = tl.zeros([BLOCK_M], dtype=tl.float32)
@@ -229,24 +303,11 @@ def _attend_item(
             PAGE_SIZE, HAS_LOGIT_CAP, SAME_KV_LAYOUT, OFFSET_64, True,
         )  # fmt: skip
 
-    out = acc / l_i[:, None]
-    tl.store(
-        o_ptr + batch[:, None] * stride_ob + q_head[:, None] * stride_oh + offs_dv[None, :],
-        out.to(o_ptr.dtype.element_ty),
-        mask=(row_valid & (slot_base < 0))[:, None] & mask_dv[None, :],
-    )
-    slot = (slot_base + chunk).to(tl.int64)
-    is_partial = row_valid & (slot_base >= 0)
-    tl.store(
-        partial_o_ptr
-        + slot[:, None] * stride_po_slot
-        + q_head[:, None] * stride_po_head
-        + offs_dv[None, :],
-        out,
-        mask=is_partial[:, None] & mask_dv[None, :],
-    )
-    lse = (m_i * exp2_scale + tl.log2(l_i)) * 0.6931471805599453
-    tl.store(partial_lse_ptr + slot * stride_pl_slot + q_head, lse, mask=is_partial)
+    _store_rows(
+        o_ptr, partial_o_ptr, partial_lse_ptr, acc, m_i, l_i, exp2_scale, row_valid, batch,
+        slot_base, q_head, chunk, stride_ob, stride_oh, stride_po_slot, stride_po_head,
+        stride_pl_slot, V_DIM, BLOCK_DV,
+    )  # fmt: skip
 
 
 @triton.jit
@@ -299,14 +360,10 @@ def _attend_tails(
     """
     MEMBERS: tl.constexpr = BLOCK_M // GROUP
     SUB: tl.constexpr = BLOCK_N // MEMBERS
-    rows = tl.arange(0, BLOCK_M)
-    row_member = rows // GROUP
-    row_valid = row_member < num_members
-    member = member_start + row_member
-    batch = tl.load(members_ptr + member * 4, mask=row_valid, other=0)
-    if OFFSET_64:
-        batch = batch.to(tl.int64)
-    slot_base = tl.load(members_ptr + member * 4 + 1, mask=row_valid, other=-1)
+    row_member, row_valid, batch, slot_base, q_head, q = _tile_rows(
+        q_ptr, k_ptr, members_ptr, member_start, num_members, kv_head, stride_qb, stride_qh,
+        GROUP, HEAD_DIM, BLOCK_D, BLOCK_M, OFFSET_64,
+    )  # fmt: skip
     keys = tl.arange(0, BLOCK_N)
     key_member = keys // SUB
     key_offset = keys % SUB
@@ -315,24 +372,15 @@ def _attend_tails(
     key_start = tl.load(members_ptr + key_owner * 4 + 2, mask=key_has, other=0)
     key_len = tl.load(members_ptr + key_owner * 4 + 3, mask=key_has, other=0)
     same = row_member[:, None] == key_member[None, :]
-    q_head = kv_head * GROUP + rows % GROUP
     offs_d = tl.arange(0, BLOCK_D)
     offs_dv = tl.arange(0, BLOCK_DV)
     mask_d = offs_d < HEAD_DIM
     mask_dv = offs_dv < V_DIM
-    q = tl.load(
-        q_ptr + batch[:, None] * stride_qb + q_head[:, None] * stride_qh + offs_d[None, :],
-        mask=row_valid[:, None] & mask_d[None, :],
-        other=0.0,
-    ).to(k_ptr.dtype.element_ty)
 
     m_i = tl.full([BLOCK_M], float("-inf"), dtype=tl.float32)
     l_i = tl.zeros([BLOCK_M], dtype=tl.float32)
     acc = tl.zeros([BLOCK_M, BLOCK_DV], dtype=tl.float32)
-    if HAS_LOGIT_CAP:
-        exp2_scale = 1.0
-    else:
-        exp2_scale = sm_scale * 1.4426950408889634
+    exp2_scale = _exp2_scale(sm_scale, HAS_LOGIT_CAP)
     for start in range(0, max_len, SUB):
         offset = start + key_offset
         valid = offset < key_len
@@ -364,24 +412,11 @@ def _attend_tails(
         acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v)
         m_i = m_new
 
-    out = acc / l_i[:, None]
-    tl.store(
-        o_ptr + batch[:, None] * stride_ob + q_head[:, None] * stride_oh + offs_dv[None, :],
-        out.to(o_ptr.dtype.element_ty),
-        mask=(row_valid & (slot_base < 0))[:, None] & mask_dv[None, :],
-    )
-    slot = slot_base.to(tl.int64)
-    is_partial = row_valid & (slot_base >= 0)
-    tl.store(
-        partial_o_ptr
-        + slot[:, None] * stride_po_slot
-        + q_head[:, None] * stride_po_head
-        + offs_dv[None, :],
-        out,
-        mask=is_partial[:, None] & mask_dv[None, :],
-    )
-    lse = (m_i * exp2_scale + tl.log2(l_i)) * 0.6931471805599453
-    tl.store(partial_lse_ptr + slot * stride_pl_slot + q_head, lse, mask=is_partial)
+    _store_rows(
+        o_ptr, partial_o_ptr, partial_lse_ptr, acc, m_i, l_i, exp2_scale, row_valid, batch,
+        slot_base, q_head, 0, stride_ob, stride_oh, stride_po_slot, stride_po_head,
+        stride_pl_slot, V_DIM, BLOCK_DV,
+    )  # fmt: skip
 
 
 @triton.jit
