@@ -125,14 +125,21 @@ def split_times(batch: Batch, menu: TileMenu, flush) -> list[float]:
 
 
 def parse_menu(text: str) -> TileMenu:
-    """``16x128,32x64,64x64:w4:s3:p2`` -> TileMenu (tiles, warps, stages, programs per SM)."""
+    """``16x128s2,32x64,64x64:w4:s3:p2`` -> TileMenu (tiles, warps, stages, programs per SM).
+
+    A tile's own pipeline depth follows its shape (``16x128s2``); without it, the menu's.
+    """
     tiles, warps, stages, per_sm = text.split(":")
-    pairs = [tuple(int(x) for x in tile.split("x")) for tile in tiles.split(",")]
-    return _menu(pairs, int(warps[1:]), int(stages[1:]), int(per_sm[1:]))
+    shapes = []
+    for tile in tiles.split(","):
+        shape, _, tile_stages = tile.partition("s")
+        m, n = (int(x) for x in shape.split("x"))
+        shapes.append((m, n, int(tile_stages or 0)))
+    return _menu(shapes, int(warps[1:]), int(stages[1:]), int(per_sm[1:]))
 
 
 def _menu(tiles, warps, stages, per_sm) -> TileMenu:
-    return TileMenu(tuple(TileConfig(m, n) for m, n in tiles), warps, stages, per_sm)
+    return TileMenu(tuple(TileConfig(*t) for t in tiles), warps, stages, per_sm)
 
 
 COMBOS = [

@@ -183,12 +183,15 @@ def _attend_block(
     SAME_KV_LAYOUT: tl.constexpr,
     OFFSET_64: tl.constexpr,
     MASKED: tl.constexpr,
+    block_loc=None,
 ):
     """One KV block of an item: online-softmax update of (m_i, l_i, acc).
 
     Scores stay unscaled until one FFMA inside exp2 (``exp2_scale`` is sm_scale·log2 e, or 1
     when the logit cap already scaled them). Only the item's last block (MASKED) pays for key
-    masks. K is loaded [keys, dims] like V, so both share one slot offset per row.
+    masks and loads its own slots; full blocks get theirs (``block_loc``) from the caller,
+    which loaded them one block ahead. K is loaded [keys, dims] like V, so both share one slot
+    offset per row.
     """
     offs_n = start_n + tl.arange(0, BLOCK_N)
     offs_d = tl.arange(0, BLOCK_D)
@@ -201,7 +204,7 @@ def _attend_block(
         k_mask = mask_n[:, None] & mask_d[None, :]
         v_mask = mask_n[:, None] & mask_dv[None, :]
     else:
-        loc = tl.load(kv_indices_ptr + kv_start + offs_n)
+        loc = block_loc
         k_mask = mask_d[None, :]
         v_mask = mask_dv[None, :]
     k_row, v_row = _slot_rows(
@@ -271,6 +274,7 @@ def _attend_item(
     HAS_LOGIT_CAP: tl.constexpr,
     SAME_KV_LAYOUT: tl.constexpr,
     OFFSET_64: tl.constexpr,
+    STAGES: tl.constexpr,
 ):
     """One KV chunk for one row tile (the tile's requests × the GQA group of one KV head).
 
@@ -288,12 +292,21 @@ def _attend_item(
     l_i = tl.zeros([BLOCK_M], dtype=tl.float32)
     acc = tl.zeros([BLOCK_M, BLOCK_DV], dtype=tl.float32)
     full_end = kv_len - kv_len % BLOCK_N
-    for start_n in range(0, full_end, BLOCK_N):
+    # The slots of block i + 1 are loaded into registers during block i. Left to the
+    # pipeliner, a load that feeds the K/V addresses counts as one more level of indirection:
+    # Triton 3.6 then halves the K/V prefetch distance and issues each block's K/V copies
+    # after the previous block's math, so nothing overlaps.
+    offs_n = tl.arange(0, BLOCK_N)
+    next_loc = tl.load(kv_indices_ptr + kv_start + offs_n, mask=offs_n < full_end, other=0)
+    for start_n in tl.range(0, full_end, BLOCK_N, num_stages=STAGES):
+        block_loc = next_loc
+        ahead = start_n + BLOCK_N + offs_n
+        next_loc = tl.load(kv_indices_ptr + kv_start + ahead, mask=ahead < full_end, other=0)
         m_i, l_i, acc = _attend_block(
             q, m_i, l_i, acc, k_ptr, v_ptr, kv_indices_ptr, kv_start, start_n, kv_len, kv_head,
             stride_k_page, stride_k_tok, stride_kh, stride_v_page, stride_v_tok, stride_vh,
             exp2_scale, sm_scale, logit_cap, HEAD_DIM, BLOCK_D, V_DIM, BLOCK_DV, BLOCK_N,
-            PAGE_SIZE, HAS_LOGIT_CAP, SAME_KV_LAYOUT, OFFSET_64, False,
+            PAGE_SIZE, HAS_LOGIT_CAP, SAME_KV_LAYOUT, OFFSET_64, False, block_loc,
         )  # fmt: skip
     if full_end < kv_len:
         m_i, l_i, acc = _attend_block(
@@ -350,6 +363,7 @@ def _attend_tails(
     HAS_LOGIT_CAP: tl.constexpr,
     SAME_KV_LAYOUT: tl.constexpr,
     OFFSET_64: tl.constexpr,
+    STAGES: tl.constexpr,
 ):
     """Short private tails of up to BLOCK_M / G requests in one tile.
 
@@ -381,10 +395,14 @@ def _attend_tails(
     l_i = tl.zeros([BLOCK_M], dtype=tl.float32)
     acc = tl.zeros([BLOCK_M, BLOCK_DV], dtype=tl.float32)
     exp2_scale = _exp2_scale(sm_scale, HAS_LOGIT_CAP)
-    for start in range(0, max_len, SUB):
+    # slots one block ahead, in registers (see _attend_item)
+    next_loc = tl.load(kv_indices_ptr + key_start + key_offset, mask=key_offset < key_len, other=0)
+    for start in tl.range(0, max_len, SUB, num_stages=STAGES):
         offset = start + key_offset
         valid = offset < key_len
-        loc = tl.load(kv_indices_ptr + key_start + offset, mask=valid, other=0)
+        loc = next_loc
+        ahead = offset + SUB
+        next_loc = tl.load(kv_indices_ptr + key_start + ahead, mask=ahead < key_len, other=0)
         k_row, v_row = _slot_rows(
             loc, stride_k_page, stride_k_tok, stride_v_page, stride_v_tok, PAGE_SIZE,
             SAME_KV_LAYOUT, OFFSET_64,
@@ -466,6 +484,10 @@ def _pack_decode_kernel(
     N2: tl.constexpr,
     M3: tl.constexpr,
     N3: tl.constexpr,
+    S0: tl.constexpr,
+    S1: tl.constexpr,
+    S2: tl.constexpr,
+    S3: tl.constexpr,
 ):
     """Persistent multi-tile decode: programs pull (item, KV head) units from a queue.
 
@@ -526,6 +548,7 @@ def _pack_decode_kernel(
                 HAS_LOGIT_CAP,
                 SAME_KV_LAYOUT,
                 OFFSET_64,
+                S0,
             )
         elif tile == 0:
             _attend_item(
@@ -569,6 +592,7 @@ def _pack_decode_kernel(
                 HAS_LOGIT_CAP,
                 SAME_KV_LAYOUT,
                 OFFSET_64,
+                S0,
             )
         elif NUM_TILES > 1 and tile == 1:
             _attend_item(
@@ -612,6 +636,7 @@ def _pack_decode_kernel(
                 HAS_LOGIT_CAP,
                 SAME_KV_LAYOUT,
                 OFFSET_64,
+                S1,
             )
         elif NUM_TILES > 2 and tile == 2:
             _attend_item(
@@ -655,6 +680,7 @@ def _pack_decode_kernel(
                 HAS_LOGIT_CAP,
                 SAME_KV_LAYOUT,
                 OFFSET_64,
+                S2,
             )
         elif NUM_TILES > 3:
             _attend_item(
@@ -698,6 +724,7 @@ def _pack_decode_kernel(
                 HAS_LOGIT_CAP,
                 SAME_KV_LAYOUT,
                 OFFSET_64,
+                S3,
             )
         unit = next_unit
     if tl.atomic_add(queue_ptr + 1, 1) == tl.num_programs(0) - 1:

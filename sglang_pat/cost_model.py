@@ -26,10 +26,15 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class TileConfig:
-    """One tile shape of the pack kernel: ``block_m`` query rows × ``block_n`` KV tokens."""
+    """One tile shape of the pack kernel: ``block_m`` query rows × ``block_n`` KV tokens.
+
+    ``num_stages`` pipelines this tile's KV loop (0: the menu's). The K/V buffers it adds must
+    leave room for the menu's programs per SM (232 KB of shared memory on an H100/H200 SM).
+    """
 
     block_m: int
     block_n: int
+    num_stages: int = 0
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,12 @@ class TileMenu:
             raise ValueError("tensor-core tiles need block_m and block_n of at least 16")
         if any(x & (x - 1) for t in self.tiles for x in (t.block_m, t.block_n)):
             raise ValueError("tile sizes must be powers of two (Triton block shapes)")
+        if self.num_stages < 1 or any(t.num_stages < 0 for t in self.tiles):
+            raise ValueError("num_stages must be at least 1 (0 on a tile: the menu's)")
+
+    def tile_stages(self) -> tuple[int, ...]:
+        """Each tile's pipeline depth."""
+        return tuple(t.num_stages or self.num_stages for t in self.tiles)
 
 
 def default_tile_menu(head_dim: int) -> TileMenu:
@@ -58,8 +69,10 @@ def default_tile_menu(head_dim: int) -> TileMenu:
         tiles = (TileConfig(16, 32), TileConfig(32, 32), TileConfig(64, 32))
         return TileMenu(tiles, num_warps=4, num_stages=2, programs_per_sm=2)
     # 4 warps and at most 64 rows keep two programs on each SM; a 128-row tile would need 8
-    # warps and leave one, halving the memory-bound private tiles' bandwidth.
-    tiles = (TileConfig(16, 128), TileConfig(32, 64), TileConfig(64, 64))
+    # warps and leave one, halving the memory-bound private tiles' bandwidth. Three stages
+    # give the 64-key tiles three K/V buffers (112 KB at 64 rows, two programs still fit);
+    # the 128-key tile keeps two, as three would not fit twice.
+    tiles = (TileConfig(16, 128, num_stages=2), TileConfig(32, 64), TileConfig(64, 64))
     return TileMenu(tiles, num_warps=4, num_stages=3, programs_per_sm=2)
 
 
