@@ -142,6 +142,15 @@ def test_bad_input() -> None:
         PackScheduler(num_kv_heads=0, group_size=1, head_dim=128, num_sms=1)
 
 
+def test_tile_pipeline_depths() -> None:
+    menu = default_tile_menu(128)
+    assert menu.tile_stages() == (2, 3, 3)  # the 128-key tile would not fit twice at 3
+    with pytest.raises(ValueError, match="num_stages"):
+        TileMenu((TileConfig(16, 64, num_stages=-1),), 4, 3, 2)
+    with pytest.raises(ValueError, match="num_stages"):
+        TileMenu((TileConfig(16, 64),), 4, 0, 2)
+
+
 def test_tail_growth_counts_equal_recounting() -> None:
     """The lazy update's chunk counts (sorted residues, bisection) equal counting the grown
     tiles directly, at steps short of and past every candidate length."""
