@@ -166,12 +166,13 @@ def pack_decode(
     sm_scale: float,
     logit_cap: float = 0.0,
     check: bool = True,
-) -> None:
+) -> object:
     """All items of the plan: ``q [B, Hq, D]`` against the KV buffers into ``o`` / partials.
 
     ``header[0]`` is the item count, ``queue`` two int32 zeros (left zero after every launch),
     ``partial_o [slots, Hq, Dv]`` and ``partial_lse [slots, Hq]`` are fp32. ``check=False``
     skips the input checks (for a caller that already checked inputs of the same signature).
+    Returns Triton's compiled kernel (its ``metadata`` holds shared memory and registers).
     """
     if check:
         check_pack_inputs(
@@ -200,7 +201,7 @@ def pack_decode(
     stages = list(menu.tile_stages()) + [menu.tile_stages()[-1]] * (4 - len(menu.tiles))
     # int32 offsets (a third fewer loop instructions) while every indexed tensor allows them
     offset_64 = max(t.numel() for t in (q, k_buffer, v_buffer, o)) >= INT32_OFFSET_LIMIT
-    _pack_decode_kernel[(num_programs,)](
+    return _pack_decode_kernel[(num_programs,)](
         q,
         k_buffer,
         v_buffer,

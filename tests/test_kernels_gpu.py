@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 import torch
 from helpers import DEVICE, assert_close, decoder_for, make_batch, reference_decode
+from sglang_pat.kernels import launch
 
+from sglang_pat.cost_model import default_tile_menu
 from sglang_pat.forest import PrefixForest
 
 pytestmark = [
@@ -114,6 +116,27 @@ def test_huge_slot_indices() -> None:
     decoder.plan_step(forest, kv.pool_rows, kv.req_to_token)
     out = decoder.forward(kv.q, big_k, big_v, torch.empty_like(kv.q), sm_scale=0.125)
     assert_close(out, expected, torch.bfloat16)
+
+
+def test_default_menu_keeps_its_programs_per_sm() -> None:
+    """The tiles' K/V buffers (pipeline depth × block) must leave room for every program the
+    menu puts on an SM; one more stage on a big tile would halve the occupancy silently."""
+    menu = default_tile_menu(128)
+    q = torch.zeros(1, 32, 128, dtype=torch.bfloat16, device="cuda")
+    kv = torch.zeros(64, 8, 128, dtype=torch.bfloat16, device="cuda")
+
+    def ints(*shape: int) -> torch.Tensor:
+        return torch.zeros(shape, dtype=torch.int32, device="cuda")
+
+    compiled = launch.pack_decode(  # no items: only the compiled kernel is wanted
+        q, kv, kv, torch.empty_like(q), ints(64), ints(1, 6), ints(1, 4), ints(1), ints(2),
+        torch.empty(1, 32, 128, device="cuda"), torch.empty(1, 32, device="cuda"),
+        menu=menu, num_programs=1, sm_scale=1.0,
+    )  # fmt: skip
+    props = torch.cuda.get_device_properties(0)
+    per_program = compiled.metadata.shared + 1024  # CUDA reserves 1 KB per block (sm_80+)
+    assert per_program * menu.programs_per_sm <= props.shared_memory_per_multiprocessor
+    assert compiled.metadata.num_warps * 32 * menu.programs_per_sm <= 2048
 
 
 def test_cuda_graph_replays_new_plans() -> None:
