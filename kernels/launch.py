@@ -197,8 +197,6 @@ def pack_decode(
     v_dim = v_buffer.shape[-1]
     group = q.shape[1] // num_kv_heads
 
-    tiles = list(menu.tiles) + [menu.tiles[-1]] * (4 - len(menu.tiles))
-    stages = list(menu.tile_stages()) + [menu.tile_stages()[-1]] * (4 - len(menu.tiles))
     # int32 offsets (a third fewer loop instructions) while every indexed tensor allows them
     offset_64 = max(t.numel() for t in (q, k_buffer, v_buffer, o)) >= INT32_OFFSET_LIMIT
     return _pack_decode_kernel[(num_programs,)](
@@ -239,18 +237,7 @@ def pack_decode(
         SAME_KV_LAYOUT=k_buffer.stride() == v_buffer.stride(),
         OFFSET_64=offset_64,
         NUM_TILES=len(menu.tiles),
-        M0=tiles[0].block_m,
-        N0=tiles[0].block_n,
-        M1=tiles[1].block_m,
-        N1=tiles[1].block_n,
-        M2=tiles[2].block_m,
-        N2=tiles[2].block_n,
-        M3=tiles[3].block_m,
-        N3=tiles[3].block_n,
-        S0=stages[0],
-        S1=stages[1],
-        S2=stages[2],
-        S3=stages[3],
+        **menu.kernel_tiles,
         num_warps=menu.num_warps,
         num_stages=menu.num_stages,
     )

@@ -395,6 +395,9 @@ def _attend_tails(
     l_i = tl.zeros([BLOCK_M], dtype=tl.float32)
     acc = tl.zeros([BLOCK_M, BLOCK_DV], dtype=tl.float32)
     exp2_scale = _exp2_scale(sm_scale, HAS_LOGIT_CAP)
+    # The block update below repeats _attend_block's with a 2-D mask. One helper for both
+    # measured 1-3.5% slower on the H200 (more spills; see benchmarks/experiments/latency/
+    # results/sweep-shared-update-helper.txt), so the two stay separate.
     # slots one block ahead, in registers (see _attend_item)
     next_loc = tl.load(kv_indices_ptr + key_start + key_offset, mask=key_offset < key_len, other=0)
     for start in tl.range(0, max_len, SUB, num_stages=STAGES):

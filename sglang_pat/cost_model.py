@@ -20,6 +20,7 @@ were calibrated on the H200 by ``benchmarks/calibrate_cost_model.py``; the run i
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -61,6 +62,18 @@ class TileMenu:
     def tile_stages(self) -> tuple[int, ...]:
         """Each tile's pipeline depth."""
         return tuple(t.num_stages or self.num_stages for t in self.tiles)
+
+    @functools.cached_property
+    def kernel_tiles(self) -> dict[str, int]:
+        """The pack kernel's tile constexprs M0..M3, N0..N3, S0..S3 (unused slots repeat the
+        last tile); computed once, as the launcher runs every layer."""
+        stages = self.tile_stages()
+        out: dict[str, int] = {}
+        for i in range(4):
+            j = min(i, len(self.tiles) - 1)
+            out |= {f"M{i}": self.tiles[j].block_m, f"N{i}": self.tiles[j].block_n}
+            out[f"S{i}"] = stages[j]
+        return out
 
 
 def default_tile_menu(head_dim: int) -> TileMenu:

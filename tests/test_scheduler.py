@@ -145,6 +145,7 @@ def test_bad_input() -> None:
 def test_tile_pipeline_depths() -> None:
     menu = default_tile_menu(128)
     assert menu.tile_stages() == (2, 3, 3)  # the 128-key tile would not fit twice at 3
+    assert [menu.kernel_tiles[f"S{i}"] for i in range(4)] == [2, 3, 3, 3]  # last one repeated
     with pytest.raises(ValueError, match="num_stages"):
         TileMenu((TileConfig(16, 64, num_stages=-1),), 4, 3, 2)
     with pytest.raises(ValueError, match="num_stages"):
