@@ -45,21 +45,26 @@ class ChunkCounts:
         last: int,
     ) -> ChunkCounts:
         """Counts for tiles (shared ones first, ``num_shared`` of them) over the candidates
-        from ``first`` to the power of two holding every span, at least ``last``."""
+        from ``first`` (a power of two) to the power of two holding every span, at least
+        ``last``."""
         longest = max(int(tile_len.max(initial=1)), last, first)
         count = (longest - 1).bit_length() - (first - 1).bit_length() + 1
         lengths = first << np.arange(count, dtype=np.int64)
-        per_tile = -(-tile_len[:, None] // lengths[None, :])  # [T, K]
-        of_config = (config[None, :] == np.arange(num_configs)[:, None]).astype(np.int64)
-        weighted = of_config * tile_members[None, :]
-        tiles = of_config.sum(axis=1).tolist()
+        # ⌈len / c⌉ in float64 is exact (c a power of two, len < 2^52) and cheaper than int64
+        # division, as is the float matmul that sums it per config (this runs every cold plan).
+        per_tile = np.ceil(np.multiply.outer(tile_len, 1.0 / lengths))  # [T, K]
+        of_config = config == np.arange(num_configs)[:, None]  # [C, T]
+        weights = np.concatenate([of_config, of_config * tile_members]).astype(np.float64)
+        sums = (weights @ per_tile).astype(np.int64).tolist()  # [2C, K]
+        tiles = np.bincount(config, minlength=num_configs).tolist()
+        members = np.bincount(config, weights=tile_members, minlength=num_configs)
         return cls(
             lengths.tolist(),
-            (of_config @ per_tile).tolist(),
-            (weighted @ per_tile).tolist(),
+            sums[:num_configs],
+            sums[num_configs:],
             tiles,
-            weighted.sum(axis=1).tolist(),
-            of_config[:, :num_shared].sum(axis=1).tolist(),
+            members.astype(np.int64).tolist(),
+            np.bincount(config[:num_shared], minlength=num_configs).tolist(),
             [c for c in range(num_configs) if tiles[c]],
         )
 

@@ -99,6 +99,7 @@ class PackScheduler:
         self.min_chunk_tokens = min_chunk_tokens  # sets the rule's candidate range
         self._tile_cost: list[float] = [0.0]  # [n] Σ token cost of the tiles of n members
         self._tile_count: list[int] = [0]
+        self._tile_split: list[list[int]] = [[]]  # [n] member counts of the tiles of n members
         self._decisions: dict[tuple[int, ...], int] = {}
         self._lazy: LazyState | None = None
         self.last_plan_was_lazy = False
@@ -148,9 +149,12 @@ class PackScheduler:
 
     # ------------------------------------------------------------------ decisions
 
-    def _configs_for(self, rows: int, spans: np.ndarray) -> np.ndarray:
-        """Tile config of row tiles of ``rows`` rows over ``spans`` KV tokens."""
+    def _configs_for(self, rows: int, spans: np.ndarray) -> np.ndarray | int:
+        """Tile config of row tiles of ``rows`` rows over ``spans`` KV tokens (an int when
+        every span gets the same, as when ``rows`` fit one menu tile of one block_n)."""
         block_ns, configs = self._kv_options[int(self._config_for_rows[rows])]
+        if configs.shape[0] == 1:
+            return int(configs[0])
         pick = np.searchsorted(block_ns, spans, side="right") - 1
         return configs[np.maximum(pick, 0)]
 
@@ -163,16 +167,22 @@ class PackScheduler:
 
     def _read_cost(self, num_members: int, span: int) -> float:
         """Cost of reading a span for a pack of ``num_members``: Σ over its tiles, O(1)."""
-        while num_members >= len(self._tile_cost):  # grow the table of Σ tile token costs
-            tiles = self._tiles_of(len(self._tile_cost))
-            self._tile_cost.append(
-                sum(self.token_cost[self._config_for_rows[m * self.group_size]] for m in tiles)
-            )
-            self._tile_count.append(len(tiles))
+        if num_members >= len(self._tile_cost):
+            self._grow_tile_tables(num_members)
         return (
             span * self._tile_cost[num_members]
             + self._tile_count[num_members] * self.cost.item_overhead_bytes
         )
+
+    def _grow_tile_tables(self, num_members: int) -> None:
+        """Extend the per-pack-size tables (row tiles, Σ tile token costs) to ``num_members``."""
+        while num_members >= len(self._tile_cost):
+            tiles = self._tiles_of(len(self._tile_cost))
+            self._tile_split.append(tiles)
+            self._tile_cost.append(
+                sum(self.token_cost[self._config_for_rows[m * self.group_size]] for m in tiles)
+            )
+            self._tile_count.append(len(tiles))
 
     def _pack_cost(self, staying: int, span: int) -> float:
         return self._read_cost(staying, span) + staying * self.partial_cost if staying else 0.0
@@ -240,49 +250,49 @@ class PackScheduler:
         parent = forest.node_parent.tolist()
         end = forest.node_end.tolist()
         members = forest.node_members.tolist()
+        req_slot = forest.req_node + 1  # 0: the request shares nothing
+        ending = np.bincount(req_slot, minlength=n + 1).tolist()  # [1 + n] requests ending there
         children: list[list[int]] = [[] for _ in range(n)]
-        for node in range(n):
-            if parent[node] >= 0:
-                children[parent[node]].append(node)
-        # DFS preorder: a subtree's requests are contiguous once sorted by their node's order.
-        preorder, subtree_end = [0] * n, [0] * n
-        stack = [node for node in range(n - 1, -1, -1) if parent[node] < 0]
+        roots: list[int] = []
+        for node, up in enumerate(parent):
+            (children[up] if up >= 0 else roots).append(node)
+        # DFS preorder: a subtree's requests are contiguous once sorted by their node's order,
+        # requests sharing nothing first; a node's own requests come before its children's.
+        # ``members`` counts a subtree's requests, so each range follows from a running count.
+        order_key = [-1] * (n + 1)
+        lo = [0] * n
         order: list[int] = []
+        taken = ending[0]
+        stack = roots[::-1]
         while stack:
             node = stack.pop()
-            preorder[node] = len(order)
+            order_key[node + 1] = len(order)
             order.append(node)
+            lo[node] = taken
+            taken += ending[node + 1]
             stack.extend(reversed(children[node]))
-        for node in reversed(order):
-            subtree_end[node] = (
-                preorder[node] + 1 + sum(subtree_end[c] - preorder[c] for c in children[node])
-            )
-        pre = np.asarray(preorder, dtype=np.int64)
-        keys = np.where(forest.req_node >= 0, pre[forest.req_node], -1)
-        by_node = np.argsort(keys, kind="stable")
-        sorted_keys = keys[by_node]
-        lo = np.searchsorted(sorted_keys, pre, "left").tolist()
-        ending_hi = np.searchsorted(sorted_keys, pre, "right").tolist()
-        hi = np.searchsorted(sorted_keys, np.asarray(subtree_end), "left").tolist()
+        by_node = np.argsort(np.asarray(order_key)[req_slot], kind="stable")
 
         span = [0] * n
         packs: list[tuple[int, int, np.ndarray]] = []
         for node in order:
-            length = end[node] - span[node]
-            kids = sorted(children[node], key=lambda c: -members[c])
-            singles = ending_hi[node] - lo[node]
-            pulled = self._groups_to_pull(length, [members[c] for c in kids], singles)
+            start, stop, first = span[node], end[node], lo[node]
+            kids = children[node]
+            if len(kids) > 1:
+                kids = sorted(kids, key=members.__getitem__, reverse=True)  # stable
+            singles = ending[node + 1]
+            pulled = self._groups_to_pull(stop - start, [members[c] for c in kids], singles)
             for rank, child in enumerate(kids):
-                span[child] = span[node] if rank < pulled else end[node]
-            pulled_singles = max(0, pulled - len(kids))
-            if pulled_singles:
-                tail_start[by_node[lo[node] : lo[node] + pulled_singles]] = span[node]
+                span[child] = start if rank < pulled else stop
+            pulled_singles = pulled - len(kids)
+            if pulled_singles > 0:
+                tail_start[by_node[first : first + pulled_singles]] = start
             if pulled == 0:  # the whole subtree shares the pack
-                packs.append((span[node], end[node], by_node[lo[node] : hi[node]]))
+                packs.append((start, stop, by_node[first : first + members[node]]))
             elif pulled < len(kids) + singles:
-                parts = [by_node[lo[node] + pulled_singles : ending_hi[node]]]
-                parts += [by_node[lo[c] : hi[c]] for c in kids[pulled:]]
-                packs.append((span[node], end[node], np.concatenate(parts)))
+                parts = [by_node[first + max(0, pulled_singles) : first + singles]]
+                parts += [by_node[lo[c] : lo[c] + members[c]] for c in kids[pulled:]]
+                packs.append((start, stop, np.concatenate(parts)))
         return packs, tail_start
 
     # ------------------------------------------------------------------ chunking
@@ -336,20 +346,26 @@ class PackScheduler:
         self, forest: PrefixForest, pool_rows: np.ndarray
     ) -> tuple[PackPlan, LazyState | None]:
         packs, tail_start = self._decide(forest)
-        shared_tiles: list[tuple[int, int, int, int]] = []  # (pack, member offset, count, config)
+        shared_packs: list[tuple[int, int, int]] = []  # (start, length, representative)
+        shared_tiles: list[tuple[int, int, int, int]] = []  # (pack, member row, count, config)
+        member_row = 0
         for pack, (start, end, pack_members) in enumerate(packs):
-            offset = 0
-            for count in self._tiles_of(len(pack_members)):
+            size = len(pack_members)
+            shared_packs.append((start, end - start, int(pack_members[0])))
+            if size >= len(self._tile_split):
+                self._grow_tile_tables(size)
+            for count in self._tile_split[size]:
                 block_ns, configs = self._kv_lists[self._config_list[count * self.group_size]]
                 config = configs[max(0, bisect.bisect_right(block_ns, end - start) - 1)]
-                shared_tiles.append((pack, offset, count, config))
-                offset += count
+                shared_tiles.append((pack, member_row, count, config))
+                member_row += count
         tails = forest.seq_lens - tail_start
         tiles = TileTable.build(
-            packs,
+            shared_packs,
+            [pack_members for _, _, pack_members in packs],
             shared_tiles,
             tail_start,
-            forest.seq_lens,
+            tails,
             self._configs_for(self.group_size, tails),
         )
         block_ns, _ = self._kv_options[int(self._config_for_rows[self.group_size])]

@@ -34,34 +34,35 @@ class TileTable:
     @classmethod
     def build(
         cls,
-        packs: list[tuple[int, int, np.ndarray]],
+        shared_packs: list[tuple[int, int, int]],
+        pack_members: list[np.ndarray],
         shared_tiles: list[tuple[int, int, int, int]],
         tail_start: np.ndarray,
-        seq_lens: np.ndarray,
-        private_config: np.ndarray,
+        tails: np.ndarray,
+        private_config: np.ndarray | int,
     ) -> TileTable:
-        tails = seq_lens - tail_start
+        """Shared packs ``(start, length, representative)`` with their members, their tiles
+        ``(pack, first member row, members, config)``, then one private tile per tail."""
         private_reqs = np.flatnonzero(tails)
-        num_shared = len(packs)
         num_private = private_reqs.shape[0]
-        # (start, length, representative, size) per shared pack: one conversion, not four
-        shared_packs = np.asarray(
-            [(s, e - s, m[0], len(m)) for s, e, m in packs], dtype=np.int64
-        ).reshape(-1, 4)
-        member_offset = _exclusive_cumsum(shared_packs[:, 3])
+        packs = np.asarray(shared_packs, dtype=np.int64).reshape(-1, 3)
         shared = np.asarray(shared_tiles, dtype=np.int64).reshape(-1, 4)
         private_rows = np.arange(num_private)
+        if not isinstance(private_config, int):
+            private_config = private_config[private_reqs]
         return cls(
-            pack_start=np.concatenate([shared_packs[:, 0], tail_start[private_reqs]]),
-            pack_len=np.concatenate([shared_packs[:, 1], tails[private_reqs]]),
-            pack_rep=np.concatenate([shared_packs[:, 2], private_reqs]),
-            members=np.concatenate([m for _, _, m in packs] + [private_reqs]),
-            tile_pack=np.concatenate([shared[:, 0], num_shared + private_rows]),
+            pack_start=np.concatenate([packs[:, 0], tail_start[private_reqs]]),
+            pack_len=np.concatenate([packs[:, 1], tails[private_reqs]]),
+            pack_rep=np.concatenate([packs[:, 2], private_reqs]),
+            members=np.concatenate([*pack_members, private_reqs]),
+            tile_pack=np.concatenate([shared[:, 0], len(shared_packs) + private_rows]),
             tile_member_start=np.concatenate(
-                [member_offset[shared[:, 0]] + shared[:, 1], member_offset[-1] + private_rows]
+                [shared[:, 1], sum(len(m) for m in pack_members) + private_rows]
             ),
             tile_count=np.concatenate([shared[:, 2], np.ones(num_private, dtype=np.int64)]),
-            tile_config=np.concatenate([shared[:, 3], private_config[private_reqs]]),
+            tile_config=np.concatenate(
+                [shared[:, 3], np.broadcast_to(private_config, (num_private,))]
+            ),
             num_shared_tiles=shared.shape[0],
         )
 
@@ -86,11 +87,10 @@ class LazyState:
     max_shared: int  # longest shared tile span
     max_tail: int  # longest private tail at the cold plan
     tail_config: np.ndarray  # [R] config of each private tile
-    config_tails: np.ndarray  # [C] private tiles per config
     total_work: float
     tail_items_start: int  # first item row of the private tiles
-    tail_item_shift: np.ndarray  # per single-tail item row: its pack's rank among tails
-    num_last_items: int  # single-tail items that are a tile's last chunk (just before packed)
+    tail_item_tiles: np.ndarray  # per single-tail item row: its tile (private ones follow shared)
+    num_shared_tiles: int
     num_packed_items: int
     steps: int = 0  # lazy updates since the cold plan
     steps_valid: int | None = None  # first lazy step a tail's length rules out (see below)
@@ -152,21 +152,20 @@ def emit_plan(
     # Short single-chunk tails of tile 0 are packed, tail_members per item, in runs of
     # consecutive requests (their member rows must be contiguous).
     packed = np.zeros(num_tiles, dtype=bool)
-    if rule.tail_members >= 2:
-        packed[num_shared:] = (
-            (chunks[num_shared:] == 1)
-            & (tile_len[num_shared:] <= rule.tail_max_len)
-            & (config[num_shared:] == 0)
+    if rule.tail_members >= 2:  # tile 0's tails of one chunk (len ≤ its chunk), short enough
+        packed[num_shared:] = (config[num_shared:] == 0) & (
+            tile_len[num_shared:] <= min(rule.tail_max_len, config_chunk[0])
         )
     packed_tiles = np.flatnonzero(packed)
     if packed_tiles.shape[0]:
-        run_start = np.ones(packed_tiles.shape[0], dtype=bool)
-        run_start[1:] = packed_tiles[1:] != packed_tiles[:-1] + 1
+        # p - i is constant along a run of consecutive tiles and grows between runs, so each
+        # element's run starts at the first equal value.
         position = np.arange(packed_tiles.shape[0])
-        run_first = np.maximum.accumulate(np.where(run_start, position, 0))
+        run_key = packed_tiles - position
+        run_first = np.searchsorted(run_key, run_key, "left")
         group_start = np.flatnonzero((position - run_first) % rule.tail_members == 0)
         group_first = packed_tiles[group_start]
-        group_size = np.diff(np.append(group_start, packed_tiles.shape[0]))
+        group_size = np.diff(group_start, append=packed_tiles.shape[0])
         group_len = np.maximum.reduceat(tile_len[packed_tiles], group_start)
     else:
         group_first = group_size = group_len = packed_tiles
@@ -217,12 +216,13 @@ def emit_plan(
         indptr = np.zeros(num_requests + 1, dtype=np.int64)
         members[:, 1] = -1
     else:
-        indptr = _exclusive_cumsum(np.where(partials > 1, partials, 0))
+        # Sorted by request, the rows of requests with several partials take consecutive slots.
+        multi = partials > 1
+        indptr = _exclusive_cumsum(np.where(multi, partials, 0))
         by_req = np.argsort(req, kind="stable")
-        sorted_req = req[by_req]
-        within = np.cumsum(member_chunks[by_req]) - member_chunks[by_req]
-        within -= _exclusive_cumsum(partials)[sorted_req]
-        members[by_req, 1] = np.where(partials[sorted_req] > 1, indptr[sorted_req] + within, -1)
+        row_multi = multi[req[by_req]]
+        row_slots = np.where(row_multi, member_chunks[by_req], 0)
+        members[by_req, 1] = np.where(row_multi, np.cumsum(row_slots) - row_slots, -1)
     plan = PackPlan(
         segments=segments,
         items=items,
@@ -233,7 +233,6 @@ def emit_plan(
     if num_tiles - num_shared != num_requests:
         return plan, None  # a request without a tail gets one next step: no lazy update
     tail_start = num_single_items - tail_rows.shape[0]
-    num_last = int((~packed[num_shared:]).sum())
     state = LazyState(
         forest=forest,
         pool_rows=pool_rows,
@@ -247,11 +246,10 @@ def emit_plan(
         max_shared=max_shared,
         max_tail=max_tail,
         tail_config=config[num_shared:],
-        config_tails=np.bincount(config[num_shared:], minlength=num_configs),
         total_work=total_work,
         tail_items_start=tail_start,
-        tail_item_shift=(item_tile[tail_start:] - num_shared).astype(np.int32),
-        num_last_items=num_last,
+        tail_item_tiles=item_tile[tail_start:],
+        num_shared_tiles=num_shared,
         num_packed_items=group_first.shape[0],
     )
     return plan, state
@@ -335,12 +333,15 @@ class _LazyDeltas:
         packed_rows = state.num_packed_items
         single_rows = state.plan.items.shape[0] - state.tail_items_start - packed_rows
         items = np.zeros((single_rows + packed_rows, 2), dtype=np.int32)
-        items[:single_rows, 0] = state.tail_item_shift  # earlier tails each grew by one
-        items[single_rows - state.num_last_items :, 1] = 1  # last chunks and packed tails
+        # earlier tails each grew by one: a tail item moves by its tile's rank among the tails
+        items[:single_rows, 0] = state.tail_item_tiles - state.num_shared_tiles
+        num_last = num_tails - int(state.tail_packed.sum())  # each unpacked tail's last chunk
+        items[single_rows - num_last :, 1] = 1  # last chunks and packed tails
         segments = np.stack([np.ones(num_tails, dtype=np.int32), rank], axis=1)
         members = None
         if packed_rows:
             packed = state.tail_packed
             members = np.stack([np.where(packed, rank, 0), packed], axis=1).astype(np.int32)
-        work = rule.num_kv_heads * float(state.config_tails @ rule.token_cost)
+        config_tails = np.bincount(state.tail_config, minlength=rule.token_cost.shape[0])
+        work = rule.num_kv_heads * float(config_tails @ rule.token_cost)
         return cls(items, segments, members, work)
