@@ -155,7 +155,7 @@ class PackScheduler:
         block_ns, configs = self._kv_options[int(self._config_for_rows[rows])]
         if configs.shape[0] == 1:
             return int(configs[0])
-        pick = np.searchsorted(block_ns, spans, side="right") - 1
+        pick = block_ns.searchsorted(spans, side="right") - 1
         return configs[np.maximum(pick, 0)]
 
     def _tiles_of(self, num_members: int) -> list[int]:
@@ -271,7 +271,7 @@ class PackScheduler:
             lo[node] = taken
             taken += ending[node + 1]
             stack.extend(reversed(children[node]))
-        by_node = np.argsort(np.asarray(order_key)[req_slot], kind="stable")
+        by_node = np.asarray(order_key)[req_slot].argsort(kind="stable")
 
         span = [0] * n
         packs: list[tuple[int, int, np.ndarray]] = []
