@@ -302,15 +302,10 @@ def lazy_update(
     if rule.chunks(state.counts, items, member_chunks, max_len, total_work) != state.config_chunk:
         return None
     prev = state.plan
-    num_tails = deltas.segments.shape[0]
-    items = prev.items.copy()
-    items[state.tail_items_start :, :2] += deltas.items
-    segments = prev.segments.copy()
-    segments[-num_tails:, 2:] += deltas.segments
-    members = prev.members
-    if deltas.members is not None:
-        members = members.copy()
-        members[-num_tails:, 2:] += deltas.members
+    members = prev.members if deltas.members is None else prev.members + deltas.members
+    num_tails = state.tail_len.shape[0]
+    items = prev.items + deltas.items
+    segments = prev.segments + deltas.segments
     plan = PackPlan(
         segments=segments,
         items=items,
@@ -325,29 +320,37 @@ def lazy_update(
 
 @dataclass
 class _LazyDeltas:
-    """What one lazy step adds to the plan arrays (built at the first lazy step)."""
+    """What one lazy step adds to the plan arrays (built at the first lazy step), in the
+    arrays' own shapes: one contiguous add per array (a strided add into the tail rows'
+    columns costs several times as much)."""
 
-    items: np.ndarray  # [I - tail_items_start, 2] to (kv_start, kv_len) of the tail items
-    segments: np.ndarray  # [R, 2] to (length, kv_offset) of the tail segments
-    members: np.ndarray | None  # [R, 2] to (kv_start, kv_len) of the tail members, if packed
+    items: np.ndarray  # [I, 6]: (kv_start, kv_len) of the tail items
+    segments: np.ndarray  # [S, 4]: (length, kv_offset) of the tail segments
+    members: np.ndarray | None  # [M, 4]: (kv_start, kv_len) of packed tail members, if any
     work: float  # to the total work
 
     @classmethod
     def of_state(cls, state: LazyState, rule: ChunkRule) -> _LazyDeltas:
+        plan = state.plan
         num_tails = state.tail_len.shape[0]
         rank = np.arange(num_tails, dtype=np.int32)
         packed_rows = state.num_packed_items
-        single_rows = state.plan.items.shape[0] - state.tail_items_start - packed_rows
-        items = np.zeros((single_rows + packed_rows, 2), dtype=np.int32)
+        items = np.zeros_like(plan.items)
+        tail_items = items[state.tail_items_start :]
+        single_rows = tail_items.shape[0] - packed_rows
         # earlier tails each grew by one: a tail item moves by its tile's rank among the tails
-        items[:single_rows, 0] = state.tail_item_tiles - state.num_shared_tiles
+        tail_items[:single_rows, 0] = state.tail_item_tiles - state.num_shared_tiles
         num_last = num_tails - int(state.tail_packed.sum())  # each unpacked tail's last chunk
-        items[single_rows - num_last :, 1] = 1  # last chunks and packed tails
-        segments = np.stack([np.ones(num_tails, dtype=np.int32), rank], axis=1)
+        tail_items[single_rows - num_last :, 1] = 1  # last chunks and packed tails
+        segments = np.zeros_like(plan.segments)
+        segments[-num_tails:, 2] = 1
+        segments[-num_tails:, 3] = rank
         members = None
         if packed_rows:
             packed = state.tail_packed
-            members = np.stack([np.where(packed, rank, 0), packed], axis=1).astype(np.int32)
+            members = np.zeros_like(plan.members)
+            members[-num_tails:, 2] = np.where(packed, rank, 0)
+            members[-num_tails:, 3] = packed
         config_tails = np.bincount(state.tail_config, minlength=rule.token_cost.shape[0])
         work = rule.num_kv_heads * float(config_tails @ rule.token_cost)
         return cls(items, segments, members, work)
