@@ -167,3 +167,25 @@ def test_capacity_overflow_falls_back_to_private_plan() -> None:
     assert decoder.capacity_fallbacks == 1
     out = decoder.forward(kv.q, kv.k_buffer, kv.v_buffer, torch.empty_like(kv.q), sm_scale=0.125)
     assert_close(out, reference_decode(kv, 0.125), torch.float16)
+
+
+def test_merge_states_against_reference() -> None:
+    """Slot ranges of 0, 1, 2, 17 and 40 partials against softmax weights in PyTorch."""
+    from sglang_pat.kernels.launch import merge_states
+
+    counts = [0, 1, 2, 17, 40]
+    gen = torch.Generator().manual_seed(0)
+    num_slots, heads, v_dim = sum(counts), 8, 64
+    partial_o = torch.randn(num_slots, heads, v_dim, generator=gen).to(DEVICE)
+    partial_lse = (4 * torch.randn(num_slots, heads, generator=gen)).to(DEVICE)
+    indptr = torch.tensor([0, *torch.tensor(counts).cumsum(0).tolist()], dtype=torch.int32)
+    out = torch.full((len(counts), heads, v_dim), 7.0, dtype=torch.float16, device=DEVICE)
+    merge_states(out, partial_o, partial_lse, indptr.to(DEVICE))
+    for b, count in enumerate(counts):
+        if count < 2:  # written by the pack kernel: the merge leaves it alone
+            assert torch.all(out[b] == 7.0)
+            continue
+        rows = slice(int(indptr[b]), int(indptr[b + 1]))
+        weight = torch.softmax(partial_lse[rows].cpu(), dim=0)  # [slots, heads]
+        expected = (weight[:, :, None] * partial_o[rows].cpu()).sum(0)
+        assert_close(out[b : b + 1], expected[None], torch.float16)
