@@ -1,0 +1,79 @@
+"""The merge kernel against an older one (a module beside this file), side by side.
+
+python benchmarks/experiments/latency/merge_kernel_ab.py OLD_MODULE SPEC ...
+Times per layer (CUDA graph, L2 flushed): the pack kernel alone, with the current merge
+kernel, and with OLD_MODULE's ``_merge_states_kernel`` (launched as before: 8 heads a
+program); prints the merge's share of each and the max difference of their outputs.
+"""
+
+import importlib
+import sys
+from pathlib import Path
+
+import torch
+import triton
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parents[1]))
+sys.path.insert(0, str(HERE))
+from bench_kernels import DTYPE, HEAD_DIM, Batch, graph_time_us  # noqa: E402
+from workloads import tree_workload  # noqa: E402
+
+from sglang_pat.decoder import PatDecoder  # noqa: E402
+
+
+def old_merge(kernel, o, partial_o, partial_lse, indptr) -> None:
+    block_h = min(8, triton.next_power_of_2(o.shape[1]))
+    kernel[(o.shape[0], triton.cdiv(o.shape[1], block_h))](
+        o, partial_o, partial_lse, indptr, o.stride(0), o.stride(1), partial_o.stride(0),
+        partial_o.stride(1), partial_lse.stride(0), NUM_HEADS=o.shape[1], BLOCK_H=block_h,
+        V_DIM=o.shape[2], BLOCK_DV=triton.next_power_of_2(o.shape[2]),
+    )  # fmt: skip
+
+
+def main() -> None:
+    old_kernel = importlib.import_module(sys.argv[1])._merge_states_kernel
+    flush = torch.empty(512 * 2**20, dtype=torch.uint8, device="cuda")
+    for spec in sys.argv[2:]:
+        batch = Batch(tree_workload(spec), 32, 8)
+        dec = PatDecoder(
+            num_q_heads=32,
+            num_kv_heads=8,
+            head_dim=HEAD_DIM,
+            device="cuda",
+            max_requests=batch.q.shape[0],
+            max_kv_indices=int(batch.seq_lens.sum()),
+            kv_dtype=DTYPE,
+        )
+        dec.plan_step(batch.forest, batch.pool_rows, batch.req_to_token, for_graph=True)
+        outs = [torch.empty_like(batch.q) for _ in range(3)]
+
+        def pack(out):
+            dec.merge_needed = False
+            dec.forward(batch.q, batch.k, batch.v, out, sm_scale=batch.sm_scale)
+
+        def new(out):
+            dec.merge_needed = True
+            dec.forward(batch.q, batch.k, batch.v, out, sm_scale=batch.sm_scale)
+
+        def old(out):
+            pack(out)
+            old_merge(old_kernel, out, dec.partial_o, dec.partial_lse, dec.req_partial_indptr)
+
+        times = {name: [] for name in ("pack", "new", "old")}
+        for _ in range(3):
+            for (name, fn), out in zip((("pack", pack), ("new", new), ("old", old)), outs):
+                times[name].append(graph_time_us(lambda f=fn, o=out: f(o), flush))
+        best = {name: min(t) for name, t in times.items()}
+        diff = (outs[1].float() - outs[2].float()).abs().max().item()
+        print(
+            f"{spec:22s} pack {best['pack']:6.1f} us, + merge now {best['new']:6.1f}"
+            f" (merge {best['new'] - best['pack']:4.1f}), + old merge {best['old']:6.1f}"
+            f" (merge {best['old'] - best['pack']:4.1f}), partials {dec.plan.num_partials},"
+            f" max |new - old| {diff:.4f}",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()
