@@ -16,6 +16,7 @@ KV_DTYPES = (torch.float16, torch.bfloat16, torch.float32)
 HEAD_DIMS = (64, 128, 256)
 GATHER_BLOCK = 1024
 INT32_OFFSET_LIMIT = 2**31  # tensors with this many elements or more take 64-bit offsets
+MERGE_PIPELINE_FROM = 8  # requests with more partial slots than this pipeline the merge
 
 
 def _check(condition: bool, name: str, message: str) -> None:
@@ -276,4 +277,5 @@ def merge_states(
         BLOCK_H=block_h,
         V_DIM=o.shape[2],
         BLOCK_DV=triton.next_power_of_2(o.shape[2]),
+        PIPELINE_FROM=MERGE_PIPELINE_FROM,
     )

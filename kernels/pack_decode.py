@@ -736,6 +736,35 @@ def _pack_decode_kernel(
 
 
 @triton.jit
+def _merge_step(
+    m,
+    denom,
+    acc,
+    partial_o_ptr,
+    partial_lse_ptr,
+    slot,
+    heads,
+    mask_h,
+    mask,
+    offs_dv,
+    stride_po_slot,
+    stride_po_head,
+    stride_pl_slot,
+):
+    """Fold one slot's (O, LSE) into the running (max, Σ weights, Σ weight·O)."""
+    lse = tl.load(partial_lse_ptr + slot * stride_pl_slot + heads, mask=mask_h, other=0.0)
+    part = tl.load(
+        partial_o_ptr + slot * stride_po_slot + heads[:, None] * stride_po_head + offs_dv[None, :],
+        mask=mask,
+        other=0.0,
+    )
+    m_new = tl.maximum(m, lse)
+    scale = tl.exp(m - m_new)
+    weight = tl.exp(lse - m_new)
+    return m_new, denom * scale + weight, acc * scale[:, None] + weight[:, None] * part
+
+
+@triton.jit
 def _merge_states_kernel(
     o_ptr,
     partial_o_ptr,
@@ -750,6 +779,7 @@ def _merge_states_kernel(
     BLOCK_H: tl.constexpr,
     V_DIM: tl.constexpr,
     BLOCK_DV: tl.constexpr,
+    PIPELINE_FROM: tl.constexpr,
 ):
     """o[b, h] = Σ_i exp(lse_i − LSE)·O_i with LSE = log Σ_i exp(lse_i) over b's slots.
 
@@ -768,22 +798,21 @@ def _merge_states_kernel(
     m = tl.full([BLOCK_H], float("-inf"), dtype=tl.float32)
     denom = tl.zeros([BLOCK_H], dtype=tl.float32)
     acc = tl.zeros([BLOCK_H, BLOCK_DV], dtype=tl.float32)
-    for slot in range(first, last):
-        lse = tl.load(partial_lse_ptr + slot * stride_pl_slot + heads, mask=mask_h, other=0.0)
-        part = tl.load(
-            partial_o_ptr
-            + slot * stride_po_slot
-            + heads[:, None] * stride_po_head
-            + offs_dv[None, :],
-            mask=mask,
-            other=0.0,
-        )
-        m_new = tl.maximum(m, lse)
-        scale = tl.exp(m - m_new)
-        weight = tl.exp(lse - m_new)
-        denom = denom * scale + weight
-        acc = acc * scale[:, None] + weight[:, None] * part
-        m = m_new
+    # Long ranges pipeline their loads; short ones (most shared plans: 2-5 slots) lose more
+    # to the pipeline's prologue than they gain (benchmarks/experiments/latency/results/
+    # merge-kernel-pipelined.txt).
+    if last - first > PIPELINE_FROM:
+        for slot in tl.range(first, last, num_stages=3):
+            m, denom, acc = _merge_step(
+                m, denom, acc, partial_o_ptr, partial_lse_ptr, slot, heads, mask_h, mask,
+                offs_dv, stride_po_slot, stride_po_head, stride_pl_slot,
+            )  # fmt: skip
+    else:
+        for slot in range(first, last):
+            m, denom, acc = _merge_step(
+                m, denom, acc, partial_o_ptr, partial_lse_ptr, slot, heads, mask_h, mask,
+                offs_dv, stride_po_slot, stride_po_head, stride_pl_slot,
+            )  # fmt: skip
     tl.store(
         o_ptr + batch.to(tl.int64) * stride_ob + heads[:, None] * stride_oh + offs_dv[None, :],
         (acc / denom[:, None]).to(o_ptr.dtype.element_ty),

@@ -1,9 +1,9 @@
 """The merge kernel against an older one (a module beside this file), side by side.
 
-python benchmarks/experiments/latency/merge_kernel_ab.py OLD_MODULE SPEC ...
+python benchmarks/experiments/latency/merge_kernel_ab.py MODULE[,MODULE...] SPEC ...
 Times per layer (CUDA graph, L2 flushed): the pack kernel alone, with the current merge
-kernel, and with OLD_MODULE's ``_merge_states_kernel`` (launched as before: 8 heads a
-program); prints the merge's share of each and the max difference of their outputs.
+kernel, and with each MODULE's ``_merge_states_kernel`` (launched with 8 heads a program);
+prints each merge's share and the max difference of its output from the current merge's.
 """
 
 import importlib
@@ -32,7 +32,9 @@ def old_merge(kernel, o, partial_o, partial_lse, indptr) -> None:
 
 
 def main() -> None:
-    old_kernel = importlib.import_module(sys.argv[1])._merge_states_kernel
+    variants = {
+        name: importlib.import_module(name)._merge_states_kernel for name in sys.argv[1].split(",")
+    }
     flush = torch.empty(512 * 2**20, dtype=torch.uint8, device="cuda")
     for spec in sys.argv[2:]:
         batch = Batch(tree_workload(spec), 32, 8)
@@ -46,33 +48,32 @@ def main() -> None:
             kv_dtype=DTYPE,
         )
         dec.plan_step(batch.forest, batch.pool_rows, batch.req_to_token, for_graph=True)
-        outs = [torch.empty_like(batch.q) for _ in range(3)]
 
-        def pack(out):
-            dec.merge_needed = False
+        def pack(out, merge):
+            dec.merge_needed = merge
             dec.forward(batch.q, batch.k, batch.v, out, sm_scale=batch.sm_scale)
 
-        def new(out):
-            dec.merge_needed = True
-            dec.forward(batch.q, batch.k, batch.v, out, sm_scale=batch.sm_scale)
+        def variant(kernel):
+            def run(out):
+                pack(out, False)
+                old_merge(kernel, out, dec.partial_o, dec.partial_lse, dec.req_partial_indptr)
 
-        def old(out):
-            pack(out)
-            old_merge(old_kernel, out, dec.partial_o, dec.partial_lse, dec.req_partial_indptr)
+            return run
 
-        times = {name: [] for name in ("pack", "new", "old")}
+        runs = {"pack": lambda out: pack(out, False), "now": lambda out: pack(out, True)}
+        runs |= {name: variant(kernel) for name, kernel in variants.items()}
+        outs = {name: torch.empty_like(batch.q) for name in runs}
+        times = {name: [] for name in runs}
         for _ in range(3):
-            for (name, fn), out in zip((("pack", pack), ("new", new), ("old", old)), outs):
-                times[name].append(graph_time_us(lambda f=fn, o=out: f(o), flush))
+            for name, fn in runs.items():
+                times[name].append(graph_time_us(lambda f=fn, o=outs[name]: f(o), flush))
         best = {name: min(t) for name, t in times.items()}
-        diff = (outs[1].float() - outs[2].float()).abs().max().item()
-        print(
-            f"{spec:22s} pack {best['pack']:6.1f} us, + merge now {best['new']:6.1f}"
-            f" (merge {best['new'] - best['pack']:4.1f}), + old merge {best['old']:6.1f}"
-            f" (merge {best['old'] - best['pack']:4.1f}), partials {dec.plan.num_partials},"
-            f" max |new - old| {diff:.4f}",
-            flush=True,
-        )
+        text = f"{spec:22s} pack {best['pack']:6.1f} us; merge:"
+        for name in runs:
+            if name != "pack":
+                diff = (outs[name].float() - outs["now"].float()).abs().max().item()
+                text += f" {name} {best[name] - best['pack']:4.1f} (|diff| {diff:.4f})"
+        print(text + f"; partials {dec.plan.num_partials}", flush=True)
 
 
 if __name__ == "__main__":
