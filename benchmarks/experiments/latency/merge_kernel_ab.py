@@ -16,10 +16,9 @@ import triton
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))
 sys.path.insert(0, str(HERE))
-from bench_kernels import DTYPE, HEAD_DIM, Batch, graph_time_us  # noqa: E402
+from bench_kernels import Batch, graph_time_us  # noqa: E402
+from profile_pat import make_decoder  # noqa: E402
 from workloads import tree_workload  # noqa: E402
-
-from sglang_pat.decoder import PatDecoder  # noqa: E402
 
 
 def old_merge(kernel, o, partial_o, partial_lse, indptr) -> None:
@@ -38,16 +37,7 @@ def main() -> None:
     flush = torch.empty(512 * 2**20, dtype=torch.uint8, device="cuda")
     for spec in sys.argv[2:]:
         batch = Batch(tree_workload(spec), 32, 8)
-        dec = PatDecoder(
-            num_q_heads=32,
-            num_kv_heads=8,
-            head_dim=HEAD_DIM,
-            device="cuda",
-            max_requests=batch.q.shape[0],
-            max_kv_indices=int(batch.seq_lens.sum()),
-            kv_dtype=DTYPE,
-        )
-        dec.plan_step(batch.forest, batch.pool_rows, batch.req_to_token, for_graph=True)
+        dec = make_decoder(batch, None)  # the default menu, planned for a graph
 
         def pack(out, merge):
             dec.merge_needed = merge
