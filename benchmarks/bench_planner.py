@@ -44,7 +44,7 @@ def bench(spec: str, steps: int = 200) -> dict:
         planner.plan_cold(forest, pool)
     cold = []
     for _ in range(steps):
-        planner._decisions.clear()
+        planner.forget_decisions()
         start = time.perf_counter()
         planner.plan_cold(forest, pool)
         cold.append(time.perf_counter() - start)

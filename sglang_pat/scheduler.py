@@ -1,10 +1,7 @@
 """PackScheduler: PrefixForest → PackPlan, on the CPU, once per decode step.
 
-1. Decide, top-down, which shared nodes become packs. At node u (span L tokens since the last
-   pack above it, S members), the groups below u (child subtrees and requests ending at u) are
-   ordered largest first; the first k groups re-read the span inside their own packs, the rest
-   share one pack of u. k minimises the byte cost of ``cost_model`` (reads, padding, items,
-   partials); a pack left with one group is no pack.
+1. Decide, top-down, which shared nodes become packs (``decisions.PackDecider``: the byte-cost
+   split of PAT §4.2 at every node).
 2. Cut each pack into row tiles of ≤ max(block_m) rows (requests × GQA group) and give every
    tile the smallest tile of the menu that holds its rows.
 3. Per tile config, pick one chunk length (a power-of-two multiple of block_n) so that no unit
@@ -23,6 +20,7 @@ import numpy as np
 
 from .chunking import ChunkRule
 from .cost_model import CostModel, TileMenu, default_tile_menu
+from .decisions import PackDecider
 from .forest import PrefixForest
 from .plan import PackPlan, PlanCapacity
 from .scheduler_emit import LazyState, TileTable, emit_plan, lazy_update
@@ -97,10 +95,14 @@ class PackScheduler:
             max_packed_tail,
         )
         self.min_chunk_tokens = min_chunk_tokens  # sets the rule's candidate range
-        self._tile_cost: list[float] = [0.0]  # [n] Σ token cost of the tiles of n members
-        self._tile_count: list[int] = [0]
-        self._tile_split: list[list[int]] = [[]]  # [n] member counts of the tiles of n members
-        self._decisions: dict[tuple[int, ...], int] = {}
+        self._decider = PackDecider(
+            group_size=group_size,
+            tiles=self.tiles,
+            token_cost=self.token_cost,
+            config_for_rows=self._config_for_rows,
+            item_overhead=self.cost.item_overhead_bytes,
+            partial_cost=self.partial_cost,
+        )
         self._lazy: LazyState | None = None
         self.last_plan_was_lazy = False
 
@@ -147,7 +149,11 @@ class PackScheduler:
         self._lazy = None
         return self.plan(forest, req_pool_indices)
 
-    # ------------------------------------------------------------------ decisions
+    def forget_decisions(self) -> None:
+        """Drop the memo of pack decisions (a cold plan that reuses nothing, for benchmarks)."""
+        self._decider.decisions.clear()
+
+    # ------------------------------------------------------------------ tile configs
 
     def _configs_for(self, rows: int, spans: np.ndarray) -> np.ndarray | int:
         """Tile config of row tiles of ``rows`` rows over ``spans`` KV tokens (an int when
@@ -157,143 +163,6 @@ class PackScheduler:
             return int(configs[0])
         pick = block_ns.searchsorted(spans, side="right") - 1
         return configs[np.maximum(pick, 0)]
-
-    def _tiles_of(self, num_members: int) -> list[int]:
-        """Member counts of the row tiles of a pack of ``num_members`` requests."""
-        per_tile = self.max_rows // self.group_size
-        count = -(-num_members // per_tile)
-        base, extra = divmod(num_members, count)
-        return [base + 1] * extra + [base] * (count - extra)
-
-    def _read_cost(self, num_members: int, span: int) -> float:
-        """Cost of reading a span for a pack of ``num_members``: Σ over its tiles, O(1)."""
-        if num_members >= len(self._tile_cost):
-            self._grow_tile_tables(num_members)
-        return (
-            span * self._tile_cost[num_members]
-            + self._tile_count[num_members] * self.cost.item_overhead_bytes
-        )
-
-    def _grow_tile_tables(self, num_members: int) -> None:
-        """Extend the per-pack-size tables (row tiles, Σ tile token costs) to ``num_members``."""
-        while num_members >= len(self._tile_cost):
-            tiles = self._tiles_of(len(self._tile_cost))
-            self._tile_split.append(tiles)
-            self._tile_cost.append(
-                sum(self.token_cost[self._config_for_rows[m * self.group_size]] for m in tiles)
-            )
-            self._tile_count.append(len(tiles))
-
-    def _pack_cost(self, staying: int, span: int) -> float:
-        return self._read_cost(staying, span) + staying * self.partial_cost if staying else 0.0
-
-    def _groups_to_pull(self, span: int, kid_sizes: list[int], singles: int) -> int:
-        """Memoised ``_pull_decision``: siblings and consecutive steps repeat the same question."""
-        key = (span, singles, *kid_sizes)
-        pulled = self._decisions.get(key)
-        if pulled is None:
-            if len(self._decisions) >= 65536:
-                self._decisions.clear()
-            pulled = self._decisions[key] = self._pull_decision(span, kid_sizes, singles)
-        return pulled
-
-    def _pull_decision(self, span: int, kid_sizes: list[int], singles: int) -> int:
-        """How many groups re-read the span themselves: children (largest first), then singles.
-
-        Pulling k groups costs their re-reads plus the pack of those staying; a pack of one
-        group is no pack. Among the singles the cost is linear between the break points of
-        the tiling (tile count or tile shape changes), so only those are evaluated.
-        """
-        groups = len(kid_sizes) + singles
-        total = sum(kid_sizes) + singles
-        single_read = self._read_cost(1, span) - self.cost.item_overhead_bytes
-        best_k, best = (
-            groups,
-            float(
-                sum(
-                    self._read_cost(size, span) - self.cost.item_overhead_bytes
-                    for size in kid_sizes
-                )
-            )
-            + singles * single_read,
-        )
-        reads, pulled = 0.0, 0
-        for k, size in enumerate(kid_sizes):
-            if k < groups - 1:
-                cost = reads + self._pack_cost(total - pulled, span)
-                if cost < best:
-                    best_k, best = k, cost
-            reads += self._read_cost(size, span) - self.cost.item_overhead_bytes
-            pulled += size
-        if singles == 0:
-            return best_k
-        staying_max = total - pulled  # all children pulled, every single staying
-        per_tile = self.max_rows // self.group_size
-        marks = {staying_max, 2}
-        marks.update(c.block_m // self.group_size for c in self.tiles)
-        marks.update(range(per_tile, staying_max + 1, per_tile))
-        for staying in sorted(marks | {m + 1 for m in marks}):
-            if 2 <= staying <= staying_max:
-                k = len(kid_sizes) + staying_max - staying
-                cost = reads + (staying_max - staying) * single_read
-                cost += self._pack_cost(staying, span)
-                if cost < best:
-                    best_k, best = k, cost
-        return best_k
-
-    def _decide(self, forest: PrefixForest) -> tuple[list[tuple[int, int, np.ndarray]], np.ndarray]:
-        """Shared packs ``(span_start, span_end, members)`` and each request's tail start."""
-        n = forest.num_nodes
-        tail_start = forest.private_start()
-        if n == 0:
-            return [], tail_start
-        parent = forest.node_parent.tolist()
-        end = forest.node_end.tolist()
-        members = forest.node_members.tolist()
-        req_slot = forest.req_node + 1  # 0: the request shares nothing
-        ending = np.bincount(req_slot, minlength=n + 1).tolist()  # [1 + n] requests ending there
-        children: list[list[int]] = [[] for _ in range(n)]
-        roots: list[int] = []
-        for node, up in enumerate(parent):
-            (children[up] if up >= 0 else roots).append(node)
-        # DFS preorder: a subtree's requests are contiguous once sorted by their node's order,
-        # requests sharing nothing first; a node's own requests come before its children's.
-        # ``members`` counts a subtree's requests, so each range follows from a running count.
-        order_key = [-1] * (n + 1)
-        lo = [0] * n
-        order: list[int] = []
-        taken = ending[0]
-        stack = roots[::-1]
-        while stack:
-            node = stack.pop()
-            order_key[node + 1] = len(order)
-            order.append(node)
-            lo[node] = taken
-            taken += ending[node + 1]
-            stack.extend(reversed(children[node]))
-        by_node = np.asarray(order_key)[req_slot].argsort(kind="stable")
-
-        span = [0] * n
-        packs: list[tuple[int, int, np.ndarray]] = []
-        for node in order:
-            start, stop, first = span[node], end[node], lo[node]
-            kids = children[node]
-            if len(kids) > 1:
-                kids = sorted(kids, key=members.__getitem__, reverse=True)  # stable
-            singles = ending[node + 1]
-            pulled = self._groups_to_pull(stop - start, [members[c] for c in kids], singles)
-            for rank, child in enumerate(kids):
-                span[child] = start if rank < pulled else stop
-            pulled_singles = pulled - len(kids)
-            if pulled_singles > 0:
-                tail_start[by_node[first : first + pulled_singles]] = start
-            if pulled == 0:  # the whole subtree shares the pack
-                packs.append((start, stop, by_node[first : first + members[node]]))
-            elif pulled < len(kids) + singles:
-                parts = [by_node[first + max(0, pulled_singles) : first + singles]]
-                parts += [by_node[lo[c] : lo[c] + members[c]] for c in kids[pulled:]]
-                packs.append((start, stop, np.concatenate(parts)))
-        return packs, tail_start
 
     # ------------------------------------------------------------------ chunking
 
@@ -345,16 +214,17 @@ class PackScheduler:
     def _plan_cold(
         self, forest: PrefixForest, pool_rows: np.ndarray
     ) -> tuple[PackPlan, LazyState | None]:
-        packs, tail_start = self._decide(forest)
+        decider = self._decider
+        packs, tail_start = decider.decide(forest)
         shared_packs: list[tuple[int, int, int]] = []  # (start, length, representative)
         shared_tiles: list[tuple[int, int, int, int]] = []  # (pack, member row, count, config)
         member_row = 0
         for pack, (start, end, pack_members) in enumerate(packs):
             size = len(pack_members)
             shared_packs.append((start, end - start, int(pack_members[0])))
-            if size >= len(self._tile_split):
-                self._grow_tile_tables(size)
-            for count in self._tile_split[size]:
+            if size >= len(decider.tile_split):
+                decider.grow_tile_tables(size)
+            for count in decider.tile_split[size]:
                 block_ns, configs = self._kv_lists[self._config_list[count * self.group_size]]
                 config = configs[max(0, bisect.bisect_right(block_ns, end - start) - 1)]
                 shared_tiles.append((pack, member_row, count, config))

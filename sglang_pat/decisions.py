@@ -1,0 +1,173 @@
+"""Which shared nodes become packs: PAT's split decision (§4.2) on the byte-cost model.
+
+Top-down, at node u (span L tokens since the last pack above it, S members), the groups below
+u (child subtrees and requests ending at u) are ordered largest first; the first k groups
+re-read the span inside their own packs, the rest share one pack of u. k minimises the byte
+cost of ``cost_model`` (reads, padding, items, partials); a pack left with one group is no
+pack.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .cost_model import TileConfig
+from .forest import PrefixForest
+
+
+class PackDecider:
+    """The pack decisions for one model shape, with per-pack-size tile tables and a memo of
+    decisions (siblings and consecutive steps ask the same questions)."""
+
+    def __init__(
+        self,
+        *,
+        group_size: int,
+        tiles: tuple[TileConfig, ...],
+        token_cost: list[float],
+        config_for_rows: np.ndarray,
+        item_overhead: float,
+        partial_cost: float,
+    ) -> None:
+        self.group_size = group_size
+        self.tiles = tiles
+        self.max_rows = tiles[-1].block_m
+        self.token_cost = token_cost
+        self.config_for_rows = config_for_rows  # rows -> config index (see PackScheduler)
+        self.item_overhead = item_overhead
+        self.partial_cost = partial_cost
+        self.tile_cost: list[float] = [0.0]  # [n] Σ token cost of the tiles of n members
+        self.tile_count: list[int] = [0]
+        self.tile_split: list[list[int]] = [[]]  # [n] member counts of the tiles of n members
+        self.decisions: dict[tuple[int, ...], int] = {}
+
+    def tiles_of(self, num_members: int) -> list[int]:
+        """Member counts of the row tiles of a pack of ``num_members`` requests."""
+        per_tile = self.max_rows // self.group_size
+        count = -(-num_members // per_tile)
+        base, extra = divmod(num_members, count)
+        return [base + 1] * extra + [base] * (count - extra)
+
+    def read_cost(self, num_members: int, span: int) -> float:
+        """Cost of reading a span for a pack of ``num_members``: Σ over its tiles, O(1)."""
+        if num_members >= len(self.tile_cost):
+            self.grow_tile_tables(num_members)
+        return (
+            span * self.tile_cost[num_members] + self.tile_count[num_members] * self.item_overhead
+        )
+
+    def grow_tile_tables(self, num_members: int) -> None:
+        """Extend the per-pack-size tables (row tiles, Σ tile token costs) to ``num_members``."""
+        while num_members >= len(self.tile_cost):
+            tiles = self.tiles_of(len(self.tile_cost))
+            self.tile_split.append(tiles)
+            self.tile_cost.append(
+                sum(self.token_cost[self.config_for_rows[m * self.group_size]] for m in tiles)
+            )
+            self.tile_count.append(len(tiles))
+
+    def pack_cost(self, staying: int, span: int) -> float:
+        return self.read_cost(staying, span) + staying * self.partial_cost if staying else 0.0
+
+    def groups_to_pull(self, span: int, kid_sizes: list[int], singles: int) -> int:
+        """Memoised ``pull_decision``: siblings and consecutive steps repeat the same question."""
+        key = (span, singles, *kid_sizes)
+        pulled = self.decisions.get(key)
+        if pulled is None:
+            if len(self.decisions) >= 65536:
+                self.decisions.clear()
+            pulled = self.decisions[key] = self.pull_decision(span, kid_sizes, singles)
+        return pulled
+
+    def pull_decision(self, span: int, kid_sizes: list[int], singles: int) -> int:
+        """How many groups re-read the span themselves: children (largest first), then singles.
+
+        Pulling k groups costs their re-reads plus the pack of those staying; a pack of one
+        group is no pack. Among the singles the cost is linear between the break points of
+        the tiling (tile count or tile shape changes), so only those are evaluated.
+        """
+        groups = len(kid_sizes) + singles
+        total = sum(kid_sizes) + singles
+        single_read = self.read_cost(1, span) - self.item_overhead
+        best_k, best = (
+            groups,
+            float(sum(self.read_cost(size, span) - self.item_overhead for size in kid_sizes))
+            + singles * single_read,
+        )
+        reads, pulled = 0.0, 0
+        for k, size in enumerate(kid_sizes):
+            if k < groups - 1:
+                cost = reads + self.pack_cost(total - pulled, span)
+                if cost < best:
+                    best_k, best = k, cost
+            reads += self.read_cost(size, span) - self.item_overhead
+            pulled += size
+        if singles == 0:
+            return best_k
+        staying_max = total - pulled  # all children pulled, every single staying
+        per_tile = self.max_rows // self.group_size
+        marks = {staying_max, 2}
+        marks.update(c.block_m // self.group_size for c in self.tiles)
+        marks.update(range(per_tile, staying_max + 1, per_tile))
+        for staying in sorted(marks | {m + 1 for m in marks}):
+            if 2 <= staying <= staying_max:
+                k = len(kid_sizes) + staying_max - staying
+                cost = reads + (staying_max - staying) * single_read
+                cost += self.pack_cost(staying, span)
+                if cost < best:
+                    best_k, best = k, cost
+        return best_k
+
+    def decide(self, forest: PrefixForest) -> tuple[list[tuple[int, int, np.ndarray]], np.ndarray]:
+        """Shared packs ``(span_start, span_end, members)`` and each request's tail start."""
+        n = forest.num_nodes
+        tail_start = forest.private_start()
+        if n == 0:
+            return [], tail_start
+        parent = forest.node_parent.tolist()
+        end = forest.node_end.tolist()
+        members = forest.node_members.tolist()
+        req_slot = forest.req_node + 1  # 0: the request shares nothing
+        ending = np.bincount(req_slot, minlength=n + 1).tolist()  # [1 + n] requests ending there
+        children: list[list[int]] = [[] for _ in range(n)]
+        roots: list[int] = []
+        for node, up in enumerate(parent):
+            (children[up] if up >= 0 else roots).append(node)
+        # DFS preorder: a subtree's requests are contiguous once sorted by their node's order,
+        # requests sharing nothing first; a node's own requests come before its children's.
+        # ``members`` counts a subtree's requests, so each range follows from a running count.
+        order_key = [-1] * (n + 1)
+        lo = [0] * n
+        order: list[int] = []
+        taken = ending[0]
+        stack = roots[::-1]
+        while stack:
+            node = stack.pop()
+            order_key[node + 1] = len(order)
+            order.append(node)
+            lo[node] = taken
+            taken += ending[node + 1]
+            stack.extend(reversed(children[node]))
+        by_node = np.asarray(order_key)[req_slot].argsort(kind="stable")
+
+        span = [0] * n
+        packs: list[tuple[int, int, np.ndarray]] = []
+        for node in order:
+            start, stop, first = span[node], end[node], lo[node]
+            kids = children[node]
+            if len(kids) > 1:
+                kids = sorted(kids, key=members.__getitem__, reverse=True)  # stable
+            singles = ending[node + 1]
+            pulled = self.groups_to_pull(stop - start, [members[c] for c in kids], singles)
+            for rank, child in enumerate(kids):
+                span[child] = start if rank < pulled else stop
+            pulled_singles = pulled - len(kids)
+            if pulled_singles > 0:
+                tail_start[by_node[first : first + pulled_singles]] = start
+            if pulled == 0:  # the whole subtree shares the pack
+                packs.append((start, stop, by_node[first : first + members[node]]))
+            elif pulled < len(kids) + singles:
+                parts = [by_node[first + max(0, pulled_singles) : first + singles]]
+                parts += [by_node[lo[c] : lo[c] + members[c]] for c in kids[pulled:]]
+                packs.append((start, stop, np.concatenate(parts)))
+        return packs, tail_start
