@@ -22,8 +22,9 @@ from .chunking import ChunkRule
 from .cost_model import CostModel, TileMenu, default_tile_menu
 from .decisions import PackDecider
 from .forest import PrefixForest
+from .lazy import LazyState, lazy_update
 from .plan import PackPlan, PlanCapacity
-from .scheduler_emit import LazyState, TileTable, emit_plan, lazy_update
+from .scheduler_emit import TileTable, emit_plan
 
 
 class PackScheduler:
