@@ -48,15 +48,21 @@ class PackDecider:
         base, extra = divmod(num_members, count)
         return [base + 1] * extra + [base] * (count - extra)
 
+    def tiles_for(self, num_members: int) -> list[int]:
+        """``tiles_of``, from the table (grown on demand)."""
+        if num_members >= len(self.tile_split):
+            self._grow_tile_tables(num_members)
+        return self.tile_split[num_members]
+
     def read_cost(self, num_members: int, span: int) -> float:
         """Cost of reading a span for a pack of ``num_members``: Σ over its tiles, O(1)."""
         if num_members >= len(self.tile_cost):
-            self.grow_tile_tables(num_members)
+            self._grow_tile_tables(num_members)
         return (
             span * self.tile_cost[num_members] + self.tile_count[num_members] * self.item_overhead
         )
 
-    def grow_tile_tables(self, num_members: int) -> None:
+    def _grow_tile_tables(self, num_members: int) -> None:
         """Extend the per-pack-size tables (row tiles, Σ tile token costs) to ``num_members``."""
         while num_members >= len(self.tile_cost):
             tiles = self.tiles_of(len(self.tile_cost))

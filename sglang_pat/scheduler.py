@@ -156,12 +156,11 @@ class PackScheduler:
 
     # ------------------------------------------------------------------ tile configs
 
-    def _configs_for(self, rows: int, spans: np.ndarray) -> np.ndarray | int:
-        """Tile config of row tiles of ``rows`` rows over ``spans`` KV tokens (an int when
-        every span gets the same, as when ``rows`` fit one menu tile of one block_n)."""
+    def _configs_for(self, rows: int, spans: np.ndarray) -> np.ndarray:
+        """Tile config of row tiles of ``rows`` rows over ``spans`` KV tokens."""
         block_ns, configs = self._kv_options[int(self._config_for_rows[rows])]
-        if configs.shape[0] == 1:
-            return int(configs[0])
+        if configs.shape[0] == 1:  # one block_n for these rows: no search
+            return np.full(spans.shape, configs[0])
         pick = block_ns.searchsorted(spans, side="right") - 1
         return configs[np.maximum(pick, 0)]
 
@@ -221,11 +220,8 @@ class PackScheduler:
         shared_tiles: list[tuple[int, int, int, int]] = []  # (pack, member row, count, config)
         member_row = 0
         for pack, (start, end, pack_members) in enumerate(packs):
-            size = len(pack_members)
             shared_packs.append((start, end - start, int(pack_members[0])))
-            if size >= len(decider.tile_split):
-                decider.grow_tile_tables(size)
-            for count in decider.tile_split[size]:
+            for count in decider.tiles_for(len(pack_members)):
                 block_ns, configs = self._kv_lists[self._config_list[count * self.group_size]]
                 config = configs[max(0, bisect.bisect_right(block_ns, end - start) - 1)]
                 shared_tiles.append((pack, member_row, count, config))

@@ -44,7 +44,7 @@ class TileTable:
         shared_tiles: list[tuple[int, int, int, int]],
         tail_start: np.ndarray,
         tails: np.ndarray,
-        private_config: np.ndarray | int,
+        private_config: np.ndarray,
     ) -> TileTable:
         """Shared packs ``(start, length, representative)`` with their members, their tiles
         ``(pack, first member row, members, config)``, then one private tile per tail."""
@@ -53,8 +53,6 @@ class TileTable:
         packs = np.asarray(shared_packs, dtype=np.int64).reshape(-1, 3)
         shared = np.asarray(shared_tiles, dtype=np.int64).reshape(-1, 4)
         private_rows = np.arange(num_private)
-        if not isinstance(private_config, int):
-            private_config = private_config[private_reqs]
         return cls(
             pack_start=np.concatenate([packs[:, 0], tail_start[private_reqs]]),
             pack_len=np.concatenate([packs[:, 1], tails[private_reqs]]),
@@ -65,9 +63,7 @@ class TileTable:
                 [shared[:, 1], sum(len(m) for m in pack_members) + private_rows]
             ),
             tile_count=np.concatenate([shared[:, 2], np.ones(num_private, dtype=np.int64)]),
-            tile_config=np.concatenate(
-                [shared[:, 3], np.broadcast_to(private_config, (num_private,))]
-            ),
+            tile_config=np.concatenate([shared[:, 3], private_config[private_reqs]]),
             num_shared_tiles=shared.shape[0],
         )
 
@@ -197,7 +193,6 @@ def emit_plan(
     )
     if num_tiles - num_shared != num_requests:
         return plan, None  # a request without a tail gets one next step: no lazy update
-    tail_start = num_shared_items
     state = LazyState(
         forest=forest,
         pool_rows=pool_rows,
@@ -212,8 +207,8 @@ def emit_plan(
         max_tail=max_tail,
         tail_config=config[num_shared:],
         total_work=total_work,
-        tail_items_start=tail_start,
-        tail_item_tiles=item_tile[tail_start:],
+        tail_items_start=num_shared_items,
+        tail_item_tiles=item_tile[num_shared_items:],
         num_shared_tiles=num_shared,
         num_packed_items=group_first.shape[0],
     )
