@@ -497,12 +497,16 @@ def _pack_decode_kernel(
     Every item names its tile shape (Mi × Ni, compiled into this one kernel), so compute-bound
     shared packs and memory-bound private tails run side by side in one launch on a fixed
     grid; the unit count comes from device memory (CUDA-graph safe). ``queue_ptr`` holds
-    (next unit, programs done); the last program out resets both for the next launch.
+    (units taken from the queue, programs done); the last program out resets both for the next
+    launch.
     """
     num_units = tl.load(header_ptr) * NUM_KV_HEADS
-    unit = tl.atomic_add(queue_ptr, 1)
+    # Program p's first unit is p, the rest come from the queue: no atomic round trip before
+    # the first unit's loads.
+    unit = tl.program_id(0)
     while unit < num_units:
-        next_unit = tl.atomic_add(queue_ptr, 1)  # issued early: its latency hides behind work
+        # issued early: its latency hides behind the unit's work
+        next_unit = tl.num_programs(0) + tl.atomic_add(queue_ptr, 1)
         item = unit // NUM_KV_HEADS
         kv_head = unit % NUM_KV_HEADS
         kv_start = tl.load(items_ptr + item * 6 + 0)
