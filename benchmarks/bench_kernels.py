@@ -45,8 +45,12 @@ HEAD_DIM = 128
 DTYPE = torch.bfloat16
 
 
-def graph_time_us(fn, flush: torch.Tensor, reps: int = 10, trials: int = 7) -> float:
-    """Median µs of ``fn`` per call inside a CUDA graph, each call after an L2 flush."""
+def graph_time_us(fn, flush, reps: int = 10, trials: int = 7) -> float:
+    """Median µs of ``fn`` per call inside a CUDA graph, each call after an L2 flush.
+
+    ``flush`` is a buffer to zero (the benchmarks' flush) or a function that flushes.
+    """
+    flush_fn = flush if callable(flush) else flush.zero_
     stream = torch.cuda.Stream()
     stream.wait_stream(torch.cuda.current_stream())
     with torch.cuda.stream(stream):
@@ -59,7 +63,7 @@ def graph_time_us(fn, flush: torch.Tensor, reps: int = 10, trials: int = 7) -> f
         graph = torch.cuda.CUDAGraph()
         with torch.cuda.graph(graph):
             for _ in range(reps):
-                flush.zero_()
+                flush_fn()
                 if with_fn:
                     fn()
         graphs.append(graph)

@@ -22,47 +22,20 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
-from bench_kernels import Batch, copy_bandwidth_bytes_per_us, run_flashinfer_decode  # noqa: E402
+from bench_kernels import (  # noqa: E402
+    Batch,
+    copy_bandwidth_bytes_per_us,
+    graph_time_us,
+    run_flashinfer_decode,
+)
 from profile_pat import make_decoder  # noqa: E402
 from workloads import tree_workload  # noqa: E402
 
 FLUSH_BYTES = 512 * 2**20
-
-
-def graph_time_us(fn, flush_fn, reps: int = 10, trials: int = 7) -> float:
-    """bench_kernels.graph_time_us with the flush as a parameter."""
-    stream = torch.cuda.Stream()
-    stream.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(stream):
-        for _ in range(2):
-            flush_fn()
-            fn()
-    torch.cuda.current_stream().wait_stream(stream)
-    torch.cuda.synchronize()
-    graphs = []
-    for with_fn in (True, False):
-        graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph):
-            for _ in range(reps):
-                flush_fn()
-                if with_fn:
-                    fn()
-        graphs.append(graph)
-    times = {True: [], False: []}
-    for _ in range(trials):
-        for with_fn, graph in zip((True, False), graphs):
-            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            start.record()
-            graph.replay()
-            end.record()
-            end.synchronize()
-            times[with_fn].append(start.elapsed_time(end) * 1000 / reps)
-    return float(np.median(times[True]) - np.median(times[False]))
 
 
 def kernel_us(fn, flush_fn, reps: int = 20) -> float:
