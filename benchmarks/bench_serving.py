@@ -96,6 +96,10 @@ DECODE_LINE = re.compile(
     r"Decode batch, #running-req: (\d+).*?gen throughput \(token/s\): ([\d.]+)"
 )
 SERVER_FLAGS = ["--mem-fraction-static", "0.8"]
+# A request the server refuses (a prompt longer than the context, say) is logged so, while
+# bench_serving still counts it as a successful request: such a run is marked failed.
+SERVER_ERROR = re.compile(r"\[http_server\] Error: (.*)")
+REPLAY_SKIPPED = re.compile(r"mooncake_replay: kept \d+ records, skipped (\d+)")
 
 
 def decode_throughput(log_text: str, batch: int) -> tuple[float | None, int]:
@@ -107,6 +111,11 @@ def decode_throughput(log_text: str, batch: int) -> tuple[float | None, int]:
     else:
         used = [t for n, t in lines if n > 1]  # arrivals set the batch: every decode interval
     return (statistics.median(used) if used else None), len(used)
+
+
+def server_errors(log_text: str) -> list[str]:
+    """The messages of the requests that failed in the server, from its log."""
+    return SERVER_ERROR.findall(log_text)
 
 
 def run_workload(name: str, spec: ServerSpec, out: Path, args: argparse.Namespace) -> dict:
@@ -139,7 +148,10 @@ def run_workload(name: str, spec: ServerSpec, out: Path, args: argparse.Namespac
         return dict(workload=name, backend=spec.backend, error=str(error), command=command[1:])
     with open(spec.log, errors="replace") as server_log:
         server_log.seek(log_start)
-        decode_tok_s, lines = decode_throughput(server_log.read(), workload.batch)
+        segment = server_log.read()
+    decode_tok_s, lines = decode_throughput(segment, workload.batch)
+    errors = server_errors(segment)
+    skipped = REPLAY_SKIPPED.search(bench_log.read_text(errors="replace"))
     result = json.loads(jsonl.read_text().splitlines()[-1])
     row = dict(
         workload=name,
@@ -151,9 +163,14 @@ def run_workload(name: str, spec: ServerSpec, out: Path, args: argparse.Namespac
         output_tok_s=result["output_throughput"],
         median_ttft_ms=result["median_ttft_ms"],
         completed=result["completed"],
+        server_errors=len(errors),
+        trace_records_skipped=int(skipped.group(1)) if skipped else None,
         command=" ".join(command[1:]),
         commit=os.environ.get("PAT_COMMIT", "unknown"),
     )
+    if errors:
+        row["error"] = f"{len(errors)} requests failed in the server, e.g. {errors[0][:200]}"
+        print(f"    {name}: INVALID, {row['error']}", flush=True)
     print(
         f"    {name}: {decode_tok_s} tok/s decode, took {time.time() - started:.0f} s", flush=True
     )
@@ -235,7 +252,7 @@ def write_results(rows: list[dict], out: Path, gpu: str) -> None:
         writer = csv.DictWriter(f, fieldnames=fields)
         writer.writeheader()
         writer.writerows(rows)
-    keys = ("decode_tok_s", "median_itl_ms", "mean_tpot_ms", "output_tok_s")
+    keys = ("decode_tok_s", "median_itl_ms", "mean_tpot_ms", "output_tok_s", "server_errors")
     commits = sorted({row.get("commit", "unknown") for row in rows})
     dates = sorted({row.get("date", "unknown") for row in rows})
     runs = list(dict.fromkeys(row.get("run", "") for row in rows))
@@ -244,13 +261,16 @@ def write_results(rows: list[dict], out: Path, gpu: str) -> None:
         summary.setdefault(row["workload"], {})[row["backend"]] = {k: row.get(k) for k in keys}
     (out / "serving-summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     fmt = lambda value, spec: "n/a" if value is None else format(value, spec)  # noqa: E731
-    table = ["| workload | backend | decode tok/s | median ITL ms | mean TPOT ms | output tok/s |"]
-    table.append("|---|---|---:|---:|---:|---:|")
+    table = [
+        "| workload | backend | decode tok/s | median ITL ms | mean TPOT ms | output tok/s "
+        "| failed requests |"
+    ]
+    table.append("|---|---|---:|---:|---:|---:|---:|")
     for row in rows:
         table.append(
             f"| {row['workload']} | {row['backend']} | {fmt(row.get('decode_tok_s'), '.0f')} "
             f"| {fmt(row.get('median_itl_ms'), '.2f')} | {fmt(row.get('mean_tpot_ms'), '.2f')} "
-            f"| {fmt(row.get('output_tok_s'), '.0f')} |"
+            f"| {fmt(row.get('output_tok_s'), '.0f')} | {fmt(row.get('server_errors'), 'd')} |"
         )
     header = f"{gpu}, commit {summary['commit']}, {summary['date']}\n\n"
     header += "".join(f"`{run}`\n\n" for run in runs)

@@ -1,0 +1,74 @@
+"""The serving benchmark's guards: the Mooncake replay sends only requests that fit the model,
+and a run in which the server refused requests is marked failed (CPU only)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from sglang_pat.model_dirs import make_model_dir
+
+transformers = pytest.importorskip("transformers")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+mooncake_replay = pytest.importorskip("mooncake_replay")
+bench_serving = pytest.importorskip("bench_serving")
+
+
+@pytest.fixture(scope="module")
+def tokenizer(tmp_path_factory):
+    path = make_model_dir(tmp_path_factory.mktemp("model") / "llama")
+    return transformers.AutoTokenizer.from_pretrained(str(path))
+
+
+def record(blocks: int, output: int, first_hash: int = 0, timestamp: int = 0) -> dict:
+    hash_ids = list(range(first_hash, first_hash + blocks))
+    return dict(timestamp=timestamp, input_length=512 * blocks, output_length=output,
+                hash_ids=hash_ids)  # fmt: skip
+
+
+def test_replay_keeps_the_first_records_that_fit(tokenizer) -> None:
+    context = tokenizer.model_max_length
+    assert context == 8192  # the dummy Llama-3-8B's
+    # about 260 tokens a block: 40 blocks never fit; 20 blocks fit, but not with 4000 out;
+    # 3 blocks fit and so does bench_serving's warmup prompt for them (4x the text)
+    records = [
+        record(20, 100, 0, 0),  # fits, its warmup (about 20k tokens) does not
+        record(40, 10, 100, 1),
+        record(20, 4000, 200, 2),
+        record(3, 50, 300, 3),
+        record(1, 10, 400, 4),
+        record(2, 10, 500, 5),
+    ]
+    kept, skipped = mooncake_replay.fitting_records(records, tokenizer, 3)
+    assert skipped == 2
+    assert [r["hash_ids"][0] for r in kept] == [300, 0, 400]  # the warmup-safe one first
+    for r in kept:
+        assert r.prompt_len == len(tokenizer.encode(mooncake_replay.round_one_prompt(r, tokenizer)))
+        assert r.prompt_len + r["output_length"] < context
+    assert mooncake_replay.warmup_prompt_len(kept[0], tokenizer) + 32 < context
+    with pytest.raises(ValueError, match="warmup"):
+        mooncake_replay.fitting_records(records[:1], tokenizer, 3)
+
+
+def test_replay_keeps_everything_without_a_stated_context(tokenizer) -> None:
+    records = [record(40, 10, 0, 0), record(1, 10, 100, 1)]
+    unlimited = tokenizer.__class__.from_pretrained(
+        tokenizer.name_or_path, model_max_length=int(1e30)
+    )
+    kept, skipped = mooncake_replay.fitting_records(records, unlimited, 5)
+    assert (skipped, [r["hash_ids"][0] for r in kept]) == (0, [0, 100])
+
+
+def test_server_errors_are_found_in_the_log() -> None:
+    log = (
+        "[2026-11-30 16:12:34] Decode batch, #running-req: 3, gen throughput (token/s): 1.0\n"
+        "[2026-11-30 16:12:35] [http_server] Error: The input (14392 tokens) is longer than "
+        "the model's context length (8192 tokens).\n"
+        "[2026-11-30 16:12:36] [http_server] Error: The input (11933 tokens) is longer than "
+        "the model's context length (8192 tokens).\n"
+    )
+    errors = bench_serving.server_errors(log)
+    assert len(errors) == 2 and errors[0].startswith("The input (14392 tokens)")
+    assert bench_serving.server_errors("Decode batch, #running-req: 3\n") == []
