@@ -39,7 +39,7 @@ FLUSH_BYTES = 512 * 2**20
 
 
 def kernel_us(fn, flush_fn, reps: int = 20) -> float:
-    """Median over reps of fn's kernels' summed CUPTI durations (eager, each rep after a
+    """Mean over reps of fn's kernels' summed CUPTI durations (eager, each rep after a
     write flush): the kernels alone, without launch gaps."""
     from torch.profiler import ProfilerActivity, profile
 
@@ -111,7 +111,6 @@ def main() -> None:
             + ", ".join(f"{k} {v:.2f}" for k, v in cupti.items()),
             flush=True,
         )
-
         torch.cuda.empty_cache()
 
 
