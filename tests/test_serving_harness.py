@@ -72,3 +72,12 @@ def test_server_errors_are_found_in_the_log() -> None:
     errors = bench_serving.server_errors(log)
     assert len(errors) == 2 and errors[0].startswith("The input (14392 tokens)")
     assert bench_serving.server_errors("Decode batch, #running-req: 3\n") == []
+
+
+def test_missing_output_is_found_in_the_result() -> None:
+    # the session 8 Mooncake conversation result, and a random-ids one (retokenizing random
+    # ids' text loses a few tokens)
+    refused = dict(total_output_tokens=36758, total_output_tokens_retokenized=22068)
+    assert "22068 of the 36758" in bench_serving.missing_output(refused)
+    complete = dict(total_output_tokens=65536, total_output_tokens_retokenized=65408)
+    assert bench_serving.missing_output(complete) is None
