@@ -121,8 +121,9 @@ def server_errors(log_text: str) -> list[str]:
 def missing_output(result: dict, tolerance: float = 0.05) -> str | None:
     """Why bench_serving's result lacks output, or None: fewer tokens came back than the
     requests asked for (re-tokenizing the text of random ids loses a few, 0.2% on random-ids)."""
-    asked, got = result["total_output_tokens"], result["total_output_tokens_retokenized"]
-    if got < (1 - tolerance) * asked:
+    asked = result.get("total_output_tokens")
+    got = result.get("total_output_tokens_retokenized")
+    if asked is not None and got is not None and got < (1 - tolerance) * asked:
         return f"only {got} of the {asked} output tokens asked for came back"
     return None
 
