@@ -8,7 +8,13 @@ the workload's whole batch runs; latency figures come from bench_serving's JSONL
 
     python benchmarks/bench_serving.py [--backends pat,triton,flashinfer]
         [--workloads gsp-4x32-4096,...] [--model-path DIR] [--out DIR]
+    python benchmarks/bench_serving.py --model-shape llama-3.1-8b \
+        --server-flags "--max-running-requests 64" --workloads mooncake-conversation-512
     python benchmarks/bench_serving.py --summarize RUN_DIR [RUN_DIR ...] --out DIR
+
+The ``-512`` Mooncake workloads write each hash block 512 tokens long, as in the traces, and
+need a model of 131,072 tokens' context. ``--max-running-requests 64`` keeps SGLang's
+``req_to_token`` (and pat's copy of the KV indices, sized like it) small at that context.
 
 Every finished workload is appended to ``rows.jsonl`` at once (a failed one as a row with its
 error), so a run cut short keeps what it measured, and runs split over several device calls
@@ -35,7 +41,7 @@ from pathlib import Path
 
 from servers import ServerSpec, running
 
-from sglang_pat.model_dirs import make_model_dir
+from sglang_pat.model_dirs import SHAPES, make_model_dir
 
 ROOT = Path(__file__).resolve().parent
 
@@ -46,6 +52,7 @@ class Workload:
     batch: int  # requests decoding together once the batch is full
     dataset_file: str | None = None  # a Mooncake trace under --mooncake-dir
     client: str = "sglang"  # bench_serving's --backend; multi-turn needs a chat endpoint
+    min_context: int = 0  # the model context its prompts need (0: the default model's)
 
 
 def gsp(
@@ -64,14 +71,19 @@ def gsp(
     )
 
 
-def mooncake(workload: str, prompts: int, slowdown: float) -> Workload:
+def mooncake(workload: str, prompts: int, slowdown: float, block_tokens: int = 0) -> Workload:
+    """A trace replay; ``block_tokens`` writes each hash block that many tokens long (the
+    trace's 512: prompts up to 121k tokens, so a model of 131,072 tokens' context)."""
+    faithful = ("--pat-block-tokens", str(block_tokens)) if block_tokens else ()
     return Workload(
         (
             *("--dataset-name", "mooncake", "--mooncake-workload", workload),
             *("--mooncake-slowdown-factor", str(slowdown), "--num-prompts", str(prompts)),
+            *faithful,
         ),
         batch=0,  # arrivals set the batch: the figure is the median over all decode steps
         dataset_file=f"{workload}_trace.jsonl",
+        min_context=131072 if block_tokens else 0,
     )
 
 
@@ -91,7 +103,11 @@ WORKLOADS = {
     ),
     "mooncake-conversation": mooncake("conversation", 100, 2.0),
     "mooncake-synthetic": mooncake("synthetic", 100, 2.0),
+    # 512 tokens a hash block, as in the traces: --model-shape llama-3.1-8b
+    "mooncake-conversation-512": mooncake("conversation", 100, 2.0, 512),
+    "mooncake-synthetic-512": mooncake("synthetic", 100, 2.0, 512),
 }
+DEFAULT_WORKLOADS = [name for name, w in WORKLOADS.items() if not w.min_context]
 DECODE_LINE = re.compile(
     r"Decode batch, #running-req: (\d+).*?gen throughput \(token/s\): ([\d.]+)"
 )
@@ -201,8 +217,14 @@ def gpu_name() -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backends", default="pat,triton,flashinfer")
-    parser.add_argument("--workloads", default=",".join(WORKLOADS))
+    parser.add_argument("--workloads", default=",".join(DEFAULT_WORKLOADS))
     parser.add_argument("--model-path", help="model dir (default: the embedded dummy Llama-3-8B)")
+    parser.add_argument(
+        "--model-shape",
+        default="llama-3-8b",
+        choices=sorted(SHAPES),
+        help="the embedded dummy model's shape (llama-3.1-8b: 131,072 tokens of context)",
+    )
     parser.add_argument("--server-flags", default="", help="extra flags for every server")
     parser.add_argument("--mooncake-dir", default=str(ROOT.parent.parent / "shared/data/mooncake"))
     parser.add_argument("--out")
@@ -232,7 +254,18 @@ def main() -> None:
     gpu, date = gpu_name(), datetime.date.today().isoformat()
     out = Path(args.out or ROOT / "results" / f"{date}-{gpu.replace(' ', '-')}")
     out.mkdir(parents=True, exist_ok=True)
-    model = Path(args.model_path) if args.model_path else make_model_dir(out / "llama-3-8b-dummy")
+    model = (
+        Path(args.model_path)
+        if args.model_path
+        else make_model_dir(out / f"{args.model_shape}-dummy", args.model_shape)
+    )
+    context = json.loads((model / "config.json").read_text()).get("max_position_embeddings", 0)
+    for name in workloads:
+        if WORKLOADS[name].min_context > context:
+            parser.error(
+                f"{name} needs a model context of {WORKLOADS[name].min_context} tokens, "
+                f"{model} has {context}: --model-shape llama-3.1-8b"
+            )
     flags = [*SERVER_FLAGS, *args.server_flags.split()]
     if not any(model.glob("*.safetensors")):
         flags += ["--load-format", "dummy"]  # a config-only dir: random weights

@@ -5,7 +5,11 @@ generated: one word per id (``w17``...), so every id the random weights emit dec
 other word is spelled out in printable ASCII pieces (WordPiece, ``##`` continuations), so text
 prompts such as bench_serving's Mooncake replay (``0hi hi ... 17hi hi``) keep their differences.
 
-    python -m sglang_pat.model_dirs DIR [--shape llama-3-8b|qwen3-8b]
+    python -m sglang_pat.model_dirs DIR [--shape llama-3-8b|llama-3.1-8b|qwen3-8b]
+
+``llama-3.1-8b`` is Llama-3-8B with Llama 3.1's 131,072-token context (its rope scaling):
+the shapes are the same, so it serves long prompts such as the Mooncake traces' (up to 121k
+tokens at 512 a hash block).
 """
 
 from __future__ import annotations
@@ -58,6 +62,18 @@ SHAPES: dict[str, dict] = {
         torch_dtype="bfloat16",
     ),
 }
+
+SHAPES["llama-3.1-8b"] = dict(
+    SHAPES["llama-3-8b"],
+    max_position_embeddings=131072,
+    rope_scaling=dict(
+        rope_type="llama3",
+        factor=8.0,
+        low_freq_factor=1.0,
+        high_freq_factor=4.0,
+        original_max_position_embeddings=8192,
+    ),
+)
 
 
 # Role-prefixed turns, so the chat endpoints (and bench_serving's multi-turn runs) work.

@@ -3,6 +3,7 @@ and a run in which the server refused requests is marked failed (CPU only)."""
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from pathlib import Path
 
@@ -81,3 +82,42 @@ def test_missing_output_is_found_in_the_result() -> None:
     assert "22068 of the 36758" in bench_serving.missing_output(refused)
     complete = dict(total_output_tokens=65536, total_output_tokens_retokenized=65408)
     assert bench_serving.missing_output(complete) is None
+
+
+def test_faithful_blocks_are_512_tokens_and_replayed_in_trace_order(tmp_path) -> None:
+    """--pat-block-tokens 512 (the -512 workloads): blocks of the trace's length, sent by our
+    copy of bench_serving's generator with the prompt lengths the records carry."""
+    path = make_model_dir(tmp_path / "llama31", "llama-3.1-8b")
+    tokenizer = transformers.AutoTokenizer.from_pretrained(str(path))
+    assert tokenizer.model_max_length == 131072
+    replay = mooncake_replay.Replay(block_tokens=512)
+    replay.words_per_block = mooncake_replay.block_words(tokenizer, 512)
+    one_block = mooncake_replay.blocks_text({"hash_ids": [987654]}, replay.words_per_block)
+    assert abs(len(tokenizer.encode(one_block, add_special_tokens=False)) - 512) <= 8
+    # the trace's longest prompt (236 blocks) fits the 131,072-token context
+    records = [record(236, 900, 0, 2000), record(3, 50, 1000, 0), record(5, 20, 2000, 1000)]
+    kept, skipped = mooncake_replay.fitting_records(records, tokenizer, 3, replay.words_per_block)
+    assert skipped == 0 and max(r.prompt_len for r in kept) > 100_000
+
+    async def replayed():
+        rows = replay.requests(kept, tokenizer, slowdown_factor=0.0, num_rounds=1)
+        return [row async for row in rows]
+
+    rows = asyncio.run(replayed())
+    assert [r.output_len for r in rows] == [50, 20, 900]  # by timestamp
+    for row, rec in zip(rows, kept):  # kept is sorted in place, as bench_serving's list
+        assert row.prompt == mooncake_replay.round_one_prompt(
+            rec, tokenizer, replay.words_per_block
+        )
+        assert row.prompt_len == rec.prompt_len == len(tokenizer.encode(row.prompt))
+
+
+def test_long_context_workloads_need_the_long_context_model(tmp_path) -> None:
+    """The -512 replays are not in the default run, and SGLang reads the llama-3.1-8b dummy's
+    context as the 131,072 tokens they need."""
+    faithful = [n for n, w in bench_serving.WORKLOADS.items() if w.min_context]
+    assert faithful and not set(faithful) & set(bench_serving.DEFAULT_WORKLOADS)
+    model_config = pytest.importorskip("sglang.srt.configs.model_config")
+    path = make_model_dir(tmp_path / "llama31", "llama-3.1-8b")
+    context = model_config.ModelConfig(model_path=str(path)).context_len
+    assert context == 131072 >= max(bench_serving.WORKLOADS[n].min_context for n in faithful)
