@@ -120,22 +120,24 @@ class Replay:
     """The trace loader and, with ``block_tokens``, the request generator of one replay."""
 
     block_tokens: int | None = None  # None: bench_serving's own blocks and generator
-    words_per_block: int = BLOCK_WORDS
+
+    def words(self, tokenizer) -> int:
+        """Words per hash block under ``tokenizer``."""
+        return block_words(tokenizer, self.block_tokens) if self.block_tokens else BLOCK_WORDS
 
     def load(self, dataset: MooncakeDataset, tokenizer, model_id=None) -> list[TraceRecord]:
-        if self.block_tokens:
-            self.words_per_block = block_words(tokenizer, self.block_tokens)
+        words = self.words(tokenizer)
         everything = dataclasses.replace(dataset, num_requests=None)  # [:None]: whole trace
         records, skipped = fitting_records(
             _load(everything, tokenizer=tokenizer, model_id=model_id),
             tokenizer,
             dataset.num_requests,
-            self.words_per_block,
+            words,
         )
         print(
             f"mooncake_replay: kept {len(records)} records, skipped {skipped} whose prompt and "
             f"output do not fit the model's context ({tokenizer.model_max_length} tokens); "
-            f"{self.words_per_block} words a hash block",
+            f"{words} words a hash block",
             flush=True,
         )
         return records
@@ -145,6 +147,7 @@ class Replay:
         each record is sent at its trace time × ``slowdown_factor`` from the first."""
         if not input_requests:
             return
+        words = self.words(tokenizer)
         input_requests.sort(key=lambda r: r["timestamp"])
         start, first_ms = time.perf_counter(), input_requests[0]["timestamp"]
         for record in input_requests:
@@ -153,7 +156,7 @@ class Replay:
             if delay > 0:
                 await asyncio.sleep(delay)
             yield DatasetRow(
-                prompt=round_one_prompt(record, tokenizer, self.words_per_block),
+                prompt=round_one_prompt(record, tokenizer, words),
                 prompt_len=record.prompt_len,
                 output_len=record.get("output_length", 256),
             )

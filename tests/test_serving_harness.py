@@ -4,6 +4,7 @@ and a run in which the server refused requests is marked failed (CPU only)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 from pathlib import Path
 
@@ -15,6 +16,7 @@ transformers = pytest.importorskip("transformers")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 mooncake_replay = pytest.importorskip("mooncake_replay")
 bench_serving = pytest.importorskip("bench_serving")
+MooncakeDataset = mooncake_replay.MooncakeDataset
 
 
 @pytest.fixture(scope="module")
@@ -84,20 +86,26 @@ def test_missing_output_is_found_in_the_result() -> None:
     assert bench_serving.missing_output(complete) is None
 
 
-def test_faithful_blocks_are_512_tokens_and_replayed_in_trace_order(tmp_path) -> None:
-    """--pat-block-tokens 512 (the -512 workloads): blocks of the trace's length, sent by our
-    copy of bench_serving's generator with the prompt lengths the records carry."""
+def test_faithful_blocks_are_512_tokens_and_replayed_in_trace_order(tmp_path, capsys) -> None:
+    """--pat-block-tokens 512 (the -512 workloads): blocks of the trace's length, loaded and
+    sent by our copy of bench_serving's generator with the prompt lengths the records carry;
+    bench_serving reads the replay's skip count from its message."""
     path = make_model_dir(tmp_path / "llama31", "llama-3.1-8b")
     tokenizer = transformers.AutoTokenizer.from_pretrained(str(path))
     assert tokenizer.model_max_length == 131072
     replay = mooncake_replay.Replay(block_tokens=512)
-    replay.words_per_block = mooncake_replay.block_words(tokenizer, 512)
-    one_block = mooncake_replay.blocks_text({"hash_ids": [987654]}, replay.words_per_block)
+    words = replay.words(tokenizer)
+    one_block = mooncake_replay.blocks_text({"hash_ids": [987654]}, words)
     assert abs(len(tokenizer.encode(one_block, add_special_tokens=False)) - 512) <= 8
     # the trace's longest prompt (236 blocks) fits the 131,072-token context
     records = [record(236, 900, 0, 2000), record(3, 50, 1000, 0), record(5, 20, 2000, 1000)]
-    kept, skipped = mooncake_replay.fitting_records(records, tokenizer, 3, replay.words_per_block)
-    assert skipped == 0 and max(r.prompt_len for r in kept) > 100_000
+    trace = tmp_path / "trace.jsonl"
+    trace.write_text("".join(json.dumps(r) + "\n" for r in records))
+    dataset = MooncakeDataset(str(trace), "conversation", 3)
+    kept = replay.load(dataset, tokenizer)
+    skipped = bench_serving.REPLAY_SKIPPED.search(capsys.readouterr().out)
+    assert skipped and skipped.group(1) == "0" and len(kept) == 3
+    assert max(r.prompt_len for r in kept) > 100_000
 
     async def replayed():
         rows = replay.requests(kept, tokenizer, slowdown_factor=0.0, num_rounds=1)
@@ -106,9 +114,7 @@ def test_faithful_blocks_are_512_tokens_and_replayed_in_trace_order(tmp_path) ->
     rows = asyncio.run(replayed())
     assert [r.output_len for r in rows] == [50, 20, 900]  # by timestamp
     for row, rec in zip(rows, kept):  # kept is sorted in place, as bench_serving's list
-        assert row.prompt == mooncake_replay.round_one_prompt(
-            rec, tokenizer, replay.words_per_block
-        )
+        assert row.prompt == mooncake_replay.round_one_prompt(rec, tokenizer, words)
         assert row.prompt_len == rec.prompt_len == len(tokenizer.encode(row.prompt))
 
 
