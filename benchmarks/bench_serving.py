@@ -112,9 +112,14 @@ DECODE_LINE = re.compile(
     r"Decode batch, #running-req: (\d+).*?gen throughput \(token/s\): ([\d.]+)"
 )
 SERVER_FLAGS = ["--mem-fraction-static", "0.8"]
+# --warm-pass: prompts of the short first pass. It meets the kernels a workload needs beyond
+# SGLang's one-request warmup: FlashInfer JIT-compiles prefill variants on first use (a 10 s
+# stall in the first Mooncake conversation replay of 2026-11-30).
+WARM_PROMPTS = 20
 # A request the server refuses (a prompt longer than the context, say) is logged so, while
 # bench_serving still counts it as a successful request: such a run is marked failed.
 SERVER_ERROR = re.compile(r"\[http_server\] Error: (.*)")
+MAX_ITL = re.compile(r"Max ITL \(ms\):\s+([\d.]+)")
 REPLAY_SKIPPED = re.compile(r"mooncake_replay: kept \d+ records, skipped (\d+)")
 
 
@@ -144,9 +149,21 @@ def missing_output(result: dict, tolerance: float = 0.05) -> str | None:
     return None
 
 
-def run_workload(name: str, spec: ServerSpec, out: Path, args: argparse.Namespace) -> dict:
+def warm_args(workload_args: tuple[str, ...], prompts: int = WARM_PROMPTS) -> tuple[str, ...]:
+    """The workload's bench_serving arguments with at most ``prompts`` prompts."""
+    at = workload_args.index("--num-prompts") + 1
+    count = min(int(workload_args[at]), prompts)
+    return (*workload_args[:at], str(count), *workload_args[at + 1 :])
+
+
+def run_workload(
+    name: str, spec: ServerSpec, out: Path, args: argparse.Namespace, warm: bool = False
+) -> dict:
+    """Run one workload against a healthy server; its row. ``warm``: a short first pass whose
+    figures are kept apart (``*.warm.*``), so one-time compiles do not land in the row."""
     workload = WORKLOADS[name]
-    jsonl = out / f"{name}-{spec.backend}.jsonl"
+    suffix = ".warm" if warm else ""
+    jsonl = out / f"{name}-{spec.backend}{suffix}.jsonl"
     # SGLang 0.5.17's own Mooncake replay crashes on its trace records: mooncake_replay.py
     # runs the same bench_serving with that repaired.
     runner = (
@@ -159,13 +176,13 @@ def run_workload(name: str, spec: ServerSpec, out: Path, args: argparse.Namespac
         "--backend", workload.client, "--port", str(spec.port),
         "--tokenizer", str(spec.model), "--model", str(spec.model),
         "--flush-cache", "--disable-tqdm", "--seed", "1",
-        "--output-file", str(jsonl), *workload.args,
+        "--output-file", str(jsonl), *(warm_args(workload.args) if warm else workload.args),
     ]  # fmt: skip
     if workload.dataset_file:
         command += ["--dataset-path", str(Path(args.mooncake_dir) / workload.dataset_file)]
     log_start = spec.log.stat().st_size
     started = time.time()
-    bench_log = out / f"{name}-{spec.backend}.bench.log"
+    bench_log = out / f"{name}-{spec.backend}{suffix}.bench.log"
     try:
         with open(bench_log, "w") as log:
             subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, check=True, timeout=1800)
@@ -177,7 +194,9 @@ def run_workload(name: str, spec: ServerSpec, out: Path, args: argparse.Namespac
         segment = server_log.read()
     decode_tok_s, lines = decode_throughput(segment, workload.batch)
     errors = server_errors(segment)
-    skipped = REPLAY_SKIPPED.search(bench_log.read_text(errors="replace"))
+    bench_text = bench_log.read_text(errors="replace")
+    skipped = REPLAY_SKIPPED.search(bench_text)
+    max_itl = MAX_ITL.search(bench_text)  # printed, not in the JSONL
     result = json.loads(jsonl.read_text().splitlines()[-1])
     row = dict(
         workload=name,
@@ -186,6 +205,9 @@ def run_workload(name: str, spec: ServerSpec, out: Path, args: argparse.Namespac
         decode_log_lines=lines,
         median_itl_ms=result["median_itl_ms"],
         mean_tpot_ms=result["mean_tpot_ms"],
+        median_tpot_ms=result.get("median_tpot_ms"),
+        mean_itl_ms=result.get("mean_itl_ms"),
+        max_itl_ms=float(max_itl.group(1)) if max_itl else None,  # a stall shows here
         output_tok_s=result["output_throughput"],
         median_ttft_ms=result["median_ttft_ms"],
         completed=result["completed"],
@@ -203,7 +225,9 @@ def run_workload(name: str, spec: ServerSpec, out: Path, args: argparse.Namespac
         row["error"] = "; ".join(problems)
         print(f"    {name}: INVALID, {row['error']}", flush=True)
     print(
-        f"    {name}: {decode_tok_s} tok/s decode, took {time.time() - started:.0f} s", flush=True
+        f"    {name}{' (warm pass, not recorded)' if warm else ''}: {decode_tok_s} tok/s decode,"
+        f" took {time.time() - started:.0f} s",
+        flush=True,
     )
     return row
 
@@ -229,6 +253,11 @@ def main() -> None:
     parser.add_argument("--mooncake-dir", default=str(ROOT.parent.parent / "shared/data/mooncake"))
     parser.add_argument("--out")
     parser.add_argument("--port", type=int, default=30400)
+    parser.add_argument(
+        "--warm-pass",
+        action="store_true",
+        help=f"before each measured workload, run it once with {WARM_PROMPTS} prompts, unrecorded",
+    )
     parser.add_argument(
         "--summarize",
         nargs="+",
@@ -276,6 +305,8 @@ def main() -> None:
         print(f"[{backend}] starting", flush=True)
         with running([spec], timeout=900):
             for name in workloads:
+                if args.warm_pass:
+                    run_workload(name, spec, out, args, warm=True)
                 row = run_workload(name, spec, out, args)
                 row.update(gpu=gpu, date=date, run=" ".join(sys.argv))
                 with open(out / "rows.jsonl", "a") as f:

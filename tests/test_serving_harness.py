@@ -127,3 +127,16 @@ def test_long_context_workloads_need_the_long_context_model(tmp_path) -> None:
     path = make_model_dir(tmp_path / "llama31", "llama-3.1-8b")
     context = model_config.ModelConfig(model_path=str(path)).context_len
     assert context == 131072 >= max(bench_serving.WORKLOADS[n].min_context for n in faithful)
+
+
+def test_warm_pass_sends_fewer_prompts_and_max_itl_is_read() -> None:
+    for name, workload in bench_serving.WORKLOADS.items():
+        warm = bench_serving.warm_args(workload.args)
+        at = warm.index("--num-prompts") + 1
+        asked = int(workload.args[at])
+        assert int(warm[at]) == min(asked, bench_serving.WARM_PROMPTS), name
+        # every other argument is the measured run's, in order
+        assert warm[:at] + warm[at + 1 :] == workload.args[:at] + workload.args[at + 1 :]
+    printed = "P99 ITL (ms):                            7.37      \n"
+    printed += "Max ITL (ms):                            10922.26  \n"
+    assert float(bench_serving.MAX_ITL.search(printed).group(1)) == 10922.26
