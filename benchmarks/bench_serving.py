@@ -366,10 +366,11 @@ def plot(rows: list[dict], path: Path, title: str) -> None:
 
     workloads = list(dict.fromkeys(r["workload"] for r in rows))
     backends = list(dict.fromkeys(r["backend"] for r in rows))
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    fig, axes = plt.subplots(1, 3, figsize=(17, 4.5))
     for ax, key, label in (
-        (axes[0], "decode_tok_s", "decode tok/s at full batch"),
+        (axes[0], "decode_tok_s", "decode tok/s (full batch; replays: every step)"),
         (axes[1], "median_itl_ms", "median ITL (ms)"),
+        (axes[2], "mean_tpot_ms", "mean TPOT (ms)"),
     ):
         width = 0.8 / len(backends)
         for i, backend in enumerate(backends):
