@@ -16,6 +16,10 @@ The ``-512`` Mooncake workloads write each hash block 512 tokens long, as in the
 need a model of 131,072 tokens' context. ``--max-running-requests 64`` keeps SGLang's
 ``req_to_token`` (and pat's copy of the KV indices, sized like it) small at that context.
 
+Each measured workload runs after a short unrecorded pass of it (``--warm-pass``, the default),
+so that one-time compiles on the server (FlashInfer JIT-compiles prefill variants on first use)
+do not land in the figures.
+
 Every finished workload is appended to ``rows.jsonl`` at once (a failed one as a row with its
 error), so a run cut short keeps what it measured, and runs split over several device calls
 are merged with ``--summarize``.
@@ -150,10 +154,16 @@ def missing_output(result: dict, tolerance: float = 0.05) -> str | None:
 
 
 def warm_args(workload_args: tuple[str, ...], prompts: int = WARM_PROMPTS) -> tuple[str, ...]:
-    """The workload's bench_serving arguments with at most ``prompts`` prompts."""
-    at = workload_args.index("--num-prompts") + 1
-    count = min(int(workload_args[at]), prompts)
-    return (*workload_args[:at], str(count), *workload_args[at + 1 :])
+    """The workload's bench_serving arguments with at most ``prompts`` prompts. The
+    generated-shared-prefix dataset ignores ``--num-prompts`` (groups × prompts per group):
+    there, one group of at most ``prompts``."""
+    limits = {"--num-prompts": prompts, "--gsp-num-groups": 1, "--gsp-prompts-per-group": prompts}
+    args = list(workload_args)
+    for flag, limit in limits.items():
+        if flag in args:
+            at = args.index(flag) + 1
+            args[at] = str(min(int(args[at]), limit))
+    return tuple(args)
 
 
 def run_workload(
@@ -255,8 +265,10 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=30400)
     parser.add_argument(
         "--warm-pass",
-        action="store_true",
-        help=f"before each measured workload, run it once with {WARM_PROMPTS} prompts, unrecorded",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help=f"before each measured workload, run it once with {WARM_PROMPTS} prompts, unrecorded"
+        " (default; --no-warm-pass: measure the server's first encounter with the workload)",
     )
     parser.add_argument(
         "--summarize",

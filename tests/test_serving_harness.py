@@ -130,13 +130,21 @@ def test_long_context_workloads_need_the_long_context_model(tmp_path) -> None:
 
 
 def test_warm_pass_sends_fewer_prompts_and_max_itl_is_read() -> None:
+    def value(args: tuple[str, ...], flag: str) -> int:
+        return int(args[args.index(flag) + 1])
+
+    counts = ("--num-prompts", "--gsp-num-groups", "--gsp-prompts-per-group")
     for name, workload in bench_serving.WORKLOADS.items():
         warm = bench_serving.warm_args(workload.args)
-        at = warm.index("--num-prompts") + 1
-        asked = int(workload.args[at])
-        assert int(warm[at]) == min(asked, bench_serving.WARM_PROMPTS), name
+        asked = value(workload.args, "--num-prompts")
+        assert value(warm, "--num-prompts") == min(asked, bench_serving.WARM_PROMPTS), name
+        if "--gsp-num-groups" in warm:  # gsp sends groups x prompts per group, whatever asked
+            sent = value(warm, "--gsp-num-groups") * value(warm, "--gsp-prompts-per-group")
+            assert 0 < sent <= bench_serving.WARM_PROMPTS, name
         # every other argument is the measured run's, in order
-        assert warm[:at] + warm[at + 1 :] == workload.args[:at] + workload.args[at + 1 :]
+        assert len(warm) == len(workload.args), name
+        for i, (a, b) in enumerate(zip(warm, workload.args)):
+            assert a == b or workload.args[i - 1] in counts, (name, a, b)
     printed = "P99 ITL (ms):                            7.37      \n"
     printed += "Max ITL (ms):                            10922.26  \n"
     assert float(bench_serving.MAX_ITL.search(printed).group(1)) == 10922.26
