@@ -31,7 +31,6 @@ Writes to ``benchmarks/results/<date>-<gpu>/`` (or --out): ``serving.csv``, ``se
 from __future__ import annotations
 
 import argparse
-import csv
 import dataclasses
 import datetime
 import json
@@ -44,6 +43,7 @@ import time
 from pathlib import Path
 
 from servers import ServerSpec, running
+from serving_results import read_rows, write_results
 
 from sglang_pat.model_dirs import SHAPES, make_model_dir
 
@@ -324,86 +324,6 @@ def main() -> None:
                 with open(out / "rows.jsonl", "a") as f:
                     f.write(json.dumps(row) + "\n")
     write_results(read_rows(out), out, gpu)
-
-
-def read_rows(run: Path) -> list[dict]:
-    """Rows of a run directory; a later row of the same (workload, backend) replaces one."""
-    rows: dict[tuple[str, str], dict] = {}
-    for line in (run / "rows.jsonl").read_text().splitlines():
-        row = json.loads(line)
-        rows[row["workload"], row["backend"]] = row
-    return list(rows.values())
-
-
-def write_results(rows: list[dict], out: Path, gpu: str) -> None:
-    """serving.csv, serving.md, serving-summary.json and serving.png from the rows."""
-    out.mkdir(parents=True, exist_ok=True)
-    fields = list(dict.fromkeys(key for row in rows for key in row))
-    with open(out / "serving.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=fields)
-        writer.writeheader()
-        writer.writerows(rows)
-    keys = ("decode_tok_s", "median_itl_ms", "mean_tpot_ms", "output_tok_s", "server_errors")
-    commits = sorted({row.get("commit", "unknown") for row in rows})
-    dates = sorted({row.get("date", "unknown") for row in rows})
-    runs = list(dict.fromkeys(row.get("run", "") for row in rows))
-    summary: dict = dict(gpu=gpu, commit=",".join(commits), date=",".join(dates), commands=runs)
-    for row in rows:
-        summary.setdefault(row["workload"], {})[row["backend"]] = {k: row.get(k) for k in keys}
-    (out / "serving-summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    fmt = lambda value, spec: "n/a" if value is None else format(value, spec)  # noqa: E731
-    table = [
-        "| workload | backend | decode tok/s | median ITL ms | mean TPOT ms | output tok/s "
-        "| failed requests |"
-    ]
-    table.append("|---|---|---:|---:|---:|---:|---:|")
-    for row in rows:
-        table.append(
-            f"| {row['workload']} | {row['backend']} | {fmt(row.get('decode_tok_s'), '.0f')} "
-            f"| {fmt(row.get('median_itl_ms'), '.2f')} | {fmt(row.get('mean_tpot_ms'), '.2f')} "
-            f"| {fmt(row.get('output_tok_s'), '.0f')} | {fmt(row.get('server_errors'), 'd')} |"
-        )
-    header = f"{gpu}, commit {summary['commit']}, {summary['date']}\n\n"
-    header += "".join(f"`{run}`\n\n" for run in runs)
-    (out / "serving.md").write_text(header + "\n".join(table) + "\n")
-    print("\n".join(table), flush=True)
-    plot(rows, out / "serving.png", f"{gpu}, {summary['date']}")
-
-
-def plot(rows: list[dict], path: Path, title: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    workloads = list(dict.fromkeys(r["workload"] for r in rows))
-    backends = list(dict.fromkeys(r["backend"] for r in rows))
-    fig, axes = plt.subplots(1, 3, figsize=(17, 4.5))
-    for ax, key, label in (
-        (axes[0], "decode_tok_s", "decode tok/s (full batch; replays: every step)"),
-        (axes[1], "median_itl_ms", "median ITL (ms)"),
-        (axes[2], "mean_tpot_ms", "mean TPOT (ms)"),
-    ):
-        width = 0.8 / len(backends)
-        for i, backend in enumerate(backends):
-            values = [
-                next(
-                    (
-                        r.get(key) or 0
-                        for r in rows
-                        if r["workload"] == w and r["backend"] == backend
-                    ),
-                    0,
-                )
-                for w in workloads
-            ]
-            ax.bar([x + i * width for x in range(len(workloads))], values, width, label=backend)
-        ax.set_xticks([x + 0.4 - width / 2 for x in range(len(workloads))], workloads, rotation=20)
-        ax.set_ylabel(label)
-        ax.legend()
-    fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
 
 
 if __name__ == "__main__":
