@@ -50,10 +50,17 @@ from sglang_pat.model_dirs import SHAPES, make_model_dir
 ROOT = Path(__file__).resolve().parent
 
 
+# --warm-pass: prompts of the short first pass. It meets the kernels a workload needs beyond
+# SGLang's one-request warmup: FlashInfer JIT-compiles prefill variants on first use (a 10 s
+# stall in the first Mooncake conversation replay of 2026-11-30).
+WARM_PROMPTS = 20
+
+
 @dataclasses.dataclass(frozen=True)
 class Workload:
     args: tuple[str, ...]
     batch: int  # requests decoding together once the batch is full
+    warm_args: tuple[str, ...]  # the same workload with at most WARM_PROMPTS prompts
     dataset_file: str | None = None  # a Mooncake trace under --mooncake-dir
     client: str = "sglang"  # bench_serving's --backend; multi-turn needs a chat endpoint
     min_context: int = 0  # the model context its prompts need (0: the default model's)
@@ -62,30 +69,51 @@ class Workload:
 def gsp(
     groups: int, per_group: int, system: int, concurrency: int, *extra: str, client: str = "sglang"
 ) -> Workload:
-    return Workload(
-        (
+    def args(groups: int, per_group: int) -> tuple[str, ...]:
+        return (
             *("--dataset-name", "generated-shared-prefix"),
             *("--gsp-num-groups", str(groups), "--gsp-prompts-per-group", str(per_group)),
             *("--gsp-system-prompt-len", str(system), "--gsp-question-len", "128"),
             *("--gsp-output-len", "256", "--max-concurrency", str(concurrency)),
             *("--num-prompts", str(groups * per_group), *extra),
-        ),
+        )
+
+    # the dataset sends groups × prompts per group, whatever --num-prompts says: warm with one
+    return Workload(
+        args(groups, per_group),
         min(concurrency, groups * per_group),
+        args(1, min(per_group, WARM_PROMPTS)),
         client=client,
     )
+
+
+def random_ids(input_len: int, output_len: int, prompts: int, concurrency: int) -> Workload:
+    def args(prompts: int) -> tuple[str, ...]:
+        return (
+            *("--dataset-name", "random-ids", "--random-input-len", str(input_len)),
+            *("--random-output-len", str(output_len), "--random-range-ratio", "1.0"),
+            *("--num-prompts", str(prompts), "--max-concurrency", str(concurrency)),
+        )
+
+    return Workload(args(prompts), min(concurrency, prompts), args(min(prompts, WARM_PROMPTS)))
 
 
 def mooncake(workload: str, prompts: int, slowdown: float, block_tokens: int = 0) -> Workload:
     """A trace replay; ``block_tokens`` writes each hash block that many tokens long (the
     trace's 512: prompts up to 121k tokens, so a model of 131,072 tokens' context)."""
     faithful = ("--pat-block-tokens", str(block_tokens)) if block_tokens else ()
-    return Workload(
-        (
+
+    def args(prompts: int) -> tuple[str, ...]:
+        return (
             *("--dataset-name", "mooncake", "--mooncake-workload", workload),
             *("--mooncake-slowdown-factor", str(slowdown), "--num-prompts", str(prompts)),
             *faithful,
-        ),
+        )
+
+    return Workload(
+        args(prompts),
         batch=0,  # arrivals set the batch: the figure is the median over all decode steps
+        warm_args=args(min(prompts, WARM_PROMPTS)),
         dataset_file=f"{workload}_trace.jsonl",
         min_context=131072 if block_tokens else 0,
     )
@@ -97,14 +125,7 @@ WORKLOADS = {
     "gsp-multiturn-16x8-2048": gsp(
         16, 8, 2048, 128, "--gsp-num-turns", "3", client="sglang-oai-chat"
     ),
-    "random-ids-2048-256": Workload(
-        (
-            *("--dataset-name", "random-ids", "--random-input-len", "2048"),
-            *("--random-output-len", "256", "--random-range-ratio", "1.0"),
-            *("--num-prompts", "256", "--max-concurrency", "128"),
-        ),
-        128,
-    ),
+    "random-ids-2048-256": random_ids(2048, 256, 256, 128),
     "mooncake-conversation": mooncake("conversation", 100, 2.0),
     "mooncake-synthetic": mooncake("synthetic", 100, 2.0),
     # 512 tokens a hash block, as in the traces: --model-shape llama-3.1-8b
@@ -116,10 +137,6 @@ DECODE_LINE = re.compile(
     r"Decode batch, #running-req: (\d+).*?gen throughput \(token/s\): ([\d.]+)"
 )
 SERVER_FLAGS = ["--mem-fraction-static", "0.8"]
-# --warm-pass: prompts of the short first pass. It meets the kernels a workload needs beyond
-# SGLang's one-request warmup: FlashInfer JIT-compiles prefill variants on first use (a 10 s
-# stall in the first Mooncake conversation replay of 2026-11-30).
-WARM_PROMPTS = 20
 # A request the server refuses (a prompt longer than the context, say) is logged so, while
 # bench_serving still counts it as a successful request: such a run is marked failed.
 SERVER_ERROR = re.compile(r"\[http_server\] Error: (.*)")
@@ -153,19 +170,6 @@ def missing_output(result: dict, tolerance: float = 0.05) -> str | None:
     return None
 
 
-def warm_args(workload_args: tuple[str, ...], prompts: int = WARM_PROMPTS) -> tuple[str, ...]:
-    """The workload's bench_serving arguments with at most ``prompts`` prompts. The
-    generated-shared-prefix dataset ignores ``--num-prompts`` (groups × prompts per group):
-    there, one group of at most ``prompts``."""
-    limits = {"--num-prompts": prompts, "--gsp-num-groups": 1, "--gsp-prompts-per-group": prompts}
-    args = list(workload_args)
-    for flag, limit in limits.items():
-        if flag in args:
-            at = args.index(flag) + 1
-            args[at] = str(min(int(args[at]), limit))
-    return tuple(args)
-
-
 def run_workload(
     name: str, spec: ServerSpec, out: Path, args: argparse.Namespace, warm: bool = False
 ) -> dict:
@@ -186,7 +190,7 @@ def run_workload(
         "--backend", workload.client, "--port", str(spec.port),
         "--tokenizer", str(spec.model), "--model", str(spec.model),
         "--flush-cache", "--disable-tqdm", "--seed", "1",
-        "--output-file", str(jsonl), *(warm_args(workload.args) if warm else workload.args),
+        "--output-file", str(jsonl), *(workload.warm_args if warm else workload.args),
     ]  # fmt: skip
     if workload.dataset_file:
         command += ["--dataset-path", str(Path(args.mooncake_dir) / workload.dataset_file)]

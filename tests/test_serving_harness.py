@@ -135,12 +135,18 @@ def test_warm_pass_sends_fewer_prompts_and_max_itl_is_read() -> None:
 
     counts = ("--num-prompts", "--gsp-num-groups", "--gsp-prompts-per-group")
     for name, workload in bench_serving.WORKLOADS.items():
-        warm = bench_serving.warm_args(workload.args)
+        warm = workload.warm_args
         asked = value(workload.args, "--num-prompts")
-        assert value(warm, "--num-prompts") == min(asked, bench_serving.WARM_PROMPTS), name
         if "--gsp-num-groups" in warm:  # gsp sends groups x prompts per group, whatever asked
+            per_group = value(workload.args, "--gsp-prompts-per-group")
+            assert value(warm, "--gsp-num-groups") == 1, name
+            assert value(warm, "--gsp-prompts-per-group") == min(
+                per_group, bench_serving.WARM_PROMPTS
+            ), name
             sent = value(warm, "--gsp-num-groups") * value(warm, "--gsp-prompts-per-group")
-            assert 0 < sent <= bench_serving.WARM_PROMPTS, name
+            assert value(warm, "--num-prompts") == sent, name
+        else:
+            assert value(warm, "--num-prompts") == min(asked, bench_serving.WARM_PROMPTS), name
         # every other argument is the measured run's, in order
         assert len(warm) == len(workload.args), name
         for i, (a, b) in enumerate(zip(warm, workload.args)):
