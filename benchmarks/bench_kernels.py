@@ -453,10 +453,14 @@ def summarize(out_dir: Path) -> None:
         return math.nan, math.nan
 
     suite_ratios, no_sharing = [], []
+    counted = set()  # a tree measured in several files (a custom run too) counts once, as us()
     for row in rows:
         if row["provider"] != "pat" or not row["us"] > 0:
             continue
         heads = (row["q_heads"], row["kv_heads"])
+        if (row["workload"], heads) in counted:
+            continue
+        counted.add((row["workload"], heads))
         fi, _ = us(row["workload"], "flashinfer-decode", heads)
         if row["workload"] in TREE_SUITE and row["workload"] not in NO_SHARING:
             suite_ratios.append(fi / row["us"])

@@ -1,0 +1,42 @@
+"""The kernel benchmark's summary: a tree measured in several CSVs counts once (CPU only)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+bench_kernels = pytest.importorskip("bench_kernels")
+pytest.importorskip("matplotlib")
+
+FIELDS = ["workload", "q_heads", "kv_heads", "batch", "provider", "us", "bound_us", "gpu",
+          "commit", "date", "copy_bandwidth_tb_s"]  # fmt: skip
+
+
+def write(path: Path, rows: list[tuple[str, str, float]], commit: str) -> None:
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=FIELDS)
+        writer.writeheader()
+        for workload, provider, us in rows:
+            row = dict(workload=workload, q_heads=32, kv_heads=8, batch=4, provider=provider)
+            meta = dict(gpu="test", commit=commit, date="2026-11-30", copy_bandwidth_tb_s=4.0)
+            writer.writerow(dict(row, us=us, bound_us=1.0, **meta))
+
+
+def test_a_tree_in_two_files_counts_once(tmp_path) -> None:
+    shared, other = bench_kernels.TREE_SUITE[0], bench_kernels.TREE_SUITE[1]
+    assert shared not in bench_kernels.NO_SHARING and other not in bench_kernels.NO_SHARING
+    # the suite: pat 2x and 4x flashinfer; an older custom run of the first tree: 100x
+    suite = [(shared, "pat", 10.0), (shared, "flashinfer-decode", 20.0)]
+    suite += [(other, "pat", 10.0), (other, "flashinfer-decode", 40.0)]
+    write(tmp_path / "kernels-a-suite.csv", suite, "new")
+    custom = [(shared, "pat", 1.0), (shared, "flashinfer-decode", 100.0)]
+    write(tmp_path / "kernels-b-custom.csv", custom, "old")
+    bench_kernels.summarize(tmp_path)
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["suite_trees_with_sharing"] == 2
+    assert summary["suite_geomean_vs_flashinfer_decode"] == pytest.approx(8**0.5)
