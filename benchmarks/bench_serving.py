@@ -12,6 +12,9 @@ the workload's whole batch runs; latency figures come from bench_serving's JSONL
         --server-flags "--max-running-requests 64" --workloads mooncake-conversation-512
     python benchmarks/bench_serving.py --summarize RUN_DIR [RUN_DIR ...] --out DIR
 
+``--backends`` also takes ``pat-fi-prefill``: pat's decode with FlashInfer's prefill (SGLang's
+hybrid backend; see BACKENDS).
+
 The ``-512`` Mooncake workloads write each hash block 512 tokens long, as in the traces, and
 need a model of 131,072 tokens' context. ``--max-running-requests 64`` keeps SGLang's
 ``req_to_token`` (and pat's copy of the KV indices, sized like it) small at that context.
@@ -137,6 +140,19 @@ DECODE_LINE = re.compile(
     r"Decode batch, #running-req: (\d+).*?gen throughput \(token/s\): ([\d.]+)"
 )
 SERVER_FLAGS = ["--mem-fraction-static", "0.8"]
+# name -> (launcher module, --attention-backend, its own flags). pat-fi-prefill: pat decodes,
+# FlashInfer prefills, through SGLang's hybrid backend (pat's own prefill is triton's, slower
+# on 100k-token prompts: the faithful Mooncake replays of session 10).
+BACKENDS = {
+    "pat": ("sglang_pat.launch_server", "pat", ()),
+    "pat-fi-prefill": (
+        "sglang_pat.launch_server",
+        "pat",
+        ("--prefill-attention-backend", "flashinfer", "--decode-attention-backend", "pat"),
+    ),
+    "triton": ("sglang.launch_server", "triton", ()),
+    "flashinfer": ("sglang.launch_server", "flashinfer", ()),
+}
 # A request the server refuses (a prompt longer than the context, say) is logged so, while
 # bench_serving still counts it as a successful request: such a run is marked failed.
 SERVER_ERROR = re.compile(r"\[http_server\] Error: (.*)")
@@ -177,7 +193,7 @@ def run_workload(
     figures are kept apart (``*.warm.*``), so one-time compiles do not land in the row."""
     workload = WORKLOADS[name]
     suffix = ".warm" if warm else ""
-    jsonl = out / f"{name}-{spec.backend}{suffix}.jsonl"
+    jsonl = out / f"{name}-{spec.name}{suffix}.jsonl"
     # SGLang 0.5.17's own Mooncake replay crashes on its trace records: mooncake_replay.py
     # runs the same bench_serving with that repaired.
     runner = (
@@ -196,13 +212,13 @@ def run_workload(
         command += ["--dataset-path", str(Path(args.mooncake_dir) / workload.dataset_file)]
     log_start = spec.log.stat().st_size
     started = time.time()
-    bench_log = out / f"{name}-{spec.backend}{suffix}.bench.log"
+    bench_log = out / f"{name}-{spec.name}{suffix}.bench.log"
     try:
         with open(bench_log, "w") as log:
             subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, check=True, timeout=1800)
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as error:
         print(f"    {name}: FAILED ({error}); see {bench_log}", flush=True)
-        return dict(workload=name, backend=spec.backend, error=str(error), command=command[1:])
+        return dict(workload=name, backend=spec.name, error=str(error), command=command[1:])
     with open(spec.log, errors="replace") as server_log:
         server_log.seek(log_start)
         segment = server_log.read()
@@ -214,7 +230,7 @@ def run_workload(
     result = json.loads(jsonl.read_text().splitlines()[-1])
     row = dict(
         workload=name,
-        backend=spec.backend,
+        backend=spec.name,
         decode_tok_s=decode_tok_s,
         decode_log_lines=lines,
         median_itl_ms=result["median_itl_ms"],
@@ -244,6 +260,12 @@ def run_workload(
         flush=True,
     )
     return row
+
+
+def server_spec(name: str, model: Path, port: int, log: Path, flags: list[str]) -> ServerSpec:
+    """The server of backend ``name`` (a key of BACKENDS): its rows and files carry the name."""
+    launcher, attention, own_flags = BACKENDS[name]
+    return ServerSpec(name, model, attention, port, log, [*flags, *own_flags], launcher=launcher)
 
 
 def gpu_name() -> str:
@@ -289,6 +311,9 @@ def main() -> None:
         rows = sorted(merged.values(), key=lambda r: order.get(r["workload"], len(order)))
         write_results(rows, Path(args.out or "."), rows[0].get("gpu", "unknown"))
         return
+    backends = args.backends.split(",")
+    if unknown := set(backends) - set(BACKENDS):
+        parser.error(f"unknown backends {sorted(unknown)}; choose from {sorted(BACKENDS)}")
     workloads = args.workloads.split(",")
     if unknown := set(workloads) - set(WORKLOADS):
         parser.error(f"unknown workloads {sorted(unknown)}; choose from {sorted(WORKLOADS)}")
@@ -314,10 +339,8 @@ def main() -> None:
     flags = [*SERVER_FLAGS, *args.server_flags.split()]
     if not any(model.glob("*.safetensors")):
         flags += ["--load-format", "dummy"]  # a config-only dir: random weights
-    for backend in args.backends.split(","):
-        launcher = "sglang_pat.launch_server" if backend == "pat" else "sglang.launch_server"
-        log = out / f"server-{backend}.log"
-        spec = ServerSpec(backend, model, backend, args.port, log, flags, launcher=launcher)
+    for backend in backends:
+        spec = server_spec(backend, model, args.port, out / f"server-{backend}.log", flags)
         print(f"[{backend}] starting", flush=True)
         with running([spec], timeout=900):
             for name in workloads:
