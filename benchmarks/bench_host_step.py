@@ -27,13 +27,11 @@ import platform
 import subprocess
 import sys
 import time
-from array import array
 from pathlib import Path
 
 import numpy as np
 import torch
-from sglang.srt.mem_cache import base_prefix_cache as base
-from sglang.srt.mem_cache import radix_cache
+from workloads import radix_cache_holding
 
 from sglang_pat.decoder import PatDecoder
 from sglang_pat.radix import RadixForestBuilder
@@ -51,19 +49,12 @@ BATCHES = {
 def batch_on_radix(groups: int, per_group: int, shared: int, private: int, seed: int = 0):
     """A simulated RadixCache holding the prompts; each request's last node and prompt length."""
     rng = np.random.default_rng(seed)
-    cache = radix_cache.RadixCache.create_simulated()
     prompts = []
     for _ in range(groups):
         prefix = rng.integers(1, 100_000, shared).tolist()
         for _ in range(per_group):
             prompts.append(prefix + rng.integers(1, 100_000, private).tolist())
-    key = lambda tokens: radix_cache.RadixKey(array("q", tokens))  # noqa: E731
-    for tokens in prompts:
-        cache.insert(base.InsertParams(key=key(tokens)))
-    last_nodes = [
-        cache.match_prefix(base.MatchPrefixParams(key=key(tokens))).last_device_node
-        for tokens in prompts
-    ]
+    cache, last_nodes = radix_cache_holding(prompts)
     return cache.root_node, last_nodes, np.asarray([len(p) for p in prompts], dtype=np.int64)
 
 

@@ -81,6 +81,27 @@ def mooncake_workload(
     return Workload(f"mooncake-{trace}@{start}x{batch}", forest, None)
 
 
+def radix_cache_holding(
+    prompts: list[list[int]], page_size: int = 1, inserted: list[list[int]] | None = None
+):
+    """A simulated SGLang RadixCache holding ``inserted`` (default: the prompts, in order) and
+    each prompt's last node in it: the tree a decode batch of these prompts walks."""
+    from array import array
+
+    from sglang.srt.mem_cache import base_prefix_cache as base
+    from sglang.srt.mem_cache import radix_cache
+
+    cache = radix_cache.RadixCache.create_simulated(page_size=page_size)
+    key = lambda tokens: radix_cache.RadixKey(array("q", tokens))  # noqa: E731
+    for tokens in prompts if inserted is None else inserted:
+        cache.insert(base.InsertParams(key=key(tokens)))
+    last_nodes = [
+        cache.match_prefix(base.MatchPrefixParams(key=key(tokens))).last_device_node
+        for tokens in prompts
+    ]
+    return cache, last_nodes
+
+
 def page_table(forest: PrefixForest, page_size: int, seed: int = 0) -> tuple[np.ndarray, int]:
     """``[B, max_pages]`` shuffled page ids; members of a shared node share its pages."""
     if np.any(forest.node_end % page_size):

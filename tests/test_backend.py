@@ -3,7 +3,8 @@ other batch, layer and failure through SGLang's triton backend."""
 
 from __future__ import annotations
 
-from array import array
+import sys
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -11,9 +12,11 @@ import pytest
 import torch
 
 triton_backend = pytest.importorskip("sglang.srt.layers.attention.triton_backend")
-radix_cache = pytest.importorskip("sglang.srt.mem_cache.radix_cache")
-base = pytest.importorskip("sglang.srt.mem_cache.base_prefix_cache")
+pytest.importorskip("sglang.srt.mem_cache.radix_cache")
 backend_module = pytest.importorskip("sglang_pat.backend")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from workloads import radix_cache_holding  # noqa: E402
+
 from sglang_pat.plan import PlanCapacityError  # noqa: E402
 
 NUM_HEADS, NUM_KV_HEADS, HEAD_DIM = 4, 2, 64
@@ -101,17 +104,8 @@ def backend(monkeypatch):
 
 def radix_batch(prompts: list[list[int]]) -> SimpleNamespace:
     """A decode ScheduleBatch stand-in whose requests sit in a real RadixCache."""
-    cache = radix_cache.RadixCache.create_simulated()
-    key = lambda tokens: radix_cache.RadixKey(array("q", tokens))  # noqa: E731
-    for tokens in prompts:
-        cache.insert(base.InsertParams(key=key(tokens)))
-    reqs = [
-        SimpleNamespace(
-            rid=f"r{i}",
-            last_node=cache.match_prefix(base.MatchPrefixParams(key=key(p))).last_device_node,
-        )
-        for i, p in enumerate(prompts)
-    ]
+    cache, last_nodes = radix_cache_holding(prompts)
+    reqs = [SimpleNamespace(rid=f"r{i}", last_node=node) for i, node in enumerate(last_nodes)]
     seq_lens = torch.tensor([len(p) + 1 for p in prompts])
     return SimpleNamespace(
         reqs=reqs,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sys
 from array import array
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,6 +14,8 @@ from sglang_pat.radix import RadixForestBuilder, forest_from_radix
 
 radix_cache = pytest.importorskip("sglang.srt.mem_cache.radix_cache")
 base = pytest.importorskip("sglang.srt.mem_cache.base_prefix_cache")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from workloads import radix_cache_holding  # noqa: E402
 
 
 def canonical(forest: PrefixForest) -> tuple:
@@ -49,14 +53,8 @@ def prompts_with_nested_prefixes(rng: np.random.Generator) -> list[list[int]]:
 def test_forest_from_radix_cache_matches_token_ids(page_size: int) -> None:
     rng = np.random.default_rng(page_size)
     prompts = prompts_with_nested_prefixes(rng)
-    cache = radix_cache.RadixCache.create_simulated(page_size=page_size)
-    key = lambda tokens: radix_cache.RadixKey(array("q", tokens))  # noqa: E731
-    for tokens in reversed(prompts):  # the short prefix goes in last and splits a node
-        cache.insert(base.InsertParams(key=key(tokens)))
-    last_nodes = [
-        cache.match_prefix(base.MatchPrefixParams(key=key(tokens))).last_device_node
-        for tokens in prompts
-    ]
+    # the short prefix goes in last and splits a node
+    cache, last_nodes = radix_cache_holding(prompts, page_size, inserted=prompts[::-1])
     decoded = rng.integers(1, 40, len(prompts))
     seq_lens = [len(p) + int(d) for p, d in zip(prompts, decoded)]
     forest = forest_from_radix(last_nodes, cache.root_node, seq_lens)
@@ -86,14 +84,8 @@ def test_uncached_requests_and_foreign_nodes() -> None:
 def test_builder_reuses_the_forest_while_the_batch_keeps_its_requests() -> None:
     rng = np.random.default_rng(7)
     prompts = prompts_with_nested_prefixes(rng)[:12]
-    cache = radix_cache.RadixCache.create_simulated()
+    cache, last_nodes = radix_cache_holding(prompts)
     key = lambda tokens: radix_cache.RadixKey(array("q", tokens))  # noqa: E731
-    for tokens in prompts:
-        cache.insert(base.InsertParams(key=key(tokens)))
-    last_nodes = [
-        cache.match_prefix(base.MatchPrefixParams(key=key(tokens))).last_device_node
-        for tokens in prompts
-    ]
     seq_lens = np.asarray([len(p) + 3 for p in prompts])
     builder = RadixForestBuilder()
     first = builder.build(last_nodes, cache.root_node, seq_lens)
