@@ -47,6 +47,8 @@ VARIANTS = {
     "eager": ["--disable-cuda-graph"],
     "no-overlap": ["--disable-overlap-schedule"],
     "page64": ["--page-size", "64"],
+    # SGLang's hybrid backend: FlashInfer prefills for both servers, so only decode differs.
+    "fi-prefill": ["--prefill-attention-backend", "flashinfer"],
 }
 # Small fixed KV pools so that several servers fit on one GPU side by side.
 SERVER_FLAGS = [
