@@ -12,8 +12,9 @@ the workload's whole batch runs; latency figures come from bench_serving's JSONL
         --server-flags "--max-running-requests 64" --workloads mooncake-conversation-512
     python benchmarks/bench_serving.py --summarize RUN_DIR [RUN_DIR ...] --out DIR
 
-``--backends`` also takes ``pat-fi-prefill``: pat's decode with FlashInfer's prefill (SGLang's
-hybrid backend; see BACKENDS).
+``pat`` is what ``sglang_pat.launch_server`` serves by default: pat decodes and FlashInfer
+prefills (SGLang's hybrid backend). ``--backends`` also takes ``pat-triton-prefill``: pat decodes
+and triton prefills, as ``--attention-backend pat`` alone did before session 11 (see BACKENDS).
 
 The ``-512`` Mooncake workloads write each hash block 512 tokens long, as in the traces, and
 need a model of 131,072 tokens' context. ``--max-running-requests 64`` keeps SGLang's
@@ -140,15 +141,16 @@ DECODE_LINE = re.compile(
     r"Decode batch, #running-req: (\d+).*?gen throughput \(token/s\): ([\d.]+)"
 )
 SERVER_FLAGS = ["--mem-fraction-static", "0.8"]
-# name -> (launcher module, --attention-backend, its own flags). pat-fi-prefill: pat decodes,
-# FlashInfer prefills, through SGLang's hybrid backend (pat's own prefill is triton's, slower
-# on 100k-token prompts: the faithful Mooncake replays of session 10).
+# name -> (launcher module, --attention-backend, its own flags). The launcher gives pat
+# FlashInfer's prefill unless a prefill backend is named; pat-triton-prefill names triton's,
+# which was pat's own prefill before session 11 (slower on 100k-token prompts: the faithful
+# Mooncake replays of sessions 10 and 11).
 BACKENDS = {
     "pat": ("sglang_pat.launch_server", "pat", ()),
-    "pat-fi-prefill": (
+    "pat-triton-prefill": (
         "sglang_pat.launch_server",
         "pat",
-        ("--prefill-attention-backend", "flashinfer", "--decode-attention-backend", "pat"),
+        ("--prefill-attention-backend", "triton"),
     ),
     "triton": ("sglang.launch_server", "triton", ()),
     "flashinfer": ("sglang.launch_server", "flashinfer", ()),

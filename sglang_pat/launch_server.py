@@ -2,13 +2,21 @@
 
 Every flag goes to SGLang unchanged; ``--attention-backend pat`` is the default, and with no
 ``--model-path`` the server runs an embedded dummy Llama-3-8B (a model dir written locally, random
-weights through ``--load-format dummy``). The overlay is applied at module top level, because a
-spawned child re-runs the parent's ``-m`` module, and through the plugin entry point, which
-SGLang loads in every scheduler process.
+weights through ``--load-format dummy``).
+
+Where pat would also prefill (``--attention-backend pat`` and no prefill backend named),
+FlashInfer prefills instead (``--prefill-attention-backend flashinfer``, SGLang's hybrid backend)
+if it is installed. pat's own prefill is triton's, which made 100k-token prompts queue (the
+faithful Mooncake replays, benchmarks/results/2026-11-30-NVIDIA-H200/session11.md); decode is
+pat's either way. ``--prefill-attention-backend triton`` keeps the triton prefill.
+
+The overlay is applied at module top level, because a spawned child re-runs the parent's ``-m``
+module, and through the plugin entry point, which SGLang loads in every scheduler process.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import sys
@@ -27,12 +35,33 @@ DEFAULT_MODEL_DIR = (
 )
 
 
+def flag_value(args: Sequence[str], flag: str) -> str | None:
+    """The value of ``flag`` in ``args`` (``--flag v`` or ``--flag=v``; the last one wins)."""
+    value = None
+    for i, arg in enumerate(args):
+        if arg == flag and i + 1 < len(args):
+            value = args[i + 1]
+        elif arg.startswith(flag + "="):
+            value = arg.split("=", 1)[1]
+    return value
+
+
+def flashinfer_installed() -> bool:
+    return importlib.util.find_spec("flashinfer") is not None
+
+
 def server_argv(argv: Sequence[str]) -> list[str]:
-    """SGLang's argv: the user's flags, plus the pat backend and a model if none were given."""
+    """SGLang's argv: the user's flags, plus the pat backend (FlashInfer prefilling where it is
+    installed) and a model if none were given."""
     args = list(argv)
     given = {arg.split("=", 1)[0] for arg in args if arg.startswith("--")}
     if not given & {"--attention-backend", "--decode-attention-backend"}:
         args += ["--attention-backend", "pat"]
+    prefill = flag_value(args, "--prefill-attention-backend") or flag_value(
+        args, "--attention-backend"
+    )
+    if prefill == "pat" and flashinfer_installed():
+        args += ["--prefill-attention-backend", "flashinfer"]
     if not given & {"--model-path", "--model", "--help", "-h"} and "-h" not in args:
         path = make_model_dir(DEFAULT_MODEL_DIR)
         logger.warning(
@@ -52,8 +81,8 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     load_plugins()
     server_args = prepare_server_args(server_argv(sys.argv[1:] if argv is None else argv))
-    decode = server_args.decode_attention_backend or server_args.attention_backend
-    logger.warning("decode attention backend: %s", decode)
+    prefill, decode = server_args.get_attention_backends()
+    logger.warning("attention backends: decode %s, prefill %s", decode, prefill)
     try:
         run_server(server_args)
     finally:

@@ -113,14 +113,38 @@ def test_launch_server_defaults_and_passthrough(tmp_path, monkeypatch) -> None:
     import importlib
 
     launch = importlib.reload(importlib.import_module("sglang_pat.launch_server"))
+    monkeypatch.setattr(launch, "flashinfer_installed", lambda: True)
     args = launch.server_argv(["--port", "30000", "--disable-cuda-graph"])
     assert args[:3] == ["--port", "30000", "--disable-cuda-graph"]
     assert args[args.index("--attention-backend") + 1] == "pat"
+    assert args[args.index("--prefill-attention-backend") + 1] == "flashinfer"
     model = args[args.index("--model-path") + 1]
     assert (tmp_path / "llama-3-8b-dummy" / "config.json").exists() and model.endswith("dummy")
     assert args[args.index("--load-format") + 1] == "dummy"
     given = ["--model-path", "/m", "--attention-backend", "triton", "--load-format", "auto"]
     assert launch.server_argv(given) == given
+
+
+@pytest.mark.parametrize(
+    ("given", "installed", "prefill"),
+    [
+        (["--attention-backend=pat"], True, "flashinfer"),
+        (["--attention-backend", "triton", "--decode-attention-backend", "pat"], True, None),
+        (["--attention-backend", "pat", "--prefill-attention-backend", "triton"], True, "triton"),
+        (["--prefill-attention-backend=fa3"], True, "fa3"),
+        (["--attention-backend", "pat"], False, None),
+        (["--decode-attention-backend", "flashinfer"], True, None),
+    ],
+)
+def test_launch_server_prefill_backend(given, installed, prefill, monkeypatch) -> None:
+    """FlashInfer takes the prefill that pat would do, unless the user named a prefill backend
+    (``--attention-backend triton`` names triton) or FlashInfer is missing."""
+    import sglang_pat.launch_server as launch
+
+    monkeypatch.setattr(launch, "flashinfer_installed", lambda: installed)
+    args = launch.server_argv(["--model-path", "/m", *given])
+    assert launch.flag_value(args, "--prefill-attention-backend") == prefill
+    assert args[: 2 + len(given)] == ["--model-path", "/m", *given]
 
 
 def test_launch_server_help_lists_pat() -> None:

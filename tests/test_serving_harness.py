@@ -158,20 +158,21 @@ def test_warm_pass_sends_fewer_prompts_and_max_itl_is_read() -> None:
 
 def test_backends_name_their_server_and_rows(tmp_path) -> None:
     flags = ["--mem-fraction-static", "0.8"]
-    hybrid = bench_serving.server_spec("pat-fi-prefill", tmp_path, 30400, tmp_path / "l", flags)
-    command = hybrid.command()
+    spec = bench_serving.server_spec("pat-triton-prefill", tmp_path, 30400, tmp_path / "l", flags)
+    command = spec.command()
     assert command[1:3] == ["-m", "sglang_pat.launch_server"]
-    assert hybrid.name == "pat-fi-prefill"  # rows, JSONL and logs carry it, not "pat"
+    assert spec.name == "pat-triton-prefill"  # rows, JSONL and logs carry it, not "pat"
 
     def value(flag: str) -> str:
         return command[command.index(flag) + 1]
 
     assert value("--attention-backend") == "pat"
-    assert value("--prefill-attention-backend") == "flashinfer"
-    assert value("--decode-attention-backend") == "pat"
+    assert value("--prefill-attention-backend") == "triton"
     assert value("--mem-fraction-static") == "0.8"
-    for name in ("pat", "triton", "flashinfer"):  # the stock ones: no hybrid flags
+    # The rest name no prefill backend: pat's launcher picks it (FlashInfer where installed).
+    for name in ("pat", "triton", "flashinfer"):
         command = bench_serving.server_spec(name, tmp_path, 1, tmp_path / "l", flags).command()
         assert command[command.index("--attention-backend") + 1] == name
+        assert "--prefill-attention-backend" not in command
         assert "--prefill-attention-backend" not in command
         assert ("sglang_pat.launch_server" in command) == (name == "pat")
