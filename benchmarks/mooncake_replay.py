@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
 import sys
 import time
 
@@ -126,6 +127,10 @@ class Replay:
         return block_words(tokenizer, self.block_tokens) if self.block_tokens else BLOCK_WORDS
 
     def load(self, dataset: MooncakeDataset, tokenizer, model_id=None) -> list[TraceRecord]:
+        # SGLang downloads a missing trace; the device has no network, and a trace that
+        # vanished mid-run (session 11) should fail as what it is.
+        if not dataset.dataset_path or not os.path.isfile(dataset.dataset_path):
+            raise FileNotFoundError(f"mooncake_replay: no trace at {dataset.dataset_path!r}")
         words = self.words(tokenizer)
         everything = dataclasses.replace(dataset, num_requests=None)  # [:None]: whole trace
         records, skipped = fitting_records(

@@ -102,6 +102,8 @@ def test_faithful_blocks_are_512_tokens_and_replayed_in_trace_order(tmp_path, ca
     trace = tmp_path / "trace.jsonl"
     trace.write_text("".join(json.dumps(r) + "\n" for r in records))
     dataset = MooncakeDataset(str(trace), "conversation", 3)
+    with pytest.raises(FileNotFoundError, match="no trace"):  # never SGLang's download
+        replay.load(MooncakeDataset(str(tmp_path / "gone.jsonl"), "conversation", 3), tokenizer)
     kept = replay.load(dataset, tokenizer)
     skipped = bench_serving.REPLAY_SKIPPED.search(capsys.readouterr().out)
     assert skipped and skipped.group(1) == "0" and len(kept) == 3
