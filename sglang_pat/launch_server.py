@@ -57,10 +57,9 @@ def server_argv(argv: Sequence[str]) -> list[str]:
     given = {arg.split("=", 1)[0] for arg in args if arg.startswith("--")}
     if not given & {"--attention-backend", "--decode-attention-backend"}:
         args += ["--attention-backend", "pat"]
-    prefill = flag_value(args, "--prefill-attention-backend") or flag_value(
-        args, "--attention-backend"
-    )
-    if prefill == "pat" and flashinfer_installed():
+    pat_would_prefill = flag_value(args, "--attention-backend") == "pat"
+    # A prefill backend the user named is kept, pat included.
+    if pat_would_prefill and "--prefill-attention-backend" not in given and flashinfer_installed():
         args += ["--prefill-attention-backend", "flashinfer"]
     if not given & {"--model-path", "--model", "--help", "-h"} and "-h" not in args:
         path = make_model_dir(DEFAULT_MODEL_DIR)

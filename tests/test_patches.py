@@ -132,6 +132,7 @@ def test_launch_server_defaults_and_passthrough(tmp_path, monkeypatch) -> None:
         (["--attention-backend", "triton", "--decode-attention-backend", "pat"], True, None),
         (["--attention-backend", "pat", "--prefill-attention-backend", "triton"], True, "triton"),
         (["--prefill-attention-backend=fa3"], True, "fa3"),
+        (["--attention-backend", "pat", "--prefill-attention-backend", "pat"], True, "pat"),
         (["--attention-backend", "pat"], False, None),
         (["--decode-attention-backend", "flashinfer"], True, None),
     ],
