@@ -496,17 +496,20 @@ def _pack_decode_kernel(
 
     Every item names its tile shape (Mi × Ni, compiled into this one kernel), so compute-bound
     shared packs and memory-bound private tails run side by side in one launch on a fixed
-    grid; the unit count comes from device memory (CUDA-graph safe). ``queue_ptr`` holds
-    (units taken from the queue, programs done); the last program out resets both for the next
-    launch.
+    grid; the unit count comes from device memory (CUDA-graph safe). ``queue_ptr[0]`` counts
+    the units taken from the queue and is zero between launches.
     """
     num_units = tl.load(header_ptr) * NUM_KV_HEADS
     # Program p's first unit is p, the rest come from the queue: no atomic round trip before
     # the first unit's loads.
     unit = tl.program_id(0)
     while unit < num_units:
-        # issued early: its latency hides behind the unit's work
-        next_unit = tl.num_programs(0) + tl.atomic_add(queue_ptr, 1)
+        # Issued early: its latency hides behind the unit's work. Each unit done takes one
+        # ticket, so a launch hands out tickets 0 .. num_units - 1, and the holder of the last
+        # one resets the counter: no exit barrier of one atomic per program on one address
+        # (2-4 µs a launch: benchmarks/experiments/latency/README.md, "One ticket per unit").
+        ticket = tl.atomic_add(queue_ptr, 1)
+        next_unit = tl.num_programs(0) + ticket
         item = unit // NUM_KV_HEADS
         kv_head = unit % NUM_KV_HEADS
         kv_start = tl.load(items_ptr + item * 6 + 0)
@@ -733,10 +736,9 @@ def _pack_decode_kernel(
                 OFFSET_64,
                 S3,
             )
+        if ticket == num_units - 1:
+            tl.atomic_xchg(queue_ptr, 0)
         unit = next_unit
-    if tl.atomic_add(queue_ptr + 1, 1) == tl.num_programs(0) - 1:
-        tl.atomic_xchg(queue_ptr, 0)
-        tl.atomic_xchg(queue_ptr + 1, 0)
 
 
 @triton.jit

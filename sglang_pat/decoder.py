@@ -100,7 +100,7 @@ class PatDecoder:
         self.items = self._section(self._plan_buffer, "items").view(-1, ITEM_FIELDS)
         self.members = self._section(self._plan_buffer, "members").view(-1, MEMBER_FIELDS)
         self.header = self._section(self._plan_buffer, "header")
-        self.queue = torch.zeros(2, **int32)  # the pack kernel's work queue, zero between launches
+        self.queue = torch.zeros(1, **int32)  # the pack kernel's work queue, zero between launches
         self.req_partial_indptr = self._section(self._plan_buffer, "req_partial_indptr")
         self.kv_indices = torch.zeros(cap.max_kv_indices, **int32)
         self.partial_o = torch.empty(

@@ -120,6 +120,24 @@ def test_long_kv_is_split_and_merged(cost: CostModel) -> None:
     assert_close(out, reference_decode(kv, 64**-0.5), torch.float16)
 
 
+@pytest.mark.parametrize("num_sms", [1, 64], ids=["queue", "one-wave"])
+def test_queue_is_zero_after_every_launch(num_sms: int) -> None:
+    """Each launch leaves its work counter zero, so the next layer's launch sees every unit:
+    more units than programs (most come from the queue) and fewer (none do)."""
+    forest = PrefixForest.from_tree_spec("1,3_80,9")
+    kv = make_batch(forest, num_q_heads=4, num_kv_heads=2, head_dim=64, dtype=torch.float16)
+    decoder = decoder_for(kv, max_requests=4, max_kv_indices=512, num_sms=num_sms, cost=SHARING)
+    decoder.scheduler.min_chunk_tokens = 16
+    decoder.plan_step(forest, kv.pool_rows, kv.req_to_token)
+    units = decoder.plan.items.shape[0] * 2
+    assert (units > decoder.num_programs) == (num_sms == 1)
+    for _ in range(3):
+        out = torch.full_like(kv.q, float("nan"))
+        decoder.forward(kv.q, kv.k_buffer, kv.v_buffer, out, sm_scale=0.125)
+        assert decoder.queue.tolist() == [0]
+        assert_close(out, reference_decode(kv, 0.125), torch.float16)
+
+
 def test_padded_requests_are_left_alone() -> None:
     """A CUDA-graph bucket larger than the batch: extra rows keep what they hold."""
     forest = PrefixForest.from_tree_spec("1,2_64,5")
