@@ -441,6 +441,21 @@ def _attend_tails(
 
 
 @triton.jit
+def _item_record(items_ptr, item):
+    """An item's six fields (``sglang_pat/plan.py``): kv_start, kv_len, member_start,
+    num_members, chunk, tile."""
+    record = items_ptr + item * 6
+    return (
+        tl.load(record + 0),
+        tl.load(record + 1),
+        tl.load(record + 2),
+        tl.load(record + 3),
+        tl.load(record + 4),
+        tl.load(record + 5),
+    )
+
+
+@triton.jit
 def _pack_decode_kernel(
     q_ptr,
     k_ptr,
@@ -512,12 +527,7 @@ def _pack_decode_kernel(
         next_unit = tl.num_programs(0) + ticket
         item = unit // NUM_KV_HEADS
         kv_head = unit % NUM_KV_HEADS
-        kv_start = tl.load(items_ptr + item * 6 + 0)
-        kv_len = tl.load(items_ptr + item * 6 + 1)
-        member_start = tl.load(items_ptr + item * 6 + 2)
-        num_members = tl.load(items_ptr + item * 6 + 3)
-        chunk = tl.load(items_ptr + item * 6 + 4)
-        tile = tl.load(items_ptr + item * 6 + 5)
+        kv_start, kv_len, member_start, num_members, chunk, tile = _item_record(items_ptr, item)
         if chunk < 0:
             _attend_tails(
                 q_ptr,

@@ -176,5 +176,4 @@ def test_backends_name_their_server_and_rows(tmp_path) -> None:
         command = bench_serving.server_spec(name, tmp_path, 1, tmp_path / "l", flags).command()
         assert command[command.index("--attention-backend") + 1] == name
         assert "--prefill-attention-backend" not in command
-        assert "--prefill-attention-backend" not in command
         assert ("sglang_pat.launch_server" in command) == (name == "pat")

@@ -4,7 +4,7 @@ python benchmarks/experiments/two_kernels/exp.py WORKLOAD ... -- CONFIG ...
   CONFIG: NxBLOCK_N:wWARPS:sSTAGES:pPROGRAMS_PER_SM[:rMAXNREG][:aSHARED_PROGRAMS_PER_SM]
   [:q1][:T1], e.g. 16x64:w4:s3:p4:r128 (aN: the stock kernel runs the shared part on N programs
   per SM, leaving room on each SM for the lean kernel's programs when both run at once; q1: the
-  lean kernel takes units from an atomic queue as the stock kernel does, instead of striding;
+  lean kernel takes units from an atomic queue with 4063b10's exit counter, instead of striding;
   T1: the packed private tails go to the lean kernel too)
 
 The stock kernel keeps the shared items (several members) and the packed tails; the private
@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from bench_kernels import Batch, graph_time_us  # noqa: E402
 from profile_pat import make_decoder  # noqa: E402
 from sglang_pat.kernels.launch import kv_layout, merge_states, pack_decode  # noqa: E402
-from sglang_pat.kernels.pack_decode import _attend_item, _attend_tails  # noqa: E402
+from sglang_pat.kernels.pack_decode import _attend_item, _attend_tails, _item_record  # noqa: E402
 from workloads import tree_workload  # noqa: E402
 
 from sglang_pat.cost_model import default_tile_menu  # noqa: E402
@@ -51,17 +51,13 @@ def _private_kernel(
     num_units = tl.load(header_ptr) * NUM_KV_HEADS
     unit = tl.program_id(0)
     while unit < num_units:
-        if QUEUE:  # as the stock kernel: later units from an atomic queue
+        if QUEUE:  # as 4063b10's stock kernel: later units from a queue, an exit counter
             next_unit = tl.num_programs(0) + tl.atomic_add(queue_ptr, 1)
         else:
             next_unit = unit + tl.num_programs(0)
         item = unit // NUM_KV_HEADS
         kv_head = unit % NUM_KV_HEADS
-        kv_start = tl.load(items_ptr + item * 6 + 0)
-        kv_len = tl.load(items_ptr + item * 6 + 1)
-        member_start = tl.load(items_ptr + item * 6 + 2)
-        num_members = tl.load(items_ptr + item * 6 + 3)
-        chunk = tl.load(items_ptr + item * 6 + 4)
+        kv_start, kv_len, member_start, num_members, chunk, _ = _item_record(items_ptr, item)
         if TAILS and chunk < 0:
             _attend_tails(
                 q_ptr, k_ptr, v_ptr, o_ptr, kv_indices_ptr, members_ptr, partial_o_ptr,
