@@ -34,6 +34,7 @@ POINTERS = {
     "queue_ptr": "*i32",
     "partial_o_ptr": "*fp32",
     "partial_lse_ptr": "*fp32",
+    "times_ptr": "*i64",  # timeline experiment only
 }
 
 

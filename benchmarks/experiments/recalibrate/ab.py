@@ -1,0 +1,108 @@
+"""Experiment: do the cost model's constants, calibrated before the kernel got faster, still plan
+well? pat (pack + merge) planned with several ``CostModel`` variants, side by side in one run.
+
+python benchmarks/experiments/recalibrate/ab.py CALIBRATION_JSON [WORKLOAD[@Q,KV] ...]
+
+Variants: ``stock`` (``CostModel()``), ``calib`` (the constants of CALIBRATION_JSON, written by
+``benchmarks/calibrate_cost_model.py`` in the same session), and ``flops×k`` (stock with the dot
+rate scaled by k, k from $SCALES, default 1.5,2.0). Each plan is timed in a CUDA graph after
+an L2 flush, the variants alternated twice; the outputs are compared with the stock plan's.
+Plans that are identical are reported so.
+"""
+
+import dataclasses
+import json
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[3]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from bench_kernels import DTYPE, HEAD_DIM, Batch, graph_time_us  # noqa: E402
+from workloads import tree_workload  # noqa: E402
+
+from sglang_pat.cost_model import CostModel  # noqa: E402
+from sglang_pat.decoder import PatDecoder  # noqa: E402
+
+SHAPES = [
+    "1,64_4096,512",
+    "1,256_2048,32",
+    "4,128_4096,256",
+    "16,256_2048,256",
+    "1,128_4096,384",
+    "1,4,256_32,256,32",
+    "1,8,512_32,512,256",
+    "1,10_4096,416@64,8",
+    "1,2,64_1024,256,256@64,8",
+    "64_512",
+    "6_3300",
+    "1_3300",
+]
+
+
+SCALES = [float(s) for s in os.environ.get("SCALES", "1.5,2.0").split(",")]
+
+
+def variants(calibration: dict) -> dict[str, CostModel]:
+    stock = CostModel()
+    keys = [f.name for f in dataclasses.fields(CostModel)]
+    out = {"stock": stock, "calib": CostModel(**{k: calibration[k] for k in keys})}
+    for scale in SCALES:
+        out[f"flops*{scale}"] = dataclasses.replace(
+            stock, dot_flops_per_us=stock.dot_flops_per_us * scale
+        )
+    return out
+
+
+def main() -> None:
+    calibration = json.loads(Path(sys.argv[1]).read_text())
+    shapes = sys.argv[2:] or SHAPES
+    costs = variants(calibration)
+    print({name: dataclasses.asdict(c) for name, c in costs.items()}, flush=True)
+    flush = torch.empty(2**28, dtype=torch.uint8, device="cuda")
+    for shape in shapes:
+        spec, _, heads = shape.partition("@")
+        q_heads, kv_heads = map(int, (heads or "32,8").split(","))
+        batch = Batch(tree_workload(spec), q_heads, kv_heads)
+        runs, plans, outs = {}, {}, {}
+        for name, cost in costs.items():
+            decoder = PatDecoder(
+                num_q_heads=q_heads, num_kv_heads=kv_heads, head_dim=HEAD_DIM, device="cuda",
+                max_requests=batch.q.shape[0], max_kv_indices=int(batch.seq_lens.sum()),
+                kv_dtype=DTYPE, cost=cost,
+            )  # fmt: skip
+            decoder.plan_step(batch.forest, batch.pool_rows, batch.req_to_token, for_graph=True)
+            out = torch.empty_like(batch.q)
+            runs[name] = (decoder, out)
+            plans[name] = decoder.plan
+            outs[name] = out
+        times: dict[str, list[float]] = {name: [] for name in costs}
+        for _ in range(2):
+            for name, (decoder, out) in runs.items():
+                run = lambda d=decoder, o=out, b=batch: d.forward(  # noqa: E731
+                    b.q, b.k, b.v, o, sm_scale=b.sm_scale
+                )
+                times[name].append(graph_time_us(run, flush))
+        stock_plan = plans["stock"]
+        for name in costs:
+            plan = plans[name]
+            same = plan.items.shape == stock_plan.items.shape and np.array_equal(
+                plan.items, stock_plan.items
+            )
+            diff = float((outs[name].float() - outs["stock"].float()).abs().max())
+            print(
+                f"{shape:28s} {name:10s} {np.mean(times[name]):7.1f} us "
+                f"({' '.join(f'{t:.1f}' for t in times[name])}) items {plan.items.shape[0]:5d} "
+                f"partials {plan.num_partials:6d} {'same plan' if same else ''} "
+                f"max|diff| {diff:.2e}",
+                flush=True,
+            )
+        del batch, runs
+        torch.cuda.empty_cache()
+
+
+if __name__ == "__main__":
+    main()
