@@ -79,6 +79,16 @@ def graph_time_us(fn, flush, reps: int = 10, trials: int = 7) -> float:
     return float(np.median(times[True]) - np.median(times[False]))
 
 
+def side_by_side_us(fns: dict, flush, rounds: int = 2) -> dict[str, list[float]]:
+    """µs of each named ``fn`` (``graph_time_us``), the fns alternated ``rounds`` times so
+    that drifting clocks or temperature touch them all alike."""
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            times[name].append(graph_time_us(fn, flush))
+    return times
+
+
 def copy_bandwidth_bytes_per_us() -> float:
     src = torch.empty(2**31, dtype=torch.uint8, device="cuda")
     dst = torch.empty_like(src)

@@ -21,7 +21,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from bench_kernels import DTYPE, HEAD_DIM, Batch, graph_time_us  # noqa: E402
+from bench_kernels import DTYPE, HEAD_DIM, Batch, side_by_side_us  # noqa: E402
 from workloads import tree_workload  # noqa: E402
 
 from sglang_pat.cost_model import CostModel  # noqa: E402
@@ -79,13 +79,15 @@ def main() -> None:
             runs[name] = (decoder, out)
             plans[name] = decoder.plan
             outs[name] = out
-        times: dict[str, list[float]] = {name: [] for name in costs}
-        for _ in range(2):
-            for name, (decoder, out) in runs.items():
-                run = lambda d=decoder, o=out, b=batch: d.forward(  # noqa: E731
+        times = side_by_side_us(
+            {
+                name: lambda d=decoder, o=out, b=batch: d.forward(
                     b.q, b.k, b.v, o, sm_scale=b.sm_scale
                 )
-                times[name].append(graph_time_us(run, flush))
+                for name, (decoder, out) in runs.items()
+            },
+            flush,
+        )
         stock_plan = plans["stock"]
         for name in costs:
             plan = plans[name]

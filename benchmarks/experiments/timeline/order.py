@@ -24,7 +24,7 @@ import torch
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))
-from bench_kernels import DTYPE, HEAD_DIM, Batch, graph_time_us  # noqa: E402
+from bench_kernels import DTYPE, HEAD_DIM, Batch, side_by_side_us  # noqa: E402
 from workloads import tree_workload  # noqa: E402
 
 from sglang_pat.decoder import PatDecoder  # noqa: E402
@@ -88,13 +88,15 @@ def main() -> None:
             perm = orders(plan.items, decoder)[name]
             decoder.upload(dataclasses.replace(plan, items=plan.items[perm]))
             runs[name] = (decoder, torch.zeros_like(batch.q))
-        times: dict[str, list[float]] = {name: [] for name in runs}
-        for _ in range(2):
-            for name, (decoder, out) in runs.items():
-                run = lambda d=decoder, o=out, b=batch: d.forward(  # noqa: E731
+        times = side_by_side_us(
+            {
+                name: lambda d=decoder, o=out, b=batch: d.forward(
                     b.q, b.k, b.v, o, sm_scale=b.sm_scale
                 )
-                times[name].append(graph_time_us(run, flush))
+                for name, (decoder, out) in runs.items()
+            },
+            flush,
+        )
         ref = runs["stock"][1].float()
         for name, (_, out) in runs.items():
             diff = float((out.float() - ref).abs().max())

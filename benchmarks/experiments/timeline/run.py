@@ -4,9 +4,9 @@ python benchmarks/experiments/timeline/run.py OUT_DIR [--order ORDER] [--kernel 
     [WORKLOAD[@Q,KV] ...]
 
 ORDER: the item order programs take, as in order.py (stock, private-first, interleaved, lpt).
-MODULE: the timed kernel's module beside this file (default pack_decode_timed).
+MODULE: a timed variant of ``variants.py`` (default pack_decode_timed; pack_decode_timed_split).
 
-Runs ``pack_decode_timed.py`` (the stock kernel plus stamps, see its docstring) through the
+Runs ``pack_decode_timed`` (the stock kernel plus stamps, made by ``variants.py``) through the
 stock planner and launcher on the bench's batches, in a CUDA graph after an L2 flush (as
 ``bench_kernels.py``), no merge. Prints, per kind of unit (packed tails, private items, shared
 items by tile): units, mean µs from unit start to its item record, in the KV loop, and per KV
@@ -16,7 +16,6 @@ side by side: the stamps' own cost.
 """
 
 import dataclasses
-import importlib
 import sys
 from pathlib import Path
 
@@ -27,6 +26,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))
 sys.path.insert(0, str(HERE))
 import sglang_pat.kernels.launch as launch  # noqa: E402
+import variants  # noqa: E402
 from bench_kernels import Batch, graph_time_us  # noqa: E402
 from order import orders  # noqa: E402
 from workloads import tree_workload  # noqa: E402
@@ -60,7 +60,7 @@ def main() -> None:
             module = args[1]
         args = args[2:]
     global TIMED
-    TIMED = importlib.import_module(module)._pack_decode_kernel
+    TIMED = variants.load(module)._pack_decode_kernel
     print(f"kernel: {module}, order: {order}", flush=True)
     shapes = args or ["1,64_4096,512", "1,256_2048,32", "4,128_4096,256", "64_512"]
     flush = torch.empty(2**28, dtype=torch.uint8, device="cuda")
