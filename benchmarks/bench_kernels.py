@@ -133,6 +133,14 @@ class Batch:
         self.unique_bytes = unique_tokens * num_kv_heads * HEAD_DIM * 2 * 2 + 2 * self.q.numel() * 2
 
 
+def batch_for(shape: str) -> Batch:
+    """The batch of ``TREE[@Q_HEADS,KV_HEADS]`` (default heads 32, 8), as the experiments
+    name their shapes, e.g. ``1,10_4096,416@64,8``."""
+    spec, _, heads = shape.partition("@")
+    q_heads, kv_heads = map(int, (heads or "32,8").split(","))
+    return Batch(tree_workload(spec), q_heads, kv_heads)
+
+
 def run_pat(batch: Batch):
     hq, hkv = batch.q.shape[1], batch.k.shape[1]
     decoder = PatDecoder(

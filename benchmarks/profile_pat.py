@@ -20,7 +20,9 @@ from sglang_pat.cost_model import TileConfig, TileMenu, default_tile_menu  # noq
 from sglang_pat.decoder import PatDecoder  # noqa: E402
 
 
-def make_decoder(batch: Batch, menu, plan: bool = True) -> PatDecoder:
+def make_decoder(batch: Batch, menu=None, plan: bool = True, cost=None) -> PatDecoder:
+    """A decoder sized for ``batch`` (menu and cost model: the defaults unless given), with the
+    batch planned unless ``plan`` is False."""
     decoder = PatDecoder(
         num_q_heads=batch.q.shape[1],
         num_kv_heads=batch.k.shape[1],
@@ -30,6 +32,7 @@ def make_decoder(batch: Batch, menu, plan: bool = True) -> PatDecoder:
         max_kv_indices=int(batch.seq_lens.sum()),
         kv_dtype=DTYPE,
         menu=menu,
+        cost=cost,
     )
     if plan:
         decoder.plan_step(batch.forest, batch.pool_rows, batch.req_to_token, for_graph=True)

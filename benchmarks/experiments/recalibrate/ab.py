@@ -21,11 +21,10 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from bench_kernels import DTYPE, HEAD_DIM, Batch, side_by_side_us  # noqa: E402
-from workloads import tree_workload  # noqa: E402
+from bench_kernels import batch_for, side_by_side_us  # noqa: E402
+from profile_pat import make_decoder  # noqa: E402
 
 from sglang_pat.cost_model import CostModel  # noqa: E402
-from sglang_pat.decoder import PatDecoder  # noqa: E402
 
 SHAPES = [
     "1,64_4096,512",
@@ -64,17 +63,10 @@ def main() -> None:
     print({name: dataclasses.asdict(c) for name, c in costs.items()}, flush=True)
     flush = torch.empty(2**28, dtype=torch.uint8, device="cuda")
     for shape in shapes:
-        spec, _, heads = shape.partition("@")
-        q_heads, kv_heads = map(int, (heads or "32,8").split(","))
-        batch = Batch(tree_workload(spec), q_heads, kv_heads)
+        batch = batch_for(shape)
         runs, plans, outs = {}, {}, {}
         for name, cost in costs.items():
-            decoder = PatDecoder(
-                num_q_heads=q_heads, num_kv_heads=kv_heads, head_dim=HEAD_DIM, device="cuda",
-                max_requests=batch.q.shape[0], max_kv_indices=int(batch.seq_lens.sum()),
-                kv_dtype=DTYPE, cost=cost,
-            )  # fmt: skip
-            decoder.plan_step(batch.forest, batch.pool_rows, batch.req_to_token, for_graph=True)
+            decoder = make_decoder(batch, cost=cost)
             out = torch.empty_like(batch.q)
             runs[name] = (decoder, out)
             plans[name] = decoder.plan

@@ -24,8 +24,8 @@ import torch
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))
-from bench_kernels import DTYPE, HEAD_DIM, Batch, side_by_side_us  # noqa: E402
-from workloads import tree_workload  # noqa: E402
+from bench_kernels import batch_for, side_by_side_us  # noqa: E402
+from profile_pat import make_decoder  # noqa: E402
 
 from sglang_pat.decoder import PatDecoder  # noqa: E402
 
@@ -73,17 +73,10 @@ def main() -> None:
     shapes = sys.argv[1:] or SHAPES
     flush = torch.empty(2**28, dtype=torch.uint8, device="cuda")
     for shape in shapes:
-        spec, _, heads = shape.partition("@")
-        q_heads, kv_heads = map(int, (heads or "32,8").split(","))
-        batch = Batch(tree_workload(spec), q_heads, kv_heads)
+        batch = batch_for(shape)
         runs = {}
         for name in ("stock", "private-first", "interleaved", "lpt"):
-            decoder = PatDecoder(
-                num_q_heads=q_heads, num_kv_heads=kv_heads, head_dim=HEAD_DIM, device="cuda",
-                max_requests=batch.q.shape[0], max_kv_indices=int(batch.seq_lens.sum()),
-                kv_dtype=DTYPE,
-            )  # fmt: skip
-            decoder.plan_step(batch.forest, batch.pool_rows, batch.req_to_token, for_graph=True)
+            decoder = make_decoder(batch)
             plan = decoder.plan
             perm = orders(plan.items, decoder)[name]
             decoder.upload(dataclasses.replace(plan, items=plan.items[perm]))

@@ -27,24 +27,21 @@ sys.path.insert(0, str(HERE.parents[1]))
 sys.path.insert(0, str(HERE))
 import sglang_pat.kernels.launch as launch  # noqa: E402
 import variants  # noqa: E402
-from bench_kernels import Batch, graph_time_us  # noqa: E402
+from bench_kernels import batch_for, graph_time_us  # noqa: E402
 from order import orders  # noqa: E402
-from workloads import tree_workload  # noqa: E402
-
-from sglang_pat.decoder import PatDecoder  # noqa: E402
+from profile_pat import make_decoder  # noqa: E402
 
 STOCK = launch._pack_decode_kernel
-TIMED = None  # the timed kernel, set by main()
 
 
 class _WithTimes:
     """Stands in for the launcher's kernel: the timed kernel with the stamp buffer added."""
 
-    def __init__(self, times: torch.Tensor):
-        self.times = times
+    def __init__(self, kernel, times: torch.Tensor):
+        self.kernel, self.times = kernel, times
 
     def __getitem__(self, grid):
-        kernel = TIMED[grid]
+        kernel = self.kernel[grid]
         return lambda *args, **kwargs: kernel(*args, times_ptr=self.times, **kwargs)
 
 
@@ -59,26 +56,24 @@ def main() -> None:
         else:
             module = args[1]
         args = args[2:]
-    global TIMED
-    TIMED = variants.load(module)._pack_decode_kernel
+    timed = variants.load(module)._pack_decode_kernel
     print(f"kernel: {module}, order: {order}", flush=True)
     shapes = args or ["1,64_4096,512", "1,256_2048,32", "4,128_4096,256", "64_512"]
     flush = torch.empty(2**28, dtype=torch.uint8, device="cuda")
     for shape in shapes:
-        time_shape(shape, out_dir, flush, order)
+        time_shape(shape, out_dir, flush, order, timed)
         torch.cuda.empty_cache()
 
 
-def time_shape(shape: str, out_dir: Path, flush: torch.Tensor, order: str) -> None:
-    spec, _, heads = shape.partition("@")
-    q_heads, kv_heads = map(int, (heads or "32,8").split(","))
-    batch = Batch(tree_workload(spec), q_heads, kv_heads)
-    decoder = _decoder_of(batch)
+def time_shape(shape: str, out_dir: Path, flush: torch.Tensor, order: str, timed) -> None:
+    batch = batch_for(shape)
+    decoder = make_decoder(batch)
     decoder.merge_needed = False
     plan = decoder.plan
     plan = dataclasses.replace(plan, items=plan.items[orders(plan.items, decoder)[order]])
     decoder.upload(plan)
-    times = torch.zeros(plan.items.shape[0] * kv_heads, 8, dtype=torch.int64, device="cuda")
+    units = plan.items.shape[0] * batch.k.shape[1]
+    times = torch.zeros(units, 8, dtype=torch.int64, device="cuda")
     out = torch.empty_like(batch.q)
 
     def run():
@@ -89,7 +84,7 @@ def time_shape(shape: str, out_dir: Path, flush: torch.Tensor, order: str) -> No
     run()
     used = plan.num_partials
     stock_out, stock_partials = out.float().clone(), decoder.partial_o[:used].clone()
-    launch._pack_decode_kernel = _WithTimes(times)
+    launch._pack_decode_kernel = _WithTimes(timed, times)
     timed_us = graph_time_us(run, flush)  # the last replay's stamps stay in ``times``
     launch._pack_decode_kernel = STOCK
     # no merge ran: compare the outputs and partials the pack kernel wrote
@@ -100,16 +95,6 @@ def time_shape(shape: str, out_dir: Path, flush: torch.Tensor, order: str) -> No
     name = shape.replace(",", "-").replace("@", "_") + ("" if order == "stock" else f"-{order}")
     np.savez(out_dir / f"{name}.npz", stamps=stamps, items=plan.items)
     report(shape, stamps, plan.items, decoder, stock_us, timed_us)
-
-
-def _decoder_of(batch: Batch) -> PatDecoder:
-    decoder = PatDecoder(
-        num_q_heads=batch.q.shape[1], num_kv_heads=batch.k.shape[1], head_dim=128,
-        device="cuda", max_requests=batch.q.shape[0],
-        max_kv_indices=int(batch.seq_lens.sum()), kv_dtype=batch.k.dtype,
-    )  # fmt: skip
-    decoder.plan_step(batch.forest, batch.pool_rows, batch.req_to_token, for_graph=True)
-    return decoder
 
 
 def report(shape, stamps, items, decoder, stock_us, timed_us) -> None:
