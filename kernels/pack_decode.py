@@ -506,13 +506,17 @@ def _pack_decode_kernel(
     S1: tl.constexpr,
     S2: tl.constexpr,
     S3: tl.constexpr,
+    MT: tl.constexpr,
+    NT: tl.constexpr,
+    ST: tl.constexpr,
 ):
     """Persistent multi-tile decode: programs pull (item, KV head) units from a queue.
 
-    Every item names its tile shape (Mi × Ni, compiled into this one kernel), so compute-bound
-    shared packs and memory-bound private tails run side by side in one launch on a fixed
-    grid; the unit count comes from device memory (CUDA-graph safe). ``queue_ptr[0]`` counts
-    the units taken from the queue and is zero between launches.
+    Every item names its tile shape (Mi × Ni, compiled into this one kernel; packed short
+    tails, chunk < 0, take MT × NT), so compute-bound shared packs and memory-bound private
+    tails run side by side in one launch on a fixed grid; the unit count comes from device
+    memory (CUDA-graph safe). ``queue_ptr[0]`` counts the units taken from the queue and is
+    zero between launches.
     """
     num_units = tl.load(header_ptr) * NUM_KV_HEADS
     # Program p's first unit is p, the rest come from the queue: no atomic round trip before
@@ -562,13 +566,13 @@ def _pack_decode_kernel(
                 BLOCK_D,
                 V_DIM,
                 BLOCK_DV,
-                M0,
-                N0,
+                MT,
+                NT,
                 PAGE_SIZE,
                 HAS_LOGIT_CAP,
                 SAME_KV_LAYOUT,
                 OFFSET_64,
-                S0,
+                ST,
             )
         elif tile == 0:
             _attend_item(

@@ -119,8 +119,9 @@ class ChunkRule:
     choose: ChooseChunk
     first_candidate: int  # shortest chunk any config may take
     floor_candidate: int  # the longest of the configs' shortest chunks
-    tail_members: int  # requests per packed-tail item (tile 0's rows / G); < 2: no packing
+    tail_members: int  # requests per packed-tail item (the tail tile's rows / G); < 2: none
     tail_max_len: int  # tails up to this long are packed
+    tail_tile: int  # the menu tile of the packed-tail items
 
     def chunks(
         self,

@@ -40,12 +40,15 @@ class TileConfig:
 
 @dataclass(frozen=True)
 class TileMenu:
-    """The tile shapes compiled into the one persistent pack kernel, and its launch shape."""
+    """The tile shapes compiled into the one persistent pack kernel, its launch shape, and how
+    it packs short private tails."""
 
     tiles: tuple[TileConfig, ...]
     num_warps: int
     num_stages: int
     programs_per_sm: int
+    tail_tile: int = 0  # the tile that packs several requests' short private tails ...
+    max_packed_tail: int = 256  # ... up to this many tokens each
 
     def __post_init__(self) -> None:
         if not 1 <= len(self.tiles) <= 4:
@@ -58,6 +61,8 @@ class TileMenu:
             raise ValueError("tile sizes must be powers of two (Triton block shapes)")
         if self.num_stages < 1 or any(t.num_stages < 0 for t in self.tiles):
             raise ValueError("num_stages must be at least 1 (0 on a tile: the menu's)")
+        if not 0 <= self.tail_tile < len(self.tiles):
+            raise ValueError(f"tail_tile {self.tail_tile} is not a tile of the menu")
 
     def tile_stages(self) -> tuple[int, ...]:
         """Each tile's pipeline depth."""
@@ -66,18 +71,21 @@ class TileMenu:
     @functools.cached_property
     def kernel_tiles(self) -> dict[str, int]:
         """The pack kernel's tile constexprs M0..M3, N0..N3, S0..S3 (unused slots repeat the
-        last tile); computed once, as the launcher runs every layer."""
+        last tile) and MT, NT, ST (the packed tails' tile); computed once, as the launcher runs
+        every layer."""
         stages = self.tile_stages()
         out: dict[str, int] = {}
         for i in range(4):
             j = min(i, len(self.tiles) - 1)
             out |= {f"M{i}": self.tiles[j].block_m, f"N{i}": self.tiles[j].block_n}
             out[f"S{i}"] = stages[j]
-        return out
+        tail = self.tiles[self.tail_tile]
+        return out | {"MT": tail.block_m, "NT": tail.block_n, "ST": stages[self.tail_tile]}
 
 
-def default_tile_menu(head_dim: int) -> TileMenu:
-    """The menu for a head size (tuned on the H200 by ``benchmarks/profile_pat.py``)."""
+def default_tile_menu(head_dim: int, group_size: int = 1) -> TileMenu:
+    """The menu for a head size and GQA group (tuned on the H200 by
+    ``benchmarks/profile_pat.py`` and ``benchmarks/experiments/tail_tile/``)."""
     if head_dim > 128:  # a 128-row fp32 accumulator of 256 columns does not fit in registers
         tiles = (TileConfig(16, 32), TileConfig(32, 32), TileConfig(64, 32))
         return TileMenu(tiles, num_warps=4, num_stages=2, programs_per_sm=2)
@@ -86,7 +94,17 @@ def default_tile_menu(head_dim: int) -> TileMenu:
     # give the 64-key tiles three K/V buffers (112 KB at 64 rows, two programs still fit);
     # the 128-key tile keeps two, as three would not fit twice.
     tiles = (TileConfig(16, 128, num_stages=2), TileConfig(32, 64), TileConfig(64, 64))
-    return TileMenu(tiles, num_warps=4, num_stages=3, programs_per_sm=2)
+    tail_tile, max_packed_tail = _TAIL_PACKING.get(group_size, (0, 256))
+    return TileMenu(tiles, 4, 3, 2, tail_tile=tail_tile, max_packed_tail=max_packed_tail)
+
+
+# GQA group -> (tail tile, longest packed tail) of the default d ≤ 128 menu, measured on the
+# H200 over the suite and acceptance trees (benchmarks/experiments/tail_tile/README.md).
+# The 16-row tile packs 16 / G tails: 2 at G = 8 and none at G = 16, so there the 32-row tile
+# packs them (4 and 2 a unit). Tails over 128 tokens stay one-request items at G = 2, 8 and
+# 16, where packed they made units of many blocks that outlast the launch; at G = 1 and 4 the
+# packed 256-token tails measured faster than one-request items.
+_TAIL_PACKING = {1: (0, 256), 2: (0, 128), 4: (0, 256), 8: (1, 128), 16: (1, 128)}
 
 
 @dataclass(frozen=True)

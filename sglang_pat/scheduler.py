@@ -44,13 +44,13 @@ class PackScheduler:
         capacity: PlanCapacity | None = None,
         max_chunks_per_tile: int = 32,
         min_chunk_tokens: int = 256,
-        max_packed_tail: int = 256,
+        max_packed_tail: int | None = None,
     ) -> None:
         if min(num_kv_heads, group_size, head_dim, num_sms) < 1:
             raise ValueError("num_kv_heads, group_size, head_dim and num_sms must be positive")
         self.num_kv_heads = num_kv_heads
         self.group_size = group_size
-        self.menu = menu or default_tile_menu(head_dim)
+        self.menu = menu or default_tile_menu(head_dim, group_size)
         self.tiles = self.menu.tiles
         self.max_rows = self.tiles[-1].block_m
         if group_size > self.max_rows:
@@ -80,10 +80,11 @@ class PackScheduler:
             )
         self._config_list: list[int] = self._config_for_rows.tolist()  # the same, as lists
         self._kv_lists = {b: (n.tolist(), c.tolist()) for b, (n, c) in self._kv_options.items()}
-        # Private tails up to max_packed_tail tokens share tile 0, tile 0's rows / G at a time.
-        first = self.tiles[0]
-        tail_members = first.block_m // group_size
-        if tail_members < 2 or first.block_n % tail_members:
+        # Private tails up to max_packed_tail tokens (default: the menu's) share the menu's
+        # tail tile, its rows / G at a time.
+        tail = self.tiles[self.menu.tail_tile]
+        tail_members = tail.block_m // group_size
+        if tail_members < 2 or tail.block_n % tail_members:
             tail_members = 0
         self._rule = ChunkRule(
             np.asarray(self.token_cost),
@@ -93,7 +94,8 @@ class PackScheduler:
             0,
             0,
             tail_members,
-            max_packed_tail,
+            self.menu.max_packed_tail if max_packed_tail is None else max_packed_tail,
+            self.menu.tail_tile,
         )
         self.min_chunk_tokens = min_chunk_tokens  # sets the rule's candidate range
         self._decider = PackDecider(

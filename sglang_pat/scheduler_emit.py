@@ -108,8 +108,8 @@ def emit_plan(
     tile_chunk = np.asarray(config_chunk, dtype=np.int64)[config]
     chunks = -(-tile_len // tile_chunk)
 
-    # Short single-chunk tails of tile 0 are packed, tail_members per item, in runs of
-    # consecutive requests (their member rows must be contiguous).
+    # Short single-chunk tails of tile 0 are packed into the menu's tail tile, tail_members
+    # per item, in runs of consecutive requests (their member rows must be contiguous).
     packed = np.zeros(num_tiles, dtype=bool)
     if rule.tail_members >= 2:  # tile 0's tails of one chunk (len ≤ its chunk), short enough
         packed[num_shared:] = (config[num_shared:] == 0) & (
@@ -161,7 +161,7 @@ def emit_plan(
     items[num_single_items:, 2] = tiles.tile_member_start[group_first]
     items[num_single_items:, 3] = group_size
     items[num_single_items:, 4] = -1
-    items[num_single_items:, 5] = 0
+    items[num_single_items:, 5] = rule.tail_tile
 
     # Slots: request r owns the partials of all chunks of all tiles it belongs to.
     num_requests = forest.num_requests

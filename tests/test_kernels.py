@@ -62,6 +62,19 @@ def test_head_dims_and_groups(head_dim: int, group: int) -> None:
     assert_close(out, reference_decode(kv, head_dim**-0.5), torch.float16)
 
 
+@pytest.mark.parametrize("group", [8, 16])
+def test_tails_packed_in_a_tail_tile_other_than_tile_0(group: int) -> None:
+    """G = 8 and 16 pack short tails with the menu's 32-row tile (``tail_tile`` 1)."""
+    forest = PrefixForest.from_tree_spec("1,7_48,9")
+    kv = make_batch(
+        forest, num_q_heads=group, num_kv_heads=1, head_dim=64, dtype=torch.float16, seed=3
+    )
+    out, plan = run_decoder(forest, kv)
+    packed = plan.items[plan.items[:, 4] < 0]
+    assert (packed[:, 5] == 1).all() and packed[:, 3].max() == 32 // group
+    assert_close(out, reference_decode(kv, 64**-0.5), torch.float16)
+
+
 @pytest.mark.parametrize("paged_view", [False, True], ids=["3d", "4d"])
 @pytest.mark.parametrize("page_size", [1, 16])
 def test_page_sizes(page_size: int, paged_view: bool) -> None:

@@ -26,6 +26,7 @@ SHAPES = [  # (group, head_dim, num_sms, menu, cost)
     ),
     (16, 256, 132, None, CostModel(dot_flops_per_us=1e9)),
     (2, 128, 2, default_tile_menu(128), CostModel(item_overhead_bytes=1e6)),
+    (8, 128, 8, None, CostModel(item_overhead_bytes=0.0, merge_overhead_bytes=0.0)),
 ]
 
 
@@ -150,6 +151,22 @@ def test_tile_pipeline_depths() -> None:
         TileMenu((TileConfig(16, 64, num_stages=-1),), 4, 3, 2)
     with pytest.raises(ValueError, match="num_stages"):
         TileMenu((TileConfig(16, 64),), 4, 0, 2)
+
+
+def test_short_tails_pack_in_the_menus_tail_tile() -> None:
+    """G = 8 packs short tails 4 a unit with the 32-row tile; tails over 128 tokens stay
+    one-request items of tile 0. Other groups keep tile 0 (bad tail tiles are refused)."""
+    assert [default_tile_menu(128, g).tail_tile for g in (1, 2, 4, 8, 16)] == [0, 0, 0, 1, 1]
+    assert default_tile_menu(256, 8).tail_tile == 0
+    with pytest.raises(ValueError, match="tail_tile"):
+        dataclasses.replace(default_tile_menu(128), tail_tile=3)
+    planner = PackScheduler(num_kv_heads=2, group_size=8, head_dim=128, num_sms=132)
+    forest = PrefixForest.from_tree_spec("1,6_1024,32")
+    forest = dataclasses.replace(forest, seq_lens=forest.seq_lens + np.array([0] * 5 + [200]))
+    items = planner.plan(forest, np.arange(6)).items
+    packed, single = items[items[:, 4] < 0], items[(items[:, 3] == 1) & (items[:, 4] >= 0)]
+    assert packed[:, 5].tolist() == [1, 1] and packed[:, 3].tolist() == [4, 1]
+    assert single[:, 5].tolist() == [0] and single[:, 1].tolist() == [232]
 
 
 def test_tail_growth_counts_equal_recounting() -> None:
