@@ -16,8 +16,10 @@ from dataclasses import dataclass
 import numpy as np
 
 # (config, longest span, candidates, items per candidate, partials per candidate, tiles,
-#  members, private tails only, total work) -> chunk length
-ChooseChunk = Callable[[int, int, list[int], list[int], list[int], int, int, bool, float], int]
+#  members, private tails only, total work, (shared units, longest shared unit)) -> chunk length
+ChooseChunk = Callable[
+    [int, int, list[int], list[int], list[int], int, int, bool, float, tuple[int, float]], int
+]
 
 
 @dataclass
@@ -131,9 +133,12 @@ class ChunkRule:
         max_len: int,
         total_work: float,
     ) -> list[int]:
-        """Chunk length per config (0 for a config without tiles)."""
+        """Chunk length per config (0 for a config without tiles). Configs with shared packs
+        come first: the units of private-only configs queue behind theirs."""
         chunk = [0] * len(items)
-        for c in counts.active:
+        shared_units, shared_longest = 0, 0.0
+        for c in sorted(counts.active, key=lambda c: counts.shared_tiles[c] == 0):
+            private_only = counts.shared_tiles[c] == 0
             chunk[c] = self.choose(
                 c,
                 max_len,
@@ -142,7 +147,13 @@ class ChunkRule:
                 member_chunks[c],
                 counts.tiles[c],
                 counts.members[c],
-                counts.shared_tiles[c] == 0,
+                private_only,
                 total_work,
+                (shared_units, shared_longest),
             )
+            if not private_only:
+                k = counts.candidates.index(chunk[c])
+                shared_units += items[c][k] * self.num_kv_heads
+                longest = min(chunk[c], max_len) * float(self.token_cost[c]) + self.item_overhead
+                shared_longest = max(shared_longest, longest)
         return chunk

@@ -179,13 +179,15 @@ class PackScheduler:
         members: int,
         private_only: bool,
         total_work: float,
+        queued: tuple[int, float] = (0, 0.0),
     ) -> int:
         """Chunk length for one config from its exact chunk counts (see ``chunking``).
 
         Minimises ``CostModel.chunk_cost`` over the power-of-two multiples of block_n up to the
         longest span, all of them: for private tails the cost counts whole waves of the longest
         unit, so it is not monotone. ``items[k]`` / ``member_chunks[k]``: the config's items
-        and partials when cut at ``candidates[k]``.
+        and partials when cut at ``candidates[k]``; ``queued``: the shared units that a
+        private-only config's units wait behind (``CostModel.queued_end``).
         """
         chunk = self._shortest_chunk[config]
         while -(-max_len // chunk) > self.max_chunks_per_tile:
@@ -204,6 +206,8 @@ class PackScheduler:
                 self.num_programs,
                 self.num_kv_heads,
                 private_only,
+                items[k] * self.num_kv_heads,
+                queued,
             )
             if value <= best:  # a tie goes to the longer chunk: fewer items and partials
                 best_chunk, best = chunk, value

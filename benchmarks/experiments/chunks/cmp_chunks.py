@@ -1,4 +1,7 @@
-"""Time PAT (pack + merge) on each workload with the old and the new per-config chunk choice."""
+"""Time PAT (pack + merge) on each workload with the old and the new per-config chunk choice.
+
+python cmp_chunks.py VARIANTS.json   ({"SPEC" or "SPEC@Q,KV": {"old": [...], "new": [...]}})
+"""
 
 import json
 import sys
@@ -7,7 +10,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, "benchmarks")
-from bench_kernels import HEAD_DIM, Batch, copy_bandwidth_bytes_per_us, graph_time_us
+from bench_kernels import HEAD_DIM, Batch, batch_for, copy_bandwidth_bytes_per_us, graph_time_us
 from profile_pat import make_decoder
 from workloads import tree_workload
 
@@ -18,12 +21,13 @@ flush = torch.empty(512 * 2**20, dtype=torch.uint8, device="cuda")
 bw = copy_bandwidth_bytes_per_us()
 print(f"copy bandwidth {bw / 1e6:.2f} TB/s", flush=True)
 for spec, v in variants.items():
-    batch = Batch(tree_workload(spec), 32, 8)
+    batch = batch_for(spec) if "@" in spec else Batch(tree_workload(spec), 32, 8)  # TREE@Q,KV
     bound = batch.unique_bytes / bw
     res = {"old": [], "new": []}
     for _ in range(2):
         for name in ("old", "new"):
-            d = make_decoder(batch, default_tile_menu(HEAD_DIM), plan=False)
+            group = batch.q.shape[1] // batch.k.shape[1]
+            d = make_decoder(batch, default_tile_menu(HEAD_DIM, group), plan=False)
             d.scheduler._rule.choose = lambda c, *a, ch=v[name]: ch[c]
             plan = d.plan_step(batch.forest, batch.pool_rows, batch.req_to_token, for_graph=False)
             out = torch.empty_like(batch.q)
