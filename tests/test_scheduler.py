@@ -169,6 +169,23 @@ def test_short_tails_pack_in_the_menus_tail_tile() -> None:
     assert single[:, 5].tolist() == [0] and single[:, 1].tolist() == [232]
 
 
+def test_private_units_queue_behind_the_shared_ones() -> None:
+    """``queued_end``: private units beyond the programs the shared units leave free start when
+    those end. At G = 8 the shared units of ``1,10_4096,416`` hold 256 of 264 programs, so the
+    416-token private tails are cut in two; at G = 4 (128 shared units) they stay whole."""
+    end = CostModel.queued_end
+    assert end(units=80, longest=10.0, queued=(0, 0.0), num_programs=264) == 0.0
+    assert end(units=80, longest=10.0, queued=(128, 30.0), num_programs=264) == 0.0
+    # 8 free programs run 3 units each before the shared units end at 30, 56 start then
+    assert end(units=80, longest=10.0, queued=(256, 30.0), num_programs=264) == 40.0
+    assert end(units=80, longest=10.0, queued=(600, 30.0), num_programs=264) == 100.0
+    forest = PrefixForest.from_tree_spec("1,10_4096,416")
+    for group, private_items in ((8, 20), (4, 10)):
+        planner = PackScheduler(num_kv_heads=8, group_size=group, head_dim=128, num_sms=132)
+        items = planner.plan(forest, np.arange(10)).items
+        assert int((items[:, 3] == 1).sum()) == private_items
+
+
 def test_tail_growth_counts_equal_recounting() -> None:
     """The lazy update's chunk counts (sorted residues, bisection) equal counting the grown
     tiles directly, at steps short of and past every candidate length."""
