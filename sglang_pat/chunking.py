@@ -33,7 +33,7 @@ class ChunkCounts:
     tiles: list[int]  # [C] tiles per config
     members: list[int]  # [C] Σ members per config
     shared_tiles: list[int]  # [C] tiles of shared packs per config
-    active: list[int]  # configs with tiles
+    active: list[int]  # configs with tiles, those with shared tiles first (chunked first)
 
     @classmethod
     def of_tiles(
@@ -59,6 +59,7 @@ class ChunkCounts:
         weights = np.concatenate([of_config, of_config * tile_members]).astype(np.float64)
         sums = (weights @ per_tile).astype(np.int64).tolist()  # [2C, K]
         tiles = np.bincount(config, minlength=num_configs).tolist()
+        shared_tiles = np.bincount(config[:num_shared], minlength=num_configs).tolist()
         members = np.bincount(config, weights=tile_members, minlength=num_configs)
         return cls(
             lengths.tolist(),
@@ -66,8 +67,9 @@ class ChunkCounts:
             sums[num_configs:],
             tiles,
             members.astype(np.int64).tolist(),
-            np.bincount(config[:num_shared], minlength=num_configs).tolist(),
-            [c for c in range(num_configs) if tiles[c]],
+            shared_tiles,
+            [c for c in range(num_configs) if tiles[c] and shared_tiles[c]]
+            + [c for c in range(num_configs) if tiles[c] and not shared_tiles[c]],
         )
 
 
@@ -125,6 +127,9 @@ class ChunkRule:
     tail_max_len: int  # tails up to this long are packed
     tail_tile: int  # the menu tile of the packed-tail items
 
+    def __post_init__(self) -> None:
+        self.token_cost_list: list[float] = self.token_cost.tolist()  # for the per-step loop
+
     def chunks(
         self,
         counts: ChunkCounts,
@@ -134,10 +139,10 @@ class ChunkRule:
         total_work: float,
     ) -> list[int]:
         """Chunk length per config (0 for a config without tiles). Configs with shared packs
-        come first: the units of private-only configs queue behind theirs."""
+        come first (``counts.active``'s order): private-only configs' units queue behind theirs."""
         chunk = [0] * len(items)
         shared_units, shared_longest = 0, 0.0
-        for c in sorted(counts.active, key=lambda c: counts.shared_tiles[c] == 0):
+        for c in counts.active:
             private_only = counts.shared_tiles[c] == 0
             chunk[c] = self.choose(
                 c,
@@ -154,6 +159,6 @@ class ChunkRule:
             if not private_only:
                 k = counts.candidates.index(chunk[c])
                 shared_units += items[c][k] * self.num_kv_heads
-                longest = min(chunk[c], max_len) * float(self.token_cost[c]) + self.item_overhead
+                longest = min(chunk[c], max_len) * self.token_cost_list[c] + self.item_overhead
                 shared_longest = max(shared_longest, longest)
         return chunk

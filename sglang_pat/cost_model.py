@@ -140,7 +140,7 @@ class CostModel:
         num_kv_heads: int,
         private_only: bool,
         units: int = 0,
-        queued: tuple[int, float] = (0, 0.0),
+        queued: tuple[float, int] = (0.0, 0),
     ) -> float:
         """Estimated launch cost when one config's spans are cut into ``chunk_len`` chunks.
 
@@ -154,8 +154,8 @@ class CostModel:
         H200 this picks chunks 8-18% faster for batches of 2-16 private requests; applied to
         configs with shared packs (compute-bound units beside the private ones) it picked
         chunks up to 41% slower, so they keep the plain maximum. Such a config's ``units``
-        (items × KV heads) also queue behind the shared ones, ``queued`` = (shared units,
-        longest shared unit): see ``queued_end``.
+        (items × KV heads) also queue behind the shared ones: ``queued`` is ``queue_wait``'s
+        (when the shared units end, programs they leave free).
         """
         added = extra_partials * partial_cost
         if private_only:
@@ -164,25 +164,26 @@ class CostModel:
         longest = min(chunk_len, max_len) * token_cost + self.item_overhead_bytes
         if private_only:
             waves = math.ceil(spread / longest) * longest
-            return max(waves, self.queued_end(units, longest, queued, num_programs))
+            shared_end, free = queued
+            if shared_end:
+                # The free programs take private units at once, as many in turn as fit before
+                # the shared units end; the rest start when they end.
+                late = units - free * max(1, int(shared_end // longest))
+                if late > 0:
+                    return max(waves, shared_end + math.ceil(late / num_programs) * longest)
+            return waves
         return max(spread, longest)
 
     @staticmethod
-    def queued_end(
-        units: int, longest: float, queued: tuple[int, float], num_programs: int
-    ) -> float:
-        """When the last of ``units`` private units ends, taken from the queue after the
-        shared units, ``queued`` = (their count, the longest one).
+    def queue_wait(
+        shared_units: int, shared_longest: float, num_programs: int
+    ) -> tuple[float, int]:
+        """What private units taken from the queue after ``shared_units`` (the longest
+        ``shared_longest``) wait for: when those end, and how many programs they leave free.
 
-        The programs the shared units leave free take private units at once, as many in turn
-        as fit before the shared units end; the rest start when they end. When the shared
-        units hold nearly every program (``1,10_4096,416`` at G = 8: 256 of 264), this cuts
-        the private tails shorter, which the whole-wave estimate alone does not see.
+        When the shared units hold nearly every program (``1,10_4096,416`` at G = 8: 256 of
+        264), this cuts the private tails shorter, which the whole-wave estimate alone does
+        not see; when free programs hold every private unit at once, it changes nothing.
         """
-        shared_units, shared_longest = queued
         shared_end = math.ceil(shared_units / num_programs) * shared_longest
-        free = max(num_programs - shared_units, 0)
-        late = units - free * max(1, int(shared_end // longest))
-        if not shared_units or late <= 0:
-            return 0.0
-        return shared_end + math.ceil(late / num_programs) * longest
+        return shared_end, max(num_programs - shared_units, 0)

@@ -186,9 +186,10 @@ class PackScheduler:
         Minimises ``CostModel.chunk_cost`` over the power-of-two multiples of block_n up to the
         longest span, all of them: for private tails the cost counts whole waves of the longest
         unit, so it is not monotone. ``items[k]`` / ``member_chunks[k]``: the config's items
-        and partials when cut at ``candidates[k]``; ``queued``: the shared units that a
-        private-only config's units wait behind (``CostModel.queued_end``).
+        and partials when cut at ``candidates[k]``; ``queued``: (count, longest) of the
+        shared units that a private-only config's units wait behind (``CostModel.queue_wait``).
         """
+        wait = self.cost.queue_wait(*queued, self.num_programs) if queued[0] else (0.0, 0)
         chunk = self._shortest_chunk[config]
         while -(-max_len // chunk) > self.max_chunks_per_tile:
             chunk *= 2
@@ -207,7 +208,7 @@ class PackScheduler:
                 self.num_kv_heads,
                 private_only,
                 items[k] * self.num_kv_heads,
-                queued,
+                wait,
             )
             if value <= best:  # a tie goes to the longer chunk: fewer items and partials
                 best_chunk, best = chunk, value

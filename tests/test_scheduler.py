@@ -170,15 +170,22 @@ def test_short_tails_pack_in_the_menus_tail_tile() -> None:
 
 
 def test_private_units_queue_behind_the_shared_ones() -> None:
-    """``queued_end``: private units beyond the programs the shared units leave free start when
-    those end. At G = 8 the shared units of ``1,10_4096,416`` hold 256 of 264 programs, so the
-    416-token private tails are cut in two; at G = 4 (128 shared units) they stay whole."""
-    end = CostModel.queued_end
-    assert end(units=80, longest=10.0, queued=(0, 0.0), num_programs=264) == 0.0
-    assert end(units=80, longest=10.0, queued=(128, 30.0), num_programs=264) == 0.0
+    """``CostModel.queue_wait``: private units beyond the programs the shared units leave free
+    start when those end. At G = 8 the shared units of ``1,10_4096,416`` hold 256 of 264
+    programs, so the 416-token private tails are cut in two; at G = 4 (128 shared units) they
+    stay whole."""
+    cost = CostModel(item_overhead_bytes=0.0)
+    assert cost.queue_wait(256, 30.0, 264) == (30.0, 8)
+    assert cost.queue_wait(600, 30.0, 264) == (90.0, 0)
+
+    def private(units: int, queued: tuple[float, int]) -> float:  # units of 10 B, one wave
+        return cost.chunk_cost(10, 10, 0, 0, 1.0, 0.0, 1.0, 264, 1, True, units, queued)
+
+    assert private(80, (0.0, 0)) == 10.0
+    assert private(80, cost.queue_wait(128, 30.0, 264)) == 10.0  # 136 free programs
     # 8 free programs run 3 units each before the shared units end at 30, 56 start then
-    assert end(units=80, longest=10.0, queued=(256, 30.0), num_programs=264) == 40.0
-    assert end(units=80, longest=10.0, queued=(600, 30.0), num_programs=264) == 100.0
+    assert private(80, cost.queue_wait(256, 30.0, 264)) == 40.0
+    assert private(80, cost.queue_wait(600, 30.0, 264)) == 100.0
     forest = PrefixForest.from_tree_spec("1,10_4096,416")
     for group, private_items in ((8, 20), (4, 10)):
         planner = PackScheduler(num_kv_heads=8, group_size=group, head_dim=128, num_sms=132)
