@@ -189,7 +189,9 @@ class PackScheduler:
         and partials when cut at ``candidates[k]``; ``queued``: (count, longest) of the
         shared units that a private-only config's units wait behind (``CostModel.queue_wait``).
         """
-        wait = self.cost.queue_wait(*queued, self.num_programs) if queued[0] else (0.0, 0)
+        wait = (0.0, 0)
+        if private_only and queued[0]:
+            wait = self.cost.queue_wait(*queued, self.num_programs)
         chunk = self._shortest_chunk[config]
         while -(-max_len // chunk) > self.max_chunks_per_tile:
             chunk *= 2

@@ -53,14 +53,15 @@ class TileTable:
         packs = np.asarray(shared_packs, dtype=np.int64).reshape(-1, 3)
         shared = np.asarray(shared_tiles, dtype=np.int64).reshape(-1, 4)
         private_rows = np.arange(num_private)
+        members = np.concatenate([*pack_members, private_reqs])
         return cls(
             pack_start=np.concatenate([packs[:, 0], tail_start[private_reqs]]),
             pack_len=np.concatenate([packs[:, 1], tails[private_reqs]]),
             pack_rep=np.concatenate([packs[:, 2], private_reqs]),
-            members=np.concatenate([*pack_members, private_reqs]),
+            members=members,
             tile_pack=np.concatenate([shared[:, 0], len(shared_packs) + private_rows]),
             tile_member_start=np.concatenate(
-                [shared[:, 1], sum(len(m) for m in pack_members) + private_rows]
+                [shared[:, 1], members.shape[0] - num_private + private_rows]
             ),
             tile_count=np.concatenate([shared[:, 2], np.ones(num_private, dtype=np.int64)]),
             tile_config=np.concatenate([shared[:, 3], private_config[private_reqs]]),
