@@ -137,16 +137,20 @@ class ChunkRule:
         member_chunks: list[list[int]],
         max_len: int,
         total_work: float,
+        max_tail: int,
     ) -> list[int]:
         """Chunk length per config (0 for a config without tiles). Configs with shared packs
-        come first (``counts.active``'s order): private-only configs' units queue behind theirs."""
+        come first (``counts.active``'s order): private-only configs' units queue behind theirs.
+        A private-only config's spans are tails of at most ``max_tail`` tokens, so its longest
+        unit and its candidates stop there (``max_len``, the longest span of all, would charge
+        chunks longer than any tail as if their units were that long)."""
         chunk = [0] * len(items)
         shared_units, shared_longest = 0, 0.0
         for c in counts.active:
             private_only = counts.shared_tiles[c] == 0
             chunk[c] = self.choose(
                 c,
-                max_len,
+                max_tail if private_only else max_len,
                 counts.candidates,
                 items[c],
                 member_chunks[c],

@@ -92,7 +92,10 @@ def lazy_update(
     deltas = state.deltas
     items, member_chunks = state.growth.at_step(step)
     total_work = state.total_work + deltas.work
-    if rule.chunks(state.counts, items, member_chunks, max_len, total_work) != state.config_chunk:
+    if (
+        rule.chunks(state.counts, items, member_chunks, max_len, total_work, state.max_tail + step)
+        != state.config_chunk
+    ):
         return None
     prev = state.plan
     members = prev.members if deltas.members is None else prev.members + deltas.members

@@ -105,7 +105,9 @@ def emit_plan(
     total_work = rule.num_kv_heads * float(
         tile_len @ rule.token_cost[config] + rule.item_overhead * num_tiles
     )
-    config_chunk = rule.chunks(counts, counts.items, counts.member_chunks, max_len, total_work)
+    config_chunk = rule.chunks(
+        counts, counts.items, counts.member_chunks, max_len, total_work, max_tail
+    )
     tile_chunk = np.asarray(config_chunk, dtype=np.int64)[config]
     chunks = -(-tile_len // tile_chunk)
 
