@@ -89,6 +89,21 @@ def side_by_side_us(fns: dict, flush, rounds: int = 2) -> dict[str, list[float]]
     return times
 
 
+def decoders_side_by_side(
+    batch, decoders: dict[str, PatDecoder], flush, rounds: int = 2
+) -> tuple[dict[str, list[float]], dict[str, torch.Tensor]]:
+    """µs of each named decoder's planned forward (pack + merge) on ``batch``
+    (``side_by_side_us``), and the output each wrote."""
+    outs = {name: torch.empty_like(batch.q) for name in decoders}
+    fns = {
+        name: lambda d=decoder, o=outs[name]: d.forward(
+            batch.q, batch.k, batch.v, o, sm_scale=batch.sm_scale
+        )
+        for name, decoder in decoders.items()
+    }
+    return side_by_side_us(fns, flush, rounds), outs
+
+
 def copy_bandwidth_bytes_per_us() -> float:
     src = torch.empty(2**31, dtype=torch.uint8, device="cuda")
     dst = torch.empty_like(src)

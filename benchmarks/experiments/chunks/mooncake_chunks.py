@@ -46,7 +46,7 @@ def record() -> dict:
 
 def time_sets(old: dict, new: dict) -> None:
     import torch
-    from bench_kernels import Batch, side_by_side_us
+    from bench_kernels import Batch, decoders_side_by_side
     from profile_pat import make_decoder
 
     flush = torch.empty(256 * 2**20, dtype=torch.uint8, device="cuda")
@@ -58,17 +58,13 @@ def time_sets(old: dict, new: dict) -> None:
         trace, start, batch = cut.split(":")
         q_heads, kv_heads = map(int, heads.split(","))
         data = Batch(mooncake_workload(trace, int(start), int(batch)), q_heads, kv_heads)
-        fns, outs, items = {}, {}, {}
+        decoders, items = {}, {}
         for name, chunks in (("old", old[key]), ("new", new[key])):
-            decoder = make_decoder(data, plan=False)
+            decoder = decoders[name] = make_decoder(data, plan=False)
             decoder.scheduler._rule.choose = lambda c, *a, ch=chunks: ch[c]
             decoder.plan_step(data.forest, data.pool_rows, data.req_to_token, for_graph=True)
-            out = outs[name] = torch.empty_like(data.q)
             items[name] = decoder.plan.items.shape[0]
-            fns[name] = lambda d=decoder, o=out: d.forward(
-                data.q, data.k, data.v, o, sm_scale=data.sm_scale
-            )
-        times = side_by_side_us(fns, flush)
+        times, outs = decoders_side_by_side(data, decoders, flush)
         diff = (outs["old"].float() - outs["new"].float()).abs().max().item()
         old_us, new_us = min(times["old"]), min(times["new"])
         print(

@@ -21,7 +21,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from bench_kernels import batch_for, side_by_side_us  # noqa: E402
+from bench_kernels import batch_for, decoders_side_by_side  # noqa: E402
 from profile_pat import make_decoder  # noqa: E402
 
 from sglang_pat.cost_model import CostModel  # noqa: E402
@@ -64,22 +64,9 @@ def main() -> None:
     flush = torch.empty(2**28, dtype=torch.uint8, device="cuda")
     for shape in shapes:
         batch = batch_for(shape)
-        runs, plans, outs = {}, {}, {}
-        for name, cost in costs.items():
-            decoder = make_decoder(batch, cost=cost)
-            out = torch.empty_like(batch.q)
-            runs[name] = (decoder, out)
-            plans[name] = decoder.plan
-            outs[name] = out
-        times = side_by_side_us(
-            {
-                name: lambda d=decoder, o=out, b=batch: d.forward(
-                    b.q, b.k, b.v, o, sm_scale=b.sm_scale
-                )
-                for name, (decoder, out) in runs.items()
-            },
-            flush,
-        )
+        decoders = {name: make_decoder(batch, cost=cost) for name, cost in costs.items()}
+        plans = {name: decoder.plan for name, decoder in decoders.items()}
+        times, outs = decoders_side_by_side(batch, decoders, flush)
         stock_plan = plans["stock"]
         for name in costs:
             plan = plans[name]
@@ -94,7 +81,7 @@ def main() -> None:
                 f"max|diff| {diff:.2e}",
                 flush=True,
             )
-        del batch, runs
+        del batch, decoders, outs
         torch.cuda.empty_cache()
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from bench_kernels import HEAD_DIM, batch_for, side_by_side_us  # noqa: E402
+from bench_kernels import HEAD_DIM, batch_for, decoders_side_by_side  # noqa: E402
 from profile_pat import make_decoder  # noqa: E402
 from workloads import ACCEPTANCE_EXTRA, TREE_SUITE, WIDE_FANOUT, WORKED_EXAMPLE  # noqa: E402
 
@@ -55,15 +55,9 @@ def main() -> None:
     print("shape | " + " | ".join(variants) + " | packed items", flush=True)
     for shape in args.shapes or shapes(args.heads or ["32,8", "64,8", "16,8", "32,32"]):
         batch = batch_for(shape)
-        fns, outs, packed = {}, {}, []
-        for variant in variants:
-            decoder = decoder_for(batch, variant)
-            out = outs[variant] = torch.empty_like(batch.q)
-            fns[variant] = lambda d=decoder, o=out: d.forward(
-                batch.q, batch.k, batch.v, o, sm_scale=batch.sm_scale
-            )
-            packed.append(int((decoder.plan.items[:, 4] < 0).sum()))
-        times = side_by_side_us(fns, flush)
+        decoders = {variant: decoder_for(batch, variant) for variant in variants}
+        packed = [int((d.plan.items[:, 4] < 0).sum()) for d in decoders.values()]
+        times, outs = decoders_side_by_side(batch, decoders, flush)
         base = outs[variants[0]].float()
         diff = max((o.float() - base).abs().max().item() for o in outs.values())
         cells = " | ".join(f"{min(times[v]):6.1f}" for v in variants)

@@ -24,7 +24,7 @@ import torch
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))
-from bench_kernels import batch_for, side_by_side_us  # noqa: E402
+from bench_kernels import batch_for, decoders_side_by_side  # noqa: E402
 from profile_pat import make_decoder  # noqa: E402
 
 from sglang_pat.decoder import PatDecoder  # noqa: E402
@@ -74,31 +74,22 @@ def main() -> None:
     flush = torch.empty(2**28, dtype=torch.uint8, device="cuda")
     for shape in shapes:
         batch = batch_for(shape)
-        runs = {}
+        decoders = {}
         for name in ("stock", "private-first", "interleaved", "lpt"):
-            decoder = make_decoder(batch)
+            decoder = decoders[name] = make_decoder(batch)
             plan = decoder.plan
             perm = orders(plan.items, decoder)[name]
             decoder.upload(dataclasses.replace(plan, items=plan.items[perm]))
-            runs[name] = (decoder, torch.zeros_like(batch.q))
-        times = side_by_side_us(
-            {
-                name: lambda d=decoder, o=out, b=batch: d.forward(
-                    b.q, b.k, b.v, o, sm_scale=b.sm_scale
-                )
-                for name, (decoder, out) in runs.items()
-            },
-            flush,
-        )
-        ref = runs["stock"][1].float()
-        for name, (_, out) in runs.items():
+        times, outs = decoders_side_by_side(batch, decoders, flush)
+        ref = outs["stock"].float()
+        for name, out in outs.items():
             diff = float((out.float() - ref).abs().max())
             print(
                 f"{shape:34s} {name:14s} {np.mean(times[name]):7.1f} us "
                 f"({' '.join(f'{t:.1f}' for t in times[name])}) max|diff| {diff:.1e}",
                 flush=True,
             )
-        del batch, runs
+        del batch, decoders, outs
         torch.cuda.empty_cache()
 
 
