@@ -160,7 +160,7 @@ class ChunkRule:
                 total_work,
                 (shared_units, shared_longest),
             )
-            if not private_only and c != counts.active[-1]:
+            if not private_only:
                 k = counts.candidates.index(chunk[c])
                 shared_units += items[c][k] * self.num_kv_heads
                 longest = min(chunk[c], max_len) * self.token_cost_list[c] + self.item_overhead

@@ -83,6 +83,15 @@ class TileMenu:
         return out | {"MT": tail.block_m, "NT": tail.block_n, "ST": stages[self.tail_tile]}
 
 
+# GQA group -> (tail tile, longest packed tail) of the default d ≤ 128 menu, measured on the
+# H200 over the suite and acceptance trees (benchmarks/experiments/tail_tile/README.md).
+# The 16-row tile packs 16 / G tails: 2 at G = 8 and none at G = 16, so there the 32-row tile
+# packs them (4 and 2 a unit). Tails over 128 tokens stay one-request items at G = 2, 8 and
+# 16, where packed they made units of many blocks that outlast the launch; at G = 1 and 4 the
+# packed 256-token tails measured faster than one-request items.
+_TAIL_PACKING = {1: (0, 256), 2: (0, 128), 4: (0, 256), 8: (1, 128), 16: (1, 128)}
+
+
 def default_tile_menu(head_dim: int, group_size: int = 1) -> TileMenu:
     """The menu for a head size and GQA group (tuned on the H200 by
     ``benchmarks/profile_pat.py`` and ``benchmarks/experiments/tail_tile/``)."""
@@ -96,15 +105,6 @@ def default_tile_menu(head_dim: int, group_size: int = 1) -> TileMenu:
     tiles = (TileConfig(16, 128, num_stages=2), TileConfig(32, 64), TileConfig(64, 64))
     tail_tile, max_packed_tail = _TAIL_PACKING.get(group_size, (0, 256))
     return TileMenu(tiles, 4, 3, 2, tail_tile=tail_tile, max_packed_tail=max_packed_tail)
-
-
-# GQA group -> (tail tile, longest packed tail) of the default d ≤ 128 menu, measured on the
-# H200 over the suite and acceptance trees (benchmarks/experiments/tail_tile/README.md).
-# The 16-row tile packs 16 / G tails: 2 at G = 8 and none at G = 16, so there the 32-row tile
-# packs them (4 and 2 a unit). Tails over 128 tokens stay one-request items at G = 2, 8 and
-# 16, where packed they made units of many blocks that outlast the launch; at G = 1 and 4 the
-# packed 256-token tails measured faster than one-request items.
-_TAIL_PACKING = {1: (0, 256), 2: (0, 128), 4: (0, 256), 8: (1, 128), 16: (1, 128)}
 
 
 @dataclass(frozen=True)
@@ -139,8 +139,8 @@ class CostModel:
         num_programs: int,
         num_kv_heads: int,
         private_only: bool,
-        units: int = 0,
-        queued: tuple[float, int] = (0.0, 0),
+        units: int,
+        queued: tuple[float, int],
     ) -> float:
         """Estimated launch cost when one config's spans are cut into ``chunk_len`` chunks.
 

@@ -44,7 +44,6 @@ class PackScheduler:
         capacity: PlanCapacity | None = None,
         max_chunks_per_tile: int = 32,
         min_chunk_tokens: int = 256,
-        max_packed_tail: int | None = None,
     ) -> None:
         if min(num_kv_heads, group_size, head_dim, num_sms) < 1:
             raise ValueError("num_kv_heads, group_size, head_dim and num_sms must be positive")
@@ -80,8 +79,8 @@ class PackScheduler:
             )
         self._config_list: list[int] = self._config_for_rows.tolist()  # the same, as lists
         self._kv_lists = {b: (n.tolist(), c.tolist()) for b, (n, c) in self._kv_options.items()}
-        # Private tails up to max_packed_tail tokens (default: the menu's) share the menu's
-        # tail tile, its rows / G at a time.
+        # Private tails up to the menu's max_packed_tail tokens share its tail tile, its
+        # rows / G at a time.
         tail = self.tiles[self.menu.tail_tile]
         tail_members = tail.block_m // group_size
         if tail_members < 2 or tail.block_n % tail_members:
@@ -94,7 +93,7 @@ class PackScheduler:
             0,
             0,
             tail_members,
-            self.menu.max_packed_tail if max_packed_tail is None else max_packed_tail,
+            self.menu.max_packed_tail,
             self.menu.tail_tile,
         )
         self.min_chunk_tokens = min_chunk_tokens  # sets the rule's candidate range
@@ -179,7 +178,7 @@ class PackScheduler:
         members: int,
         private_only: bool,
         total_work: float,
-        queued: tuple[int, float] = (0, 0.0),
+        queued: tuple[int, float],
     ) -> int:
         """Chunk length for one config from its exact chunk counts (see ``chunking``).
 
