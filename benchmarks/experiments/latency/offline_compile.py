@@ -38,6 +38,47 @@ POINTERS = {
 }
 
 
+def compile_for_sm90(
+    kernel, pointers: dict, constexprs: dict, aligned: set, options: dict, source=ASTSource
+) -> tuple[object, str, str]:
+    """Compile ``kernel`` for sm90: (compiled kernel, ptxas's ``-v`` report, SASS).
+
+    ``pointers`` maps pointer arguments to their types; ``sm_scale`` and ``logit_cap`` are
+    fp32, other arguments i32; ``aligned`` names the arguments specialised as multiples of 16.
+    ``source`` is ``ASTSource``, or Gluon's for a Gluon kernel.
+    """
+    signature = {}
+    for name in kernel.arg_names:
+        if name in pointers:
+            signature[name] = pointers[name]
+        elif name in constexprs:
+            signature[name] = "constexpr"
+        elif name in ("sm_scale", "logit_cap"):
+            signature[name] = "fp32"
+        else:
+            signature[name] = "i32"
+    src = source(
+        kernel,
+        signature,
+        {(kernel.arg_names.index(k),): v for k, v in constexprs.items()},
+        {(i,): [["tt.divisibility", 16]] for i, n in enumerate(kernel.arg_names) if n in aligned},
+    )
+    compiled = triton.compile(src, target=GPUTarget("cuda", 90, 32), options=options)
+    # registers and spills as ptxas reports them (CompiledKernel knows them only once loaded)
+    with tempfile.TemporaryDirectory() as tmp:
+        ptx = Path(tmp) / "k.ptx"
+        ptx.write_text(compiled.asm["ptx"])
+        report = subprocess.run(
+            [PTXAS, "-v", "--gpu-name=sm_90a", str(ptx), "-o", str(Path(tmp) / "k.cubin")],
+            capture_output=True,
+            text=True,
+        ).stderr
+        sass = subprocess.run(
+            [NVDISASM, str(Path(tmp) / "k.cubin")], capture_output=True, text=True
+        ).stdout
+    return compiled, report, sass
+
+
 def main() -> None:
     if len(sys.argv) > 1:
         sys.path.insert(0, str(HERE))
@@ -59,47 +100,16 @@ def main() -> None:
         NUM_TILES=len(menu.tiles),
         **menu.kernel_tiles,
     )
-    signature = {}
-    for name in kernel.arg_names:
-        if name in POINTERS:
-            signature[name] = POINTERS[name]
-        elif name in constexprs:
-            signature[name] = "constexpr"
-        elif name in ("sm_scale", "logit_cap"):
-            signature[name] = "fp32"
-        else:
-            signature[name] = "i32"
     # the launcher's specialisation on the benchmarks' buffers: pointers and the strides of
     # q, K/V, o and the partials are multiples of 16 elements
-    aligned = [
-        i
-        for i, name in enumerate(kernel.arg_names)
+    aligned = {
+        name
+        for name in kernel.arg_names
         if name in POINTERS
         or (name.startswith("stride_") and name != "stride_k_page" and name != "stride_v_page")
-    ]
-    src = ASTSource(
-        kernel,
-        signature,
-        {(kernel.arg_names.index(k),): v for k, v in constexprs.items()},
-        {(i,): [["tt.divisibility", 16]] for i in aligned},
-    )
-    compiled = triton.compile(
-        src,
-        target=GPUTarget("cuda", 90, 32),
-        options=dict(num_warps=menu.num_warps, num_stages=menu.num_stages),
-    )
-    # registers and spills as ptxas reports them (CompiledKernel knows them only once loaded)
-    with tempfile.TemporaryDirectory() as tmp:
-        ptx = Path(tmp) / "k.ptx"
-        ptx.write_text(compiled.asm["ptx"])
-        report = subprocess.run(
-            [PTXAS, "-v", "--gpu-name=sm_90a", str(ptx), "-o", str(Path(tmp) / "k.cubin")],
-            capture_output=True,
-            text=True,
-        ).stderr
-        sass = subprocess.run(
-            [NVDISASM, str(Path(tmp) / "k.cubin")], capture_output=True, text=True
-        ).stdout
+    }
+    options = dict(num_warps=menu.num_warps, num_stages=menu.num_stages)
+    compiled, report, sass = compile_for_sm90(kernel, POINTERS, constexprs, aligned, options)
     usage = [line.split("ptxas info    : ")[-1] for line in report.splitlines() if "Used" in line]
     spills = [line.split("ptxas info    : ")[-1] for line in report.splitlines() if "spill" in line]
     print(
