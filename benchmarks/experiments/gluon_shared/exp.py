@@ -3,7 +3,8 @@
 python benchmarks/experiments/gluon_shared/exp.py [SHAPE ...] [-- VARIANT ...]
   SHAPE: TREE[@Q_HEADS,KV_HEADS] (bench_kernels.batch_for); VARIANT: STAGESxBLOCK_N[xBLOCK_M]
   with an optional ``m`` (the math alone: no K/V after the first STAGES-1 blocks, wrong
-  output, only timed) or ``w`` (no flush), e.g. 3x64, 4x64x128, 4x64m. At 128 rows the plan's
+  output, only timed), ``s`` (with ``m``: no softmax either, the GEMMs and waits alone) or
+  ``w`` (no flush), e.g. 3x64, 4x64x128, 4x64m, 3x64ms. At 128 rows the plan's
   64-row items of one KV range and chunk are joined two by two where their members are
   consecutive.
 
@@ -95,18 +96,19 @@ def run_shape(shape: str, variants: list[str], flush) -> None:
     )
     decoder.merge_needed = True
     for variant in variants:
-        stages, block_n, block_m = (*map(int, variant.rstrip("mw").split("x")), 64)[:3]
+        stages, block_n, block_m = (*map(int, variant.rstrip("mws").split("x")), 64)[:3]
         math_only, warm = "m" in variant, "w" in variant
         its = shared_items if block_m == 64 else join_items(items[shared], group, block_m)
-        gluon = lambda s=stages, n=block_n, m=block_m, its=its, r=not math_only: shared_pack(  # noqa: E731
+        gluon = lambda s=stages, n=block_n, m=block_m, its=its, v=variant: shared_pack(  # noqa: E731
             batch.q, batch.k, batch.v, out, decoder.kv_indices, its, decoder.members,
             decoder.partial_o, decoder.partial_lse, sm_scale=batch.sm_scale, stages=s,
-            block_n=n, block_m=m, refill=r,
+            block_n=n, block_m=m, refill="m" not in v, softmax="s" not in v,
         )  # fmt: skip
         name = f"  gluon {variant} ({its.shape[0]} items):"
         if math_only or warm:
             t_g = graph_time_us(gluon, (lambda: None) if warm else flush)
             note = f"stock shared only, no flush {t_warm:6.1f} us" if warm else "math only"
+            note += ", no softmax" if "s" in variant else ""
             print(f"{name} {t_g:6.1f} us ({mflop / t_g:.0f} TFLOP/s), {note}", flush=True)
             continue
         decoder.partial_o[slots] = float("nan")

@@ -55,6 +55,7 @@ def _shared_pack_kernel(
     NUM_KV_HEADS: gl.constexpr, GROUP: gl.constexpr, BLOCK_D: gl.constexpr,
     BLOCK_M: gl.constexpr, BLOCK_N: gl.constexpr, STAGES: gl.constexpr, WARPS: gl.constexpr,
     REFILL: gl.constexpr = True,
+    SOFTMAX: gl.constexpr = True,
 ):  # fmt: skip
     gl.static_assert(STAGES >= 3, "K of block j+1 must land while block j's V is in flight")
     dtype: gl.constexpr = k_ptr.dtype.element_ty
@@ -131,17 +132,22 @@ def _shared_pack_kernel(
             q_smem, k_smem.index((j + 1) % STAGES).permute((1, 0)), zeros_s, use_acc=False,
             is_async=True,
         )  # fmt: skip
-        s = gl.where((j * BLOCK_N + score_keys < kv_len)[None, :], s, float("-inf"))
-        m_new = gl.maximum(m_i, gl.max(s, 1))
-        alpha = gl.exp2((m_i - m_new) * exp2_scale)
-        p = gl.exp2(s * exp2_scale - (m_new * exp2_scale)[:, None])
-        l_i = l_i * alpha + gl.sum(p, 1)
-        m_i = m_new
+        if SOFTMAX:
+            s = gl.where((j * BLOCK_N + score_keys < kv_len)[None, :], s, float("-inf"))
+            m_new = gl.maximum(m_i, gl.max(s, 1))
+            alpha = gl.exp2((m_i - m_new) * exp2_scale)
+            p = gl.exp2(s * exp2_scale - (m_new * exp2_scale)[:, None])
+            l_i = l_i * alpha + gl.sum(p, 1)
+            m_i = m_new
+        else:  # False: a probe of the GEMMs and waits alone (wrong output)
+            p = s
+            alpha = l_i  # unused
         p = gl.convert_layout(p.to(dtype), p_layout)
         # Both in flight during the softmax above; waiting for one of them only (pendings 1)
         # makes ptxas serialize every wgmma (C7514: the other's accumulator is read meanwhile).
         o, s_done = warpgroup_mma_wait(0, deps=(acc, s_next))
-        o = o * gl.convert_layout(alpha, gl.SliceLayout(1, o_layout))[:, None]
+        if SOFTMAX:
+            o = o * gl.convert_layout(alpha, gl.SliceLayout(1, o_layout))[:, None]
         acc = warpgroup_mma(p, v_smem.index(stage), o, is_async=True)
         s = s_done
         # the stage of block j-1 is free (its P·V is done): refill it with block j+STAGES-1
@@ -201,7 +207,8 @@ def _shared_pack_kernel(
 
 def shared_pack(q, k, v, o, kv_indices, items, members, partial_o, partial_lse, *,
                 sm_scale: float, stages: int = 3, block_n: int = 64,
-                block_m: int = 64, refill: bool = True):  # fmt: skip
+                block_m: int = 64, refill: bool = True,
+                softmax: bool = True):  # fmt: skip
     """Run the shared items ``items`` (at most ``block_m`` rows, chunk >= 0) over every KV
     head; one warpgroup a 64 rows (a 128-row tile: two warpgroups on the same K/V blocks)."""
     num_kv_heads, head_dim = k.shape[1], k.shape[2]
@@ -215,6 +222,6 @@ def shared_pack(q, k, v, o, kv_indices, items, members, partial_o, partial_lse, 
         o.stride(0), o.stride(1), partial_o.stride(0), partial_o.stride(1), partial_lse.stride(0),
         sm_scale,
         NUM_KV_HEADS=num_kv_heads, GROUP=group, BLOCK_D=head_dim, BLOCK_M=block_m, BLOCK_N=block_n,
-        STAGES=stages, WARPS=block_m // 16, REFILL=refill,
+        STAGES=stages, WARPS=block_m // 16, REFILL=refill, SOFTMAX=softmax,
         num_warps=block_m // 16,
     )  # fmt: skip
