@@ -151,6 +151,8 @@ def _shared_pack_kernel(
         acc = warpgroup_mma(p, v_smem.index(stage), o, is_async=True)
         s = s_done
         # the stage of block j-1 is free (its P·V is done): refill it with block j+STAGES-1
+        if WARPS > 4:  # every warpgroup's P·V j-1 done, not only this one's
+            gl.thread_barrier()
         refill = j + STAGES - 1
         ahead = (refill + 1) * BLOCK_N + keys
         next_loc = gl.load(kv_indices_ptr + kv_start + ahead, mask=ahead < kv_len, other=0)
