@@ -21,6 +21,7 @@ import dataclasses
 import sys
 from pathlib import Path
 
+import numpy as np
 import torch
 
 HERE = Path(__file__).resolve().parent
@@ -58,9 +59,8 @@ def run_shape(shape: str, variants: list[str], flush) -> None:
     decoder = make_decoder(batch, menu)
     plan = decoder.plan
     items = plan.items
-    rows = torch.tensor([menu.tiles[t].block_m for t in items[:, 5]])
-    shared = torch.from_numpy((items[:, 3] > 1) & (items[:, 4] >= 0)) & (rows == 64)
-    shared = shared.numpy()
+    rows = np.array([menu.tiles[t].block_m for t in items[:, 5]])
+    shared = (items[:, 3] > 1) & (items[:, 4] >= 0) & (rows == 64)
     rest_plan = dataclasses.replace(plan, items=items[~shared])
     shared_items = torch.from_numpy(items[shared]).cuda()
     prefix = int((items[shared, 1].astype("int64") * items[shared, 3] * group).sum())
