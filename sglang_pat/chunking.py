@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .cost_model import longest_unit_cost
+
 # (config, longest span, candidates, items per candidate, partials per candidate, tiles,
 #  members, private tails only, total work, (shared units, longest shared unit)) -> chunk length
 ChooseChunk = Callable[
@@ -163,6 +165,8 @@ class ChunkRule:
             if not private_only:
                 k = counts.candidates.index(chunk[c])
                 shared_units += items[c][k] * self.num_kv_heads
-                longest = min(chunk[c], max_len) * self.token_cost_list[c] + self.item_overhead
+                longest = longest_unit_cost(
+                    chunk[c], max_len, self.token_cost_list[c], self.item_overhead
+                )
                 shared_longest = max(shared_longest, longest)
         return chunk

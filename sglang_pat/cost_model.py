@@ -107,6 +107,14 @@ def default_tile_menu(head_dim: int, group_size: int = 1) -> TileMenu:
     return TileMenu(tiles, 4, 3, 2, tail_tile=tail_tile, max_packed_tail=max_packed_tail)
 
 
+def longest_unit_cost(
+    chunk_len: int, max_len: int, token_cost: float, item_overhead: float
+) -> float:
+    """Cost of a config's longest unit when its spans (the longest ``max_len``) are cut into
+    ``chunk_len`` chunks: the chunk's tokens plus one item's overhead."""
+    return min(chunk_len, max_len) * token_cost + item_overhead
+
+
 @dataclass(frozen=True)
 class CostModel:
     """Calibrated constants (H200, see module docstring) and the formulas that use them."""
@@ -140,7 +148,7 @@ class CostModel:
         num_kv_heads: int,
         private_only: bool,
         units: int,
-        queued: tuple[float, int],
+        wait: tuple[float, int],
     ) -> float:
         """Estimated launch cost when one config's spans are cut into ``chunk_len`` chunks.
 
@@ -154,17 +162,17 @@ class CostModel:
         H200 this picks chunks 8-18% faster for batches of 2-16 private requests; applied to
         configs with shared packs (compute-bound units beside the private ones) it picked
         chunks up to 41% slower, so they keep the plain maximum. Such a config's ``units``
-        (items × KV heads) also queue behind the shared ones: ``queued`` is ``queue_wait``'s
+        (items × KV heads) also queue behind the shared ones: ``wait`` is ``queue_wait``'s
         (when the shared units end, programs they leave free).
         """
         added = extra_partials * partial_cost
         if private_only:
             added += extra_items * self.item_overhead_bytes
         spread = (total_work + num_kv_heads * added) / num_programs
-        longest = min(chunk_len, max_len) * token_cost + self.item_overhead_bytes
+        longest = longest_unit_cost(chunk_len, max_len, token_cost, self.item_overhead_bytes)
         if private_only:
             waves = math.ceil(spread / longest) * longest
-            shared_end, free = queued
+            shared_end, free = wait
             if shared_end:
                 # The free programs take private units at once, as many in turn as fit before
                 # the shared units end; the rest start when they end.
