@@ -104,6 +104,13 @@ def decoders_side_by_side(
     return side_by_side_us(fns, flush, rounds), outs
 
 
+def side_by_side_text(times: list[float], out: torch.Tensor, ref: torch.Tensor) -> str:
+    """One decoder's side-by-side line: mean µs, each round's µs, max |out - ref|."""
+    diff = float((out.float() - ref.float()).abs().max())
+    rounds = " ".join(f"{t:.1f}" for t in times)
+    return f"{np.mean(times):7.1f} us ({rounds}) max|diff| {diff:.2e}"
+
+
 def copy_bandwidth_bytes_per_us() -> float:
     src = torch.empty(2**31, dtype=torch.uint8, device="cuda")
     dst = torch.empty_like(src)

@@ -21,7 +21,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from bench_kernels import batch_for, decoders_side_by_side  # noqa: E402
+from bench_kernels import batch_for, decoders_side_by_side, side_by_side_text  # noqa: E402
 from profile_pat import make_decoder  # noqa: E402
 
 from sglang_pat.cost_model import CostModel  # noqa: E402
@@ -73,12 +73,11 @@ def main() -> None:
             same = plan.items.shape == stock_plan.items.shape and np.array_equal(
                 plan.items, stock_plan.items
             )
-            diff = float((outs[name].float() - outs["stock"].float()).abs().max())
             print(
-                f"{shape:28s} {name:10s} {np.mean(times[name]):7.1f} us "
-                f"({' '.join(f'{t:.1f}' for t in times[name])}) items {plan.items.shape[0]:5d} "
-                f"partials {plan.num_partials:6d} {'same plan' if same else ''} "
-                f"max|diff| {diff:.2e}",
+                f"{shape:28s} {name:10s} "
+                f"{side_by_side_text(times[name], outs[name], outs['stock'])} "
+                f"items {plan.items.shape[0]:5d} partials {plan.num_partials:6d}"
+                f"{' same plan' if same else ''}",
                 flush=True,
             )
         del batch, decoders, outs

@@ -24,7 +24,7 @@ import torch
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))
-from bench_kernels import batch_for, decoders_side_by_side  # noqa: E402
+from bench_kernels import batch_for, decoders_side_by_side, side_by_side_text  # noqa: E402
 from profile_pat import make_decoder  # noqa: E402
 
 from sglang_pat.decoder import PatDecoder  # noqa: E402
@@ -81,14 +81,9 @@ def main() -> None:
             perm = orders(plan.items, decoder)[name]
             decoder.upload(dataclasses.replace(plan, items=plan.items[perm]))
         times, outs = decoders_side_by_side(batch, decoders, flush)
-        ref = outs["stock"].float()
         for name, out in outs.items():
-            diff = float((out.float() - ref).abs().max())
-            print(
-                f"{shape:34s} {name:14s} {np.mean(times[name]):7.1f} us "
-                f"({' '.join(f'{t:.1f}' for t in times[name])}) max|diff| {diff:.1e}",
-                flush=True,
-            )
+            text = side_by_side_text(times[name], out, outs["stock"])
+            print(f"{shape:34s} {name:14s} {text}", flush=True)
         del batch, decoders, outs
         torch.cuda.empty_cache()
 
