@@ -2,10 +2,12 @@
 
 python benchmarks/experiments/two_kernels/exp.py WORKLOAD ... -- CONFIG ...
   CONFIG: NxBLOCK_N:wWARPS:sSTAGES:pPROGRAMS_PER_SM[:rMAXNREG][:aSHARED_PROGRAMS_PER_SM]
-  [:q1][:T1], e.g. 16x64:w4:s3:p4:r128 (aN: the stock kernel runs the shared part on N programs
+  [:q1][:T1][:c1], e.g. 16x64:w4:s3:p4:r128 (aN: the stock kernel runs the shared part on N programs
   per SM, leaving room on each SM for the lean kernel's programs when both run at once; q1: the
   lean kernel takes units from an atomic queue with 4063b10's exit counter, instead of striding;
-  T1: the packed private tails go to the lean kernel too)
+  T1: the packed private tails go to the lean kernel too; c1: both kernels prefer the largest
+  shared-memory carveout, so that an SM running one can take the other's programs too; the
+  compiled kernels' shared memory and registers are printed)
 
 The stock kernel keeps the shared items (several members) and the packed tails; the private
 items (one member, chunk >= 0) go to ``_private_kernel``: one tile shape only, programs striding
@@ -16,6 +18,7 @@ on one stream; and both on two streams (forked and joined inside the graph). Eve
 output, merged, is compared with the stock kernel's.
 """
 
+import ctypes
 import sys
 from pathlib import Path
 
@@ -96,7 +99,7 @@ def private_launch(decoder, batch, out, items, header, config: str, num_sms: int
     queue = torch.zeros(2, dtype=torch.int32, device="cuda")
 
     def run():
-        _private_kernel[grid](
+        run.compiled = _private_kernel[grid](
             q, k, v, out, decoder.kv_indices, items, decoder.members, header,
             decoder.partial_o, decoder.partial_lse,
             q.stride(0), q.stride(1), k_page, k_tok, k_head, v_page, v_tok, v_head,
@@ -110,6 +113,19 @@ def private_launch(decoder, batch, out, items, header, config: str, num_sms: int
         )  # fmt: skip
 
     return run
+
+
+CU_FUNC_ATTRIBUTE_PREFERRED_SHARED_MEMORY_CARVEOUT = 9
+
+
+def prefer_shared_carveout(compiled) -> str:
+    """Ask the driver for the largest shared-memory carveout for a compiled kernel (Triton
+    sets PREFER_SHARED only above 48 KB); its shared memory and registers, for the log."""
+    compiled._init_handles()
+    result = ctypes.CDLL("libcuda.so.1").cuFuncSetAttribute(
+        ctypes.c_void_p(compiled.function), CU_FUNC_ATTRIBUTE_PREFERRED_SHARED_MEMORY_CARVEOUT, 100
+    )
+    return f"smem {compiled.metadata.shared} B, regs {compiled.n_regs}, carveout rc {result}"
 
 
 def main() -> None:
@@ -139,12 +155,14 @@ def main() -> None:
             )
         all_items, all_header = dev(items), header(items.shape[0])
 
+        compiled = {}
+
         def stock(out, its, header, programs=decoder.num_programs):
-            return lambda: pack_decode(
+            return lambda: compiled.__setitem__("stock", pack_decode(
                 batch.q, batch.k, batch.v, out, decoder.kv_indices, its, decoder.members,
                 header, decoder.queue, decoder.partial_o, decoder.partial_lse, menu=menu,
                 num_programs=programs, sm_scale=batch.sm_scale, check=False,
-            )  # fmt: skip
+            ))  # fmt: skip
 
         def merged(run, out):
             out.zero_()
@@ -190,6 +208,9 @@ def main() -> None:
                     torch.cuda.current_stream().wait_stream(side)
 
                 err = (merged(serial, out).float() - ref.float()).abs().max().item()
+                if ":c1" in config:
+                    for name, kernel in (("stock", compiled["stock"]), ("lean", lean.compiled)):
+                        print(f"    {name}: {prefer_shared_carveout(kernel)}", flush=True)
                 err2 = (merged(forked, out).float() - ref.float()).abs().max().item()
                 t_lean = graph_time_us(lean, flush)
                 t_serial = graph_time_us(serial, flush)
