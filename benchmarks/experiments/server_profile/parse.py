@@ -7,7 +7,10 @@ decode or its tensor-core prefill kernel used for decode and its merge, triton's
 stages), pat's once-a-step gather, GEMMs, prefill attention (a prefill inside the window
 would show here), and the rest. Steps = attention launches of the main kernel / layers. The
 window runs from the first kernel's start to the last kernel's end; idle is the part of it no
-kernel covers (launch gaps, host work between steps).
+kernel covers (launch gaps, host work between steps). Outliers (a trace export, a prefill wave)
+land in the window, so the step's period is also given as the median time between two
+samplings (the argmax kernel that ends each greedy step), with the median of each period's
+longest gap between two kernels (the host work that the GPU waits for).
 """
 
 from __future__ import annotations
@@ -16,9 +19,11 @@ import argparse
 import gzip
 import json
 import re
+import statistics
 from collections import defaultdict
 from pathlib import Path
 
+SAMPLING = re.compile(r"ArgMaxOps")  # greedy sampling: one launch at the end of each step
 # one launch per layer per decode step: the step count comes from these
 ATTENTION_MAIN = re.compile(
     r"_pack_decode_kernel|BatchDecodeWithPagedKVCache|BatchPrefillWithPagedKVCache"
@@ -51,6 +56,22 @@ def busy_time(intervals: list[tuple[float, float]]) -> float:
     return total
 
 
+def step_periods(kernels: list[dict]) -> tuple[float | None, float | None]:
+    """Median time between two samplings, and median of each period's longest kernel gap."""
+    ordered = sorted(kernels, key=lambda e: float(e["ts"]))
+    ends = [i for i, e in enumerate(ordered) if SAMPLING.search(e["name"])]
+    periods, longest = [], []
+    for first, last in zip(ends, ends[1:]):
+        span = ordered[first : last + 1]
+        periods.append(float(span[-1]["ts"]) - float(span[0]["ts"]))
+        longest.append(
+            max(float(b["ts"]) - float(a["ts"]) - float(a["dur"]) for a, b in zip(span, span[1:]))
+        )
+    if not periods:
+        return None, None
+    return statistics.median(periods), statistics.median(longest)
+
+
 def summarize(trace: Path, num_layers: int) -> dict:
     with gzip.open(trace, "rt") if trace.suffix == ".gz" else open(trace) as f:
         events = json.load(f)["traceEvents"]
@@ -81,8 +102,11 @@ def summarize(trace: Path, num_layers: int) -> dict:
     per_category: dict[str, float] = defaultdict(float)
     for row in table:
         per_category[row["category"]] += row["total_us"]
+    period, longest_gap = step_periods(kernels)
     step = dict(
         steps=steps,
+        median_period_us=period,
+        median_longest_gap_us=longest_gap,
         window_us_per_step=(end - start) / steps if steps else None,
         busy_us_per_step=busy / steps if steps else None,
         idle_us_per_step=(end - start - busy) / steps if steps else None,
