@@ -6,7 +6,7 @@ FlashInfer through the page table. Each provider runs in a CUDA graph of ``reps`
 attention); the flush-only graph's time is subtracted. The bound is the unique bytes (each KV
 token once, Q, O) over the copy bandwidth measured in the same run.
 
-    python benchmarks/bench_kernels.py [--part acceptance|suite|mooncake] [--heads 32,8]
+    python benchmarks/bench_kernels.py [--part acceptance|suite|mooncake|served] [--heads 32,8]
     python benchmarks/bench_kernels.py --summarize     # kernels-*.csv -> summary.json, PNG
 """
 
@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from workloads import (  # noqa: E402
     ACCEPTANCE_EXTRA,
     NO_SHARING,
+    SERVED_BATCHES,
     TREE_SUITE,
     WIDE_FANOUT,
     WORKED_EXAMPLE,
@@ -382,7 +383,7 @@ def main() -> None:
     parser.add_argument("--out", default="benchmarks/results")
     parser.add_argument(
         "--part",
-        choices=["acceptance", "suite", "mooncake"],
+        choices=["acceptance", "suite", "mooncake", "served"],
         action="append",
         help="default: all parts",
     )
@@ -406,7 +407,7 @@ def main() -> None:
     if args.summarize:
         summarize(out_dir)
         return
-    parts = args.part or ([] if args.workload else ["acceptance", "suite", "mooncake"])
+    parts = args.part or ([] if args.workload else ["acceptance", "suite", "mooncake", "served"])
     heads = (
         [tuple(int(x) for x in h.split(",")) for h in args.heads] if args.heads else HEAD_CONFIGS
     )
@@ -427,6 +428,8 @@ def main() -> None:
                 ("synthetic", 2000, 128),
             ]
         ]
+    if "served" in parts:  # the batches the serving comparison's gsp servers decode
+        jobs += [(tree_workload(s), (32, 8)) for s in SERVED_BATCHES]
     jobs += [(tree_workload(s), (32, 8)) for s in args.workload]
     parts += ["custom"] if args.workload else []
     flush = torch.empty(512 * 2**20, dtype=torch.uint8, device="cuda")

@@ -39,6 +39,11 @@ WORKED_EXAMPLE = "1,64_4096,512"
 WIDE_FANOUT = "1,256_2048,32"
 ACCEPTANCE_EXTRA = ["1,128_4096,384", "64_4096"]
 NO_SHARING = ["64_4096", "256_1024", "256_4096"]
+# The batches bench_serving.py's gsp servers decode (benchmarks/experiments/server_profile/):
+# gsp 4 x 32 holds its 4 prefixes of 32 requests (128 + ~128 private tokens each); gsp defaults
+# shuffles 64 x 16 prompts, so its 256 running requests hold ~63 prefixes of ~4 requests,
+# early in the decode (128 + 50) and halfway (128 + 128). Not the 16 x 16 tree it looks like.
+SERVED_BATCHES = ["4,128_4096,256", "64,256_2048,178", "64,256_2048,256"]
 
 
 @dataclass
