@@ -7,7 +7,8 @@ python benchmarks/experiments/two_kernels/exp.py WORKLOAD ... -- CONFIG ...
   lean kernel takes units from an atomic queue with 4063b10's exit counter, instead of striding;
   T1: the packed private tails go to the lean kernel too; c1: both kernels prefer the largest
   shared-memory carveout, so that an SM running one can take the other's programs too; the
-  compiled kernels' shared memory and registers are printed)
+  compiled kernels' shared memory and registers are printed; o1: when forked, the stock
+  kernel is launched before the lean one)
 
 The stock kernel keeps the shared items (several members) and the packed tails; the private
 items (one member, chunk >= 0) go to ``_private_kernel``: one tile shape only, programs striding
@@ -200,11 +201,16 @@ def main() -> None:
                     shared_run()
                     lean()
 
-                def forked(lean=lean, shared_run=shared_run):
+                stock_first = ":o1" in config
+
+                def forked(lean=lean, shared_run=shared_run, stock_first=stock_first):
                     side.wait_stream(torch.cuda.current_stream())
+                    if stock_first:
+                        shared_run()
                     with torch.cuda.stream(side):
                         lean()
-                    shared_run()
+                    if not stock_first:
+                        shared_run()
                     torch.cuda.current_stream().wait_stream(side)
 
                 err = (merged(serial, out).float() - ref.float()).abs().max().item()
