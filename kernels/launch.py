@@ -6,45 +6,26 @@ and the tile config, never on the plan's contents, so CUDA graphs can capture th
 
 from __future__ import annotations
 
+import ctypes
+
 import torch
 import triton
 
 from ..cost_model import TileMenu
-from .pack_decode import _gather_kv_indices_kernel, _merge_states_kernel, _pack_decode_kernel
+from .checks import HEAD_DIMS, KV_DTYPES, check_arg, check_int32, check_pack_inputs, kv_layout
+from .pack_decode import (
+    _gather_kv_indices_kernel,
+    _lean_decode_kernel,
+    _merge_states_kernel,
+    _pack_decode_kernel,
+)
 
-KV_DTYPES = (torch.float16, torch.bfloat16, torch.float32)
-HEAD_DIMS = (64, 128, 256)
+__all__ = ["HEAD_DIMS", "KV_DTYPES", "check_pack_inputs", "kv_layout"]  # and the launchers
+
 GATHER_BLOCK = 1024
 INT32_OFFSET_LIMIT = 2**31  # tensors with this many elements or more take 64-bit offsets
 MERGE_PIPELINE_FROM = 8  # requests with more partial slots than this pipeline the merge
-
-
-def _check(condition: bool, name: str, message: str) -> None:
-    if not condition:
-        raise ValueError(f"{name}: {message}")
-
-
-def _check_int32(tensor: torch.Tensor, name: str, device: torch.device) -> None:
-    _check(tensor.dtype == torch.int32, name, f"must be int32, got {tensor.dtype}")
-    _check(tensor.device == device, name, f"must be on {device}, got {tensor.device}")
-    _check(tensor.is_contiguous(), name, "must be contiguous")
-
-
-def kv_layout(buffer: torch.Tensor) -> tuple[int, int, int, int]:
-    """(page_size, page stride, token stride, head stride) of a 3-D or 4-D KV buffer.
-
-    ``[num_slots, kv_heads, head_dim]`` or ``[num_pages, page_size, kv_heads, head_dim]``,
-    slot ``loc`` at page ``loc // page_size``, row ``loc % page_size`` (SGLang's layouts).
-    """
-    if buffer.dim() == 3:
-        return 1, 0, buffer.stride(0), buffer.stride(1)
-    return buffer.shape[1], buffer.stride(0), buffer.stride(1), buffer.stride(2)
-
-
-def _check_kv_buffer(buffer: torch.Tensor, name: str) -> None:
-    _check(buffer.dtype in KV_DTYPES, name, f"dtype {buffer.dtype} is not fp16/bf16/fp32")
-    _check(buffer.stride(-1) == 1, name, "the head_dim axis must be contiguous")
-    _check(buffer.dim() in (3, 4), name, f"must be 3-D or 4-D, got {buffer.dim()}-D")
+CU_FUNC_ATTRIBUTE_PREFERRED_SHARED_MEMORY_CARVEOUT = 9  # cuda.h's CUfunction_attribute
 
 
 def gather_kv_indices(
@@ -60,12 +41,12 @@ def gather_kv_indices(
     never reads ``req_to_token`` while the scheduler may rewrite it.
     """
     device = req_to_token.device
-    _check_int32(req_to_token, "req_to_token", device)
-    _check_int32(segments, "segments", device)
-    _check_int32(kv_indices, "kv_indices", device)
-    _check(req_to_token.dim() == 2, "req_to_token", "must be [rows, max_context_len]")
-    _check(segments.dim() == 2 and segments.shape[1] == 4, "segments", "must be [S, 4]")
-    _check(0 <= num_segments <= segments.shape[0], "num_segments", "exceeds segments capacity")
+    check_int32(req_to_token, "req_to_token", device)
+    check_int32(segments, "segments", device)
+    check_int32(kv_indices, "kv_indices", device)
+    check_arg(req_to_token.dim() == 2, "req_to_token", "must be [rows, max_context_len]")
+    check_arg(segments.dim() == 2 and segments.shape[1] == 4, "segments", "must be [S, 4]")
+    check_arg(0 <= num_segments <= segments.shape[0], "num_segments", "exceeds segments capacity")
     if num_segments == 0 or max_segment_len == 0:
         return
     grid = (num_segments, triton.cdiv(max_segment_len, GATHER_BLOCK))
@@ -74,79 +55,66 @@ def gather_kv_indices(
     )
 
 
-def check_pack_inputs(
+def _kernel_args(
     q: torch.Tensor,
     k_buffer: torch.Tensor,
     v_buffer: torch.Tensor,
     o: torch.Tensor,
-    kv_indices: torch.Tensor,
-    items: torch.Tensor,
-    members: torch.Tensor,
-    header: torch.Tensor,
-    queue: torch.Tensor,
     partial_o: torch.Tensor,
     partial_lse: torch.Tensor,
-    *,
-    menu: TileMenu,
-    num_programs: int,
+    sm_scale: float,
     logit_cap: float,
-) -> None:
-    """Raise ValueError naming the first argument of ``pack_decode`` that does not fit."""
-    device = q.device
-    _check(q.dim() == 3, "q", f"must be [batch, q_heads, head_dim], got {tuple(q.shape)}")
-    _check(q.stride(-1) == 1, "q", "the head_dim axis must be contiguous")
-    _check_kv_buffer(k_buffer, "k_buffer")
-    _check_kv_buffer(v_buffer, "v_buffer")
-    _check(
-        kv_layout(v_buffer)[0] == kv_layout(k_buffer)[0],
-        "v_buffer",
-        "page layout differs from k_buffer's",
-    )
-    _check(k_buffer.dtype == v_buffer.dtype, "v_buffer", "dtype differs from k_buffer's")
-    for name, tensor in (("k_buffer", k_buffer), ("v_buffer", v_buffer), ("o", o)):
-        _check(tensor.device == device, name, f"must be on {device}, got {tensor.device}")
+) -> tuple[tuple, dict[str, int | bool]]:
+    """The strides and scalars, then the constexprs, that both decode kernels take."""
+    page_size, k_page, k_tok, k_head = kv_layout(k_buffer)
+    _, v_page, v_tok, v_head = kv_layout(v_buffer)
     num_kv_heads, head_dim = k_buffer.shape[-2], k_buffer.shape[-1]
     v_dim = v_buffer.shape[-1]
-    _check(head_dim in HEAD_DIMS, "k_buffer", f"head_dim {head_dim} not in {HEAD_DIMS}")
-    _check(q.shape[2] == head_dim, "q", f"head_dim {q.shape[2]} != k_buffer's {head_dim}")
-    _check(v_buffer.shape[-2] == num_kv_heads, "v_buffer", "kv_heads differ from k_buffer's")
-    _check(
-        q.shape[1] % num_kv_heads == 0,
-        "q",
-        f"{q.shape[1]} heads not a multiple of {num_kv_heads} KV heads",
+    strides = (
+        *(q.stride(0), q.stride(1), k_page, k_tok, k_head, v_page, v_tok, v_head),
+        *(o.stride(0), o.stride(1), partial_o.stride(0), partial_o.stride(1)),
+        partial_lse.stride(0),
+        sm_scale,
+        logit_cap if logit_cap > 0 else 1.0,
     )
-    group = q.shape[1] // num_kv_heads
-    _check(group <= menu.tiles[-1].block_m, "menu", f"largest tile < GQA group {group}")
-    expected = (q.shape[0], q.shape[1], v_dim)
-    _check(tuple(o.shape) == expected, "o", f"must be {expected}, got {tuple(o.shape)}")
-    _check(o.stride(-1) == 1, "o", "the head_dim axis must be contiguous")
-    for name, tensor in (
-        ("kv_indices", kv_indices),
-        ("items", items),
-        ("members", members),
-        ("header", header),
-        ("queue", queue),
-    ):
-        _check_int32(tensor, name, device)
-    _check(items.dim() == 2 and items.shape[1] == 6, "items", "must be [capacity, 6]")
-    _check(members.dim() == 2 and members.shape[1] == 4, "members", "must be [capacity, 4]")
-    _check(queue.numel() >= 1, "queue", "needs an int32 counter")
-    for name, tensor in (("partial_o", partial_o), ("partial_lse", partial_lse)):
-        _check(tensor.dtype == torch.float32, name, f"must be float32, got {tensor.dtype}")
-        _check(tensor.device == device, name, f"must be on {device}, got {tensor.device}")
-    _check(
-        partial_o.dim() == 3 and tuple(partial_o.shape[1:]) == (q.shape[1], v_dim),
-        "partial_o",
-        f"must be [slots, {q.shape[1]}, {v_dim}]",
+    constexprs = dict(
+        NUM_KV_HEADS=num_kv_heads,
+        GROUP=q.shape[1] // num_kv_heads,
+        HEAD_DIM=head_dim,
+        BLOCK_D=triton.next_power_of_2(head_dim),
+        V_DIM=v_dim,
+        BLOCK_DV=triton.next_power_of_2(v_dim),
+        PAGE_SIZE=page_size,
+        HAS_LOGIT_CAP=logit_cap > 0,
+        SAME_KV_LAYOUT=k_buffer.stride() == v_buffer.stride(),
+        # int32 offsets (a third fewer loop instructions) while every indexed tensor allows them
+        OFFSET_64=max(t.numel() for t in (q, k_buffer, v_buffer, o)) >= INT32_OFFSET_LIMIT,
     )
-    _check(partial_lse.shape == partial_o.shape[:2], "partial_lse", "must be [slots, q_heads]")
-    _check(
-        partial_o.stride(-1) == 1 and partial_lse.stride(-1) == 1,
-        "partial_o",
-        "last axes must be contiguous",
+    return strides, constexprs
+
+
+_carveout_set: set[int] = set()  # ids of compiled kernels (Triton caches them for good)
+
+
+def prefer_max_shared_carveout(compiled: object) -> None:
+    """Ask the driver to configure an SM running this kernel with the largest shared-memory
+    carveout, once per compiled kernel.
+
+    Triton asks so only for kernels above 48 KB. A smaller lean kernel would otherwise get SMs
+    configured with less shared memory, where no pack program fits beside it, and the two
+    kernels would run one after the other (benchmarks/experiments/two_kernels/, "c1").
+    """
+    if id(compiled) in _carveout_set:
+        return
+    compiled._init_handles()  # type: ignore[attr-defined]
+    result = ctypes.CDLL("libcuda.so.1").cuFuncSetAttribute(
+        ctypes.c_void_p(compiled.function),  # type: ignore[attr-defined]
+        CU_FUNC_ATTRIBUTE_PREFERRED_SHARED_MEMORY_CARVEOUT,
+        100,  # percent of the unified L1 / shared memory
     )
-    _check(num_programs >= 1, "num_programs", "must be positive")
-    _check(logit_cap >= 0.0, "logit_cap", "must be non-negative")
+    if result != 0:
+        raise RuntimeError(f"cuFuncSetAttribute(carveout) failed with CUresult {result}")
+    _carveout_set.add(id(compiled))
 
 
 def pack_decode(
@@ -167,81 +135,93 @@ def pack_decode(
     sm_scale: float,
     logit_cap: float = 0.0,
     check: bool = True,
+    prefer_shared: bool = False,
 ) -> object:
     """All items of the plan: ``q [B, Hq, D]`` against the KV buffers into ``o`` / partials.
 
-    ``header[0]`` is the item count, ``queue`` an int32 zero (left zero after every launch),
-    ``partial_o [slots, Hq, Dv]`` and ``partial_lse [slots, Hq]`` are fp32. ``check=False``
-    skips the input checks (for a caller that already checked inputs of the same signature).
-    Returns Triton's compiled kernel (its ``metadata`` holds shared memory and registers).
+    ``header[0]`` is the item count, ``header[1]`` how many of the ``num_programs`` programs
+    take work; ``queue`` an int32 zero (left zero after every launch); ``partial_o [slots, Hq,
+    Dv]`` and ``partial_lse [slots, Hq]`` are fp32. ``check=False`` skips the input checks (for
+    a caller that already checked inputs of the same signature); ``prefer_shared`` asks for
+    the largest shared-memory carveout (beside ``lean_decode``). Returns Triton's compiled
+    kernel (its ``metadata`` holds shared memory and registers).
     """
     if check:
         check_pack_inputs(
-            q,
-            k_buffer,
-            v_buffer,
-            o,
-            kv_indices,
-            items,
-            members,
-            header,
-            queue,
-            partial_o,
-            partial_lse,
+            *(q, k_buffer, v_buffer, o, kv_indices, items, members, header, queue),
+            *(partial_o, partial_lse),
             menu=menu,
             num_programs=num_programs,
             logit_cap=logit_cap,
         )
-    page_size, k_page, k_tok, k_head = kv_layout(k_buffer)
-    _, v_page, v_tok, v_head = kv_layout(v_buffer)
-    num_kv_heads, head_dim = k_buffer.shape[-2], k_buffer.shape[-1]
-    v_dim = v_buffer.shape[-1]
-    group = q.shape[1] // num_kv_heads
-
-    # int32 offsets (a third fewer loop instructions) while every indexed tensor allows them
-    offset_64 = max(t.numel() for t in (q, k_buffer, v_buffer, o)) >= INT32_OFFSET_LIMIT
-    return _pack_decode_kernel[(num_programs,)](
-        q,
-        k_buffer,
-        v_buffer,
-        o,
-        kv_indices,
-        items,
-        members,
-        header,
-        queue,
-        partial_o,
-        partial_lse,
-        q.stride(0),
-        q.stride(1),
-        k_page,
-        k_tok,
-        k_head,
-        v_page,
-        v_tok,
-        v_head,
-        o.stride(0),
-        o.stride(1),
-        partial_o.stride(0),
-        partial_o.stride(1),
-        partial_lse.stride(0),
-        sm_scale,
-        logit_cap if logit_cap > 0 else 1.0,
-        NUM_KV_HEADS=num_kv_heads,
-        GROUP=group,
-        HEAD_DIM=head_dim,
-        BLOCK_D=triton.next_power_of_2(head_dim),
-        V_DIM=v_dim,
-        BLOCK_DV=triton.next_power_of_2(v_dim),
-        PAGE_SIZE=page_size,
-        HAS_LOGIT_CAP=logit_cap > 0,
-        SAME_KV_LAYOUT=k_buffer.stride() == v_buffer.stride(),
-        OFFSET_64=offset_64,
+    strides, constexprs = _kernel_args(
+        q, k_buffer, v_buffer, o, partial_o, partial_lse, sm_scale, logit_cap
+    )
+    compiled = _pack_decode_kernel[(num_programs,)](
+        *(q, k_buffer, v_buffer, o, kv_indices, items, members, header, queue),
+        *(partial_o, partial_lse),
+        *strides,
+        **constexprs,
         NUM_TILES=len(menu.tiles),
         **menu.kernel_tiles,
         num_warps=menu.num_warps,
         num_stages=menu.num_stages,
     )
+    if prefer_shared and q.is_cuda:
+        prefer_max_shared_carveout(compiled)
+    return compiled
+
+
+def lean_decode(
+    q: torch.Tensor,
+    k_buffer: torch.Tensor,
+    v_buffer: torch.Tensor,
+    o: torch.Tensor,
+    kv_indices: torch.Tensor,
+    items: torch.Tensor,
+    members: torch.Tensor,
+    header: torch.Tensor,
+    partial_o: torch.Tensor,
+    partial_lse: torch.Tensor,
+    *,
+    menu: TileMenu,
+    num_sms: int,
+    sm_scale: float,
+    logit_cap: float = 0.0,
+    check: bool = True,
+) -> object:
+    """The plan's private items and packed tails beside ``pack_decode`` (same arguments but
+    the queue): items ``header[0]`` onwards, ``header[2]`` of them, with ``menu.lean``'s tile
+    and ``menu.lean.programs_per_sm`` programs on each of ``num_sms`` SMs."""
+    lean = menu.lean
+    if check:
+        check_arg(lean is not None, "menu", "has no lean kernel")
+        check_pack_inputs(
+            *(q, k_buffer, v_buffer, o, kv_indices, items, members, header, None),
+            *(partial_o, partial_lse),
+            menu=menu,
+            num_programs=num_sms,
+            logit_cap=logit_cap,
+        )
+    assert lean is not None
+    strides, constexprs = _kernel_args(
+        q, k_buffer, v_buffer, o, partial_o, partial_lse, sm_scale, logit_cap
+    )
+    compiled = _lean_decode_kernel[(num_sms * lean.programs_per_sm,)](
+        *(q, k_buffer, v_buffer, o, kv_indices, items, members, header, partial_o, partial_lse),
+        *strides,
+        **constexprs,
+        BLOCK_M=max(16, triton.next_power_of_2(int(constexprs["GROUP"]))),
+        BLOCK_N=lean.block_n,
+        STAGES=lean.num_stages,
+        MT=menu.tiles[menu.tail_tile].block_m,
+        num_warps=lean.num_warps,
+        num_stages=lean.num_stages,
+        maxnreg=lean.max_registers,
+    )
+    if q.is_cuda:
+        prefer_max_shared_carveout(compiled)
+    return compiled
 
 
 def merge_states(
@@ -253,13 +233,15 @@ def merge_states(
 ) -> None:
     """Merge each request's partial slots into ``o [B, Hq, Dv]``; grid ``(B, Hq / 8)``."""
     if check:
-        _check_int32(req_partial_indptr, "req_partial_indptr", o.device)
-        _check(
+        check_int32(req_partial_indptr, "req_partial_indptr", o.device)
+        check_arg(
             req_partial_indptr.shape[0] >= o.shape[0] + 1,
             "req_partial_indptr",
             f"needs {o.shape[0] + 1} entries, has {req_partial_indptr.shape[0]}",
         )
-        _check(partial_o.shape[1:] == o.shape[1:], "partial_o", "must be [slots, q_heads, v_dim]")
+        check_arg(
+            partial_o.shape[1:] == o.shape[1:], "partial_o", "must be [slots, q_heads, v_dim]"
+        )
     if o.shape[0] == 0:
         return
     block_h = min(8, triton.next_power_of_2(o.shape[1]))

@@ -39,6 +39,26 @@ class TileConfig:
 
 
 @dataclass(frozen=True)
+class LeanKernel:
+    """A second, small kernel for the private items and packed tails, forked beside the pack
+    kernel when a plan has shared items, so that the compute-bound shared units and the
+    memory-bound private ones share each SM instead of running as two phases.
+
+    Each SM then holds ``shared_programs_per_sm`` pack programs (the rest of the pack kernel's
+    fixed grid exits at once) and ``programs_per_sm`` lean ones, whose ``block_n``-key tiles
+    fit in ``max_registers`` registers a thread and the shared memory left beside a pack
+    program (benchmarks/experiments/two_kernels/README.md, "Session 16").
+    """
+
+    block_n: int = 32
+    num_stages: int = 3
+    num_warps: int = 4
+    max_registers: int = 128
+    programs_per_sm: int = 2
+    shared_programs_per_sm: int = 1
+
+
+@dataclass(frozen=True)
 class TileMenu:
     """The tile shapes compiled into the one persistent pack kernel, its launch shape, and how
     it packs short private tails."""
@@ -49,6 +69,7 @@ class TileMenu:
     programs_per_sm: int
     tail_tile: int = 0  # the tile that packs several requests' short private tails ...
     max_packed_tail: int = 256  # ... up to this many tokens each
+    lean: LeanKernel | None = None  # private items beside shared ones in a second kernel
 
     def __post_init__(self) -> None:
         if not 1 <= len(self.tiles) <= 4:
@@ -63,6 +84,8 @@ class TileMenu:
             raise ValueError("num_stages must be at least 1 (0 on a tile: the menu's)")
         if not 0 <= self.tail_tile < len(self.tiles):
             raise ValueError(f"tail_tile {self.tail_tile} is not a tile of the menu")
+        if self.lean and not 1 <= self.lean.shared_programs_per_sm <= self.programs_per_sm:
+            raise ValueError("lean.shared_programs_per_sm must be 1 .. programs_per_sm")
 
     def tile_stages(self) -> tuple[int, ...]:
         """Each tile's pipeline depth."""
@@ -104,7 +127,9 @@ def default_tile_menu(head_dim: int, group_size: int = 1) -> TileMenu:
     # the 128-key tile keeps two, as three would not fit twice.
     tiles = (TileConfig(16, 128, num_stages=2), TileConfig(32, 64), TileConfig(64, 64))
     tail_tile, max_packed_tail = _TAIL_PACKING.get(group_size, (0, 256))
-    return TileMenu(tiles, 4, 3, 2, tail_tile=tail_tile, max_packed_tail=max_packed_tail)
+    return TileMenu(
+        tiles, 4, 3, 2, tail_tile=tail_tile, max_packed_tail=max_packed_tail, lean=LeanKernel()
+    )
 
 
 def longest_unit_cost(

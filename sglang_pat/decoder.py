@@ -16,7 +16,7 @@ import torch
 
 from .cost_model import CostModel, TileMenu
 from .forest import PrefixForest
-from .kernels.launch import gather_kv_indices, merge_states, pack_decode
+from .kernels.launch import gather_kv_indices, lean_decode, merge_states, pack_decode
 from .plan import (
     ITEM_FIELDS,
     MEMBER_FIELDS,
@@ -76,6 +76,7 @@ class PatDecoder:
             max_chunks_per_tile=max_chunks_per_tile,
         )
         self.menu = self.scheduler.menu
+        self.num_sms = num_sms
         self.num_programs = self.scheduler.num_programs
         self.capacity = PlanCapacity.for_batch(max_requests, max_kv_indices, max_chunks_per_tile)
         if max_partials is not None:  # a memory budget: plans needing more fall back
@@ -86,7 +87,7 @@ class PatDecoder:
             "segments": cap.max_segments * SEGMENT_FIELDS,
             "items": cap.max_items * ITEM_FIELDS,
             "members": cap.max_members * MEMBER_FIELDS,
-            "header": 1,
+            "header": 3,  # items of the pack kernel, its programs with work, lean items
             "req_partial_indptr": cap.max_requests + 1,
         }
         self._sections: dict[str, tuple[int, int]] = {}
@@ -115,6 +116,14 @@ class PatDecoder:
         self._staging_next = 0
         self.plan: PackPlan | None = None
         self.merge_needed = True
+        self.lean_needed = False
+        self.lean_items = 0
+        # The lean kernel runs beside the pack kernel on a stream made here, forked and joined
+        # through two events per layer (capturable: a graph records them as a fork and a join).
+        lean = self.menu.lean is not None and pin
+        self._side = torch.cuda.Stream(self.device) if lean else None
+        self._fork = torch.cuda.Event() if lean else None
+        self._join = torch.cuda.Event() if lean else None
         self.capacity_fallbacks = 0
         self._checked: set[tuple] = set()  # input signatures the launchers already checked
 
@@ -146,7 +155,21 @@ class PatDecoder:
             req_to_token, self.segments, self.kv_indices, plan.segments.shape[0], max_len
         )
         self.merge_needed = for_graph or plan.num_partials > 0
+        self.lean_needed = self.menu.lean is not None and (for_graph or self.lean_items > 0)
         return plan
+
+    def _header(self, plan: PackPlan) -> np.ndarray:
+        """The kernels' header: the pack kernel's item count and programs with work, then the
+        lean kernel's item count. The lean kernel takes the private items when the plan also
+        has shared ones (two kinds of unit to overlap on each SM); otherwise the pack kernel
+        takes every item on all its programs."""
+        lean, num_items = self.menu.lean, plan.items.shape[0]
+        self.lean_items = num_items - plan.num_shared_items if plan.num_shared_items else 0
+        if lean is None or self.lean_items == 0:
+            self.lean_items = 0
+            return np.asarray([num_items, self.num_programs, 0], dtype=np.int32)
+        active = self.num_sms * lean.shared_programs_per_sm
+        return np.asarray([plan.num_shared_items, active, self.lean_items], dtype=np.int32)
 
     def upload(self, plan: PackPlan) -> None:
         """Copy the plan into the device buffers; padded requests get empty merge ranges."""
@@ -160,7 +183,7 @@ class PatDecoder:
             "segments": plan.segments,
             "items": plan.items,
             "members": plan.members,
-            "header": np.asarray([plan.items.shape[0]], dtype=np.int32),
+            "header": self._header(plan),
         }
         for name, array in arrays.items():
             offset, _ = self._sections[name]
@@ -200,26 +223,64 @@ class PatDecoder:
             (t.shape, t.dtype, t.stride(), t.device) for t in (q, k_buffer, v_buffer, o)
         ) + (logit_cap >= 0.0,)
         check = signature not in self._checked
-        pack_decode(
-            q,
-            k_buffer,
-            v_buffer,
-            o,
-            self.kv_indices,
-            self.items,
-            self.members,
-            self.header,
-            self.queue,
-            self.partial_o,
-            self.partial_lse,
-            menu=self.menu,
-            num_programs=self.num_programs,
-            sm_scale=sm_scale,
-            logit_cap=logit_cap,
-            check=check,
-        )
+        args = (q, k_buffer, v_buffer, o, sm_scale, logit_cap, check)
+        if not self.lean_needed:
+            self._pack(*args)
+        elif self._side is None:  # the CPU interpreter: one after the other
+            self._lean(*args)
+            self._pack(*args)
+        else:
+            main = torch.cuda.current_stream(self.device)
+            self._fork.record(main)
+            self._side.wait_event(self._fork)
+            with torch.cuda.stream(self._side):
+                self._lean(*args)
+            self._pack(*args)
+            self._join.record(self._side)
+            main.wait_event(self._join)
         if self.merge_needed:
             merge_states(o, self.partial_o, self.partial_lse, self.req_partial_indptr, check=check)
         if check:
             self._checked.add(signature)
         return o
+
+    def _pack(
+        self,
+        q: torch.Tensor,
+        k_buffer: torch.Tensor,
+        v_buffer: torch.Tensor,
+        o: torch.Tensor,
+        sm_scale: float,
+        logit_cap: float,
+        check: bool,
+    ) -> None:
+        pack_decode(
+            *(q, k_buffer, v_buffer, o, self.kv_indices, self.items, self.members),
+            *(self.header, self.queue, self.partial_o, self.partial_lse),
+            menu=self.menu,
+            num_programs=self.num_programs,
+            sm_scale=sm_scale,
+            logit_cap=logit_cap,
+            check=check,
+            prefer_shared=self.menu.lean is not None,
+        )
+
+    def _lean(
+        self,
+        q: torch.Tensor,
+        k_buffer: torch.Tensor,
+        v_buffer: torch.Tensor,
+        o: torch.Tensor,
+        sm_scale: float,
+        logit_cap: float,
+        check: bool,
+    ) -> None:
+        lean_decode(
+            *(q, k_buffer, v_buffer, o, self.kv_indices, self.items, self.members),
+            *(self.header, self.partial_o, self.partial_lse),
+            menu=self.menu,
+            num_sms=self.num_sms,
+            sm_scale=sm_scale,
+            logit_cap=logit_cap,
+            check=check,
+        )

@@ -108,6 +108,7 @@ def lazy_update(
         members=members,
         req_partial_indptr=prev.req_partial_indptr,
         num_kv_indices=prev.num_kv_indices + num_tails,
+        num_shared_items=prev.num_shared_items,
     )
     state.forest, state.plan, state.steps = forest, plan, step
     state.total_work = total_work

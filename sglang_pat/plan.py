@@ -14,7 +14,8 @@ Arrays (CPU numpy int32; ``PatDecoder`` copies them into device buffers of fixed
 - ``items [I, 6]``: ``(kv_start, kv_len, member_start, num_members, chunk, tile)``: one KV chunk
   of one row tile; its rows are ``members[member_start : member_start + num_members]`` × G q
   heads, computed with the menu's tile ``tile``. The kernel's programs take (item, KV head)
-  units in this order: shared packs' items by decreasing cost, then the private tails'.
+  units in this order: shared packs' items by decreasing cost (the first
+  ``num_shared_items``), then the private tails'.
 - ``members [M, 4]``: ``(batch_index, slot_base, kv_start, kv_len)``; the partial of chunk j
   goes to slot ``slot_base + j``; ``slot_base = -1`` means the request has this one partial
   only, so the kernel writes the final output directly. An item with ``chunk = -1`` packs the
@@ -87,6 +88,7 @@ class PackPlan:
     members: np.ndarray
     req_partial_indptr: np.ndarray
     num_kv_indices: int
+    num_shared_items: int = 0  # items[:num_shared_items] are shared packs', the rest private
 
     @property
     def num_requests(self) -> int:
@@ -114,7 +116,10 @@ class PackPlan:
 
     def same_as(self, other: PackPlan) -> bool:
         """Exact equality of every array (used to prove the lazy update right)."""
-        return self.num_kv_indices == other.num_kv_indices and all(
+        return (
+            self.num_kv_indices == other.num_kv_indices
+            and self.num_shared_items == other.num_shared_items
+        ) and all(
             np.array_equal(getattr(self, name), getattr(other, name))
             for name in ("segments", "items", "members", "req_partial_indptr")
         )

@@ -193,6 +193,7 @@ def emit_plan(
         members=members,
         req_partial_indptr=indptr.astype(np.int32),
         num_kv_indices=int(kv_offset[-1]),
+        num_shared_items=num_shared_items,
     )
     if num_tiles - num_shared != num_requests:
         return plan, None  # a request without a tail gets one next step: no lazy update

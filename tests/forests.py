@@ -72,12 +72,24 @@ def check_plan(plan: PackPlan, forest: PrefixForest, tile_rows: list[int], group
         assert np.all(kv[dst : dst + length] == -1), "segments overlap"
         kv[dst : dst + length] = rows[pool[row]][start : start + length]
     assert np.all(kv >= 0), "kv_indices has holes"
+    # The token position in its request's row of every kv_indices entry.
+    position = np.full(plan.num_kv_indices, -1, dtype=np.int64)
+    for _, start, length, dst in plan.segments.tolist():
+        position[dst : dst + length] = np.arange(start, start + length)
+    private_start = forest.private_start()
     seen: list[list[np.ndarray]] = [[] for _ in range(forest.num_requests)]
     slots: dict[int, list[int]] = {r: [] for r in range(forest.num_requests)}
-    for kv_start, kv_len, member_start, count, chunk, tile in plan.items.tolist():
+    for item, record in enumerate(plan.items.tolist()):
+        kv_start, kv_len, member_start, count, chunk, tile = record
+        rows_of = plan.members[member_start : member_start + count].tolist()
+        if item >= plan.num_shared_items:  # the lean kernel's: one request, or packed tails
+            assert chunk < 0 or count == 1, "a private item holds one request"
+        else:  # a shared pack's tile: KV its members share, before any member's own tail
+            assert chunk >= 0, "packed tails come after the shared items"
+            last = position[kv_start + kv_len - 1]
+            assert all(last < private_start[req] for req, *_ in rows_of), "not shared KV"
         assert 1 <= count and count * group <= tile_rows[tile], "rows exceed the tile"
         assert kv_len >= 1
-        rows_of = plan.members[member_start : member_start + count].tolist()
         if chunk < 0:  # packed tails: each member reads its own range
             assert kv_len == max(length for *_, length in rows_of)
         for req, slot_base, own_start, own_len in rows_of:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+
+import numpy as np
 import pytest
 import torch
 from helpers import DEVICE, assert_close, decoder_for, make_batch, reference_decode
 
-from sglang_pat.cost_model import CostModel
+from sglang_pat.cost_model import CostModel, default_tile_menu
 from sglang_pat.forest import PrefixForest
 
 # bf16 dots are wrong in triton 3.6's interpreter: bf16 is proven on the GPU only.
@@ -149,6 +152,50 @@ def test_queue_is_zero_after_every_launch(num_sms: int) -> None:
         decoder.forward(kv.q, kv.k_buffer, kv.v_buffer, out, sm_scale=0.125)
         assert decoder.queue.tolist() == [0]
         assert_close(out, reference_decode(kv, 0.125), torch.float16)
+
+
+@pytest.mark.parametrize("group", [4, 8])
+@pytest.mark.parametrize("lean", [True, False], ids=["two-kernels", "one-kernel"])
+def test_private_items_in_the_lean_kernel(lean: bool, group: int) -> None:
+    """A plan with shared and private items: the lean kernel takes the private items and the
+    packed tails (its tail tile at G = 8 is the menu's 32-row one) while one pack program per
+    SM takes the shared ones; without ``menu.lean`` the pack kernel takes them all."""
+    forest = PrefixForest.from_tree_spec("1,2,6_64,32,40")  # 40-token tails: packed
+    forest = dataclasses.replace(forest, seq_lens=forest.seq_lens + np.arange(6) * 40)
+    kv = make_batch(forest, num_q_heads=2 * group, num_kv_heads=2, head_dim=64, dtype=torch.float16)
+    menu = default_tile_menu(64, group)
+    menu = menu if lean else dataclasses.replace(menu, lean=None)
+    decoder = decoder_for(
+        kv, max_requests=8, max_kv_indices=2048, num_sms=3, cost=SHARING, menu=menu
+    )
+    decoder.scheduler.min_chunk_tokens = 16
+    plan = decoder.plan_step(forest, kv.pool_rows, kv.req_to_token)
+    packed = (plan.items[:, 4] < 0).sum()
+    assert 0 < plan.num_shared_items and packed > 0, "shared items and packed tails expected"
+    header = decoder.header.tolist()
+    if lean:
+        assert decoder.lean_needed
+        assert header == [plan.num_shared_items, 3, plan.items.shape[0] - plan.num_shared_items]
+    else:
+        assert not decoder.lean_needed and header == [plan.items.shape[0], 6, 0]
+    out = torch.full_like(kv.q, float("nan"))
+    decoder.forward(kv.q, kv.k_buffer, kv.v_buffer, out, sm_scale=0.125)
+    assert_close(out, reference_decode(kv, 0.125), torch.float16)
+    assert decoder.queue.tolist() == [0]
+
+
+def test_no_lean_launch_without_shared_items() -> None:
+    """All-private plans keep every program of the pack kernel and no lean launch, unless a
+    graph is being planned for (a captured graph replays both kernels whatever the plan)."""
+    forest = PrefixForest.from_tree_spec("3_50")
+    kv = make_batch(forest, num_q_heads=8, num_kv_heads=2, head_dim=64, dtype=torch.float16)
+    decoder = decoder_for(kv, max_requests=4, max_kv_indices=256, num_sms=2)
+    plan = decoder.plan_step(forest, kv.pool_rows, kv.req_to_token)
+    assert decoder.header.tolist() == [plan.items.shape[0], 4, 0] and not decoder.lean_needed
+    decoder.plan_step(forest, kv.pool_rows, kv.req_to_token, for_graph=True)
+    assert decoder.lean_needed
+    out = decoder.forward(kv.q, kv.k_buffer, kv.v_buffer, torch.empty_like(kv.q), sm_scale=0.125)
+    assert_close(out, reference_decode(kv, 0.125), torch.float16)
 
 
 def test_padded_requests_are_left_alone() -> None:
