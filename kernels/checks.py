@@ -96,7 +96,9 @@ def check_pack_inputs(
     check_arg(items.dim() == 2 and items.shape[1] == 6, "items", "must be [capacity, 6]")
     check_arg(members.dim() == 2 and members.shape[1] == 4, "members", "must be [capacity, 4]")
     check_arg(queue is None or queue.numel() >= 1, "queue", "needs an int32 counter")
-    check_arg(header.numel() >= 3, "header", "needs 3 entries (items, programs, lean items)")
+    if menu.lean is not None:
+        check_arg(header.numel() >= 3, "header", "needs 3 entries (items, programs, lean items)")
+    check_arg(header.numel() >= 1, "header", "needs the item count")
     for name, tensor in (("partial_o", partial_o), ("partial_lse", partial_lse)):
         check_arg(tensor.dtype == torch.float32, name, f"must be float32, got {tensor.dtype}")
         check_arg(tensor.device == device, name, f"must be on {device}, got {tensor.device}")

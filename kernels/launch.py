@@ -135,16 +135,16 @@ def pack_decode(
     sm_scale: float,
     logit_cap: float = 0.0,
     check: bool = True,
-    prefer_shared: bool = False,
 ) -> object:
     """All items of the plan: ``q [B, Hq, D]`` against the KV buffers into ``o`` / partials.
 
-    ``header[0]`` is the item count, ``header[1]`` how many of the ``num_programs`` programs
-    take work; ``queue`` an int32 zero (left zero after every launch); ``partial_o [slots, Hq,
-    Dv]`` and ``partial_lse [slots, Hq]`` are fp32. ``check=False`` skips the input checks (for
-    a caller that already checked inputs of the same signature); ``prefer_shared`` asks for
-    the largest shared-memory carveout (beside ``lean_decode``). Returns Triton's compiled
-    kernel (its ``metadata`` holds shared memory and registers).
+    ``header[0]`` is the item count; with ``menu.lean``, ``header[1]`` is how many of the
+    ``num_programs`` programs take work. ``queue`` is an int32 zero (left zero after every
+    launch), ``partial_o [slots, Hq, Dv]`` and ``partial_lse [slots, Hq]`` are fp32.
+    ``check=False`` skips the input checks (for a caller that already checked inputs of the
+    same signature). With ``menu.lean`` the kernel asks for the largest shared-memory carveout
+    (to share SMs with ``lean_decode``). Returns Triton's compiled kernel (its ``metadata``
+    holds shared memory and registers).
     """
     if check:
         check_pack_inputs(
@@ -164,10 +164,11 @@ def pack_decode(
         **constexprs,
         NUM_TILES=len(menu.tiles),
         **menu.kernel_tiles,
+        LEAN=menu.lean is not None,
         num_warps=menu.num_warps,
         num_stages=menu.num_stages,
     )
-    if prefer_shared and q.is_cuda:
+    if menu.lean is not None and q.is_cuda:
         prefer_max_shared_carveout(compiled)
     return compiled
 

@@ -509,6 +509,7 @@ def _pack_decode_kernel(
     MT: tl.constexpr,
     NT: tl.constexpr,
     ST: tl.constexpr,
+    LEAN: tl.constexpr,
 ):
     """Persistent multi-tile decode: programs pull (item, KV head) units from a queue.
 
@@ -516,17 +517,20 @@ def _pack_decode_kernel(
     tails, chunk < 0, take MT × NT), so compute-bound shared packs and memory-bound private
     tails run side by side in one launch on a fixed grid; the unit count comes from device
     memory (CUDA-graph safe). ``queue_ptr[0]`` counts the units taken from the queue and is
-    zero between launches. ``header_ptr[0]`` is the item count, ``header_ptr[1]`` how many
-    programs take work: all, or fewer when the lean kernel runs beside this one and needs
-    their room on the SMs (the others exit at once).
+    zero between launches. ``header_ptr[0]`` is the item count; with ``LEAN`` (the lean kernel
+    launched beside this one), ``header_ptr[1]`` is how many programs take work: all, or fewer
+    when the lean kernel runs and needs their room on the SMs (the others exit at once).
     """
     num_units = tl.load(header_ptr) * NUM_KV_HEADS
-    active_programs = tl.load(header_ptr + 1)
     # Program p's first unit is p, the rest come from the queue: no atomic round trip before
     # the first unit's loads.
     unit = tl.program_id(0)
-    if unit >= active_programs:
-        unit = num_units
+    if LEAN:
+        active_programs = tl.load(header_ptr + 1)
+        if unit >= active_programs:
+            unit = num_units
+    else:
+        active_programs = tl.num_programs(0)
     while unit < num_units:
         # Issued early: its latency hides behind the unit's work. Each unit done takes one
         # ticket, so a launch hands out tickets 0 .. num_units - 1, and the holder of the last

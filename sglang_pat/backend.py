@@ -20,6 +20,7 @@ import torch
 from sglang.srt.layers.attention.triton_backend import TritonAttnBackend, logit_capping_mod
 from sglang.srt.mem_cache.memory_pool import KVWriteLoc
 
+from .cost_model import default_tile_menu
 from .decoder import PatDecoder
 from .forest import PrefixForest
 from .kernels.launch import HEAD_DIMS, KV_DTYPES
@@ -31,6 +32,8 @@ PLAN_TIMES_LOGGED_EVERY = 200  # decode steps between two 'planning µs per step
 # Verification mode: every PAT decode layer also runs triton's decode on the same inputs and
 # the largest difference is logged (slow; outputs stay PAT's). For checks on a live server.
 VERIFY_ENV = "SGLANG_PAT_VERIFY"
+# Opt-in: the lean kernel beside the pack kernel (cost_model.LeanKernel).
+LEAN_ENV = "SGLANG_PAT_LEAN_KERNEL"
 
 
 def unsupported_reason(backend: TritonAttnBackend, model_runner: Any) -> str | None:
@@ -92,6 +95,11 @@ class PatAttnBackend(TritonAttnBackend):
             max_kv_indices=model_runner.req_to_token_pool.req_to_token.numel(),
             kv_dtype=model_runner.kv_cache_dtype,
             max_partials=16384,
+            menu=default_tile_menu(
+                model_runner.model_config.head_dim,
+                self.num_head // self.num_kv_head,
+                lean=os.environ.get(LEAN_ENV, "0") not in ("", "0"),
+            ),
         )
         self._out = torch.empty(
             max_requests,

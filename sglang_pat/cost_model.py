@@ -47,7 +47,10 @@ class LeanKernel:
     Each SM then holds ``shared_programs_per_sm`` pack programs (the rest of the pack kernel's
     fixed grid exits at once) and ``programs_per_sm`` lean ones, whose ``block_n``-key tiles
     fit in ``max_registers`` registers a thread and the shared memory left beside a pack
-    program (benchmarks/experiments/two_kernels/README.md, "Session 16").
+    program (benchmarks/experiments/two_kernels/README.md, "Session 16": pack kernels alone,
+    0.966x the one launch's time over 12 shapes, +3.5% at worst). Opt-in until the product
+    form is measured on the H200 (``default_tile_menu(..., lean=True)``, or
+    ``SGLANG_PAT_LEAN_KERNEL=1`` for the SGLang backend).
     """
 
     block_n: int = 32
@@ -115,9 +118,11 @@ class TileMenu:
 _TAIL_PACKING = {1: (0, 256), 2: (0, 128), 4: (0, 256), 8: (1, 128), 16: (1, 128)}
 
 
-def default_tile_menu(head_dim: int, group_size: int = 1) -> TileMenu:
+def default_tile_menu(head_dim: int, group_size: int = 1, lean: bool = False) -> TileMenu:
     """The menu for a head size and GQA group (tuned on the H200 by
-    ``benchmarks/profile_pat.py`` and ``benchmarks/experiments/tail_tile/``)."""
+    ``benchmarks/profile_pat.py`` and ``benchmarks/experiments/tail_tile/``); ``lean`` adds
+    the lean kernel for head_dim ≤ 128 (opt-in: not yet measured in this form on the H200,
+    see ``LeanKernel``)."""
     if head_dim > 128:  # a 128-row fp32 accumulator of 256 columns does not fit in registers
         tiles = (TileConfig(16, 32), TileConfig(32, 32), TileConfig(64, 32))
         return TileMenu(tiles, num_warps=4, num_stages=2, programs_per_sm=2)
@@ -128,7 +133,13 @@ def default_tile_menu(head_dim: int, group_size: int = 1) -> TileMenu:
     tiles = (TileConfig(16, 128, num_stages=2), TileConfig(32, 64), TileConfig(64, 64))
     tail_tile, max_packed_tail = _TAIL_PACKING.get(group_size, (0, 256))
     return TileMenu(
-        tiles, 4, 3, 2, tail_tile=tail_tile, max_packed_tail=max_packed_tail, lean=LeanKernel()
+        tiles,
+        4,
+        3,
+        2,
+        tail_tile=tail_tile,
+        max_packed_tail=max_packed_tail,
+        lean=LeanKernel() if lean else None,
     )
 
 

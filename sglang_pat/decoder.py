@@ -8,6 +8,7 @@ launches kernels on fixed grids, so it can be captured once and replayed every s
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Sequence
 
@@ -223,19 +224,24 @@ class PatDecoder:
             (t.shape, t.dtype, t.stride(), t.device) for t in (q, k_buffer, v_buffer, o)
         ) + (logit_cap >= 0.0,)
         check = signature not in self._checked
-        args = (q, k_buffer, v_buffer, o, sm_scale, logit_cap, check)
-        if not self.lean_needed:
-            self._pack(*args)
-        elif self._side is None:  # the CPU interpreter: one after the other
-            self._lean(*args)
-            self._pack(*args)
-        else:
+        buffers = (q, k_buffer, v_buffer, o, self.kv_indices, self.items, self.members)
+        options = dict(menu=self.menu, sm_scale=sm_scale, logit_cap=logit_cap, check=check)
+        fork = self.lean_needed and self._side is not None  # on the CPU: one after the other
+        if fork:
             main = torch.cuda.current_stream(self.device)
             self._fork.record(main)
             self._side.wait_event(self._fork)
-            with torch.cuda.stream(self._side):
-                self._lean(*args)
-            self._pack(*args)
+        if self.lean_needed:
+            with torch.cuda.stream(self._side) if fork else contextlib.nullcontext():
+                lean_decode(
+                    *buffers, self.header, self.partial_o, self.partial_lse,
+                    num_sms=self.num_sms, **options,
+                )  # fmt: skip
+        pack_decode(
+            *buffers, self.header, self.queue, self.partial_o, self.partial_lse,
+            num_programs=self.num_programs, **options,
+        )  # fmt: skip
+        if fork:
             self._join.record(self._side)
             main.wait_event(self._join)
         if self.merge_needed:
@@ -243,44 +249,3 @@ class PatDecoder:
         if check:
             self._checked.add(signature)
         return o
-
-    def _pack(
-        self,
-        q: torch.Tensor,
-        k_buffer: torch.Tensor,
-        v_buffer: torch.Tensor,
-        o: torch.Tensor,
-        sm_scale: float,
-        logit_cap: float,
-        check: bool,
-    ) -> None:
-        pack_decode(
-            *(q, k_buffer, v_buffer, o, self.kv_indices, self.items, self.members),
-            *(self.header, self.queue, self.partial_o, self.partial_lse),
-            menu=self.menu,
-            num_programs=self.num_programs,
-            sm_scale=sm_scale,
-            logit_cap=logit_cap,
-            check=check,
-            prefer_shared=self.menu.lean is not None,
-        )
-
-    def _lean(
-        self,
-        q: torch.Tensor,
-        k_buffer: torch.Tensor,
-        v_buffer: torch.Tensor,
-        o: torch.Tensor,
-        sm_scale: float,
-        logit_cap: float,
-        check: bool,
-    ) -> None:
-        lean_decode(
-            *(q, k_buffer, v_buffer, o, self.kv_indices, self.items, self.members),
-            *(self.header, self.partial_o, self.partial_lse),
-            menu=self.menu,
-            num_sms=self.num_sms,
-            sm_scale=sm_scale,
-            logit_cap=logit_cap,
-            check=check,
-        )

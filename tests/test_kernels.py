@@ -27,10 +27,15 @@ TREES = {
 }
 
 
-def run_decoder(forest, kv, *, cost=SHARING, num_sms=3, min_chunk=16, logit_cap=0.0):
-    d = kv.q.shape[2]
+def run_decoder(forest, kv, *, cost=SHARING, num_sms=3, min_chunk=16, logit_cap=0.0, lean=False):
+    d, group = kv.q.shape[2], kv.q.shape[1] // kv.k_buffer.shape[-2]
     decoder = decoder_for(
-        kv, max_requests=32, max_kv_indices=int(forest.seq_lens.sum()), num_sms=num_sms, cost=cost
+        kv,
+        max_requests=32,
+        max_kv_indices=int(forest.seq_lens.sum()),
+        num_sms=num_sms,
+        cost=cost,
+        menu=default_tile_menu(d, group, lean=lean),
     )
     decoder.scheduler.min_chunk_tokens = min_chunk
     plan = decoder.plan_step(forest, kv.pool_rows, kv.req_to_token)
@@ -46,6 +51,14 @@ def test_trees(tree: str, dtype: torch.dtype) -> None:
     kv = make_batch(forest, num_q_heads=8, num_kv_heads=2, head_dim=64, dtype=dtype)
     out, _ = run_decoder(forest, kv)
     assert_close(out, reference_decode(kv, 64**-0.5), dtype)
+
+
+@pytest.mark.parametrize("tree", TREES.values(), ids=TREES.keys())
+def test_trees_with_the_lean_kernel(tree: str) -> None:
+    forest = PrefixForest.from_tree_spec(tree)
+    kv = make_batch(forest, num_q_heads=8, num_kv_heads=2, head_dim=64, dtype=torch.float16)
+    out, _ = run_decoder(forest, kv, lean=True)
+    assert_close(out, reference_decode(kv, 64**-0.5), torch.float16)
 
 
 @pytest.mark.parametrize("head_dim", [64, 128, 256])
@@ -163,8 +176,7 @@ def test_private_items_in_the_lean_kernel(lean: bool, group: int) -> None:
     forest = PrefixForest.from_tree_spec("1,2,6_64,32,40")  # 40-token tails: packed
     forest = dataclasses.replace(forest, seq_lens=forest.seq_lens + np.arange(6) * 40)
     kv = make_batch(forest, num_q_heads=2 * group, num_kv_heads=2, head_dim=64, dtype=torch.float16)
-    menu = default_tile_menu(64, group)
-    menu = menu if lean else dataclasses.replace(menu, lean=None)
+    menu = default_tile_menu(64, group, lean=lean)
     decoder = decoder_for(
         kv, max_requests=8, max_kv_indices=2048, num_sms=3, cost=SHARING, menu=menu
     )
@@ -189,7 +201,8 @@ def test_no_lean_launch_without_shared_items() -> None:
     graph is being planned for (a captured graph replays both kernels whatever the plan)."""
     forest = PrefixForest.from_tree_spec("3_50")
     kv = make_batch(forest, num_q_heads=8, num_kv_heads=2, head_dim=64, dtype=torch.float16)
-    decoder = decoder_for(kv, max_requests=4, max_kv_indices=256, num_sms=2)
+    menu = default_tile_menu(64, 4, lean=True)
+    decoder = decoder_for(kv, max_requests=4, max_kv_indices=256, num_sms=2, menu=menu)
     plan = decoder.plan_step(forest, kv.pool_rows, kv.req_to_token)
     assert decoder.header.tolist() == [plan.items.shape[0], 4, 0] and not decoder.lean_needed
     decoder.plan_step(forest, kv.pool_rows, kv.req_to_token, for_graph=True)

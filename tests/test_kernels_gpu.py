@@ -50,10 +50,13 @@ def sglang_triton_decode(kv, sm_scale: float, page_size: int = 1, logit_cap: flo
     return out
 
 
-def pat_decode(forest, kv, logit_cap: float = 0.0):
-    d = kv.q.shape[2]
+def pat_decode(forest, kv, logit_cap: float = 0.0, lean: bool = False):
+    d, group = kv.q.shape[2], kv.q.shape[1] // kv.k_buffer.shape[-2]
     decoder = decoder_for(
-        kv, max_requests=forest.num_requests, max_kv_indices=int(forest.seq_lens.sum())
+        kv,
+        max_requests=forest.num_requests,
+        max_kv_indices=int(forest.seq_lens.sum()),
+        menu=default_tile_menu(d, group, lean=lean),
     )
     decoder.plan_step(forest, kv.pool_rows, kv.req_to_token)
     out = torch.empty_like(kv.q)
@@ -79,6 +82,20 @@ def test_matches_sglang_triton(tree: str, heads: tuple[int, int], dtype: torch.d
     forest = PrefixForest.from_tree_spec(tree)
     kv = make_batch(forest, num_q_heads=heads[0], num_kv_heads=heads[1], head_dim=128, dtype=dtype)
     assert_close(pat_decode(forest, kv), sglang_triton_decode(kv, 128**-0.5), dtype)
+
+
+@pytest.mark.parametrize("heads", [(32, 32), (32, 8), (64, 8), (16, 8)], ids=str)
+@pytest.mark.parametrize(
+    "tree", ["1,64_4096,512", "1,4,8,64_32,256,256,33", "1,256_2048,32", "4,32_1024,100"]
+)
+def test_lean_kernel_matches_sglang_triton(tree: str, heads: tuple[int, int]) -> None:
+    """The opt-in lean kernel forked beside the pack kernel (a side stream, eager)."""
+    forest = PrefixForest.from_tree_spec(tree)
+    kv = make_batch(
+        forest, num_q_heads=heads[0], num_kv_heads=heads[1], head_dim=128, dtype=torch.bfloat16
+    )
+    expected = sglang_triton_decode(kv, 128**-0.5)
+    assert_close(pat_decode(forest, kv, lean=True), expected, torch.bfloat16)
 
 
 @pytest.mark.parametrize("head_dim", [64, 256])
@@ -120,7 +137,8 @@ def test_huge_slot_indices() -> None:
 
 def test_default_menu_keeps_its_programs_per_sm() -> None:
     """The tiles' K/V buffers (pipeline depth × block) must leave room for every program the
-    menu puts on an SM; one more stage on a big tile would halve the occupancy silently."""
+    menu puts on an SM; one more stage on a big tile would halve the occupancy silently. With
+    the lean kernel, two lean programs must fit beside one pack program."""
     menu = default_tile_menu(128)
     q = torch.zeros(1, 32, 128, dtype=torch.bfloat16, device="cuda")
     kv = torch.zeros(64, 8, 128, dtype=torch.bfloat16, device="cuda")
@@ -140,8 +158,13 @@ def test_default_menu_keeps_its_programs_per_sm() -> None:
     assert compiled.metadata.num_warps * 32 * menu.programs_per_sm <= 2048
     # The lean kernel's programs must fit beside one pack program, or the two kernels would
     # take turns on the SMs instead of overlapping.
+    menu = default_tile_menu(128, 4, lean=True)
     lean = menu.lean
     assert lean is not None
+    compiled = launch.pack_decode(
+        *buffers, ints(2), *partials, menu=menu, num_programs=1, sm_scale=1.0
+    )
+    per_program = compiled.metadata.shared + 1024
     lean_compiled = launch.lean_decode(*buffers, *partials, menu=menu, num_sms=1, sm_scale=1.0)
     lean_per_program = lean_compiled.metadata.shared + 1024
     smem = per_program * lean.shared_programs_per_sm + lean_per_program * lean.programs_per_sm
@@ -153,8 +176,10 @@ def test_default_menu_keeps_its_programs_per_sm() -> None:
     assert lean_compiled.n_regs <= lean.max_registers and registers <= 65536
 
 
-def test_cuda_graph_replays_new_plans() -> None:
-    """Capture once with every config launched; replay after planning other batches."""
+@pytest.mark.parametrize("lean", [False, True], ids=["one-kernel", "lean"])
+def test_cuda_graph_replays_new_plans(lean: bool) -> None:
+    """Capture once with every config launched (with ``lean``, the lean kernel forked and
+    joined inside the graph); replay after planning other batches."""
     trees = ["1,32_512,40", "32_300", "2,4,32_128,64,17", "1,8,32_64,64,1000"]
     forests = [PrefixForest.from_tree_spec(t) for t in trees]
     batches = [
@@ -162,7 +187,10 @@ def test_cuda_graph_replays_new_plans() -> None:
         for i, f in enumerate(forests)
     ]
     decoder = decoder_for(
-        batches[0], max_requests=32, max_kv_indices=int(max(f.seq_lens.sum() for f in forests))
+        batches[0],
+        max_requests=32,
+        max_kv_indices=int(max(f.seq_lens.sum() for f in forests)),
+        menu=default_tile_menu(128, 4, lean=lean),
     )
     q = torch.empty_like(batches[0].q)
     out = torch.empty_like(q)
