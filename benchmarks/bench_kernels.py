@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import dataclasses
 import datetime
 import json
 import math
@@ -166,11 +165,10 @@ def batch_for(shape: str) -> Batch:
     return Batch(tree_workload(spec), q_heads, kv_heads)
 
 
-def run_pat(batch: Batch, one_kernel: bool = False):
+def run_pat(batch: Batch, lean: bool = False):
     hq, hkv = batch.q.shape[1], batch.k.shape[1]
-    menu = default_tile_menu(HEAD_DIM, hq // hkv)
     decoder = PatDecoder(
-        menu=dataclasses.replace(menu, lean=None) if one_kernel else menu,
+        menu=default_tile_menu(HEAD_DIM, hq // hkv, lean=lean),
         num_q_heads=hq,
         num_kv_heads=hkv,
         head_dim=HEAD_DIM,
@@ -331,8 +329,8 @@ def run_flashinfer_cascade(batch: Batch):
 
 PROVIDERS = {
     "pat": run_pat,
-    # pat without its lean kernel: every item in the one pack kernel, as before 2026-12-01
-    "pat-one-kernel": lambda batch: run_pat(batch, one_kernel=True),
+    # pat with its opt-in lean kernel forked beside the pack kernel (cost_model.LeanKernel)
+    "pat-lean": lambda batch: run_pat(batch, lean=True),
     "sglang-triton": run_sglang_triton,
     "flashinfer-decode": run_flashinfer_decode,
     "flashinfer-cascade": run_flashinfer_cascade,
