@@ -1,0 +1,188 @@
+"""Compile the decode kernels for sm_90 on a machine without a GPU, with Triton's own ptxas.
+
+python benchmarks/experiments/aot_sass/check.py [--against COMMIT]
+
+For each specialization (GQA group, head_dim, page size, dtype, logit cap), prints the pack
+kernel's and the lean kernel's shared memory, registers and stack (cuobjdump -res-usage),
+whether one pack program and ``lean.programs_per_sm`` lean programs fit on an H200 SM, and,
+with ``--against``, whether the default pack kernel (no lean kernel) compiles to the same SASS
+as that commit's ``kernels/pack_decode.py``. A launch specializes the pointers and integers
+that are multiples of 16; here all are (true of the strides of SGLang's buffers for head_dim
+64-256 and 8+ q heads; a page stride is 0 for 3-D buffers).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import inspect
+import itertools
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import triton
+from sglang_pat.kernels.pack_decode import (
+    _lean_decode_kernel,
+    _merge_states_kernel,
+    _pack_decode_kernel,
+)
+from triton.backends.compiler import GPUTarget
+from triton.compiler import ASTSource
+
+from sglang_pat.cost_model import default_tile_menu
+
+TARGET = GPUTarget("cuda", 90, 64)  # H100 / H200
+SM_SHARED_BYTES = 233472  # 228 KB a block may use on an H200 SM, 1 KB reserved per block
+SM_REGISTERS = 65536
+INT_POINTERS = {"kv_indices_ptr", "items_ptr", "members_ptr", "header_ptr", "queue_ptr"}
+NOT_ALIGNED = {"sm_scale", "logit_cap"}  # every integer the launches pass is a multiple of 16
+BIN = Path(triton.__file__).parent / "backends/nvidia/bin"
+
+
+def compile_kernel(fn, constexprs: dict, dtype: str, unaligned=(), **options):
+    names = list(inspect.signature(fn.fn).parameters)
+    signature = {}
+    for name in names:
+        if name in constexprs:
+            signature[name] = "constexpr"
+        elif name in INT_POINTERS:
+            signature[name] = "*i32"
+        elif name.endswith("indptr_ptr"):
+            signature[name] = "*i32"
+        elif name.endswith("_ptr"):
+            signature[name] = "*fp32" if name.startswith("partial") else f"*{dtype}"
+        else:
+            signature[name] = "fp32" if name in ("sm_scale", "logit_cap") else "i32"
+    attrs = {
+        (i,): [["tt.divisibility", 16]]
+        for i, name in enumerate(names)
+        if name not in constexprs and name not in NOT_ALIGNED and name not in unaligned
+    }
+    source = ASTSource(fn, signature, constexprs, attrs)
+    return triton.compile(source, target=TARGET, options=options)
+
+
+def _tool(name: str, kernel, *flags: str) -> str:
+    with tempfile.NamedTemporaryFile(suffix=".cubin") as f:
+        f.write(kernel.asm["cubin"])
+        f.flush()
+        return subprocess.run(
+            [str(BIN / name), *flags, f.name], capture_output=True, text=True, check=True
+        ).stdout
+
+
+def resources(kernel) -> dict[str, int]:
+    line = _tool("cuobjdump", kernel, "-res-usage").strip().splitlines()[-1]
+    found = dict(re.findall(r"(REG|STACK):(\d+)", line))
+    return {
+        "shared": kernel.metadata.shared,
+        "regs": int(found["REG"]),
+        "stack": int(found["STACK"]),
+    }
+
+
+def sass(kernel) -> list[str]:
+    text = _tool("nvdisasm", kernel, "-c")
+    return [re.sub(r"/\*[0-9a-f]+\*/", "", s).strip() for s in text.splitlines() if "/*" in s]
+
+
+def old_kernel(commit: str):
+    source = subprocess.run(
+        ["git", "show", f"{commit}:kernels/pack_decode.py"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    path = Path(tempfile.mkdtemp()) / "old_pack_decode.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location("old_pack_decode", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module._pack_decode_kernel
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--against", help="a commit whose default pack kernel should match")
+    parser.add_argument("--groups", default="1,2,4,8,16")
+    parser.add_argument("--head-dims", default="128")
+    parser.add_argument("--pages", default="1")
+    parser.add_argument("--dtypes", default="bf16")
+    parser.add_argument("--logit-cap", action="store_true", help="also with a logit cap")
+    args = parser.parse_args()
+    merge_alignment()
+    old = old_kernel(args.against) if args.against else None
+    ints = lambda text: [int(x) for x in text.split(",")]  # noqa: E731
+    caps = (False, True) if args.logit_cap else (False,)
+    for group, head_dim, page, dtype, cap in itertools.product(
+        ints(args.groups), ints(args.head_dims), ints(args.pages), args.dtypes.split(","), caps
+    ):
+        menu = default_tile_menu(head_dim, group, lean=True)
+        common = dict(
+            NUM_KV_HEADS=8, GROUP=group, HEAD_DIM=head_dim, BLOCK_D=head_dim, V_DIM=head_dim,
+            BLOCK_DV=head_dim, PAGE_SIZE=page, HAS_LOGIT_CAP=cap, SAME_KV_LAYOUT=True,
+            OFFSET_64=False,
+        )  # fmt: skip
+        pack = dict(common, NUM_TILES=len(menu.tiles), **menu.kernel_tiles)
+        launch = dict(num_warps=menu.num_warps, num_stages=menu.num_stages)
+        name = f"G={group} d={head_dim} page={page} {dtype} cap={int(cap)}"
+        default = compile_kernel(_pack_decode_kernel, dict(pack, LEAN=False), dtype, **launch)
+        line = f"{name}: pack {resources(default)}"
+        if old is not None:
+            before = compile_kernel(old, pack, dtype, **launch)
+            line += f", same SASS as {args.against}: {sass(default) == sass(before)}"
+        print(line, flush=True)
+        lean = menu.lean
+        if lean is None:
+            continue
+        beside = resources(
+            compile_kernel(_pack_decode_kernel, dict(pack, LEAN=True), dtype, **launch)
+        )
+        small = resources(
+            compile_kernel(
+                _lean_decode_kernel,
+                dict(
+                    common,
+                    BLOCK_M=max(16, triton.next_power_of_2(group)),
+                    BLOCK_N=lean.block_n,
+                    STAGES=lean.num_stages,
+                    MT=menu.tiles[menu.tail_tile].block_m,
+                ),
+                dtype,
+                num_warps=lean.num_warps,
+                num_stages=lean.num_stages,
+                maxnreg=lean.max_registers,
+            )
+        )
+        shared = (beside["shared"] + 1024) * lean.shared_programs_per_sm + (
+            small["shared"] + 1024
+        ) * lean.programs_per_sm
+        # registers are allocated per warp in units of 256 (8 a thread)
+        regs = 32 * (
+            -(-beside["regs"] // 8) * 8 * menu.num_warps * lean.shared_programs_per_sm
+            + -(-small["regs"] // 8) * 8 * lean.num_warps * lean.programs_per_sm
+        )
+        fits = shared <= SM_SHARED_BYTES and regs <= SM_REGISTERS
+        print(
+            f"{name}: pack beside lean {beside}, lean {small}; per SM {shared} B shared,"
+            f" {regs} registers: fits {fits}",
+            flush=True,
+        )
+
+
+def merge_alignment() -> None:
+    """The merge kernel with its indptr pointer 16-byte aligned and not (the decoder's plan
+    buffer sections are not padded to 16 bytes; the header grew from 1 to 3 int32)."""
+    const = dict(NUM_HEADS=32, BLOCK_H=8, V_DIM=128, BLOCK_DV=128, PIPELINE_FROM=8)
+    kernels = [
+        compile_kernel(_merge_states_kernel, const, "bf16", unaligned=names)
+        for names in ((), ("req_partial_indptr_ptr",))
+    ]
+    print(f"merge kernel, indptr aligned or not: same SASS {sass(kernels[0]) == sass(kernels[1])}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
