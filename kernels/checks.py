@@ -47,16 +47,17 @@ def check_pack_inputs(
     items: torch.Tensor,
     members: torch.Tensor,
     header: torch.Tensor,
-    queue: torch.Tensor | None,
+    queue: torch.Tensor,
     partial_o: torch.Tensor,
     partial_lse: torch.Tensor,
     *,
     menu: TileMenu,
     num_programs: int,
     logit_cap: float,
+    parts: bool = False,
 ) -> None:
     """Raise ValueError naming the first argument of ``pack_decode`` that does not fit
-    (``lean_decode`` has no ``queue``)."""
+    (``parts``: a shared- or private-part launch, whose header has three entries)."""
     device = q.device
     check_arg(q.dim() == 3, "q", f"must be [batch, q_heads, head_dim], got {tuple(q.shape)}")
     check_arg(q.stride(-1) == 1, "q", "the head_dim axis must be contiguous")
@@ -90,15 +91,14 @@ def check_pack_inputs(
         ("items", items),
         ("members", members),
         ("header", header),
-        *((("queue", queue),) if queue is not None else ()),
+        ("queue", queue),
     ):
         check_int32(tensor, name, device)
     check_arg(items.dim() == 2 and items.shape[1] == 6, "items", "must be [capacity, 6]")
     check_arg(members.dim() == 2 and members.shape[1] == 4, "members", "must be [capacity, 4]")
-    check_arg(queue is None or queue.numel() >= 1, "queue", "needs an int32 counter")
-    if menu.lean is not None:
-        check_arg(header.numel() >= 3, "header", "needs 3 entries (items, programs, lean items)")
-    check_arg(header.numel() >= 1, "header", "needs the item count")
+    check_arg(queue.numel() >= 1, "queue", "needs an int32 counter")
+    needed = 3 if parts else 1
+    check_arg(header.numel() >= needed, "header", f"needs {needed} entries (see pack_decode)")
     for name, tensor in (("partial_o", partial_o), ("partial_lse", partial_lse)):
         check_arg(tensor.dtype == torch.float32, name, f"must be float32, got {tensor.dtype}")
         check_arg(tensor.device == device, name, f"must be on {device}, got {tensor.device}")

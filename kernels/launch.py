@@ -11,11 +11,13 @@ import ctypes
 import torch
 import triton
 
-from ..cost_model import TileMenu
+from ..cost_model import TileMenu, private_part_tiles
 from .checks import HEAD_DIMS, KV_DTYPES, check_arg, check_int32, check_pack_inputs, kv_layout
 from .pack_decode import (
+    ALL_ITEMS,
+    PRIVATE_PART,
+    SHARED_PART,
     _gather_kv_indices_kernel,
-    _lean_decode_kernel,
     _merge_states_kernel,
     _pack_decode_kernel,
 )
@@ -26,6 +28,7 @@ GATHER_BLOCK = 1024
 INT32_OFFSET_LIMIT = 2**31  # tensors with this many elements or more take 64-bit offsets
 MERGE_PIPELINE_FROM = 8  # requests with more partial slots than this pipeline the merge
 CU_FUNC_ATTRIBUTE_PREFERRED_SHARED_MEMORY_CARVEOUT = 9  # cuda.h's CUfunction_attribute
+PARTS = {"all": ALL_ITEMS.value, "shared": SHARED_PART.value, "private": PRIVATE_PART.value}
 
 
 def gather_kv_indices(
@@ -65,7 +68,7 @@ def _kernel_args(
     sm_scale: float,
     logit_cap: float,
 ) -> tuple[tuple, dict[str, int | bool]]:
-    """The strides and scalars, then the constexprs, that both decode kernels take."""
+    """The pack kernel's strides and scalars, then its constexprs but the tiles and part."""
     page_size, k_page, k_tok, k_head = kv_layout(k_buffer)
     _, v_page, v_tok, v_head = kv_layout(v_buffer)
     num_kv_heads, head_dim = k_buffer.shape[-2], k_buffer.shape[-1]
@@ -100,9 +103,10 @@ def prefer_max_shared_carveout(compiled: object) -> None:
     """Ask the driver to configure an SM running this kernel with the largest shared-memory
     carveout, once per compiled kernel.
 
-    Triton asks so only for kernels above 48 KB. A smaller lean kernel would otherwise get SMs
-    configured with less shared memory, where no pack program fits beside it, and the two
-    kernels would run one after the other (benchmarks/experiments/two_kernels/, "c1").
+    Triton asks so only for kernels above 48 KB. The private part's smaller build would
+    otherwise get SMs configured with less shared memory, where no shared-part program fits
+    beside it, and the two would run one after the other
+    (benchmarks/experiments/two_kernels/, "c1").
     """
     if id(compiled) in _carveout_set:
         return
@@ -135,92 +139,58 @@ def pack_decode(
     sm_scale: float,
     logit_cap: float = 0.0,
     check: bool = True,
+    part: str = "all",
 ) -> object:
-    """All items of the plan: ``q [B, Hq, D]`` against the KV buffers into ``o`` / partials.
+    """The plan's items: ``q [B, Hq, D]`` against the KV buffers into ``o`` / partials.
 
-    ``header[0]`` is the item count; with ``menu.lean``, ``header[1]`` is how many of the
-    ``num_programs`` programs take work. ``queue`` is an int32 zero (left zero after every
-    launch), ``partial_o [slots, Hq, Dv]`` and ``partial_lse [slots, Hq]`` are fp32.
-    ``check=False`` skips the input checks (for a caller that already checked inputs of the
-    same signature). With ``menu.lean`` the kernel asks for the largest shared-memory carveout
-    (to share SMs with ``lean_decode``). Returns Triton's compiled kernel (its ``metadata``
-    holds shared memory and registers).
+    ``part`` (the kernel's ``PART``): ``"all"`` items, ``header[0]`` of them; with
+    ``menu.lean``, the ``"shared"`` part (the same items, on ``header[1]`` of the
+    ``num_programs`` programs) or the ``"private"`` part (``header[2]`` items from
+    ``header[0]`` on, with the lean tiles, warps and register cap; the queue is not used).
+    ``queue`` is an int32 zero (left zero after every launch), ``partial_o [slots, Hq, Dv]``
+    and ``partial_lse [slots, Hq]`` are fp32. ``check=False`` skips the input checks (for a
+    caller that already checked inputs of the same signature). The two parts ask for the
+    largest shared-memory carveout, to share SMs. Returns Triton's compiled kernel (its
+    ``metadata`` holds shared memory and registers).
     """
     if check:
+        check_arg(part in PARTS, "part", f"must be one of {sorted(PARTS)}")
+        check_arg(part == "all" or menu.lean is not None, "menu", f"has no lean kernel ({part})")
         check_pack_inputs(
             *(q, k_buffer, v_buffer, o, kv_indices, items, members, header, queue),
             *(partial_o, partial_lse),
             menu=menu,
             num_programs=num_programs,
             logit_cap=logit_cap,
+            parts=part != "all",
         )
     strides, constexprs = _kernel_args(
         q, k_buffer, v_buffer, o, partial_o, partial_lse, sm_scale, logit_cap
     )
+    if part == "private":
+        assert menu.lean is not None
+        tiles = private_part_tiles(menu, int(constexprs["GROUP"]))
+        launch = dict(
+            NUM_TILES=1,
+            num_warps=menu.lean.num_warps,
+            num_stages=menu.lean.num_stages,
+            maxnreg=menu.lean.max_registers,
+        )
+    else:
+        tiles = menu.kernel_tiles
+        launch = dict(
+            NUM_TILES=len(menu.tiles), num_warps=menu.num_warps, num_stages=menu.num_stages
+        )
     compiled = _pack_decode_kernel[(num_programs,)](
         *(q, k_buffer, v_buffer, o, kv_indices, items, members, header, queue),
         *(partial_o, partial_lse),
         *strides,
         **constexprs,
-        NUM_TILES=len(menu.tiles),
-        **menu.kernel_tiles,
-        LEAN=menu.lean is not None,
-        num_warps=menu.num_warps,
-        num_stages=menu.num_stages,
+        **tiles,
+        PART=PARTS[part],
+        **launch,
     )
-    if menu.lean is not None and q.is_cuda:
-        prefer_max_shared_carveout(compiled)
-    return compiled
-
-
-def lean_decode(
-    q: torch.Tensor,
-    k_buffer: torch.Tensor,
-    v_buffer: torch.Tensor,
-    o: torch.Tensor,
-    kv_indices: torch.Tensor,
-    items: torch.Tensor,
-    members: torch.Tensor,
-    header: torch.Tensor,
-    partial_o: torch.Tensor,
-    partial_lse: torch.Tensor,
-    *,
-    menu: TileMenu,
-    num_sms: int,
-    sm_scale: float,
-    logit_cap: float = 0.0,
-    check: bool = True,
-) -> object:
-    """The plan's private items and packed tails beside ``pack_decode`` (same arguments but
-    the queue): items ``header[0]`` onwards, ``header[2]`` of them, with ``menu.lean``'s tile
-    and ``menu.lean.programs_per_sm`` programs on each of ``num_sms`` SMs."""
-    lean = menu.lean
-    if check:
-        check_arg(lean is not None, "menu", "has no lean kernel")
-        check_pack_inputs(
-            *(q, k_buffer, v_buffer, o, kv_indices, items, members, header, None),
-            *(partial_o, partial_lse),
-            menu=menu,
-            num_programs=num_sms,
-            logit_cap=logit_cap,
-        )
-    assert lean is not None
-    strides, constexprs = _kernel_args(
-        q, k_buffer, v_buffer, o, partial_o, partial_lse, sm_scale, logit_cap
-    )
-    compiled = _lean_decode_kernel[(num_sms * lean.programs_per_sm,)](
-        *(q, k_buffer, v_buffer, o, kv_indices, items, members, header, partial_o, partial_lse),
-        *strides,
-        **constexprs,
-        BLOCK_M=max(16, triton.next_power_of_2(int(constexprs["GROUP"]))),
-        BLOCK_N=lean.block_n,
-        STAGES=lean.num_stages,
-        MT=menu.tiles[menu.tail_tile].block_m,
-        num_warps=lean.num_warps,
-        num_stages=lean.num_stages,
-        maxnreg=lean.max_registers,
-    )
-    if q.is_cuda:
+    if part != "all" and q.is_cuda:
         prefer_max_shared_carveout(compiled)
     return compiled
 

@@ -7,6 +7,11 @@ Launchers and input checks live in ``launch.py``; the plan's arrays are describe
 import triton
 import triton.language as tl
 
+# Which items a _pack_decode_kernel launch takes (its PART constexpr).
+ALL_ITEMS = tl.constexpr(0)
+SHARED_PART = tl.constexpr(1)
+PRIVATE_PART = tl.constexpr(2)
+
 
 @triton.jit
 def _gather_kv_indices_kernel(
@@ -509,7 +514,7 @@ def _pack_decode_kernel(
     MT: tl.constexpr,
     NT: tl.constexpr,
     ST: tl.constexpr,
-    LEAN: tl.constexpr,
+    PART: tl.constexpr,
 ):
     """Persistent multi-tile decode: programs pull (item, KV head) units from a queue.
 
@@ -517,30 +522,48 @@ def _pack_decode_kernel(
     tails, chunk < 0, take MT × NT), so compute-bound shared packs and memory-bound private
     tails run side by side in one launch on a fixed grid; the unit count comes from device
     memory (CUDA-graph safe). ``queue_ptr[0]`` counts the units taken from the queue and is
-    zero between launches. ``header_ptr[0]`` is the item count; with ``LEAN`` (the lean kernel
-    launched beside this one), ``header_ptr[1]`` is how many programs take work: all, or fewer
-    when the lean kernel runs and needs their room on the SMs (the others exit at once).
+    zero between launches.
+
+    ``PART`` says which items the launch takes (``sglang_pat.cost_model.LeanKernel``):
+    - ``ALL_ITEMS``: ``header_ptr[0]`` items, on every program;
+    - ``SHARED_PART``: the same, on the first ``header_ptr[1]`` programs only (all, or one per
+      SM while a ``PRIVATE_PART`` launch runs beside this one and needs the others' room);
+    - ``PRIVATE_PART``: ``header_ptr[2]`` items from item ``header_ptr[0]`` on, compiled with
+      small tiles (``M0`` × ``N0`` whatever an item's tile) for two programs per SM beside a
+      shared-part program. Its units are alike and memory-bound: programs stride over them
+      without the queue.
     """
-    num_units = tl.load(header_ptr) * NUM_KV_HEADS
-    # Program p's first unit is p, the rest come from the queue: no atomic round trip before
-    # the first unit's loads.
-    unit = tl.program_id(0)
-    if LEAN:
-        active_programs = tl.load(header_ptr + 1)
-        if unit >= active_programs:
-            unit = num_units
+    if PART == PRIVATE_PART:
+        items_ptr += tl.load(header_ptr) * 6  # its first item
+        num_units = tl.load(header_ptr + 2) * NUM_KV_HEADS
+        unit = tl.program_id(0)
     else:
-        active_programs = tl.num_programs(0)
+        num_units = tl.load(header_ptr) * NUM_KV_HEADS
+        # Program p's first unit is p, the rest come from the queue: no atomic round trip
+        # before the first unit's loads.
+        unit = tl.program_id(0)
+        if PART == SHARED_PART:
+            active_programs = tl.load(header_ptr + 1)
+            if unit >= active_programs:
+                unit = num_units
+        else:
+            active_programs = tl.num_programs(0)
     while unit < num_units:
-        # Issued early: its latency hides behind the unit's work. Each unit done takes one
-        # ticket, so a launch hands out tickets 0 .. num_units - 1, and the holder of the last
-        # one resets the counter: no exit barrier of one atomic per program on one address
-        # (2-4 µs a launch: benchmarks/experiments/latency/README.md, "One ticket per unit").
-        ticket = tl.atomic_add(queue_ptr, 1)
-        next_unit = active_programs + ticket
+        if PART == PRIVATE_PART:
+            next_unit = unit + tl.num_programs(0)
+        else:
+            # Issued early: its latency hides behind the unit's work. Each unit done takes one
+            # ticket, so a launch hands out tickets 0 .. num_units - 1, and the holder of the
+            # last one resets the counter: no exit barrier of one atomic per program on one
+            # address (2-4 µs a launch: benchmarks/experiments/latency/README.md, "One ticket
+            # per unit").
+            ticket = tl.atomic_add(queue_ptr, 1)
+            next_unit = active_programs + ticket
         item = unit // NUM_KV_HEADS
         kv_head = unit % NUM_KV_HEADS
         kv_start, kv_len, member_start, num_members, chunk, tile = _item_record(items_ptr, item)
+        if PART == PRIVATE_PART:
+            tile = 0  # one tile for every one-request item
         if chunk < 0:
             _attend_tails(
                 q_ptr,
@@ -759,85 +782,10 @@ def _pack_decode_kernel(
                 OFFSET_64,
                 S3,
             )
-        if ticket == num_units - 1:
-            tl.atomic_xchg(queue_ptr, 0)
+        if PART != PRIVATE_PART:
+            if ticket == num_units - 1:
+                tl.atomic_xchg(queue_ptr, 0)
         unit = next_unit
-
-
-@triton.jit
-def _lean_decode_kernel(
-    q_ptr,
-    k_ptr,
-    v_ptr,
-    o_ptr,
-    kv_indices_ptr,
-    items_ptr,
-    members_ptr,
-    header_ptr,
-    partial_o_ptr,
-    partial_lse_ptr,
-    stride_qb,
-    stride_qh,
-    stride_k_page,
-    stride_k_tok,
-    stride_kh,
-    stride_v_page,
-    stride_v_tok,
-    stride_vh,
-    stride_ob,
-    stride_oh,
-    stride_po_slot,
-    stride_po_head,
-    stride_pl_slot,
-    sm_scale,
-    logit_cap,
-    NUM_KV_HEADS: tl.constexpr,
-    GROUP: tl.constexpr,
-    HEAD_DIM: tl.constexpr,
-    BLOCK_D: tl.constexpr,
-    V_DIM: tl.constexpr,
-    BLOCK_DV: tl.constexpr,
-    PAGE_SIZE: tl.constexpr,
-    HAS_LOGIT_CAP: tl.constexpr,
-    SAME_KV_LAYOUT: tl.constexpr,
-    OFFSET_64: tl.constexpr,
-    BLOCK_M: tl.constexpr,
-    BLOCK_N: tl.constexpr,
-    STAGES: tl.constexpr,
-    MT: tl.constexpr,
-):
-    """The private items (one request, ``BLOCK_M`` × ``BLOCK_N``) and packed tails (``MT`` ×
-    ``BLOCK_N``) of a plan, run beside the pack kernel: items ``header_ptr[0]`` onwards,
-    ``header_ptr[2]`` of them (0: the pack kernel runs them all). Small tiles and a register
-    cap let two of these programs share an SM with one pack program; the units are alike and
-    memory-bound, so programs stride over them without a queue.
-    """
-    first_item = tl.load(header_ptr)
-    num_units = tl.load(header_ptr + 2) * NUM_KV_HEADS
-    unit = tl.program_id(0)
-    while unit < num_units:
-        item = first_item + unit // NUM_KV_HEADS
-        kv_head = unit % NUM_KV_HEADS
-        kv_start, kv_len, member_start, num_members, chunk, _ = _item_record(items_ptr, item)
-        if chunk < 0:
-            _attend_tails(
-                q_ptr, k_ptr, v_ptr, o_ptr, kv_indices_ptr, members_ptr, partial_o_ptr,
-                partial_lse_ptr, kv_len, member_start, num_members, kv_head, stride_qb, stride_qh,
-                stride_k_page, stride_k_tok, stride_kh, stride_v_page, stride_v_tok, stride_vh,
-                stride_ob, stride_oh, stride_po_slot, stride_po_head, stride_pl_slot, sm_scale,
-                logit_cap, GROUP, HEAD_DIM, BLOCK_D, V_DIM, BLOCK_DV, MT, BLOCK_N, PAGE_SIZE,
-                HAS_LOGIT_CAP, SAME_KV_LAYOUT, OFFSET_64, STAGES,
-            )  # fmt: skip
-        else:
-            _attend_item(
-                q_ptr, k_ptr, v_ptr, o_ptr, kv_indices_ptr, members_ptr, partial_o_ptr,
-                partial_lse_ptr, kv_start, kv_len, member_start, num_members, chunk, kv_head,
-                stride_qb, stride_qh, stride_k_page, stride_k_tok, stride_kh, stride_v_page,
-                stride_v_tok, stride_vh, stride_ob, stride_oh, stride_po_slot, stride_po_head,
-                stride_pl_slot, sm_scale, logit_cap, GROUP, HEAD_DIM, BLOCK_D, V_DIM, BLOCK_DV,
-                BLOCK_M, BLOCK_N, PAGE_SIZE, HAS_LOGIT_CAP, SAME_KV_LAYOUT, OFFSET_64, STAGES,
-            )  # fmt: skip
-        unit += tl.num_programs(0)
 
 
 @triton.jit

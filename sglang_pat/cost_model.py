@@ -109,6 +109,21 @@ class TileMenu:
         return out | {"MT": tail.block_m, "NT": tail.block_n, "ST": stages[self.tail_tile]}
 
 
+@functools.cache
+def private_part_tiles(menu: TileMenu, group_size: int) -> dict[str, int]:
+    """The pack kernel's tile constexprs for its private-part launch (``menu.lean``): every
+    one-request item on one ``rows × lean.block_n`` tile (rows: the GQA group, padded to 16),
+    packed tails with the menu's tail tile rows; cached, as the launcher runs every layer."""
+    lean = menu.lean
+    if lean is None:
+        raise ValueError("menu: has no lean kernel")
+    rows = max(16, 1 << (group_size - 1).bit_length())
+    n, stages = lean.block_n, lean.num_stages
+    out = {f"{key}{i}": value for i in range(4) for key, value in (("M", rows), ("N", n))}
+    out |= {f"S{i}": stages for i in range(4)}
+    return out | {"MT": menu.tiles[menu.tail_tile].block_m, "NT": n, "ST": stages}
+
+
 # GQA group -> (tail tile, longest packed tail) of the default d ≤ 128 menu, measured on the
 # H200 over the suite and acceptance trees (benchmarks/experiments/tail_tile/README.md).
 # The 16-row tile packs 16 / G tails: 2 at G = 8 and none at G = 16, so there the 32-row tile

@@ -17,7 +17,7 @@ import torch
 
 from .cost_model import CostModel, TileMenu
 from .forest import PrefixForest
-from .kernels.launch import gather_kv_indices, lean_decode, merge_states, pack_decode
+from .kernels.launch import gather_kv_indices, merge_states, pack_decode
 from .plan import (
     ITEM_FIELDS,
     MEMBER_FIELDS,
@@ -118,13 +118,16 @@ class PatDecoder:
         self.plan: PackPlan | None = None
         self.merge_needed = True
         self.lean_needed = False
-        self.lean_items = 0
-        # The lean kernel runs beside the pack kernel on a stream made here, forked and joined
-        # through two events per layer (capturable: a graph records them as a fork and a join).
-        lean = self.menu.lean is not None and pin
-        self._side = torch.cuda.Stream(self.device) if lean else None
-        self._fork = torch.cuda.Event() if lean else None
-        self._join = torch.cuda.Event() if lean else None
+        # With the lean kernel, the private part runs beside the shared part on a stream made
+        # here, forked and joined through two events per layer (capturable: a graph records
+        # them as a fork and a join).
+        lean = self.menu.lean
+        self._pack_part = "all" if lean is None else "shared"
+        self.num_private_programs = 0 if lean is None else num_sms * lean.programs_per_sm
+        fork = lean is not None and pin
+        self._side = torch.cuda.Stream(self.device) if fork else None
+        self._fork = torch.cuda.Event() if fork else None
+        self._join = torch.cuda.Event() if fork else None
         self.capacity_fallbacks = 0
         self._checked: set[tuple] = set()  # input signatures the launchers already checked
 
@@ -156,21 +159,25 @@ class PatDecoder:
             req_to_token, self.segments, self.kv_indices, plan.segments.shape[0], max_len
         )
         self.merge_needed = for_graph or plan.num_partials > 0
-        self.lean_needed = self.menu.lean is not None and (for_graph or self.lean_items > 0)
+        self.lean_needed = self.menu.lean is not None and (for_graph or self._splits(plan))
         return plan
 
+    def _splits(self, plan: PackPlan) -> bool:
+        """Whether the plan's private items go to the private-part launch: with the lean kernel
+        on, when the plan has shared items too (two kinds of unit to overlap on each SM)."""
+        return self.menu.lean is not None and 0 < plan.num_shared_items < plan.items.shape[0]
+
     def _header(self, plan: PackPlan) -> np.ndarray:
-        """The kernels' header: the pack kernel's item count and programs with work, then the
-        lean kernel's item count. The lean kernel takes the private items when the plan also
-        has shared ones (two kinds of unit to overlap on each SM); otherwise the pack kernel
-        takes every item on all its programs."""
-        lean, num_items = self.menu.lean, plan.items.shape[0]
-        self.lean_items = num_items - plan.num_shared_items if plan.num_shared_items else 0
-        if lean is None or self.lean_items == 0:
-            self.lean_items = 0
+        """The launches' header (see ``pack_decode``): the shared part's items and programs
+        with work, then the private part's items; or every item on every program, none for a
+        private part."""
+        num_items = plan.items.shape[0]
+        if not self._splits(plan):
             return np.asarray([num_items, self.num_programs, 0], dtype=np.int32)
-        active = self.num_sms * lean.shared_programs_per_sm
-        return np.asarray([plan.num_shared_items, active, self.lean_items], dtype=np.int32)
+        assert self.menu.lean is not None
+        active = self.num_sms * self.menu.lean.shared_programs_per_sm
+        shared = plan.num_shared_items
+        return np.asarray([shared, active, num_items - shared], dtype=np.int32)
 
     def upload(self, plan: PackPlan) -> None:
         """Copy the plan into the device buffers; padded requests get empty merge ranges."""
@@ -224,7 +231,8 @@ class PatDecoder:
             (t.shape, t.dtype, t.stride(), t.device) for t in (q, k_buffer, v_buffer, o)
         ) + (logit_cap >= 0.0,)
         check = signature not in self._checked
-        buffers = (q, k_buffer, v_buffer, o, self.kv_indices, self.items, self.members)
+        args = (q, k_buffer, v_buffer, o, self.kv_indices, self.items, self.members)
+        args += (self.header, self.queue, self.partial_o, self.partial_lse)
         options = dict(menu=self.menu, sm_scale=sm_scale, logit_cap=logit_cap, check=check)
         fork = self.lean_needed and self._side is not None  # on the CPU: one after the other
         if fork:
@@ -233,14 +241,10 @@ class PatDecoder:
             self._side.wait_event(self._fork)
         if self.lean_needed:
             with torch.cuda.stream(self._side) if fork else contextlib.nullcontext():
-                lean_decode(
-                    *buffers, self.header, self.partial_o, self.partial_lse,
-                    num_sms=self.num_sms, **options,
-                )  # fmt: skip
-        pack_decode(
-            *buffers, self.header, self.queue, self.partial_o, self.partial_lse,
-            num_programs=self.num_programs, **options,
-        )  # fmt: skip
+                pack_decode(
+                    *args, num_programs=self.num_private_programs, part="private", **options
+                )
+        pack_decode(*args, num_programs=self.num_programs, part=self._pack_part, **options)
         if fork:
             self._join.record(self._side)
             main.wait_event(self._join)

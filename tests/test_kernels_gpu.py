@@ -146,26 +146,23 @@ def test_default_menu_keeps_its_programs_per_sm() -> None:
     def ints(*shape: int) -> torch.Tensor:
         return torch.zeros(shape, dtype=torch.int32, device="cuda")
 
-    buffers = (q, kv, kv, torch.empty_like(q), ints(64), ints(1, 6), ints(1, 4), ints(3))
-    partials = (torch.empty(1, 32, 128, device="cuda"), torch.empty(1, 32, device="cuda"))
+    args = (q, kv, kv, torch.empty_like(q), ints(64), ints(1, 6), ints(1, 4), ints(3), ints(2))
+    args += (torch.empty(1, 32, 128, device="cuda"), torch.empty(1, 32, device="cuda"))
     # no items: only the compiled kernels are wanted
-    compiled = launch.pack_decode(
-        *buffers, ints(2), *partials, menu=menu, num_programs=1, sm_scale=1.0
-    )
+    compiled = launch.pack_decode(*args, menu=menu, num_programs=1, sm_scale=1.0)
     props = torch.cuda.get_device_properties(0)
     per_program = compiled.metadata.shared + 1024  # CUDA reserves 1 KB per block (sm_80+)
     assert per_program * menu.programs_per_sm <= props.shared_memory_per_multiprocessor
     assert compiled.metadata.num_warps * 32 * menu.programs_per_sm <= 2048
-    # The lean kernel's programs must fit beside one pack program, or the two kernels would
-    # take turns on the SMs instead of overlapping.
+    # The private part's programs must fit beside one shared-part program, or the two
+    # launches would take turns on the SMs instead of overlapping.
     menu = default_tile_menu(128, 4, lean=True)
     lean = menu.lean
     assert lean is not None
-    compiled = launch.pack_decode(
-        *buffers, ints(2), *partials, menu=menu, num_programs=1, sm_scale=1.0
-    )
+    options = dict(menu=menu, num_programs=1, sm_scale=1.0)
+    compiled = launch.pack_decode(*args, part="shared", **options)
     per_program = compiled.metadata.shared + 1024
-    lean_compiled = launch.lean_decode(*buffers, *partials, menu=menu, num_sms=1, sm_scale=1.0)
+    lean_compiled = launch.pack_decode(*args, part="private", **options)
     lean_per_program = lean_compiled.metadata.shared + 1024
     smem = per_program * lean.shared_programs_per_sm + lean_per_program * lean.programs_per_sm
     assert smem <= props.shared_memory_per_multiprocessor

@@ -3,12 +3,13 @@
 python benchmarks/experiments/aot_sass/check.py [--against COMMIT]
 
 For each specialization (GQA group, head_dim, page size, dtype, logit cap), prints the pack
-kernel's and the lean kernel's shared memory, registers and stack (cuobjdump -res-usage),
-whether one pack program and ``lean.programs_per_sm`` lean programs fit on an H200 SM, and,
-with ``--against``, whether the default pack kernel (no lean kernel) compiles to the same SASS
-as that commit's ``kernels/pack_decode.py``. A launch specializes the pointers and integers
-that are multiples of 16; here all are (true of the strides of SGLang's buffers for head_dim
-64-256 and 8+ q heads; a page stride is 0 for 3-D buffers).
+kernel's shared memory, registers and stack (cuobjdump -res-usage) for its three launches
+(all items; with the lean kernel, the shared part and the private part), and whether one
+shared-part program and ``lean.programs_per_sm`` private-part programs fit on an H200 SM.
+With ``--against``, whether the all-items build (the default, no lean kernel) compiles to the
+same SASS as that commit's ``kernels/pack_decode.py``. A launch specializes the pointers and
+integers that are multiples of 16; here all are (true of the strides of SGLang's buffers for
+head_dim 64-256 and 8+ q heads; a page stride is 0 for 3-D buffers).
 """
 
 from __future__ import annotations
@@ -25,14 +26,16 @@ from pathlib import Path
 
 import triton
 from sglang_pat.kernels.pack_decode import (
-    _lean_decode_kernel,
+    ALL_ITEMS,
+    PRIVATE_PART,
+    SHARED_PART,
     _merge_states_kernel,
     _pack_decode_kernel,
 )
 from triton.backends.compiler import GPUTarget
 from triton.compiler import ASTSource
 
-from sglang_pat.cost_model import default_tile_menu
+from sglang_pat.cost_model import default_tile_menu, private_part_tiles
 
 TARGET = GPUTarget("cuda", 90, 64)  # H100 / H200
 SM_SHARED_BYTES = 233472  # 228 KB a block may use on an H200 SM, 1 KB reserved per block
@@ -129,7 +132,9 @@ def main() -> None:
         pack = dict(common, NUM_TILES=len(menu.tiles), **menu.kernel_tiles)
         launch = dict(num_warps=menu.num_warps, num_stages=menu.num_stages)
         name = f"G={group} d={head_dim} page={page} {dtype} cap={int(cap)}"
-        default = compile_kernel(_pack_decode_kernel, dict(pack, LEAN=False), dtype, **launch)
+        default = compile_kernel(
+            _pack_decode_kernel, dict(pack, PART=ALL_ITEMS.value), dtype, **launch
+        )
         line = f"{name}: pack {resources(default)}"
         if old is not None:
             before = compile_kernel(old, pack, dtype, **launch)
@@ -139,24 +144,15 @@ def main() -> None:
         if lean is None:
             continue
         beside = resources(
-            compile_kernel(_pack_decode_kernel, dict(pack, LEAN=True), dtype, **launch)
+            compile_kernel(_pack_decode_kernel, dict(pack, PART=SHARED_PART.value), dtype, **launch)
         )
-        small = resources(
-            compile_kernel(
-                _lean_decode_kernel,
-                dict(
-                    common,
-                    BLOCK_M=max(16, triton.next_power_of_2(group)),
-                    BLOCK_N=lean.block_n,
-                    STAGES=lean.num_stages,
-                    MT=menu.tiles[menu.tail_tile].block_m,
-                ),
-                dtype,
-                num_warps=lean.num_warps,
-                num_stages=lean.num_stages,
-                maxnreg=lean.max_registers,
-            )
+        private = dict(
+            common, NUM_TILES=1, **private_part_tiles(menu, group), PART=PRIVATE_PART.value
         )
+        lean_launch = dict(
+            num_warps=lean.num_warps, num_stages=lean.num_stages, maxnreg=lean.max_registers
+        )
+        small = resources(compile_kernel(_pack_decode_kernel, private, dtype, **lean_launch))
         shared = (beside["shared"] + 1024) * lean.shared_programs_per_sm + (
             small["shared"] + 1024
         ) * lean.programs_per_sm
