@@ -40,14 +40,15 @@ class TileConfig:
 
 @dataclass(frozen=True)
 class LeanKernel:
-    """A second, small kernel for the private items and packed tails, forked beside the pack
-    kernel when a plan has shared items, so that the compute-bound shared units and the
-    memory-bound private ones share each SM instead of running as two phases.
+    """A second, small build of the pack kernel (its private part) for the private items and
+    packed tails, launched beside the shared part when a plan has shared items, so that the
+    compute-bound shared units and the memory-bound private ones share each SM instead of
+    running as two phases.
 
-    Each SM then holds ``shared_programs_per_sm`` pack programs (the rest of the pack kernel's
-    fixed grid exits at once) and ``programs_per_sm`` lean ones, whose ``block_n``-key tiles
-    fit in ``max_registers`` registers a thread and the shared memory left beside a pack
-    program (benchmarks/experiments/two_kernels/README.md, "Session 16": pack kernels alone,
+    Each SM then holds ``shared_programs_per_sm`` shared-part programs (the rest of that
+    launch's fixed grid exits at once) and ``programs_per_sm`` private-part ones, whose
+    ``block_n``-key tiles fit in ``max_registers`` registers a thread and the shared memory
+    left beside a shared-part program (benchmarks/experiments/two_kernels/README.md, "Session 16": pack kernels alone,
     0.966x the one launch's time over 12 shapes, +3.5% at worst). Opt-in until the product
     form is measured on the H200 (``default_tile_menu(..., lean=True)``, or
     ``SGLANG_PAT_LEAN_KERNEL=1`` for the SGLang backend).
