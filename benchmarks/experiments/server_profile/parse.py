@@ -5,7 +5,11 @@
 Kernels are grouped by name: decode attention (pat's pack and merge kernels, FlashInfer's
 decode or its tensor-core prefill kernel used for decode and its merge, triton's two decode
 stages), pat's once-a-step gather, GEMMs, prefill attention (a prefill inside the window
-would show here), and the rest. Steps = attention launches of the main kernel / layers. The
+would show here), and the rest. Steps = launches of the main attention kernel on the stream
+that has most of them / layers: pat's opt-in lean kernel (cost_model.LeanKernel) launches a
+second pack kernel per layer on a forked stream, which a CUDA graph replays on a stream of its
+own per layer. Decode attention per layer is the union of the attention kernels' intervals (the
+two pack kernels overlap), beside the sum of their durations. The
 window runs from the first kernel's start to the last kernel's end; idle is the part of it no
 kernel covers (launch gaps, host work between steps). Outliers (a trace export, a prefill wave)
 land in the window, so the step's period is also given as the median time between two
@@ -94,7 +98,11 @@ def summarize(trace: Path, num_layers: int) -> dict:
         ),
         key=lambda row: -row["total_us"],
     )
-    layers = sum(row["count"] for row in table if ATTENTION_MAIN.search(row["name"]))
+    main_launches_per_stream: dict[object, int] = defaultdict(int)
+    for e in kernels:
+        if ATTENTION_MAIN.search(e["name"]):
+            main_launches_per_stream[e.get("args", {}).get("stream")] += 1
+    layers = max(main_launches_per_stream.values(), default=0)
     steps = layers / num_layers if layers else 0
     start = min(float(e["ts"]) for e in kernels)
     end = max(float(e["ts"]) + float(e["dur"]) for e in kernels)
@@ -102,6 +110,10 @@ def summarize(trace: Path, num_layers: int) -> dict:
     per_category: dict[str, float] = defaultdict(float)
     for row in table:
         per_category[row["category"]] += row["total_us"]
+    attention_busy = busy_time([
+        (float(e["ts"]), float(e["ts"]) + float(e["dur"]))
+        for e in kernels if category(e["name"]) == "decode attention"
+    ])  # fmt: skip
     period, longest_gap = step_periods(kernels)
     step = dict(
         steps=steps,
@@ -110,7 +122,10 @@ def summarize(trace: Path, num_layers: int) -> dict:
         window_us_per_step=(end - start) / steps if steps else None,
         busy_us_per_step=busy / steps if steps else None,
         idle_us_per_step=(end - start - busy) / steps if steps else None,
-        decode_attention_us_per_layer=per_category["decode attention"] / layers if layers else None,
+        decode_attention_us_per_layer=attention_busy / layers if layers else None,
+        decode_attention_kernel_us_per_layer=(
+            per_category["decode attention"] / layers if layers else None
+        ),
         **{f"{label}_us_per_step": total / steps for label, total in per_category.items() if steps},
     )
     return dict(trace=str(trace), num_layers=num_layers, step=step, kernels=table)
