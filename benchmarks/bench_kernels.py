@@ -165,7 +165,7 @@ def batch_for(shape: str) -> Batch:
     return Batch(tree_workload(spec), q_heads, kv_heads)
 
 
-def run_pat(batch: Batch, lean: bool = False):
+def run_pat(batch: Batch, lean: bool = True):
     hq, hkv = batch.q.shape[1], batch.k.shape[1]
     decoder = PatDecoder(
         menu=default_tile_menu(HEAD_DIM, hq // hkv, lean=lean),
@@ -329,19 +329,23 @@ def run_flashinfer_cascade(batch: Batch):
 
 PROVIDERS = {
     "pat": run_pat,
-    # pat with its opt-in lean kernel forked beside the pack kernel (cost_model.LeanKernel)
-    "pat-lean": lambda batch: run_pat(batch, lean=True),
+    # pat without the lean kernel: the pack kernel's one launch on every plan (as before
+    # session 18, when the gated lean kernel became the default; cost_model.LeanKernel)
+    "pat-one-launch": lambda batch: run_pat(batch, lean=False),
     "sglang-triton": run_sglang_triton,
     "flashinfer-decode": run_flashinfer_decode,
     "flashinfer-cascade": run_flashinfer_cascade,
 }
 
 
-def bench_one(work: Workload, heads: tuple[int, int], flush: torch.Tensor, bw: float) -> list[dict]:
+def bench_one(
+    work: Workload, heads: tuple[int, int], flush: torch.Tensor, bw: float, providers: list[str]
+) -> list[dict]:
     batch = Batch(work, *heads)
     bound_us = batch.unique_bytes / bw
     rows, reference = [], None
-    for name, make in PROVIDERS.items():
+    for name in providers:
+        make = PROVIDERS[name]
         row = dict(
             workload=work.name,
             q_heads=heads[0],
@@ -401,11 +405,19 @@ def main() -> None:
     )
     parser.add_argument("--commit", default=os.environ.get("PAT_COMMIT", "unknown"))
     parser.add_argument(
+        "--providers",
+        default=",".join(PROVIDERS),
+        help="comma-separated; the first is max_abs_diff's reference (default: all)",
+    )
+    parser.add_argument(
         "--summarize",
         action="store_true",
         help="only merge the out dir's kernels-*.csv into summary.json + PNG",
     )
     args = parser.parse_args()
+    providers = args.providers.split(",")
+    if unknown := set(providers) - set(PROVIDERS):
+        parser.error(f"--providers: unknown {sorted(unknown)}; known: {list(PROVIDERS)}")
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
     if args.summarize:
@@ -450,7 +462,7 @@ def main() -> None:
     with open(path, "w", newline="") as f:
         writer = None
         for work, head in jobs:
-            for row in bench_one(work, head, flush, bw):
+            for row in bench_one(work, head, flush, bw, providers):
                 if writer is None:
                     writer = csv.DictWriter(f, fieldnames=CSV_FIELDS + list(meta))
                     writer.writeheader()

@@ -32,7 +32,8 @@ PLAN_TIMES_LOGGED_EVERY = 200  # decode steps between two 'planning µs per step
 # Verification mode: every PAT decode layer also runs triton's decode on the same inputs and
 # the largest difference is logged (slow; outputs stay PAT's). For checks on a live server.
 VERIFY_ENV = "SGLANG_PAT_VERIFY"
-# Opt-in: the lean kernel beside the pack kernel (cost_model.LeanKernel).
+# The lean kernel beside the pack kernel, gated per plan (cost_model.LeanKernel): on unless
+# this is "0".
 LEAN_ENV = "SGLANG_PAT_LEAN_KERNEL"
 
 
@@ -98,7 +99,7 @@ class PatAttnBackend(TritonAttnBackend):
             menu=default_tile_menu(
                 model_runner.model_config.head_dim,
                 self.num_head // self.num_kv_head,
-                lean=os.environ.get(LEAN_ENV, "0") not in ("", "0"),
+                lean=os.environ.get(LEAN_ENV, "1") != "0",
             ),
         )
         self._out = torch.empty(

@@ -24,6 +24,8 @@ import functools
 import math
 from dataclasses import dataclass
 
+from .lean_gate import LeanGate
+
 
 @dataclass(frozen=True)
 class TileConfig:
@@ -48,10 +50,10 @@ class LeanKernel:
     Each SM then holds ``shared_programs_per_sm`` shared-part programs (the rest of that
     launch's fixed grid exits at once) and ``programs_per_sm`` private-part ones, whose
     ``block_n``-key tiles fit in ``max_registers`` registers a thread and the shared memory
-    left beside a shared-part program (benchmarks/experiments/two_kernels/README.md, "Session 16": pack kernels alone,
-    0.966x the one launch's time over 12 shapes, +3.5% at worst). Opt-in until the product
-    form is measured on the H200 (``default_tile_menu(..., lean=True)``, or
-    ``SGLANG_PAT_LEAN_KERNEL=1`` for the SGLang backend).
+    left beside a shared-part program (benchmarks/experiments/two_kernels/README.md).
+    ``gate`` decides per plan whether the split pays (``lean_gate``; None: whenever the plan
+    has both kinds of item). On by default for head_dim ≤ 128 (``default_tile_menu``; off with
+    ``lean=False``, or ``SGLANG_PAT_LEAN_KERNEL=0`` for the SGLang backend).
     """
 
     block_n: int = 32
@@ -60,6 +62,7 @@ class LeanKernel:
     max_registers: int = 128
     programs_per_sm: int = 2
     shared_programs_per_sm: int = 1
+    gate: LeanGate | None = LeanGate()
 
 
 @dataclass(frozen=True)
@@ -134,11 +137,10 @@ def private_part_tiles(menu: TileMenu, group_size: int) -> dict[str, int]:
 _TAIL_PACKING = {1: (0, 256), 2: (0, 128), 4: (0, 256), 8: (1, 128), 16: (1, 128)}
 
 
-def default_tile_menu(head_dim: int, group_size: int = 1, lean: bool = False) -> TileMenu:
+def default_tile_menu(head_dim: int, group_size: int = 1, lean: bool = True) -> TileMenu:
     """The menu for a head size and GQA group (tuned on the H200 by
     ``benchmarks/profile_pat.py`` and ``benchmarks/experiments/tail_tile/``); ``lean`` adds
-    the lean kernel for head_dim ≤ 128 (opt-in: not yet measured in this form on the H200,
-    see ``LeanKernel``)."""
+    the gated lean kernel for head_dim ≤ 128 (``LeanKernel``)."""
     if head_dim > 128:  # a 128-row fp32 accumulator of 256 columns does not fit in registers
         tiles = (TileConfig(16, 32), TileConfig(32, 32), TileConfig(64, 32))
         return TileMenu(tiles, num_warps=4, num_stages=2, programs_per_sm=2)

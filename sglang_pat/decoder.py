@@ -18,6 +18,7 @@ import torch
 from .cost_model import CostModel, TileMenu
 from .forest import PrefixForest
 from .kernels.launch import gather_kv_indices, merge_states, pack_decode
+from .lean_gate import plan_work
 from .plan import (
     ITEM_FIELDS,
     MEMBER_FIELDS,
@@ -118,6 +119,7 @@ class PatDecoder:
         self.plan: PackPlan | None = None
         self.merge_needed = True
         self.lean_needed = False
+        self.splits = False  # the uploaded plan's private items go to the private-part launch
         # With the lean kernel, the private part runs beside the shared part on a stream made
         # here, forked and joined through two events per layer (capturable: a graph records
         # them as a fork and a join).
@@ -125,6 +127,8 @@ class PatDecoder:
         self._pack_part = "all" if lean is None else "shared"
         self.num_private_programs = 0 if lean is None else num_sms * lean.programs_per_sm
         fork = lean is not None and pin
+        self._token_cost = np.asarray(self.scheduler.token_cost)
+        self._tile_rows = np.asarray([t.block_m for t in self.menu.tiles])
         self._side = torch.cuda.Stream(self.device) if fork else None
         self._fork = torch.cuda.Event() if fork else None
         self._join = torch.cuda.Event() if fork else None
@@ -153,35 +157,62 @@ class PatDecoder:
             self.capacity_fallbacks += 1
             private = PrefixForest([], [], [], [], [-1] * forest.num_requests, forest.seq_lens)
             plan = self.scheduler.plan_cold(private, req_pool_indices)
-        self.upload(plan)
+        # A lazy plan is the last one with every request a token longer: keep its split (the
+        # gate costs ~20 µs of numpy, a lazy update ~10 µs).
+        self.upload(plan, keep_split=self.scheduler.last_plan_was_lazy)
         max_len = int(plan.segments[:, 2].max()) if plan.segments.shape[0] else 0
         gather_kv_indices(
             req_to_token, self.segments, self.kv_indices, plan.segments.shape[0], max_len
         )
         self.merge_needed = for_graph or plan.num_partials > 0
-        self.lean_needed = self.menu.lean is not None and (for_graph or self._splits(plan))
+        self.lean_needed = self.menu.lean is not None and (for_graph or self.splits)
         return plan
 
     def _splits(self, plan: PackPlan) -> bool:
         """Whether the plan's private items go to the private-part launch: with the lean kernel
-        on, when the plan has shared items too (two kinds of unit to overlap on each SM)."""
-        return self.menu.lean is not None and 0 < plan.num_shared_items < plan.items.shape[0]
+        on, when the plan has shared items too (two kinds of unit to overlap on each SM) and
+        its gate expects the split to pay (``lean_gate``)."""
+        lean = self.menu.lean
+        if lean is None or not 0 < plan.num_shared_items < plan.items.shape[0]:
+            return False
+        if lean.gate is None:
+            return True
+        work = plan_work(
+            plan.items,
+            plan.num_shared_items,
+            token_cost=self._token_cost,
+            item_overhead=self.scheduler.cost.item_overhead_bytes,
+            tile_rows=self._tile_rows,
+            num_kv_heads=self.scheduler.num_kv_heads,
+            shared_programs=self.num_sms * lean.shared_programs_per_sm,
+            private_programs=self.num_private_programs,
+        )
+        return lean.gate.splits(work)
 
-    def _header(self, plan: PackPlan) -> np.ndarray:
+    def _header(self, plan: PackPlan, splits: bool) -> np.ndarray:
         """The launches' header (see ``pack_decode``): the shared part's items and programs
         with work, then the private part's items; or every item on every program, none for a
         private part."""
         num_items = plan.items.shape[0]
-        if not self._splits(plan):
+        if not splits:
             return np.asarray([num_items, self.num_programs, 0], dtype=np.int32)
         assert self.menu.lean is not None
         active = self.num_sms * self.menu.lean.shared_programs_per_sm
         shared = plan.num_shared_items
         return np.asarray([shared, active, num_items - shared], dtype=np.int32)
 
-    def upload(self, plan: PackPlan) -> None:
-        """Copy the plan into the device buffers; padded requests get empty merge ranges."""
+    def upload(self, plan: PackPlan, keep_split: bool = False) -> None:
+        """Copy the plan into the device buffers; padded requests get empty merge ranges.
+        ``keep_split``: the plan is the previous one grown by a token a request (a lazy
+        update), so the gate's choice is kept if it has the same items."""
         plan.check_fits(self.capacity)
+        previous = self.plan
+        same_items = previous is not None and (
+            previous.items.shape == plan.items.shape
+            and previous.num_shared_items == plan.num_shared_items
+        )
+        if not (keep_split and same_items):
+            self.splits = self._splits(plan)
         slot = self._staging_next
         self._staging_next ^= 1
         if self._staging_done[slot] is not None:
@@ -191,7 +222,7 @@ class PatDecoder:
             "segments": plan.segments,
             "items": plan.items,
             "members": plan.members,
-            "header": self._header(plan),
+            "header": self._header(plan, self.splits),
         }
         for name, array in arrays.items():
             offset, _ = self._sections[name]

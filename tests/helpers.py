@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from sglang_pat.cost_model import TileMenu, default_tile_menu
 from sglang_pat.decoder import PatDecoder
 from sglang_pat.forest import PrefixForest
 
@@ -88,6 +90,21 @@ def make_batch(
         pool_rows=np.arange(1, batch + 1),
         seq_lens=seq_lens.copy(),
     )
+
+
+LEAN_MODES = ("gated", "always", "off")
+
+
+def tile_menu(head_dim: int, group: int, lean: str = "gated") -> TileMenu:
+    """The default menu with its lean kernel ``"gated"`` per plan (the product), forced on every
+    plan that has shared and private items (``"always"``: the split path whatever the gate
+    says), or ``"off"`` (one launch of the pack kernel's all-items build)."""
+    if lean not in LEAN_MODES:
+        raise ValueError(f"lean must be one of {LEAN_MODES}, got {lean!r}")
+    menu = default_tile_menu(head_dim, group, lean=lean != "off")
+    if lean == "always" and menu.lean is not None:
+        menu = dataclasses.replace(menu, lean=dataclasses.replace(menu.lean, gate=None))
+    return menu
 
 
 def decoder_for(kv: KVBatch, *, max_requests: int, max_kv_indices: int, **options) -> PatDecoder:

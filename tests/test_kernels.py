@@ -7,10 +7,11 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
-from helpers import DEVICE, assert_close, decoder_for, make_batch, reference_decode
+from helpers import DEVICE, assert_close, decoder_for, make_batch, reference_decode, tile_menu
 
 from sglang_pat.cost_model import CostModel, default_tile_menu
 from sglang_pat.forest import PrefixForest
+from sglang_pat.lean_gate import LeanGate
 
 # bf16 dots are wrong in triton 3.6's interpreter: bf16 is proven on the GPU only.
 DTYPES = [torch.float16, torch.float32] + ([torch.bfloat16] if DEVICE.type == "cuda" else [])
@@ -27,7 +28,7 @@ TREES = {
 }
 
 
-def run_decoder(forest, kv, *, cost=SHARING, num_sms=3, min_chunk=16, logit_cap=0.0, lean=False):
+def run_decoder(forest, kv, *, cost=SHARING, num_sms=3, min_chunk=16, logit_cap=0.0, lean="off"):
     d, group = kv.q.shape[2], kv.q.shape[1] // kv.k_buffer.shape[-2]
     decoder = decoder_for(
         kv,
@@ -35,7 +36,7 @@ def run_decoder(forest, kv, *, cost=SHARING, num_sms=3, min_chunk=16, logit_cap=
         max_kv_indices=int(forest.seq_lens.sum()),
         num_sms=num_sms,
         cost=cost,
-        menu=default_tile_menu(d, group, lean=lean),
+        menu=tile_menu(d, group, lean),
     )
     decoder.scheduler.min_chunk_tokens = min_chunk
     plan = decoder.plan_step(forest, kv.pool_rows, kv.req_to_token)
@@ -55,10 +56,35 @@ def test_trees(tree: str, dtype: torch.dtype) -> None:
 
 @pytest.mark.parametrize("tree", TREES.values(), ids=TREES.keys())
 def test_trees_with_the_lean_kernel(tree: str) -> None:
+    """Every tree with its private items split off to the lean kernel, gate or not."""
     forest = PrefixForest.from_tree_spec(tree)
     kv = make_batch(forest, num_q_heads=8, num_kv_heads=2, head_dim=64, dtype=torch.float16)
-    out, _ = run_decoder(forest, kv, lean=True)
+    out, _ = run_decoder(forest, kv, lean="always")
     assert_close(out, reference_decode(kv, 64**-0.5), torch.float16)
+
+
+@pytest.mark.parametrize("for_graph", [False, True], ids=["eager", "graph-planned"])
+def test_gate_keeps_one_launch(for_graph: bool) -> None:
+    """A plan with shared and private items that the gate keeps whole: every item on every
+    program of the pack kernel's shared-part build (and, planned for a graph, a private-part
+    launch with no items)."""
+    forest = PrefixForest.from_tree_spec("2,4,8_32,16,7")
+    kv = make_batch(forest, num_q_heads=8, num_kv_heads=2, head_dim=64, dtype=torch.float16)
+    menu = default_tile_menu(64, 4)
+    assert menu.lean is not None
+    never = dataclasses.replace(menu.lean, gate=LeanGate(margin=0.0))
+    decoder = decoder_for(
+        kv, max_requests=8, max_kv_indices=512, num_sms=3, cost=SHARING,
+        menu=dataclasses.replace(menu, lean=never),
+    )  # fmt: skip
+    decoder.scheduler.min_chunk_tokens = 16
+    plan = decoder.plan_step(forest, kv.pool_rows, kv.req_to_token, for_graph=for_graph)
+    assert 0 < plan.num_shared_items < plan.items.shape[0]
+    assert not decoder.splits and decoder.lean_needed == for_graph
+    assert decoder.header.tolist() == [plan.items.shape[0], 6, 0]
+    out = torch.full_like(kv.q, float("nan"))
+    decoder.forward(kv.q, kv.k_buffer, kv.v_buffer, out, sm_scale=0.125)
+    assert_close(out, reference_decode(kv, 0.125), torch.float16)
 
 
 @pytest.mark.parametrize("head_dim", [64, 128, 256])
@@ -176,7 +202,7 @@ def test_private_items_in_the_lean_kernel(lean: bool, group: int) -> None:
     forest = PrefixForest.from_tree_spec("1,2,6_64,32,40")  # 40-token tails: packed
     forest = dataclasses.replace(forest, seq_lens=forest.seq_lens + np.arange(6) * 40)
     kv = make_batch(forest, num_q_heads=2 * group, num_kv_heads=2, head_dim=64, dtype=torch.float16)
-    menu = default_tile_menu(64, group, lean=lean)
+    menu = tile_menu(64, group, "always" if lean else "off")
     decoder = decoder_for(
         kv, max_requests=8, max_kv_indices=2048, num_sms=3, cost=SHARING, menu=menu
     )
@@ -280,3 +306,31 @@ def test_merge_states_against_reference() -> None:
         weight = torch.softmax(partial_lse[rows].cpu(), dim=0)  # [slots, heads]
         expected = (weight[:, :, None] * partial_o[rows].cpu()).sum(0)
         assert_close(out[b : b + 1], expected[None], torch.float16)
+
+
+def test_lazy_steps_keep_the_gates_choice() -> None:
+    """The gate runs on cold plans; a lazy update (every request a token longer, the same
+    items) keeps its choice, and the header still follows the new plan."""
+    calls = []
+
+    class CountingGate(LeanGate):
+        def splits(self, work) -> bool:
+            calls.append(work)
+            return True
+
+    forest = PrefixForest.from_tree_spec("1,4_64,17")
+    kv = make_batch(forest, num_q_heads=8, num_kv_heads=2, head_dim=64, dtype=torch.float16)
+    menu = default_tile_menu(64, 4)
+    assert menu.lean is not None
+    menu = dataclasses.replace(menu, lean=dataclasses.replace(menu.lean, gate=CountingGate()))
+    decoder = decoder_for(
+        kv, max_requests=4, max_kv_indices=512, num_sms=3, cost=SHARING, menu=menu
+    )
+    decoder.scheduler.min_chunk_tokens = 16
+    for step in range(3):
+        plan = decoder.plan_step(forest, kv.pool_rows, kv.req_to_token)
+        assert decoder.scheduler.last_plan_was_lazy == (step > 0)
+        shared = plan.num_shared_items
+        assert decoder.splits and decoder.header.tolist() == [shared, 3, len(plan.items) - shared]
+        forest = dataclasses.replace(forest, seq_lens=forest.seq_lens + 1)
+    assert len(calls) == 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from helpers import DEVICE, assert_close, decoder_for, make_batch, reference_decode
+from helpers import DEVICE, assert_close, decoder_for, make_batch, reference_decode, tile_menu
 from sglang_pat.kernels import launch
 
 from sglang_pat.cost_model import default_tile_menu
@@ -50,13 +50,13 @@ def sglang_triton_decode(kv, sm_scale: float, page_size: int = 1, logit_cap: flo
     return out
 
 
-def pat_decode(forest, kv, logit_cap: float = 0.0, lean: bool = False):
+def pat_decode(forest, kv, logit_cap: float = 0.0, lean: str = "gated"):
     d, group = kv.q.shape[2], kv.q.shape[1] // kv.k_buffer.shape[-2]
     decoder = decoder_for(
         kv,
         max_requests=forest.num_requests,
         max_kv_indices=int(forest.seq_lens.sum()),
-        menu=default_tile_menu(d, group, lean=lean),
+        menu=tile_menu(d, group, lean),
     )
     decoder.plan_step(forest, kv.pool_rows, kv.req_to_token)
     out = torch.empty_like(kv.q)
@@ -89,13 +89,16 @@ def test_matches_sglang_triton(tree: str, heads: tuple[int, int], dtype: torch.d
     "tree", ["1,64_4096,512", "1,4,8,64_32,256,256,33", "1,256_2048,32", "4,32_1024,100"]
 )
 def test_lean_kernel_matches_sglang_triton(tree: str, heads: tuple[int, int]) -> None:
-    """The opt-in lean kernel forked beside the pack kernel (a side stream, eager)."""
+    """The lean kernel forked beside the pack kernel (a side stream, eager) on every plan with
+    shared and private items, and the pack kernel alone (the product's default checks the
+    gated choice: ``test_matches_sglang_triton``)."""
     forest = PrefixForest.from_tree_spec(tree)
     kv = make_batch(
         forest, num_q_heads=heads[0], num_kv_heads=heads[1], head_dim=128, dtype=torch.bfloat16
     )
     expected = sglang_triton_decode(kv, 128**-0.5)
-    assert_close(pat_decode(forest, kv, lean=True), expected, torch.bfloat16)
+    assert_close(pat_decode(forest, kv, lean="always"), expected, torch.bfloat16)
+    assert_close(pat_decode(forest, kv, lean="off"), expected, torch.bfloat16)
 
 
 @pytest.mark.parametrize("head_dim", [64, 256])
@@ -173,8 +176,8 @@ def test_default_menu_keeps_its_programs_per_sm() -> None:
     assert lean_compiled.n_regs <= lean.max_registers and registers <= 65536
 
 
-@pytest.mark.parametrize("lean", [False, True], ids=["one-kernel", "lean"])
-def test_cuda_graph_replays_new_plans(lean: bool) -> None:
+@pytest.mark.parametrize("lean", ["off", "always", "gated"])
+def test_cuda_graph_replays_new_plans(lean: str) -> None:
     """Capture once with every config launched (with ``lean``, the lean kernel forked and
     joined inside the graph); replay after planning other batches."""
     trees = ["1,32_512,40", "32_300", "2,4,32_128,64,17", "1,8,32_64,64,1000"]
@@ -187,7 +190,7 @@ def test_cuda_graph_replays_new_plans(lean: bool) -> None:
         batches[0],
         max_requests=32,
         max_kv_indices=int(max(f.seq_lens.sum() for f in forests)),
-        menu=default_tile_menu(128, 4, lean=lean),
+        menu=tile_menu(128, 4, lean),
     )
     q = torch.empty_like(batches[0].q)
     out = torch.empty_like(q)

@@ -1,0 +1,102 @@
+"""When a plan's private items go to the lean kernel (``cost_model.LeanKernel``): a per-plan
+gate on the plan's work in cost-model bytes, fitted on the H200.
+
+The lean kernel runs the shared items on one program per SM and the private items beside them
+on small tiles. That pays when both parts are comparable: each alone then takes well under
+the one launch, and they overlap. It loses when one part dominates, since that part alone is
+then slower than in the one launch. Examples: many 16-row shared tiles, which are
+memory-bound and want two programs per SM; or long private tails, which want the wide tiles.
+
+The gate estimates three times, each linear in the plan's work (``PlanWork``, MB of
+cost-model bytes, see ``cost_model``):
+- the shared part alone, S = shared cost per shared-part program, and s = the share of shared
+  items on the menu's smallest tile:
+
+      t_shared = a0·S + a1·S·s + a2
+
+- the private part alone, P = private cost per private-part program, L = the longest private
+  unit's cost (a packed unit reads its members one after another):
+
+      t_private = b0·P + b1·L + b2
+
+- the one launch:
+
+      t_one = c0·S + c1·S·s + c2·P + c3·L + c4
+
+It splits when ``max(t_shared, t_private) + overlap·min(...) < margin·t_one``.
+
+The coefficients were fitted on 57 shapes on the H200 (the suite's trees at four head
+configs, the acceptance shapes and the served batches), each shape in its own process, by
+``benchmarks/experiments/lean_gate/fit.py``. Over those shapes the gated choice takes 0.947×
+the one launch's time (geometric mean; always splitting takes 0.973×, the best per-shape
+choice 0.938×). Three shapes lose 3–8%. Leave-one-out gives the same 0.947×.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+
+MB = 1e6
+
+
+class PlanWork(NamedTuple):
+    """A plan's two parts in MB of cost-model bytes (all KV heads)."""
+
+    shared_per_program: float  # S: shared items' cost / shared-part programs
+    small_tile_share: float  # s: the share of shared items on the menu's smallest tile
+    private_per_program: float  # P: private items' cost / private-part programs
+    longest_private: float  # L: the costliest private unit (one KV head)
+
+
+def plan_work(
+    items: np.ndarray,
+    num_shared_items: int,
+    *,
+    token_cost: np.ndarray,
+    item_overhead: float,
+    tile_rows: np.ndarray,
+    num_kv_heads: int,
+    shared_programs: int,
+    private_programs: int,
+) -> PlanWork:
+    """``PlanWork`` of a plan's ``items [I, 6]`` (``plan.py``): each item costs its KV length
+    times its tile's token cost plus one item's overhead; a packed-tails item (chunk -1)
+    counts its longest member's length once per member."""
+    kv_len, members, chunk, tile = items[:, 1], items[:, 3], items[:, 4], items[:, 5]
+    reads = np.where(chunk < 0, members, 1)
+    cost = kv_len * reads * token_cost[tile] + item_overhead
+    shared, private = cost[:num_shared_items], cost[num_shared_items:]
+    smallest = tile_rows[tile[:num_shared_items]] == tile_rows.min()
+    return PlanWork(
+        shared_per_program=float(shared.sum()) * num_kv_heads / shared_programs / MB,
+        small_tile_share=float(smallest.mean()) if smallest.size else 0.0,
+        private_per_program=float(private.sum()) * num_kv_heads / private_programs / MB,
+        longest_private=float(private.max()) / MB if private.size else 0.0,
+    )
+
+
+@dataclass(frozen=True)
+class LeanGate:
+    """The split rule of the module docstring; coefficients in µs (H200, session 18)."""
+
+    shared_us: tuple[float, float, float] = (19.40, 21.85, 14.60)  # a0..a2
+    private_us: tuple[float, float, float] = (56.36, 27.42, 7.08)  # b0..b2
+    one_launch_us: tuple[float, float, float, float, float] = (12.93, 16.19, 46.69, 17.15, 16.08)
+    overlap: float = 0.2
+    margin: float = 0.95
+
+    def estimates(self, work: PlanWork) -> tuple[float, float, float]:
+        """µs of the shared part alone, the private part alone, and the one launch."""
+        s, small, p, longest = work
+        a, b, c = self.shared_us, self.private_us, self.one_launch_us
+        shared = a[0] * s + a[1] * s * small + a[2]
+        private = b[0] * p + b[1] * longest + b[2]
+        one = c[0] * s + c[1] * s * small + c[2] * p + c[3] * longest + c[4]
+        return shared, private, one
+
+    def splits(self, work: PlanWork) -> bool:
+        shared, private, one = self.estimates(work)
+        return max(shared, private) + self.overlap * min(shared, private) < self.margin * one
