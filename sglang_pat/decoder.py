@@ -275,7 +275,10 @@ class PatDecoder:
                 pack_decode(
                     *args, num_programs=self.num_private_programs, part="private", **options
                 )
-        pack_decode(*args, num_programs=self.num_programs, part=self._pack_part, **options)
+        # An eager step that the gate keeps whole launches the all-items build alone, as without
+        # the lean kernel; a graph-planned one keeps the captured pair, the private part empty.
+        part = self._pack_part if self.lean_needed else "all"
+        pack_decode(*args, num_programs=self.num_programs, part=part, **options)
         if fork:
             self._join.record(self._side)
             main.wait_event(self._join)

@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 import torch
 from helpers import DEVICE, assert_close, decoder_for, make_batch, reference_decode, tile_menu
+from sglang_pat.kernels.launch import pack_decode
 
+from sglang_pat import decoder as decoder_module
 from sglang_pat.cost_model import CostModel, default_tile_menu
 from sglang_pat.forest import PrefixForest
 from sglang_pat.lean_gate import LeanGate
@@ -64,10 +66,10 @@ def test_trees_with_the_lean_kernel(tree: str) -> None:
 
 
 @pytest.mark.parametrize("for_graph", [False, True], ids=["eager", "graph-planned"])
-def test_gate_keeps_one_launch(for_graph: bool) -> None:
+def test_gate_keeps_one_launch(for_graph: bool, monkeypatch: pytest.MonkeyPatch) -> None:
     """A plan with shared and private items that the gate keeps whole: every item on every
-    program of the pack kernel's shared-part build (and, planned for a graph, a private-part
-    launch with no items)."""
+    program of the pack kernel (its all-items build eagerly; planned for a graph, its
+    shared-part build beside a private-part launch with no items)."""
     forest = PrefixForest.from_tree_spec("2,4,8_32,16,7")
     kv = make_batch(forest, num_q_heads=8, num_kv_heads=2, head_dim=64, dtype=torch.float16)
     menu = default_tile_menu(64, 4)
@@ -82,8 +84,16 @@ def test_gate_keeps_one_launch(for_graph: bool) -> None:
     assert 0 < plan.num_shared_items < plan.items.shape[0]
     assert not decoder.splits and decoder.lean_needed == for_graph
     assert decoder.header.tolist() == [plan.items.shape[0], 6, 0]
+    parts = []
+
+    def recording(*args, part: str = "all", **options):
+        parts.append(part)
+        return pack_decode(*args, part=part, **options)
+
+    monkeypatch.setattr(decoder_module, "pack_decode", recording)
     out = torch.full_like(kv.q, float("nan"))
     decoder.forward(kv.q, kv.k_buffer, kv.v_buffer, out, sm_scale=0.125)
+    assert parts == (["private", "shared"] if for_graph else ["all"])
     assert_close(out, reference_decode(kv, 0.125), torch.float16)
 
 
