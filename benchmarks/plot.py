@@ -10,7 +10,13 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-PROVIDER_ORDER = ["pat", "flashinfer-decode", "flashinfer-cascade", "sglang-triton"]
+PROVIDER_ORDER = [
+    "pat",
+    "pat-one-launch",
+    "flashinfer-decode",
+    "flashinfer-cascade",
+    "sglang-triton",
+]
 
 
 def plot_kernels(
@@ -22,8 +28,11 @@ def plot_kernels(
     if not workloads:
         return
     fig, ax = plt.subplots(figsize=(max(10, 0.75 * len(workloads)), 5.5))
-    width = 0.8 / len(PROVIDER_ORDER)
-    for i, provider in enumerate(PROVIDER_ORDER):
+    measured = {r["provider"] for r in picked}  # a run may leave providers out
+    providers = [p for p in PROVIDER_ORDER if p in measured]
+    providers += sorted(measured - set(providers))
+    width = 0.8 / len(providers)
+    for i, provider in enumerate(providers):
         values = []
         for w in workloads:
             match = [
