@@ -6,7 +6,7 @@ Kernels are grouped by name: decode attention (pat's pack and merge kernels, Fla
 decode or its tensor-core prefill kernel used for decode and its merge, triton's two decode
 stages), pat's once-a-step gather, GEMMs, prefill attention (a prefill inside the window
 would show here), and the rest. Steps = launches of the main attention kernel on the stream
-that has most of them / layers: pat's opt-in lean kernel (cost_model.LeanKernel) launches a
+that has most of them / layers: pat's lean kernel (cost_model.LeanKernel) launches a
 second pack kernel per layer on a forked stream, which a CUDA graph replays on a stream of its
 own per layer. Decode attention per layer is the union of the attention kernels' intervals (the
 two pack kernels overlap), beside the sum of their durations. The
