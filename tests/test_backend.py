@@ -246,3 +246,17 @@ def test_verification_mode_compares_every_layer_with_triton(backend, caplog) -> 
     assert "2 decode steps, max |pat - triton| 0.5, max |triton| 7, " in caplog.text
     assert "max |pat - triton| / (1 + |triton|) 0.0667" in caplog.text
     assert backend.calls.count("triton-decode-no-write") == 3
+
+
+@pytest.mark.parametrize("value, wanted", [(None, False), ("0", False), ("1", True), ("yes", None)])
+def test_lean_kernel_env(value, wanted, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The server's lean kernel is opt-in: "1" on, "0" or unset off, anything else refused."""
+    if value is None:
+        monkeypatch.delenv(backend_module.LEAN_ENV, raising=False)
+    else:
+        monkeypatch.setenv(backend_module.LEAN_ENV, value)
+    if wanted is None:
+        with pytest.raises(ValueError, match=backend_module.LEAN_ENV):
+            backend_module.lean_kernel_wanted()
+    else:
+        assert backend_module.lean_kernel_wanted() is wanted
