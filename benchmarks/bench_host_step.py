@@ -9,7 +9,8 @@ holding the workload's prompts (``RadixCache.create_simulated``), the parts that
 - ``forest``: the batch's prefix forest from the requests' ``last_node`` (RadixForestBuilder;
   a decode step reuses the last forest, so this is its lazy path);
 - ``plan``: PackScheduler.plan on a batch one token longer than the last (its lazy update);
-- ``stage``: copying the plan into the upload buffer (PatDecoder.upload on a CPU decoder).
+- ``stage``: copying the plan into the upload buffer (PatDecoder.upload on a CPU decoder), with
+  ``--lean`` also the lean kernel's gate on cold plans (lazy ones keep its choice).
 
 With ``--device cuda`` (on the GPU machine) the decoder's buffers are on the GPU and a fourth
 part is timed: ``plan_step``, the whole of PatDecoder.plan_step as the server calls it (the
@@ -33,6 +34,7 @@ import numpy as np
 import torch
 from workloads import radix_cache_holding
 
+from sglang_pat.cost_model import default_tile_menu
 from sglang_pat.decoder import PatDecoder
 from sglang_pat.radix import RadixForestBuilder
 
@@ -58,14 +60,14 @@ def batch_on_radix(groups: int, per_group: int, shared: int, private: int, seed:
     return cache.root_node, last_nodes, np.asarray([len(p) for p in prompts], dtype=np.int64)
 
 
-def bench(name: str, steps: int, device: str) -> dict:
+def bench(name: str, steps: int, device: str, lean: bool) -> dict:
     groups, per_group, shared, private, decoded = BATCHES[name]
     root, last_nodes, prompt_lens = batch_on_radix(groups, per_group, shared, private)
     batch = len(last_nodes)
     max_len = int(prompt_lens.max()) + decoded + steps + 1
     decoder = PatDecoder(
         num_q_heads=32, num_kv_heads=8, head_dim=128, device=device, max_requests=batch,
-        max_kv_indices=batch * max_len, num_sms=132,
+        max_kv_indices=batch * max_len, num_sms=132, menu=default_tile_menu(128, 4, lean=lean),
     )  # fmt: skip
     builder = RadixForestBuilder()
     pool_rows = np.arange(batch)
@@ -86,13 +88,13 @@ def bench(name: str, steps: int, device: str) -> dict:
         else:
             plan = decoder.scheduler.plan(forest, pool_rows)
             t2 = time.perf_counter()
-            decoder.upload(plan)
+            decoder.upload(plan, keep_split=decoder.scheduler.last_plan_was_lazy)  # as plan_step
             spans = {"plan": t2 - t1, "stage": time.perf_counter() - t2}
         if step:  # step 0 builds the forest and plans cold
             for part, span in {"forest": t1 - t0, **spans}.items():
                 times[part].append(span)
             lazy += decoder.scheduler.last_plan_was_lazy
-    row = dict(workload=name, device=device, batch=batch, steps=steps, lazy_steps=lazy)
+    row = dict(workload=name, device=device, lean=lean, batch=batch, steps=steps, lazy_steps=lazy)
     for part, samples in times.items():
         row[f"{part}_us"] = round(float(np.median(samples)) * 1e6, 1)
     return row
@@ -103,10 +105,13 @@ def main() -> None:
     parser.add_argument("--out", help="write host-step-<device>.json there")
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument(
+        "--lean", action="store_true", help="the gated lean kernel on (the server's is opt-in)"
+    )
     args = parser.parse_args()
     rows = []
     for name in BATCHES:
-        rows.append(bench(name, args.steps, args.device))
+        rows.append(bench(name, args.steps, args.device, args.lean))
         print(json.dumps(rows[-1]), flush=True)
     if args.out:
         result = dict(
