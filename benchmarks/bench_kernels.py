@@ -165,19 +165,28 @@ def batch_for(shape: str) -> Batch:
     return Batch(tree_workload(spec), q_heads, kv_heads)
 
 
-def run_pat(batch: Batch, lean: bool = True):
-    hq, hkv = batch.q.shape[1], batch.k.shape[1]
+def make_decoder(batch: Batch, menu=None, plan: bool = True, cost=None) -> PatDecoder:
+    """A decoder sized for ``batch`` (menu and cost model: the defaults unless given), with the
+    batch planned as for a CUDA graph unless ``plan`` is False."""
     decoder = PatDecoder(
-        menu=default_tile_menu(HEAD_DIM, hq // hkv, lean=lean),
-        num_q_heads=hq,
-        num_kv_heads=hkv,
+        num_q_heads=batch.q.shape[1],
+        num_kv_heads=batch.k.shape[1],
         head_dim=HEAD_DIM,
         device="cuda",
         max_requests=batch.q.shape[0],
         max_kv_indices=int(batch.seq_lens.sum()),
         kv_dtype=DTYPE,
+        menu=menu,
+        cost=cost,
     )
-    decoder.plan_step(batch.forest, batch.pool_rows, batch.req_to_token, for_graph=True)
+    if plan:
+        decoder.plan_step(batch.forest, batch.pool_rows, batch.req_to_token, for_graph=True)
+    return decoder
+
+
+def run_pat(batch: Batch, lean: bool = True):
+    group = batch.q.shape[1] // batch.k.shape[1]
+    decoder = make_decoder(batch, default_tile_menu(HEAD_DIM, group, lean=lean))
     out = torch.empty_like(batch.q)
     return out, lambda: decoder.forward(batch.q, batch.k, batch.v, out, sm_scale=batch.sm_scale)
 

@@ -30,7 +30,8 @@ from sglang_pat.cost_model import default_tile_menu  # noqa: E402
 def timed(batch: Batch, keep=None, merge: bool = True):
     """µs of the default menu's plan for ``batch`` (only the items ``keep(plan)`` selects),
     the plan timed, and the decoder."""
-    decoder = make_decoder(batch, default_tile_menu(HEAD_DIM))
+    # the cost model is the pack kernel's: its one launch, without the lean kernel's split
+    decoder = make_decoder(batch, default_tile_menu(HEAD_DIM, lean=False))
     decoder.merge_needed = merge
     plan = decoder.plan
     mask = None if keep is None else keep(plan)

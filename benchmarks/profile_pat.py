@@ -13,30 +13,17 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_kernels import DTYPE, HEAD_DIM, Batch, copy_bandwidth_bytes_per_us, graph_time_us  # noqa: E402
+from bench_kernels import (  # noqa: E402  (make_decoder: imported from here by the experiments)
+    HEAD_DIM,
+    Batch,
+    copy_bandwidth_bytes_per_us,
+    graph_time_us,
+    make_decoder,
+)
 from workloads import tree_workload  # noqa: E402
 
 from sglang_pat.cost_model import TileConfig, TileMenu, default_tile_menu  # noqa: E402
 from sglang_pat.decoder import PatDecoder  # noqa: E402
-
-
-def make_decoder(batch: Batch, menu=None, plan: bool = True, cost=None) -> PatDecoder:
-    """A decoder sized for ``batch`` (menu and cost model: the defaults unless given), with the
-    batch planned unless ``plan`` is False."""
-    decoder = PatDecoder(
-        num_q_heads=batch.q.shape[1],
-        num_kv_heads=batch.k.shape[1],
-        head_dim=HEAD_DIM,
-        device="cuda",
-        max_requests=batch.q.shape[0],
-        max_kv_indices=int(batch.seq_lens.sum()),
-        kv_dtype=DTYPE,
-        menu=menu,
-        cost=cost,
-    )
-    if plan:
-        decoder.plan_step(batch.forest, batch.pool_rows, batch.req_to_token, for_graph=True)
-    return decoder
 
 
 def breakdown(batch: Batch, menu: TileMenu, flush, bound_us: float) -> float:
@@ -180,11 +167,12 @@ def main() -> None:
     heads = tuple(int(x) for x in args.heads.split(","))
     flush = torch.empty(512 * 2**20, dtype=torch.uint8, device="cuda")
     bw = copy_bandwidth_bytes_per_us()
+    pack_menu = default_tile_menu(HEAD_DIM, lean=False)  # the pack kernel alone, as tuned
     for spec in args.workload:
         batch = Batch(tree_workload(spec), *heads)
         bound = batch.unique_bytes / bw
         print(f"{spec} {heads}", flush=True)
-        breakdown(batch, default_tile_menu(HEAD_DIM), flush, bound)
+        breakdown(batch, pack_menu, flush, bound)
         for text in args.split:
             try:
                 total, shared, private = split_times(batch, parse_menu(text), flush)
@@ -197,12 +185,12 @@ def main() -> None:
                 print(f"  split {text}: {type(error).__name__} {str(error)[:80]}", flush=True)
         if args.shared_chunks:
             chunks = [int(c) for c in args.shared_chunks.split(",")]
-            chunk_experiment(batch, default_tile_menu(HEAD_DIM), flush, chunks)
+            chunk_experiment(batch, pack_menu, flush, chunks)
         if args.private_chunks:
             chunks = [int(c) for c in args.private_chunks.split(",")]
-            chunk_experiment(batch, default_tile_menu(HEAD_DIM), flush, chunks, "private")
+            chunk_experiment(batch, pack_menu, flush, chunks, "private")
         menus = [
-            (change, dataclasses.replace(default_tile_menu(HEAD_DIM), **change))
+            (change, dataclasses.replace(pack_menu, **change))
             for axis in args.sweep
             for change in SWEEP[axis]
         ]

@@ -5,6 +5,9 @@ from __future__ import annotations
 import torch
 
 from ..cost_model import TileMenu
+from .pack_decode import ALL_ITEMS, PRIVATE_PART, SHARED_PART
+
+PARTS = {"all": ALL_ITEMS.value, "shared": SHARED_PART.value, "private": PRIVATE_PART.value}
 
 KV_DTYPES = (torch.float16, torch.bfloat16, torch.float32)
 HEAD_DIMS = (64, 128, 256)
@@ -54,10 +57,12 @@ def check_pack_inputs(
     menu: TileMenu,
     num_programs: int,
     logit_cap: float,
-    parts: bool = False,
+    part: str = "all",
 ) -> None:
-    """Raise ValueError naming the first argument of ``pack_decode`` that does not fit
-    (``parts``: a shared- or private-part launch, whose header has three entries)."""
+    """Raise ValueError naming the first argument of ``pack_decode`` that does not fit (a
+    shared- or private-part launch needs ``menu.lean`` and a header of three entries)."""
+    check_arg(part in PARTS, "part", f"must be one of {sorted(PARTS)}")
+    check_arg(part == "all" or menu.lean is not None, "menu", f"has no lean kernel ({part})")
     device = q.device
     check_arg(q.dim() == 3, "q", f"must be [batch, q_heads, head_dim], got {tuple(q.shape)}")
     check_arg(q.stride(-1) == 1, "q", "the head_dim axis must be contiguous")
@@ -97,7 +102,7 @@ def check_pack_inputs(
     check_arg(items.dim() == 2 and items.shape[1] == 6, "items", "must be [capacity, 6]")
     check_arg(members.dim() == 2 and members.shape[1] == 4, "members", "must be [capacity, 4]")
     check_arg(queue.numel() >= 1, "queue", "needs an int32 counter")
-    needed = 3 if parts else 1
+    needed = 1 if part == "all" else 3
     check_arg(header.numel() >= needed, "header", f"needs {needed} entries (see pack_decode)")
     for name, tensor in (("partial_o", partial_o), ("partial_lse", partial_lse)):
         check_arg(tensor.dtype == torch.float32, name, f"must be float32, got {tensor.dtype}")

@@ -12,15 +12,16 @@ import torch
 import triton
 
 from ..cost_model import TileMenu, private_part_tiles
-from .checks import HEAD_DIMS, KV_DTYPES, check_arg, check_int32, check_pack_inputs, kv_layout
-from .pack_decode import (
-    ALL_ITEMS,
-    PRIVATE_PART,
-    SHARED_PART,
-    _gather_kv_indices_kernel,
-    _merge_states_kernel,
-    _pack_decode_kernel,
+from .checks import (
+    HEAD_DIMS,
+    KV_DTYPES,
+    PARTS,
+    check_arg,
+    check_int32,
+    check_pack_inputs,
+    kv_layout,
 )
+from .pack_decode import _gather_kv_indices_kernel, _merge_states_kernel, _pack_decode_kernel
 
 __all__ = ["HEAD_DIMS", "KV_DTYPES", "check_pack_inputs", "kv_layout"]  # and the launchers
 
@@ -28,7 +29,6 @@ GATHER_BLOCK = 1024
 INT32_OFFSET_LIMIT = 2**31  # tensors with this many elements or more take 64-bit offsets
 MERGE_PIPELINE_FROM = 8  # requests with more partial slots than this pipeline the merge
 CU_FUNC_ATTRIBUTE_PREFERRED_SHARED_MEMORY_CARVEOUT = 9  # cuda.h's CUfunction_attribute
-PARTS = {"all": ALL_ITEMS.value, "shared": SHARED_PART.value, "private": PRIVATE_PART.value}
 
 
 def gather_kv_indices(
@@ -154,15 +154,13 @@ def pack_decode(
     ``metadata`` holds shared memory and registers).
     """
     if check:
-        check_arg(part in PARTS, "part", f"must be one of {sorted(PARTS)}")
-        check_arg(part == "all" or menu.lean is not None, "menu", f"has no lean kernel ({part})")
         check_pack_inputs(
             *(q, k_buffer, v_buffer, o, kv_indices, items, members, header, queue),
             *(partial_o, partial_lse),
             menu=menu,
             num_programs=num_programs,
             logit_cap=logit_cap,
-            parts=part != "all",
+            part=part,
         )
     strides, constexprs = _kernel_args(
         q, k_buffer, v_buffer, o, partial_o, partial_lse, sm_scale, logit_cap

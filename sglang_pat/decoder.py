@@ -18,7 +18,6 @@ import torch
 from .cost_model import CostModel, TileMenu
 from .forest import PrefixForest
 from .kernels.launch import gather_kv_indices, merge_states, pack_decode
-from .lean_gate import plan_work
 from .plan import (
     ITEM_FIELDS,
     MEMBER_FIELDS,
@@ -124,11 +123,8 @@ class PatDecoder:
         # here, forked and joined through two events per layer (capturable: a graph records
         # them as a fork and a join).
         lean = self.menu.lean
-        self._pack_part = "all" if lean is None else "shared"
         self.num_private_programs = 0 if lean is None else num_sms * lean.programs_per_sm
         fork = lean is not None and pin
-        self._token_cost = np.asarray(self.scheduler.token_cost)
-        self._tile_rows = np.asarray([t.block_m for t in self.menu.tiles])
         self._side = torch.cuda.Stream(self.device) if fork else None
         self._fork = torch.cuda.Event() if fork else None
         self._join = torch.cuda.Event() if fork else None
@@ -177,17 +173,7 @@ class PatDecoder:
             return False
         if lean.gate is None:
             return True
-        work = plan_work(
-            plan.items,
-            plan.num_shared_items,
-            token_cost=self._token_cost,
-            item_overhead=self.scheduler.cost.item_overhead_bytes,
-            tile_rows=self._tile_rows,
-            num_kv_heads=self.scheduler.num_kv_heads,
-            shared_programs=self.num_sms * lean.shared_programs_per_sm,
-            private_programs=self.num_private_programs,
-        )
-        return lean.gate.splits(work)
+        return lean.gate.splits(self.scheduler.plan_work(plan))
 
     def _header(self, plan: PackPlan, splits: bool) -> np.ndarray:
         """The launches' header (see ``pack_decode``): the shared part's items and programs
@@ -203,15 +189,10 @@ class PatDecoder:
 
     def upload(self, plan: PackPlan, keep_split: bool = False) -> None:
         """Copy the plan into the device buffers; padded requests get empty merge ranges.
-        ``keep_split``: the plan is the previous one grown by a token a request (a lazy
-        update), so the gate's choice is kept if it has the same items."""
+        ``keep_split``: the plan is a lazy update of the last one uploaded (the same items,
+        every request a token longer), so the gate's choice is kept."""
         plan.check_fits(self.capacity)
-        previous = self.plan
-        same_items = previous is not None and (
-            previous.items.shape == plan.items.shape
-            and previous.num_shared_items == plan.num_shared_items
-        )
-        if not (keep_split and same_items):
+        if not keep_split:
             self.splits = self._splits(plan)
         slot = self._staging_next
         self._staging_next ^= 1
@@ -277,7 +258,7 @@ class PatDecoder:
                 )
         # An eager step that the gate keeps whole launches the all-items build alone, as without
         # the lean kernel; a graph-planned one keeps the captured pair, the private part empty.
-        part = self._pack_part if self.lean_needed else "all"
+        part = "shared" if self.lean_needed else "all"
         pack_decode(*args, num_programs=self.num_programs, part=part, **options)
         if fork:
             self._join.record(self._side)

@@ -23,6 +23,7 @@ from .cost_model import CostModel, TileMenu, default_tile_menu
 from .decisions import PackDecider
 from .forest import PrefixForest
 from .lazy import LazyState, lazy_update
+from .lean_gate import PlanWork, plan_work
 from .plan import PackPlan, PlanCapacity
 from .scheduler_emit import TileTable, emit_plan
 
@@ -57,6 +58,7 @@ class PackScheduler:
         self.cost = cost or CostModel()
         self.capacity = capacity
         self.max_chunks_per_tile = max_chunks_per_tile
+        self.num_sms = num_sms
         self.num_programs = num_sms * self.menu.programs_per_sm
         self.token_cost = [
             self.cost.token_cost(c.block_m, head_dim, kv_elem_bytes) for c in self.tiles
@@ -150,6 +152,22 @@ class PackScheduler:
         """Plan from scratch, ignoring (and replacing) the previous step."""
         self._lazy = None
         return self.plan(forest, req_pool_indices)
+
+    def plan_work(self, plan: PackPlan) -> PlanWork:
+        """The plan's shared and private work for the menu's lean-kernel gate (``lean_gate``)."""
+        lean = self.menu.lean
+        if lean is None:
+            raise ValueError("menu: has no lean kernel")
+        return plan_work(
+            plan.items,
+            plan.num_shared_items,
+            token_cost=np.asarray(self.token_cost),
+            item_overhead=self.cost.item_overhead_bytes,
+            tile_rows=np.asarray([t.block_m for t in self.tiles]),
+            num_kv_heads=self.num_kv_heads,
+            shared_programs=self.num_sms * lean.shared_programs_per_sm,
+            private_programs=self.num_sms * lean.programs_per_sm,
+        )
 
     def forget_decisions(self) -> None:
         """Drop the memo of pack decisions (a cold plan that reuses nothing, for benchmarks)."""

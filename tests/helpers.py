@@ -12,6 +12,7 @@ import torch
 from sglang_pat.cost_model import TileMenu, default_tile_menu
 from sglang_pat.decoder import PatDecoder
 from sglang_pat.forest import PrefixForest
+from sglang_pat.lean_gate import LeanGate
 
 INTERPRET = os.environ.get("TRITON_INTERPRET") == "1"
 DEVICE = torch.device("cuda" if torch.cuda.is_available() and not INTERPRET else "cpu")
@@ -95,16 +96,24 @@ def make_batch(
 LEAN_MODES = ("gated", "always", "off")
 
 
+def menu_with_gate(head_dim: int, group: int, gate: LeanGate | None) -> TileMenu:
+    """The default menu with ``gate`` deciding its lean kernel's split (None: every plan with
+    shared and private items splits)."""
+    menu = default_tile_menu(head_dim, group)
+    if menu.lean is None:
+        raise ValueError(f"head_dim {head_dim}: the default menu has no lean kernel")
+    return dataclasses.replace(menu, lean=dataclasses.replace(menu.lean, gate=gate))
+
+
 def tile_menu(head_dim: int, group: int, lean: str = "gated") -> TileMenu:
     """The default menu with its lean kernel ``"gated"`` per plan (the product), forced on every
     plan that has shared and private items (``"always"``: the split path whatever the gate
     says), or ``"off"`` (one launch of the pack kernel's all-items build)."""
     if lean not in LEAN_MODES:
         raise ValueError(f"lean must be one of {LEAN_MODES}, got {lean!r}")
-    menu = default_tile_menu(head_dim, group, lean=lean != "off")
-    if lean == "always" and menu.lean is not None:
-        menu = dataclasses.replace(menu, lean=dataclasses.replace(menu.lean, gate=None))
-    return menu
+    if lean == "always" and head_dim <= 128:
+        return menu_with_gate(head_dim, group, None)
+    return default_tile_menu(head_dim, group, lean=lean != "off")
 
 
 def decoder_for(kv: KVBatch, *, max_requests: int, max_kv_indices: int, **options) -> PatDecoder:

@@ -7,7 +7,15 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
-from helpers import DEVICE, assert_close, decoder_for, make_batch, reference_decode, tile_menu
+from helpers import (
+    DEVICE,
+    assert_close,
+    decoder_for,
+    make_batch,
+    menu_with_gate,
+    reference_decode,
+    tile_menu,
+)
 from sglang_pat.kernels.launch import pack_decode
 
 from sglang_pat import decoder as decoder_module
@@ -72,13 +80,10 @@ def test_gate_keeps_one_launch(for_graph: bool, monkeypatch: pytest.MonkeyPatch)
     shared-part build beside a private-part launch with no items)."""
     forest = PrefixForest.from_tree_spec("2,4,8_32,16,7")
     kv = make_batch(forest, num_q_heads=8, num_kv_heads=2, head_dim=64, dtype=torch.float16)
-    menu = default_tile_menu(64, 4)
-    assert menu.lean is not None
-    never = dataclasses.replace(menu.lean, gate=LeanGate(margin=0.0))
+    never = menu_with_gate(64, 4, LeanGate(margin=0.0))
     decoder = decoder_for(
-        kv, max_requests=8, max_kv_indices=512, num_sms=3, cost=SHARING,
-        menu=dataclasses.replace(menu, lean=never),
-    )  # fmt: skip
+        kv, max_requests=8, max_kv_indices=512, num_sms=3, cost=SHARING, menu=never
+    )
     decoder.scheduler.min_chunk_tokens = 16
     plan = decoder.plan_step(forest, kv.pool_rows, kv.req_to_token, for_graph=for_graph)
     assert 0 < plan.num_shared_items < plan.items.shape[0]
@@ -330,9 +335,7 @@ def test_lazy_steps_keep_the_gates_choice() -> None:
 
     forest = PrefixForest.from_tree_spec("1,4_64,17")
     kv = make_batch(forest, num_q_heads=8, num_kv_heads=2, head_dim=64, dtype=torch.float16)
-    menu = default_tile_menu(64, 4)
-    assert menu.lean is not None
-    menu = dataclasses.replace(menu, lean=dataclasses.replace(menu.lean, gate=CountingGate()))
+    menu = menu_with_gate(64, 4, CountingGate())
     decoder = decoder_for(
         kv, max_requests=4, max_kv_indices=512, num_sms=3, cost=SHARING, menu=menu
     )

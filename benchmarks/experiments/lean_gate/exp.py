@@ -4,9 +4,13 @@
 
 Each shape runs in its own process (session 16 saw a later shape in one process lose the
 two kernels' overlap). Per shape, side by side in CUDA graphs after an L2 flush (pack and
-merge, as ``bench_kernels.py``): pat as it is by default, pat with the lean kernel, and the
-lean kernel's two parts alone (the header's other part set to no work; outputs then wrong,
-times only). Printed with the plan's features from the cost model, to fit a per-plan gate.
+merge, as ``bench_kernels.py``): pat with the lean kernel off (one launch), pat with the lean
+kernel splitting every plan it can (no gate), and the lean kernel's two parts alone (the
+header's other part set to no work; outputs then wrong, times only). One JSON line a shape,
+which ``fit.py`` reads (it re-plans each shape for the gate's features).
+``results/session18.jsonl`` was written by 1466bf3's version, which also recorded cost-model
+features of its own (unused) and whose "lean" was the lean kernel then, with no gate: what
+``split`` is here.
 """
 
 from __future__ import annotations
@@ -21,55 +25,34 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))
 
 
-def features(decoder, plan) -> dict:
-    """The plan's shared and private work, in the scheduler's cost-model bytes."""
-    import numpy as np
-
-    scheduler = decoder.scheduler
-    token_cost = np.asarray(scheduler.token_cost)
-    items, shared = plan.items, plan.num_shared_items
-    cost = items[:, 1] * token_cost[items[:, 5]] + scheduler.cost.item_overhead_bytes
-    heads = scheduler.num_kv_heads
-    return dict(
-        items=int(items.shape[0]),
-        shared_items=int(shared),
-        shared_units=int(shared * heads),
-        private_units=int((items.shape[0] - shared) * heads),
-        shared_cost=float(cost[:shared].sum() * heads),
-        private_cost=float(cost[shared:].sum() * heads),
-        longest_shared_unit=float(cost[:shared].max()) if shared else 0.0,
-        num_sms=decoder.num_sms,
-    )
-
-
 def one(shape: str, rounds: int) -> dict:
+    import dataclasses
+
     import numpy as np
     import torch
-    from bench_kernels import HEAD_DIM, batch_for, decoders_side_by_side
+    from bench_kernels import HEAD_DIM, batch_for, decoders_side_by_side, make_decoder
 
     from sglang_pat.cost_model import default_tile_menu
-    from sglang_pat.decoder import PatDecoder
 
     batch = batch_for(shape)
-    hq, hkv = batch.q.shape[1], batch.k.shape[1]
-
-    def decoder(lean: bool) -> PatDecoder:
-        d = PatDecoder(
-            menu=default_tile_menu(HEAD_DIM, hq // hkv, lean=lean),
-            num_q_heads=hq, num_kv_heads=hkv, head_dim=HEAD_DIM, device="cuda",
-            max_requests=batch.q.shape[0], max_kv_indices=int(batch.seq_lens.sum()),
-            kv_dtype=batch.k.dtype,
-        )  # fmt: skip
-        d.plan_step(batch.forest, batch.pool_rows, batch.req_to_token, for_graph=True)
-        return d
-
-    decoders = {"pat": decoder(False), "lean": decoder(True)}
-    row = dict(shape=shape, **features(decoders["lean"], decoders["lean"].plan))
+    one_launch = default_tile_menu(HEAD_DIM, batch.q.shape[1] // batch.k.shape[1], lean=False)
+    lean = default_tile_menu(HEAD_DIM, batch.q.shape[1] // batch.k.shape[1])
+    assert lean.lean is not None  # every plan with both kinds of item splits: no gate
+    split = dataclasses.replace(lean, lean=dataclasses.replace(lean.lean, gate=None))
+    decoders = {"pat": make_decoder(batch, one_launch), "lean": make_decoder(batch, split)}
+    plan = decoders["lean"].plan
+    assert plan is not None
+    row = dict(
+        shape=shape,
+        items=int(plan.items.shape[0]),
+        shared_items=plan.num_shared_items,
+        num_sms=decoders["lean"].num_sms,
+    )
     header = decoders["lean"].header.cpu().tolist()
     if header[2] > 0:  # the plan splits: time each part alone too
         for name, keep in (("shared-part", (header[0], header[1], 0)),
                            ("private-part", (header[0], 0, header[2]))):  # fmt: skip
-            decoders[name] = decoder(True)
+            decoders[name] = make_decoder(batch, split)
             decoders[name].header.copy_(torch.tensor(keep, dtype=torch.int32))
     flush = torch.empty(2**28, dtype=torch.uint8, device="cuda")
     times, outs = decoders_side_by_side(batch, decoders, flush, rounds)

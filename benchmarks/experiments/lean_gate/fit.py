@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from workloads import tree_workload  # noqa: E402
 
 from sglang_pat.cost_model import default_tile_menu  # noqa: E402
-from sglang_pat.lean_gate import LeanGate, PlanWork, plan_work  # noqa: E402
+from sglang_pat.lean_gate import LeanGate, PlanWork  # noqa: E402
 from sglang_pat.scheduler import PackScheduler  # noqa: E402
 
 HEAD_DIM = 128
@@ -42,8 +42,6 @@ def work_of(row: dict) -> PlanWork | None:
     q_heads, kv_heads = map(int, (heads or "32,8").split(","))
     group = q_heads // kv_heads
     menu = default_tile_menu(HEAD_DIM, group)
-    lean = menu.lean
-    assert lean is not None
     forest = tree_workload(spec).forest
     scheduler = PackScheduler(
         num_kv_heads=kv_heads, group_size=group, head_dim=HEAD_DIM, num_sms=row["num_sms"],
@@ -52,16 +50,7 @@ def work_of(row: dict) -> PlanWork | None:
     plan = scheduler.plan(forest, np.arange(forest.num_requests))
     if not 0 < plan.num_shared_items < plan.items.shape[0]:
         return None
-    return plan_work(
-        plan.items,
-        plan.num_shared_items,
-        token_cost=np.asarray(scheduler.token_cost),
-        item_overhead=scheduler.cost.item_overhead_bytes,
-        tile_rows=np.asarray([t.block_m for t in menu.tiles]),
-        num_kv_heads=kv_heads,
-        shared_programs=row["num_sms"] * lean.shared_programs_per_sm,
-        private_programs=row["num_sms"] * lean.programs_per_sm,
-    )
+    return scheduler.plan_work(plan)
 
 
 def fit(rows: list[dict]) -> LeanGate:
