@@ -34,9 +34,10 @@ PLAN_TIMES_LOGGED_EVERY = 200  # decode steps between two 'planning µs per step
 VERIFY_ENV = "SGLANG_PAT_VERIFY"
 # The lean kernel beside the pack kernel, gated per plan (cost_model.LeanKernel), on when this
 # is "1". The kernel library's default is on (measured in the kernel benchmark); the server's
-# stays off until the serving comparison is re-run with it: gsp 4 x 32's step measured 3.4%
-# faster with it, but the workloads without sharing (random-ids, Mooncake) were not re-run,
-# and there a captured graph still forks an empty private-part launch every layer.
+# stays off: in the serving comparison with it on (session 19) gsp 4 x 32 moved by ~2% and
+# Mooncake's mean TPOT missed its target, and a captured graph forks the private-part launch
+# every layer, which costs plans the gate keeps whole up to 10%
+# (benchmarks/experiments/kept_whole/).
 LEAN_ENV = "SGLANG_PAT_LEAN_KERNEL"
 
 
