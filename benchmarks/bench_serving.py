@@ -270,6 +270,14 @@ def server_spec(name: str, model: Path, port: int, log: Path, flags: list[str]) 
     return ServerSpec(name, model, attention, port, log, [*flags, *own_flags], launcher=launcher)
 
 
+def run_line(argv: list[str], environ: dict[str, str]) -> str:
+    """The run's command line as the results print it: the ``SGLANG_PAT_*`` variables that
+    change what the pat server does (``SGLANG_PAT_LEAN_KERNEL``, ``SGLANG_PAT_VERIFY``) first,
+    since the servers inherit them."""
+    pat_env = [f"{k}={v}" for k, v in sorted(environ.items()) if k.startswith("SGLANG_PAT_")]
+    return " ".join([*pat_env, *argv])
+
+
 def gpu_name() -> str:
     import torch
 
@@ -349,7 +357,7 @@ def main() -> None:
                 if args.warm_pass:
                     run_workload(name, spec, out, args, warm=True)
                 row = run_workload(name, spec, out, args)
-                row.update(gpu=gpu, date=date, run=" ".join(sys.argv))
+                row.update(gpu=gpu, date=date, run=run_line(sys.argv, dict(os.environ)))
                 with open(out / "rows.jsonl", "a") as f:
                     f.write(json.dumps(row) + "\n")
     write_results(read_rows(out), out, gpu)

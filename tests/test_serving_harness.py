@@ -177,3 +177,14 @@ def test_backends_name_their_server_and_rows(tmp_path) -> None:
         assert command[command.index("--attention-backend") + 1] == name
         assert "--prefill-attention-backend" not in command
         assert ("sglang_pat.launch_server" in command) == (name == "pat")
+
+
+def test_the_run_line_names_the_pat_environment() -> None:
+    """A run with the lean kernel on in the server says so where its results print the run."""
+    argv = ["benchmarks/bench_serving.py", "--backends", "pat"]
+    environ = {"SGLANG_PAT_VERIFY": "1", "PATH": "/bin", "SGLANG_PAT_LEAN_KERNEL": "1"}
+    line = bench_serving.run_line(argv, environ)
+    assert line == (
+        "SGLANG_PAT_LEAN_KERNEL=1 SGLANG_PAT_VERIFY=1 benchmarks/bench_serving.py --backends pat"
+    )
+    assert bench_serving.run_line(argv, {"PATH": "/bin"}) == " ".join(argv)
