@@ -18,6 +18,7 @@ import datetime
 import json
 import math
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -104,6 +105,28 @@ def decoders_side_by_side(
         for name, decoder in decoders.items()
     }
     return side_by_side_us(fns, flush, rounds), outs
+
+
+def shape_experiment_parser(doc: str) -> argparse.ArgumentParser:
+    """The arguments of an experiment that measures shapes each in its own process: the shapes,
+    ``--rounds`` side by side, and ``--one`` (this process measures the one shape)."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("shapes", nargs="+")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--one", action="store_true", help="this process runs the one shape")
+    return parser
+
+
+def json_line_of_own_process(script: str, shape: str, *args: str, timeout: int = 300) -> str:
+    """``python SCRIPT SHAPE --one ARGS`` in a process of its own (the experiments measure each
+    shape apart: session 16 saw a later shape in one process lose the two kernels' overlap);
+    the last JSON line it printed, or one with its error."""
+    run = subprocess.run(
+        [sys.executable, script, shape, "--one", *args],
+        capture_output=True, text=True, timeout=timeout,
+    )  # fmt: skip
+    lines = [line for line in run.stdout.splitlines() if line.startswith("{")]
+    return lines[-1] if lines else json.dumps(dict(shape=shape, error=run.stderr[-600:]))
 
 
 def side_by_side_text(times: list[float], out: torch.Tensor, ref: torch.Tensor) -> str:

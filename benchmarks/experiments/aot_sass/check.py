@@ -40,6 +40,7 @@ from sglang_pat.cost_model import default_tile_menu, private_part_tiles
 TARGET = GPUTarget("cuda", 90, 64)  # H100 / H200
 SM_SHARED_BYTES = 233472  # 228 KB a block may use on an H200 SM, 1 KB reserved per block
 SM_REGISTERS = 65536
+H200_SMS = 132
 INT_POINTERS = {"kv_indices_ptr", "items_ptr", "members_ptr", "header_ptr", "queue_ptr"}
 NOT_ALIGNED = {"sm_scale", "logit_cap"}  # every integer the launches pass is a multiple of 16
 BIN = Path(triton.__file__).parent / "backends/nvidia/bin"
@@ -47,6 +48,7 @@ BIN = Path(triton.__file__).parent / "backends/nvidia/bin"
 
 def compile_kernel(fn, constexprs: dict, dtype: str, unaligned=(), **options):
     names = list(inspect.signature(fn.fn).parameters)
+    constexprs = {k: v for k, v in constexprs.items() if k in names}  # an older kernel's own
     signature = {}
     for name in names:
         if name in constexprs:
@@ -115,6 +117,11 @@ def main() -> None:
     parser.add_argument("--pages", default="1")
     parser.add_argument("--dtypes", default="bf16")
     parser.add_argument("--logit-cap", action="store_true", help="also with a logit cap")
+    parser.add_argument(
+        "--late-programs",
+        action="store_true",
+        help="also the shared part with LeanKernel.queue_late_programs (its resources)",
+    )
     args = parser.parse_args()
     merge_alignment()
     old = old_kernel(args.against) if args.against else None
@@ -129,30 +136,43 @@ def main() -> None:
             BLOCK_DV=head_dim, PAGE_SIZE=page, HAS_LOGIT_CAP=cap, SAME_KV_LAYOUT=True,
             OFFSET_64=False,
         )  # fmt: skip
-        pack = dict(common, NUM_TILES=len(menu.tiles), **menu.kernel_tiles)
+        pack = dict(common, NUM_TILES=len(menu.tiles), **menu.kernel_tiles, STATIC_PROGRAMS=0)
         launch = dict(num_warps=menu.num_warps, num_stages=menu.num_stages)
         name = f"G={group} d={head_dim} page={page} {dtype} cap={int(cap)}"
-        default = compile_kernel(
-            _pack_decode_kernel, dict(pack, PART=ALL_ITEMS.value), dtype, **launch
-        )
+        all_items = dict(pack, PART=ALL_ITEMS.value)
+        default = compile_kernel(_pack_decode_kernel, all_items, dtype, **launch)
         line = f"{name}: pack {resources(default)}"
         if old is not None:
-            before = compile_kernel(old, pack, dtype, **launch)
+            before = compile_kernel(old, all_items, dtype, **launch)
             line += f", same SASS as {args.against}: {sass(default) == sass(before)}"
         print(line, flush=True)
         lean = menu.lean
         if lean is None:
             continue
-        beside = resources(
-            compile_kernel(_pack_decode_kernel, dict(pack, PART=SHARED_PART.value), dtype, **launch)
-        )
+        shared_part = dict(pack, PART=SHARED_PART.value)
+        shared_kernel = compile_kernel(_pack_decode_kernel, shared_part, dtype, **launch)
+        beside = resources(shared_kernel)
         private = dict(
             common, NUM_TILES=1, **private_part_tiles(menu, group), PART=PRIVATE_PART.value
         )
         lean_launch = dict(
             num_warps=lean.num_warps, num_stages=lean.num_stages, maxnreg=lean.max_registers
         )
-        small = resources(compile_kernel(_pack_decode_kernel, private, dtype, **lean_launch))
+        private_kernel = compile_kernel(_pack_decode_kernel, private, dtype, **lean_launch)
+        small = resources(private_kernel)
+        if old is not None:
+            same = [
+                sass(kernel) == sass(compile_kernel(old, constexprs, dtype, **options))
+                for kernel, constexprs, options in (
+                    (shared_kernel, shared_part, launch),
+                    (private_kernel, private, lean_launch),
+                )
+            ]
+            print(f"{name}: shared and private parts, same SASS as {args.against}: {same}")
+        if args.late_programs:  # LeanKernel.queue_late_programs: one static program per SM
+            late = dict(shared_part, STATIC_PROGRAMS=H200_SMS)
+            late_kernel = compile_kernel(_pack_decode_kernel, late, dtype, **launch)
+            print(f"{name}: shared part, late programs queued: {resources(late_kernel)}")
         shared = (beside["shared"] + 1024) * lean.shared_programs_per_sm + (
             small["shared"] + 1024
         ) * lean.programs_per_sm

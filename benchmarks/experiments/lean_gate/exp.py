@@ -15,9 +15,7 @@ features of its own (unused) and whose "lean" was the lean kernel then, with no 
 
 from __future__ import annotations
 
-import argparse
 import json
-import subprocess
 import sys
 from pathlib import Path
 
@@ -63,22 +61,15 @@ def one(shape: str, rounds: int) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("shapes", nargs="+")
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--one", action="store_true", help="this process runs the one shape")
+    from bench_kernels import json_line_of_own_process, shape_experiment_parser
+
+    parser = shape_experiment_parser(__doc__)
     args = parser.parse_args()
     if args.one:
         print(json.dumps(one(args.shapes[0], args.rounds)), flush=True)
         return
     for shape in args.shapes:
-        run = subprocess.run(
-            [sys.executable, __file__, shape, "--one", "--rounds", str(args.rounds)],
-            capture_output=True, text=True, timeout=300,
-        )  # fmt: skip
-        lines = [line for line in run.stdout.splitlines() if line.startswith("{")]
-        print(lines[-1] if lines else json.dumps(dict(shape=shape, error=run.stderr[-600:])),
-              flush=True)  # fmt: skip
+        print(json_line_of_own_process(__file__, shape, "--rounds", str(args.rounds)), flush=True)
 
 
 if __name__ == "__main__":
