@@ -77,7 +77,6 @@ class PatDecoder:
             max_chunks_per_tile=max_chunks_per_tile,
         )
         self.menu = self.scheduler.menu
-        self.num_sms = num_sms
         self.num_programs = self.scheduler.num_programs
         self.capacity = PlanCapacity.for_batch(max_requests, max_kv_indices, max_chunks_per_tile)
         if max_partials is not None:  # a memory budget: plans needing more fall back
@@ -122,9 +121,8 @@ class PatDecoder:
         # With the lean kernel, the private part runs beside the shared part on a stream made
         # here, forked and joined through two events per layer (capturable: a graph records
         # them as a fork and a join).
-        lean = self.menu.lean
-        self.num_private_programs = 0 if lean is None else num_sms * lean.programs_per_sm
-        fork = lean is not None and pin
+        self.num_private_programs = self.scheduler.num_private_part_programs
+        fork = self.menu.lean is not None and pin
         self._side = torch.cuda.Stream(self.device) if fork else None
         self._fork = torch.cuda.Event() if fork else None
         self._join = torch.cuda.Event() if fork else None
@@ -182,8 +180,7 @@ class PatDecoder:
         num_items = plan.items.shape[0]
         if not splits:
             return np.asarray([num_items, self.num_programs, 0], dtype=np.int32)
-        assert self.menu.lean is not None
-        active = self.num_sms * self.menu.lean.shared_programs_per_sm
+        active = self.scheduler.num_shared_part_programs
         shared = plan.num_shared_items
         return np.asarray([shared, active, num_items - shared], dtype=np.int32)
 

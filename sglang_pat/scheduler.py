@@ -53,13 +53,18 @@ class PackScheduler:
         self.menu = menu or default_tile_menu(head_dim, group_size)
         self.tiles = self.menu.tiles
         self.max_rows = self.tiles[-1].block_m
+        self._tile_rows = np.asarray([t.block_m for t in self.tiles])
         if group_size > self.max_rows:
             raise ValueError(f"group_size {group_size} exceeds the largest tile ({self.max_rows})")
         self.cost = cost or CostModel()
         self.capacity = capacity
         self.max_chunks_per_tile = max_chunks_per_tile
-        self.num_sms = num_sms
         self.num_programs = num_sms * self.menu.programs_per_sm
+        # With the lean kernel: the shared part's programs with work when a plan splits, and
+        # the private part's grid (cost_model.LeanKernel).
+        lean = self.menu.lean
+        self.num_shared_part_programs = num_sms * (lean.shared_programs_per_sm if lean else 0)
+        self.num_private_part_programs = num_sms * (lean.programs_per_sm if lean else 0)
         self.token_cost = [
             self.cost.token_cost(c.block_m, head_dim, kv_elem_bytes) for c in self.tiles
         ]
@@ -155,18 +160,17 @@ class PackScheduler:
 
     def plan_work(self, plan: PackPlan) -> PlanWork:
         """The plan's shared and private work for the menu's lean-kernel gate (``lean_gate``)."""
-        lean = self.menu.lean
-        if lean is None:
+        if self.menu.lean is None:
             raise ValueError("menu: has no lean kernel")
         return plan_work(
             plan.items,
             plan.num_shared_items,
-            token_cost=np.asarray(self.token_cost),
+            token_cost=self._rule.token_cost,
             item_overhead=self.cost.item_overhead_bytes,
-            tile_rows=np.asarray([t.block_m for t in self.tiles]),
+            tile_rows=self._tile_rows,
             num_kv_heads=self.num_kv_heads,
-            shared_programs=self.num_sms * lean.shared_programs_per_sm,
-            private_programs=self.num_sms * lean.programs_per_sm,
+            shared_programs=self.num_shared_part_programs,
+            private_programs=self.num_private_part_programs,
         )
 
     def forget_decisions(self) -> None:

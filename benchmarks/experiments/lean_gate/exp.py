@@ -31,6 +31,7 @@ def one(shape: str, rounds: int) -> dict:
     from bench_kernels import HEAD_DIM, batch_for, decoders_side_by_side, make_decoder
 
     from sglang_pat.cost_model import default_tile_menu
+    from sglang_pat.decoder import device_sm_count
 
     batch = batch_for(shape)
     one_launch = default_tile_menu(HEAD_DIM, batch.q.shape[1] // batch.k.shape[1], lean=False)
@@ -44,7 +45,7 @@ def one(shape: str, rounds: int) -> dict:
         shape=shape,
         items=int(plan.items.shape[0]),
         shared_items=plan.num_shared_items,
-        num_sms=decoders["lean"].num_sms,
+        num_sms=device_sm_count(batch.q.device),
     )
     header = decoders["lean"].header.cpu().tolist()
     if header[2] > 0:  # the plan splits: time each part alone too
