@@ -47,7 +47,7 @@ import time
 from pathlib import Path
 
 from servers import ServerSpec, running
-from serving_results import read_rows, write_results
+from serving_results import read_rows, server_label, write_results
 
 from sglang_pat.model_dirs import SHAPES, make_model_dir
 
@@ -315,7 +315,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.summarize:
         merged = {
-            (r["workload"], r["backend"]): r for d in args.summarize for r in read_rows(Path(d))
+            (r["workload"], server_label(r)): r for d in args.summarize for r in read_rows(Path(d))
         }
         order = {name: i for i, name in enumerate(WORKLOADS)}  # later runs replace earlier rows
         rows = sorted(merged.values(), key=lambda r: order.get(r["workload"], len(order)))

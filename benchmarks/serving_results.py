@@ -4,16 +4,26 @@ serving-summary.json and serving.png out (see bench_serving.py)."""
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 from pathlib import Path
 
 
+def server_label(row: dict) -> str:
+    """The row's backend with the ``SGLANG_PAT_*`` variables its servers inherited, which
+    ``bench_serving.run_line`` puts first on the run line: two pat servers of one comparison
+    (the lean kernel off and on) stay apart in the merged tables."""
+    words = row.get("run", "").split()
+    pat_env = list(itertools.takewhile(lambda word: word.startswith("SGLANG_PAT_"), words))
+    return " ".join([row["backend"], *pat_env])
+
+
 def read_rows(run: Path) -> list[dict]:
-    """Rows of a run directory; a later row of the same (workload, backend) replaces one."""
+    """Rows of a run directory; a later row of the same (workload, server) replaces one."""
     rows: dict[tuple[str, str], dict] = {}
     for line in (run / "rows.jsonl").read_text().splitlines():
         row = json.loads(line)
-        rows[row["workload"], row["backend"]] = row
+        rows[row["workload"], server_label(row)] = row
     return list(rows.values())
 
 
@@ -31,7 +41,7 @@ def write_results(rows: list[dict], out: Path, gpu: str) -> None:
     runs = list(dict.fromkeys(row.get("run", "") for row in rows))
     summary: dict = dict(gpu=gpu, commit=",".join(commits), date=",".join(dates), commands=runs)
     for row in rows:
-        summary.setdefault(row["workload"], {})[row["backend"]] = {k: row.get(k) for k in keys}
+        summary.setdefault(row["workload"], {})[server_label(row)] = {k: row.get(k) for k in keys}
     (out / "serving-summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     fmt = lambda value, spec: "n/a" if value is None else format(value, spec)  # noqa: E731
     table = [
@@ -41,7 +51,7 @@ def write_results(rows: list[dict], out: Path, gpu: str) -> None:
     table.append("|---|---|---:|---:|---:|---:|---:|")
     for row in rows:
         table.append(
-            f"| {row['workload']} | {row['backend']} | {fmt(row.get('decode_tok_s'), '.0f')} "
+            f"| {row['workload']} | {server_label(row)} | {fmt(row.get('decode_tok_s'), '.0f')} "
             f"| {fmt(row.get('median_itl_ms'), '.2f')} | {fmt(row.get('mean_tpot_ms'), '.2f')} "
             f"| {fmt(row.get('output_tok_s'), '.0f')} | {fmt(row.get('server_errors'), 'd')} |"
         )
@@ -59,7 +69,7 @@ def plot(rows: list[dict], path: Path, title: str) -> None:
     import matplotlib.pyplot as plt
 
     workloads = list(dict.fromkeys(r["workload"] for r in rows))
-    backends = list(dict.fromkeys(r["backend"] for r in rows))
+    backends = list(dict.fromkeys(server_label(r) for r in rows))
     fig, axes = plt.subplots(1, 3, figsize=(17, 4.5))
     for ax, key, label in (
         (axes[0], "decode_tok_s", "decode tok/s (full batch; replays: every step)"),
@@ -73,7 +83,7 @@ def plot(rows: list[dict], path: Path, title: str) -> None:
                     (
                         r.get(key) or 0
                         for r in rows
-                        if r["workload"] == w and r["backend"] == backend
+                        if r["workload"] == w and server_label(r) == backend
                     ),
                     0,
                 )

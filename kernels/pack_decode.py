@@ -515,7 +515,6 @@ def _pack_decode_kernel(
     NT: tl.constexpr,
     ST: tl.constexpr,
     PART: tl.constexpr,
-    STATIC_PROGRAMS: tl.constexpr = 0,
 ):
     """Persistent multi-tile decode: programs pull (item, KV head) units from a queue.
 
@@ -533,11 +532,6 @@ def _pack_decode_kernel(
       small tiles (``M0`` × ``N0`` whatever an item's tile) for two programs per SM beside a
       shared-part program. Its units are alike and memory-bound: programs stride over them
       without the queue.
-
-    ``STATIC_PROGRAMS`` (``SHARED_PART`` only; 0: every active program): only the first
-    ``min(active programs, STATIC_PROGRAMS)`` programs take a static first unit, and the others
-    take theirs from the queue. Then a program that starts late, behind a forked launch's
-    programs on its SM, holds no unit that the others must wait for.
     """
     if PART == PRIVATE_PART:
         items_ptr += tl.load(header_ptr) * 6  # its first item
@@ -554,31 +548,17 @@ def _pack_decode_kernel(
                 unit = num_units
         else:
             active_programs = tl.num_programs(0)
-        # Ticket t stands for unit first_queued + t. Each unit run takes one ticket and each
-        # late program one for its first unit, so the last is num_units + late programs - 1.
-        first_queued = active_programs
-        last_ticket = num_units - 1
-        if PART == SHARED_PART:
-            if STATIC_PROGRAMS > 0:
-                first_queued = tl.minimum(active_programs, STATIC_PROGRAMS)
-                last_ticket = num_units + active_programs - first_queued - 1
-                program = tl.program_id(0)
-                if (program >= first_queued) & (program < active_programs):
-                    ticket = tl.atomic_add(queue_ptr, 1)
-                    if ticket == last_ticket:
-                        tl.atomic_xchg(queue_ptr, 0)
-                    unit = first_queued + ticket
     while unit < num_units:
         if PART == PRIVATE_PART:
             next_unit = unit + tl.num_programs(0)
         else:
             # Issued early: its latency hides behind the unit's work. Each unit done takes one
-            # ticket, so a launch hands out tickets 0 .. last_ticket (num_units - 1 without
-            # late programs), and the holder of the last one resets the counter: no exit
-            # barrier of one atomic per program on one address (2-4 µs a launch:
-            # benchmarks/experiments/latency/README.md, "One ticket per unit").
+            # ticket, so a launch hands out tickets 0 .. num_units - 1, and the holder of the
+            # last one resets the counter: no exit barrier of one atomic per program on one
+            # address (2-4 µs a launch: benchmarks/experiments/latency/README.md, "One ticket
+            # per unit").
             ticket = tl.atomic_add(queue_ptr, 1)
-            next_unit = first_queued + ticket
+            next_unit = active_programs + ticket
         item = unit // NUM_KV_HEADS
         kv_head = unit % NUM_KV_HEADS
         kv_start, kv_len, member_start, num_members, chunk, tile = _item_record(items_ptr, item)
@@ -803,7 +783,7 @@ def _pack_decode_kernel(
                 S3,
             )
         if PART != PRIVATE_PART:
-            if ticket == last_ticket:
+            if ticket == num_units - 1:
                 tl.atomic_xchg(queue_ptr, 0)
         unit = next_unit
 

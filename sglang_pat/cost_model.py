@@ -63,11 +63,6 @@ class LeanKernel:
     programs_per_sm: int = 2
     shared_programs_per_sm: int = 1
     gate: LeanGate | None = LeanGate()
-    # Under a CUDA graph a plan the gate keeps whole still runs beside the (empty) forked
-    # private part, and its shared-part programs past the first on each SM start late
-    # (benchmarks/experiments/kept_whole/). With this on, only the first program on each SM
-    # takes a static first unit; the rest take theirs from the queue. Off until measured.
-    queue_late_programs: bool = False
 
 
 @dataclass(frozen=True)

@@ -237,58 +237,6 @@ def test_private_items_in_the_lean_kernel(lean: bool, group: int) -> None:
     assert decoder.queue.tolist() == [0]
 
 
-def run_programs_last_first(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The interpreter runs a grid's programs one after another, first to last: run them last
-    to first instead (on the GPU, programs past the first on an SM may start last)."""
-    from triton.runtime.interpreter import interpreter_builder as builder
-
-    set_grid_idx = builder.set_grid_idx
-    monkeypatch.setattr(
-        builder, "set_grid_idx", lambda x, y, z: set_grid_idx(builder.grid_dim[0] - 1 - x, y, z)
-    )
-
-
-@pytest.mark.parametrize("order", ["first-to-last", "last-to-first"])
-@pytest.mark.parametrize("num_sms", [1, 7], ids=["queue", "one-wave"])
-@pytest.mark.parametrize("kept_whole", [True, False], ids=["kept-whole", "split"])
-def test_late_programs_take_their_first_unit_from_the_queue(
-    kept_whole: bool, num_sms: int, order: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """``LeanKernel.queue_late_programs``: in a graph-planned step the shared part's programs
-    past the first on each SM take their first unit from the queue. Every unit runs, and the
-    queue is zero after each launch, with more units than programs and fewer, for a plan kept
-    whole (every program active) and a split one (one program per SM active). Run last to
-    first, the late programs take the queue's units before the others, and every ticket but
-    the static programs' ones (a miscounted last ticket then leaves the queue non-zero; 7 late
-    programs, not a multiple of the 4 units, so that a wrong reset does not come out even)."""
-    if order == "last-to-first":
-        if DEVICE.type == "cuda":
-            pytest.skip("the GPU's order is its own")
-        run_programs_last_first(monkeypatch)
-    forest = PrefixForest.from_tree_spec("1,3_80,9")
-    kv = make_batch(forest, num_q_heads=8, num_kv_heads=2, head_dim=64, dtype=torch.float16)
-    menu = menu_with_gate(64, 4, LeanGate(margin=0.0) if kept_whole else None)
-    assert menu.lean is not None
-    menu = dataclasses.replace(menu, lean=dataclasses.replace(menu.lean, queue_late_programs=True))
-    decoder = decoder_for(
-        kv, max_requests=4, max_kv_indices=512, num_sms=num_sms, cost=SHARING, menu=menu
-    )
-    decoder.scheduler.min_chunk_tokens = 16
-    plan = decoder.plan_step(forest, kv.pool_rows, kv.req_to_token, for_graph=True)
-    assert 0 < plan.num_shared_items < plan.items.shape[0] and decoder.lean_needed
-    items = plan.items.shape[0]
-    if kept_whole:
-        assert decoder.header.tolist() == [items, decoder.num_programs, 0]
-    else:
-        shared = plan.num_shared_items
-        assert decoder.header.tolist() == [shared, num_sms, items - shared]
-    for _ in range(3):
-        out = torch.full_like(kv.q, float("nan"))
-        decoder.forward(kv.q, kv.k_buffer, kv.v_buffer, out, sm_scale=0.125)
-        assert decoder.queue.tolist() == [0]
-        assert_close(out, reference_decode(kv, 0.125), torch.float16)
-
-
 def test_no_lean_launch_without_shared_items() -> None:
     """All-private plans keep every program of the pack kernel and no lean launch, unless a
     graph is being planned for (a captured graph replays both kernels whatever the plan)."""

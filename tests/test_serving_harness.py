@@ -188,3 +188,33 @@ def test_the_run_line_names_the_pat_environment() -> None:
         "SGLANG_PAT_LEAN_KERNEL=1 SGLANG_PAT_VERIFY=1 benchmarks/bench_serving.py --backends pat"
     )
     assert bench_serving.run_line(argv, {"PATH": "/bin"}) == " ".join(argv)
+
+
+def test_pat_servers_with_different_settings_stay_apart(tmp_path: Path) -> None:
+    """Two pat runs (the lean kernel off, then on) merged with ``--summarize`` keep both rows,
+    labelled by their settings; a later run of the same server still replaces the earlier."""
+    serving_results = pytest.importorskip("serving_results")
+
+    def run(name: str, env: str, tpot: float) -> Path:
+        argv = ["benchmarks/bench_serving.py", "--backends", "pat"]
+        environ = dict([env.split("=")]) if env else {}
+        line = bench_serving.run_line(argv, environ)
+        row = dict(workload="mooncake-conversation", backend="pat", mean_tpot_ms=tpot, run=line)
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "rows.jsonl").write_text(json.dumps(row) + "\n")
+        return tmp_path / name
+
+    runs = [run("off", "", 8.3), run("on", "SGLANG_PAT_LEAN_KERNEL=1", 8.7), run("again", "", 8.4)]
+    argv = ["bench_serving.py", "--summarize", *map(str, runs), "--out", str(tmp_path / "m")]
+    pytest.importorskip("matplotlib")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sys, "argv", argv)
+        bench_serving.main()
+    summary = json.loads((tmp_path / "m" / "serving-summary.json").read_text())
+    servers = summary["mooncake-conversation"]
+    assert {k: v["mean_tpot_ms"] for k, v in servers.items()} == {
+        "pat": 8.4,
+        "pat SGLANG_PAT_LEAN_KERNEL=1": 8.7,
+    }
+    assert "| pat SGLANG_PAT_LEAN_KERNEL=1 |" in (tmp_path / "m" / "serving.md").read_text()
+    assert serving_results.server_label(dict(backend="flashinfer", run="x --y")) == "flashinfer"
