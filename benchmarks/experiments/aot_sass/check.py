@@ -40,7 +40,6 @@ from sglang_pat.cost_model import default_tile_menu, private_part_tiles
 TARGET = GPUTarget("cuda", 90, 64)  # H100 / H200
 SM_SHARED_BYTES = 233472  # 228 KB a block may use on an H200 SM, 1 KB reserved per block
 SM_REGISTERS = 65536
-H200_SMS = 132
 INT_POINTERS = {"kv_indices_ptr", "items_ptr", "members_ptr", "header_ptr", "queue_ptr"}
 NOT_ALIGNED = {"sm_scale", "logit_cap"}  # every integer the launches pass is a multiple of 16
 BIN = Path(triton.__file__).parent / "backends/nvidia/bin"
@@ -117,11 +116,6 @@ def main() -> None:
     parser.add_argument("--pages", default="1")
     parser.add_argument("--dtypes", default="bf16")
     parser.add_argument("--logit-cap", action="store_true", help="also with a logit cap")
-    parser.add_argument(
-        "--late-programs",
-        action="store_true",
-        help="also the shared part with LeanKernel.queue_late_programs (its resources)",
-    )
     args = parser.parse_args()
     merge_alignment()
     old = old_kernel(args.against) if args.against else None
@@ -136,7 +130,7 @@ def main() -> None:
             BLOCK_DV=head_dim, PAGE_SIZE=page, HAS_LOGIT_CAP=cap, SAME_KV_LAYOUT=True,
             OFFSET_64=False,
         )  # fmt: skip
-        pack = dict(common, NUM_TILES=len(menu.tiles), **menu.kernel_tiles, STATIC_PROGRAMS=0)
+        pack = dict(common, NUM_TILES=len(menu.tiles), **menu.kernel_tiles)
         launch = dict(num_warps=menu.num_warps, num_stages=menu.num_stages)
         name = f"G={group} d={head_dim} page={page} {dtype} cap={int(cap)}"
         all_items = dict(pack, PART=ALL_ITEMS.value)
@@ -169,10 +163,6 @@ def main() -> None:
                 )
             ]
             print(f"{name}: shared and private parts, same SASS as {args.against}: {same}")
-        if args.late_programs:  # LeanKernel.queue_late_programs: one static program per SM
-            late = dict(shared_part, STATIC_PROGRAMS=H200_SMS)
-            late_kernel = compile_kernel(_pack_decode_kernel, late, dtype, **launch)
-            print(f"{name}: shared part, late programs queued: {resources(late_kernel)}")
         shared = (beside["shared"] + 1024) * lean.shared_programs_per_sm + (
             small["shared"] + 1024
         ) * lean.programs_per_sm

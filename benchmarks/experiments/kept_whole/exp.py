@@ -14,9 +14,6 @@ merge, as ``bench_kernels.py``), on the same planned buffers:
   forked first, then the shared build;
 - ``shared-first+fork``: the same with the shared build issued before the fork;
 - ``shared+serial``: the empty private launch on the main stream, then the shared build;
-- ``late-queued+fork``: what a graph runs with ``LeanKernel.queue_late_programs`` (added
-  after session 19's run): the shared build's programs past the first on each SM take their
-  first unit from the queue;
 - ``one-launch``: the lean kernel off (its own decoder and plan), the baseline for split
   plans too, where ``all`` and ``shared`` run the shared items only.
 
@@ -36,8 +33,6 @@ sys.path.insert(0, str(HERE.parents[1]))
 
 
 def one(shape: str, rounds: int, carveout: bool) -> dict:
-    import dataclasses
-
     import numpy as np
     import torch
     from bench_kernels import HEAD_DIM, batch_for, make_decoder, side_by_side_us
@@ -48,12 +43,8 @@ def one(shape: str, rounds: int, carveout: bool) -> dict:
     batch = batch_for(shape)
     decoder = make_decoder(batch)  # the default menu: the gated lean kernel
     assert decoder.menu.lean is not None
-    late = dataclasses.replace(decoder.menu.lean, queue_late_programs=True)
     group = batch.q.shape[1] // batch.k.shape[1]
-    decoders = {
-        "late-queued+fork": make_decoder(batch, dataclasses.replace(decoder.menu, lean=late)),
-        "one-launch": make_decoder(batch, default_tile_menu(HEAD_DIM, group, lean=False)),
-    }
+    decoders = {"one-launch": make_decoder(batch, default_tile_menu(HEAD_DIM, group, lean=False))}
     header = decoder.header.cpu().tolist()
     out = torch.empty_like(batch.q)
     args = (batch.q, batch.k, batch.v, out, decoder.kv_indices, decoder.items, decoder.members)
@@ -106,17 +97,13 @@ def one(shape: str, rounds: int, carveout: bool) -> dict:
             )
     flush = torch.empty(2**28, dtype=torch.uint8, device="cuda")
     times = side_by_side_us(fns, flush, rounds)
-    row = dict(
+    return dict(
         shape=shape,
         carveout_on_all=carveout,
         header=header,
         kept_whole=header[2] == 0,
         us={name: float(np.median(t)) for name, t in times.items()},
     )
-    if not carveout:  # the late-queued decoder's output against the one launch's
-        diff = (outs["late-queued+fork"].float() - outs["one-launch"].float()).abs().max()
-        row["late_queued_max_abs_diff"] = float(diff)
-    return row
 
 
 def main() -> None:
