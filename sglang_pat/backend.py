@@ -34,10 +34,10 @@ PLAN_TIMES_LOGGED_EVERY = 200  # decode steps between two 'planning µs per step
 VERIFY_ENV = "SGLANG_PAT_VERIFY"
 # The lean kernel beside the pack kernel, gated per plan (cost_model.LeanKernel), on when this
 # is "1". The kernel library's default is on (measured in the kernel benchmark); the server's
-# stays off: in the serving comparison with it on (session 19) gsp 4 x 32 moved by ~2% and
-# Mooncake's mean TPOT missed its target, and a captured graph forks the private-part launch
-# every layer, which costs plans the gate keeps whole up to 10%
-# (benchmarks/experiments/kept_whole/).
+# stays off: with it on, gsp 4 x 32 gained 3.5% and Mooncake's mean TPOT lost 4% (session
+# 20, the same GPU), since a captured graph forks the private-part launch every layer
+# whatever the plan (benchmarks/experiments/kept_whole/). Since then graphs of fewer than
+# LeanKernel.min_graph_batch requests capture the one launch; that has not been served yet.
 LEAN_ENV = "SGLANG_PAT_LEAN_KERNEL"
 
 
@@ -171,7 +171,13 @@ class PatAttnBackend(TritonAttnBackend):
         start = time.perf_counter()
         forest, pool_rows, staged = self._take_forest(forward_batch)
         try:
-            self.decoder.plan_step(forest, pool_rows, self.req_to_token, for_graph=for_graph)
+            self.decoder.plan_step(
+                forest,
+                pool_rows,
+                self.req_to_token,
+                for_graph=for_graph,
+                graph_batch=forward_batch.batch_size,  # the graph's, padded rows included
+            )
         except PlanCapacityError:
             if for_graph:
                 raise  # a captured batch always fits (see __init__): this is a bug

@@ -140,9 +140,13 @@ class PatDecoder:
         req_to_token: torch.Tensor,
         *,
         for_graph: bool = False,
+        graph_batch: int | None = None,
     ) -> PackPlan:
         """Plan, upload and gather for one step. ``for_graph`` keeps the merge launched in
-        ``forward`` (a captured graph replays it whatever the plan)."""
+        ``forward`` (a captured graph replays it whatever the plan). ``graph_batch``: the
+        batch size of the graph that is captured or replayed, padded rows included (default:
+        the forest's requests); below ``LeanKernel.min_graph_batch`` the graph has no
+        private-part launch, so the plan is kept whole."""
         try:
             plan = self.scheduler.plan(forest, req_pool_indices)
         except PlanCapacityError:
@@ -151,15 +155,22 @@ class PatDecoder:
             self.capacity_fallbacks += 1
             private = PrefixForest([], [], [], [], [-1] * forest.num_requests, forest.seq_lens)
             plan = self.scheduler.plan_cold(private, req_pool_indices)
+        lean = self.menu.lean
+        graph_pair = (
+            lean is not None
+            and for_graph
+            and (graph_batch or forest.num_requests) >= lean.min_graph_batch
+        )
         # A lazy plan is the last one with every request a token longer: keep its split (the
         # gate costs ~20 µs of numpy, a lazy update ~10 µs).
-        self.upload(plan, keep_split=self.scheduler.last_plan_was_lazy)
+        lazy = self.scheduler.last_plan_was_lazy
+        self.upload(plan, keep_split=lazy, may_split=graph_pair or not for_graph)
         max_len = int(plan.segments[:, 2].max()) if plan.segments.shape[0] else 0
         gather_kv_indices(
             req_to_token, self.segments, self.kv_indices, plan.segments.shape[0], max_len
         )
         self.merge_needed = for_graph or plan.num_partials > 0
-        self.lean_needed = self.menu.lean is not None and (for_graph or self.splits)
+        self.lean_needed = graph_pair or (not for_graph and self.splits)
         return plan
 
     def _splits(self, plan: PackPlan) -> bool:
@@ -184,12 +195,15 @@ class PatDecoder:
         shared = plan.num_shared_items
         return np.asarray([shared, active, num_items - shared], dtype=np.int32)
 
-    def upload(self, plan: PackPlan, keep_split: bool = False) -> None:
+    def upload(self, plan: PackPlan, keep_split: bool = False, may_split: bool = True) -> None:
         """Copy the plan into the device buffers; padded requests get empty merge ranges.
         ``keep_split``: the plan is a lazy update of the last one uploaded (the same items,
-        every request a token longer), so the gate's choice is kept."""
+        every request a token longer), so the gate's choice is kept. ``may_split=False``: the
+        step runs no private-part launch (a small batch's graph), so the plan stays whole."""
         plan.check_fits(self.capacity)
-        if not keep_split:
+        if not may_split:
+            self.splits = False
+        elif not keep_split:
             self.splits = self._splits(plan)
         slot = self._staging_next
         self._staging_next ^= 1

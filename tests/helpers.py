@@ -96,13 +96,17 @@ def make_batch(
 LEAN_MODES = ("gated", "always", "off")
 
 
-def menu_with_gate(head_dim: int, group: int, gate: LeanGate | None) -> TileMenu:
+def menu_with_gate(
+    head_dim: int, group: int, gate: LeanGate | None, min_graph_batch: int = 1
+) -> TileMenu:
     """The default menu with ``gate`` deciding its lean kernel's split (None: every plan with
-    shared and private items splits)."""
+    shared and private items splits). The tests' batches are small: their graphs capture the
+    private-part launch from ``min_graph_batch`` requests (``LeanKernel.min_graph_batch``)."""
     menu = default_tile_menu(head_dim, group)
     if menu.lean is None:
         raise ValueError(f"head_dim {head_dim}: the default menu has no lean kernel")
-    return dataclasses.replace(menu, lean=dataclasses.replace(menu.lean, gate=gate))
+    lean = dataclasses.replace(menu.lean, gate=gate, min_graph_batch=min_graph_batch)
+    return dataclasses.replace(menu, lean=lean)
 
 
 def tile_menu(head_dim: int, group: int, lean: str = "gated") -> TileMenu:

@@ -29,14 +29,16 @@ class FakeDecoder:
 
     def __init__(self, **kwargs) -> None:
         self.plans: list[tuple] = []
+        self.graph_batches: list[int | None] = []
         self.forwards: list[float] = []
         self.fail_next_plan = False
 
-    def plan_step(self, forest, pool_rows, req_to_token, *, for_graph=False):
+    def plan_step(self, forest, pool_rows, req_to_token, *, for_graph=False, graph_batch=None):
         if self.fail_next_plan:
             self.fail_next_plan = False
             raise PlanCapacityError("too many partials")
         self.plans.append((forest, np.asarray(pool_rows).tolist(), for_graph))
+        self.graph_batches.append(graph_batch)
         self.planned_rows = len(forest.seq_lens)
 
     def forward(self, q, k_buffer, v_buffer, o, *, sm_scale, logit_cap=0.0):
@@ -78,6 +80,11 @@ def backend(monkeypatch):
     T = triton_backend.TritonAttnBackend
     monkeypatch.setattr(T, "__init__", fake_triton_init)
     monkeypatch.setattr(T, "init_forward_metadata", lambda self, fb: calls.append("triton-meta"))
+    monkeypatch.setattr(
+        T,
+        "init_forward_metadata_out_graph",
+        lambda self, fb, in_capture=False: calls.append("triton-meta-graph"),
+    )
 
     def fake_triton_decode(self, q, k, v, layer, fb, save_kv_cache=True, *args, **kwargs):
         calls.append("triton-decode" if save_kv_cache else "triton-decode-no-write")
@@ -167,6 +174,21 @@ def test_decode_goes_through_the_pack_plan(backend) -> None:
     assert backend.calls == ["triton-meta", "write-kv"]
     assert backend.decoder.forwards == [0.125]
     assert out.shape == (4, NUM_HEADS * HEAD_DIM) and bool((out == 7).all())
+
+
+def test_graph_steps_name_the_graphs_batch_size(backend) -> None:
+    """Before a graph replay the batch is padded up to the graph's size (SGLang's replay view
+    has that ``batch_size``): the plan covers the staged requests, and the decoder is told the
+    graph's size, which decides whether the graph has the lean kernel's private launch."""
+    batch = radix_batch(PROMPTS)
+    backend.stage_batch(batch)
+    padded = forward_batch("DECODE", batch)
+    padded.batch_size = 8
+    backend.init_forward_metadata_out_graph(padded)
+    ((forest, pool_rows, for_graph),) = backend.decoder.plans
+    assert for_graph and forest.num_requests == 4 and pool_rows == [3, 4, 5, 6]
+    assert backend.decoder.graph_batches == [8]
+    assert backend.calls == ["triton-meta-graph"]
 
 
 def test_extend_and_idle_go_to_triton(backend) -> None:

@@ -19,7 +19,7 @@ from helpers import (
 from sglang_pat.kernels.launch import pack_decode
 
 from sglang_pat import decoder as decoder_module
-from sglang_pat.cost_model import CostModel, default_tile_menu
+from sglang_pat.cost_model import CostModel
 from sglang_pat.forest import PrefixForest
 from sglang_pat.lean_gate import LeanGate
 
@@ -242,7 +242,7 @@ def test_no_lean_launch_without_shared_items() -> None:
     graph is being planned for (a captured graph replays both kernels whatever the plan)."""
     forest = PrefixForest.from_tree_spec("3_50")
     kv = make_batch(forest, num_q_heads=8, num_kv_heads=2, head_dim=64, dtype=torch.float16)
-    menu = default_tile_menu(64, 4, lean=True)
+    menu = menu_with_gate(64, 4, LeanGate())
     decoder = decoder_for(kv, max_requests=4, max_kv_indices=256, num_sms=2, menu=menu)
     plan = decoder.plan_step(forest, kv.pool_rows, kv.req_to_token)
     assert decoder.header.tolist() == [plan.items.shape[0], 4, 0] and not decoder.lean_needed
@@ -250,6 +250,45 @@ def test_no_lean_launch_without_shared_items() -> None:
     assert decoder.lean_needed
     out = decoder.forward(kv.q, kv.k_buffer, kv.v_buffer, torch.empty_like(kv.q), sm_scale=0.125)
     assert_close(out, reference_decode(kv, 0.125), torch.float16)
+
+
+@pytest.mark.parametrize("graph_batch", [None, 3, 4, 8], ids=lambda b: f"graph-of-{b}")
+def test_small_graphs_capture_the_one_launch(graph_batch: int | None) -> None:
+    """``LeanKernel.min_graph_batch``: a graph for fewer requests (here 4) captures no
+    private-part launch, and every plan it replays is kept whole, even one that its gate
+    would split (here: no gate); from that many requests on, the graph has both launches and
+    the plan splits. A graph replays plans of at most its batch size (SGLang pads the batch
+    up to the graph's), so a split plan never reaches a graph without the private launch.
+    Eager steps split whatever the batch size; a lazy step keeps its graph's choice."""
+    forest = PrefixForest.from_tree_spec("1,3_80,9")
+    kv = make_batch(forest, num_q_heads=8, num_kv_heads=2, head_dim=64, dtype=torch.float16)
+    menu = menu_with_gate(64, 4, None, min_graph_batch=4)
+    decoder = decoder_for(
+        kv, max_requests=8, max_kv_indices=512, num_sms=3, cost=SHARING, menu=menu
+    )
+    decoder.scheduler.min_chunk_tokens = 16
+    plan = decoder.plan_step(forest, kv.pool_rows, kv.req_to_token)
+    assert 0 < plan.num_shared_items < plan.items.shape[0]
+    assert decoder.splits and decoder.lean_needed  # eager: the gate's choice
+    pair = graph_batch is not None and graph_batch >= 4  # None: the forest's 3 requests
+    for grown, lazy in ((1, True), (2, False), (1, True)):  # after the eager split, then cold
+        forest = dataclasses.replace(forest, seq_lens=forest.seq_lens + grown)
+        kv = make_batch(forest, num_q_heads=8, num_kv_heads=2, head_dim=64, dtype=torch.float16)
+        plan = decoder.plan_step(
+            forest, kv.pool_rows, kv.req_to_token, for_graph=True, graph_batch=graph_batch
+        )
+        assert decoder.scheduler.last_plan_was_lazy == lazy
+        assert decoder.splits == decoder.lean_needed == pair
+        items = plan.items.shape[0]
+        if pair:
+            shared = plan.num_shared_items
+            assert decoder.header.tolist() == [shared, 3, items - shared]
+        else:
+            assert decoder.header.tolist() == [items, decoder.num_programs, 0]
+        out = torch.full_like(kv.q, float("nan"))
+        decoder.forward(kv.q, kv.k_buffer, kv.v_buffer, out, sm_scale=0.125)
+        assert_close(out, reference_decode(kv, 0.125), torch.float16)
+        assert decoder.queue.tolist() == [0]
 
 
 def test_padded_requests_are_left_alone() -> None:

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
-from helpers import DEVICE, assert_close, decoder_for, make_batch, reference_decode, tile_menu
+from helpers import (
+    DEVICE,
+    assert_close,
+    decoder_for,
+    make_batch,
+    menu_with_gate,
+    reference_decode,
+    tile_menu,
+)
 from sglang_pat.kernels import launch
 
 from sglang_pat.cost_model import default_tile_menu
@@ -176,11 +183,10 @@ def test_default_menu_keeps_its_programs_per_sm() -> None:
     assert lean_compiled.n_regs <= lean.max_registers and registers <= 65536
 
 
-@pytest.mark.parametrize("lean", ["off", "always", "gated"])
-def test_cuda_graph_replays_new_plans(lean: str) -> None:
-    """Capture once with every config launched (with ``lean``, the lean kernel forked and
-    joined inside the graph); replay after planning other batches."""
-    trees = ["1,32_512,40", "32_300", "2,4,32_128,64,17", "1,8,32_64,64,1000"]
+def replay_plans(trees: list[str], menu, graph_batch: int) -> list[bool]:
+    """Capture one graph for ``graph_batch`` requests after planning the first tree, then plan
+    each tree and replay the graph; every output is checked, the padded rows included (left
+    alone). Returns each replayed plan's ``splits``."""
     forests = [PrefixForest.from_tree_spec(t) for t in trees]
     batches = [
         make_batch(f, num_q_heads=32, num_kv_heads=8, head_dim=128, dtype=torch.bfloat16, seed=i)
@@ -188,26 +194,53 @@ def test_cuda_graph_replays_new_plans(lean: str) -> None:
     ]
     decoder = decoder_for(
         batches[0],
-        max_requests=32,
+        max_requests=graph_batch,
         max_kv_indices=int(max(f.seq_lens.sum() for f in forests)),
-        menu=tile_menu(128, 4, lean),
+        menu=menu,
     )
-    q = torch.empty_like(batches[0].q)
+    q = torch.zeros(graph_batch, 32, 128, dtype=torch.bfloat16, device="cuda")
     out = torch.empty_like(q)
     k_pool = torch.zeros(
         max(b.k_buffer.shape[0] for b in batches), 8, 128, dtype=torch.bfloat16, device="cuda"
     )
     v_pool = torch.zeros_like(k_pool)
-    decoder.plan_step(forests[0], batches[0].pool_rows, batches[0].req_to_token, for_graph=True)
+    first = batches[0]
+    plan = dict(for_graph=True, graph_batch=graph_batch)
+    decoder.plan_step(forests[0], first.pool_rows, first.req_to_token, **plan)
     decoder.forward(q, k_pool, v_pool, out, sm_scale=128**-0.5)
     graph = torch.cuda.CUDAGraph()
     with torch.cuda.graph(graph):
         decoder.forward(q, k_pool, v_pool, out, sm_scale=128**-0.5)
+    splits = []
     for forest, kv in zip(forests, batches):
-        decoder.plan_step(forest, kv.pool_rows, kv.req_to_token, for_graph=True)
-        q.copy_(kv.q)
+        decoder.plan_step(forest, kv.pool_rows, kv.req_to_token, **plan)
+        splits.append(decoder.splits)
+        rows = forest.num_requests
+        q[:rows].copy_(kv.q)
         k_pool[: kv.k_buffer.shape[0]] = kv.k_buffer
         v_pool[: kv.v_buffer.shape[0]] = kv.v_buffer
+        out.fill_(3.0)
         graph.replay()
-        assert_close(out, reference_decode(kv, 128**-0.5), torch.bfloat16)
-        assert np.isfinite(out.float().cpu().numpy()).all()
+        assert_close(out[:rows], reference_decode(kv, 128**-0.5), torch.bfloat16)
+        assert bool((out[rows:] == 3.0).all())
+    return splits
+
+
+@pytest.mark.parametrize("lean", ["off", "always", "gated"])
+def test_cuda_graph_replays_new_plans(lean: str) -> None:
+    """Capture once with every config launched (with ``lean``, the lean kernel forked and
+    joined inside the graph); replay after planning other batches."""
+    trees = ["1,32_512,40", "32_300", "2,4,32_128,64,17", "1,8,32_64,64,1000"]
+    splits = replay_plans(trees, tile_menu(128, 4, lean), graph_batch=32)
+    if lean != "gated":  # the gate's choices are its own
+        assert any(splits) == (lean == "always")
+
+
+def test_small_graph_replays_whole_plans() -> None:
+    """A graph for fewer requests than ``LeanKernel.min_graph_batch`` captures the one launch,
+    so the plans it replays (up to its batch size, padded) stay whole, here even those that a
+    missing gate would always split."""
+    trees = ["1,8_512,40", "2,4,8_128,64,17", "8_300", "1,4_64,1000"]
+    always = menu_with_gate(128, 4, None, min_graph_batch=16)
+    assert replay_plans(trees, always, graph_batch=8) == [False] * 4
+    assert any(replay_plans(trees, always, graph_batch=16))  # the same plans, both launches
