@@ -147,6 +147,8 @@ class PatDecoder:
         batch size of the graph that is captured or replayed, padded rows included (default:
         the forest's requests); below ``LeanKernel.min_graph_batch`` the graph has no
         private-part launch, so the plan is kept whole."""
+        if graph_batch is not None and graph_batch < forest.num_requests:
+            raise ValueError(f"graph_batch {graph_batch} < the {forest.num_requests} requests")
         try:
             plan = self.scheduler.plan(forest, req_pool_indices)
         except PlanCapacityError:

@@ -289,6 +289,8 @@ def test_small_graphs_capture_the_one_launch(graph_batch: int | None) -> None:
         decoder.forward(kv.q, kv.k_buffer, kv.v_buffer, out, sm_scale=0.125)
         assert_close(out, reference_decode(kv, 0.125), torch.float16)
         assert decoder.queue.tolist() == [0]
+    with pytest.raises(ValueError, match="graph_batch"):  # a graph holds its whole batch
+        decoder.plan_step(forest, kv.pool_rows, kv.req_to_token, for_graph=True, graph_batch=2)
 
 
 def test_padded_requests_are_left_alone() -> None:
