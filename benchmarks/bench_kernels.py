@@ -20,6 +20,7 @@ import math
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -127,6 +128,17 @@ def json_line_of_own_process(script: str, shape: str, *args: str, timeout: int =
     )  # fmt: skip
     lines = [line for line in run.stdout.splitlines() if line.startswith("{")]
     return lines[-1] if lines else json.dumps(dict(shape=shape, error=run.stderr[-600:]))
+
+
+def run_shape_experiment(script: str, doc: str, one: Callable[[str, int], dict]) -> None:
+    """An experiment's command line: each shape measured by ``one(shape, rounds)`` in a
+    process of its own, one JSON line a shape."""
+    args = shape_experiment_parser(doc).parse_args()
+    if args.one:
+        print(json.dumps(one(args.shapes[0], args.rounds)), flush=True)
+        return
+    for shape in args.shapes:
+        print(json_line_of_own_process(script, shape, "--rounds", str(args.rounds)), flush=True)
 
 
 def side_by_side_text(times: list[float], out: torch.Tensor, ref: torch.Tensor) -> str:

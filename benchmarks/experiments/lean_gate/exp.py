@@ -15,7 +15,6 @@ features of its own (unused) and whose "lean" was the lean kernel then, with no 
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -62,15 +61,9 @@ def one(shape: str, rounds: int) -> dict:
 
 
 def main() -> None:
-    from bench_kernels import json_line_of_own_process, shape_experiment_parser
+    from bench_kernels import run_shape_experiment
 
-    parser = shape_experiment_parser(__doc__)
-    args = parser.parse_args()
-    if args.one:
-        print(json.dumps(one(args.shapes[0], args.rounds)), flush=True)
-        return
-    for shape in args.shapes:
-        print(json_line_of_own_process(__file__, shape, "--rounds", str(args.rounds)), flush=True)
+    run_shape_experiment(__file__, __doc__, one)
 
 
 if __name__ == "__main__":

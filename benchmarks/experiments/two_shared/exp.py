@@ -20,7 +20,6 @@ Each row also gives the largest |difference| of every variant's output from the 
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -167,17 +166,12 @@ def one(shape: str, rounds: int) -> dict:
 
 
 def main() -> None:
-    from bench_kernels import json_line_of_own_process, shape_experiment_parser
+    from bench_kernels import run_shape_experiment
 
     if sys.argv[1:] == ["--cpu-check"]:
         cpu_check()
         return
-    args = shape_experiment_parser(__doc__).parse_args()
-    if args.one:
-        print(json.dumps(one(args.shapes[0], args.rounds)), flush=True)
-        return
-    for shape in args.shapes:
-        print(json_line_of_own_process(__file__, shape, "--rounds", str(args.rounds)), flush=True)
+    run_shape_experiment(__file__, __doc__, one)
 
 
 if __name__ == "__main__":
