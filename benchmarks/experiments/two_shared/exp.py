@@ -111,8 +111,9 @@ def one(shape: str, rounds: int) -> dict:
     group = batch.q.shape[1] // batch.k.shape[1]
     menu = default_tile_menu(HEAD_DIM, group, lean=True)
     assert menu.lean is not None
-    menu = dataclasses.replace(menu, lean=dataclasses.replace(menu.lean, gate=None))
-    decoder = make_decoder(batch, menu)  # always split
+    always = dataclasses.replace(menu.lean, gate=None, min_graph_batch=1)  # split, any batch
+    menu = dataclasses.replace(menu, lean=always)
+    decoder = make_decoder(batch, menu)
     one_launch = make_decoder(batch, default_tile_menu(HEAD_DIM, group, lean=False))
     shared, _, private = decoder.header.tolist()
     num_sms = decoder.scheduler.num_shared_part_programs
