@@ -36,7 +36,8 @@ def one(shape: str, rounds: int) -> dict:
     one_launch = default_tile_menu(HEAD_DIM, batch.q.shape[1] // batch.k.shape[1], lean=False)
     lean = default_tile_menu(HEAD_DIM, batch.q.shape[1] // batch.k.shape[1])
     assert lean.lean is not None  # every plan with both kinds of item splits: no gate
-    split = dataclasses.replace(lean, lean=dataclasses.replace(lean.lean, gate=None))
+    always = dataclasses.replace(lean.lean, gate=None, min_graph_batch=1)  # any batch too
+    split = dataclasses.replace(lean, lean=always)
     decoders = {"pat": make_decoder(batch, one_launch), "lean": make_decoder(batch, split)}
     plan = decoders["lean"].plan
     assert plan is not None
