@@ -388,3 +388,44 @@ def test_lazy_steps_keep_the_gates_choice() -> None:
         assert decoder.splits and decoder.header.tolist() == [shared, 3, len(plan.items) - shared]
         forest = dataclasses.replace(forest, seq_lens=forest.seq_lens + 1)
     assert len(calls) == 1
+
+
+def test_shared_part_register_cap(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``LeanKernel.shared_max_registers`` caps the shared part's registers (``maxnreg``) and
+    nothing else: the all-items build of a plan the gate keeps whole and, unset, the shared
+    part launch as before; the private part keeps the lean kernel's own cap."""
+    from sglang_pat.kernels import launch
+
+    forest = PrefixForest.from_tree_spec("1,4_64,17")
+    kv = make_batch(forest, num_q_heads=8, num_kv_heads=2, head_dim=64, dtype=torch.float16)
+    launched: list[tuple[str, object]] = []
+    kernel = launch._pack_decode_kernel
+
+    class Recording:
+        def __getitem__(self, grid):
+            def run(*args, **options):
+                part = {v: k for k, v in launch.PARTS.items()}[options["PART"]]
+                launched.append((part, options.get("maxnreg")))
+                return kernel[grid](*args, **options)
+
+            return run
+
+    monkeypatch.setattr(launch, "_pack_decode_kernel", Recording())
+    for cap in (None, 192):
+        for gate in (None, LeanGate(margin=0.0)):  # split, then kept whole
+            menu = menu_with_gate(64, 4, gate)
+            lean = dataclasses.replace(menu.lean, shared_max_registers=cap)
+            decoder = decoder_for(
+                kv, max_requests=4, max_kv_indices=512, num_sms=3, cost=SHARING,
+                menu=dataclasses.replace(menu, lean=lean),
+            )  # fmt: skip
+            decoder.scheduler.min_chunk_tokens = 16
+            decoder.plan_step(forest, kv.pool_rows, kv.req_to_token)
+            out = torch.full_like(kv.q, float("nan"))
+            decoder.forward(kv.q, kv.k_buffer, kv.v_buffer, out, sm_scale=0.125)
+            assert_close(out, reference_decode(kv, 0.125), torch.float16)
+    private_cap = menu_with_gate(64, 4, None).lean.max_registers
+    assert launched == [
+        ("private", private_cap), ("shared", None), ("all", None),
+        ("private", private_cap), ("shared", 192), ("all", None),
+    ]  # fmt: skip
