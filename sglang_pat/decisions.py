@@ -40,6 +40,7 @@ class PackDecider:
         self.tile_count: list[int] = [0]
         self.tile_split: list[list[int]] = [[]]  # [n] member counts of the tiles of n members
         self.decisions: dict[tuple[int, ...], int] = {}
+        self.tile_marks = [c.block_m // group_size for c in tiles]  # tile shape changes
 
     def tiles_of(self, num_members: int) -> list[int]:
         """Member counts of the row tiles of a pack of ``num_members`` requests."""
@@ -54,14 +55,6 @@ class PackDecider:
             self._grow_tile_tables(num_members)
         return self.tile_split[num_members]
 
-    def read_cost(self, num_members: int, span: int) -> float:
-        """Cost of reading a span for a pack of ``num_members``: Σ over its tiles, O(1)."""
-        if num_members >= len(self.tile_cost):
-            self._grow_tile_tables(num_members)
-        return (
-            span * self.tile_cost[num_members] + self.tile_count[num_members] * self.item_overhead
-        )
-
     def _grow_tile_tables(self, num_members: int) -> None:
         """Extend the per-pack-size tables (row tiles, Σ tile token costs) to ``num_members``."""
         while num_members >= len(self.tile_cost):
@@ -71,9 +64,6 @@ class PackDecider:
                 sum(self.token_cost[self.config_for_rows[m * self.group_size]] for m in tiles)
             )
             self.tile_count.append(len(tiles))
-
-    def pack_cost(self, staying: int, span: int) -> float:
-        return self.read_cost(staying, span) + staying * self.partial_cost if staying else 0.0
 
     def groups_to_pull(self, span: int, kid_sizes: list[int], singles: int) -> int:
         """Memoised ``pull_decision``: siblings and consecutive steps repeat the same question."""
@@ -92,36 +82,42 @@ class PackDecider:
         group is no pack. Among the singles the cost is linear between the break points of
         the tiling (tile count or tile shape changes), so only those are evaluated.
         """
-        groups = len(kid_sizes) + singles
         total = sum(kid_sizes) + singles
-        single_read = self.read_cost(1, span) - self.item_overhead
-        best_k, best = (
-            groups,
-            float(sum(self.read_cost(size, span) - self.item_overhead for size in kid_sizes))
-            + singles * single_read,
-        )
+        if total >= len(self.tile_cost):
+            self._grow_tile_tables(total)
+        tile_cost, tile_count = self.tile_cost, self.tile_count
+        overhead, partial = self.item_overhead, self.partial_cost
+
+        def read(members: int) -> float:  # reading the span in a pack of ``members``: its tiles
+            return span * tile_cost[members] + tile_count[members] * overhead
+
+        def pack(staying: int) -> float:  # the pack of those staying: reads and partials
+            return read(staying) + staying * partial
+
+        groups = len(kid_sizes) + singles
+        single_read = read(1) - overhead
+        best_k = groups
+        best = float(sum(read(size) - overhead for size in kid_sizes)) + singles * single_read
         reads, pulled = 0.0, 0
         for k, size in enumerate(kid_sizes):
             if k < groups - 1:
-                cost = reads + self.pack_cost(total - pulled, span)
+                cost = reads + pack(total - pulled)
                 if cost < best:
                     best_k, best = k, cost
-            reads += self.read_cost(size, span) - self.item_overhead
+            reads += read(size) - overhead
             pulled += size
         if singles == 0:
             return best_k
         staying_max = total - pulled  # all children pulled, every single staying
         per_tile = self.max_rows // self.group_size
-        marks = {staying_max, 2}
-        marks.update(c.block_m // self.group_size for c in self.tiles)
+        marks = {staying_max, 2, *self.tile_marks}
         marks.update(range(per_tile, staying_max + 1, per_tile))
         for staying in sorted(marks | {m + 1 for m in marks}):
             if 2 <= staying <= staying_max:
-                k = len(kid_sizes) + staying_max - staying
                 cost = reads + (staying_max - staying) * single_read
-                cost += self.pack_cost(staying, span)
+                cost += pack(staying)
                 if cost < best:
-                    best_k, best = k, cost
+                    best_k, best = len(kid_sizes) + staying_max - staying, cost
         return best_k
 
     def decide(self, forest: PrefixForest) -> tuple[list[tuple[int, int, np.ndarray]], np.ndarray]:

@@ -246,15 +246,15 @@ class PackScheduler:
     ) -> tuple[PackPlan, LazyState | None]:
         decider = self._decider
         packs, tail_start = decider.decide(forest)
-        shared_packs: list[tuple[int, int, int]] = []  # (start, length, representative)
-        shared_tiles: list[tuple[int, int, int, int]] = []  # (pack, member row, count, config)
+        shared_packs: list[int] = []  # flat (start, length, representative)
+        shared_tiles: list[int] = []  # flat (pack, member row, count, config)
         member_row = 0
         for pack, (start, end, pack_members) in enumerate(packs):
-            shared_packs.append((start, end - start, int(pack_members[0])))
+            shared_packs += (start, end - start, int(pack_members[0]))
             for count in decider.tiles_for(len(pack_members)):
                 block_ns, configs = self._kv_lists[self._config_list[count * self.group_size]]
                 config = configs[max(0, bisect.bisect_right(block_ns, end - start) - 1)]
-                shared_tiles.append((pack, member_row, count, config))
+                shared_tiles += (pack, member_row, count, config)
                 member_row += count
         tails = forest.seq_lens - tail_start
         tiles = TileTable.build(

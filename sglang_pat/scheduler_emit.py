@@ -39,32 +39,37 @@ class TileTable:
     @classmethod
     def build(
         cls,
-        shared_packs: list[tuple[int, int, int]],
+        shared_packs: list[int],
         pack_members: list[np.ndarray],
-        shared_tiles: list[tuple[int, int, int, int]],
+        shared_tiles: list[int],
         tail_start: np.ndarray,
         tails: np.ndarray,
         private_config: np.ndarray,
     ) -> TileTable:
-        """Shared packs ``(start, length, representative)`` with their members, their tiles
-        ``(pack, first member row, members, config)``, then one private tile per tail."""
+        """Shared packs, flat ``start, length, representative`` triples, with their members,
+        their tiles as flat ``pack, first member row, members, config`` quadruples, then one
+        private tile per tail. (Flat lists: numpy converts them at half the cost of tuples.)"""
+        num_requests = tails.shape[0]
         private_reqs = tails.nonzero()[0]
         num_private = private_reqs.shape[0]
-        packs = np.asarray(shared_packs, dtype=np.int64).reshape(-1, 3)
-        shared = np.asarray(shared_tiles, dtype=np.int64).reshape(-1, 4)
+        if num_private < num_requests:
+            tail_start, tails = tail_start[private_reqs], tails[private_reqs]
+            private_config = private_config[private_reqs]
+        packs = np.array(shared_packs, dtype=np.int64).reshape(-1, 3)
+        shared = np.array(shared_tiles, dtype=np.int64).reshape(-1, 4)
         private_rows = np.arange(num_private)
         members = np.concatenate([*pack_members, private_reqs])
         return cls(
-            pack_start=np.concatenate([packs[:, 0], tail_start[private_reqs]]),
-            pack_len=np.concatenate([packs[:, 1], tails[private_reqs]]),
+            pack_start=np.concatenate([packs[:, 0], tail_start]),
+            pack_len=np.concatenate([packs[:, 1], tails]),
             pack_rep=np.concatenate([packs[:, 2], private_reqs]),
             members=members,
-            tile_pack=np.concatenate([shared[:, 0], len(shared_packs) + private_rows]),
+            tile_pack=np.concatenate([shared[:, 0], packs.shape[0] + private_rows]),
             tile_member_start=np.concatenate(
                 [shared[:, 1], members.shape[0] - num_private + private_rows]
             ),
             tile_count=np.concatenate([shared[:, 2], np.ones(num_private, dtype=np.int64)]),
-            tile_config=np.concatenate([shared[:, 3], private_config[private_reqs]]),
+            tile_config=np.concatenate([shared[:, 3], private_config]),
             num_shared_tiles=shared.shape[0],
         )
 
