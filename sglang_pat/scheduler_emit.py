@@ -52,7 +52,7 @@ class TileTable:
         num_requests = tails.shape[0]
         private_reqs = tails.nonzero()[0]
         num_private = private_reqs.shape[0]
-        if num_private < num_requests:
+        if num_private < num_requests:  # else every request has a tail: no gathers
             tail_start, tails = tail_start[private_reqs], tails[private_reqs]
             private_config = private_config[private_reqs]
         packs = np.array(shared_packs, dtype=np.int64).reshape(-1, 3)
