@@ -1,0 +1,93 @@
+"""Check that this checkout's planner emits the same plans as another checkout's (a refactor or
+speed-up of the planner must not change a plan), cold and over lazy steps, on random forests.
+
+    git worktree add /tmp/base 850d61f
+    python benchmarks/compare_plans.py /tmp/base [--forests 400] [--seed 0]
+
+Both planners read the same ``PrefixForest`` arrays. Exits 1 at the first difference, naming
+the model shape, the forest and the plan field.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import importlib
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from forests import random_forest  # noqa: E402
+
+from sglang_pat.forest import PrefixForest  # noqa: E402
+from sglang_pat.scheduler import PackScheduler  # noqa: E402
+
+FIELDS = ("segments", "items", "members", "req_partial_indptr", "num_kv_indices")
+FIELDS += ("num_shared_items",)
+# (KV heads, GQA group, head_dim, SMs)
+SHAPES = [(8, 4, 128, 132), (32, 1, 64, 8), (8, 16, 256, 132), (4, 8, 128, 20)]
+SPECS = ["1,4,16,256_1024,256,128,32", "1,64_4096,512", "256_4096", "1,4,1024_32,256,32"]
+SPECS += ["4,128_4096,256", "1,10_4096,416", "64,256_2048,178"]
+
+
+def import_other_scheduler(checkout: Path):
+    """The other checkout's ``sglang_pat.scheduler``, imported beside this one's."""
+    ours = {
+        name: sys.modules.pop(name) for name in list(sys.modules) if name.startswith("sglang_pat")
+    }
+    sys.path.insert(0, str(checkout))
+    try:
+        other = importlib.import_module("sglang_pat.scheduler")
+    finally:
+        sys.path.pop(0)
+        for name in [n for n in sys.modules if n.startswith("sglang_pat")]:
+            sys.modules["other_" + name] = sys.modules.pop(name)
+        sys.modules.update(ours)
+    if not Path(other.__file__).resolve().is_relative_to(checkout.resolve()):
+        raise SystemExit(f"imported {other.__file__}, not the planner under {checkout}")
+    return other
+
+
+def first_difference(a, b) -> str | None:
+    for field in FIELDS:
+        if not np.array_equal(np.asarray(getattr(a, field)), np.asarray(getattr(b, field))):
+            return field
+    return None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("checkout", type=Path, help="the other checkout (a git worktree)")
+    parser.add_argument("--forests", type=int, default=400, help="random forests per shape")
+    parser.add_argument("--lazy-steps", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    other = import_other_scheduler(args.checkout)
+    rng = np.random.default_rng(args.seed)
+    compared = 0
+    for kv_heads, group, head_dim, sms in SHAPES:
+        shape = dict(num_kv_heads=kv_heads, group_size=group, head_dim=head_dim, num_sms=sms)
+        ours, theirs = PackScheduler(**shape), other.PackScheduler(**shape)
+        forests = [
+            random_forest(rng, max_nodes=int(rng.integers(1, 30)), long_spans=bool(i % 2))
+            for i in range(args.forests)
+        ] + [PrefixForest.from_tree_spec(spec) for spec in SPECS]
+        for index, forest in enumerate(forests):
+            pool = rng.permutation(forest.num_requests) + 1
+            plans = [(ours.plan_cold(forest, pool), theirs.plan_cold(forest, pool))]
+            for _ in range(args.lazy_steps):
+                forest = dataclasses.replace(forest, seq_lens=forest.seq_lens + 1)
+                plans.append((ours.plan(forest, pool), theirs.plan(forest, pool)))
+                if ours.last_plan_was_lazy != theirs.last_plan_was_lazy:
+                    raise SystemExit(f"shape {shape}, forest {index}: lazy in one planner only")
+            for step, (a, b) in enumerate(plans):
+                if field := first_difference(a, b):
+                    raise SystemExit(f"shape {shape}, forest {index}, step {step}: {field} differs")
+            compared += len(plans)
+    print(f"identical: {compared} plans ({len(SHAPES)} shapes x {len(forests)} forests)")
+
+
+if __name__ == "__main__":
+    main()
