@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Prepared for session 22 (one H200, ~15 of the 30 device minutes), one chain on GPU 0:
 #   pat with the lean kernel on in the server (SGLANG_PAT_LEAN_KERNEL=1), then flashinfer's
-#   server, on the two workloads the lean server has not run: gsp defaults (64 x 16, 2048,
-#   batch 256) and random-ids (no sharing). Session 21 measured it on gsp 4 x 32 (1.88x
+#   server, on the two workloads the lean server last ran in session 19 (1.33x and 1.00x, with
+#   it off 1.34x and 1.02x in session 12): gsp defaults (64 x 16, 2048, batch 256) and
+#   random-ids (no sharing). Session 21 measured it on gsp 4 x 32 (1.88x
 #   flashinfer, against 1.79x with it off in session 20) and Mooncake (mean TPOT 1.012x);
 #   if these two hold (>= session 12's 1.34x and >= 0.95x), the lean kernel becomes the
 #   server's default.
