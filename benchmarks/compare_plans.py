@@ -57,6 +57,32 @@ def first_difference(a, b) -> str | None:
     return None
 
 
+def compare(other, forests_per_shape: int, lazy_steps: int, seed: int) -> tuple[int, str | None]:
+    """Plans compared, and the first difference (None: every plan identical)."""
+    rng = np.random.default_rng(seed)
+    compared = 0
+    for kv_heads, group, head_dim, sms in SHAPES:
+        shape = dict(num_kv_heads=kv_heads, group_size=group, head_dim=head_dim, num_sms=sms)
+        ours, theirs = PackScheduler(**shape), other.PackScheduler(**shape)
+        forests = [
+            random_forest(rng, max_nodes=int(rng.integers(1, 30)), long_spans=bool(i % 2))
+            for i in range(forests_per_shape)
+        ] + [PrefixForest.from_tree_spec(spec) for spec in SPECS]
+        for index, forest in enumerate(forests):
+            pool = rng.permutation(forest.num_requests) + 1
+            plans = [(ours.plan_cold(forest, pool), theirs.plan_cold(forest, pool))]
+            for _ in range(lazy_steps):
+                forest = dataclasses.replace(forest, seq_lens=forest.seq_lens + 1)
+                plans.append((ours.plan(forest, pool), theirs.plan(forest, pool)))
+                if ours.last_plan_was_lazy != theirs.last_plan_was_lazy:
+                    return compared, f"shape {shape}, forest {index}: lazy in one planner only"
+            for step, (a, b) in enumerate(plans):
+                if field := first_difference(a, b):
+                    return compared, f"shape {shape}, forest {index}, step {step}: {field} differs"
+            compared += len(plans)
+    return compared, None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("checkout", type=Path, help="the other checkout (a git worktree)")
@@ -65,28 +91,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     other = import_other_scheduler(args.checkout)
-    rng = np.random.default_rng(args.seed)
-    compared = 0
-    for kv_heads, group, head_dim, sms in SHAPES:
-        shape = dict(num_kv_heads=kv_heads, group_size=group, head_dim=head_dim, num_sms=sms)
-        ours, theirs = PackScheduler(**shape), other.PackScheduler(**shape)
-        forests = [
-            random_forest(rng, max_nodes=int(rng.integers(1, 30)), long_spans=bool(i % 2))
-            for i in range(args.forests)
-        ] + [PrefixForest.from_tree_spec(spec) for spec in SPECS]
-        for index, forest in enumerate(forests):
-            pool = rng.permutation(forest.num_requests) + 1
-            plans = [(ours.plan_cold(forest, pool), theirs.plan_cold(forest, pool))]
-            for _ in range(args.lazy_steps):
-                forest = dataclasses.replace(forest, seq_lens=forest.seq_lens + 1)
-                plans.append((ours.plan(forest, pool), theirs.plan(forest, pool)))
-                if ours.last_plan_was_lazy != theirs.last_plan_was_lazy:
-                    raise SystemExit(f"shape {shape}, forest {index}: lazy in one planner only")
-            for step, (a, b) in enumerate(plans):
-                if field := first_difference(a, b):
-                    raise SystemExit(f"shape {shape}, forest {index}, step {step}: {field} differs")
-            compared += len(plans)
-    print(f"identical: {compared} plans ({len(SHAPES)} shapes x {len(forests)} forests)")
+    compared, difference = compare(other, args.forests, args.lazy_steps, args.seed)
+    if difference:
+        raise SystemExit(difference)
+    forests = args.forests + len(SPECS)
+    print(f"identical: {compared} plans ({len(SHAPES)} shapes x {forests} forests)")
 
 
 if __name__ == "__main__":
