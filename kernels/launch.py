@@ -147,7 +147,6 @@ def pack_decode(
     ``menu.lean``, the ``"shared"`` part (the same items, on ``header[1]`` of the
     ``num_programs`` programs) or the ``"private"`` part (``header[2]`` items from
     ``header[0]`` on, with the lean tiles, warps and register cap; the queue is not used).
-    The shared part takes ``menu.lean.shared_max_registers`` as its register cap if set.
     ``queue`` is an int32 zero (left zero after every launch), ``partial_o [slots, Hq, Dv]``
     and ``partial_lse [slots, Hq]`` are fp32. ``check=False`` skips the input checks (for a
     caller that already checked inputs of the same signature). The two parts ask for the
@@ -180,8 +179,6 @@ def pack_decode(
         launch = dict(
             NUM_TILES=len(menu.tiles), num_warps=menu.num_warps, num_stages=menu.num_stages
         )
-        if part == "shared" and menu.lean is not None and menu.lean.shared_max_registers:
-            launch["maxnreg"] = menu.lean.shared_max_registers
     compiled = _pack_decode_kernel[(num_programs,)](
         *(q, k_buffer, v_buffer, o, kv_indices, items, members, header, queue),
         *(partial_o, partial_lse),

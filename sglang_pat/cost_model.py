@@ -62,10 +62,6 @@ class LeanKernel:
     max_registers: int = 128
     programs_per_sm: int = 2
     shared_programs_per_sm: int = 1
-    # A register cap for the shared part (None: the compiler's choice, 255 at 4 warps): two
-    # shared-part programs fit on an SM beside one private-part program only at <= 192 and
-    # the menu's 2 stages (benchmarks/experiments/two_shared/, not yet measured).
-    shared_max_registers: int | None = None
     gate: LeanGate | None = LeanGate()
     # A CUDA graph replays the private-part launch, forked and joined, on every layer of every
     # step, whatever the plan. Graphs for fewer requests than this (SGLang's batch sizes 1-12)
