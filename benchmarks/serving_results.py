@@ -92,7 +92,9 @@ def plot(rows: list[dict], path: Path, title: str) -> None:
             ax.bar([x + i * width for x in range(len(workloads))], values, width, label=backend)
         ax.set_xticks([x + 0.4 - width / 2 for x in range(len(workloads))], workloads, rotation=20)
         ax.set_ylabel(label)
-        ax.legend()
+    # One legend for the three panels, under them: inside a panel it hides the bars.
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(backends))
     fig.suptitle(title)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
     fig.savefig(path, dpi=120)
