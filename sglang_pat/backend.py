@@ -34,10 +34,9 @@ PLAN_TIMES_LOGGED_EVERY = 200  # decode steps between two 'planning µs per step
 VERIFY_ENV = "SGLANG_PAT_VERIFY"
 # The lean kernel beside the pack kernel, gated per plan (cost_model.LeanKernel), on when this
 # is "1". The kernel library's default is on (measured in the kernel benchmark); the server's
-# stays off for now: with it on, gsp 4 x 32 gains 4-5% and, since graphs of fewer than
-# LeanKernel.min_graph_batch requests capture the one launch, Mooncake's mean TPOT is back to
-# the lean-off server's (session 21: 1.012x flashinfer, against 1.050x in session 20); gsp
-# defaults and random-ids are to be re-run with it beside flashinfer before it is the default.
+# is off: side by side with it off, it gains 3.5% on gsp 4 x 32 (session 20) but costs 1.8% a
+# step on gsp defaults and 1.2% on random-ids (session 22), and Mooncake is even (README,
+# Serving).
 LEAN_ENV = "SGLANG_PAT_LEAN_KERNEL"
 
 

@@ -1,12 +1,9 @@
 #!/usr/bin/env bash
-# Prepared for session 22 (one H200, ~15 of the 30 device minutes), one chain on GPU 0:
-#   pat with the lean kernel on in the server (SGLANG_PAT_LEAN_KERNEL=1), then flashinfer's
-#   server, on the two workloads the lean server last ran in session 19 (1.33x and 1.00x, with
-#   it off 1.34x and 1.02x in session 12): gsp defaults (64 x 16, 2048, batch 256) and
-#   random-ids (no sharing). Session 21 measured it on gsp 4 x 32 (1.88x
-#   flashinfer, against 1.79x with it off in session 20) and Mooncake (mean TPOT 1.012x);
-#   if these two hold (>= session 12's 1.34x and >= 0.95x), the lean kernel becomes the
-#   server's default.
+# Session 22's chain (one H200, ~12 of the 30 device minutes), on GPU 0: pat with the lean
+#   kernel on in the server (SGLANG_PAT_LEAN_KERNEL=1), then flashinfer's server, on gsp
+#   defaults (64 x 16, 2048, batch 256) and random-ids (no sharing). With the lean-off server
+#   run after it, it kept the lean kernel opt-in: 1.323x / 1.002x flashinfer on, 1.351x /
+#   1.013x off (benchmarks/results/2026-12-01-NVIDIA-H200/session22-serving/).
 # Detached (setsid) so the chain outlives one device call. (Earlier chains: git history, e.g.
 # 850d61f for session 21's GPU tests, two_shared experiment and lean server; 7deb495 for
 # session 20's three servers; f10982e for session 18's kernel benchmark.)
