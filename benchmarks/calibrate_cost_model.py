@@ -20,8 +20,9 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_kernels import HEAD_DIM, Batch, copy_bandwidth_bytes_per_us  # noqa: E402
-from profile_pat import item_times, make_decoder  # noqa: E402
+from graph_timing import copy_bandwidth_bytes_per_us  # noqa: E402
+from profile_pat import item_times  # noqa: E402
+from providers import HEAD_DIM, Batch, make_decoder  # noqa: E402
 from workloads import tree_workload  # noqa: E402
 
 from sglang_pat.cost_model import default_tile_menu  # noqa: E402

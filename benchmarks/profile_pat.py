@@ -13,13 +13,8 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_kernels import (  # noqa: E402  (make_decoder: imported from here by the experiments)
-    HEAD_DIM,
-    Batch,
-    copy_bandwidth_bytes_per_us,
-    graph_time_us,
-    make_decoder,
-)
+from graph_timing import copy_bandwidth_bytes_per_us, graph_time_us  # noqa: E402
+from providers import HEAD_DIM, Batch, make_decoder  # noqa: E402
 from workloads import tree_workload  # noqa: E402
 
 from sglang_pat.cost_model import TileConfig, TileMenu, default_tile_menu  # noqa: E402

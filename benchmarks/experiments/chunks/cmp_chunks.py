@@ -10,8 +10,8 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, "benchmarks")
-from bench_kernels import HEAD_DIM, Batch, batch_for, copy_bandwidth_bytes_per_us, graph_time_us
-from profile_pat import make_decoder
+from graph_timing import copy_bandwidth_bytes_per_us, graph_time_us
+from providers import HEAD_DIM, Batch, batch_for, make_decoder
 from workloads import tree_workload
 
 from sglang_pat.cost_model import default_tile_menu

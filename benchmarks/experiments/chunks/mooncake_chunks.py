@@ -46,8 +46,8 @@ def record() -> dict:
 
 def time_sets(old: dict, new: dict) -> None:
     import torch
-    from bench_kernels import Batch, decoders_side_by_side
-    from profile_pat import make_decoder
+    from graph_timing import decoders_side_by_side
+    from providers import Batch, make_decoder
 
     flush = torch.empty(256 * 2**20, dtype=torch.uint8, device="cuda")
     for key in old:

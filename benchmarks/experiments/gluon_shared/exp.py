@@ -1,7 +1,7 @@
 """Experiment: PAT's shared packs in a Gluon kernel with FA3's intra-warpgroup overlap (sm90).
 
 python benchmarks/experiments/gluon_shared/exp.py [SHAPE ...] [-- VARIANT ...]
-  SHAPE: TREE[@Q_HEADS,KV_HEADS] (bench_kernels.batch_for); VARIANT: STAGESxBLOCK_N[xBLOCK_M]
+  SHAPE: TREE[@Q_HEADS,KV_HEADS] (providers.batch_for); VARIANT: STAGESxBLOCK_N[xBLOCK_M]
   with an optional ``m`` (the math alone: no K/V after the first STAGES-1 blocks, wrong
   output, only timed), ``s`` (with ``m``: no softmax either, the GEMMs and waits alone) or
   ``w`` (no flush), e.g. 3x64, 4x64x128, 4x64m, 3x64ms. At 128 rows the plan's
@@ -28,9 +28,9 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[2]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(HERE))
-from bench_kernels import HEAD_DIM, batch_for, graph_time_us  # noqa: E402
+from graph_timing import graph_time_us  # noqa: E402
 from kernel import shared_pack  # noqa: E402
-from profile_pat import make_decoder  # noqa: E402
+from providers import HEAD_DIM, batch_for, make_decoder  # noqa: E402
 
 from sglang_pat.cost_model import default_tile_menu  # noqa: E402
 

@@ -1,10 +1,10 @@
 """Small private batches: how much of pat's time is fetching from DRAM after the flush?
 
 For each shape, pat (the default menu, and a one-tile menu whose kernel holds a third of the
-code) and FlashInfer decode are timed in bench_kernels.py's graph harness twice: after the
-512 MB flush (cold: KV, plan metadata and kernel code come from DRAM) and after no flush (warm:
-whatever fits stays in the 50 MB L2 from the previous call). The one-tile menu's compiled
-code size is printed beside it.
+code) and FlashInfer decode are timed in the benchmarks' graph harness (graph_timing.py) twice:
+after the 512 MB flush (cold: KV, plan metadata and kernel code come from DRAM) and after no
+flush (warm: whatever fits stays in the 50 MB L2 from the previous call). The one-tile menu's
+compiled code size is printed beside it.
 
     python benchmarks/experiments/harness/cold.py 1_3300 6_3300 64_512
 """
@@ -18,8 +18,9 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
-from bench_kernels import Batch, graph_time_us, run_flashinfer_decode  # noqa: E402
-from profile_pat import make_decoder, parse_menu  # noqa: E402
+from graph_timing import graph_time_us  # noqa: E402
+from profile_pat import parse_menu  # noqa: E402
+from providers import Batch, make_decoder, run_flashinfer_decode  # noqa: E402
 from workloads import tree_workload  # noqa: E402
 
 MENUS = {"default": None, "one tile": "16x128s2:w4:s3:p2"}

@@ -26,13 +26,8 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
-from bench_kernels import (  # noqa: E402
-    Batch,
-    copy_bandwidth_bytes_per_us,
-    graph_time_us,
-    run_flashinfer_decode,
-)
-from profile_pat import make_decoder  # noqa: E402
+from graph_timing import copy_bandwidth_bytes_per_us, graph_time_us  # noqa: E402
+from providers import Batch, make_decoder, run_flashinfer_decode  # noqa: E402
 from workloads import tree_workload  # noqa: E402
 
 FLUSH_BYTES = 512 * 2**20

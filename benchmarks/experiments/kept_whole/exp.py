@@ -35,7 +35,8 @@ sys.path.insert(0, str(HERE.parents[1]))
 def one(shape: str, rounds: int, carveout: bool) -> dict:
     import numpy as np
     import torch
-    from bench_kernels import HEAD_DIM, batch_for, make_decoder, side_by_side_us
+    from graph_timing import side_by_side_us
+    from providers import HEAD_DIM, batch_for, make_decoder
     from sglang_pat.kernels.launch import merge_states, pack_decode, prefer_max_shared_carveout
 
     from sglang_pat.cost_model import default_tile_menu
@@ -107,7 +108,7 @@ def one(shape: str, rounds: int, carveout: bool) -> dict:
 
 
 def main() -> None:
-    from bench_kernels import json_line_of_own_process, shape_experiment_parser
+    from graph_timing import json_line_of_own_process, shape_experiment_parser
 
     parser = shape_experiment_parser(__doc__)
     parser.add_argument("--carveout", action="store_true")

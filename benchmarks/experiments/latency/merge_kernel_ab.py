@@ -16,8 +16,8 @@ import triton
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))
 sys.path.insert(0, str(HERE))
-from bench_kernels import Batch, graph_time_us  # noqa: E402
-from profile_pat import make_decoder  # noqa: E402
+from graph_timing import graph_time_us  # noqa: E402
+from providers import Batch, make_decoder  # noqa: E402
 from workloads import tree_workload  # noqa: E402
 
 

@@ -12,7 +12,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import sglang_pat.kernels.launch as launch  # noqa: E402
-from bench_kernels import graph_time_us  # noqa: E402
+from graph_timing import graph_time_us  # noqa: E402
 from profile_pat import parse_menu  # noqa: E402
 from sweep import use  # noqa: E402
 

@@ -16,8 +16,8 @@ import torch
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 import sglang_pat.kernels.launch as launch  # noqa: E402
-from bench_kernels import Batch, graph_time_us  # noqa: E402
-from profile_pat import make_decoder  # noqa: E402
+from graph_timing import graph_time_us  # noqa: E402
+from providers import Batch, make_decoder  # noqa: E402
 from workloads import tree_workload  # noqa: E402
 
 

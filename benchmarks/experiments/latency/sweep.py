@@ -16,8 +16,8 @@ ROOT = HERE.parents[2]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 import sglang_pat.kernels.launch as launch  # noqa: E402
 import sglang_pat.kernels.pack_decode as pd  # noqa: E402
-from bench_kernels import Batch  # noqa: E402
-from profile_pat import make_decoder, parse_menu, split_times  # noqa: E402
+from profile_pat import parse_menu, split_times  # noqa: E402
+from providers import Batch, make_decoder  # noqa: E402
 from workloads import tree_workload  # noqa: E402
 
 

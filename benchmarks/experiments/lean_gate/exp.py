@@ -27,7 +27,8 @@ def one(shape: str, rounds: int) -> dict:
 
     import numpy as np
     import torch
-    from bench_kernels import HEAD_DIM, batch_for, decoders_side_by_side, make_decoder
+    from graph_timing import decoders_side_by_side
+    from providers import HEAD_DIM, batch_for, make_decoder
 
     from sglang_pat.cost_model import default_tile_menu
     from sglang_pat.decoder import device_sm_count
@@ -62,7 +63,7 @@ def one(shape: str, rounds: int) -> dict:
 
 
 def main() -> None:
-    from bench_kernels import run_shape_experiment
+    from graph_timing import run_shape_experiment
 
     run_shape_experiment(__file__, __doc__, one)
 

@@ -28,7 +28,8 @@ import triton.language as tl
 
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from bench_kernels import Batch, graph_time_us, run_flashinfer_decode, run_pat  # noqa: E402
+from graph_timing import graph_time_us  # noqa: E402
+from providers import Batch, run_flashinfer_decode, run_pat  # noqa: E402
 from workloads import tree_workload  # noqa: E402
 
 

@@ -21,8 +21,8 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from bench_kernels import batch_for, decoders_side_by_side, side_by_side_text  # noqa: E402
-from profile_pat import make_decoder  # noqa: E402
+from graph_timing import decoders_side_by_side, side_by_side_text  # noqa: E402
+from providers import batch_for, make_decoder  # noqa: E402
 
 from sglang_pat.cost_model import CostModel  # noqa: E402
 

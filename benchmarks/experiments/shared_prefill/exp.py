@@ -6,7 +6,7 @@ A shared pack is a prefill with no mask: the R/G members' queries (one token eac
 the group's L-token prefix. Each group becomes a prefill request of R/G query tokens over the
 prefix's pages (the bench's pool, pages of 16); with SPLITS s > 1 each prefix is cut into s
 requests (the same queries repeated), as pat cuts it into chunks. Timed in a CUDA graph after
-an L2 flush (``bench_kernels.graph_time_us``), beside pat's shared items alone (no merge).
+an L2 flush (``graph_timing.graph_time_us``), beside pat's shared items alone (no merge).
 FlashInfer's output for s = 1 is checked against a float32 reference.
 """
 
@@ -17,8 +17,9 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from bench_kernels import DTYPE, HEAD_DIM, PAGE, Batch, _paged_cache, graph_time_us  # noqa: E402
-from profile_pat import item_times, make_decoder  # noqa: E402
+from graph_timing import graph_time_us  # noqa: E402
+from profile_pat import item_times  # noqa: E402
+from providers import DTYPE, HEAD_DIM, PAGE, Batch, make_decoder, paged_cache  # noqa: E402
 from workloads import tree_workload  # noqa: E402
 
 from sglang_pat.cost_model import default_tile_menu  # noqa: E402
@@ -48,7 +49,7 @@ def prefill(batch: Batch, groups: int, prefix: int, splits: int, backend: str):
         hq, hkv, HEAD_DIM, PAGE, causal=False, q_data_type=DTYPE, kv_data_type=DTYPE,
         sm_scale=batch.sm_scale,
     )  # fmt: skip
-    cache = _paged_cache(batch)
+    cache = paged_cache(batch)
     out = torch.empty_like(q)
     lse = torch.empty(q.shape[0], hq, dtype=torch.float32, device="cuda")
     run = lambda: wrapper.run(q, cache, out=out, lse=lse, return_lse=True)  # noqa: E731

@@ -20,8 +20,8 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from bench_kernels import HEAD_DIM, batch_for, decoders_side_by_side  # noqa: E402
-from profile_pat import make_decoder  # noqa: E402
+from graph_timing import decoders_side_by_side  # noqa: E402
+from providers import HEAD_DIM, batch_for, make_decoder  # noqa: E402
 from workloads import ACCEPTANCE_EXTRA, TREE_SUITE, WIDE_FANOUT, WORKED_EXAMPLE  # noqa: E402
 
 from sglang_pat.cost_model import default_tile_menu  # noqa: E402

@@ -24,8 +24,8 @@ import torch
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))
-from bench_kernels import batch_for, decoders_side_by_side, side_by_side_text  # noqa: E402
-from profile_pat import make_decoder  # noqa: E402
+from graph_timing import decoders_side_by_side, side_by_side_text  # noqa: E402
+from providers import batch_for, make_decoder  # noqa: E402
 
 from sglang_pat.decoder import PatDecoder  # noqa: E402
 

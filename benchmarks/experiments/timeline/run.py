@@ -27,9 +27,9 @@ sys.path.insert(0, str(HERE.parents[1]))
 sys.path.insert(0, str(HERE))
 import sglang_pat.kernels.launch as launch  # noqa: E402
 import variants  # noqa: E402
-from bench_kernels import batch_for, graph_time_us  # noqa: E402
+from graph_timing import graph_time_us  # noqa: E402
 from order import orders  # noqa: E402
-from profile_pat import make_decoder  # noqa: E402
+from providers import batch_for, make_decoder  # noqa: E402
 
 STOCK = launch._pack_decode_kernel
 

@@ -30,8 +30,8 @@ import triton.language as tl
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[2]
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from bench_kernels import Batch, graph_time_us  # noqa: E402
-from profile_pat import make_decoder  # noqa: E402
+from graph_timing import graph_time_us  # noqa: E402
+from providers import Batch, make_decoder  # noqa: E402
 from sglang_pat.kernels.launch import kv_layout, merge_states, pack_decode  # noqa: E402
 from sglang_pat.kernels.pack_decode import _attend_item, _attend_tails, _item_record  # noqa: E402
 from workloads import tree_workload  # noqa: E402

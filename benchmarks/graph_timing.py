@@ -1,0 +1,133 @@
+"""The benchmarks' CUDA-graph timing harness, shared by ``bench_kernels.py`` and the experiments.
+
+Each measured function runs in a CUDA graph of ``reps`` × (L2 flush + call); the flush-only
+graph's time is subtracted. Experiments that compare decoders alternate them side by side, and
+those whose shapes interfere measure each shape in a process of its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+from sglang_pat.decoder import PatDecoder
+
+
+def graph_time_us(fn, flush, reps: int = 10, trials: int = 7) -> float:
+    """Median µs of ``fn`` per call inside a CUDA graph, each call after an L2 flush.
+
+    ``flush`` is a buffer to zero (the benchmarks' flush) or a function that flushes.
+    """
+    flush_fn = flush if callable(flush) else flush.zero_
+    stream = torch.cuda.Stream()
+    stream.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(stream):
+        for _ in range(2):
+            fn()
+    torch.cuda.current_stream().wait_stream(stream)
+    torch.cuda.synchronize()
+    graphs = []
+    for with_fn in (True, False):
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            for _ in range(reps):
+                flush_fn()
+                if with_fn:
+                    fn()
+        graphs.append(graph)
+    times = {True: [], False: []}
+    for _ in range(trials):
+        for with_fn, graph in zip((True, False), graphs):
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record()
+            graph.replay()
+            end.record()
+            end.synchronize()
+            times[with_fn].append(start.elapsed_time(end) * 1000 / reps)
+    return float(np.median(times[True]) - np.median(times[False]))
+
+
+def side_by_side_us(fns: dict, flush, rounds: int = 2) -> dict[str, list[float]]:
+    """µs of each named ``fn`` (``graph_time_us``), the fns alternated ``rounds`` times so
+    that drifting clocks or temperature touch them all alike."""
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            times[name].append(graph_time_us(fn, flush))
+    return times
+
+
+def decoders_side_by_side(
+    batch, decoders: dict[str, PatDecoder], flush, rounds: int = 2
+) -> tuple[dict[str, list[float]], dict[str, torch.Tensor]]:
+    """µs of each named decoder's planned forward (pack + merge) on ``batch``
+    (``side_by_side_us``), and the output each wrote."""
+    outs = {name: torch.empty_like(batch.q) for name in decoders}
+    fns = {
+        name: lambda d=decoder, o=outs[name]: d.forward(
+            batch.q, batch.k, batch.v, o, sm_scale=batch.sm_scale
+        )
+        for name, decoder in decoders.items()
+    }
+    return side_by_side_us(fns, flush, rounds), outs
+
+
+def shape_experiment_parser(doc: str) -> argparse.ArgumentParser:
+    """The arguments of an experiment that measures shapes each in its own process: the shapes,
+    ``--rounds`` side by side, and ``--one`` (this process measures the one shape)."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("shapes", nargs="+")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--one", action="store_true", help="this process runs the one shape")
+    return parser
+
+
+def json_line_of_own_process(script: str, shape: str, *args: str, timeout: int = 300) -> str:
+    """``python SCRIPT SHAPE --one ARGS`` in a process of its own (the experiments measure each
+    shape apart: session 16 saw a later shape in one process lose the two kernels' overlap);
+    the last JSON line it printed, or one with its error."""
+    run = subprocess.run(
+        [sys.executable, script, shape, "--one", *args],
+        capture_output=True, text=True, timeout=timeout,
+    )  # fmt: skip
+    lines = [line for line in run.stdout.splitlines() if line.startswith("{")]
+    return lines[-1] if lines else json.dumps(dict(shape=shape, error=run.stderr[-600:]))
+
+
+def run_shape_experiment(script: str, doc: str, one: Callable[[str, int], dict]) -> None:
+    """An experiment's command line: each shape measured by ``one(shape, rounds)`` in a
+    process of its own, one JSON line a shape."""
+    args = shape_experiment_parser(doc).parse_args()
+    if args.one:
+        print(json.dumps(one(args.shapes[0], args.rounds)), flush=True)
+        return
+    for shape in args.shapes:
+        print(json_line_of_own_process(script, shape, "--rounds", str(args.rounds)), flush=True)
+
+
+def side_by_side_text(times: list[float], out: torch.Tensor, ref: torch.Tensor) -> str:
+    """One decoder's side-by-side line: mean µs, each round's µs, max |out - ref|."""
+    diff = float((out.float() - ref.float()).abs().max())
+    rounds = " ".join(f"{t:.1f}" for t in times)
+    return f"{np.mean(times):7.1f} us ({rounds}) max|diff| {diff:.2e}"
+
+
+def copy_bandwidth_bytes_per_us() -> float:
+    src = torch.empty(2**31, dtype=torch.uint8, device="cuda")
+    dst = torch.empty_like(src)
+    for _ in range(3):
+        dst.copy_(src)
+    torch.cuda.synchronize()
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    start.record()
+    for _ in range(10):
+        dst.copy_(src)
+    end.record()
+    end.synchronize()
+    return 2 * src.numel() * 10 / (start.elapsed_time(end) * 1000)

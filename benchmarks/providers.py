@@ -1,0 +1,239 @@
+"""One decode batch laid out for every provider, and the providers ``bench_kernels.py`` times.
+
+Every provider reads the same KV pool (bf16, pages of 16 shuffled, shared prefixes stored once):
+pat and SGLang's triton decode through token slots (``req_to_token`` / ``kv_indices``),
+FlashInfer through the page table. A provider returns ``(out, fn)``: ``fn`` computes the layer
+into ``out`` (a tensor, or a dict whose ``"out"`` it sets), or None when it cannot run the shape.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from workloads import Workload, page_table, tree_workload
+
+from sglang_pat.cost_model import default_tile_menu
+from sglang_pat.decoder import PatDecoder
+
+PAGE = 16
+HEAD_DIM = 128
+DTYPE = torch.bfloat16
+
+
+class Batch:
+    """One workload laid out for every provider on the GPU."""
+
+    def __init__(self, work: Workload, num_q_heads: int, num_kv_heads: int, seed: int = 0):
+        forest = self.forest = work.forest
+        self.work = work
+        pages, num_pages = page_table(forest, PAGE, seed)
+        self.pages = pages
+        lens = forest.seq_lens
+        positions = np.arange(pages.shape[1] * PAGE)
+        slots = pages[:, positions // PAGE] * PAGE + positions % PAGE
+        self.req_to_token = torch.zeros(forest.num_requests + 1, slots.shape[1], dtype=torch.int32)
+        self.req_to_token[1:] = torch.from_numpy(slots.astype(np.int32))
+        self.req_to_token = self.req_to_token.cuda()
+        self.pool_rows = np.arange(1, forest.num_requests + 1)
+        gen = torch.Generator(device="cuda").manual_seed(seed)
+        shape = (num_pages * PAGE, num_kv_heads, HEAD_DIM)
+        self.k = torch.randn(shape, generator=gen, device="cuda", dtype=DTYPE)
+        self.v = torch.randn(shape, generator=gen, device="cuda", dtype=DTYPE)
+        self.q = torch.randn(
+            forest.num_requests, num_q_heads, HEAD_DIM, generator=gen, device="cuda", dtype=DTYPE
+        )
+        self.seq_lens = lens
+        self.sm_scale = HEAD_DIM**-0.5
+        unique_tokens = int(np.unique(slots[positions[None, :] < lens[:, None]]).shape[0])
+        self.unique_tokens = unique_tokens
+        self.unique_bytes = unique_tokens * num_kv_heads * HEAD_DIM * 2 * 2 + 2 * self.q.numel() * 2
+
+
+def batch_for(shape: str) -> Batch:
+    """The batch of ``TREE[@Q_HEADS,KV_HEADS]`` (default heads 32, 8), as the experiments
+    name their shapes, e.g. ``1,10_4096,416@64,8``."""
+    spec, _, heads = shape.partition("@")
+    q_heads, kv_heads = map(int, (heads or "32,8").split(","))
+    return Batch(tree_workload(spec), q_heads, kv_heads)
+
+
+def make_decoder(batch: Batch, menu=None, plan: bool = True, cost=None) -> PatDecoder:
+    """A decoder sized for ``batch`` (menu and cost model: the defaults unless given), with the
+    batch planned as for a CUDA graph unless ``plan`` is False."""
+    decoder = PatDecoder(
+        num_q_heads=batch.q.shape[1],
+        num_kv_heads=batch.k.shape[1],
+        head_dim=HEAD_DIM,
+        device="cuda",
+        max_requests=batch.q.shape[0],
+        max_kv_indices=int(batch.seq_lens.sum()),
+        kv_dtype=DTYPE,
+        menu=menu,
+        cost=cost,
+    )
+    if plan:
+        decoder.plan_step(batch.forest, batch.pool_rows, batch.req_to_token, for_graph=True)
+    return decoder
+
+
+def run_pat(batch: Batch, lean: bool = True):
+    group = batch.q.shape[1] // batch.k.shape[1]
+    decoder = make_decoder(batch, default_tile_menu(HEAD_DIM, group, lean=lean))
+    out = torch.empty_like(batch.q)
+    return out, lambda: decoder.forward(batch.q, batch.k, batch.v, out, sm_scale=batch.sm_scale)
+
+
+def run_sglang_triton(batch: Batch):
+    from sglang.kernels.ops.attention.decode_attention import decode_attention_fwd
+    from sglang.kernels.ops.attention.metadata import get_num_kv_splits_triton
+
+    b, hq = batch.q.shape[:2]
+    lens = torch.from_numpy(batch.seq_lens).cuda()
+    kv_indptr = torch.zeros(b + 1, dtype=torch.int32, device="cuda")
+    kv_indptr[1:] = torch.cumsum(lens, 0)
+    rows = batch.req_to_token[1:].long()
+    mask = torch.arange(rows.shape[1], device="cuda")[None, :] < lens[:, None]
+    kv_indices = rows[mask]
+    max_splits = 8
+    splits = torch.empty(b, dtype=torch.int32, device="cuda")
+    get_num_kv_splits_triton[(1,)](
+        splits,
+        lens,
+        b,
+        1,
+        hq,
+        batch.k.shape[1],
+        max_splits,
+        torch.cuda.get_device_properties(0).multi_processor_count,
+        MAX_NUM_SEQ=max(256, 1 << (b - 1).bit_length()),
+    )
+    logits = torch.empty(b, hq, max_splits, HEAD_DIM, dtype=torch.float32, device="cuda")
+    lse = torch.empty(b, hq, max_splits, dtype=torch.float32, device="cuda")
+    out = torch.empty_like(batch.q)
+    return out, lambda: decode_attention_fwd(
+        batch.q,
+        batch.k,
+        batch.v,
+        out,
+        kv_indptr,
+        kv_indices,
+        logits,
+        lse,
+        splits,
+        max_splits,
+        batch.sm_scale,
+        1.0,
+        1.0,
+    )
+
+
+def paged_cache(batch: Batch):
+    hkv = batch.k.shape[1]
+    return (batch.k.view(-1, PAGE, hkv, HEAD_DIM), batch.v.view(-1, PAGE, hkv, HEAD_DIM))
+
+
+def _level_pages(batch: Batch, rows: list[int], lo: int, hi: int):
+    pages = [torch.from_numpy(batch.pages[r, lo // PAGE : -(-hi // PAGE)]) for r in rows]
+    indptr = torch.tensor([0] + np.cumsum([p.shape[0] for p in pages]).tolist(), dtype=torch.int32)
+    last = torch.tensor([(hi - lo - 1) % PAGE + 1] * len(rows), dtype=torch.int32)
+    return indptr, torch.cat(pages).int(), last
+
+
+def run_flashinfer_decode(batch: Batch):
+    import flashinfer
+
+    hq, hkv = batch.q.shape[1], batch.k.shape[1]
+    lens = batch.seq_lens
+    pages = [torch.from_numpy(batch.pages[r, : -(-lens[r] // PAGE)]) for r in range(len(lens))]
+    indptr = torch.tensor([0] + np.cumsum([p.shape[0] for p in pages]).tolist(), dtype=torch.int32)
+    last = torch.from_numpy((lens - 1) % PAGE + 1).int()
+    workspace = torch.empty(512 * 2**20, dtype=torch.uint8, device="cuda")
+    wrapper = flashinfer.BatchDecodeWithPagedKVCacheWrapper(
+        workspace, "NHD", use_tensor_cores=hq // hkv >= 4
+    )
+    wrapper.plan(
+        indptr.cuda(),
+        torch.cat(pages).int().cuda(),
+        last.cuda(),
+        hq,
+        hkv,
+        HEAD_DIM,
+        PAGE,
+        q_data_type=DTYPE,
+        kv_data_type=DTYPE,
+        sm_scale=batch.sm_scale,
+    )
+    out = torch.empty_like(batch.q)
+    cache = paged_cache(batch)
+    return out, lambda: wrapper.run(batch.q, cache, out=out)
+
+
+def run_flashinfer_cascade(batch: Batch):
+    import flashinfer
+
+    levels = batch.work.cascade_levels
+    if levels is None or len(levels) < 2:
+        return None
+    hq, hkv = batch.q.shape[1], batch.k.shape[1]
+    b = batch.q.shape[0]
+    forest = batch.forest
+    qo, kv_indptr, kv_indices, last_len = [], [], [], []
+    depth_start = 0
+    for level, per_node in enumerate(levels):
+        groups = list(range(0, b, per_node))
+        qo.append(torch.tensor(groups + [b], dtype=torch.int32).cuda())
+        if level < len(levels) - 1:
+            node = forest.req_node[0]
+            ends = []  # the level's node end: the shared path's boundaries, level by level
+            while node >= 0:
+                ends.append(int(forest.node_end[node]))
+                node = forest.node_parent[node]
+            depth_end = ends[::-1][level]
+            ip, ix, ll = _level_pages(batch, groups, depth_start, depth_end)
+            depth_start = depth_end
+        else:
+            parts = [
+                _level_pages(batch, [r], depth_start, int(batch.seq_lens[r])) for r in range(b)
+            ]
+            ip = torch.tensor(
+                [0] + np.cumsum([p[1].shape[0] for p in parts]).tolist(), dtype=torch.int32
+            )
+            ix = torch.cat([p[1] for p in parts])
+            ll = torch.cat([p[2] for p in parts])
+        kv_indptr.append(ip.cuda())
+        kv_indices.append(ix.cuda())
+        last_len.append(ll.cuda())
+    workspace = torch.empty(512 * 2**20, dtype=torch.uint8, device="cuda")
+    wrapper = flashinfer.MultiLevelCascadeAttentionWrapper(len(levels), workspace, "NHD")
+    wrapper.plan(
+        qo,
+        kv_indptr,
+        kv_indices,
+        last_len,
+        hq,
+        hkv,
+        HEAD_DIM,
+        PAGE,
+        sm_scale=batch.sm_scale,
+        q_data_type=DTYPE,
+        kv_data_type=DTYPE,
+    )
+    cache = paged_cache(batch)
+    holder = {}
+
+    def run():
+        holder["out"] = wrapper.run(batch.q, cache)
+
+    run()
+    return holder, run
+
+
+PROVIDERS = {
+    "pat": run_pat,
+    # pat without the lean kernel: the pack kernel's one launch on every plan (as before
+    # session 18, when the gated lean kernel became the default; cost_model.LeanKernel)
+    "pat-one-launch": lambda batch: run_pat(batch, lean=False),
+    "sglang-triton": run_sglang_triton,
+    "flashinfer-decode": run_flashinfer_decode,
+    "flashinfer-cascade": run_flashinfer_cascade,
+}
