@@ -24,8 +24,6 @@ from forests import random_forest  # noqa: E402
 from sglang_pat.forest import PrefixForest  # noqa: E402
 from sglang_pat.scheduler import PackScheduler  # noqa: E402
 
-FIELDS = ("segments", "items", "members", "req_partial_indptr", "num_kv_indices")
-FIELDS += ("num_shared_items",)
 # (KV heads, GQA group, head_dim, SMs)
 SHAPES = [(8, 4, 128, 132), (32, 1, 64, 8), (8, 16, 256, 132), (4, 8, 128, 20)]
 SPECS = ["1,4,16,256_1024,256,128,32", "1,64_4096,512", "256_4096", "1,4,1024_32,256,32"]
@@ -50,13 +48,6 @@ def import_other_scheduler(checkout: Path):
     return other
 
 
-def first_difference(a, b) -> str | None:
-    for field in FIELDS:
-        if not np.array_equal(np.asarray(getattr(a, field)), np.asarray(getattr(b, field))):
-            return field
-    return None
-
-
 def compare(other, forests_per_shape: int, lazy_steps: int, seed: int) -> tuple[int, str | None]:
     """Plans compared, and the first difference (None: every plan identical)."""
     rng = np.random.default_rng(seed)
@@ -77,7 +68,7 @@ def compare(other, forests_per_shape: int, lazy_steps: int, seed: int) -> tuple[
                 if ours.last_plan_was_lazy != theirs.last_plan_was_lazy:
                     return compared, f"shape {shape}, forest {index}: lazy in one planner only"
             for step, (a, b) in enumerate(plans):
-                if field := first_difference(a, b):
+                if field := a.first_difference(b):
                     return compared, f"shape {shape}, forest {index}, step {step}: {field} differs"
             compared += len(plans)
     return compared, None

@@ -12,11 +12,13 @@ import json
 import subprocess
 import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
-from sglang_pat.decoder import PatDecoder
+if TYPE_CHECKING:
+    from sglang_pat.decoder import PatDecoder
 
 
 def graph_time_us(fn, flush, reps: int = 10, trials: int = 7) -> float:

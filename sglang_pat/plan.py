@@ -116,10 +116,14 @@ class PackPlan:
 
     def same_as(self, other: PackPlan) -> bool:
         """Exact equality of every array (used to prove the lazy update right)."""
-        return (
-            self.num_kv_indices == other.num_kv_indices
-            and self.num_shared_items == other.num_shared_items
-        ) and all(
-            np.array_equal(getattr(self, name), getattr(other, name))
-            for name in ("segments", "items", "members", "req_partial_indptr")
-        )
+        return self.first_difference(other) is None
+
+    def first_difference(self, other: PackPlan) -> str | None:
+        """The first field in which ``other`` differs from this plan, or None if none does."""
+        for name in ("num_kv_indices", "num_shared_items"):
+            if getattr(self, name) != getattr(other, name):
+                return name
+        for name in ("segments", "items", "members", "req_partial_indptr"):
+            if not np.array_equal(getattr(self, name), getattr(other, name)):
+                return name
+        return None
