@@ -30,116 +30,38 @@ are merged with ``--summarize``.
 
 Writes to ``benchmarks/results/<date>-<gpu>/`` (or --out): ``serving.csv``, ``serving.md``,
 ``serving-summary.json``, ``serving.png``, bench_serving's JSONL and every server log.
+
+The workloads are defined in ``serving_workloads.py``. ``serving_results.py`` reads the logs
+and writes the results. ``servers.py`` starts and stops the servers.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import datetime
 import json
 import os
-import re
-import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 from servers import ServerSpec, running
-from serving_results import read_rows, server_label, write_results
+from serving_results import (
+    MAX_ITL,
+    REPLAY_SKIPPED,
+    decode_throughput,
+    missing_output,
+    read_rows,
+    server_errors,
+    server_label,
+    write_results,
+)
+from serving_workloads import DEFAULT_WORKLOADS, WARM_PROMPTS, WORKLOADS
 
 from sglang_pat.model_dirs import SHAPES, make_model_dir
 
 ROOT = Path(__file__).resolve().parent
-
-
-# --warm-pass: prompts of the short first pass. It meets the kernels a workload needs beyond
-# SGLang's one-request warmup: FlashInfer JIT-compiles prefill variants on first use (a 10 s
-# stall in the first Mooncake conversation replay of 2026-11-30).
-WARM_PROMPTS = 20
-
-
-@dataclasses.dataclass(frozen=True)
-class Workload:
-    args: tuple[str, ...]
-    batch: int  # requests decoding together once the batch is full
-    warm_args: tuple[str, ...]  # the same workload with at most WARM_PROMPTS prompts
-    dataset_file: str | None = None  # a Mooncake trace under --mooncake-dir
-    client: str = "sglang"  # bench_serving's --backend; multi-turn needs a chat endpoint
-    min_context: int = 0  # the model context its prompts need (0: the default model's)
-
-
-def gsp(
-    groups: int, per_group: int, system: int, concurrency: int, *extra: str, client: str = "sglang"
-) -> Workload:
-    def args(groups: int, per_group: int) -> tuple[str, ...]:
-        return (
-            *("--dataset-name", "generated-shared-prefix"),
-            *("--gsp-num-groups", str(groups), "--gsp-prompts-per-group", str(per_group)),
-            *("--gsp-system-prompt-len", str(system), "--gsp-question-len", "128"),
-            *("--gsp-output-len", "256", "--max-concurrency", str(concurrency)),
-            *("--num-prompts", str(groups * per_group), *extra),
-        )
-
-    # the dataset sends groups × prompts per group, whatever --num-prompts says: warm with one
-    return Workload(
-        args(groups, per_group),
-        min(concurrency, groups * per_group),
-        args(1, min(per_group, WARM_PROMPTS)),
-        client=client,
-    )
-
-
-def random_ids(input_len: int, output_len: int, prompts: int, concurrency: int) -> Workload:
-    def args(prompts: int) -> tuple[str, ...]:
-        return (
-            *("--dataset-name", "random-ids", "--random-input-len", str(input_len)),
-            *("--random-output-len", str(output_len), "--random-range-ratio", "1.0"),
-            *("--num-prompts", str(prompts), "--max-concurrency", str(concurrency)),
-        )
-
-    return Workload(args(prompts), min(concurrency, prompts), args(min(prompts, WARM_PROMPTS)))
-
-
-def mooncake(workload: str, prompts: int, slowdown: float, block_tokens: int = 0) -> Workload:
-    """A trace replay; ``block_tokens`` writes each hash block that many tokens long (the
-    trace's 512: prompts up to 121k tokens, so a model of 131,072 tokens' context)."""
-    faithful = ("--pat-block-tokens", str(block_tokens)) if block_tokens else ()
-
-    def args(prompts: int) -> tuple[str, ...]:
-        return (
-            *("--dataset-name", "mooncake", "--mooncake-workload", workload),
-            *("--mooncake-slowdown-factor", str(slowdown), "--num-prompts", str(prompts)),
-            *faithful,
-        )
-
-    return Workload(
-        args(prompts),
-        batch=0,  # arrivals set the batch: the figure is the median over all decode steps
-        warm_args=args(min(prompts, WARM_PROMPTS)),
-        dataset_file=f"{workload}_trace.jsonl",
-        min_context=131072 if block_tokens else 0,
-    )
-
-
-WORKLOADS = {
-    "gsp-4x32-4096": gsp(4, 32, 4096, 128),
-    "gsp-64x16-2048": gsp(64, 16, 2048, 256),
-    "gsp-multiturn-16x8-2048": gsp(
-        16, 8, 2048, 128, "--gsp-num-turns", "3", client="sglang-oai-chat"
-    ),
-    "random-ids-2048-256": random_ids(2048, 256, 256, 128),
-    "mooncake-conversation": mooncake("conversation", 100, 2.0),
-    "mooncake-synthetic": mooncake("synthetic", 100, 2.0),
-    # 512 tokens a hash block, as in the traces: --model-shape llama-3.1-8b
-    "mooncake-conversation-512": mooncake("conversation", 100, 2.0, 512),
-    "mooncake-synthetic-512": mooncake("synthetic", 100, 2.0, 512),
-}
-DEFAULT_WORKLOADS = [name for name, w in WORKLOADS.items() if not w.min_context]
-DECODE_LINE = re.compile(
-    r"Decode batch, #running-req: (\d+).*?gen throughput \(token/s\): ([\d.]+)"
-)
 SERVER_FLAGS = ["--mem-fraction-static", "0.8"]
 # name -> (launcher module, --attention-backend, its own flags). The launcher gives pat
 # FlashInfer's prefill unless a prefill backend is named; pat-triton-prefill names triton's,
@@ -155,37 +77,6 @@ BACKENDS = {
     "triton": ("sglang.launch_server", "triton", ()),
     "flashinfer": ("sglang.launch_server", "flashinfer", ()),
 }
-# A request the server refuses (a prompt longer than the context, say) is logged so, while
-# bench_serving still counts it as a successful request: such a run is marked failed.
-SERVER_ERROR = re.compile(r"\[http_server\] Error: (.*)")
-MAX_ITL = re.compile(r"Max ITL \(ms\):\s+([\d.]+)")
-REPLAY_SKIPPED = re.compile(r"mooncake_replay: kept \d+ records, skipped (\d+)")
-
-
-def decode_throughput(log_text: str, batch: int) -> tuple[float | None, int]:
-    """Median gen throughput over decode log lines at full batch, and the lines used. The
-    first such line is dropped: its interval still holds the batch's prefills."""
-    lines = [(int(n), float(t)) for n, t in DECODE_LINE.findall(log_text)]
-    if batch:
-        used = [t for n, t in lines if n >= 0.95 * batch][1:]
-    else:
-        used = [t for n, t in lines if n > 1]  # arrivals set the batch: every decode interval
-    return (statistics.median(used) if used else None), len(used)
-
-
-def server_errors(log_text: str) -> list[str]:
-    """The messages of the requests that failed in the server, from its log."""
-    return SERVER_ERROR.findall(log_text)
-
-
-def missing_output(result: dict, tolerance: float = 0.05) -> str | None:
-    """Why bench_serving's result lacks output, or None: fewer tokens came back than the
-    requests asked for (re-tokenizing the text of random ids loses a few, 0.2% on random-ids)."""
-    asked = result.get("total_output_tokens")
-    got = result.get("total_output_tokens_retokenized")
-    if asked is not None and got is not None and got < (1 - tolerance) * asked:
-        return f"only {got} of the {asked} output tokens asked for came back"
-    return None
 
 
 def run_workload(

@@ -1,12 +1,50 @@
-"""The serving comparison's results: rows.jsonl in, serving.csv, serving.md,
-serving-summary.json and serving.png out (see bench_serving.py)."""
+"""The serving comparison's results: the figures read from a server's log and bench_serving's
+output, then rows.jsonl in, serving.csv, serving.md, serving-summary.json and serving.png out
+(see bench_serving.py)."""
 
 from __future__ import annotations
 
 import csv
 import itertools
 import json
+import re
+import statistics
 from pathlib import Path
+
+DECODE_LINE = re.compile(
+    r"Decode batch, #running-req: (\d+).*?gen throughput \(token/s\): ([\d.]+)"
+)
+# A request the server refuses (a prompt longer than the context, say) is logged so, while
+# bench_serving still counts it as a successful request: such a run is marked failed.
+SERVER_ERROR = re.compile(r"\[http_server\] Error: (.*)")
+MAX_ITL = re.compile(r"Max ITL \(ms\):\s+([\d.]+)")
+REPLAY_SKIPPED = re.compile(r"mooncake_replay: kept \d+ records, skipped (\d+)")
+
+
+def decode_throughput(log_text: str, batch: int) -> tuple[float | None, int]:
+    """Median gen throughput over decode log lines at full batch, and the lines used. The
+    first such line is dropped: its interval still holds the batch's prefills."""
+    lines = [(int(n), float(t)) for n, t in DECODE_LINE.findall(log_text)]
+    if batch:
+        used = [t for n, t in lines if n >= 0.95 * batch][1:]
+    else:
+        used = [t for n, t in lines if n > 1]  # arrivals set the batch: every decode interval
+    return (statistics.median(used) if used else None), len(used)
+
+
+def server_errors(log_text: str) -> list[str]:
+    """The messages of the requests that failed in the server, from its log."""
+    return SERVER_ERROR.findall(log_text)
+
+
+def missing_output(result: dict, tolerance: float = 0.05) -> str | None:
+    """Why bench_serving's result lacks output, or None: fewer tokens came back than the
+    requests asked for (re-tokenizing the text of random ids loses a few, 0.2% on random-ids)."""
+    asked = result.get("total_output_tokens")
+    got = result.get("total_output_tokens_retokenized")
+    if asked is not None and got is not None and got < (1 - tolerance) * asked:
+        return f"only {got} of the {asked} output tokens asked for came back"
+    return None
 
 
 def server_label(row: dict) -> str:

@@ -16,6 +16,8 @@ transformers = pytest.importorskip("transformers")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 mooncake_replay = pytest.importorskip("mooncake_replay")
 bench_serving = pytest.importorskip("bench_serving")
+serving_results = pytest.importorskip("serving_results")
+serving_workloads = pytest.importorskip("serving_workloads")
 MooncakeDataset = mooncake_replay.MooncakeDataset
 
 
@@ -72,18 +74,42 @@ def test_server_errors_are_found_in_the_log() -> None:
         "[2026-11-30 16:12:36] [http_server] Error: The input (11933 tokens) is longer than "
         "the model's context length (8192 tokens).\n"
     )
-    errors = bench_serving.server_errors(log)
+    errors = serving_results.server_errors(log)
     assert len(errors) == 2 and errors[0].startswith("The input (14392 tokens)")
-    assert bench_serving.server_errors("Decode batch, #running-req: 3\n") == []
+    assert serving_results.server_errors("Decode batch, #running-req: 3\n") == []
+
+
+def test_decode_throughput_is_the_median_at_full_batch() -> None:
+    """The headline figure: the median of the server's gen throughput lines at ≥ 95% of the
+    workload's batch, the first of them dropped (its interval still holds prefills); with no
+    batch (the Mooncake replays), every decode line of more than one request."""
+
+    def line(running: int, tok_s: float) -> str:
+        return (
+            f"[2026-12-01 10:00:00] Decode batch, #running-req: {running}, #token: 9, "
+            f"token usage: 0.10, cuda graph: True, gen throughput (token/s): {tok_s:.2f}, "
+            "#queue-req: 0\n"
+        )
+
+    log = "".join(
+        [line(40, 1.0), line(122, 50.0), line(128, 9000.0), line(127, 12000.0)]
+        + [line(126, 13000.0), line(100, 2.0), line(1, 3.0)]
+    )
+    # 122 ≥ 0.95 × 128 is the first full-batch line, dropped; 40 and 100 are below the batch
+    assert serving_results.decode_throughput(log, 128) == (12000.0, 3)
+    # all but the one-request line: 1, 2, 50, 9000, 12000, 13000
+    assert serving_results.decode_throughput(log, 0) == (4525.0, 6)
+    assert serving_results.decode_throughput(log, 256) == (None, 0)
+    assert serving_results.decode_throughput("Prefill batch, #new-seq: 4\n", 128) == (None, 0)
 
 
 def test_missing_output_is_found_in_the_result() -> None:
     # the session 8 Mooncake conversation result, and a random-ids one (retokenizing random
     # ids' text loses a few tokens)
     refused = dict(total_output_tokens=36758, total_output_tokens_retokenized=22068)
-    assert "22068 of the 36758" in bench_serving.missing_output(refused)
+    assert "22068 of the 36758" in serving_results.missing_output(refused)
     complete = dict(total_output_tokens=65536, total_output_tokens_retokenized=65408)
-    assert bench_serving.missing_output(complete) is None
+    assert serving_results.missing_output(complete) is None
 
 
 def test_faithful_blocks_are_512_tokens_and_replayed_in_trace_order(tmp_path, capsys) -> None:
@@ -105,7 +131,7 @@ def test_faithful_blocks_are_512_tokens_and_replayed_in_trace_order(tmp_path, ca
     with pytest.raises(FileNotFoundError, match="no trace"):  # never SGLang's download
         replay.load(MooncakeDataset(str(tmp_path / "gone.jsonl"), "conversation", 3), tokenizer)
     kept = replay.load(dataset, tokenizer)
-    skipped = bench_serving.REPLAY_SKIPPED.search(capsys.readouterr().out)
+    skipped = serving_results.REPLAY_SKIPPED.search(capsys.readouterr().out)
     assert skipped and skipped.group(1) == "0" and len(kept) == 3
     assert max(r.prompt_len for r in kept) > 100_000
 
@@ -123,12 +149,12 @@ def test_faithful_blocks_are_512_tokens_and_replayed_in_trace_order(tmp_path, ca
 def test_long_context_workloads_need_the_long_context_model(tmp_path) -> None:
     """The -512 replays are not in the default run, and SGLang reads the llama-3.1-8b dummy's
     context as the 131,072 tokens they need."""
-    faithful = [n for n, w in bench_serving.WORKLOADS.items() if w.min_context]
-    assert faithful and not set(faithful) & set(bench_serving.DEFAULT_WORKLOADS)
+    faithful = [n for n, w in serving_workloads.WORKLOADS.items() if w.min_context]
+    assert faithful and not set(faithful) & set(serving_workloads.DEFAULT_WORKLOADS)
     model_config = pytest.importorskip("sglang.srt.configs.model_config")
     path = make_model_dir(tmp_path / "llama31", "llama-3.1-8b")
     context = model_config.ModelConfig(model_path=str(path)).context_len
-    assert context == 131072 >= max(bench_serving.WORKLOADS[n].min_context for n in faithful)
+    assert context == 131072 >= max(serving_workloads.WORKLOADS[n].min_context for n in faithful)
 
 
 def test_warm_pass_sends_fewer_prompts_and_max_itl_is_read() -> None:
@@ -136,26 +162,26 @@ def test_warm_pass_sends_fewer_prompts_and_max_itl_is_read() -> None:
         return int(args[args.index(flag) + 1])
 
     counts = ("--num-prompts", "--gsp-num-groups", "--gsp-prompts-per-group")
-    for name, workload in bench_serving.WORKLOADS.items():
+    for name, workload in serving_workloads.WORKLOADS.items():
         warm = workload.warm_args
         asked = value(workload.args, "--num-prompts")
         if "--gsp-num-groups" in warm:  # gsp sends groups x prompts per group, whatever asked
             per_group = value(workload.args, "--gsp-prompts-per-group")
             assert value(warm, "--gsp-num-groups") == 1, name
             assert value(warm, "--gsp-prompts-per-group") == min(
-                per_group, bench_serving.WARM_PROMPTS
+                per_group, serving_workloads.WARM_PROMPTS
             ), name
             sent = value(warm, "--gsp-num-groups") * value(warm, "--gsp-prompts-per-group")
             assert value(warm, "--num-prompts") == sent, name
         else:
-            assert value(warm, "--num-prompts") == min(asked, bench_serving.WARM_PROMPTS), name
+            assert value(warm, "--num-prompts") == min(asked, serving_workloads.WARM_PROMPTS), name
         # every other argument is the measured run's, in order
         assert len(warm) == len(workload.args), name
         for i, (a, b) in enumerate(zip(warm, workload.args)):
             assert a == b or workload.args[i - 1] in counts, (name, a, b)
     printed = "P99 ITL (ms):                            7.37      \n"
     printed += "Max ITL (ms):                            10922.26  \n"
-    assert float(bench_serving.MAX_ITL.search(printed).group(1)) == 10922.26
+    assert float(serving_results.MAX_ITL.search(printed).group(1)) == 10922.26
 
 
 def test_backends_name_their_server_and_rows(tmp_path) -> None:
@@ -193,7 +219,6 @@ def test_the_run_line_names_the_pat_environment() -> None:
 def test_pat_servers_with_different_settings_stay_apart(tmp_path: Path) -> None:
     """Two pat runs (the lean kernel off, then on) merged with ``--summarize`` keep both rows,
     labelled by their settings; a later run of the same server still replaces the earlier."""
-    serving_results = pytest.importorskip("serving_results")
 
     def run(name: str, env: str, tpot: float) -> Path:
         argv = ["benchmarks/bench_serving.py", "--backends", "pat"]

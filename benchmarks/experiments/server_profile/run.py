@@ -24,9 +24,11 @@ import requests
 BENCH = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(BENCH))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_serving import DECODE_LINE, SERVER_FLAGS, WORKLOADS, run_workload, server_spec  # noqa: E402
+from bench_serving import SERVER_FLAGS, run_workload, server_spec  # noqa: E402
 from parse import summarize  # noqa: E402
 from servers import running  # noqa: E402
+from serving_results import DECODE_LINE  # noqa: E402
+from serving_workloads import WORKLOADS  # noqa: E402
 
 from sglang_pat.model_dirs import make_model_dir  # noqa: E402
 
