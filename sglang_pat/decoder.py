@@ -27,6 +27,7 @@ from .plan import (
     PlanCapacityError,
 )
 from .scheduler import PackScheduler
+from .streams import dedicated_stream
 
 
 def device_sm_count(device: torch.device) -> int:
@@ -118,12 +119,12 @@ class PatDecoder:
         self.merge_needed = True
         self.lean_needed = False
         self.splits = False  # the uploaded plan's private items go to the private-part launch
-        # With the lean kernel, the private part runs beside the shared part on a stream made
-        # here, forked and joined through two events per layer (capturable: a graph records
-        # them as a fork and a join).
+        # With the lean kernel, the private part runs beside the shared part on a stream of
+        # its own (never one of PyTorch's pooled streams: streams.py), forked and joined
+        # through two events per layer (capturable: a graph records a fork and a join).
         self.num_private_programs = self.scheduler.num_private_part_programs
         fork = self.menu.lean is not None and pin
-        self._side = torch.cuda.Stream(self.device) if fork else None
+        self._side = dedicated_stream(self.device, self) if fork else None
         self._fork = torch.cuda.Event() if fork else None
         self._join = torch.cuda.Event() if fork else None
         self.capacity_fallbacks = 0

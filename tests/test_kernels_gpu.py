@@ -244,3 +244,23 @@ def test_small_graph_replays_whole_plans() -> None:
     always = menu_with_gate(128, 4, None, min_graph_batch=16)
     assert replay_plans(trees, always, graph_batch=8) == [False] * 4
     assert any(replay_plans(trees, always, graph_batch=16))  # the same plans, both launches
+
+
+def test_lean_side_stream_is_in_no_pool() -> None:
+    """The private part's stream is the decoder's own: no ``torch.cuda.Stream()`` (a pool of
+    32, round-robin) is ever it, so a fork never joins the capturing stream to itself."""
+    forest = PrefixForest.from_tree_spec("1,32_512,40")
+    kv = make_batch(forest, num_q_heads=32, num_kv_heads=8, head_dim=128, dtype=torch.bfloat16)
+    total = int(forest.seq_lens.sum())
+    decoder = decoder_for(
+        kv, max_requests=forest.num_requests, max_kv_indices=total, menu=tile_menu(128, 4, "always")
+    )
+    side = decoder._side
+    assert side is not None
+    with torch.cuda.graph(torch.cuda.CUDAGraph()):  # the default capture stream exists now
+        pass
+    pooled = [torch.cuda.Stream() for _ in range(64)]
+    pooled += [torch.cuda.Stream(priority=-1) for _ in range(64)]
+    pooled += [torch.cuda.graphs.graph.default_capture_stream, torch.cuda.current_stream()]
+    assert side.cuda_stream not in {s.cuda_stream for s in pooled}
+    assert side.device == torch.device("cuda", torch.cuda.current_device())
