@@ -238,7 +238,11 @@ def summarize(out_dir: Path) -> None:
         suite_trees_with_sharing=len(suite_ratios),
         no_sharing_min_ratio_vs_flashinfer_decode=min(no_sharing) if no_sharing else math.nan,
         **meta,
-        command="python benchmarks/bench_kernels.py --part P [--heads H]  (then --summarize)",
+        # the runs whose rows are summarized, then this summary's own command
+        command="; ".join(
+            sorted({row.get("command", "") for row in rows} - {""})
+            + [" ".join(["python", *sys.argv])]
+        ),
     )
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     print(json.dumps(summary, indent=2))

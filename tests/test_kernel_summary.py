@@ -14,7 +14,7 @@ bench_kernels = pytest.importorskip("bench_kernels")
 pytest.importorskip("matplotlib")
 
 FIELDS = ["workload", "q_heads", "kv_heads", "batch", "provider", "us", "bound_us", "gpu",
-          "commit", "date", "copy_bandwidth_tb_s"]  # fmt: skip
+          "commit", "date", "copy_bandwidth_tb_s", "command"]  # fmt: skip
 
 
 def write(path: Path, rows: list[tuple[str, str, float]], commit: str) -> None:
@@ -24,6 +24,7 @@ def write(path: Path, rows: list[tuple[str, str, float]], commit: str) -> None:
         for workload, provider, us in rows:
             row = dict(workload=workload, q_heads=32, kv_heads=8, batch=4, provider=provider)
             meta = dict(gpu="test", commit=commit, date="2026-11-30", copy_bandwidth_tb_s=4.0)
+            meta["command"] = f"python benchmarks/bench_kernels.py --commit {commit}"
             writer.writerow(dict(row, us=us, bound_us=1.0, **meta))
 
 
@@ -40,3 +41,5 @@ def test_a_tree_in_two_files_counts_once(tmp_path) -> None:
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["suite_trees_with_sharing"] == 2
     assert summary["suite_geomean_vs_flashinfer_decode"] == pytest.approx(8**0.5)
+    # the runs it summarizes, by the commands that made them
+    assert "--commit new; " in summary["command"] and "--commit old; " in summary["command"]
