@@ -92,8 +92,9 @@ def shape_experiment_parser(doc: str) -> argparse.ArgumentParser:
 
 def json_line_of_own_process(script: str, shape: str, *args: str, timeout: int = 300) -> str:
     """``python SCRIPT SHAPE --one ARGS`` in a process of its own (the experiments measure each
-    shape apart: session 16 saw a later shape in one process lose the two kernels' overlap);
-    the last JSON line it printed, or one with its error."""
+    shape apart: session 16 saw a later shape in one process lose the two kernels' overlap,
+    likely the stream-pool collision fixed in d05665a, experiments/stream_pool/); the last
+    JSON line it printed, or one with its error."""
     run = subprocess.run(
         [sys.executable, script, shape, "--one", *args],
         capture_output=True, text=True, timeout=timeout,
