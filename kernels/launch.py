@@ -7,6 +7,7 @@ and the tile config, never on the plan's contents, so CUDA graphs can capture th
 from __future__ import annotations
 
 import ctypes
+import functools
 
 import torch
 import triton
@@ -99,6 +100,13 @@ def _kernel_args(
 _carveout_set: set[int] = set()  # ids of compiled kernels (Triton caches them for good)
 
 
+@functools.cache
+def cuda_driver() -> ctypes.CDLL:
+    """The CUDA driver library, for the calls PyTorch and Triton do not expose (the carveout
+    here, the decoder's own stream in ``sglang_pat/streams.py``)."""
+    return ctypes.CDLL("libcuda.so.1")
+
+
 def prefer_max_shared_carveout(compiled: object) -> None:
     """Ask the driver to configure an SM running this kernel with the largest shared-memory
     carveout, once per compiled kernel.
@@ -111,7 +119,7 @@ def prefer_max_shared_carveout(compiled: object) -> None:
     if id(compiled) in _carveout_set:
         return
     compiled._init_handles()  # type: ignore[attr-defined]
-    result = ctypes.CDLL("libcuda.so.1").cuFuncSetAttribute(
+    result = cuda_driver().cuFuncSetAttribute(
         ctypes.c_void_p(compiled.function),  # type: ignore[attr-defined]
         CU_FUNC_ATTRIBUTE_PREFERRED_SHARED_MEMORY_CARVEOUT,
         100,  # percent of the unified L1 / shared memory

@@ -18,16 +18,14 @@ import weakref
 
 import torch
 
+from .kernels.launch import cuda_driver
+
 CU_STREAM_NON_BLOCKING = 1  # cuda.h: no implicit sync with the legacy default stream, as PyTorch's
-
-
-def _libcuda() -> ctypes.CDLL:
-    return ctypes.CDLL("libcuda.so.1")
 
 
 def _destroy(handle: int) -> None:
     # Work already queued on the stream still completes (cuStreamDestroy's contract).
-    _libcuda().cuStreamDestroy_v2(ctypes.c_void_p(handle))
+    cuda_driver().cuStreamDestroy_v2(ctypes.c_void_p(handle))
 
 
 def dedicated_stream(device: torch.device, owner: object) -> torch.cuda.ExternalStream:
@@ -35,7 +33,7 @@ def dedicated_stream(device: torch.device, owner: object) -> torch.cuda.External
     ``owner`` is collected."""
     with torch.cuda.device(device):
         torch.cuda.current_stream(device).query()  # makes the device's primary context current
-        libcuda = _libcuda()
+        libcuda = cuda_driver()
         context = ctypes.c_void_p()
         if libcuda.cuCtxGetCurrent(ctypes.byref(context)) != 0 or not context.value:
             raise RuntimeError(f"no current CUDA context for {device}")
