@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Prepared for session 24 (one H200, about 20 of the 30 device minutes), on GPU 0: the lean
+# Session 24 (one H200, about 22 of the 30 device minutes), on GPU 0: the lean
 #   kernel in the server again, now on its own side stream (d05665a,
 #   benchmarks/experiments/stream_pool/). Three servers one after the other, each on gsp 4 x 32
 #   and gsp defaults: pat with SGLANG_PAT_LEAN_KERNEL=1, pat as served by default, flashinfer.
 #   Sessions 19-22 ran the lean server with a pooled side stream; whether it collided there
-#   is not known.
+#   is not known. Then the GPU tests at this tree (730f65f's driver loader had not run on a GPU).
 # Session 23's chain (ea7327b): gsp 4 x 32 on pat and flashinfer through the split
 #   bench_serving.py, then the kernel benchmark at every part with every peer.
 # The Mooncake traces come in as .mooncake/*.jsonl.gz (carried), unpacked to /tmp/mc.
@@ -22,5 +22,6 @@ export CUDA_VISIBLE_DEVICES=0 PAT_MOONCAKE_DIR=/tmp/mc
 SGLANG_PAT_LEAN_KERNEL=1 python3 benchmarks/bench_serving.py --backends pat $W --port 30400 --out /tmp/r0/sl > /tmp/r0/sl.out 2>&1
 python3 benchmarks/bench_serving.py --backends pat $W --port 30500 --out /tmp/r0/so > /tmp/r0/so.out 2>&1
 python3 benchmarks/bench_serving.py --backends flashinfer $W --port 30600 --out /tmp/r0/sf > /tmp/r0/sf.out 2>&1
+python3 -m pytest -q -p no:cacheprovider tests/test_kernels_gpu.py tests/test_backend.py tests/test_lean_gate.py tests/test_kernels.py > /tmp/r0/gpu-tests.out 2>&1
 touch /tmp/r0/done" >/tmp/r0/chain.log 2>&1 < /dev/null &
 sleep 2; echo launched
