@@ -257,8 +257,9 @@ def test_lean_side_stream_is_in_no_pool() -> None:
     )
     side = decoder._side
     assert side is not None
+    counter = torch.zeros(1, device="cuda")
     with torch.cuda.graph(torch.cuda.CUDAGraph()):  # the default capture stream exists now
-        pass
+        counter.add_(1)  # one node, so the capture is not empty (PyTorch warns on an empty one)
     pooled = [torch.cuda.Stream() for _ in range(64)]
     pooled += [torch.cuda.Stream(priority=-1) for _ in range(64)]
     pooled += [torch.cuda.graphs.graph.default_capture_stream, torch.cuda.current_stream()]
