@@ -35,6 +35,7 @@ from workloads import (  # noqa: E402
     Workload,
     mooncake_workload,
     tree_workload,
+    workload_for,
 )
 
 HEAD_CONFIGS = [(32, 32), (32, 8), (64, 8), (16, 8)]
@@ -103,7 +104,9 @@ def main() -> None:
         action="append",
         default=[],
         metavar="SPEC",
-        help="only these tree specs (32 q / 8 KV heads), e.g. 4,128_4096,256 (kernels-custom.csv)",
+        help="only these tree specs (32 q / 8 KV heads), e.g. 4,128_4096,256, or shuffled gsp "
+        "batches, e.g. gsp:64x16:2048+178:b256:s0 (workloads.gsp_sample_workload); "
+        "kernels-custom.csv",
     )
     parser.add_argument("--commit", default=os.environ.get("PAT_COMMIT", "unknown"))
     parser.add_argument(
@@ -148,7 +151,7 @@ def main() -> None:
         ]
     if "served" in parts:  # the batches the serving comparison's gsp servers decode
         jobs += [(tree_workload(s), (32, 8)) for s in SERVED_BATCHES]
-    jobs += [(tree_workload(s), (32, 8)) for s in args.workload]
+    jobs += [(workload_for(s), (32, 8)) for s in args.workload]
     parts += ["custom"] if args.workload else []
     flush = torch.empty(512 * 2**20, dtype=torch.uint8, device="cuda")
     bw = copy_bandwidth_bytes_per_us()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +45,7 @@ NO_SHARING = ["64_4096", "256_1024", "256_4096"]
 # shuffles 64 x 16 prompts, so its 256 running requests hold ~63 prefixes of ~4 requests,
 # early in the decode (128 + 50) and halfway (128 + 128). Not the 16 x 16 tree it looks like.
 SERVED_BATCHES = ["4,128_4096,256", "64,256_2048,178", "64,256_2048,256"]
+GSP_SAMPLE = re.compile(r"gsp:(\d+)x(\d+):(\d+)\+(\d+):b(\d+):s(\d+)")
 
 
 @dataclass
@@ -58,6 +60,45 @@ def tree_workload(spec: str) -> Workload:
     batch = counts[-1]
     shared = [batch // c for c in counts[:-1] if batch // c >= 2]
     return Workload(spec, PrefixForest.from_tree_spec(spec), shared + [1])
+
+
+def gsp_sample_workload(spec: str) -> Workload:
+    """``gsp:GxP:PREFIX+TAIL:bB:sSEED``, the batch a server decodes under bench_serving's
+    generated-shared-prefix workload: G groups of P prompts, shuffled as bench_serving does
+    (seeded here), the first B of them running. Each request holds its group's PREFIX tokens
+    (shared only if another running request is of its group) and TAIL tokens of its own
+    (question and the tokens decoded so far; the same for all, since every prompt has the same
+    output length and the batch starts together). E.g. ``gsp:64x16:2048+178:b256:s0``: unlike
+    the uniform ``64,256_2048,178``, groups hold 1 to ~10 running requests."""
+    match = GSP_SAMPLE.fullmatch(spec)
+    if match is None:
+        raise ValueError(f"workload {spec!r}: expected gsp:GxP:PREFIX+TAIL:bB:sSEED")
+    groups, per_group, prefix, tail, batch, seed = (int(x) for x in match.groups())
+    if not 1 <= batch <= groups * per_group or min(groups, per_group, prefix, tail) < 1:
+        raise ValueError(f"workload {spec!r}: needs 1 <= B <= G * P and positive sizes")
+    prompts = np.repeat(np.arange(groups), per_group)
+    np.random.default_rng(seed).shuffle(prompts)
+    group = prompts[:batch]
+    members = np.bincount(group, minlength=groups)
+    shared = (members >= 2).nonzero()[0]
+    node_of = np.full(groups, -1)
+    node_of[shared] = np.arange(shared.shape[0])
+    first_member = np.full(groups, batch)
+    np.minimum.at(first_member, group, np.arange(batch))
+    forest = PrefixForest(
+        np.zeros(shared.shape[0], dtype=np.int64),
+        np.full(shared.shape[0], prefix),
+        np.full(shared.shape[0], -1),
+        first_member[shared],
+        node_of[group],
+        np.full(batch, prefix + tail),
+    )
+    return Workload(spec, forest, None)
+
+
+def workload_for(spec: str) -> Workload:
+    """A tree spec (``tree_workload``) or a shuffled gsp batch (``gsp_sample_workload``)."""
+    return gsp_sample_workload(spec) if spec.startswith("gsp:") else tree_workload(spec)
 
 
 def mooncake_workload(
