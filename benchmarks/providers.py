@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from workloads import Workload, page_table, tree_workload
+from workloads import Workload, page_table, workload_for
 
 from sglang_pat.cost_model import default_tile_menu
 from sglang_pat.decoder import PatDecoder
@@ -51,10 +51,11 @@ class Batch:
 
 def batch_for(shape: str) -> Batch:
     """The batch of ``TREE[@Q_HEADS,KV_HEADS]`` (default heads 32, 8), as the experiments
-    name their shapes, e.g. ``1,10_4096,416@64,8``."""
+    name their shapes, e.g. ``1,10_4096,416@64,8``; TREE may be a shuffled gsp batch
+    (``workloads.gsp_sample_workload``)."""
     spec, _, heads = shape.partition("@")
     q_heads, kv_heads = map(int, (heads or "32,8").split(","))
-    return Batch(tree_workload(spec), q_heads, kv_heads)
+    return Batch(workload_for(spec), q_heads, kv_heads)
 
 
 def make_decoder(batch: Batch, menu=None, plan: bool = True, cost=None) -> PatDecoder:

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from workloads import tree_workload  # noqa: E402
+from workloads import workload_for  # noqa: E402
 
 from sglang_pat.cost_model import default_tile_menu  # noqa: E402
 from sglang_pat.lean_gate import LeanGate, PlanWork  # noqa: E402
@@ -42,7 +42,7 @@ def work_of(row: dict) -> PlanWork | None:
     q_heads, kv_heads = map(int, (heads or "32,8").split(","))
     group = q_heads // kv_heads
     menu = default_tile_menu(HEAD_DIM, group)
-    forest = tree_workload(spec).forest
+    forest = workload_for(spec).forest
     scheduler = PackScheduler(
         num_kv_heads=kv_heads, group_size=group, head_dim=HEAD_DIM, num_sms=row["num_sms"],
         menu=menu,
