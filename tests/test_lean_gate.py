@@ -3,13 +3,18 @@ H200 shapes it was fitted to (CPU only: planning, no kernels)."""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 
 from sglang_pat.decoder import PatDecoder
-from sglang_pat.forest import PrefixForest
 from sglang_pat.lean_gate import LeanGate, PlanWork, plan_work
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from workloads import workload_for  # noqa: E402
 
 
 def test_plan_work_counts_heads_programs_and_packed_members() -> None:
@@ -47,20 +52,26 @@ def test_gate_weighs_the_parts_against_the_one_launch() -> None:
 
 @pytest.mark.parametrize(
     "shape, splits",
-    [  # session 18 on the H200 (benchmarks/experiments/lean_gate/): lean / one launch
+    [  # sessions 18 and 24 on the H200 (benchmarks/experiments/lean_gate/): lean / one launch
         ("4,128_4096,256@32,8", True),  # gsp 4 x 32's batch: 0.94
+        ("1,64_4096,512@32,8", True),  # the worked example: 0.97
         ("1,256_256,32@16,8", True),  # 0.76
         ("1,4,16,512_1024,256,128,32@32,8", True),  # 0.93
-        ("64,256_2048,178@32,8", False),  # gsp defaults' served batch: 1.10
+        ("64,256_2048,178@32,8", False),  # gsp defaults' batch, groups of 4: 1.10
         ("1,8,512_32,512,256@16,8", False),  # long private tails: 1.19
         ("1,1024_2048,32@64,8", False),  # a heavy shared part: 1.21
         ("256_1024@32,8", False),  # no shared items
+        # gsp defaults' batches as a server decodes them (shuffled groups of 1 to ~10), which
+        # session 18's coefficients split: 1.15 and 1.12
+        ("gsp:64x16:2048+250:b256:s0@32,8", False),
+        ("gsp:64x16:2048+128:b128:s4@32,8", False),
+        ("gsp:4x32:4096+384:b128:s0@32,8", True),  # gsp 4 x 32 late in the decode: 0.99
     ],
 )
 def test_the_decoder_splits_where_the_fit_says(shape: str, splits: bool) -> None:
     spec, heads = shape.split("@")
     num_q_heads, num_kv_heads = map(int, heads.split(","))
-    forest = PrefixForest.from_tree_spec(spec)
+    forest = workload_for(spec).forest
     decoder = PatDecoder(
         num_q_heads=num_q_heads, num_kv_heads=num_kv_heads, head_dim=128, device="cpu",
         max_requests=forest.num_requests, max_kv_indices=int(forest.seq_lens.sum()),

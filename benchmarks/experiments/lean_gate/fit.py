@@ -1,6 +1,6 @@
 """Fit ``sglang_pat.lean_gate.LeanGate`` to exp.py's measurements, and show its choices.
 
-    python benchmarks/experiments/lean_gate/fit.py results/session18.jsonl
+    python benchmarks/experiments/lean_gate/fit.py results/session18.jsonl [results/session24.jsonl]
 
 Each shape's plan is rebuilt on the CPU (the planner is deterministic; the row's SM count)
 and turned into ``PlanWork``. The three time models are fitted by relative least squares to
@@ -75,9 +75,9 @@ def chosen(rows: list[dict], gates: list[LeanGate]) -> tuple[float, list[str]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("results", type=Path)
+    parser.add_argument("results", type=Path, nargs="+", help="exp.py's JSON lines, merged")
     args = parser.parse_args()
-    rows = [json.loads(line) for line in args.results.read_text().splitlines()]
+    rows = [json.loads(line) for path in args.results for line in path.read_text().splitlines()]
     rows = [r for r in rows if "us" in r]
     for row in rows:
         row["work"] = work_of(row)
