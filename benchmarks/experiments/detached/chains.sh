@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Session 24 (one H200, about 22 of the 30 device minutes), on GPU 0: the lean
-#   kernel in the server again, now on its own side stream (d05665a,
-#   benchmarks/experiments/stream_pool/). Three servers one after the other, each on gsp 4 x 32
-#   and gsp defaults: pat with SGLANG_PAT_LEAN_KERNEL=1, pat as served by default, flashinfer.
-#   Sessions 19-22 ran the lean server with a pooled side stream; whether it collided there
-#   is not known. Then the GPU tests at this tree (730f65f's driver loader had not run on a GPU).
+# Prepared for session 25 (one H200, about 22 of the 30 device minutes), on GPU 0: the lean
+#   server with the gate refitted in session 24 (7e822d8, benchmarks/experiments/lean_gate/),
+#   which no longer splits gsp defaults' shuffled batches. Three servers one after the other,
+#   each on gsp 4 x 32 and gsp defaults: pat with SGLANG_PAT_LEAN_KERNEL=1, pat as served by
+#   default, flashinfer. Then the GPU tests at this tree.
+# Session 24's chain (220f806) was the same three servers with session 18's gate, then the
+#   GPU tests.
 # Session 23's chain (ea7327b): gsp 4 x 32 on pat and flashinfer through the split
 #   bench_serving.py, then the kernel benchmark at every part with every peer.
 # The Mooncake traces come in as .mooncake/*.jsonl.gz (carried), unpacked to /tmp/mc.
