@@ -3,7 +3,9 @@
 #   server with the gate refitted in session 24 (7e822d8, benchmarks/experiments/lean_gate/),
 #   which no longer splits gsp defaults' shuffled batches. Three servers one after the other,
 #   each on gsp 4 x 32 and gsp defaults: pat with SGLANG_PAT_LEAN_KERNEL=1, pat as served by
-#   default, flashinfer. Then the GPU tests at this tree.
+#   default, flashinfer. Then the GPU tests at this tree. First (about a minute):
+#   kept_whole/node_toggle.py, whether disabling the empty private launch's graph nodes
+#   removes what kept-whole plans pay under graphs (prepared in session 24, never run).
 # Session 24's chain (220f806) was the same three servers with session 18's gate, then the
 #   GPU tests.
 # Session 23's chain (ea7327b): gsp 4 x 32 on pat and flashinfer through the split
@@ -20,6 +22,7 @@ rm -rf /tmp/r0; mkdir -p /tmp/r0
 W="--workloads gsp-4x32-4096,gsp-64x16-2048"
 setsid bash -c "
 export CUDA_VISIBLE_DEVICES=0 PAT_MOONCAKE_DIR=/tmp/mc
+python3 benchmarks/experiments/kept_whole/node_toggle.py gsp:64x16:2048+250:b256:s0 gsp:64x16:2048+178:b256:s0 gsp:64x16:2048+128:b128:s4 64,256_2048,178 1,2,64_1024,256,256@32,32 64_4096 4,128_4096,256 > /tmp/r0/node_toggle.jsonl 2> /tmp/r0/node_toggle.err
 SGLANG_PAT_LEAN_KERNEL=1 python3 benchmarks/bench_serving.py --backends pat $W --port 30400 --out /tmp/r0/sl > /tmp/r0/sl.out 2>&1
 python3 benchmarks/bench_serving.py --backends pat $W --port 30500 --out /tmp/r0/so > /tmp/r0/so.out 2>&1
 python3 benchmarks/bench_serving.py --backends flashinfer $W --port 30600 --out /tmp/r0/sf > /tmp/r0/sf.out 2>&1

@@ -1,0 +1,182 @@
+"""Experiment (prepared in session 24, not yet run on a GPU): does disabling the private
+launch's graph nodes remove what a kept-whole plan pays under CUDA graphs?
+
+    python benchmarks/experiments/kept_whole/node_toggle.py SHAPE[@Q,KV] ... [--rounds 3]
+
+A graph-planned step with the lean kernel captures the pair: the private-part launch forked
+on the decoder's side stream, then the shared-part build. When the gate keeps a plan whole the
+private launch has no items, yet it costs 0.6–2.3% on gsp defaults' batches (session 24,
+README.md here). ``cuGraphNodeSetEnabled`` turns a kernel node of an instantiated graph into
+an empty node until it is enabled again; the decoder could do that per step, between its plan
+and the replay, for the 32 private-launch nodes of the graph about to replay.
+
+Per shape, in a process of its own, after an L2 flush, pack and merge, ``reps`` calls a graph:
+- ``one-launch``: the lean kernel off (``graph_timing.graph_time_us``);
+- ``pair``: the lean decoder as a graph runs it today, in a graph kept (``keep_graph=True``)
+  so that its nodes can be toggled;
+- ``pair, private off``: the same instantiated graph with every private-launch node disabled
+  (only for plans kept whole: a split plan needs its private launch);
+- ``pair, on again``: enabled again, which must give ``pair``'s time back.
+
+A private launch's node is read at capture: right after the launch, the side stream's one
+capture dependency is the node just added (``cuStreamGetCaptureInfo_v2``). The row also gives
+the host µs per ``cuGraphNodeSetEnabled`` call and each variant's max |difference| from the
+one launch's output.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parents[1]))
+
+CAPTURE_STATUS_ACTIVE = 1  # CU_STREAM_CAPTURE_STATUS_ACTIVE
+
+
+def captured_node(stream) -> int:
+    """The graph node of the last operation captured on ``stream``."""
+    from sglang_pat.kernels.launch import cuda_driver
+
+    status, capture_id = ctypes.c_int(), ctypes.c_uint64()
+    graph, count = ctypes.c_void_p(), ctypes.c_size_t()
+    dependencies = ctypes.POINTER(ctypes.c_void_p)()
+    result = cuda_driver().cuStreamGetCaptureInfo_v2(
+        ctypes.c_void_p(stream.cuda_stream),
+        ctypes.byref(status),
+        ctypes.byref(capture_id),
+        ctypes.byref(graph),
+        ctypes.byref(dependencies),
+        ctypes.byref(count),
+    )
+    if result != 0 or status.value != CAPTURE_STATUS_ACTIVE or count.value != 1:
+        raise RuntimeError(
+            f"cuStreamGetCaptureInfo_v2: CUresult {result}, status {status.value}, "
+            f"{count.value} dependencies (expected one active dependency)"
+        )
+    return int(dependencies[0])
+
+
+def set_enabled(graph, nodes: list[int], enabled: bool) -> float:
+    """Enable or disable ``nodes`` in the instantiated ``graph``; host µs per call."""
+    from sglang_pat.kernels.launch import cuda_driver
+
+    libcuda = cuda_driver()
+    graph_exec = ctypes.c_void_p(graph.raw_cuda_graph_exec())
+    start = time.perf_counter()
+    for node in nodes:
+        result = libcuda.cuGraphNodeSetEnabled(
+            graph_exec, ctypes.c_void_p(node), ctypes.c_uint(int(enabled))
+        )
+        if result != 0:
+            raise RuntimeError(f"cuGraphNodeSetEnabled failed with CUresult {result}")
+    return (time.perf_counter() - start) * 1e6 / max(1, len(nodes))
+
+
+def one(shape: str, rounds: int, reps: int = 10, trials: int = 7) -> dict:
+    import numpy as np
+    import torch
+    from graph_timing import graph_time_us
+    from providers import HEAD_DIM, batch_for, make_decoder
+
+    import sglang_pat.decoder as decoder_module
+    from sglang_pat.cost_model import default_tile_menu
+
+    private_nodes: list[int] = []
+    stock_pack_decode = decoder_module.pack_decode
+
+    def recording_pack_decode(*args, part: str = "all", **kwargs):
+        compiled = stock_pack_decode(*args, part=part, **kwargs)
+        if part == "private" and torch.cuda.is_current_stream_capturing():
+            private_nodes.append(captured_node(torch.cuda.current_stream()))
+        return compiled
+
+    decoder_module.pack_decode = recording_pack_decode
+
+    batch = batch_for(shape)
+    group = batch.q.shape[1] // batch.k.shape[1]
+    lean = make_decoder(batch)  # the default menu: the gated lean kernel, planned for a graph
+    assert lean.menu.lean is not None and lean.lean_needed, "the graph must hold the pair"
+    one_launch = make_decoder(batch, default_tile_menu(HEAD_DIM, group, lean=False))
+    header = lean.header.cpu().tolist()
+    kept_whole = header[2] == 0
+    out_one, out_lean = torch.empty_like(batch.q), torch.empty_like(batch.q)
+
+    def run_one() -> None:
+        one_launch.forward(batch.q, batch.k, batch.v, out_one, sm_scale=batch.sm_scale)
+
+    def run_lean() -> None:
+        lean.forward(batch.q, batch.k, batch.v, out_lean, sm_scale=batch.sm_scale)
+
+    flush = torch.empty(2**28, dtype=torch.uint8, device="cuda")
+    warm = torch.cuda.Stream()
+    warm.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(warm):
+        for _ in range(2):
+            run_one()
+            run_lean()
+    torch.cuda.current_stream().wait_stream(warm)
+    torch.cuda.synchronize()
+
+    graphs = {}
+    for name, body in (("pair", run_lean), ("flush", None)):
+        graph = torch.cuda.CUDAGraph(keep_graph=True)
+        with torch.cuda.graph(graph):
+            for _ in range(reps):
+                flush.zero_()
+                if body is not None:
+                    body()
+        graph.instantiate()
+        graphs[name] = graph
+    assert len(private_nodes) == reps, f"{len(private_nodes)} private nodes for {reps} calls"
+
+    def replay_us(graph) -> float:
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        graph.replay()
+        end.record()
+        end.synchronize()
+        return start.elapsed_time(end) * 1000 / reps
+
+    def pair_us() -> float:
+        samples = [(replay_us(graphs["pair"]), replay_us(graphs["flush"])) for _ in range(trials)]
+        return float(np.median([s[0] for s in samples]) - np.median([s[1] for s in samples]))
+
+    times: dict[str, list[float]] = {"one-launch": [], "pair": []}
+    diffs: dict[str, float] = {}
+    toggle_us: list[float] = []
+    if kept_whole:
+        times["pair, private off"], times["pair, on again"] = [], []
+    for _ in range(rounds):
+        times["one-launch"].append(graph_time_us(run_one, flush, reps, trials))
+        times["pair"].append(pair_us())
+        if kept_whole:
+            toggle_us.append(set_enabled(graphs["pair"], private_nodes, False))
+            out_lean.fill_(float("nan"))
+            times["pair, private off"].append(pair_us())
+            diffs["pair, private off"] = float((out_lean.float() - out_one.float()).abs().max())
+            toggle_us.append(set_enabled(graphs["pair"], private_nodes, True))
+            times["pair, on again"].append(pair_us())
+    diffs["pair"] = float((out_lean.float() - out_one.float()).abs().max())
+    return dict(
+        shape=shape,
+        header=header,
+        kept_whole=kept_whole,
+        us={name: float(np.median(t)) for name, t in times.items()},
+        rounds={name: [round(x, 2) for x in t] for name, t in times.items()},
+        toggle_host_us_per_node=float(np.median(toggle_us)) if toggle_us else None,
+        max_abs_diff_vs_one_launch=diffs,
+    )
+
+
+def main() -> None:
+    from graph_timing import run_shape_experiment
+
+    run_shape_experiment(__file__, __doc__, one)
+
+
+if __name__ == "__main__":
+    main()
