@@ -19,7 +19,7 @@ Per shape, in a process of its own, after an L2 flush, pack and merge, ``reps`` 
 - ``pair, on again``: enabled again, which must give ``pair``'s time back.
 
 A private launch's node is read at capture: right after the launch, the side stream's one
-capture dependency is the node just added (``cuStreamGetCaptureInfo_v2``). The row also gives
+capture dependency is the node just added (``cuStreamGetCaptureInfo``). The row also gives
 the host µs per ``cuGraphNodeSetEnabled`` call and each variant's max |difference| from the
 one launch's output.
 """
@@ -44,17 +44,16 @@ def captured_node(stream) -> int:
     status, capture_id = ctypes.c_int(), ctypes.c_uint64()
     graph, count = ctypes.c_void_p(), ctypes.c_size_t()
     dependencies = ctypes.POINTER(ctypes.c_void_p)()
-    result = cuda_driver().cuStreamGetCaptureInfo_v2(
-        ctypes.c_void_p(stream.cuda_stream),
-        ctypes.byref(status),
-        ctypes.byref(capture_id),
-        ctypes.byref(graph),
-        ctypes.byref(dependencies),
-        ctypes.byref(count),
-    )
+    libcuda = cuda_driver()
+    head = (ctypes.c_void_p(stream.cuda_stream), ctypes.byref(status), ctypes.byref(capture_id))
+    head += (ctypes.byref(graph), ctypes.byref(dependencies))
+    if hasattr(libcuda, "cuStreamGetCaptureInfo_v2"):  # CUDA 11.3-12.x drivers export it
+        result = libcuda.cuStreamGetCaptureInfo_v2(*head, ctypes.byref(count))
+    else:  # the CUDA 12.3+ form, with edge data (none asked for)
+        result = libcuda.cuStreamGetCaptureInfo_v3(*head, None, ctypes.byref(count))
     if result != 0 or status.value != CAPTURE_STATUS_ACTIVE or count.value != 1:
         raise RuntimeError(
-            f"cuStreamGetCaptureInfo_v2: CUresult {result}, status {status.value}, "
+            f"cuStreamGetCaptureInfo: CUresult {result}, status {status.value}, "
             f"{count.value} dependencies (expected one active dependency)"
         )
     return int(dependencies[0])
