@@ -150,7 +150,7 @@ def main() -> None:
             ]
         ]
     if "served" in parts:  # the batches the serving comparison's gsp servers decode
-        jobs += [(tree_workload(s), (32, 8)) for s in SERVED_BATCHES]
+        jobs += [(workload_for(s), (32, 8)) for s in SERVED_BATCHES]
     jobs += [(workload_for(s), (32, 8)) for s in args.workload]
     parts += ["custom"] if args.workload else []
     flush = torch.empty(512 * 2**20, dtype=torch.uint8, device="cuda")

@@ -42,9 +42,17 @@ ACCEPTANCE_EXTRA = ["1,128_4096,384", "64_4096"]
 NO_SHARING = ["64_4096", "256_1024", "256_4096"]
 # The batches bench_serving.py's gsp servers decode (benchmarks/experiments/server_profile/):
 # gsp 4 x 32 holds its 4 prefixes of 32 requests (128 + ~128 private tokens each); gsp defaults
-# shuffles 64 x 16 prompts, so its 256 running requests hold ~63 prefixes of ~4 requests,
-# early in the decode (128 + 50) and halfway (128 + 128). Not the 16 x 16 tree it looks like.
-SERVED_BATCHES = ["4,128_4096,256", "64,256_2048,178", "64,256_2048,256"]
+# shuffles 64 x 16 prompts, so its 256 running requests hold ~60 prefixes of ~4 requests,
+# early in the decode (128 + 50) and halfway (128 + 128). Not the 16 x 16 tree it looks like,
+# and not 64 groups of exactly 4 either: the shuffled draws (gsp_sample_workload) hold groups
+# of 1 to ~10, on which the lean gate chose differently (session 24).
+SERVED_BATCHES = [
+    "4,128_4096,256",
+    "64,256_2048,178",
+    "64,256_2048,256",
+    "gsp:64x16:2048+178:b256:s0",
+    "gsp:64x16:2048+256:b256:s0",
+]
 GSP_SAMPLE = re.compile(r"gsp:(\d+)x(\d+):(\d+)\+(\d+):b(\d+):s(\d+)")
 
 
