@@ -21,12 +21,8 @@ if TYPE_CHECKING:
     from sglang_pat.decoder import PatDecoder
 
 
-def graph_time_us(fn, flush, reps: int = 10, trials: int = 7) -> float:
-    """Median µs of ``fn`` per call inside a CUDA graph, each call after an L2 flush.
-
-    ``flush`` is a buffer to zero (the benchmarks' flush) or a function that flushes.
-    """
-    flush_fn = flush if callable(flush) else flush.zero_
+def warm_up(fn) -> None:
+    """Two eager calls on a side stream (compiles, allocator warm), as capture wants."""
     stream = torch.cuda.Stream()
     stream.wait_stream(torch.cuda.current_stream())
     with torch.cuda.stream(stream):
@@ -34,25 +30,51 @@ def graph_time_us(fn, flush, reps: int = 10, trials: int = 7) -> float:
             fn()
     torch.cuda.current_stream().wait_stream(stream)
     torch.cuda.synchronize()
+
+
+def timed_graphs(
+    fn, flush, reps: int = 10, keep_graph: bool = False
+) -> tuple[torch.cuda.CUDAGraph, torch.cuda.CUDAGraph]:
+    """The graph of ``reps`` × (L2 flush + ``fn``) and the flush-only graph, instantiated
+    (``keep_graph``: the first keeps its cudaGraph_t, so its nodes can still be addressed)."""
+    flush_fn = flush if callable(flush) else flush.zero_
     graphs = []
-    for with_fn in (True, False):
-        graph = torch.cuda.CUDAGraph()
+    for body in (fn, None):
+        graph = torch.cuda.CUDAGraph(keep_graph=keep_graph and body is not None)
         with torch.cuda.graph(graph):
             for _ in range(reps):
                 flush_fn()
-                if with_fn:
-                    fn()
+                if body is not None:
+                    body()
+        if keep_graph and body is not None:
+            graph.instantiate()
         graphs.append(graph)
-    times = {True: [], False: []}
+    return graphs[0], graphs[1]
+
+
+def graphs_us(
+    graphs: tuple[torch.cuda.CUDAGraph, torch.cuda.CUDAGraph], reps: int = 10, trials: int = 7
+) -> float:
+    """Median µs per call of ``timed_graphs``' pair: the flush-only graph's time subtracted."""
+    times: list[list[float]] = [[], []]
     for _ in range(trials):
-        for with_fn, graph in zip((True, False), graphs):
+        for i, graph in enumerate(graphs):
             start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
             start.record()
             graph.replay()
             end.record()
             end.synchronize()
-            times[with_fn].append(start.elapsed_time(end) * 1000 / reps)
-    return float(np.median(times[True]) - np.median(times[False]))
+            times[i].append(start.elapsed_time(end) * 1000 / reps)
+    return float(np.median(times[0]) - np.median(times[1]))
+
+
+def graph_time_us(fn, flush, reps: int = 10, trials: int = 7) -> float:
+    """Median µs of ``fn`` per call inside a CUDA graph, each call after an L2 flush.
+
+    ``flush`` is a buffer to zero (the benchmarks' flush) or a function that flushes.
+    """
+    warm_up(fn)
+    return graphs_us(timed_graphs(fn, flush, reps), reps, trials)
 
 
 def side_by_side_us(fns: dict, flush, rounds: int = 2) -> dict[str, list[float]]:

@@ -78,7 +78,7 @@ def set_enabled(graph, nodes: list[int], enabled: bool) -> float:
 def one(shape: str, rounds: int, reps: int = 10, trials: int = 7) -> dict:
     import numpy as np
     import torch
-    from graph_timing import graph_time_us
+    from graph_timing import graph_time_us, graphs_us, timed_graphs, warm_up
     from providers import HEAD_DIM, batch_for, make_decoder
 
     import sglang_pat.decoder as decoder_module
@@ -111,38 +111,12 @@ def one(shape: str, rounds: int, reps: int = 10, trials: int = 7) -> dict:
         lean.forward(batch.q, batch.k, batch.v, out_lean, sm_scale=batch.sm_scale)
 
     flush = torch.empty(2**28, dtype=torch.uint8, device="cuda")
-    warm = torch.cuda.Stream()
-    warm.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(warm):
-        for _ in range(2):
-            run_one()
-            run_lean()
-    torch.cuda.current_stream().wait_stream(warm)
-    torch.cuda.synchronize()
-
-    graphs = {}
-    for name, body in (("pair", run_lean), ("flush", None)):
-        graph = torch.cuda.CUDAGraph(keep_graph=True)
-        with torch.cuda.graph(graph):
-            for _ in range(reps):
-                flush.zero_()
-                if body is not None:
-                    body()
-        graph.instantiate()
-        graphs[name] = graph
+    warm_up(run_lean)
+    pair = timed_graphs(run_lean, flush, reps, keep_graph=True)
     assert len(private_nodes) == reps, f"{len(private_nodes)} private nodes for {reps} calls"
 
-    def replay_us(graph) -> float:
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        graph.replay()
-        end.record()
-        end.synchronize()
-        return start.elapsed_time(end) * 1000 / reps
-
     def pair_us() -> float:
-        samples = [(replay_us(graphs["pair"]), replay_us(graphs["flush"])) for _ in range(trials)]
-        return float(np.median([s[0] for s in samples]) - np.median([s[1] for s in samples]))
+        return graphs_us(pair, reps, trials)
 
     times: dict[str, list[float]] = {"one-launch": [], "pair": []}
     diffs: dict[str, float] = {}
@@ -153,11 +127,11 @@ def one(shape: str, rounds: int, reps: int = 10, trials: int = 7) -> dict:
         times["one-launch"].append(graph_time_us(run_one, flush, reps, trials))
         times["pair"].append(pair_us())
         if kept_whole:
-            toggle_us.append(set_enabled(graphs["pair"], private_nodes, False))
+            toggle_us.append(set_enabled(pair[0], private_nodes, False))
             out_lean.fill_(float("nan"))
             times["pair, private off"].append(pair_us())
             diffs["pair, private off"] = float((out_lean.float() - out_one.float()).abs().max())
-            toggle_us.append(set_enabled(graphs["pair"], private_nodes, True))
+            toggle_us.append(set_enabled(pair[0], private_nodes, True))
             times["pair, on again"].append(pair_us())
     diffs["pair"] = float((out_lean.float() - out_one.float()).abs().max())
     return dict(
