@@ -34,9 +34,10 @@ PLAN_TIMES_LOGGED_EVERY = 200  # decode steps between two 'planning µs per step
 VERIFY_ENV = "SGLANG_PAT_VERIFY"
 # The lean kernel beside the pack kernel, gated per plan (cost_model.LeanKernel), on when this
 # is "1". The kernel library's default is on (measured in the kernel benchmark); the server's
-# is off: side by side with it off, it gains 3.5% on gsp 4 x 32 (session 20) but costs 1.8% a
-# step on gsp defaults and 1.2% on random-ids (session 22), and Mooncake is even (README,
-# Serving).
+# is off: side by side with it off, it gains 3.5-4.6% a step on gsp 4 x 32 (sessions 20, 24)
+# but costs 1.3-1.8% on gsp defaults and 1.2% on random-ids (sessions 22, 24), and Mooncake is
+# even (README, Serving). Where plans are kept whole, a graph still replays the empty
+# private-part launch (benchmarks/experiments/kept_whole/).
 LEAN_ENV = "SGLANG_PAT_LEAN_KERNEL"
 
 
