@@ -1,11 +1,15 @@
 """The overlay onto SGLang 0.5.17 (installed as ``sglang_pat.patches``).
 
 ``apply()`` is idempotent and refuses any other SGLang version. Official hooks first:
-``register_attention_backend("pat")`` and ``add_attention_backend_choices(["pat"])``; one
-monkey-patch where no hook exists: ``ForwardBatch.init_new`` is wrapped so that, for a decode
-batch, the batch's PrefixForest is built from ``batch.reqs`` / ``batch.tree_cache`` and staged on
-the PAT backend (not on the ForwardBatch, which the eager path copies and graph replay replaces
-with a namespace). Each patch is logged once per process. Nothing here touches CUDA.
+``register_attention_backend("pat")`` and ``add_attention_backend_choices(["pat"])``; two
+monkey-patches where no hook exists:
+- ``ForwardBatch.init_new`` is wrapped so that, for a decode batch, the batch's PrefixForest is
+  built from ``batch.reqs`` / ``batch.tree_cache`` and staged on the PAT backend (not on the
+  ForwardBatch, which the eager path copies and graph replay replaces with a namespace);
+- ``FullCudaGraphBackend.capture_one`` is wrapped so that, when the PAT decoder captures the
+  lean kernel's pair, the graph is kept and each layer's two forms are recorded for the
+  per-step switch (``sglang_pat/graph_switch.py``); otherwise it runs unchanged.
+Each patch is logged once per process. Nothing here touches CUDA.
 """
 
 from __future__ import annotations
@@ -90,16 +94,44 @@ def _wrap_init_new() -> None:
     _log_once("init_new", "ForwardBatch.init_new stages each decode batch's prefix forest")
 
 
+def _wrap_capture_one() -> None:
+    from sglang.srt.model_executor.runner_backend.full_cuda_graph_backend import (
+        FullCudaGraphBackend,
+    )
+
+    original = FullCudaGraphBackend.capture_one
+    if getattr(original, "_sglang_pat", False):
+        return
+
+    def capture_one(self, shape_key, *args, **kwargs):
+        from sglang_pat.graph_switch import switchable_capture  # lazy: CUDA-side only
+
+        return switchable_capture(
+            lambda: original(self, shape_key, *args, **kwargs), lambda: self._graphs[shape_key]
+        )
+
+    capture_one._sglang_pat = True
+    capture_one.__wrapped__ = original
+    FullCudaGraphBackend.capture_one = capture_one
+    _log_once("capture_one", "FullCudaGraphBackend.capture_one keeps switchable PAT graphs")
+
+
 def apply() -> None:
-    """Register the ``pat`` backend and its forest staging; safe to call many times."""
+    """Register the ``pat`` backend, its forest staging and its graph switch; safe to call
+    many times."""
     check_version()
     _register_backend()
     _wrap_init_new()
+    _wrap_capture_one()
 
 
 def is_applied() -> bool:
     from sglang.srt.layers.attention.attention_registry import ATTENTION_BACKENDS
     from sglang.srt.model_executor.forward_batch_info import ForwardBatch
+    from sglang.srt.model_executor.runner_backend.full_cuda_graph_backend import (
+        FullCudaGraphBackend,
+    )
 
     wrapped = getattr(ForwardBatch.__dict__["init_new"].__func__, "_sglang_pat", False)
+    wrapped = wrapped and getattr(FullCudaGraphBackend.capture_one, "_sglang_pat", False)
     return "pat" in ATTENTION_BACKENDS and wrapped

@@ -23,6 +23,7 @@ from sglang.srt.mem_cache.memory_pool import KVWriteLoc
 from .cost_model import default_tile_menu
 from .decoder import PatDecoder
 from .forest import PrefixForest
+from .graph_switch import make_switchable
 from .kernels.launch import HEAD_DIMS, KV_DTYPES
 from .plan import PlanCapacityError
 from .radix import RadixForestBuilder
@@ -33,20 +34,26 @@ PLAN_TIMES_LOGGED_EVERY = 200  # decode steps between two 'planning µs per step
 # the largest difference is logged (slow; outputs stay PAT's). For checks on a live server.
 VERIFY_ENV = "SGLANG_PAT_VERIFY"
 # The lean kernel beside the pack kernel, gated per plan (cost_model.LeanKernel), on when this
-# is "1". The kernel library's default is on (measured in the kernel benchmark); the server's
-# is off: side by side with it off, it gains 3.5-4.6% a step on gsp 4 x 32 (sessions 20, 24)
-# but costs 1.3-1.8% on gsp defaults and 1.2% on random-ids (sessions 22, 24), and Mooncake is
-# even (README, Serving). Where plans are kept whole, a graph still replays the empty
-# private-part launch (benchmarks/experiments/kept_whole/).
+# is "1". The kernel library's default is on; the server's is off: side by side it gains
+# 3.5-4.6% a step on gsp 4 x 32 but costs 0.9-1.8% on gsp defaults (sessions 20-25), where
+# graphs replayed the pair for plans kept whole (benchmarks/experiments/kept_whole/).
 LEAN_ENV = "SGLANG_PAT_LEAN_KERNEL"
+# With the lean kernel, each graph holds both forms of a layer and runs the one the step's
+# plan wants (graph_switch.py), unless this is "0".
+SWITCH_ENV = "SGLANG_PAT_GRAPH_SWITCH"
+
+
+def env_flag(name: str, default: str) -> bool:
+    """An on/off variable: "1" on, "0" off (``default`` when unset); anything else is refused."""
+    value = os.environ.get(name, default)
+    if value not in ("0", "1"):
+        raise ValueError(f"{name} must be 0 or 1, got {value!r}")
+    return value == "1"
 
 
 def lean_kernel_wanted() -> bool:
-    """``SGLANG_PAT_LEAN_KERNEL``: "1" on, "0" or unset off; anything else is refused."""
-    value = os.environ.get(LEAN_ENV, "0")
-    if value not in ("0", "1"):
-        raise ValueError(f"{LEAN_ENV} must be 0 or 1, got {value!r}")
-    return value == "1"
+    """``SGLANG_PAT_LEAN_KERNEL``: "1" on, "0" or unset off."""
+    return env_flag(LEAN_ENV, "0")
 
 
 def unsupported_reason(backend: TritonAttnBackend, model_runner: Any) -> str | None:
@@ -121,6 +128,8 @@ class PatAttnBackend(TritonAttnBackend):
             dtype=model_runner.dtype,
             device=self.device,
         )
+        if self.decoder.menu.lean is not None and env_flag(SWITCH_ENV, "1"):
+            make_switchable(self.decoder)
         logger.info("pat: decode through the pack plan (%s)", self.decoder.menu)
         if self._verify:
             logger.warning(

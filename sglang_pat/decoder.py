@@ -17,6 +17,7 @@ import torch
 
 from .cost_model import CostModel, TileMenu
 from .forest import PrefixForest
+from .graph_switch import GraphSwitch, LayerNodes, last_captured_node, recorder
 from .kernels.launch import gather_kv_indices, merge_states, pack_decode
 from .plan import (
     ITEM_FIELDS,
@@ -127,6 +128,8 @@ class PatDecoder:
         self._side = dedicated_stream(self.device, self) if fork else None
         self._fork = torch.cuda.Event() if fork else None
         self._join = torch.cuda.Event() if fork else None
+        self._graph_batch = 0  # the batch size of the graph last planned for
+        self.graph_switches: dict[int, GraphSwitch] = {}  # by graph batch size (graph_switch.py)
         self.capacity_fallbacks = 0
         self._checked: set[tuple] = set()  # input signatures the launchers already checked
 
@@ -174,7 +177,16 @@ class PatDecoder:
         )
         self.merge_needed = for_graph or plan.num_partials > 0
         self.lean_needed = graph_pair or (not for_graph and self.splits)
+        if for_graph:
+            self._graph_batch = graph_batch or forest.num_requests
+            switch = self.graph_switches.get(self._graph_batch)
+            if switch is not None:  # the graph about to replay runs the form this plan wants
+                switch.select(self.splits)
         return plan
+
+    def bind_graph(self, switch: GraphSwitch) -> None:
+        """The switch of the graph just captured for the last planned graph batch size."""
+        self.graph_switches[self._graph_batch] = switch
 
     def _splits(self, plan: PackPlan) -> bool:
         """Whether the plan's private items go to the private-part launch: with the lean kernel
@@ -261,6 +273,9 @@ class PatDecoder:
         args += (self.header, self.queue, self.partial_o, self.partial_lse)
         options = dict(menu=self.menu, sm_scale=sm_scale, logit_cap=logit_cap, check=check)
         fork = self.lean_needed and self._side is not None  # on the CPU: one after the other
+        # In a switchable capture (graph_switch.py) the all-items launch follows the pair.
+        record = recorder(self) if fork and torch.cuda.is_current_stream_capturing() else None
+        private_node = shared_node = 0
         if fork:
             main = torch.cuda.current_stream(self.device)
             self._fork.record(main)
@@ -270,13 +285,20 @@ class PatDecoder:
                 pack_decode(
                     *args, num_programs=self.num_private_programs, part="private", **options
                 )
+            if record is not None:
+                private_node = last_captured_node(self._side)
         # An eager step that the gate keeps whole launches the all-items build alone, as without
         # the lean kernel; a graph-planned one keeps the captured pair, the private part empty.
         part = "shared" if self.lean_needed else "all"
         pack_decode(*args, num_programs=self.num_programs, part=part, **options)
         if fork:
+            if record is not None:
+                shared_node = last_captured_node(main)
             self._join.record(self._side)
             main.wait_event(self._join)
+        if record is not None:
+            pack_decode(*args, num_programs=self.num_programs, part="all", **options)
+            record.append((self, LayerNodes(private_node, shared_node, last_captured_node(main))))
         if self.merge_needed:
             merge_states(o, self.partial_o, self.partial_lse, self.req_partial_indptr, check=check)
         if check:

@@ -15,6 +15,7 @@ from helpers import (
 )
 from sglang_pat.kernels import launch
 
+from sglang_pat import graph_switch
 from sglang_pat.cost_model import default_tile_menu
 from sglang_pat.forest import PrefixForest
 
@@ -183,10 +184,11 @@ def test_default_menu_keeps_its_programs_per_sm() -> None:
     assert lean_compiled.n_regs <= lean.max_registers and registers <= 65536
 
 
-def replay_plans(trees: list[str], menu, graph_batch: int) -> list[bool]:
+def replay_plans(trees: list[str], menu, graph_batch: int, switch: bool = False) -> list[bool]:
     """Capture one graph for ``graph_batch`` requests after planning the first tree, then plan
     each tree and replay the graph; every output is checked, the padded rows included (left
-    alone). Returns each replayed plan's ``splits``."""
+    alone). ``switch``: a switchable capture (``graph_switch.py``), the form each plan wants
+    enabled. Returns each replayed plan's ``splits``."""
     forests = [PrefixForest.from_tree_spec(t) for t in trees]
     batches = [
         make_batch(f, num_q_heads=32, num_kv_heads=8, head_dim=128, dtype=torch.bfloat16, seed=i)
@@ -208,13 +210,26 @@ def replay_plans(trees: list[str], menu, graph_batch: int) -> list[bool]:
     plan = dict(for_graph=True, graph_batch=graph_batch)
     decoder.plan_step(forests[0], first.pool_rows, first.req_to_token, **plan)
     decoder.forward(q, k_pool, v_pool, out, sm_scale=128**-0.5)
-    graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph):
-        decoder.forward(q, k_pool, v_pool, out, sm_scale=128**-0.5)
+    graphs: list[torch.cuda.CUDAGraph] = []
+
+    def capture() -> None:
+        graphs.append(torch.cuda.CUDAGraph())
+        with torch.cuda.graph(graphs[0]):
+            decoder.forward(q, k_pool, v_pool, out, sm_scale=128**-0.5)
+
+    if switch:
+        graph_switch.make_switchable(decoder)
+        graph_switch.switchable_capture(capture, lambda: graphs[0])
+        assert len(decoder.graph_switches[graph_batch].layers) == 1
+    else:
+        capture()
+    graph = graphs[0]
     splits = []
     for forest, kv in zip(forests, batches):
         decoder.plan_step(forest, kv.pool_rows, kv.req_to_token, **plan)
         splits.append(decoder.splits)
+        if switch:
+            assert decoder.graph_switches[graph_batch].splits is decoder.splits
         rows = forest.num_requests
         q[:rows].copy_(kv.q)
         k_pool[: kv.k_buffer.shape[0]] = kv.k_buffer
@@ -234,6 +249,17 @@ def test_cuda_graph_replays_new_plans(lean: str) -> None:
     splits = replay_plans(trees, tile_menu(128, 4, lean), graph_batch=32)
     if lean != "gated":  # the gate's choices are its own
         assert any(splits) == (lean == "always")
+
+
+@pytest.mark.parametrize("lean", ["always", "gated"])
+def test_switched_graph_replays_each_plan_in_its_form(lean: str) -> None:
+    """A switchable capture holds the pair and the all-items launch; each replay runs the
+    form its plan wants (``graph_switch.py``), and both forms give the right outputs."""
+    trees = ["1,32_512,40", "32_300", "2,4,32_128,64,17", "32_64", "1,8,32_64,64,1000"]
+    splits = replay_plans(trees, tile_menu(128, 4, lean), graph_batch=32, switch=True)
+    assert not splits[1] and not splits[3]  # no shared items: kept whole
+    if lean == "always":  # and the shared plans split: both forms replayed
+        assert splits[0] and splits[2]
 
 
 def test_small_graph_replays_whole_plans() -> None:

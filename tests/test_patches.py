@@ -32,15 +32,47 @@ def test_apply_before_after_twice() -> None:
         import sglang_pat.patches as patches
         print("before", "pat" in ATTENTION_BACKENDS, "pat" in ATTENTION_BACKEND_CHOICES,
               patches.is_applied())
+        from sglang.srt.model_executor.runner_backend.full_cuda_graph_backend import (
+            FullCudaGraphBackend,
+        )
+        stock_capture = FullCudaGraphBackend.capture_one
         patches.apply()
         first = ForwardBatch.__dict__["init_new"].__func__
+        capture = FullCudaGraphBackend.capture_one
         patches.apply()
         print("after", "pat" in ATTENTION_BACKENDS, ATTENTION_BACKEND_CHOICES.count("pat"),
-              patches.is_applied(), ForwardBatch.__dict__["init_new"].__func__ is first)
+              patches.is_applied(), ForwardBatch.__dict__["init_new"].__func__ is first,
+              FullCudaGraphBackend.capture_one is capture, capture.__wrapped__ is stock_capture)
         """
     )
     assert "before False False False" in out
-    assert "after True 1 True True" in out
+    assert "after True 1 True True True True" in out
+
+
+def test_capture_one_runs_stock_without_a_switchable_decoder() -> None:
+    """The wrapped capture is SGLang's own, with its arguments and result, when no PAT decoder
+    asked for switchable graphs (the lean kernel off)."""
+    out = run_python(
+        """
+        from sglang.srt.model_executor.runner_backend.full_cuda_graph_backend import (
+            FullCudaGraphBackend,
+        )
+        import torch
+        import sglang_pat.patches as patches
+
+        calls = []
+        def fake_capture_one(self, shape_key, forward_fn, capture_inputs=None, hook=None):
+            calls.append((shape_key, forward_fn(), capture_inputs, torch.cuda.CUDAGraph))
+            return "result"
+        FullCudaGraphBackend.capture_one = fake_capture_one
+        patches.apply()
+        backend = FullCudaGraphBackend.__new__(FullCudaGraphBackend)
+        result = backend.capture_one(16, lambda: "forward", capture_inputs="inputs")
+        (key, forward, inputs, graph_class), = calls
+        print("capture", result, key, forward, inputs, graph_class is torch.cuda.graphs.CUDAGraph)
+        """
+    )
+    assert "capture result 16 forward inputs True" in out
 
 
 def test_spawned_child_loads_the_plugin(tmp_path) -> None:

@@ -1,5 +1,5 @@
-"""Experiment (prepared in session 24, not yet run on a GPU): does disabling the private
-launch's graph nodes remove what a kept-whole plan pays under CUDA graphs?
+"""Experiment (session 24; first run in session 25): does disabling the private launch's
+graph nodes remove what a kept-whole plan pays under CUDA graphs?
 
     python benchmarks/experiments/kept_whole/node_toggle.py SHAPE[@Q,KV] ... [--rounds 3]
 
@@ -16,7 +16,10 @@ Per shape, in a process of its own, after an L2 flush, pack and merge, ``reps`` 
   so that its nodes can be toggled;
 - ``pair, private off``: the same instantiated graph with every private-launch node disabled
   (only for plans kept whole: a split plan needs its private launch);
-- ``pair, on again``: enabled again, which must give ``pair``'s time back.
+- ``pair, on again``: enabled again, which must give ``pair``'s time back;
+- ``switched`` (session 25): the product's ``sglang_pat/graph_switch.py``. Another decoder,
+  planned alike, captured with both forms of each call (the pair, then the all-items launch)
+  and the form its plan wants enabled: a kept-whole plan runs the all-items build alone.
 
 A private launch's node is read at capture: right after the launch, the side stream's one
 capture dependency is the node just added (``cuStreamGetCaptureInfo``). The row also gives
@@ -26,7 +29,6 @@ one launch's output.
 
 from __future__ import annotations
 
-import ctypes
 import sys
 import time
 from pathlib import Path
@@ -34,44 +36,15 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))
 
-CAPTURE_STATUS_ACTIVE = 1  # CU_STREAM_CAPTURE_STATUS_ACTIVE
-
-
-def captured_node(stream) -> int:
-    """The graph node of the last operation captured on ``stream``."""
-    from sglang_pat.kernels.launch import cuda_driver
-
-    status, capture_id = ctypes.c_int(), ctypes.c_uint64()
-    graph, count = ctypes.c_void_p(), ctypes.c_size_t()
-    dependencies = ctypes.POINTER(ctypes.c_void_p)()
-    libcuda = cuda_driver()
-    head = (ctypes.c_void_p(stream.cuda_stream), ctypes.byref(status), ctypes.byref(capture_id))
-    head += (ctypes.byref(graph), ctypes.byref(dependencies))
-    if hasattr(libcuda, "cuStreamGetCaptureInfo_v2"):  # CUDA 11.3-12.x drivers export it
-        result = libcuda.cuStreamGetCaptureInfo_v2(*head, ctypes.byref(count))
-    else:  # the CUDA 12.3+ form, with edge data (none asked for)
-        result = libcuda.cuStreamGetCaptureInfo_v3(*head, None, ctypes.byref(count))
-    if result != 0 or status.value != CAPTURE_STATUS_ACTIVE or count.value != 1:
-        raise RuntimeError(
-            f"cuStreamGetCaptureInfo: CUresult {result}, status {status.value}, "
-            f"{count.value} dependencies (expected one active dependency)"
-        )
-    return int(dependencies[0])
-
 
 def set_enabled(graph, nodes: list[int], enabled: bool) -> float:
     """Enable or disable ``nodes`` in the instantiated ``graph``; host µs per call."""
-    from sglang_pat.kernels.launch import cuda_driver
+    from sglang_pat.graph_switch import set_node_enabled
 
-    libcuda = cuda_driver()
-    graph_exec = ctypes.c_void_p(graph.raw_cuda_graph_exec())
+    graph_exec = graph.raw_cuda_graph_exec()
     start = time.perf_counter()
     for node in nodes:
-        result = libcuda.cuGraphNodeSetEnabled(
-            graph_exec, ctypes.c_void_p(node), ctypes.c_uint(int(enabled))
-        )
-        if result != 0:
-            raise RuntimeError(f"cuGraphNodeSetEnabled failed with CUresult {result}")
+        set_node_enabled(graph_exec, node, enabled)
     return (time.perf_counter() - start) * 1e6 / max(1, len(nodes))
 
 
@@ -82,6 +55,7 @@ def one(shape: str, rounds: int, reps: int = 10, trials: int = 7) -> dict:
     from providers import HEAD_DIM, batch_for, make_decoder
 
     import sglang_pat.decoder as decoder_module
+    from sglang_pat import graph_switch
     from sglang_pat.cost_model import default_tile_menu
 
     private_nodes: list[int] = []
@@ -90,7 +64,7 @@ def one(shape: str, rounds: int, reps: int = 10, trials: int = 7) -> dict:
     def recording_pack_decode(*args, part: str = "all", **kwargs):
         compiled = stock_pack_decode(*args, part=part, **kwargs)
         if part == "private" and torch.cuda.is_current_stream_capturing():
-            private_nodes.append(captured_node(torch.cuda.current_stream()))
+            private_nodes.append(graph_switch.last_captured_node(torch.cuda.current_stream()))
         return compiled
 
     decoder_module.pack_decode = recording_pack_decode
@@ -114,11 +88,30 @@ def one(shape: str, rounds: int, reps: int = 10, trials: int = 7) -> dict:
     warm_up(run_lean)
     pair = timed_graphs(run_lean, flush, reps, keep_graph=True)
     assert len(private_nodes) == reps, f"{len(private_nodes)} private nodes for {reps} calls"
+    decoder_module.pack_decode = stock_pack_decode
+
+    # The product's switch (session 25, sglang_pat/graph_switch.py): both forms captured, the
+    # one the plan wants enabled.
+    switched_decoder = make_decoder(batch)
+    graph_switch.make_switchable(switched_decoder)
+    out_switched = torch.empty_like(batch.q)
+
+    def run_switched() -> None:
+        switched_decoder.forward(batch.q, batch.k, batch.v, out_switched, sm_scale=batch.sm_scale)
+
+    warm_up(run_switched)
+    captured: list = []
+    graph_switch.switchable_capture(
+        lambda: captured.extend(timed_graphs(run_switched, flush, reps)), lambda: captured[0]
+    )
+    (switch,) = switched_decoder.graph_switches.values()
+    assert len(switch.layers) == reps, f"{len(switch.layers)} switched layers for {reps} calls"
+    switch.select(switched_decoder.splits)
 
     def pair_us() -> float:
         return graphs_us(pair, reps, trials)
 
-    times: dict[str, list[float]] = {"one-launch": [], "pair": []}
+    times: dict[str, list[float]] = {"one-launch": [], "pair": [], "switched": []}
     diffs: dict[str, float] = {}
     toggle_us: list[float] = []
     if kept_whole:
@@ -126,6 +119,7 @@ def one(shape: str, rounds: int, reps: int = 10, trials: int = 7) -> dict:
     for _ in range(rounds):
         times["one-launch"].append(graph_time_us(run_one, flush, reps, trials))
         times["pair"].append(pair_us())
+        times["switched"].append(graphs_us((captured[0], captured[1]), reps, trials))
         if kept_whole:
             toggle_us.append(set_enabled(pair[0], private_nodes, False))
             out_lean.fill_(float("nan"))
@@ -134,6 +128,7 @@ def one(shape: str, rounds: int, reps: int = 10, trials: int = 7) -> dict:
             toggle_us.append(set_enabled(pair[0], private_nodes, True))
             times["pair, on again"].append(pair_us())
     diffs["pair"] = float((out_lean.float() - out_one.float()).abs().max())
+    diffs["switched"] = float((out_switched.float() - out_one.float()).abs().max())
     return dict(
         shape=shape,
         header=header,

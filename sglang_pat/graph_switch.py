@@ -1,0 +1,174 @@
+"""One CUDA graph, two forms of each PAT layer: the step's plan picks which one replays.
+
+With the lean kernel a graph-planned step launches a pair: the private part forked on the
+decoder's side stream and the shared-part build. A plan the lean gate keeps whole then runs
+every item in the shared-part build, which is 1-3.5 µs a layer slower than the all-items build
+on gsp defaults' batches, and the fork costs up to 9% where the private launch's programs reach
+the SMs first (benchmarks/experiments/kept_whole/README.md). So a switchable capture records
+both forms, the pair and, after its join, the all-items launch, and per step exactly one form
+is enabled with ``cuGraphNodeSetEnabled``: a disabled kernel node runs as an empty node
+(session 25: the disabled private launch cost nothing). A toggle costs ~6 µs of host time, so
+a graph is switched only when the plan's choice differs from that graph's last.
+
+The nodes are read at capture: right after a launch, the capturing stream's one dependency is
+the node just added (``cuStreamGetCaptureInfo``). Toggling needs the graph kept after
+instantiation (torch's ``CUDAGraph(keep_graph=True)``): ``kept_graphs`` makes the graphs that
+SGLang creates so while a switchable capture runs (``patches``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import weakref
+from collections.abc import Callable, Iterator
+from typing import Any, NamedTuple
+
+import torch
+
+from .kernels.launch import cuda_driver
+
+CAPTURE_STATUS_ACTIVE = 1  # CU_STREAM_CAPTURE_STATUS_ACTIVE
+
+
+class LayerNodes(NamedTuple):
+    """The graph nodes of one layer's launches in a switchable capture."""
+
+    private: int  # the lean kernel's private part, on the side stream
+    shared: int  # the shared-part build beside it
+    whole: int  # the all-items build, after the pair's join
+
+
+def last_captured_node(stream: torch.cuda.Stream) -> int:
+    """The graph node of the last operation captured on ``stream``."""
+    status, capture_id = ctypes.c_int(), ctypes.c_uint64()
+    graph, count = ctypes.c_void_p(), ctypes.c_size_t()
+    dependencies = ctypes.POINTER(ctypes.c_void_p)()
+    libcuda = cuda_driver()
+    head = (ctypes.c_void_p(stream.cuda_stream), ctypes.byref(status), ctypes.byref(capture_id))
+    head += (ctypes.byref(graph), ctypes.byref(dependencies))
+    if hasattr(libcuda, "cuStreamGetCaptureInfo_v2"):  # CUDA 11.3-12.x drivers export it
+        result = libcuda.cuStreamGetCaptureInfo_v2(*head, ctypes.byref(count))
+    else:  # the CUDA 12.3+ form, with edge data (none asked for)
+        result = libcuda.cuStreamGetCaptureInfo_v3(*head, None, ctypes.byref(count))
+    if result != 0 or status.value != CAPTURE_STATUS_ACTIVE or count.value != 1:
+        raise RuntimeError(
+            f"cuStreamGetCaptureInfo: CUresult {result}, status {status.value}, "
+            f"{count.value} dependencies (expected one active dependency)"
+        )
+    return int(dependencies[0])
+
+
+def set_node_enabled(graph_exec: int, node: int, enabled: bool) -> None:
+    """``cuGraphNodeSetEnabled``: takes effect from the next launch of ``graph_exec``."""
+    result = cuda_driver().cuGraphNodeSetEnabled(
+        ctypes.c_void_p(graph_exec), ctypes.c_void_p(node), ctypes.c_uint(int(enabled))
+    )
+    if result != 0:
+        raise RuntimeError(f"cuGraphNodeSetEnabled failed with CUresult {result}")
+
+
+class GraphSwitch:
+    """A decoder's layers in one instantiated graph; ``select`` enables one form of each."""
+
+    def __init__(
+        self,
+        graph: Any,
+        layers: list[LayerNodes],
+        set_enabled: Callable[[int, int, bool], None] | None = None,
+    ) -> None:
+        self._graph = graph  # holds the cudaGraph_t that owns the nodes, and the exec
+        self._exec = graph.raw_cuda_graph_exec()
+        self.layers = tuple(layers)
+        self._set_enabled = set_enabled or set_node_enabled
+        self.splits: bool | None = None  # None: as captured, both forms enabled
+        self.changes = 0
+
+    def select(self, splits: bool) -> None:
+        """Enable the pair (``splits``) or the all-items launch in every layer."""
+        if splits is self.splits:
+            return
+        for layer in self.layers:
+            self._set_enabled(self._exec, layer.private, splits)
+            self._set_enabled(self._exec, layer.shared, splits)
+            self._set_enabled(self._exec, layer.whole, not splits)
+        self.splits = splits
+        self.changes += 1
+
+
+_recorded: list[tuple[Any, LayerNodes]] | None = None
+_switchable: weakref.WeakSet[Any] = weakref.WeakSet()  # decoders whose captures switch
+
+
+def make_switchable(decoder: Any) -> None:
+    """Let ``decoder``'s lean pairs be recorded in captures that ``switchable_capture`` runs."""
+    _switchable.add(decoder)
+
+
+@contextlib.contextmanager
+def recording() -> Iterator[list[tuple[Any, LayerNodes]]]:
+    """While active, a switchable decoder (``make_switchable``) captured with its lean pair
+    also captures the all-items launch and records ``(decoder, LayerNodes)`` here, one entry a
+    layer."""
+    global _recorded
+    if _recorded is not None:
+        raise RuntimeError("graph_switch.recording() is already active")
+    _recorded = []
+    try:
+        yield _recorded
+    finally:
+        _recorded = None
+
+
+def recorder(decoder: Any) -> list[tuple[Any, LayerNodes]] | None:
+    """The active recording's list if ``decoder`` is switchable, else None."""
+    return _recorded if _recorded is not None and decoder in _switchable else None
+
+
+def bind(graph: Any, recorded: list[tuple[Any, LayerNodes]]) -> None:
+    """Give each decoder that recorded layers into the instantiated ``graph`` its switch,
+    set to the all-items form (the replay's plan selects again)."""
+    layers: dict[int, tuple[Any, list[LayerNodes]]] = {}
+    for decoder, nodes in recorded:
+        layers.setdefault(id(decoder), (decoder, []))[1].append(nodes)
+    for decoder, nodes in layers.values():
+        switch = GraphSwitch(graph, nodes)
+        switch.select(False)
+        decoder.bind_graph(switch)
+
+
+class _KeptCUDAGraph(torch.cuda.CUDAGraph):
+    """A ``torch.cuda.CUDAGraph`` that keeps its cudaGraph_t (PyTorch's pybind ``__init__``
+    takes the flag, so both constructors are given it)."""
+
+    def __new__(cls, keep_graph: bool = True) -> _KeptCUDAGraph:
+        return super().__new__(cls, True)
+
+    def __init__(self, keep_graph: bool = True) -> None:
+        super().__init__(True)
+
+
+@contextlib.contextmanager
+def kept_graphs() -> Iterator[None]:
+    """``torch.cuda.CUDAGraph()`` keeps its graph while active (for SGLang's capture, which
+    makes its graphs itself); instantiate such a graph before its exec is used."""
+    original = torch.cuda.CUDAGraph
+    torch.cuda.CUDAGraph = _KeptCUDAGraph  # type: ignore[misc]
+    try:
+        yield
+    finally:
+        torch.cuda.CUDAGraph = original  # type: ignore[misc]
+
+
+def switchable_capture(capture: Callable[[], Any], captured_graph: Callable[[], Any]) -> Any:
+    """Run ``capture`` (which makes and captures one graph; ``captured_graph`` returns it)
+    with kept graphs and recording when a switchable decoder exists; then instantiate the
+    graph and bind the recorded layers to it. Otherwise ``capture`` alone, untouched."""
+    if not _switchable:
+        return capture()
+    with recording() as recorded, kept_graphs():
+        result = capture()
+    graph = captured_graph()
+    graph.instantiate()
+    bind(graph, recorded)
+    return result

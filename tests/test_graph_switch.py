@@ -1,0 +1,156 @@
+"""The per-step switch between a graph's two forms of each PAT layer (``graph_switch.py``), on
+the CPU with stand-ins for the driver and the graph; the GPU test replays a real one
+(``test_kernels_gpu.py``)."""
+
+from __future__ import annotations
+
+import gc
+
+import numpy as np
+import pytest
+import torch
+from helpers import decoder_for, make_batch, tile_menu
+
+from sglang_pat import graph_switch
+from sglang_pat.forest import PrefixForest
+from sglang_pat.graph_switch import GraphSwitch, LayerNodes
+
+
+class FakeGraph:
+    def __init__(self) -> None:
+        self.instantiated = 0
+
+    def instantiate(self) -> None:
+        self.instantiated += 1
+
+    def raw_cuda_graph_exec(self) -> int:
+        assert self.instantiated, "the exec is read before the graph is instantiated"
+        return 77
+
+
+class FakeDecoder:
+    def __init__(self) -> None:
+        self.switches: list[GraphSwitch] = []
+
+    def bind_graph(self, switch: GraphSwitch) -> None:
+        self.switches.append(switch)
+
+
+@pytest.fixture
+def toggles(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int, bool]]:
+    calls: list[tuple[int, int, bool]] = []
+    monkeypatch.setattr(graph_switch, "set_node_enabled", lambda *call: calls.append(call))
+    return calls
+
+
+def test_select_enables_one_form_and_toggles_only_on_a_change(toggles) -> None:
+    graph = FakeGraph()
+    graph.instantiate()
+    switch = GraphSwitch(graph, [LayerNodes(1, 2, 3), LayerNodes(4, 5, 6)])
+    assert switch.splits is None  # as captured: both forms on
+    switch.select(True)
+    assert toggles == [(77, 1, True), (77, 2, True), (77, 3, False)] + [
+        (77, 4, True),
+        (77, 5, True),
+        (77, 6, False),
+    ]
+    toggles.clear()
+    switch.select(True)
+    assert toggles == [] and switch.changes == 1
+    switch.select(False)
+    assert sorted(toggles) == sorted(
+        [(77, node, False) for node in (1, 2, 4, 5)] + [(77, 3, True), (77, 6, True)]
+    )
+    assert switch.splits is False and switch.changes == 2
+
+
+def test_recording_is_for_switchable_decoders_only() -> None:
+    switchable, other = FakeDecoder(), FakeDecoder()
+    graph_switch.make_switchable(switchable)
+    assert graph_switch.recorder(switchable) is None  # no capture running
+    with graph_switch.recording() as recorded:
+        assert graph_switch.recorder(switchable) is recorded
+        assert graph_switch.recorder(other) is None
+        with pytest.raises(RuntimeError, match="already active"):
+            with graph_switch.recording():
+                pass
+    assert graph_switch.recorder(switchable) is None
+
+
+def test_capture_without_a_switchable_decoder_is_untouched() -> None:
+    gc.collect()  # earlier tests' decoders leave the weak set
+    stock = torch.cuda.CUDAGraph
+
+    def capture() -> str:
+        assert torch.cuda.CUDAGraph is stock
+        return "captured"
+
+    def graph_of() -> FakeGraph:
+        raise AssertionError("no graph is looked up")
+
+    assert graph_switch.switchable_capture(capture, graph_of) == "captured"
+
+
+def test_switchable_capture_keeps_the_graph_and_binds_each_decoder(toggles) -> None:
+    stock = torch.cuda.CUDAGraph
+    first, second = FakeDecoder(), FakeDecoder()
+    for decoder in (first, second):
+        graph_switch.make_switchable(decoder)
+    graph = FakeGraph()
+
+    def capture() -> str:
+        assert torch.cuda.CUDAGraph is graph_switch._KeptCUDAGraph
+        for layer in range(3):
+            graph_switch.recorder(first).append((first, LayerNodes(layer, 10 + layer, 20 + layer)))
+        graph_switch.recorder(second).append((second, LayerNodes(7, 8, 9)))
+        return "captured"
+
+    assert graph_switch.switchable_capture(capture, lambda: graph) == "captured"
+    assert torch.cuda.CUDAGraph is stock and graph.instantiated == 1
+    (switch,) = first.switches
+    assert switch.layers == tuple(LayerNodes(i, 10 + i, 20 + i) for i in range(3))
+    assert switch.splits is False  # bound with the all-items form on
+    assert len(second.switches) == 1 and second.switches[0].layers == (LayerNodes(7, 8, 9),)
+    assert (77, 20, True) in toggles and (77, 0, False) in toggles
+
+
+def test_a_failed_capture_restores_torch_and_binds_nothing() -> None:
+    stock = torch.cuda.CUDAGraph
+    decoder = FakeDecoder()
+    graph_switch.make_switchable(decoder)
+
+    def capture() -> None:
+        graph_switch.recorder(decoder).append((decoder, LayerNodes(1, 2, 3)))
+        raise RuntimeError("capture failed")
+
+    with pytest.raises(RuntimeError, match="capture failed"):
+        graph_switch.switchable_capture(capture, FakeGraph)
+    assert torch.cuda.CUDAGraph is stock and decoder.switches == []
+    assert graph_switch.recorder(decoder) is None
+
+
+class RecordingSwitch:
+    def __init__(self) -> None:
+        self.selected: list[bool] = []
+
+    def select(self, splits: bool) -> None:
+        self.selected.append(splits)
+
+
+def test_plan_step_selects_the_form_of_the_graph_about_to_replay() -> None:
+    """Each graph-planned step selects its plan's form in the switch of its graph batch size
+    (the one SGLang replays next); eager steps and other sizes' graphs are left alone."""
+    shared = PrefixForest.from_tree_spec("1,8_256,16")  # shared and private items: splits
+    private = PrefixForest.from_tree_spec("8_40")  # no shared items: kept whole
+    kv = make_batch(shared, num_q_heads=4, num_kv_heads=1, head_dim=64, dtype=torch.float16)
+    menu = tile_menu(64, 4, "always")
+    decoder = decoder_for(kv, max_requests=16, max_kv_indices=512, menu=menu)
+    rows = np.arange(1, 9)
+    decoder.plan_step(shared, rows, kv.req_to_token, for_graph=True, graph_batch=16)
+    size_16, size_8 = RecordingSwitch(), RecordingSwitch()
+    decoder.bind_graph(size_16)  # the capture of the last graph-planned size
+    decoder.graph_switches[8] = size_8
+    for forest in (shared, private, shared):
+        decoder.plan_step(forest, rows, kv.req_to_token, for_graph=True, graph_batch=16)
+    decoder.plan_step(private, rows, kv.req_to_token)  # eager
+    assert size_16.selected == [True, False, True] and size_8.selected == []
