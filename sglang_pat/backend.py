@@ -234,13 +234,15 @@ class PatAttnBackend(TritonAttnBackend):
             logger.info(
                 "pat: planning CPU time per decode step over the last %d steps: "
                 "p50 %.0f us, p90 %.0f us, p99 %.0f us (last batch %d requests); "
-                "%d warmup and capture steps not counted",
+                "%d warmup and capture steps not counted; graph switches: %d graphs, "
+                "%d changes of form",
                 PLAN_TIMES_LOGGED_EVERY,
                 p50,
                 p90,
                 p99,
                 batch_size,
                 self._unstaged_steps,
+                *self.decoder.switch_counts(),
             )
 
     def init_forward_metadata(self, forward_batch: Any) -> None:

@@ -129,7 +129,8 @@ class PatDecoder:
         self._fork = torch.cuda.Event() if fork else None
         self._join = torch.cuda.Event() if fork else None
         self._graph_batch = 0  # the batch size of the graph last planned for
-        self.graph_switches: dict[int, GraphSwitch] = {}  # by graph batch size (graph_switch.py)
+        # By graph batch size: every graph captured for it (a LoRA or stream variant is another)
+        self.graph_switches: dict[int, list[GraphSwitch]] = {}
         self.capacity_fallbacks = 0
         self._checked: set[tuple] = set()  # input signatures the launchers already checked
 
@@ -179,14 +180,20 @@ class PatDecoder:
         self.lean_needed = graph_pair or (not for_graph and self.splits)
         if for_graph:
             self._graph_batch = graph_batch or forest.num_requests
-            switch = self.graph_switches.get(self._graph_batch)
-            if switch is not None:  # the graph about to replay runs the form this plan wants
+            # The graph about to replay runs the form this plan wants (graph_switch.py).
+            for switch in self.graph_switches.get(self._graph_batch, ()):
                 switch.select(self.splits)
         return plan
 
+    def switch_counts(self) -> tuple[int, int]:
+        """Live switchable graphs, and how many times they changed form (for the logs)."""
+        live = [s for switches in self.graph_switches.values() for s in switches if s.alive]
+        return len(live), sum(s.changes for s in live)
+
     def bind_graph(self, switch: GraphSwitch) -> None:
         """The switch of the graph just captured for the last planned graph batch size."""
-        self.graph_switches[self._graph_batch] = switch
+        switches = self.graph_switches.get(self._graph_batch, [])
+        self.graph_switches[self._graph_batch] = [s for s in switches if s.alive] + [switch]
 
     def _splits(self, plan: PackPlan) -> bool:
         """Whether the plan's private items go to the private-part launch: with the lean kernel
@@ -273,8 +280,10 @@ class PatDecoder:
         args += (self.header, self.queue, self.partial_o, self.partial_lse)
         options = dict(menu=self.menu, sm_scale=sm_scale, logit_cap=logit_cap, check=check)
         fork = self.lean_needed and self._side is not None  # on the CPU: one after the other
-        # In a switchable capture (graph_switch.py) the all-items launch follows the pair.
-        record = recorder(self) if fork and torch.cuda.is_current_stream_capturing() else None
+        # In a switchable capture (graph_switch.py) the all-items launch follows the pair; in
+        # its eager warmup runs too, so that no kernel is first compiled while capturing.
+        record = recorder(self) if fork else None
+        capturing = record is not None and torch.cuda.is_current_stream_capturing()
         private_node = shared_node = 0
         if fork:
             main = torch.cuda.current_stream(self.device)
@@ -285,20 +294,22 @@ class PatDecoder:
                 pack_decode(
                     *args, num_programs=self.num_private_programs, part="private", **options
                 )
-            if record is not None:
+            if capturing:
                 private_node = last_captured_node(self._side)
         # An eager step that the gate keeps whole launches the all-items build alone, as without
         # the lean kernel; a graph-planned one keeps the captured pair, the private part empty.
         part = "shared" if self.lean_needed else "all"
         pack_decode(*args, num_programs=self.num_programs, part=part, **options)
         if fork:
-            if record is not None:
+            if capturing:
                 shared_node = last_captured_node(main)
             self._join.record(self._side)
             main.wait_event(self._join)
         if record is not None:
             pack_decode(*args, num_programs=self.num_programs, part="all", **options)
-            record.append((self, LayerNodes(private_node, shared_node, last_captured_node(main))))
+            if capturing:
+                nodes = LayerNodes(private_node, shared_node, last_captured_node(main))
+                record.append((self, nodes))
         if self.merge_needed:
             merge_states(o, self.partial_o, self.partial_lse, self.req_partial_indptr, check=check)
         if check:

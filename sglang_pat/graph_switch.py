@@ -77,16 +77,22 @@ class GraphSwitch:
         layers: list[LayerNodes],
         set_enabled: Callable[[int, int, bool], None] | None = None,
     ) -> None:
-        self._graph = graph  # holds the cudaGraph_t that owns the nodes, and the exec
+        # Weak: the graph (its cudaGraph_t, which owns the nodes, and its exec) lives as long
+        # as SGLang keeps it; a dropped graph's switch goes dead instead of holding its memory.
+        self._graph = weakref.ref(graph)
         self._exec = graph.raw_cuda_graph_exec()
         self.layers = tuple(layers)
         self._set_enabled = set_enabled or set_node_enabled
         self.splits: bool | None = None  # None: as captured, both forms enabled
         self.changes = 0
 
+    @property
+    def alive(self) -> bool:
+        return self._graph() is not None
+
     def select(self, splits: bool) -> None:
         """Enable the pair (``splits``) or the all-items launch in every layer."""
-        if splits is self.splits:
+        if splits is self.splits or not self.alive:
             return
         for layer in self.layers:
             self._set_enabled(self._exec, layer.private, splits)

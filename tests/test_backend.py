@@ -25,9 +25,8 @@ NUM_HEADS, NUM_KV_HEADS, HEAD_DIM = 4, 2, 64
 class FakeDecoder:
     """Records what the backend asks of PatDecoder; 'attention' writes a marker."""
 
-    menu = "fake menu"
-
     def __init__(self, **kwargs) -> None:
+        self.menu = kwargs["menu"]
         self.plans: list[tuple] = []
         self.graph_batches: list[int | None] = []
         self.forwards: list[float] = []
@@ -40,6 +39,9 @@ class FakeDecoder:
         self.plans.append((forest, np.asarray(pool_rows).tolist(), for_graph))
         self.graph_batches.append(graph_batch)
         self.planned_rows = len(forest.seq_lens)
+
+    def switch_counts(self) -> tuple[int, int]:
+        return 0, 0
 
     def forward(self, q, k_buffer, v_buffer, o, *, sm_scale, logit_cap=0.0):
         self.forwards.append(sm_scale)
@@ -106,6 +108,7 @@ def backend(monkeypatch):
     pat._set_kv_buffer = lambda *args: calls.append("write-kv")
     pat.calls = calls
     pat.triton_value = 7.0
+    pat.runner = runner
     return pat
 
 
@@ -282,3 +285,27 @@ def test_lean_kernel_env(value, wanted, monkeypatch: pytest.MonkeyPatch) -> None
             backend_module.lean_kernel_wanted()
     else:
         assert backend_module.lean_kernel_wanted() is wanted
+
+
+@pytest.mark.parametrize(
+    "lean, switch, switchable",
+    [("1", None, True), ("1", "0", False), ("0", None, False), ("0", "1", False)],
+)
+def test_lean_graphs_are_switchable_unless_turned_off(
+    lean, switch, switchable, backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the lean kernel on, the backend's decoder records both forms of each layer in
+    SGLang's captures (graph_switch.py); ``SGLANG_PAT_GRAPH_SWITCH=0`` keeps the pair alone."""
+    from sglang_pat import graph_switch
+
+    monkeypatch.setenv(backend_module.LEAN_ENV, lean)
+    if switch is None:
+        monkeypatch.delenv(backend_module.SWITCH_ENV, raising=False)
+    else:
+        monkeypatch.setenv(backend_module.SWITCH_ENV, switch)
+    pat = backend_module.PatAttnBackend(backend.runner)
+    assert (pat.decoder in graph_switch._switchable) is switchable
+    monkeypatch.setenv(backend_module.SWITCH_ENV, "yes")
+    if lean == "1":
+        with pytest.raises(ValueError, match=backend_module.SWITCH_ENV):
+            backend_module.PatAttnBackend(backend.runner)

@@ -130,6 +130,9 @@ def test_a_failed_capture_restores_torch_and_binds_nothing() -> None:
 
 
 class RecordingSwitch:
+    alive = True
+    changes = 0
+
     def __init__(self) -> None:
         self.selected: list[bool] = []
 
@@ -148,9 +151,25 @@ def test_plan_step_selects_the_form_of_the_graph_about_to_replay() -> None:
     rows = np.arange(1, 9)
     decoder.plan_step(shared, rows, kv.req_to_token, for_graph=True, graph_batch=16)
     size_16, size_8 = RecordingSwitch(), RecordingSwitch()
+    variant_16 = RecordingSwitch()  # a second graph of the same size (a LoRA variant)
     decoder.bind_graph(size_16)  # the capture of the last graph-planned size
-    decoder.graph_switches[8] = size_8
+    decoder.bind_graph(variant_16)
+    decoder.graph_switches[8] = [size_8]
     for forest in (shared, private, shared):
         decoder.plan_step(forest, rows, kv.req_to_token, for_graph=True, graph_batch=16)
     decoder.plan_step(private, rows, kv.req_to_token)  # eager
-    assert size_16.selected == [True, False, True] and size_8.selected == []
+    assert size_16.selected == variant_16.selected == [True, False, True]
+    assert size_8.selected == []
+    assert decoder.switch_counts() == (3, 0)  # the stand-ins count no changes
+
+
+def test_a_dropped_graph_switch_goes_dead(toggles) -> None:
+    """SGLang may drop its graphs (cleanup, recapture): their switches neither keep them
+    alive nor toggle their freed execs, and the decoder drops them at the next bind."""
+    graph = FakeGraph()
+    graph.instantiate()
+    switch = GraphSwitch(graph, [LayerNodes(1, 2, 3)])
+    del graph
+    gc.collect()
+    switch.select(True)
+    assert not switch.alive and toggles == [] and switch.changes == 0

@@ -212,7 +212,9 @@ def replay_plans(trees: list[str], menu, graph_batch: int, switch: bool = False)
     decoder.forward(q, k_pool, v_pool, out, sm_scale=128**-0.5)
     graphs: list[torch.cuda.CUDAGraph] = []
 
-    def capture() -> None:
+    def capture() -> None:  # a warmup call, then the capture, as SGLang's capture_one
+        decoder.forward(q, k_pool, v_pool, out, sm_scale=128**-0.5)
+        torch.cuda.synchronize()
         graphs.append(torch.cuda.CUDAGraph())
         with torch.cuda.graph(graphs[0]):
             decoder.forward(q, k_pool, v_pool, out, sm_scale=128**-0.5)
@@ -220,7 +222,8 @@ def replay_plans(trees: list[str], menu, graph_batch: int, switch: bool = False)
     if switch:
         graph_switch.make_switchable(decoder)
         graph_switch.switchable_capture(capture, lambda: graphs[0])
-        assert len(decoder.graph_switches[graph_batch].layers) == 1
+        (bound,) = decoder.graph_switches[graph_batch]
+        assert len(bound.layers) == 1
     else:
         capture()
     graph = graphs[0]
@@ -229,7 +232,7 @@ def replay_plans(trees: list[str], menu, graph_batch: int, switch: bool = False)
         decoder.plan_step(forest, kv.pool_rows, kv.req_to_token, **plan)
         splits.append(decoder.splits)
         if switch:
-            assert decoder.graph_switches[graph_batch].splits is decoder.splits
+            assert decoder.graph_switches[graph_batch][0].splits is decoder.splits
         rows = forest.num_requests
         q[:rows].copy_(kv.q)
         k_pool[: kv.k_buffer.shape[0]] = kv.k_buffer

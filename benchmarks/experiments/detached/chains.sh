@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Prepared for session 25 (one H200, about 22 of the 30 device minutes), on GPU 0: the lean
-#   server with the gate refitted in session 24 (7e822d8, benchmarks/experiments/lean_gate/),
-#   which no longer splits gsp defaults' shuffled batches. Three servers one after the other,
-#   each on gsp 4 x 32 and gsp defaults: pat with SGLANG_PAT_LEAN_KERNEL=1, pat as served by
-#   default, flashinfer. Then the GPU tests at this tree. First (about a minute):
-#   kept_whole/node_toggle.py, whether disabling the empty private launch's graph nodes
-#   removes what kept-whole plans pay under graphs (prepared in session 24, never run).
+# Prepared for session 26 (one H200, about 26 of the 30 device minutes), on GPU 0, in order of
+#   priority: the graph switch (sglang_pat/graph_switch.py, session 25, never run on a GPU):
+#   node_toggle.py's `switched` variant on the same shapes as session 25 (does a kept-whole
+#   plan now take the one launch's time, and a split one the pair's?); the GPU tests that
+#   touch it; the lean server with the switch against the default server and flashinfer on
+#   gsp 4 x 32 and gsp defaults; one lean server with SGLANG_PAT_VERIFY=1 on gsp 4 x 32
+#   (its throughput is not a result: the log's `pat verify` lines are the check that switched
+#   graphs compute what triton does); the rest of the GPU tests.
+# Session 25's chain (5c19f59): node_toggle.py, then the lean, default and flashinfer servers
+#   on the two gsp workloads, then the GPU tests.
 # Session 24's chain (220f806) was the same three servers with session 18's gate, then the
 #   GPU tests.
 # Session 23's chain (ea7327b): gsp 4 x 32 on pat and flashinfer through the split
@@ -22,10 +25,12 @@ rm -rf /tmp/r0; mkdir -p /tmp/r0
 W="--workloads gsp-4x32-4096,gsp-64x16-2048"
 setsid bash -c "
 export CUDA_VISIBLE_DEVICES=0 PAT_MOONCAKE_DIR=/tmp/mc
-python3 benchmarks/experiments/kept_whole/node_toggle.py gsp:64x16:2048+250:b256:s0 gsp:64x16:2048+178:b256:s0 gsp:64x16:2048+128:b128:s4 64,256_2048,178 1,2,64_1024,256,256@32,32 64_4096 4,128_4096,256 > /tmp/r0/node_toggle.jsonl 2> /tmp/r0/node_toggle.err
+python3 benchmarks/experiments/kept_whole/node_toggle.py gsp:64x16:2048+250:b256:s0 gsp:64x16:2048+178:b256:s0 gsp:64x16:2048+128:b128:s4 64,256_2048,178 1,2,64_1024,256,256@32,32 64_4096 4,128_4096,256 1,64_4096,512 > /tmp/r0/node_toggle.jsonl 2> /tmp/r0/node_toggle.err
+python3 -m pytest -q -p no:cacheprovider tests/test_kernels_gpu.py tests/test_backend.py tests/test_graph_switch.py > /tmp/r0/gpu-tests-1.out 2>&1
 SGLANG_PAT_LEAN_KERNEL=1 python3 benchmarks/bench_serving.py --backends pat $W --port 30400 --out /tmp/r0/sl > /tmp/r0/sl.out 2>&1
 python3 benchmarks/bench_serving.py --backends pat $W --port 30500 --out /tmp/r0/so > /tmp/r0/so.out 2>&1
 python3 benchmarks/bench_serving.py --backends flashinfer $W --port 30600 --out /tmp/r0/sf > /tmp/r0/sf.out 2>&1
-python3 -m pytest -q -p no:cacheprovider tests/test_kernels_gpu.py tests/test_backend.py tests/test_lean_gate.py tests/test_kernels.py > /tmp/r0/gpu-tests.out 2>&1
+SGLANG_PAT_LEAN_KERNEL=1 SGLANG_PAT_VERIFY=1 python3 benchmarks/bench_serving.py --backends pat --workloads gsp-4x32-4096 --port 30700 --out /tmp/r0/sv > /tmp/r0/sv.out 2>&1
+python3 -m pytest -q -p no:cacheprovider tests/test_lean_gate.py tests/test_kernels.py > /tmp/r0/gpu-tests-2.out 2>&1
 touch /tmp/r0/done" >/tmp/r0/chain.log 2>&1 < /dev/null &
 sleep 2; echo launched
