@@ -14,6 +14,9 @@
 # Session 23's chain (ea7327b): gsp 4 x 32 on pat and flashinfer through the split
 #   bench_serving.py, then the kernel benchmark at every part with every peer.
 # The Mooncake traces come in as .mooncake/*.jsonl.gz (carried), unpacked to /tmp/mc.
+# After the pat servers, pat's compiled Triton kernels are saved to /tmp/triton-cache.tgz
+#   (triton_cache.sh; poll.sh returns it beside r.tgz): carried as .triton-cache.tgz, a later
+#   machine starts its first pat server without the ~3 minutes of compiling (device_env.sh).
 # Detached (setsid) so the chain outlives one device call. (Earlier chains: git history, e.g.
 # 065fd1d for session 23's, 9814111 for session 22's, f10982e for session 18's kernel run.)
 cd "$(dirname "$0")/../../.." || exit 1
@@ -29,6 +32,7 @@ python3 benchmarks/experiments/kept_whole/node_toggle.py gsp:64x16:2048+250:b256
 python3 -m pytest -q -p no:cacheprovider tests/test_kernels_gpu.py tests/test_backend.py tests/test_graph_switch.py > /tmp/r0/gpu-tests-1.out 2>&1
 SGLANG_PAT_LEAN_KERNEL=1 python3 benchmarks/bench_serving.py --backends pat $W --port 30400 --out /tmp/r0/sl > /tmp/r0/sl.out 2>&1
 python3 benchmarks/bench_serving.py --backends pat $W --port 30500 --out /tmp/r0/so > /tmp/r0/so.out 2>&1
+bash benchmarks/experiments/detached/triton_cache.sh save /tmp/triton-cache.tgz > /tmp/r0/triton-cache.out 2>&1
 python3 benchmarks/bench_serving.py --backends flashinfer $W --port 30600 --out /tmp/r0/sf > /tmp/r0/sf.out 2>&1
 SGLANG_PAT_LEAN_KERNEL=1 SGLANG_PAT_VERIFY=1 python3 benchmarks/bench_serving.py --backends pat --workloads gsp-4x32-4096 --port 30700 --out /tmp/r0/sv > /tmp/r0/sv.out 2>&1
 python3 -m pytest -q -p no:cacheprovider tests/test_lean_gate.py tests/test_kernels.py > /tmp/r0/gpu-tests-2.out 2>&1

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# pat's compiled Triton kernels, from one device machine to the next. The first pat server on
+# a fresh machine spends about 3 minutes compiling them (session 25: healthy after 295 s
+# against 89 s for the second pat server), a tenth of a session's device time.
+#   bash triton_cache.sh save FILE.tgz      # on the machine, after a pat server ran
+#   bash triton_cache.sh restore FILE.tgz   # on a fresh machine, before the first one
+# Only the pack, merge and gather kernels' groups are kept, and of each only what a cache hit
+# loads (the group index, the metadata JSON and the cubin), so that the archive fits what a
+# device call brings back and carries (16 MiB a file). Triton keys each entry by the kernel's
+# source, its specialization and the compiler: a changed kernel just compiles again. The
+# group index holds absolute paths, so both machines use the same cache directory.
+set -euo pipefail
+cache=${TRITON_CACHE_DIR:-$HOME/.triton/cache}
+case "${1:-}" in
+  save)
+    cd "$cache"
+    dirs=$(grep -l -r --include='__grp__*' -e _pack_decode_kernel -e _merge_states_kernel \
+      -e _gather_kv . | xargs -r -n1 dirname | sort -u)
+    [ -n "$dirs" ] || { echo "no pat kernels in $cache"; exit 0; }
+    find $dirs -type f \( -name '__grp__*' -o -name '*.json' -o -name '*.cubin' \) -print0 \
+      | tar czf "$2" --null -T -
+    echo "saved $(echo "$dirs" | wc -l) kernels, $(du -h "$2" | cut -f1), to $2"
+    ;;
+  restore)
+    mkdir -p "$cache"
+    tar xzf "$2" -C "$cache"
+    echo "restored $(tar tzf "$2" | grep -c __grp__) kernels into $cache"
+    ;;
+  *) echo "usage: $0 save|restore FILE.tgz" >&2; exit 2 ;;
+esac
