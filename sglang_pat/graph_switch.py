@@ -80,7 +80,7 @@ class GraphSwitch:
         # Weak: the graph (its cudaGraph_t, which owns the nodes, and its exec) lives as long
         # as SGLang keeps it; a dropped graph's switch goes dead instead of holding its memory.
         self._graph = weakref.ref(graph)
-        self._exec = graph.raw_cuda_graph_exec()
+        self.graph_exec = graph.raw_cuda_graph_exec()
         self.layers = tuple(layers)
         self._set_enabled = set_enabled or set_node_enabled
         self.splits: bool | None = None  # None: as captured, both forms enabled
@@ -95,9 +95,9 @@ class GraphSwitch:
         if splits is self.splits or not self.alive:
             return
         for layer in self.layers:
-            self._set_enabled(self._exec, layer.private, splits)
-            self._set_enabled(self._exec, layer.shared, splits)
-            self._set_enabled(self._exec, layer.whole, not splits)
+            self._set_enabled(self.graph_exec, layer.private, splits)
+            self._set_enabled(self.graph_exec, layer.shared, splits)
+            self._set_enabled(self.graph_exec, layer.whole, not splits)
         self.splits = splits
         self.changes += 1
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+
 import pytest
 import torch
 from helpers import (
@@ -184,6 +186,24 @@ def test_default_menu_keeps_its_programs_per_sm() -> None:
     assert lean_compiled.n_regs <= lean.max_registers and registers <= 65536
 
 
+def assert_form_enabled(switch: graph_switch.GraphSwitch, splits: bool) -> None:
+    """The driver's own view of the switched graph: the pair's nodes on and the all-items
+    node off for a split plan, the other way round for a plan kept whole."""
+    assert switch.splits is splits
+    libcuda = launch.cuda_driver()
+    for layer in switch.layers:
+        for node, wanted in (
+            (layer.private, splits),
+            (layer.shared, splits),
+            (layer.whole, not splits),
+        ):
+            enabled = ctypes.c_uint()
+            result = libcuda.cuGraphNodeGetEnabled(
+                ctypes.c_void_p(switch.graph_exec), ctypes.c_void_p(node), ctypes.byref(enabled)
+            )
+            assert result == 0 and bool(enabled.value) is wanted
+
+
 def replay_plans(trees: list[str], menu, graph_batch: int, switch: bool = False) -> list[bool]:
     """Capture one graph for ``graph_batch`` requests after planning the first tree, then plan
     each tree and replay the graph; every output is checked, the padded rows included (left
@@ -232,7 +252,7 @@ def replay_plans(trees: list[str], menu, graph_batch: int, switch: bool = False)
         decoder.plan_step(forest, kv.pool_rows, kv.req_to_token, **plan)
         splits.append(decoder.splits)
         if switch:
-            assert decoder.graph_switches[graph_batch][0].splits is decoder.splits
+            assert_form_enabled(decoder.graph_switches[graph_batch][0], decoder.splits)
         rows = forest.num_requests
         q[:rows].copy_(kv.q)
         k_pool[: kv.k_buffer.shape[0]] = kv.k_buffer

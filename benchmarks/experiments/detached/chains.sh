@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Prepared for session 26 (one H200, about 26 of the 30 device minutes), on GPU 0, in order of
+# Prepared for session 26 (one H200, about 28 of the 30 device minutes: the last step may not
+#   finish; poll.sh returns what exists), on GPU 0, in order of
 #   priority: the graph switch (sglang_pat/graph_switch.py, session 25, never run on a GPU):
 #   node_toggle.py's `switched` variant on the same shapes as session 25 (does a kept-whole
 #   plan now take the one launch's time, and a split one the pair's?); the GPU tests that
