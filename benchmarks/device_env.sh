@@ -6,6 +6,11 @@
 if [ -n "${1:-}" ]; then
   bash .wheelhouse/install.sh "$1" || exit 1
 fi
+# Extra wheels for the GPU runs when carried (.whl: pytest-xdist and execnet, so that the GPU
+# tests compile their kernels in parallel processes on the machine's 16 cores)
+if [ -d .whl ] && [ -d /tmp/site ] && [ ! -d /tmp/site/xdist ]; then
+  bash .wheelhouse/install.sh .whl || exit 1
+fi
 # pat's compiled Triton kernels from an earlier machine, when carried (triton_cache.sh)
 if [ -f .triton-cache.tgz ] && [ ! -e /tmp/.triton-cache-restored ]; then
   bash benchmarks/experiments/detached/triton_cache.sh restore .triton-cache.tgz \

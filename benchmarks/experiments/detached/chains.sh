@@ -27,15 +27,19 @@ mkdir -p /tmp/mc
 for t in conversation synthetic; do gunzip -c .mooncake/${t}_trace.jsonl.gz > /tmp/mc/${t}_trace.jsonl; done
 rm -rf /tmp/r0; mkdir -p /tmp/r0
 W="--workloads gsp-4x32-4096,gsp-64x16-2048"
+# The GPU tests in 8 processes when pytest-xdist came along (.whl, device_env.sh): session 25's
+# 184 tests took 510 s in one, much of it compiling Triton specializations on one core.
+T="-q -p no:cacheprovider --durations=15"
+python3 -c "import xdist" 2>/dev/null && T="$T -n 8"
 setsid bash -c "
 export CUDA_VISIBLE_DEVICES=0 PAT_MOONCAKE_DIR=/tmp/mc
 python3 benchmarks/experiments/kept_whole/node_toggle.py gsp:64x16:2048+250:b256:s0 gsp:64x16:2048+178:b256:s0 gsp:64x16:2048+128:b128:s4 64,256_2048,178 1,2,64_1024,256,256@32,32 64_4096 4,128_4096,256 1,64_4096,512 > /tmp/r0/node_toggle.jsonl 2> /tmp/r0/node_toggle.err
-python3 -m pytest -q -p no:cacheprovider tests/test_kernels_gpu.py tests/test_backend.py tests/test_graph_switch.py > /tmp/r0/gpu-tests-1.out 2>&1
+python3 -m pytest $T tests/test_kernels_gpu.py tests/test_backend.py tests/test_graph_switch.py > /tmp/r0/gpu-tests-1.out 2>&1
 SGLANG_PAT_LEAN_KERNEL=1 python3 benchmarks/bench_serving.py --backends pat $W --port 30400 --out /tmp/r0/sl > /tmp/r0/sl.out 2>&1
 python3 benchmarks/bench_serving.py --backends pat $W --port 30500 --out /tmp/r0/so > /tmp/r0/so.out 2>&1
 bash benchmarks/experiments/detached/triton_cache.sh save /tmp/triton-cache.tgz > /tmp/r0/triton-cache.out 2>&1
 python3 benchmarks/bench_serving.py --backends flashinfer $W --port 30600 --out /tmp/r0/sf > /tmp/r0/sf.out 2>&1
 SGLANG_PAT_LEAN_KERNEL=1 SGLANG_PAT_VERIFY=1 python3 benchmarks/bench_serving.py --backends pat --workloads gsp-4x32-4096 --port 30700 --out /tmp/r0/sv > /tmp/r0/sv.out 2>&1
-python3 -m pytest -q -p no:cacheprovider tests/test_lean_gate.py tests/test_kernels.py > /tmp/r0/gpu-tests-2.out 2>&1
+python3 -m pytest $T tests/test_lean_gate.py tests/test_kernels.py > /tmp/r0/gpu-tests-2.out 2>&1
 touch /tmp/r0/done" >/tmp/r0/chain.log 2>&1 < /dev/null &
 sleep 2; echo launched
