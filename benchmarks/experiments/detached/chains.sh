@@ -5,7 +5,8 @@
 #   node_toggle.py's `switched` variant on the same shapes as session 25 (does a kept-whole
 #   plan now take the one launch's time, and a split one the pair's?); the GPU tests that
 #   touch it; the lean server with the switch against the default server and flashinfer on
-#   gsp 4 x 32 and gsp defaults; one lean server with SGLANG_PAT_VERIFY=1 on gsp 4 x 32
+#   gsp 4 x 32, gsp defaults and random-ids (whether the lean kernel can be the server's
+#   default); one lean server with SGLANG_PAT_VERIFY=1 on gsp 4 x 32
 #   (its throughput is not a result: the log's `pat verify` lines are the check that switched
 #   graphs compute what triton does); the rest of the GPU tests.
 # Session 25's chain (5c19f59): node_toggle.py, then the lean, default and flashinfer servers
@@ -26,7 +27,7 @@ export PYTHONUNBUFFERED=1 PAT_COMMIT=${PAT_COMMIT:-unknown}
 mkdir -p /tmp/mc
 for t in conversation synthetic; do gunzip -c .mooncake/${t}_trace.jsonl.gz > /tmp/mc/${t}_trace.jsonl; done
 rm -rf /tmp/r0; mkdir -p /tmp/r0
-W="--workloads gsp-4x32-4096,gsp-64x16-2048"
+W="--workloads gsp-4x32-4096,gsp-64x16-2048,random-ids-2048-256"
 # The GPU tests in 8 processes when pytest-xdist came along (.whl, device_env.sh): session 25's
 # 184 tests took 510 s in one, much of it compiling Triton specializations on one core.
 T="-q -p no:cacheprovider --durations=15"
