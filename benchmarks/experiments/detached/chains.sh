@@ -16,7 +16,7 @@
 # Session 23's chain (ea7327b): gsp 4 x 32 on pat and flashinfer through the split
 #   bench_serving.py, then the kernel benchmark at every part with every peer.
 # The Mooncake traces come in as .mooncake/*.jsonl.gz (carried), unpacked to /tmp/mc.
-# After the pat servers, pat's compiled Triton kernels are saved to /tmp/triton-cache.tgz
+# After the pat servers, the Triton kernels they compiled are saved to /tmp/triton-cache.tgz
 #   (triton_cache.sh; poll.sh returns it beside r.tgz): carried as .triton-cache.tgz, a later
 #   machine starts its first pat server without the ~3 minutes of compiling (device_env.sh).
 # Detached (setsid) so the chain outlives one device call. (Earlier chains: git history, e.g.
@@ -36,9 +36,10 @@ setsid bash -c "
 export CUDA_VISIBLE_DEVICES=0 PAT_MOONCAKE_DIR=/tmp/mc
 python3 benchmarks/experiments/kept_whole/node_toggle.py gsp:64x16:2048+250:b256:s0 gsp:64x16:2048+178:b256:s0 gsp:64x16:2048+128:b128:s4 64,256_2048,178 1,2,64_1024,256,256@32,32 64_4096 4,128_4096,256 1,64_4096,512 > /tmp/r0/node_toggle.jsonl 2> /tmp/r0/node_toggle.err
 python3 -m pytest $T tests/test_kernels_gpu.py tests/test_backend.py tests/test_graph_switch.py > /tmp/r0/gpu-tests-1.out 2>&1
+touch /tmp/triton-mark
 SGLANG_PAT_LEAN_KERNEL=1 python3 benchmarks/bench_serving.py --backends pat $W --port 30400 --out /tmp/r0/sl > /tmp/r0/sl.out 2>&1
 python3 benchmarks/bench_serving.py --backends pat $W --port 30500 --out /tmp/r0/so > /tmp/r0/so.out 2>&1
-bash benchmarks/experiments/detached/triton_cache.sh save /tmp/triton-cache.tgz > /tmp/r0/triton-cache.out 2>&1
+bash benchmarks/experiments/detached/triton_cache.sh save /tmp/triton-cache.tgz /tmp/triton-mark > /tmp/r0/triton-cache.out 2>&1
 python3 benchmarks/bench_serving.py --backends flashinfer $W --port 30600 --out /tmp/r0/sf > /tmp/r0/sf.out 2>&1
 SGLANG_PAT_LEAN_KERNEL=1 SGLANG_PAT_VERIFY=1 python3 benchmarks/bench_serving.py --backends pat --workloads gsp-4x32-4096 --port 30700 --out /tmp/r0/sv > /tmp/r0/sv.out 2>&1
 python3 -m pytest $T tests/test_lean_gate.py tests/test_kernels.py > /tmp/r0/gpu-tests-2.out 2>&1

@@ -2,7 +2,8 @@
 # pat's compiled Triton kernels, from one device machine to the next. The first pat server on
 # a fresh machine spends about 3 minutes compiling them (session 25: healthy after 295 s
 # against 89 s for the second pat server), a tenth of a session's device time.
-#   bash triton_cache.sh save FILE.tgz      # on the machine, after a pat server ran
+#   bash triton_cache.sh save FILE.tgz [MARK]   # on the machine, after a pat server ran;
+#                                             # MARK: only kernels compiled after MARK's mtime
 #   bash triton_cache.sh restore FILE.tgz   # on a fresh machine, before the first one
 # Only the pack, merge and gather kernels' groups are kept, and of each only what a cache hit
 # loads (the group index, the metadata JSON and the cubin), so that the archive fits what a
@@ -14,8 +15,11 @@ cache=${TRITON_CACHE_DIR:-$HOME/.triton/cache}
 case "${1:-}" in
   save)
     cd "$cache"
-    dirs=$(grep -l -r --include='__grp__*' -e _pack_decode_kernel -e _merge_states_kernel \
-      -e _gather_kv . | xargs -r -n1 dirname | sort -u)
+    newer=()
+    [ -n "${3:-}" ] && newer=(-newer "$3")
+    dirs=$(find . -name '__grp__*' "${newer[@]}" -print0 \
+      | xargs -0 -r grep -l -e _pack_decode_kernel -e _merge_states_kernel -e _gather_kv \
+      | xargs -r -n1 dirname | sort -u)
     [ -n "$dirs" ] || { echo "no pat kernels in $cache"; exit 0; }
     find $dirs -type f \( -name '__grp__*' -o -name '*.json' -o -name '*.cubin' \) -print0 \
       | tar czf "$2" --null -T -
