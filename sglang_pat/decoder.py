@@ -89,7 +89,9 @@ class PatDecoder:
             "segments": cap.max_segments * SEGMENT_FIELDS,
             "items": cap.max_items * ITEM_FIELDS,
             "members": cap.max_members * MEMBER_FIELDS,
-            "header": 3,  # items of the pack kernel, its programs with work, lean items
+            # items of the pack kernel, its programs with work, lean items; then at [4] (16 bytes
+            # on: the same pointer alignment) every item's count, for all-items launches
+            "header": 7,
             "req_partial_indptr": cap.max_requests + 1,
         }
         self._sections: dict[str, tuple[int, int]] = {}
@@ -102,7 +104,11 @@ class PatDecoder:
         self.segments = self._section(self._plan_buffer, "segments").view(-1, SEGMENT_FIELDS)
         self.items = self._section(self._plan_buffer, "items").view(-1, ITEM_FIELDS)
         self.members = self._section(self._plan_buffer, "members").view(-1, MEMBER_FIELDS)
-        self.header = self._section(self._plan_buffer, "header")
+        header = self._section(self._plan_buffer, "header")
+        self.header = header[:3]
+        # An all-items launch reads its own count, so that it computes the whole plan also when
+        # the gate splits it: a graph that replays that form by mistake is slow, never wrong.
+        self.header_all = header[4:5]
         self.queue = torch.zeros(1, **int32)  # the pack kernel's work queue, zero between launches
         self.req_partial_indptr = self._section(self._plan_buffer, "req_partial_indptr")
         self.kv_indices = torch.zeros(cap.max_kv_indices, **int32)
@@ -209,13 +215,14 @@ class PatDecoder:
     def _header(self, plan: PackPlan, splits: bool) -> np.ndarray:
         """The launches' header (see ``pack_decode``): the shared part's items and programs
         with work, then the private part's items; or every item on every program, none for a
-        private part."""
+        private part. At [4], every item: the all-items launches' own header (``header_all``)."""
         num_items = plan.items.shape[0]
         if not splits:
-            return np.asarray([num_items, self.num_programs, 0], dtype=np.int32)
-        active = self.scheduler.num_shared_part_programs
-        shared = plan.num_shared_items
-        return np.asarray([shared, active, num_items - shared], dtype=np.int32)
+            pair = [num_items, self.num_programs, 0]
+        else:
+            shared = plan.num_shared_items
+            pair = [shared, self.scheduler.num_shared_part_programs, num_items - shared]
+        return np.asarray([*pair, 0, num_items, 0, 0], dtype=np.int32)
 
     def upload(self, plan: PackPlan, keep_split: bool = False, may_split: bool = True) -> None:
         """Copy the plan into the device buffers; padded requests get empty merge ranges.
@@ -276,8 +283,9 @@ class PatDecoder:
             (t.shape, t.dtype, t.stride(), t.device) for t in (q, k_buffer, v_buffer, o)
         ) + (logit_cap >= 0.0,)
         check = signature not in self._checked
-        args = (q, k_buffer, v_buffer, o, self.kv_indices, self.items, self.members)
-        args += (self.header, self.queue, self.partial_o, self.partial_lse)
+        head = (q, k_buffer, v_buffer, o, self.kv_indices, self.items, self.members)
+        tail = (self.queue, self.partial_o, self.partial_lse)
+        args, all_args = (*head, self.header, *tail), (*head, self.header_all, *tail)
         options = dict(menu=self.menu, sm_scale=sm_scale, logit_cap=logit_cap, check=check)
         fork = self.lean_needed and self._side is not None  # on the CPU: one after the other
         # In a switchable capture (graph_switch.py) the all-items launch follows the pair; in
@@ -298,15 +306,17 @@ class PatDecoder:
                 private_node = last_captured_node(self._side)
         # An eager step that the gate keeps whole launches the all-items build alone, as without
         # the lean kernel; a graph-planned one keeps the captured pair, the private part empty.
-        part = "shared" if self.lean_needed else "all"
-        pack_decode(*args, num_programs=self.num_programs, part=part, **options)
+        if self.lean_needed:
+            pack_decode(*args, num_programs=self.num_programs, part="shared", **options)
+        else:
+            pack_decode(*all_args, num_programs=self.num_programs, part="all", **options)
         if fork:
             if capturing:
                 shared_node = last_captured_node(main)
             self._join.record(self._side)
             main.wait_event(self._join)
         if record is not None:
-            pack_decode(*args, num_programs=self.num_programs, part="all", **options)
+            pack_decode(*all_args, num_programs=self.num_programs, part="all", **options)
             if capturing:
                 nodes = LayerNodes(private_node, shared_node, last_captured_node(main))
                 record.append((self, nodes))

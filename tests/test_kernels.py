@@ -235,6 +235,13 @@ def test_private_items_in_the_lean_kernel(lean: bool, group: int) -> None:
     decoder.forward(kv.q, kv.k_buffer, kv.v_buffer, out, sm_scale=0.125)
     assert_close(out, reference_decode(kv, 0.125), torch.float16)
     assert decoder.queue.tolist() == [0]
+    assert decoder.header_all.tolist() == [plan.items.shape[0]]
+    if lean:  # the all-items launch alone on the split plan (a graph's other form): still right
+        decoder.lean_needed = False
+        out.fill_(float("nan"))
+        decoder.forward(kv.q, kv.k_buffer, kv.v_buffer, out, sm_scale=0.125)
+        assert_close(out, reference_decode(kv, 0.125), torch.float16)
+        assert decoder.queue.tolist() == [0]
 
 
 def test_no_lean_launch_without_shared_items() -> None:

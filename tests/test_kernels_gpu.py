@@ -257,10 +257,17 @@ def replay_plans(trees: list[str], menu, graph_batch: int, switch: bool = False)
         q[:rows].copy_(kv.q)
         k_pool[: kv.k_buffer.shape[0]] = kv.k_buffer
         v_pool[: kv.v_buffer.shape[0]] = kv.v_buffer
+        expected = reference_decode(kv, 128**-0.5)
         out.fill_(3.0)
         graph.replay()
-        assert_close(out[:rows], reference_decode(kv, 128**-0.5), torch.bfloat16)
+        assert_close(out[:rows], expected, torch.bfloat16)
         assert bool((out[rows:] == 3.0).all())
+        if switch:  # the other form, as if a wrong graph were switched: slower, still right
+            (bound,) = decoder.graph_switches[graph_batch]
+            bound.select(not decoder.splits)
+            out.fill_(3.0)
+            graph.replay()
+            assert_close(out[:rows], expected, torch.bfloat16)
     return splits
 
 
