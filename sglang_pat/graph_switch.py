@@ -8,7 +8,9 @@ the SMs first (benchmarks/experiments/kept_whole/README.md). So a switchable cap
 both forms, the pair and, after its join, the all-items launch, and per step exactly one form
 is enabled with ``cuGraphNodeSetEnabled``: a disabled kernel node runs as an empty node
 (session 25: the disabled private launch cost nothing). A toggle costs ~6 µs of host time, so
-a graph is switched only when the plan's choice differs from that graph's last.
+a graph is switched only when the plan's choice differs from that graph's last. Either form
+computes any plan (the all-items launch reads every item's count, ``PatDecoder.header_all``),
+so a graph left in the other form is slower, never wrong.
 
 The nodes are read at capture: right after a launch, the capturing stream's one dependency is
 the node just added (``cuStreamGetCaptureInfo``). Toggling needs the graph kept after
