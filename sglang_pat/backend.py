@@ -242,7 +242,7 @@ class PatAttnBackend(TritonAttnBackend):
                 p99,
                 batch_size,
                 self._unstaged_steps,
-                *self.decoder.switch_counts(),
+                *self.decoder.graph_switches.counts(),
             )
 
     def init_forward_metadata(self, forward_batch: Any) -> None:

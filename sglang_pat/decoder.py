@@ -17,7 +17,7 @@ import torch
 
 from .cost_model import CostModel, TileMenu
 from .forest import PrefixForest
-from .graph_switch import GraphSwitch, LayerNodes, last_captured_node, recorder
+from .graph_switch import GraphSwitch, GraphSwitches, LayerNodes, last_captured_node, recorder
 from .kernels.launch import gather_kv_indices, merge_states, pack_decode
 from .plan import (
     ITEM_FIELDS,
@@ -135,8 +135,7 @@ class PatDecoder:
         self._fork = torch.cuda.Event() if fork else None
         self._join = torch.cuda.Event() if fork else None
         self._graph_batch = 0  # the batch size of the graph last planned for
-        # By graph batch size: every graph captured for it (a LoRA or stream variant is another)
-        self.graph_switches: dict[int, list[GraphSwitch]] = {}
+        self.graph_switches = GraphSwitches()  # graph_switch.py
         self.capacity_fallbacks = 0
         self._checked: set[tuple] = set()  # input signatures the launchers already checked
 
@@ -186,20 +185,13 @@ class PatDecoder:
         self.lean_needed = graph_pair or (not for_graph and self.splits)
         if for_graph:
             self._graph_batch = graph_batch or forest.num_requests
-            # The graph about to replay runs the form this plan wants (graph_switch.py).
-            for switch in self.graph_switches.get(self._graph_batch, ()):
-                switch.select(self.splits)
+            # The graph about to replay runs the form this plan wants.
+            self.graph_switches.select(self._graph_batch, self.splits)
         return plan
-
-    def switch_counts(self) -> tuple[int, int]:
-        """Live switchable graphs, and how many times they changed form (for the logs)."""
-        live = [s for switches in self.graph_switches.values() for s in switches if s.alive]
-        return len(live), sum(s.changes for s in live)
 
     def bind_graph(self, switch: GraphSwitch) -> None:
         """The switch of the graph just captured for the last planned graph batch size."""
-        switches = self.graph_switches.get(self._graph_batch, [])
-        self.graph_switches[self._graph_batch] = [s for s in switches if s.alive] + [switch]
+        self.graph_switches.add(self._graph_batch, switch)
 
     def _splits(self, plan: PackPlan) -> bool:
         """Whether the plan's private items go to the private-part launch: with the lean kernel

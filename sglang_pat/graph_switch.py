@@ -104,6 +104,30 @@ class GraphSwitch:
         self.changes += 1
 
 
+class GraphSwitches:
+    """A decoder's switches by graph batch size. Every graph captured for a size (a LoRA or
+    stream variant is another) takes the form of the plan last planned for that size."""
+
+    def __init__(self) -> None:
+        self.by_batch: dict[int, list[GraphSwitch]] = {}
+
+    def __getitem__(self, batch: int) -> list[GraphSwitch]:
+        return self.by_batch[batch]
+
+    def add(self, batch: int, switch: GraphSwitch) -> None:
+        live = [s for s in self.by_batch.get(batch, []) if s.alive]
+        self.by_batch[batch] = [*live, switch]
+
+    def select(self, batch: int, splits: bool) -> None:
+        for switch in self.by_batch.get(batch, ()):
+            switch.select(splits)
+
+    def counts(self) -> tuple[int, int]:
+        """Live switched graphs, and how many times they changed form (for the logs)."""
+        live = [s for switches in self.by_batch.values() for s in switches if s.alive]
+        return len(live), sum(s.changes for s in live)
+
+
 _recorded: list[tuple[Any, LayerNodes]] | None = None
 _switchable: weakref.WeakSet[Any] = weakref.WeakSet()  # decoders whose captures switch
 

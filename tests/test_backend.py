@@ -17,6 +17,7 @@ backend_module = pytest.importorskip("sglang_pat.backend")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from workloads import radix_cache_holding  # noqa: E402
 
+from sglang_pat.graph_switch import GraphSwitches  # noqa: E402
 from sglang_pat.plan import PlanCapacityError  # noqa: E402
 
 NUM_HEADS, NUM_KV_HEADS, HEAD_DIM = 4, 2, 64
@@ -27,6 +28,7 @@ class FakeDecoder:
 
     def __init__(self, **kwargs) -> None:
         self.menu = kwargs["menu"]
+        self.graph_switches = GraphSwitches()
         self.plans: list[tuple] = []
         self.graph_batches: list[int | None] = []
         self.forwards: list[float] = []
@@ -39,9 +41,6 @@ class FakeDecoder:
         self.plans.append((forest, np.asarray(pool_rows).tolist(), for_graph))
         self.graph_batches.append(graph_batch)
         self.planned_rows = len(forest.seq_lens)
-
-    def switch_counts(self) -> tuple[int, int]:
-        return 0, 0
 
     def forward(self, q, k_buffer, v_buffer, o, *, sm_scale, logit_cap=0.0):
         self.forwards.append(sm_scale)

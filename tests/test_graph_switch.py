@@ -154,13 +154,13 @@ def test_plan_step_selects_the_form_of_the_graph_about_to_replay() -> None:
     variant_16 = RecordingSwitch()  # a second graph of the same size (a LoRA variant)
     decoder.bind_graph(size_16)  # the capture of the last graph-planned size
     decoder.bind_graph(variant_16)
-    decoder.graph_switches[8] = [size_8]
+    decoder.graph_switches.add(8, size_8)
     for forest in (shared, private, shared):
         decoder.plan_step(forest, rows, kv.req_to_token, for_graph=True, graph_batch=16)
     decoder.plan_step(private, rows, kv.req_to_token)  # eager
     assert size_16.selected == variant_16.selected == [True, False, True]
     assert size_8.selected == []
-    assert decoder.switch_counts() == (3, 0)  # the stand-ins count no changes
+    assert decoder.graph_switches.counts() == (3, 0)  # the stand-ins count no changes
 
 
 def test_a_dropped_graph_switch_goes_dead(toggles) -> None:

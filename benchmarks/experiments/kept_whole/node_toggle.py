@@ -106,7 +106,7 @@ def one(shape: str, rounds: int, reps: int = 10, trials: int = 7) -> dict:
         captured.extend(timed_graphs(run_switched, flush, reps))
 
     graph_switch.switchable_capture(capture_switched, lambda: captured[0])
-    ((switch,),) = switched_decoder.graph_switches.values()
+    ((switch,),) = switched_decoder.graph_switches.by_batch.values()
     assert len(switch.layers) == reps, f"{len(switch.layers)} switched layers for {reps} calls"
     switch.select(switched_decoder.splits)
 
