@@ -4,7 +4,9 @@ the CPU with stand-ins for the driver and the graph; the GPU test replays a real
 
 from __future__ import annotations
 
+import ctypes
 import gc
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -173,3 +175,60 @@ def test_a_dropped_graph_switch_goes_dead(toggles) -> None:
     gc.collect()
     switch.select(True)
     assert not switch.alive and toggles == [] and switch.changes == 0
+
+
+class FakeDriver:
+    """``cuStreamGetCaptureInfo`` (v2, or v3 only) and ``cuGraphNodeSetEnabled`` as the driver
+    answers them, writing through the pointers the caller passes."""
+
+    def __init__(self, status: int, count: int, node: int, v2: bool = True, result: int = 0):
+        self.status, self.count, self.result = status, count, result
+        self.node = ctypes.c_void_p(node)  # kept alive: the caller reads it through a pointer
+        self.calls: list[tuple] = []
+        if v2:
+            self.cuStreamGetCaptureInfo_v2 = self._capture_info
+
+    def _capture_info(self, stream, status, capture_id, graph, dependencies, *rest):
+        self.calls.append(("info", stream.value, len(rest)))
+        status._obj.value = self.status
+        dependencies._obj.contents = self.node
+        rest[-1]._obj.value = self.count  # v2: count last; v3: edge data, then count
+        return self.result
+
+    def cuStreamGetCaptureInfo_v3(self, stream, status, capture_id, graph, dependencies, *rest):
+        return self._capture_info(stream, status, capture_id, graph, dependencies, *rest)
+
+    def cuGraphNodeSetEnabled(self, graph_exec, node, enabled):
+        self.calls.append(("enable", graph_exec.value, node.value, enabled.value))
+        return self.result
+
+
+@pytest.mark.parametrize("v2", [True, False], ids=["v2", "v3"])
+def test_last_captured_node_reads_the_streams_one_dependency(v2, monkeypatch) -> None:
+    driver = FakeDriver(graph_switch.CAPTURE_STATUS_ACTIVE, 1, 0xBEEF, v2=v2)
+    monkeypatch.setattr(graph_switch, "cuda_driver", lambda: driver)
+    stream = SimpleNamespace(cuda_stream=0x1234)
+    assert graph_switch.last_captured_node(stream) == 0xBEEF
+    assert driver.calls == [("info", 0x1234, 1 if v2 else 2)]
+
+
+@pytest.mark.parametrize(
+    "status, count, result", [(0, 1, 0), (1, 2, 0), (1, 1, 900)], ids=["idle", "fork", "error"]
+)
+def test_last_captured_node_refuses_what_it_cannot_name(status, count, result, monkeypatch):
+    """Not capturing, a stream joined from two (two dependencies), or a driver error: a clear
+    error, never a wrong node."""
+    driver = FakeDriver(status, count, 0xBEEF, result=result)
+    monkeypatch.setattr(graph_switch, "cuda_driver", lambda: driver)
+    with pytest.raises(RuntimeError, match="expected one active dependency"):
+        graph_switch.last_captured_node(SimpleNamespace(cuda_stream=1))
+
+
+def test_set_node_enabled_passes_the_flag_and_raises_on_error(monkeypatch) -> None:
+    driver = FakeDriver(1, 1, 0)
+    monkeypatch.setattr(graph_switch, "cuda_driver", lambda: driver)
+    graph_switch.set_node_enabled(7, 8, False)
+    assert driver.calls == [("enable", 7, 8, 0)]
+    driver.result = 1
+    with pytest.raises(RuntimeError, match="cuGraphNodeSetEnabled failed with CUresult 1"):
+        graph_switch.set_node_enabled(7, 8, True)

@@ -244,6 +244,7 @@ def replay_plans(trees: list[str], menu, graph_batch: int, switch: bool = False)
         graph_switch.switchable_capture(capture, lambda: graphs[0])
         (bound,) = decoder.graph_switches[graph_batch]
         assert len(bound.layers) == 1
+        assert graphs[0].raw_cuda_graph()  # kept (torch raises unless keep_graph=True)
     else:
         capture()
     graph = graphs[0]
