@@ -297,7 +297,8 @@ class PatDecoder:
             if capturing:
                 private_node = last_captured_node(self._side)
         # An eager step that the gate keeps whole launches the all-items build alone, as without
-        # the lean kernel; a graph-planned one keeps the captured pair, the private part empty.
+        # the lean kernel; a graph-planned one captures the pair (and, switchable, the
+        # all-items launch below; else a whole plan replays the pair, its private part empty).
         if self.lean_needed:
             pack_decode(*args, num_programs=self.num_programs, part="shared", **options)
         else:

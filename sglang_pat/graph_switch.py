@@ -73,18 +73,12 @@ def set_node_enabled(graph_exec: int, node: int, enabled: bool) -> None:
 class GraphSwitch:
     """A decoder's layers in one instantiated graph; ``select`` enables one form of each."""
 
-    def __init__(
-        self,
-        graph: Any,
-        layers: list[LayerNodes],
-        set_enabled: Callable[[int, int, bool], None] | None = None,
-    ) -> None:
+    def __init__(self, graph: Any, layers: list[LayerNodes]) -> None:
         # Weak: the graph (its cudaGraph_t, which owns the nodes, and its exec) lives as long
         # as SGLang keeps it; a dropped graph's switch goes dead instead of holding its memory.
         self._graph = weakref.ref(graph)
         self.graph_exec = graph.raw_cuda_graph_exec()
         self.layers = tuple(layers)
-        self._set_enabled = set_enabled or set_node_enabled
         self.splits: bool | None = None  # None: as captured, both forms enabled
         self.changes = 0
 
@@ -97,9 +91,9 @@ class GraphSwitch:
         if splits is self.splits or not self.alive:
             return
         for layer in self.layers:
-            self._set_enabled(self.graph_exec, layer.private, splits)
-            self._set_enabled(self.graph_exec, layer.shared, splits)
-            self._set_enabled(self.graph_exec, layer.whole, not splits)
+            set_node_enabled(self.graph_exec, layer.private, splits)
+            set_node_enabled(self.graph_exec, layer.shared, splits)
+            set_node_enabled(self.graph_exec, layer.whole, not splits)
         self.splits = splits
         self.changes += 1
 
@@ -170,11 +164,8 @@ def bind(graph: Any, recorded: list[tuple[Any, LayerNodes]]) -> None:
 
 
 class _KeptCUDAGraph(torch.cuda.CUDAGraph):
-    """A ``torch.cuda.CUDAGraph`` that keeps its cudaGraph_t (PyTorch's pybind ``__init__``
-    takes the flag, so both constructors are given it)."""
-
-    def __new__(cls, keep_graph: bool = True) -> _KeptCUDAGraph:
-        return super().__new__(cls, True)
+    """A ``torch.cuda.CUDAGraph`` that keeps its cudaGraph_t, whatever the caller asks (the
+    flag is taken by PyTorch's pybind ``__init__``; ``__new__`` ignores it)."""
 
     def __init__(self, keep_graph: bool = True) -> None:
         super().__init__(True)
