@@ -20,6 +20,9 @@ Per shape, in a process of its own, after an L2 flush, pack and merge, ``reps`` 
 - ``switched`` (session 25): the product's ``sglang_pat/graph_switch.py``. Another decoder,
   planned alike, captured with both forms of each call (the pair, then the all-items launch)
   and the form its plan wants enabled: a kept-whole plan runs the all-items build alone.
+  For a split plan (session 26) also ``switched, whole form`` (the other form),
+  ``switched, pair again`` and ``switched, both forms`` (the all-items nodes enabled too), and
+  the row gives the nodes' enabled states as read back.
 
 A private launch's node is read at capture: right after the launch, the side stream's one
 capture dependency is the node just added (``cuStreamGetCaptureInfo``). The row also gives
@@ -46,6 +49,26 @@ def set_enabled(graph, nodes: list[int], enabled: bool) -> float:
     for node in nodes:
         set_node_enabled(graph_exec, node, enabled)
     return (time.perf_counter() - start) * 1e6 / max(1, len(nodes))
+
+
+def enabled_states(switch) -> dict[str, list[bool]]:
+    """Each form's nodes as enabled in the switch's exec (``cuGraphNodeGetEnabled``)."""
+    import ctypes
+
+    from sglang_pat.kernels.launch import cuda_driver
+
+    states: dict[str, list[bool]] = {"private": [], "shared": [], "whole": []}
+    for layer in switch.layers:
+        for name in states:
+            enabled = ctypes.c_uint()
+            result = cuda_driver().cuGraphNodeGetEnabled(
+                ctypes.c_void_p(switch.graph_exec),
+                ctypes.c_void_p(getattr(layer, name)),
+                ctypes.byref(enabled),
+            )
+            assert result == 0, f"cuGraphNodeGetEnabled: CUresult {result}"
+            states[name].append(bool(enabled.value))
+    return {name: sorted(set(values)) for name, values in states.items()}
 
 
 def one(shape: str, rounds: int, reps: int = 10, trials: int = 7) -> dict:
@@ -113,15 +136,30 @@ def one(shape: str, rounds: int, reps: int = 10, trials: int = 7) -> dict:
     def pair_us() -> float:
         return graphs_us(pair, reps, trials)
 
+    def switched_us() -> float:
+        return graphs_us((captured[0], captured[1]), reps, trials)
+
     times: dict[str, list[float]] = {"one-launch": [], "pair": [], "switched": []}
     diffs: dict[str, float] = {}
     toggle_us: list[float] = []
     if kept_whole:
         times["pair, private off"], times["pair, on again"] = [], []
+    else:
+        for name in ("switched, whole form", "switched, pair again", "switched, both forms"):
+            times[name] = []
+    states = enabled_states(switch)
     for _ in range(rounds):
         times["one-launch"].append(graph_time_us(run_one, flush, reps, trials))
         times["pair"].append(pair_us())
-        times["switched"].append(graphs_us((captured[0], captured[1]), reps, trials))
+        times["switched"].append(switched_us())
+        if not kept_whole:  # session 26: switched split plans took 82 µs against the pair's 75
+            switch.select(False)
+            times["switched, whole form"].append(switched_us())
+            switch.select(True)
+            times["switched, pair again"].append(switched_us())
+            set_enabled(captured[0], [layer.whole for layer in switch.layers], True)
+            times["switched, both forms"].append(switched_us())
+            set_enabled(captured[0], [layer.whole for layer in switch.layers], False)
         if kept_whole:
             toggle_us.append(set_enabled(pair[0], private_nodes, False))
             out_lean.fill_(float("nan"))
@@ -138,6 +176,8 @@ def one(shape: str, rounds: int, reps: int = 10, trials: int = 7) -> dict:
         us={name: float(np.median(t)) for name, t in times.items()},
         rounds={name: [round(x, 2) for x in t] for name, t in times.items()},
         toggle_host_us_per_node=float(np.median(toggle_us)) if toggle_us else None,
+        splits=bool(switched_decoder.splits),
+        switched_states=states,
         max_abs_diff_vs_one_launch=diffs,
     )
 
