@@ -134,11 +134,6 @@ class PatDecoder:
         self._side = dedicated_stream(self.device, self) if fork else None
         self._fork = torch.cuda.Event() if fork else None
         self._join = torch.cuda.Event() if fork else None
-        # A switchable capture's all-items launch: a branch of its own beside the pair, so that
-        # the form disabled at replay is never an empty node between two running kernels
-        # (session 26: one such node cost 5-7 µs a layer; beside them, none).
-        self._whole_side = dedicated_stream(self.device, self) if fork else None
-        self._whole_join = torch.cuda.Event() if fork else None
         self._graph_batch = 0  # the batch size of the graph last planned for
         self.graph_switches = GraphSwitches()  # graph_switch.py
         self.capacity_fallbacks = 0
@@ -285,22 +280,15 @@ class PatDecoder:
         args, all_args = (*head, self.header, *tail), (*head, self.header_all, *tail)
         options = dict(menu=self.menu, sm_scale=sm_scale, logit_cap=logit_cap, check=check)
         fork = self.lean_needed and self._side is not None  # on the CPU: one after the other
-        # In a switchable capture (graph_switch.py) the all-items launch is a third branch
-        # beside the pair; in its eager warmup it runs after the pair (both use the queue), so
-        # that no kernel is first compiled while capturing.
+        # In a switchable capture (graph_switch.py) the all-items launch follows the pair; in
+        # its eager warmup runs too, so that no kernel is first compiled while capturing.
         record = recorder(self) if fork else None
         capturing = record is not None and torch.cuda.is_current_stream_capturing()
-        private_node = shared_node = whole_node = 0
+        private_node = shared_node = 0
         if fork:
             main = torch.cuda.current_stream(self.device)
             self._fork.record(main)
             self._side.wait_event(self._fork)
-        if capturing:
-            self._whole_side.wait_event(self._fork)
-            with torch.cuda.stream(self._whole_side):
-                pack_decode(*all_args, num_programs=self.num_programs, part="all", **options)
-            whole_node = last_captured_node(self._whole_side)
-            self._whole_join.record(self._whole_side)
         if self.lean_needed:
             with torch.cuda.stream(self._side) if fork else contextlib.nullcontext():
                 pack_decode(
@@ -310,7 +298,7 @@ class PatDecoder:
                 private_node = last_captured_node(self._side)
         # An eager step that the gate keeps whole launches the all-items build alone, as without
         # the lean kernel; a graph-planned one captures the pair (and, switchable, the
-        # all-items launch above; else a whole plan replays the pair, its private part empty).
+        # all-items launch below; else a whole plan replays the pair, its private part empty).
         if self.lean_needed:
             pack_decode(*args, num_programs=self.num_programs, part="shared", **options)
         else:
@@ -320,11 +308,11 @@ class PatDecoder:
                 shared_node = last_captured_node(main)
             self._join.record(self._side)
             main.wait_event(self._join)
-        if capturing:
-            main.wait_event(self._whole_join)
-            record.append((self, LayerNodes(private_node, shared_node, whole_node)))
-        elif record is not None:
+        if record is not None:
             pack_decode(*all_args, num_programs=self.num_programs, part="all", **options)
+            if capturing:
+                nodes = LayerNodes(private_node, shared_node, last_captured_node(main))
+                record.append((self, nodes))
         if self.merge_needed:
             merge_states(o, self.partial_o, self.partial_lse, self.req_partial_indptr, check=check)
         if check:

@@ -5,15 +5,12 @@ decoder's side stream and the shared-part build. A plan the lean gate keeps whol
 every item in the shared-part build, which is 1-3.5 µs a layer slower than the all-items build
 on gsp defaults' batches, and the fork costs up to 9% where the private launch's programs reach
 the SMs first (benchmarks/experiments/kept_whole/README.md). So a switchable capture records
-both forms, the pair and beside it, on a third branch, the all-items launch, and per step
-exactly one form is enabled with ``cuGraphNodeSetEnabled``: a disabled kernel node runs as an
-empty node. Beside running kernels an empty node costs nothing (session 25: the disabled
-private launch); between two, as the all-items launch once was after the pair's join, it
-cost 5-7 µs a layer (session 26). Both forms use the pack kernel's work queue, so they are
-never enabled together at a replay (``bind`` selects one before the first). A toggle costs
-~6 µs of host time, so a graph is switched only when the plan's choice differs from that
-graph's last. Either form computes any plan (the all-items launch reads every item's
-count, ``PatDecoder.header_all``), so a graph left in the other form is slower, never wrong.
+both forms, the pair and, after its join, the all-items launch, and per step exactly one form
+is enabled with ``cuGraphNodeSetEnabled``: a disabled kernel node runs as an empty node
+(session 25: the disabled private launch cost nothing). A toggle costs ~6 µs of host time, so
+a graph is switched only when the plan's choice differs from that graph's last. Either form
+computes any plan (the all-items launch reads every item's count, ``PatDecoder.header_all``),
+so a graph left in the other form is slower, never wrong.
 
 The nodes are read at capture: right after a launch, the capturing stream's one dependency is
 the node just added (``cuStreamGetCaptureInfo``). Toggling needs the graph kept after
@@ -41,7 +38,7 @@ class LayerNodes(NamedTuple):
 
     private: int  # the lean kernel's private part, on the side stream
     shared: int  # the shared-part build beside it
-    whole: int  # the all-items build, on a branch beside the pair
+    whole: int  # the all-items build, after the pair's join
 
 
 def last_captured_node(stream: torch.cuda.Stream) -> int:

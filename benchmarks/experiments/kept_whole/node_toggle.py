@@ -20,10 +20,9 @@ Per shape, in a process of its own, after an L2 flush, pack and merge, ``reps`` 
 - ``switched`` (session 25): the product's ``sglang_pat/graph_switch.py``. Another decoder,
   planned alike, captured with both forms of each call (the pair, then the all-items launch)
   and the form its plan wants enabled: a kept-whole plan runs the all-items build alone.
-  For a split plan (session 26) also ``switched, whole form`` (the other form) and
-  ``switched, pair again``; the row gives the nodes' enabled states as read back. (Session
-  26's first run also timed both forms enabled, the all-items launch then after the pair's
-  join: since it is captured beside the pair, the two would share the work queue at once.)
+  For a split plan (session 26) also ``switched, whole form`` (the other form),
+  ``switched, pair again`` and ``switched, both forms`` (the all-items nodes enabled too), and
+  the row gives the nodes' enabled states as read back.
 
 A private launch's node is read at capture: right after the launch, the side stream's one
 capture dependency is the node just added (``cuStreamGetCaptureInfo``). The row also gives
@@ -146,7 +145,7 @@ def one(shape: str, rounds: int, reps: int = 10, trials: int = 7) -> dict:
     if kept_whole:
         times["pair, private off"], times["pair, on again"] = [], []
     else:
-        for name in ("switched, whole form", "switched, pair again"):
+        for name in ("switched, whole form", "switched, pair again", "switched, both forms"):
             times[name] = []
     states = enabled_states(switch)
     for _ in range(rounds):
@@ -158,6 +157,9 @@ def one(shape: str, rounds: int, reps: int = 10, trials: int = 7) -> dict:
             times["switched, whole form"].append(switched_us())
             switch.select(True)
             times["switched, pair again"].append(switched_us())
+            set_enabled(captured[0], [layer.whole for layer in switch.layers], True)
+            times["switched, both forms"].append(switched_us())
+            set_enabled(captured[0], [layer.whole for layer in switch.layers], False)
         if kept_whole:
             toggle_us.append(set_enabled(pair[0], private_nodes, False))
             out_lean.fill_(float("nan"))
