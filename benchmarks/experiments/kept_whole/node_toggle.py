@@ -22,7 +22,8 @@ Per shape, in a process of its own, after an L2 flush, pack and merge, ``reps`` 
   and the form its plan wants enabled: a kept-whole plan runs the all-items build alone.
   For a split plan (session 26) also ``switched, whole form`` (the other form),
   ``switched, pair again`` and ``switched, both forms`` (the all-items nodes enabled too), and
-  the row gives the nodes' enabled states as read back.
+  the row gives the nodes' enabled states as read back. And ``pair, kept baseline`` and
+  ``switched, plain baseline``: each graph against the other's flush-only graph.
 
 A private launch's node is read at capture: right after the launch, the side stream's one
 capture dependency is the node just added (``cuStreamGetCaptureInfo``). The row also gives
@@ -139,7 +140,11 @@ def one(shape: str, rounds: int, reps: int = 10, trials: int = 7) -> dict:
     def switched_us() -> float:
         return graphs_us((captured[0], captured[1]), reps, trials)
 
+    # Session 26: the switched graph took 1-6 µs more than the best form. Its flush-only
+    # baseline graph was made kept (``kept_graphs``), the pair's not: each timed against the
+    # other's baseline tells whether the baseline moved.
     times: dict[str, list[float]] = {"one-launch": [], "pair": [], "switched": []}
+    times["pair, kept baseline"], times["switched, plain baseline"] = [], []
     diffs: dict[str, float] = {}
     toggle_us: list[float] = []
     if kept_whole:
@@ -152,6 +157,8 @@ def one(shape: str, rounds: int, reps: int = 10, trials: int = 7) -> dict:
         times["one-launch"].append(graph_time_us(run_one, flush, reps, trials))
         times["pair"].append(pair_us())
         times["switched"].append(switched_us())
+        times["pair, kept baseline"].append(graphs_us((pair[0], captured[1]), reps, trials))
+        times["switched, plain baseline"].append(graphs_us((captured[0], pair[1]), reps, trials))
         if not kept_whole:  # session 26: switched split plans took 82 µs against the pair's 75
             switch.select(False)
             times["switched, whole form"].append(switched_us())
