@@ -37,7 +37,7 @@ VERIFY_ENV = "SGLANG_PAT_VERIFY"
 # is "1". The kernel library's default is on; the server's is off: side by side it gains
 # 3.5-4.6% a step on gsp 4 x 32 and cost 0.9-1.8% on gsp defaults (sessions 20-25), where
 # graphs replayed the pair for plans kept whole; with the graph switch 0.1% (session 26).
-# Off until a lean server with the switch has run Mooncake's small batches.
+# Off until one run puts both servers side by side on every workload (random-ids, Mooncake).
 LEAN_ENV = "SGLANG_PAT_LEAN_KERNEL"
 # With the lean kernel, each graph holds both forms of a layer and runs the one the step's
 # plan wants (graph_switch.py), unless this is "0".
