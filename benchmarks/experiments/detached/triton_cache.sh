@@ -19,7 +19,7 @@ case "${1:-}" in
     [ -n "${3:-}" ] && newer=(-newer "$3")
     dirs=$(find . -name '__grp__*' "${newer[@]}" -print0 \
       | xargs -0 -r grep -l -e _pack_decode_kernel -e _merge_states_kernel -e _gather_kv \
-      | xargs -r -n1 dirname | sort -u) || true  # grep -l exits 1 when some group lacks them
+      | xargs -r -n1 dirname | sort -u) || true  # grep -l exits 1 on a batch without them
     [ -n "$dirs" ] || { echo "no pat kernels in $cache"; exit 0; }
     find $dirs -type f \( -name '__grp__*' -o -name '*.json' -o -name '*.cubin' \) -print0 \
       | tar czf "$2" --null -T -
