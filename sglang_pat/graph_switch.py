@@ -88,7 +88,8 @@ class GraphSwitch:
 
     def select(self, splits: bool) -> None:
         """Enable the pair (``splits``) or the all-items launch in every layer."""
-        if splits is self.splits or not self.alive:
+        splits = bool(splits)  # the gate's choice may be a numpy bool
+        if splits == self.splits or not self.alive:
             return
         for layer in self.layers:
             set_node_enabled(self.graph_exec, layer.private, splits)
@@ -104,9 +105,6 @@ class GraphSwitches:
 
     def __init__(self) -> None:
         self.by_batch: dict[int, list[GraphSwitch]] = {}
-
-    def __getitem__(self, batch: int) -> list[GraphSwitch]:
-        return self.by_batch[batch]
 
     def add(self, batch: int, switch: GraphSwitch) -> None:
         live = [s for s in self.by_batch.get(batch, []) if s.alive]

@@ -64,6 +64,9 @@ def test_select_enables_one_form_and_toggles_only_on_a_change(toggles) -> None:
         [(77, node, False) for node in (1, 2, 4, 5)] + [(77, 3, True), (77, 6, True)]
     )
     assert switch.splits is False and switch.changes == 2
+    toggles.clear()
+    switch.select(np.False_)  # the gate's numpy bool is the same choice
+    assert toggles == [] and switch.changes == 2
 
 
 def test_recording_is_for_switchable_decoders_only() -> None:
