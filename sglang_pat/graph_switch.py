@@ -70,6 +70,17 @@ def set_node_enabled(graph_exec: int, node: int, enabled: bool) -> None:
         raise RuntimeError(f"cuGraphNodeSetEnabled failed with CUresult {result}")
 
 
+def node_enabled(graph_exec: int, node: int) -> bool:
+    """``cuGraphNodeGetEnabled``: whether ``node`` runs in ``graph_exec``'s next launches."""
+    enabled = ctypes.c_uint()
+    result = cuda_driver().cuGraphNodeGetEnabled(
+        ctypes.c_void_p(graph_exec), ctypes.c_void_p(node), ctypes.byref(enabled)
+    )
+    if result != 0:
+        raise RuntimeError(f"cuGraphNodeGetEnabled failed with CUresult {result}")
+    return bool(enabled.value)
+
+
 class GraphSwitch:
     """A decoder's layers in one instantiated graph; ``select`` enables one form of each."""
 

@@ -205,6 +205,11 @@ class FakeDriver:
         self.calls.append(("enable", graph_exec.value, node.value, enabled.value))
         return self.result
 
+    def cuGraphNodeGetEnabled(self, graph_exec, node, enabled):
+        self.calls.append(("get", graph_exec.value, node.value))
+        ctypes.cast(enabled, ctypes.POINTER(ctypes.c_uint))[0] = node.value % 2
+        return self.result
+
 
 @pytest.mark.parametrize("v2", [True, False], ids=["v2", "v3"])
 def test_last_captured_node_reads_the_streams_one_dependency(v2, monkeypatch) -> None:
@@ -235,3 +240,13 @@ def test_set_node_enabled_passes_the_flag_and_raises_on_error(monkeypatch) -> No
     driver.result = 1
     with pytest.raises(RuntimeError, match="cuGraphNodeSetEnabled failed with CUresult 1"):
         graph_switch.set_node_enabled(7, 8, True)
+
+
+def test_node_enabled_reads_the_flag_and_raises_on_error(monkeypatch) -> None:
+    driver = FakeDriver(1, 1, 0)
+    monkeypatch.setattr(graph_switch, "cuda_driver", lambda: driver)
+    assert graph_switch.node_enabled(7, 9) is True and graph_switch.node_enabled(7, 8) is False
+    assert driver.calls == [("get", 7, 9), ("get", 7, 8)]
+    driver.result = 1
+    with pytest.raises(RuntimeError, match="cuGraphNodeGetEnabled failed with CUresult 1"):
+        graph_switch.node_enabled(7, 8)

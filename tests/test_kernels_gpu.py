@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import ctypes
-
 import pytest
 import torch
 from helpers import (
@@ -189,19 +187,15 @@ def test_default_menu_keeps_its_programs_per_sm() -> None:
 def assert_form_enabled(switch: graph_switch.GraphSwitch, splits: bool) -> None:
     """The driver's own view of the switched graph: the pair's nodes on and the all-items
     node off for a split plan, the other way round for a plan kept whole."""
-    assert switch.splits == bool(splits)
-    libcuda = launch.cuda_driver()
+    splits = bool(splits)
+    assert switch.splits == splits
     for layer in switch.layers:
         for node, wanted in (
             (layer.private, splits),
             (layer.shared, splits),
             (layer.whole, not splits),
         ):
-            enabled = ctypes.c_uint()
-            result = libcuda.cuGraphNodeGetEnabled(
-                ctypes.c_void_p(switch.graph_exec), ctypes.c_void_p(node), ctypes.byref(enabled)
-            )
-            assert result == 0 and bool(enabled.value) is wanted
+            assert graph_switch.node_enabled(switch.graph_exec, node) is wanted
 
 
 def replay_plans(trees: list[str], menu, graph_batch: int, switch: bool = False) -> list[bool]:

@@ -54,22 +54,14 @@ def set_enabled(graph, nodes: list[int], enabled: bool) -> float:
 
 def enabled_states(switch) -> dict[str, list[bool]]:
     """Each form's nodes as enabled in the switch's exec (``cuGraphNodeGetEnabled``)."""
-    import ctypes
+    from sglang_pat.graph_switch import node_enabled
 
-    from sglang_pat.kernels.launch import cuda_driver
-
-    states: dict[str, list[bool]] = {"private": [], "shared": [], "whole": []}
-    for layer in switch.layers:
-        for name in states:
-            enabled = ctypes.c_uint()
-            result = cuda_driver().cuGraphNodeGetEnabled(
-                ctypes.c_void_p(switch.graph_exec),
-                ctypes.c_void_p(getattr(layer, name)),
-                ctypes.byref(enabled),
-            )
-            assert result == 0, f"cuGraphNodeGetEnabled: CUresult {result}"
-            states[name].append(bool(enabled.value))
-    return {name: sorted(set(values)) for name, values in states.items()}
+    return {
+        name: sorted(
+            {node_enabled(switch.graph_exec, getattr(layer, name)) for layer in switch.layers}
+        )
+        for name in ("private", "shared", "whole")
+    }
 
 
 def one(shape: str, rounds: int, reps: int = 10, trials: int = 7) -> dict:
