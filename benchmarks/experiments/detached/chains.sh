@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Prepared for session 27 (one H200, about 26 of the 30 device minutes), on GPU 0: whether the
-#   lean kernel with the graph switch can be the server's default. The three servers side by
-#   side on all four workloads (session 26 ran random-ids and Mooncake on the lean and
-#   flashinfer servers only, or not at all), after node_toggle.py on gsp 4 x 32's batches
-#   (the switched graph's 5-8 us there: does the flush-only baseline explain it?). The
-#   product code is 778150f's (its GPU tests: 203 passed in session 26).
+# Session 27's chain (one H200, about 26 of the 30 device minutes), on GPU 0: whether the
+#   lean kernel with the graph switch can be the server's default. First the GPU tests of the
+#   graph switch (a590d8d's node_enabled() had run on the CPU only), then the three servers
+#   side by side on all four workloads (session 26 ran random-ids and Mooncake on the lean
+#   and flashinfer servers only, or not at all), then node_toggle.py on gsp 4 x 32's batches
+#   (the switched graph's 5-8 us there: does the flush-only baseline explain it?) last, so
+#   that running out of device time loses only it.
 # Session 26's chain (778150f): every GPU test, node_toggle.py, the lean server with the
 #   switch, a lean server with SGLANG_PAT_VERIFY=1, the default server, flashinfer.
 # Session 25's chain (5c19f59): node_toggle.py, then the lean, default and flashinfer servers
@@ -29,11 +30,12 @@ rm -rf /tmp/r0; mkdir -p /tmp/r0
 W="--workloads gsp-4x32-4096,gsp-64x16-2048,random-ids-2048-256,mooncake-conversation --mooncake-dir /tmp/mc"
 setsid bash -c "
 export CUDA_VISIBLE_DEVICES=0 PAT_MOONCAKE_DIR=/tmp/mc
-python3 benchmarks/experiments/kept_whole/node_toggle.py gsp:4x32:4096+128:b128:s0 gsp:4x32:4096+200:b128:s1 4,128_4096,256 1,2,64_1024,256,256@32,32 > /tmp/r0/node_toggle.jsonl 2> /tmp/r0/node_toggle.err
 touch /tmp/triton-mark
+python3 -m pytest -q -p no:cacheprovider -n 4 tests/test_graph_switch.py tests/test_kernels_gpu.py::test_switched_graph_replays_each_plan_in_its_form > /tmp/r0/gpu-tests.out 2>&1
 SGLANG_PAT_LEAN_KERNEL=1 python3 benchmarks/bench_serving.py --backends pat $W --port 30400 --out /tmp/r0/sl > /tmp/r0/sl.out 2>&1
 bash benchmarks/experiments/detached/triton_cache.sh save /tmp/triton-cache.tgz /tmp/triton-mark > /tmp/r0/triton-cache.out 2>&1
 python3 benchmarks/bench_serving.py --backends pat $W --port 30500 --out /tmp/r0/so > /tmp/r0/so.out 2>&1
 python3 benchmarks/bench_serving.py --backends flashinfer $W --port 30600 --out /tmp/r0/sf > /tmp/r0/sf.out 2>&1
+python3 benchmarks/experiments/kept_whole/node_toggle.py gsp:4x32:4096+128:b128:s0 gsp:4x32:4096+200:b128:s1 4,128_4096,256 1,2,64_1024,256,256@32,32 > /tmp/r0/node_toggle.jsonl 2> /tmp/r0/node_toggle.out
 touch /tmp/r0/done" >/tmp/r0/chain.log 2>&1 < /dev/null &
 sleep 2; echo launched
