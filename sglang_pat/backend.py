@@ -33,11 +33,10 @@ PLAN_TIMES_LOGGED_EVERY = 200  # decode steps between two 'planning µs per step
 # Verification mode: every PAT decode layer also runs triton's decode on the same inputs and
 # the largest difference is logged (slow; outputs stay PAT's). For checks on a live server.
 VERIFY_ENV = "SGLANG_PAT_VERIFY"
-# The lean kernel beside the pack kernel, gated per plan (cost_model.LeanKernel), on when this
-# is "1". The kernel library's default is on; the server's is off: side by side it gains
-# 3.5-4.6% a step on gsp 4 x 32 and cost 0.9-1.8% on gsp defaults (sessions 20-25), where
-# graphs replayed the pair for plans kept whole; with the graph switch 0.1% (session 26).
-# Off until one run puts both servers side by side on every workload (random-ids, Mooncake).
+# The lean kernel beside the pack kernel, gated per plan (cost_model.LeanKernel), on unless
+# this is "0". Side by side with it off, one server after another on one H200 (session 27,
+# the graph switch in): +4.8% decode tok/s on gsp 4 x 32, +0.9% on gsp defaults, +0.1% on
+# random-ids, mean TPOT -1.8% on Mooncake conversation. "0" gives the one launch back.
 LEAN_ENV = "SGLANG_PAT_LEAN_KERNEL"
 # With the lean kernel, each graph holds both forms of a layer and runs the one the step's
 # plan wants (graph_switch.py), unless this is "0".
@@ -53,8 +52,8 @@ def env_flag(name: str, default: str) -> bool:
 
 
 def lean_kernel_wanted() -> bool:
-    """``SGLANG_PAT_LEAN_KERNEL``: "1" on, "0" or unset off."""
-    return env_flag(LEAN_ENV, "0")
+    """``SGLANG_PAT_LEAN_KERNEL``: "1" or unset on, "0" off."""
+    return env_flag(LEAN_ENV, "1")
 
 
 def unsupported_reason(backend: TritonAttnBackend, model_runner: Any) -> str | None:

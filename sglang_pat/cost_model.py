@@ -53,7 +53,7 @@ class LeanKernel:
     left beside a shared-part program (benchmarks/experiments/two_kernels/README.md).
     ``gate`` decides per plan whether the split pays (``lean_gate``; None: whenever the plan
     has both kinds of item). On by default for head_dim ≤ 128 (``default_tile_menu``; off with
-    ``lean=False``); opt-in in the SGLang backend (``SGLANG_PAT_LEAN_KERNEL=1``).
+    ``lean=False``); likewise in the SGLang backend (off with ``SGLANG_PAT_LEAN_KERNEL=0``).
     """
 
     block_n: int = 32

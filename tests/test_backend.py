@@ -272,9 +272,10 @@ def test_verification_mode_compares_every_layer_with_triton(backend, caplog) -> 
     assert backend.calls.count("triton-decode-no-write") == 3
 
 
-@pytest.mark.parametrize("value, wanted", [(None, False), ("0", False), ("1", True), ("yes", None)])
+@pytest.mark.parametrize("value, wanted", [(None, True), ("0", False), ("1", True), ("yes", None)])
 def test_lean_kernel_env(value, wanted, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The server's lean kernel is opt-in: "1" on, "0" or unset off, anything else refused."""
+    """The server's lean kernel is on by default: "1" or unset on, "0" off, anything else
+    refused."""
     if value is None:
         monkeypatch.delenv(backend_module.LEAN_ENV, raising=False)
     else:
