@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# pat's compiled Triton kernels, from one device machine to the next. The first pat server on
-# a fresh machine spends about 3 minutes compiling them (session 25: healthy after 295 s
-# against 89 s for the second pat server), a tenth of a session's device time.
+# pat's compiled Triton kernels, from one device machine to the next. Made because the first
+# pat server on a fresh machine is healthy ~3 minutes later than the next (session 25: 295 s
+# against 89 s). But those minutes are not pat's kernels: session 27's first server spent
+# 198 s in SGLang's "Capture target prefill CUDA graph" (the next one 9 s) and 5.7 s
+# capturing the decode graphs; session 28's chain lists which cache that capture fills.
 #   bash triton_cache.sh save FILE.tgz [MARK]   # on the machine, after a pat server ran;
 #                                             # MARK: only kernels compiled after MARK's mtime
 #   bash triton_cache.sh restore FILE.tgz   # on a fresh machine, before the first one
