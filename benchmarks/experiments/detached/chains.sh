@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Prepared for session 28 (one H200, about 20 of the 30 device minutes), on GPU 0: the server's
 #   new default (the lean kernel on, e9491be) checked. Every GPU test at that tree; the
-#   equality check (pat as served now against triton, every pat layer verified, plus the
-#   negative control); then pat as served and flashinfer again on gsp 4 x 32 and Mooncake
+#   equality check in its four one-GPU variants (pat as served now against triton, every pat
+#   layer verified, plus the negative control; --tp 2 needs two GPUs); then pat as served and flashinfer again on gsp 4 x 32 and Mooncake
 #   conversation (session 27's Mooncake margin: 1.017x against the 1.03x target). Before the
 #   servers, the kernels on Mooncake-like small batches (1-8 requests, 2.5-8k tokens): pat's
 #   step at 1-7 running was 2.3% over flashinfer's (5.27 against 5.15 ms), last measured per
@@ -39,7 +39,7 @@ caches start > /tmp/r0/caches.txt 2>&1
 python3 -m pytest -q -p no:cacheprovider --durations=10 -n 8 tests/test_kernels_gpu.py tests/test_backend.py tests/test_graph_switch.py tests/test_lean_gate.py tests/test_kernels.py > /tmp/r0/gpu-tests.out 2>&1
 caches gpu-tests >> /tmp/r0/caches.txt 2>&1
 python3 benchmarks/bench_kernels.py --out /tmp/r0/k --providers pat,pat-one-launch,flashinfer-decode --workload 1_3300 --workload 2_8000 --workload 4_8000 --workload 6_3300 --workload 8_2500 > /tmp/r0/k.out 2>&1
-python3 benchmarks/check_equality.py --out /tmp/r0/eq --variant default --negative-control 1.05 > /tmp/r0/eq.out 2>&1
+python3 benchmarks/check_equality.py --out /tmp/r0/eq --variant default --variant eager --variant no-overlap --variant page64 --negative-control 1.05 --parallel 5 > /tmp/r0/eq.out 2>&1
 caches check_equality >> /tmp/r0/caches.txt 2>&1
 python3 benchmarks/bench_serving.py --backends pat $W --port 30500 --out /tmp/r0/so > /tmp/r0/so.out 2>&1
 python3 benchmarks/bench_serving.py --backends flashinfer $W --port 30600 --out /tmp/r0/sf > /tmp/r0/sf.out 2>&1
