@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Prepared for session 28 (one H200, about 20 of the 30 device minutes), on GPU 0: the server's
-#   new default (the lean kernel on, e9491be) checked. Every GPU test at that tree; the
-#   equality check in its four one-GPU variants (pat as served now against triton, every pat
-#   layer verified, plus the negative control; --tp 2 needs two GPUs); then pat as served and flashinfer again on gsp 4 x 32 and Mooncake
-#   conversation (session 27's Mooncake margin: 1.017x against the 1.03x target). Before the
-#   servers, the kernels on Mooncake-like small batches (1-8 requests, 2.5-8k tokens): pat's
-#   step at 1-7 running was 2.3% over flashinfer's (5.27 against 5.15 ms), last measured per
-#   kernel at 64fefaa.
+#   new default (the lean kernel on, e9491be) checked. Every GPU test at that tree; then the
+#   kernels on Mooncake-like small batches (1-8 requests, 2.5-8k tokens: pat's step at 1-7
+#   running was 2.3% over flashinfer's in session 27, 5.27 against 5.15 ms; last measured per
+#   kernel at 64fefaa); the equality check in its four one-GPU variants (pat as served now
+#   against triton, every pat layer verified, plus the negative control; --tp 2 needs two
+#   GPUs); then pat as served and flashinfer again on gsp 4 x 32 and Mooncake conversation
+#   (session 27's Mooncake margin: 1.017x against the 1.03x target).
 # Also: which cache the first server's ~190 s go to. Session 27's first pat server spent 198 s
 #   in "Capture target prefill CUDA graph" (the next servers 9 s), not in pat's kernels:
 #   caches.txt lists, after each step, every cache directory's size and files newer than
