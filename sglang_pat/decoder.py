@@ -289,6 +289,9 @@ class PatDecoder:
             main = torch.cuda.current_stream(self.device)
             self._fork.record(main)
             self._side.wait_event(self._fork)
+        # An eager step that the gate keeps whole launches the all-items build alone, as without
+        # the lean kernel; a graph-planned one captures the pair (and, switchable, the
+        # all-items launch below; else a whole plan replays the pair, its private part empty).
         if self.lean_needed:
             with torch.cuda.stream(self._side) if fork else contextlib.nullcontext():
                 pack_decode(
@@ -296,10 +299,6 @@ class PatDecoder:
                 )
             if capturing:
                 private_node = last_captured_node(self._side)
-        # An eager step that the gate keeps whole launches the all-items build alone, as without
-        # the lean kernel; a graph-planned one captures the pair (and, switchable, the
-        # all-items launch below; else a whole plan replays the pair, its private part empty).
-        if self.lean_needed:
             pack_decode(*args, num_programs=self.num_programs, part="shared", **options)
         else:
             pack_decode(*all_args, num_programs=self.num_programs, part="all", **options)
