@@ -11,11 +11,6 @@ fi
 if [ -d .whl ] && [ -d /tmp/site ] && [ ! -d /tmp/site/xdist ]; then
   bash .wheelhouse/install.sh .whl || exit 1
 fi
-# pat's compiled Triton kernels from an earlier machine, when carried (triton_cache.sh)
-if [ -f .triton-cache.tgz ] && [ ! -e /tmp/.triton-cache-restored ]; then
-  bash benchmarks/experiments/detached/triton_cache.sh restore .triton-cache.tgz \
-    && touch /tmp/.triton-cache-restored
-fi
 if [ -d /tmp/site/sglang ]; then
   export PYTHONPATH=/tmp/site
   python3 -m pip install -q --no-deps --no-build-isolation -e . >/tmp/pat-install.log 2>&1 \

@@ -10,7 +10,9 @@
 # Also: which cache the first server's ~190 s go to. Session 27's first pat server spent 198 s
 #   in "Capture target prefill CUDA graph" (the next servers 9 s), not in pat's kernels:
 #   caches.txt lists, after each step, every cache directory's size and files newer than
-#   the chain's start, so that a later session can carry the one that matters.
+#   the chain's start, so that a later session can carry the one that matters. (Sessions
+#   26-27 carried pat's own compiled kernels, triton_cache.sh, removed after session 27: at most
+#   ~13 s of that server's start, git history at 11aee86.)
 # Session 27's chain (e212491): the graph switch's GPU tests, the lean, lean-off and
 #   flashinfer servers on all four workloads, node_toggle.py with the baselines swapped.
 # Session 26's chain (778150f): every GPU test, node_toggle.py, the lean server with the

@@ -5,7 +5,6 @@ end=$((SECONDS + ${1:-500}))
 all_done() { for d in /tmp/r*/; do [ -e "$d/done" ] || return 1; done; }
 while [ $SECONDS -lt $end ] && ! all_done; do sleep 5; done
 tar czf "$OUT/r.tgz" --exclude='*dummy*' -C /tmp $(cd /tmp && ls -d r*/) 2>/dev/null
-[ -f /tmp/triton-cache.tgz ] && cp /tmp/triton-cache.tgz "$OUT/"  # its own file: may be too big
 ls /tmp/r*/
 for f in /tmp/r*/*.out; do echo "== $f"; tail -n 12 "$f"; done
 nvidia-smi --query-gpu=index,utilization.gpu,memory.used --format=csv
