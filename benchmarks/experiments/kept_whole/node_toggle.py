@@ -159,7 +159,7 @@ def one(shape: str, rounds: int, reps: int = 10, trials: int = 7) -> dict:
             set_enabled(captured[0], [layer.whole for layer in switch.layers], True)
             times["switched, both forms"].append(switched_us())
             set_enabled(captured[0], [layer.whole for layer in switch.layers], False)
-        if kept_whole:
+        else:
             toggle_us.append(set_enabled(pair[0], private_nodes, False))
             out_lean.fill_(float("nan"))
             times["pair, private off"].append(pair_us())
