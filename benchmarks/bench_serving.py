@@ -52,6 +52,7 @@ from serving_results import (
     REPLAY_SKIPPED,
     decode_throughput,
     missing_output,
+    pass_figures,
     read_rows,
     server_errors,
     server_label,
@@ -83,10 +84,14 @@ def run_workload(
     name: str, spec: ServerSpec, out: Path, args: argparse.Namespace, warm: bool = False
 ) -> dict:
     """Run one workload against a healthy server; its row. ``warm``: a short first pass whose
-    figures are kept apart (``*.warm.*``), so one-time compiles do not land in the row."""
+    figures are kept apart (``*.warm.*``), so one-time compiles do not land in the row.
+    ``args.passes`` measured passes (the radix cache flushed before each) append to one JSONL,
+    and the row holds their figures together (``serving_results.pass_figures``)."""
     workload = WORKLOADS[name]
     suffix = ".warm" if warm else ""
     jsonl = out / f"{name}-{spec.name}{suffix}.jsonl"
+    jsonl.unlink(missing_ok=True)  # bench_serving appends: no lines of an earlier run
+    passes = 1 if warm else args.passes
     # SGLang 0.5.17's own Mooncake replay crashes on its trace records: mooncake_replay.py
     # runs the same bench_serving with that repaired.
     runner = (
@@ -108,7 +113,10 @@ def run_workload(
     bench_log = out / f"{name}-{spec.name}{suffix}.bench.log"
     try:
         with open(bench_log, "w") as log:
-            subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, check=True, timeout=1800)
+            for _ in range(passes):
+                subprocess.run(
+                    command, stdout=log, stderr=subprocess.STDOUT, check=True, timeout=1800
+                )
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as error:
         print(f"    {name}: FAILED ({error}); see {bench_log}", flush=True)
         return dict(workload=name, backend=spec.name, error=str(error), command=command[1:])
@@ -119,21 +127,15 @@ def run_workload(
     errors = server_errors(segment)
     bench_text = bench_log.read_text(errors="replace")
     skipped = REPLAY_SKIPPED.search(bench_text)
-    max_itl = MAX_ITL.search(bench_text)  # printed, not in the JSONL
-    result = json.loads(jsonl.read_text().splitlines()[-1])
+    max_itl = MAX_ITL.findall(bench_text)  # printed, not in the JSONL
+    results = [json.loads(line) for line in jsonl.read_text().splitlines()]
     row = dict(
         workload=name,
         backend=spec.name,
         decode_tok_s=decode_tok_s,
         decode_log_lines=lines,
-        median_itl_ms=result["median_itl_ms"],
-        mean_tpot_ms=result["mean_tpot_ms"],
-        median_tpot_ms=result.get("median_tpot_ms"),
-        mean_itl_ms=result.get("mean_itl_ms"),
-        max_itl_ms=float(max_itl.group(1)) if max_itl else None,  # a stall shows here
-        output_tok_s=result["output_throughput"],
-        median_ttft_ms=result["median_ttft_ms"],
-        completed=result["completed"],
+        **pass_figures(results),
+        max_itl_ms=max(map(float, max_itl)) if max_itl else None,  # a stall shows here
         server_errors=len(errors),
         trace_records_skipped=int(skipped.group(1)) if skipped else None,
         command=" ".join(command[1:]),
@@ -142,8 +144,7 @@ def run_workload(
     problems = []
     if errors:
         problems.append(f"{len(errors)} requests failed in the server, e.g. {errors[0][:200]}")
-    if shortfall := missing_output(result):
-        problems.append(shortfall)
+    problems += [shortfall for result in results if (shortfall := missing_output(result))]
     if problems:
         row["error"] = "; ".join(problems)
         print(f"    {name}: INVALID, {row['error']}", flush=True)
@@ -198,6 +199,13 @@ def main() -> None:
         " (default; --no-warm-pass: measure the server's first encounter with the workload)",
     )
     parser.add_argument(
+        "--passes",
+        type=int,
+        default=1,
+        help="measured passes of each workload (mean TPOT: their mean; median ITL: their"
+        " median; each pass's figures kept in the row)",
+    )
+    parser.add_argument(
         "--summarize",
         nargs="+",
         metavar="DIR",
@@ -212,6 +220,8 @@ def main() -> None:
         rows = sorted(merged.values(), key=lambda r: order.get(r["workload"], len(order)))
         write_results(rows, Path(args.out or "."), rows[0].get("gpu", "unknown"))
         return
+    if args.passes < 1:
+        parser.error(f"--passes must be at least 1, got {args.passes}")
     backends = args.backends.split(",")
     if unknown := set(backends) - set(BACKENDS):
         parser.error(f"unknown backends {sorted(unknown)}; choose from {sorted(BACKENDS)}")

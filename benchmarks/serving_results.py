@@ -47,6 +47,40 @@ def missing_output(result: dict, tolerance: float = 0.05) -> str | None:
     return None
 
 
+def pass_figures(results: list[dict]) -> dict:
+    """A row's latency figures from bench_serving's results of one or more measured passes of
+    the same requests: means of the means (mean TPOT, mean ITL, output tok/s), medians of the
+    medians, and each pass's mean TPOT, which moves by several percent from run to run on
+    the Mooncake replays (a few short requests that meet a prefill decide it)."""
+    if not results:
+        raise ValueError("results: no measured pass")
+
+    def each(key: str) -> list:
+        return [result.get(key) for result in results]
+
+    def mean(key: str) -> float | None:
+        values = each(key)
+        return None if None in values else statistics.fmean(values)
+
+    def median(key: str) -> float | None:
+        values = each(key)
+        return None if None in values else statistics.median(values)
+
+    completed = each("completed")
+
+    return dict(
+        median_itl_ms=median("median_itl_ms"),
+        mean_tpot_ms=mean("mean_tpot_ms"),
+        median_tpot_ms=median("median_tpot_ms"),
+        mean_itl_ms=mean("mean_itl_ms"),
+        output_tok_s=mean("output_throughput"),
+        median_ttft_ms=median("median_ttft_ms"),
+        completed=None if None in completed else sum(completed),
+        passes=len(results),
+        mean_tpot_ms_by_pass=each("mean_tpot_ms"),
+    )
+
+
 def server_label(row: dict) -> str:
     """The row's backend with the ``SGLANG_PAT_*`` variables its servers inherited, which
     ``bench_serving.run_line`` puts first on the run line: two pat servers of one comparison

@@ -58,11 +58,14 @@ def mooncake(workload: str, prompts: int, slowdown: float, block_tokens: int = 0
     trace's 512: prompts up to 121k tokens, so a model of 131,072 tokens' context)."""
     faithful = ("--pat-block-tokens", str(block_tokens)) if block_tokens else ()
 
+    # --output-details: every request's inter-token gaps in the JSONL, for the paired
+    # per-request comparison of two servers (tpot_paired.py).
     def args(prompts: int) -> tuple[str, ...]:
         return (
             *("--dataset-name", "mooncake", "--mooncake-workload", workload),
             *("--mooncake-slowdown-factor", str(slowdown), "--num-prompts", str(prompts)),
             *faithful,
+            "--output-details",
         )
 
     return Workload(
