@@ -11,6 +11,8 @@ the workload's whole batch runs; latency figures come from bench_serving's JSONL
     python benchmarks/bench_serving.py --model-shape llama-3.1-8b \
         --server-flags "--max-running-requests 64" --workloads mooncake-conversation-512
     python benchmarks/bench_serving.py --summarize RUN_DIR [RUN_DIR ...] --out DIR
+    python benchmarks/bench_serving.py --backends pat --workloads mooncake-conversation \
+        --passes 3   # three measured passes; then benchmarks/tpot_paired.py on two servers
 
 ``pat`` is what ``sglang_pat.launch_server`` serves by default: pat decodes and FlashInfer
 prefills (SGLang's hybrid backend). ``--backends`` also takes ``pat-triton-prefill``: pat decodes
