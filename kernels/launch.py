@@ -129,6 +129,13 @@ def prefer_max_shared_carveout(compiled: object) -> None:
     _carveout_set.add(id(compiled))
 
 
+@functools.cache
+def pdl_supported(device: torch.device) -> bool:
+    """Programmatic dependent launch: CUDA on compute capability 9.0 or later (the Triton
+    interpreter has no grid dependency control)."""
+    return device.type == "cuda" and torch.cuda.get_device_capability(device)[0] >= 9
+
+
 def pack_decode(
     q: torch.Tensor,
     k_buffer: torch.Tensor,
@@ -148,6 +155,7 @@ def pack_decode(
     logit_cap: float = 0.0,
     check: bool = True,
     part: str = "all",
+    pdl: bool = False,
 ) -> object:
     """The plan's items: ``q [B, Hq, D]`` against the KV buffers into ``o`` / partials.
 
@@ -158,9 +166,13 @@ def pack_decode(
     ``queue`` is an int32 zero (left zero after every launch), ``partial_o [slots, Hq, Dv]``
     and ``partial_lse [slots, Hq]`` are fp32. ``check=False`` skips the input checks (for a
     caller that already checked inputs of the same signature). The two parts ask for the
-    largest shared-memory carveout, to share SMs. Returns Triton's compiled kernel (its
-    ``metadata`` holds shared memory and registers).
+    largest shared-memory carveout, to share SMs. ``pdl``: the next launch on the stream is
+    ``merge_states(..., pdl=True)``, which may then start before this kernel ends
+    (``pdl_supported``). Returns Triton's compiled kernel (its ``metadata`` holds shared
+    memory and registers).
     """
+    if pdl:
+        check_arg(pdl_supported(q.device), "pdl", "needs a CUDA device of compute capability 9+")
     if check:
         check_pack_inputs(
             *(q, k_buffer, v_buffer, o, kv_indices, items, members, header, queue),
@@ -194,6 +206,7 @@ def pack_decode(
         **constexprs,
         **tiles,
         PART=PARTS[part],
+        PDL=pdl,
         **launch,
     )
     if part != "all" and q.is_cuda:
@@ -207,8 +220,13 @@ def merge_states(
     partial_lse: torch.Tensor,
     req_partial_indptr: torch.Tensor,
     check: bool = True,
+    pdl: bool = False,
 ) -> None:
-    """Merge each request's partial slots into ``o [B, Hq, Dv]``; grid ``(B, Hq / 8)``."""
+    """Merge each request's partial slots into ``o [B, Hq, Dv]``; grid ``(B, Hq / 8)``.
+    ``pdl``: launch as the programmatic dependent of the ``pack_decode(..., pdl=True)`` just
+    before it on the stream; the merge waits for it on the device."""
+    if pdl:
+        check_arg(pdl_supported(o.device), "pdl", "needs a CUDA device of compute capability 9+")
     if check:
         check_int32(req_partial_indptr, "req_partial_indptr", o.device)
         check_arg(
@@ -237,4 +255,6 @@ def merge_states(
         V_DIM=o.shape[2],
         BLOCK_DV=triton.next_power_of_2(o.shape[2]),
         PIPELINE_FROM=MERGE_PIPELINE_FROM,
+        PDL=pdl,
+        launch_pdl=pdl,
     )

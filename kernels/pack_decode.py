@@ -6,6 +6,7 @@ Launchers and input checks live in ``launch.py``; the plan's arrays are describe
 
 import triton
 import triton.language as tl
+from triton.language.extra.cuda import gdc_launch_dependents, gdc_wait
 
 # Which items a _pack_decode_kernel launch takes (its PART constexpr).
 ALL_ITEMS = tl.constexpr(0)
@@ -515,6 +516,7 @@ def _pack_decode_kernel(
     NT: tl.constexpr,
     ST: tl.constexpr,
     PART: tl.constexpr,
+    PDL: tl.constexpr = False,
 ):
     """Persistent multi-tile decode: programs pull (item, KV head) units from a queue.
 
@@ -532,7 +534,12 @@ def _pack_decode_kernel(
       small tiles (``M0`` × ``N0`` whatever an item's tile) for two programs per SM beside a
       shared-part program. Its units are alike and memory-bound: programs stride over them
       without the queue.
+
+    ``PDL``: the merge kernel is launched as this one's programmatic dependent; it may start
+    at once and waits for this grid (``_merge_states_kernel``).
     """
+    if PDL:
+        gdc_launch_dependents()
     if PART == PRIVATE_PART:
         items_ptr += tl.load(header_ptr) * 6  # its first item
         num_units = tl.load(header_ptr + 2) * NUM_KV_HEADS
@@ -833,15 +840,23 @@ def _merge_states_kernel(
     V_DIM: tl.constexpr,
     BLOCK_DV: tl.constexpr,
     PIPELINE_FROM: tl.constexpr,
+    PDL: tl.constexpr = False,
 ):
     """o[b, h] = Σ_i exp(lse_i − LSE)·O_i with LSE = log Σ_i exp(lse_i) over b's slots.
 
     One program merges BLOCK_H heads of one request. Requests with fewer than two slots were
     written by the pack kernel (or are CUDA-graph padding).
+
+    ``PDL``: launched as the pack kernel's programmatic dependent, so possibly while it runs.
+    The slot ranges were uploaded before the pack kernel started; the partials are read only
+    after ``gdc_wait``. Every program waits, one with nothing to merge too: this grid then
+    never completes before the pack kernel, whose direct outputs the next kernel reads.
     """
     batch = tl.program_id(0)
     first = tl.load(req_partial_indptr_ptr + batch).to(tl.int64)
     last = tl.load(req_partial_indptr_ptr + batch + 1).to(tl.int64)
+    if PDL:
+        gdc_wait()
     if last - first < 2:
         return
     heads = tl.program_id(1) * BLOCK_H + tl.arange(0, BLOCK_H)

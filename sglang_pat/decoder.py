@@ -18,7 +18,7 @@ import torch
 from .cost_model import CostModel, TileMenu
 from .forest import PrefixForest
 from .graph_switch import GraphSwitch, GraphSwitches, LayerNodes, last_captured_node, recorder
-from .kernels.launch import gather_kv_indices, merge_states, pack_decode
+from .kernels.launch import gather_kv_indices, merge_states, pack_decode, pdl_supported
 from .plan import (
     ITEM_FIELDS,
     MEMBER_FIELDS,
@@ -29,6 +29,13 @@ from .plan import (
 )
 from .scheduler import PackScheduler
 from .streams import dedicated_stream
+
+# Batches under this many rows (a graph's, padding included) that run the one launch start the
+# merge as the pack kernel's programmatic dependent (PDL): 0.2-1.0 µs a layer less on batches
+# of 1-12 requests, outputs identical (H200, session 28); on shared shapes of 64+ requests it
+# cost 1-1.5 µs (session 12), and those run the lean pair anyway (benchmarks/experiments/
+# latency/README.md).
+PDL_MAX_BATCH = 16
 
 
 def device_sm_count(device: torch.device) -> int:
@@ -135,6 +142,7 @@ class PatDecoder:
         self._fork = torch.cuda.Event() if fork else None
         self._join = torch.cuda.Event() if fork else None
         self._graph_batch = 0  # the batch size of the graph last planned for
+        self._pdl = pdl_supported(self.device)
         self.graph_switches = GraphSwitches()  # graph_switch.py
         self.capacity_fallbacks = 0
         self._checked: set[tuple] = set()  # input signatures the launchers already checked
@@ -292,6 +300,11 @@ class PatDecoder:
         # An eager step that the gate keeps whole launches the all-items build alone, as without
         # the lean kernel; a graph-planned one captures the pair (and, switchable, the
         # all-items launch below; else a whole plan replays the pair, its private part empty).
+        # The one launch of a small batch: the merge follows the pack kernel on the stream
+        # with nothing between them, so it can start as its programmatic dependent.
+        pdl = (
+            self._pdl and not self.lean_needed and self.merge_needed and q.shape[0] < PDL_MAX_BATCH
+        )
         if self.lean_needed:
             with torch.cuda.stream(self._side) if fork else contextlib.nullcontext():
                 pack_decode(
@@ -301,7 +314,7 @@ class PatDecoder:
                 private_node = last_captured_node(self._side)
             pack_decode(*args, num_programs=self.num_programs, part="shared", **options)
         else:
-            pack_decode(*all_args, num_programs=self.num_programs, part="all", **options)
+            pack_decode(*all_args, num_programs=self.num_programs, part="all", pdl=pdl, **options)
         if fork:
             if capturing:
                 shared_node = last_captured_node(main)
@@ -313,7 +326,9 @@ class PatDecoder:
                 nodes = LayerNodes(private_node, shared_node, last_captured_node(main))
                 record.append((self, nodes))
         if self.merge_needed:
-            merge_states(o, self.partial_o, self.partial_lse, self.req_partial_indptr, check=check)
+            merge_states(
+                o, self.partial_o, self.partial_lse, self.req_partial_indptr, check=check, pdl=pdl
+            )
         if check:
             self._checked.add(signature)
         return o

@@ -371,6 +371,34 @@ def test_merge_states_against_reference() -> None:
         assert_close(out[b : b + 1], expected[None], torch.float16)
 
 
+def test_small_batches_merge_as_the_pack_kernels_dependent() -> None:
+    """Under PDL_MAX_BATCH rows the one launch starts the merge as a programmatic dependent
+    where the device can (sm90+): the same outputs as the plain launch. Elsewhere (the
+    interpreter) the launchers refuse it by name."""
+    from sglang_pat.kernels.launch import merge_states, pdl_supported
+
+    from sglang_pat.decoder import PDL_MAX_BATCH
+
+    forest = PrefixForest.from_tree_spec("3_300")
+    kv = make_batch(forest, num_q_heads=8, num_kv_heads=2, head_dim=64, dtype=torch.float16)
+    decoder = decoder_for(kv, max_requests=4, max_kv_indices=1024, num_sms=64)
+    decoder.plan_step(forest, kv.pool_rows, kv.req_to_token, for_graph=True)
+    assert decoder.plan.num_partials > 0 and 3 < PDL_MAX_BATCH  # a merge to start early
+    args = (kv.q, kv.k_buffer, kv.v_buffer)
+    out = decoder.forward(*args, torch.empty_like(kv.q), sm_scale=0.125)
+    assert_close(out, reference_decode(kv, 0.125), torch.float16)
+    supported = pdl_supported(kv.q.device)
+    assert decoder._pdl == supported
+    if supported:
+        decoder._pdl = False
+        plain = decoder.forward(*args, torch.empty_like(kv.q), sm_scale=0.125)
+        assert torch.equal(out, plain)
+    else:
+        partials = (decoder.partial_o, decoder.partial_lse, decoder.req_partial_indptr)
+        with pytest.raises(ValueError, match="pdl"):
+            merge_states(out, *partials, pdl=True)
+
+
 def test_lazy_steps_keep_the_gates_choice() -> None:
     """The gate runs on cold plans; a lazy update (every request a token longer, the same
     items) keeps its choice, and the header still follows the new plan."""
