@@ -171,9 +171,8 @@ def pack_decode(
     (``pdl_supported``). Returns Triton's compiled kernel (its ``metadata`` holds shared
     memory and registers).
     """
-    if pdl:
-        check_arg(pdl_supported(q.device), "pdl", "needs a CUDA device of compute capability 9+")
     if check:
+        check_arg(not pdl or pdl_supported(q.device), "pdl", "needs a CUDA device of capability 9+")
         check_pack_inputs(
             *(q, k_buffer, v_buffer, o, kv_indices, items, members, header, queue),
             *(partial_o, partial_lse),
@@ -225,9 +224,8 @@ def merge_states(
     """Merge each request's partial slots into ``o [B, Hq, Dv]``; grid ``(B, Hq / 8)``.
     ``pdl``: launch as the programmatic dependent of the ``pack_decode(..., pdl=True)`` just
     before it on the stream; the merge waits for it on the device."""
-    if pdl:
-        check_arg(pdl_supported(o.device), "pdl", "needs a CUDA device of compute capability 9+")
     if check:
+        check_arg(not pdl or pdl_supported(o.device), "pdl", "needs a CUDA device of capability 9+")
         check_int32(req_partial_indptr, "req_partial_indptr", o.device)
         check_arg(
             req_partial_indptr.shape[0] >= o.shape[0] + 1,

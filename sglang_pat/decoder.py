@@ -297,14 +297,14 @@ class PatDecoder:
             main = torch.cuda.current_stream(self.device)
             self._fork.record(main)
             self._side.wait_event(self._fork)
-        # An eager step that the gate keeps whole launches the all-items build alone, as without
-        # the lean kernel; a graph-planned one captures the pair (and, switchable, the
-        # all-items launch below; else a whole plan replays the pair, its private part empty).
         # The one launch of a small batch: the merge follows the pack kernel on the stream
         # with nothing between them, so it can start as its programmatic dependent.
         pdl = (
             self._pdl and not self.lean_needed and self.merge_needed and q.shape[0] < PDL_MAX_BATCH
         )
+        # An eager step that the gate keeps whole launches the all-items build alone, as without
+        # the lean kernel; a graph-planned one captures the pair (and, switchable, the
+        # all-items launch below; else a whole plan replays the pair, its private part empty).
         if self.lean_needed:
             with torch.cuda.stream(self._side) if fork else contextlib.nullcontext():
                 pack_decode(
