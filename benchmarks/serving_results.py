@@ -9,6 +9,7 @@ import itertools
 import json
 import re
 import statistics
+from collections.abc import Callable
 from pathlib import Path
 
 DECODE_LINE = re.compile(
@@ -55,29 +56,21 @@ def pass_figures(results: list[dict]) -> dict:
     if not results:
         raise ValueError("results: no measured pass")
 
-    def each(key: str) -> list:
-        return [result.get(key) for result in results]
+    def combined(key: str, how: Callable[[list], float]) -> float | None:
+        values = [result.get(key) for result in results]
+        return None if None in values else how(values)
 
-    def mean(key: str) -> float | None:
-        values = each(key)
-        return None if None in values else statistics.fmean(values)
-
-    def median(key: str) -> float | None:
-        values = each(key)
-        return None if None in values else statistics.median(values)
-
-    completed = each("completed")
-
+    mean, median = statistics.fmean, statistics.median
     return dict(
-        median_itl_ms=median("median_itl_ms"),
-        mean_tpot_ms=mean("mean_tpot_ms"),
-        median_tpot_ms=median("median_tpot_ms"),
-        mean_itl_ms=mean("mean_itl_ms"),
-        output_tok_s=mean("output_throughput"),
-        median_ttft_ms=median("median_ttft_ms"),
-        completed=None if None in completed else sum(completed),
+        median_itl_ms=combined("median_itl_ms", median),
+        mean_tpot_ms=combined("mean_tpot_ms", mean),
+        median_tpot_ms=combined("median_tpot_ms", median),
+        mean_itl_ms=combined("mean_itl_ms", mean),
+        output_tok_s=combined("output_throughput", mean),
+        median_ttft_ms=combined("median_ttft_ms", median),
+        completed=combined("completed", sum),
         passes=len(results),
-        mean_tpot_ms_by_pass=each("mean_tpot_ms"),
+        mean_tpot_ms_by_pass=[result.get("mean_tpot_ms") for result in results],
     )
 
 

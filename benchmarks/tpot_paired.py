@@ -128,14 +128,11 @@ def table(result: dict, names: tuple[str, str]) -> str:
         "|---|---:|---:|---:|---|",
     ]
     ci = "{:.3f}-{:.3f}".format
-    lines.append(
-        f"| mean TPOT ms | {a['mean_tpot_ms']:.3f} | {b['mean_tpot_ms']:.3f} "
-        f"| {result['mean_tpot_ratio']:.3f} | {ci(*result['mean_tpot_ratio_ci95'])} |"
-    )
-    lines.append(
-        f"| decode part ms | {a['decode_part_ms']:.3f} | {b['decode_part_ms']:.3f} "
-        f"| {result['decode_part_ratio']:.3f} | {ci(*result['decode_part_ratio_ci95'])} |"
-    )
+    for label, key in (("mean TPOT", "mean_tpot"), ("decode part", "decode_part")):
+        lines.append(
+            f"| {label} ms | {a[key + '_ms']:.3f} | {b[key + '_ms']:.3f} "
+            f"| {result[key + '_ratio']:.3f} | {ci(*result[key + '_ratio_ci95'])} |"
+        )
     lines.append(f"| stall part ms | {a['stall_part_ms']:.3f} | {b['stall_part_ms']:.3f} | | |")
     return "\n".join(lines)
 
