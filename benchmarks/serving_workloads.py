@@ -19,6 +19,7 @@ class Workload:
     dataset_file: str | None = None  # a Mooncake trace under --mooncake-dir
     client: str = "sglang"  # bench_serving's --backend; multi-turn needs a chat endpoint
     min_context: int = 0  # the model context its prompts need (0: the default model's)
+    in_default_run: bool = True  # False: run only when named (--workloads)
 
 
 def gsp(
@@ -42,7 +43,9 @@ def gsp(
     )
 
 
-def random_ids(input_len: int, output_len: int, prompts: int, concurrency: int) -> Workload:
+def random_ids(
+    input_len: int, output_len: int, prompts: int, concurrency: int, in_default_run: bool = True
+) -> Workload:
     def args(prompts: int) -> tuple[str, ...]:
         return (
             *("--dataset-name", "random-ids", "--random-input-len", str(input_len)),
@@ -50,7 +53,12 @@ def random_ids(input_len: int, output_len: int, prompts: int, concurrency: int) 
             *("--num-prompts", str(prompts), "--max-concurrency", str(concurrency)),
         )
 
-    return Workload(args(prompts), min(concurrency, prompts), args(min(prompts, WARM_PROMPTS)))
+    return Workload(
+        args(prompts),
+        min(concurrency, prompts),
+        args(min(prompts, WARM_PROMPTS)),
+        in_default_run=in_default_run,
+    )
 
 
 def mooncake(workload: str, prompts: int, slowdown: float, block_tokens: int = 0) -> Workload:
@@ -90,4 +98,14 @@ WORKLOADS = {
     "mooncake-conversation-512": mooncake("conversation", 100, 2.0, 512),
     "mooncake-synthetic-512": mooncake("synthetic", 100, 2.0, 512),
 }
-DEFAULT_WORKLOADS = [name for name, w in WORKLOADS.items() if not w.min_context]
+# Steady small batches of private requests, about the Mooncake replay's (3,000 tokens in,
+# 512 out; two waves of n): pat's decode steps at 3-4 requests ran 5-6% over flashinfer's in
+# session 30's replay, where the kernel benchmark has pat 1.5 us a layer behind. A fixed batch
+# takes the replay's changing mix out of that comparison (experiments/server_profile).
+WORKLOADS.update(
+    (f"random-ids-{n}x3000", random_ids(3000, 512, 2 * n, n, in_default_run=False))
+    for n in (1, 2, 3, 4, 8)
+)
+DEFAULT_WORKLOADS = [
+    name for name, w in WORKLOADS.items() if w.in_default_run and not w.min_context
+]

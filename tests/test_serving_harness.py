@@ -157,6 +157,27 @@ def test_long_context_workloads_need_the_long_context_model(tmp_path) -> None:
     assert context == 131072 >= max(serving_workloads.WORKLOADS[n].min_context for n in faithful)
 
 
+def test_small_batch_workloads_hold_their_batch_and_run_only_when_named() -> None:
+    """random-ids-{n}x3000: n requests of 3,000 + 512 tokens decode together (two waves of
+    n), within the default dummy model's 8,192-token context; never in the default run."""
+    workloads = serving_workloads.WORKLOADS
+
+    def value(args: tuple[str, ...], flag: str) -> int:
+        return int(args[args.index(flag) + 1])
+
+    named_only = {name for name, w in workloads.items() if not w.in_default_run}
+    assert named_only == {f"random-ids-{n}x3000" for n in (1, 2, 3, 4, 8)}
+    assert not named_only & set(serving_workloads.DEFAULT_WORKLOADS)
+    for n in (1, 2, 3, 4, 8):
+        workload = workloads[f"random-ids-{n}x3000"]
+        assert workload.batch == value(workload.args, "--max-concurrency") == n
+        assert value(workload.args, "--num-prompts") == 2 * n
+        tokens = value(workload.args, "--random-input-len") + value(
+            workload.args, "--random-output-len"
+        )
+        assert tokens <= 8192 and "--random-range-ratio" in workload.args
+
+
 def test_warm_pass_sends_fewer_prompts_and_max_itl_is_read() -> None:
     def value(args: tuple[str, ...], flag: str) -> int:
         return int(args[args.index(flag) + 1])

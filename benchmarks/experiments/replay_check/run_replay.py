@@ -1,5 +1,6 @@
-"""The Mooncake conversation replay through ``bench_serving.run_workload`` (warm pass, then
-``--passes`` measured passes) against a server already listening on ``--port``.
+"""A workload (the Mooncake conversation replay unless ``--workload`` names another) through
+``bench_serving.run_workload`` (warm pass, then ``--passes`` measured passes) against a server
+already listening on ``--port``.
 
     python run_replay.py --out DIR --backend pat --port 31999 --log LOG --mooncake-dir /tmp/mc
 """
@@ -23,15 +24,16 @@ def main() -> None:
     parser.add_argument("--backend", default="pat", choices=sorted(bench_serving.BACKENDS))
     parser.add_argument("--port", type=int, default=31999)
     parser.add_argument("--log", type=Path, required=True, help="the server's log file")
-    parser.add_argument("--mooncake-dir", required=True)
+    parser.add_argument("--workload", default="mooncake-conversation")
+    parser.add_argument("--mooncake-dir", default="", help="the traces, for a Mooncake replay")
     parser.add_argument("--passes", type=int, default=2)
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     model = make_model_dir(args.out / "llama-3-8b-dummy")
     args.log.touch()
     spec = bench_serving.server_spec(args.backend, model, args.port, args.log, [])
-    bench_serving.run_workload("mooncake-conversation", spec, args.out, args, warm=True)
-    row = bench_serving.run_workload("mooncake-conversation", spec, args.out, args)
+    bench_serving.run_workload(args.workload, spec, args.out, args, warm=True)
+    row = bench_serving.run_workload(args.workload, spec, args.out, args)
     print(json.dumps({k: v for k, v in row.items() if k != "command"}, indent=1))
 
 

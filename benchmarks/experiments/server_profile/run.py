@@ -60,15 +60,13 @@ def wait_for_trace(directory: Path, timeout: float = 180) -> Path | None:
 
 
 def profile_workload(name: str, spec, out: Path, steps: int, num_layers: int) -> dict:
-    run_workload(name, spec, out, argparse.Namespace(mooncake_dir=""), warm=True)
+    # what run_workload reads of bench_serving's arguments: one measured pass, no trace
+    options = argparse.Namespace(mooncake_dir="", passes=1)
+    run_workload(name, spec, out, options, warm=True)
     trace_dir = out / f"trace-{name}-{spec.name}"
     offset = spec.log.stat().st_size
     rows: list[dict] = []
-    bench = threading.Thread(
-        target=lambda: rows.append(
-            run_workload(name, spec, out, argparse.Namespace(mooncake_dir=""))
-        )
-    )
+    bench = threading.Thread(target=lambda: rows.append(run_workload(name, spec, out, options)))
     bench.start()
     if not wait_for_full_batch(spec.log, offset, WORKLOADS[name].batch, timeout=300):
         bench.join()
