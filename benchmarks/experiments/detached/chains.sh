@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Prepared in session 30 for the next session (one H200, about 12-15 of the 30 device minutes),
+# Prepared in session 30 for the next session (one H200, about 15-18 of the 30 device minutes:
+# the first server spends about 4 minutes capturing prefill graphs),
 # on GPU 0: where pat's small-batch decode steps lose to flashinfer's.
 # Session 30's Mooncake replay (session30.md in the results): pat's ordinary decode gaps sum
 # to 1.029x flashinfer's (95%: 1.025-1.032), a 1% margin under the 1.03x mean TPOT target.
