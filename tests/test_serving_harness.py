@@ -157,45 +157,48 @@ def test_long_context_workloads_need_the_long_context_model(tmp_path) -> None:
     assert context == 131072 >= max(serving_workloads.WORKLOADS[n].min_context for n in faithful)
 
 
+def flag_value(args: tuple[str, ...], flag: str) -> int:
+    """The integer after ``flag`` in a workload's bench_serving arguments."""
+    return int(args[args.index(flag) + 1])
+
+
 def test_small_batch_workloads_hold_their_batch_and_run_only_when_named() -> None:
     """random-ids-{n}x3000: n requests of 3,000 + 512 tokens decode together (two waves of
     n), within the default dummy model's 8,192-token context; never in the default run."""
     workloads = serving_workloads.WORKLOADS
-
-    def value(args: tuple[str, ...], flag: str) -> int:
-        return int(args[args.index(flag) + 1])
 
     named_only = {name for name, w in workloads.items() if not w.in_default_run}
     assert named_only == {f"random-ids-{n}x3000" for n in (1, 2, 3, 4, 8)}
     assert not named_only & set(serving_workloads.DEFAULT_WORKLOADS)
     for n in (1, 2, 3, 4, 8):
         workload = workloads[f"random-ids-{n}x3000"]
-        assert workload.batch == value(workload.args, "--max-concurrency") == n
-        assert value(workload.args, "--num-prompts") == 2 * n
-        tokens = value(workload.args, "--random-input-len") + value(
+        assert workload.batch == flag_value(workload.args, "--max-concurrency") == n
+        assert flag_value(workload.args, "--num-prompts") == 2 * n
+        tokens = flag_value(workload.args, "--random-input-len") + flag_value(
             workload.args, "--random-output-len"
         )
         assert tokens <= 8192 and "--random-range-ratio" in workload.args
 
 
 def test_warm_pass_sends_fewer_prompts_and_max_itl_is_read() -> None:
-    def value(args: tuple[str, ...], flag: str) -> int:
-        return int(args[args.index(flag) + 1])
-
     counts = ("--num-prompts", "--gsp-num-groups", "--gsp-prompts-per-group")
     for name, workload in serving_workloads.WORKLOADS.items():
         warm = workload.warm_args
-        asked = value(workload.args, "--num-prompts")
+        asked = flag_value(workload.args, "--num-prompts")
         if "--gsp-num-groups" in warm:  # gsp sends groups x prompts per group, whatever asked
-            per_group = value(workload.args, "--gsp-prompts-per-group")
-            assert value(warm, "--gsp-num-groups") == 1, name
-            assert value(warm, "--gsp-prompts-per-group") == min(
+            per_group = flag_value(workload.args, "--gsp-prompts-per-group")
+            assert flag_value(warm, "--gsp-num-groups") == 1, name
+            assert flag_value(warm, "--gsp-prompts-per-group") == min(
                 per_group, serving_workloads.WARM_PROMPTS
             ), name
-            sent = value(warm, "--gsp-num-groups") * value(warm, "--gsp-prompts-per-group")
-            assert value(warm, "--num-prompts") == sent, name
+            sent = flag_value(warm, "--gsp-num-groups") * flag_value(
+                warm, "--gsp-prompts-per-group"
+            )
+            assert flag_value(warm, "--num-prompts") == sent, name
         else:
-            assert value(warm, "--num-prompts") == min(asked, serving_workloads.WARM_PROMPTS), name
+            assert flag_value(warm, "--num-prompts") == min(
+                asked, serving_workloads.WARM_PROMPTS
+            ), name
         # every other argument is the measured run's, in order
         assert len(warm) == len(workload.args), name
         for i, (a, b) in enumerate(zip(warm, workload.args)):
@@ -212,12 +215,12 @@ def test_backends_name_their_server_and_rows(tmp_path) -> None:
     assert command[1:3] == ["-m", "sglang_pat.launch_server"]
     assert spec.name == "pat-triton-prefill"  # rows, JSONL and logs carry it, not "pat"
 
-    def value(flag: str) -> str:
+    def flag_value(flag: str) -> str:
         return command[command.index(flag) + 1]
 
-    assert value("--attention-backend") == "pat"
-    assert value("--prefill-attention-backend") == "triton"
-    assert value("--mem-fraction-static") == "0.8"
+    assert flag_value("--attention-backend") == "pat"
+    assert flag_value("--prefill-attention-backend") == "triton"
+    assert flag_value("--mem-fraction-static") == "0.8"
     # The rest name no prefill backend: pat's launcher picks it (FlashInfer where installed).
     for name in ("pat", "triton", "flashinfer"):
         command = bench_serving.server_spec(name, tmp_path, 1, tmp_path / "l", flags).command()

@@ -60,7 +60,7 @@ def wait_for_trace(directory: Path, timeout: float = 180) -> Path | None:
 
 
 def profile_workload(name: str, spec, out: Path, steps: int, num_layers: int) -> dict:
-    # what run_workload reads of bench_serving's arguments: one measured pass, no trace
+    # what run_workload reads of bench_serving's arguments: one measured pass, no Mooncake dir
     options = argparse.Namespace(mooncake_dir="", passes=1)
     run_workload(name, spec, out, options, warm=True)
     trace_dir = out / f"trace-{name}-{spec.name}"
