@@ -168,7 +168,7 @@ class PatAttnBackend(TritonAttnBackend):
         seq_lens = forward_batch.seq_lens_cpu
         seq_lens = seq_lens[:bs].numpy() if seq_lens is not None else np.ones(bs, np.int64)
         pool_rows = forward_batch.req_pool_indices[:bs].cpu().numpy()  # warmup/capture only
-        private = PrefixForest([], [], [], [], [-1] * bs, np.maximum(seq_lens, 1))
+        private = PrefixForest.no_sharing(np.maximum(seq_lens, 1))
         return private, pool_rows, False
 
     def _plan(self, forward_batch: Any, for_graph: bool) -> None:

@@ -173,7 +173,7 @@ class PatDecoder:
             # Sharing that needs more partials or members than the buffers hold: read every
             # request's KV privately instead (always fits, see PlanCapacity.for_batch).
             self.capacity_fallbacks += 1
-            private = PrefixForest([], [], [], [], [-1] * forest.num_requests, forest.seq_lens)
+            private = PrefixForest.no_sharing(forest.seq_lens)
             plan = self.scheduler.plan_cold(private, req_pool_indices)
         lean = self.menu.lean
         graph_pair = (

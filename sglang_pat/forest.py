@@ -62,6 +62,12 @@ class PrefixForest:
     def num_requests(self) -> int:
         return int(self.seq_lens.shape[0])
 
+    @classmethod
+    def no_sharing(cls, seq_lens: Sequence[int] | np.ndarray) -> PrefixForest:
+        """A forest of no nodes: every request reads its whole KV privately."""
+        lens = _as_index_array("seq_lens", seq_lens)
+        return cls([], [], [], [], np.full(lens.shape[0], -1), lens)
+
     def with_seq_lens(self, seq_lens: Sequence[int] | np.ndarray) -> PrefixForest:
         """The same sharing with new lengths (the next decode step); only lengths are checked."""
         lens = _as_index_array("seq_lens", seq_lens)

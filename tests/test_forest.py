@@ -21,6 +21,11 @@ def test_tree_spec_without_sharing_and_several_roots() -> None:
     roots = PrefixForest.from_tree_spec("2,8,16_64,32,5")
     assert (roots.node_parent == -1).sum() == 2
     assert roots.node_members.tolist()[:2] == [8, 8]
+    private = PrefixForest.no_sharing([17, 1, 97])
+    assert private.num_nodes == 0 and private.req_node.tolist() == [-1, -1, -1]
+    assert private.seq_lens.tolist() == [17, 1, 97] and not private.private_start().any()
+    with pytest.raises(ValueError, match="seq_lens"):
+        PrefixForest.no_sharing([4, 0])
 
 
 def test_token_ids_nested_prefixes() -> None:

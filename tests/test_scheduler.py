@@ -67,7 +67,7 @@ def test_invariants_over_random_forests(shape: int) -> None:
         except PlanCapacityError:
             with pytest.raises(PlanCapacityError):
                 plan.check_fits(capacity)  # refused only when it really does not fit
-            private = PrefixForest([], [], [], [], [-1] * forest.num_requests, forest.seq_lens)
+            private = PrefixForest.no_sharing(forest.seq_lens)
             bounded.plan(private, pool).check_fits(capacity)
 
 

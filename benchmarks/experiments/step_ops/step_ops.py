@@ -39,8 +39,7 @@ MAX_KV_SPLITS = 8  # SGLang's --triton-attention-num-kv-splits default
 
 
 def private_batch(batch: int, tokens: int) -> tuple[PrefixForest, np.ndarray]:
-    lens = np.full(batch, tokens, dtype=np.int64)
-    return PrefixForest([], [], [], [], [-1] * batch, lens), np.arange(batch) + 7
+    return PrefixForest.no_sharing(np.full(batch, tokens)), np.arange(batch) + 7
 
 
 def triton_metadata(req_to_token, pool_rows, seq_lens, kv_indptr, kv_indices, splits, sms):
