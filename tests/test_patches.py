@@ -7,6 +7,7 @@ import sys
 import textwrap
 
 import pytest
+import torch
 
 pytest.importorskip("sglang")
 
@@ -189,6 +190,28 @@ def test_launch_server_help_lists_pat() -> None:
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "pat" in result.stdout.split("--attention-backend", 1)[1][:2000]
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="with a GPU this would start a server")
+@pytest.mark.parametrize("backend", ["pat", "pat-misspelled"])
+def test_sglang_serve_accepts_pat(backend, tmp_path) -> None:
+    """``sglang serve`` loads the plugins before it parses its flags, so ``pat`` passes the
+    parser there too; without a GPU the server then stops at SGLang's device check. A name
+    that no plugin registers stops at the parser (the control)."""
+    from sglang_pat.model_dirs import make_model_dir
+
+    model = make_model_dir(tmp_path / "llama-3-8b-dummy", "llama-3-8b")
+    sglang_cli = [sys.executable, "-c", "from sglang.cli.main import main; main()"]
+    flags = ["--model-path", str(model), "--load-format", "dummy", "--attention-backend", backend]
+    result = subprocess.run(
+        [*sglang_cli, "serve", *flags], capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode != 0
+    if backend == "pat":
+        assert "invalid choice" not in result.stderr, result.stderr[-2000:]
+        assert "No accelerator" in result.stderr, result.stderr[-2000:]
+    else:
+        assert f"invalid choice: '{backend}'" in result.stderr, result.stderr[-2000:]
 
 
 def test_encoder_decoder_models_are_refused_with_a_working_alternative() -> None:
