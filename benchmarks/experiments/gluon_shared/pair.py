@@ -1,0 +1,166 @@
+"""Experiment: the Gluon kernel as the lean pair's shared part, beside the private part (sm90).
+
+python benchmarks/experiments/gluon_shared/pair.py [SHAPE ...] [-- VARIANT ...]
+  SHAPE: TREE[@Q_HEADS,KV_HEADS] (providers.batch_for); VARIANT: STAGESxBLOCK_N[xBLOCK_M] as
+  in exp.py (no m/s/w suffixes here), e.g. 4x64, 4x64x128, 3x64.
+
+Session 15 compared the Gluon kernel with the one launch, in series (exp.py): two launches
+lost the overlap. Since then the lean kernel (cost_model.LeanKernel) splits a plan into two
+concurrent launches anyway: the shared part on one program per SM and the private part on
+two, forked on a side stream. On gsp 4 x 32's batch the shared part then takes 57.8 us on its
+own and the pair 75.3 (../kept_whole/README.md), while the Gluon kernel alone did the same
+shared items in 34.6 us (4 stages, 128 rows, one program per SM) and 46.7 (4 stages, 64
+rows). Per SM, next to the two private-part programs (37 KB, 128 registers each):
+- 4x64: 144 KB, 1 warpgroup; fits beside both (218 KB, about 55k registers);
+- 4x64x128: 160 KB, 2 warpgroups at 170 registers (offline.py): fits beside one only;
+- 3x64: 112 KB; fits beside both.
+So which of them makes the pair faster is a question of the block scheduler, measured here.
+
+Per shape: the default plan with the split forced (the shared part's items first). Timed in
+CUDA graphs after the benchmarks' flush, merge included where it says so:
+- stock pair (the decoder's lean forward), stock shared part alone, private part alone, and
+  the one launch (the same plan kept whole);
+- per variant: the Gluon kernel alone on the shared part's items; the Gluon pair (private
+  part forked on the decoder's side stream, Gluon on the main stream, join, merge), launched
+  private first as the decoder does, and Gluon first.
+Every Gluon pair's output is compared with the stock pair's.
+"""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[2]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+sys.path.insert(0, str(HERE))
+from exp import join_items  # noqa: E402
+from graph_timing import graph_time_us  # noqa: E402
+from kernel import shared_pack  # noqa: E402
+from providers import HEAD_DIM, batch_for, make_decoder  # noqa: E402
+from sglang_pat.kernels.launch import merge_states, pack_decode, prefer_max_shared_carveout  # noqa: E402
+
+from sglang_pat.cost_model import default_tile_menu  # noqa: E402
+
+
+def gluon_items(decoder, group: int, block_m: int):
+    """The shared part's items as the Gluon kernel takes them, or None with the reason when
+    it cannot take them all (it runs 64-row tiles of several members, chunk >= 0)."""
+    plan, menu = decoder.plan, decoder.menu
+    shared = plan.items[: plan.num_shared_items]
+    rows = np.array([menu.tiles[t].block_m for t in shared[:, 5]])
+    if not shared.shape[0]:
+        return None, "no shared items"
+    if not ((shared[:, 3] > 1) & (shared[:, 4] >= 0) & (rows == 64)).all():
+        return None, f"shared items on tiles {sorted(set(rows.tolist()))} or single members"
+    if block_m == 64:
+        return torch.from_numpy(np.ascontiguousarray(shared)).cuda(), ""
+    return join_items(shared, group, block_m), ""
+
+
+def run_shape(shape: str, variants: list[str], flush) -> None:
+    batch = batch_for(shape)
+    group = batch.q.shape[1] // batch.k.shape[1]
+    menu = default_tile_menu(HEAD_DIM, group)
+    if menu.lean is None:
+        print(f"{shape}: no lean kernel at this head config", flush=True)
+        return
+    decoder = make_decoder(batch, menu)
+    decoder._splits = lambda plan: plan.num_shared_items > 0  # the split, gate or not
+    decoder.upload(decoder.plan)
+    decoder.lean_needed, decoder.merge_needed = True, True
+    q, k, v, scale = batch.q, batch.k, batch.v, batch.sm_scale
+    out_ref, out = torch.empty_like(q), torch.empty_like(q)
+    args = (
+        *(q, k, v, out, decoder.kv_indices, decoder.items, decoder.members, decoder.header),
+        *(decoder.queue, decoder.partial_o, decoder.partial_lse),
+    )
+    options = dict(menu=menu, sm_scale=scale, check=False)
+
+    def private_part() -> None:
+        pack_decode(*args, num_programs=decoder.num_private_programs, part="private", **options)
+
+    def shared_part() -> None:
+        pack_decode(*args, num_programs=decoder.num_programs, part="shared", **options)
+
+    def merge() -> None:
+        merge_states(out, decoder.partial_o, decoder.partial_lse, decoder.req_partial_indptr)
+
+    def pair(shared_launch, private_first: bool = True) -> None:
+        main, side = torch.cuda.current_stream(), decoder._side
+        decoder._fork.record(main)
+        side.wait_event(decoder._fork)
+        if not private_first:
+            shared_launch()
+        with torch.cuda.stream(side):
+            private_part()
+        if private_first:
+            shared_launch()
+        decoder._join.record(side)
+        main.wait_event(decoder._join)
+        merge()
+
+    stock = lambda: decoder.forward(q, k, v, out_ref, sm_scale=scale)  # noqa: E731
+    stock()
+    torch.cuda.synchronize()
+    times = {
+        "stock pair + merge": graph_time_us(stock, flush),
+        "stock shared part alone": graph_time_us(shared_part, flush),
+        "private part alone": graph_time_us(private_part, flush),
+    }
+    plan = decoder.plan
+    print(
+        f"{shape}: items {plan.items.shape[0]} (shared part {plan.num_shared_items}), "
+        + ", ".join(f"{name} {us:6.1f} us" for name, us in times.items()),
+        flush=True,
+    )
+    for variant in variants:
+        stages, block_n, block_m = (*map(int, variant.split("x")), 64)[:3]
+        items, why = gluon_items(decoder, group, block_m)
+        if items is None:
+            print(f"  gluon {variant}: skipped, {why}", flush=True)
+            continue
+
+        def gluon(s=stages, n=block_n, m=block_m, its=items) -> None:
+            compiled = shared_pack(
+                q, k, v, out, decoder.kv_indices, its, decoder.members, decoder.partial_o,
+                decoder.partial_lse, sm_scale=scale, stages=s, block_n=n, block_m=m,
+            )  # fmt: skip
+            prefer_max_shared_carveout(compiled)  # beside the private part, as the pair's
+
+        alone = graph_time_us(gluon, flush)
+        row = [f"  gluon {variant} ({items.shape[0]} items): alone {alone:6.1f}"]
+        for private_first in (True, False):
+            run = lambda g=gluon, p=private_first: pair(g, p)  # noqa: E731
+            out.fill_(float("nan"))
+            run()
+            torch.cuda.synchronize()
+            err = (out.float() - out_ref.float()).abs().max().item()
+            order = "private first" if private_first else "gluon first"
+            us = graph_time_us(run, flush)
+            row.append(f"pair + merge ({order}) {us:6.1f} (max|d| {err:.1e})")
+        print(", ".join(row) + " us", flush=True)
+    decoder._splits = lambda plan: False
+    decoder.upload(plan)
+    decoder.lean_needed = False
+    one = lambda: decoder.forward(q, k, v, out, sm_scale=scale)  # noqa: E731
+    print(f"  one launch + merge {graph_time_us(one, flush):6.1f} us", flush=True)
+
+
+def main() -> None:
+    args = sys.argv[1:]
+    split = args.index("--") if "--" in args else len(args)
+    shapes = args[:split] or ["4,128_4096,256", "1,64_4096,512", "1,256_2048,32"]
+    variants = args[split + 1 :] or ["4x64", "4x64x128", "3x64"]
+    flush = torch.empty(2**28, dtype=torch.uint8, device="cuda")
+    torch.cuda.synchronize()
+    print(f"# {torch.cuda.get_device_name()}, {sys.argv}", flush=True)
+    for shape in shapes:
+        run_shape(shape, variants, flush)
+        torch.cuda.empty_cache()
+
+
+if __name__ == "__main__":
+    main()
