@@ -133,18 +133,20 @@ def run_shape(shape: str, variants: list[str], flush) -> None:
     decoder.upload(plan)
 
 
-def main() -> None:
+def run_shapes(run, shapes: list[str], variants: list[str]) -> None:
+    """``SHAPE ... [-- VARIANT ...]`` from the command line (the defaults when absent), each
+    shape through ``run(shape, variants, flush)``; shared with ``pair.py``."""
     args = sys.argv[1:]
     split = args.index("--") if "--" in args else len(args)
-    shapes = args[:split] or ["1,64_4096,512", "4,128_4096,256", "1,256_2048,32"]
-    variants = args[split + 1 :] or ["3x64"]
+    shapes = args[:split] or shapes
+    variants = args[split + 1 :] or variants
     flush = torch.empty(2**28, dtype=torch.uint8, device="cuda")
     torch.cuda.synchronize()
     print(f"# {torch.cuda.get_device_name()}, {sys.argv}", flush=True)
     for shape in shapes:
-        run_shape(shape, variants, flush)
+        run(shape, variants, flush)
         torch.cuda.empty_cache()
 
 
 if __name__ == "__main__":
-    main()
+    run_shapes(run_shape, ["1,64_4096,512", "4,128_4096,256", "1,256_2048,32"], ["3x64"])

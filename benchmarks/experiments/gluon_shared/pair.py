@@ -36,7 +36,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[2]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(HERE))
-from exp import join_items  # noqa: E402
+from exp import join_items, run_shapes  # noqa: E402
 from graph_timing import graph_time_us  # noqa: E402
 from kernel import shared_pack  # noqa: E402
 from providers import HEAD_DIM, batch_for, make_decoder  # noqa: E402
@@ -149,18 +149,6 @@ def run_shape(shape: str, variants: list[str], flush) -> None:
     print(f"  one launch + merge {graph_time_us(one, flush):6.1f} us", flush=True)
 
 
-def main() -> None:
-    args = sys.argv[1:]
-    split = args.index("--") if "--" in args else len(args)
-    shapes = args[:split] or ["4,128_4096,256", "1,64_4096,512", "1,256_2048,32"]
-    variants = args[split + 1 :] or ["4x64", "4x64x128", "3x64"]
-    flush = torch.empty(2**28, dtype=torch.uint8, device="cuda")
-    torch.cuda.synchronize()
-    print(f"# {torch.cuda.get_device_name()}, {sys.argv}", flush=True)
-    for shape in shapes:
-        run_shape(shape, variants, flush)
-        torch.cuda.empty_cache()
-
-
 if __name__ == "__main__":
-    main()
+    shapes = ["4,128_4096,256", "1,64_4096,512", "1,256_2048,32"]
+    run_shapes(run_shape, shapes, ["4x64", "4x64x128", "3x64"])
