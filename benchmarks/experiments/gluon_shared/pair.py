@@ -22,10 +22,12 @@ CUDA graphs after the benchmarks' flush, merge included where it says so:
   the one launch (the same plan kept whole);
 - per variant: the Gluon kernel alone on the shared part's items; the Gluon pair (private
   part forked on the decoder's side stream, Gluon on the main stream, join, merge), launched
-  private first as the decoder does, and Gluon first.
-Every Gluon pair's output is compared with the stock pair's.
+  private first as the decoder does, and Gluon first, each with the private part on two
+  programs per SM (the lean kernel's) and on one (room for the two-warpgroup variant).
+Every Gluon pair's output is compared with the stock pair's: max |difference| in parentheses.
 """
 
+import itertools
 import sys
 from pathlib import Path
 
@@ -79,8 +81,8 @@ def run_shape(shape: str, variants: list[str], flush) -> None:
     )
     options = dict(menu=menu, sm_scale=scale, check=False)
 
-    def private_part() -> None:
-        pack_decode(*args, num_programs=decoder.num_private_programs, part="private", **options)
+    def private_part(programs: int = decoder.num_private_programs) -> None:
+        pack_decode(*args, num_programs=programs, part="private", **options)
 
     def shared_part() -> None:
         pack_decode(*args, num_programs=decoder.num_programs, part="shared", **options)
@@ -88,14 +90,14 @@ def run_shape(shape: str, variants: list[str], flush) -> None:
     def merge() -> None:
         merge_states(out, decoder.partial_o, decoder.partial_lse, decoder.req_partial_indptr)
 
-    def pair(shared_launch, private_first: bool = True) -> None:
+    def pair(shared_launch, private_first: bool, private_programs: int) -> None:
         main, side = torch.cuda.current_stream(), decoder._side
         decoder._fork.record(main)
         side.wait_event(decoder._fork)
         if not private_first:
             shared_launch()
         with torch.cuda.stream(side):
-            private_part()
+            private_part(private_programs)
         if private_first:
             shared_launch()
         decoder._join.record(side)
@@ -132,15 +134,18 @@ def run_shape(shape: str, variants: list[str], flush) -> None:
 
         alone = graph_time_us(gluon, flush)
         row = [f"  gluon {variant} ({items.shape[0]} items): alone {alone:6.1f}"]
-        for private_first in (True, False):
-            run = lambda g=gluon, p=private_first: pair(g, p)  # noqa: E731
+        sms = torch.cuda.get_device_properties(q.device).multi_processor_count
+        for private_first, programs in itertools.product((True, False), (2 * sms, sms)):
+            run = lambda g=gluon, f=private_first, p=programs: pair(g, f, p)  # noqa: E731
             out.fill_(float("nan"))
             run()
             torch.cuda.synchronize()
             err = (out.float() - out_ref.float()).abs().max().item()
             order = "private first" if private_first else "gluon first"
             us = graph_time_us(run, flush)
-            row.append(f"pair + merge ({order}) {us:6.1f} (max|d| {err:.1e})")
+            row.append(
+                f"pair + merge ({order}, private {programs // sms}/SM) {us:6.1f} ({err:.1e})"
+            )
         print(", ".join(row) + " us", flush=True)
     decoder._splits = lambda plan: False
     decoder.upload(plan)
