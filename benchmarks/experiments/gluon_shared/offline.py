@@ -1,8 +1,8 @@
 """Compile the Gluon shared-pack kernel for sm90 without a GPU: registers, spills, shared
 memory, and ptxas's warning when it serializes the wgmma pipeline (C7514).
 
-python benchmarks/experiments/gluon_shared/offline.py [STAGES] [BLOCK_N] [BLOCK_M] [s]
-  (s: the probe without the softmax)
+python benchmarks/experiments/gluon_shared/offline.py [STAGES] [BLOCK_N] [BLOCK_M] [s] [p]
+  (s: the probe without the softmax; p: the persistent build, a fixed grid over the units)
 """
 
 import sys
@@ -22,9 +22,11 @@ def main() -> None:
     kernel = _shared_pack_kernel
     pointers = {"q_ptr": "*bf16", "k_ptr": "*bf16", "v_ptr": "*bf16", "o_ptr": "*bf16",
                 "kv_indices_ptr": "*i32", "items_ptr": "*i32", "members_ptr": "*i32",
-                "partial_o_ptr": "*fp32", "partial_lse_ptr": "*fp32"}  # fmt: skip
+                "count_ptr": "*i32", "partial_o_ptr": "*fp32",
+                "partial_lse_ptr": "*fp32"}  # fmt: skip
     constexprs = dict(NUM_KV_HEADS=8, GROUP=4, BLOCK_D=128, BLOCK_M=block_m, BLOCK_N=block_n,
-                      STAGES=stages, WARPS=block_m // 16, SOFTMAX="s" not in sys.argv)  # fmt: skip
+                      STAGES=stages, WARPS=block_m // 16, SOFTMAX="s" not in sys.argv,
+                      PERSISTENT="p" in sys.argv)  # fmt: skip
     aligned = {n for n in kernel.arg_names if n in pointers or n.startswith("stride")}
     options = dict(num_warps=block_m // 16)
     compiled, report, _ = compile_for_sm90(

@@ -2,7 +2,9 @@
 
 python benchmarks/experiments/gluon_shared/pair.py [SHAPE ...] [-- VARIANT ...]
   SHAPE: TREE[@Q_HEADS,KV_HEADS] (providers.batch_for); VARIANT: STAGESxBLOCK_N[xBLOCK_M] as
-  in exp.py (no m/s/w suffixes here), e.g. 4x64, 4x64x128, 3x64.
+  in exp.py (no m/s/w suffixes here), e.g. 4x64, 4x64x128, 3x64; a trailing ``p`` runs the
+  persistent build (one program per SM over the count in device memory, as a CUDA graph of
+  the product would need), e.g. 4x64p.
 
 Session 15 compared the Gluon kernel with the one launch, in series (exp.py): two launches
 lost the overlap. Since then the lean kernel (cost_model.LeanKernel) splits a plan into two
@@ -10,10 +12,9 @@ concurrent launches anyway: the shared part on one program per SM and the privat
 two, forked on a side stream. On gsp 4 x 32's batch the shared part then takes 57.8 us on its
 own and the pair 75.3 (../kept_whole/README.md), while the Gluon kernel alone did the same
 shared items in 34.6 us (4 stages, 128 rows, one program per SM) and 46.7 (4 stages, 64
-rows). Per SM, next to the two private-part programs (37 KB, 128 registers each):
-- 4x64: 144 KB, 1 warpgroup; fits beside both (218 KB, about 55k registers);
-- 4x64x128: 160 KB, 2 warpgroups at 170 registers (offline.py): fits beside one only;
-- 3x64: 112 KB; fits beside both.
+rows). Per SM, next to the two private-part programs (37 KB, 128 registers each), 4x64 and
+3x64 fit beside both, 4x64x128 beside one, and its persistent build beside none (shared
+memory and registers from offline.py: README.md, "Prepared in session 31").
 So which of them makes the pair faster is a question of the block scheduler, measured here.
 
 Per shape: the default plan with the split forced (the shared part's items first). Timed in
@@ -118,23 +119,30 @@ def run_shape(shape: str, variants: list[str], flush) -> None:
         + ", ".join(f"{name} {us:6.1f} us" for name, us in times.items()),
         flush=True,
     )
+    sms = torch.cuda.get_device_properties(q.device).multi_processor_count
     for variant in variants:
-        stages, block_n, block_m = (*map(int, variant.split("x")), 64)[:3]
+        stages, block_n, block_m = (*map(int, variant.rstrip("p").split("x")), 64)[:3]
         items, why = gluon_items(decoder, group, block_m)
         if items is None:
             print(f"  gluon {variant}: skipped, {why}", flush=True)
             continue
+        # persistent: one program per SM over the count in device memory, the header's shared
+        # items as a graph of the product would read them (the joined 128-row items: their own)
+        persistent = variant.endswith("p")
+        count = None
+        if persistent and block_m == 64:
+            items, count = decoder.items, decoder.header  # the plan's buffers, shared items first
 
-        def gluon(s=stages, n=block_n, m=block_m, its=items) -> None:
+        def gluon(s=stages, n=block_n, m=block_m, its=items, c=count, p=persistent) -> None:
             compiled = shared_pack(
                 q, k, v, out, decoder.kv_indices, its, decoder.members, decoder.partial_o,
-                decoder.partial_lse, sm_scale=scale, stages=s, block_n=n, block_m=m,
+                decoder.partial_lse, sm_scale=scale, stages=s, block_n=n, block_m=m, count=c,
+                programs=sms if p else None,
             )  # fmt: skip
             prefer_max_shared_carveout(compiled)  # beside the private part, as the pair's
 
         alone = graph_time_us(gluon, flush)
-        row = [f"  gluon {variant} ({items.shape[0]} items): alone {alone:6.1f}"]
-        sms = torch.cuda.get_device_properties(q.device).multi_processor_count
+        row = [f"  gluon {variant}: alone {alone:6.1f}"]
         for private_first, programs in itertools.product((True, False), (2 * sms, sms)):
             run = lambda g=gluon, f=private_first, p=programs: pair(g, f, p)  # noqa: E731
             out.fill_(float("nan"))
@@ -156,4 +164,4 @@ def run_shape(shape: str, variants: list[str], flush) -> None:
 
 if __name__ == "__main__":
     shapes = ["4,128_4096,256", "1,64_4096,512", "1,256_2048,32"]
-    run_shapes(run_shape, shapes, ["4x64", "4x64x128", "3x64"])
+    run_shapes(run_shape, shapes, ["4x64", "4x64p", "4x64x128", "4x64x128p", "3x64"])
