@@ -79,7 +79,7 @@ def _shared_pack_kernel(
     v_smem = gl.allocate_shared_memory(dtype, [STAGES, BLOCK_N, BLOCK_D], tile_layout)
     # (item, KV head) units: one a program on a grid of them all, or (PERSISTENT) a fixed grid
     # striding over the count in device memory, capturable whatever the plan. A loop over
-    # units keeps more registers live (239 against 175 at 4 x 64 x 64, offline.py), so the
+    # units keeps more registers live (239 against 168 at 4 x 64 x 64, offline.py), so the
     # one-unit path stays a loop of one iteration that the compiler folds away.
     if PERSISTENT:
         first, end, step = gl.program_id(0), gl.load(count_ptr) * NUM_KV_HEADS, gl.num_programs(0)
