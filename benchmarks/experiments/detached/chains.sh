@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
 # Prepared in session 31 for the next session (one H200, about 5-7 of the 30 device minutes,
-# at most 16 under the timeouts;
-# kernel level only, no server), on GPU 0:
+# at most 16 under the timeouts; kernel level only, no server), on GPU 0:
 # 1. gluon_shared/pair.py: the Gluon shared-pack kernel as the lean pair's shared part, beside
 #    the private part on the side stream. On gsp 4 x 32's batch the lean pair's shared part
 #    (one program per SM) takes 57.8 us of the pair's 75.3, and the Gluon kernel alone did
