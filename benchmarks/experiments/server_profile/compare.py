@@ -1,13 +1,14 @@
 """Two servers' profiles side by side: each workload's step split, a CSV, a JSON and a plot.
 
-    python compare.py PAT_DIR FI_DIR --out DIR [--commit SHA] [--command "..."]
+    python compare.py PAT_DIR FI_DIR --out DIR --gpu "NVIDIA H200" [--command "..."]
 
 Reads the ``profile-<workload>-<backend>.json`` files that ``run.py`` wrote into each dir (one
 backend per dir) and, per workload in both, writes one row per backend: the step's median
 period, decode attention per layer (the union of its kernels), GEMMs, other kernels and idle
 time per step (averaged over the profiled window, which may hold a prefill wave: compare
 ``window_us_per_step`` with the period), the measured pass's decode tok/s from the server
-log, and the period's ratio to the second dir's. ``compare.png`` stacks the split of each step.
+log, and the period's ratio to the second dir's. The commit is the one the profiles' rows name
+(``PAT_COMMIT`` of the run). ``compare.png`` stacks the split of each step.
 """
 
 from __future__ import annotations
@@ -87,8 +88,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("dirs", type=Path, nargs=2)
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--gpu", default="NVIDIA H200")
-    parser.add_argument("--commit", default="unknown")
+    parser.add_argument("--gpu", required=True, help="the GPU the profiles ran on")
     parser.add_argument("--command", default="", help="the command that made the profiles")
     args = parser.parse_args()
     first, second = (load(d) for d in args.dirs)
@@ -104,7 +104,10 @@ def main() -> None:
         writer = csv.DictWriter(f, fieldnames=FIELDS)
         writer.writeheader()
         writer.writerows(rows)
-    meta = dict(gpu=args.gpu, commit=args.commit, date=datetime.date.today().isoformat())
+    commits = {(p[name].get("row") or {}).get("commit") for p in (first, second) for name in common}
+    if len(commits) != 1:
+        raise ValueError(f"the profiles come from different commits: {sorted(map(str, commits))}")
+    meta = dict(gpu=args.gpu, commit=commits.pop(), date=datetime.date.today().isoformat())
     summary = dict(**meta, command=args.command, rows=rows)
     (args.out / "compare.json").write_text(json.dumps(summary, indent=1))
     plot(rows, args.out / "compare.png")
