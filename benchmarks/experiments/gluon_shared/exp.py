@@ -52,6 +52,12 @@ def join_items(items, group: int, block_m: int):
     return torch.tensor(joined, dtype=torch.int32).cuda()
 
 
+def gluon_takes(items: np.ndarray, menu) -> np.ndarray:
+    """Which plan items the Gluon kernel runs: 64-row tiles of several members, chunk >= 0."""
+    rows = np.array([menu.tiles[t].block_m for t in items[:, 5]])
+    return (items[:, 3] > 1) & (items[:, 4] >= 0) & (rows == 64)
+
+
 def run_shape(shape: str, variants: list[str], flush) -> None:
     batch = batch_for(shape)
     group = batch.q.shape[1] // batch.k.shape[1]
@@ -59,8 +65,7 @@ def run_shape(shape: str, variants: list[str], flush) -> None:
     decoder = make_decoder(batch, menu)
     plan = decoder.plan
     items = plan.items
-    rows = np.array([menu.tiles[t].block_m for t in items[:, 5]])
-    shared = (items[:, 3] > 1) & (items[:, 4] >= 0) & (rows == 64)
+    shared = gluon_takes(items, menu)
     rest_plan = dataclasses.replace(plan, items=items[~shared])
     shared_items = torch.from_numpy(items[shared]).cuda()
     prefix = int((items[shared, 1].astype("int64") * items[shared, 3] * group).sum())

@@ -39,7 +39,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[2]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(HERE))
-from exp import join_items, run_shapes  # noqa: E402
+from exp import gluon_takes, join_items, run_shapes  # noqa: E402
 from graph_timing import graph_time_us  # noqa: E402
 from kernel import shared_pack  # noqa: E402
 from providers import HEAD_DIM, batch_for, make_decoder  # noqa: E402
@@ -51,13 +51,12 @@ from sglang_pat.cost_model import default_tile_menu  # noqa: E402
 def gluon_items(decoder, group: int, block_m: int):
     """The shared part's items as the Gluon kernel takes them, or None with the reason when
     it cannot take them all (it runs 64-row tiles of several members, chunk >= 0)."""
-    plan, menu = decoder.plan, decoder.menu
+    plan = decoder.plan
     shared = plan.items[: plan.num_shared_items]
-    rows = np.array([menu.tiles[t].block_m for t in shared[:, 5]])
     if not shared.shape[0]:
         return None, "no shared items"
-    if not ((shared[:, 3] > 1) & (shared[:, 4] >= 0) & (rows == 64)).all():
-        return None, f"shared items on tiles {sorted(set(rows.tolist()))} or single members"
+    if not gluon_takes(shared, decoder.menu).all():
+        return None, "shared items other than 64-row tiles of several members"
     if block_m == 64:
         return torch.from_numpy(np.ascontiguousarray(shared)).cuda(), ""
     return join_items(shared, group, block_m), ""
