@@ -22,6 +22,7 @@ benchmarks' flush (graph_timing.graph_time_us), merge included where it says so:
 Each series' output is compared with the stock pair's (max |difference| in parentheses).
 """
 
+import itertools
 import sys
 from pathlib import Path
 
@@ -51,9 +52,8 @@ def run_shape(shape: str, grids: list[str], flush) -> None:
     decoder.upload(decoder.plan)
     decoder.lean_needed, decoder.merge_needed = True, True
     plan = decoder.plan
-    if not 0 < plan.num_shared_items < plan.items.shape[0]:
-        print(f"{shape}: the plan has no two parts", flush=True)
-        return
+    if plan.num_shared_items == 0:
+        return run_private_only(shape, batch, menu, decoder, grids, flush)
     q, k, v, scale = batch.q, batch.k, batch.v, batch.sm_scale
     out_ref, out = torch.empty_like(q), torch.empty_like(q)
     # the shared part on every program of its grid, as in series nothing runs beside it
@@ -74,6 +74,18 @@ def run_shape(shape: str, grids: list[str], flush) -> None:
 
     def merge() -> None:
         merge_states(out, decoder.partial_o, decoder.partial_lse, decoder.req_partial_indptr)
+
+    def pair(per_sm: int, header: torch.Tensor) -> None:
+        main, side = torch.cuda.current_stream(), decoder._side
+        decoder._fork.record(main)
+        side.wait_event(decoder._fork)
+        with torch.cuda.stream(side):
+            private_part(per_sm)
+        pack_decode(*head, header, *tail, num_programs=decoder.num_programs, part="shared",
+                    **options)  # fmt: skip
+        decoder._join.record(side)
+        main.wait_event(decoder._join)
+        merge()
 
     def series(per_sm: int, private_first: bool) -> None:
         if private_first:
@@ -107,12 +119,59 @@ def run_shape(shape: str, grids: list[str], flush) -> None:
             order = "private first" if private_first else "shared first"
             row.append(f"series ({order}, private {per_sm}/SM) {graph_time_us(run, flush):6.1f}"
                        f" ({err:.1e})")  # fmt: skip
+    # the pair as the decoder forks it (private part first, on the side stream), with the
+    # private part on more programs (those past what fits start as room frees, on their
+    # strided units) and/or the shared part on all of its programs (the second per SM starts
+    # once the private part's programs leave)
+    for per_sm, header in itertools.product((2, 4), (decoder.header, header_all_programs)):
+        run = lambda p=per_sm, h=header: pair(p, h)  # noqa: E731
+        out.fill_(float("nan"))
+        run()
+        torch.cuda.synchronize()
+        err = (out.float() - out_ref.float()).abs().max().item()
+        shared = "1/SM" if header is decoder.header else "2/SM"
+        row.append(f"pair (private {per_sm}/SM, shared {shared}) {graph_time_us(run, flush):6.1f}"
+                   f" ({err:.1e})")  # fmt: skip
     decoder._splits = lambda plan: False
     decoder.upload(plan)
     decoder.lean_needed = False
     one = lambda: decoder.forward(q, k, v, out, sm_scale=scale)  # noqa: E731
     row.append(f"one launch + merge {graph_time_us(one, flush):6.1f}")
     print("  " + ", ".join(row) + " us", flush=True)
+
+
+def run_private_only(shape: str, batch, menu, decoder, grids: list[str], flush) -> None:
+    """A plan without shared items: the one launch (the all-items build, the menu's programs
+    per SM) against the private-part build alone on every item."""
+    q, k, v, scale = batch.q, batch.k, batch.v, batch.sm_scale
+    out_ref, out = torch.empty_like(q), torch.empty_like(q)
+    decoder.upload(decoder.plan)
+    decoder.lean_needed = False
+    one = lambda: decoder.forward(q, k, v, out_ref, sm_scale=scale)  # noqa: E731
+    one()
+    torch.cuda.synchronize()
+    num_items = decoder.plan.items.shape[0]
+    header = decoder.header.clone()
+    header.copy_(torch.tensor([0, 0, num_items], dtype=header.dtype))
+    sms = torch.cuda.get_device_properties(q.device).multi_processor_count
+    args = (q, k, v, out, decoder.kv_indices, decoder.items, decoder.members, header,
+            decoder.queue, decoder.partial_o, decoder.partial_lse)  # fmt: skip
+
+    def private_alone(per_sm: int) -> None:
+        pack_decode(*args, num_programs=per_sm * sms, part="private", menu=menu, sm_scale=scale,
+                    check=False)  # fmt: skip
+        if decoder.merge_needed:
+            merge_states(out, decoder.partial_o, decoder.partial_lse, decoder.req_partial_indptr)
+
+    row = [f"one launch + merge {graph_time_us(one, flush):6.1f}"]
+    for per_sm in map(int, grids):
+        run = lambda p=per_sm: private_alone(p)  # noqa: E731
+        out.fill_(float("nan"))
+        run()
+        torch.cuda.synchronize()
+        err = (out.float() - out_ref.float()).abs().max().item()
+        row.append(f"private part {per_sm}/SM + merge {graph_time_us(run, flush):6.1f} ({err:.1e})")
+    print(f"{shape}: items {num_items}, no shared items, " + ", ".join(row) + " us", flush=True)
 
 
 if __name__ == "__main__":
