@@ -60,8 +60,7 @@ def check_pack_inputs(
     part: str = "all",
 ) -> None:
     """Raise ValueError naming the first argument of ``pack_decode`` that does not fit (a
-    shared-part launch needs ``menu.lean`` and a header of two entries, a private-part one
-    of four)."""
+    shared- or private-part launch needs ``menu.lean`` and a header of three entries)."""
     check_arg(part in PARTS, "part", f"must be one of {sorted(PARTS)}")
     check_arg(part == "all" or menu.lean is not None, "menu", f"has no lean kernel ({part})")
     device = q.device
@@ -103,7 +102,7 @@ def check_pack_inputs(
     check_arg(items.dim() == 2 and items.shape[1] == 6, "items", "must be [capacity, 6]")
     check_arg(members.dim() == 2 and members.shape[1] == 4, "members", "must be [capacity, 4]")
     check_arg(queue.numel() >= 1, "queue", "needs an int32 counter")
-    needed = {"all": 1, "shared": 2, "private": 4}[part]
+    needed = 1 if part == "all" else 3
     check_arg(header.numel() >= needed, "header", f"needs {needed} entries (see pack_decode)")
     for name, tensor in (("partial_o", partial_o), ("partial_lse", partial_lse)):
         check_arg(tensor.dtype == torch.float32, name, f"must be float32, got {tensor.dtype}")

@@ -162,8 +162,7 @@ def pack_decode(
     ``part`` (the kernel's ``PART``): ``"all"`` items, ``header[0]`` of them; with
     ``menu.lean``, the ``"shared"`` part (the same items, on ``header[1]`` of the
     ``num_programs`` programs) or the ``"private"`` part (``header[2]`` items from
-    ``header[0]`` on, on ``header[3]`` of the ``num_programs`` programs, with the lean tiles,
-    warps and register cap; the queue is not used).
+    ``header[0]`` on, with the lean tiles, warps and register cap; the queue is not used).
     ``queue`` is an int32 zero (left zero after every launch), ``partial_o [slots, Hq, Dv]``
     and ``partial_lse [slots, Hq]`` are fp32. ``check=False`` skips the input checks (for a
     caller that already checked inputs of the same signature). The two parts ask for the

@@ -530,11 +530,10 @@ def _pack_decode_kernel(
     - ``ALL_ITEMS``: ``header_ptr[0]`` items, on every program;
     - ``SHARED_PART``: the same, on the first ``header_ptr[1]`` programs only (all, or one per
       SM while a ``PRIVATE_PART`` launch runs beside this one and needs the others' room);
-    - ``PRIVATE_PART``: ``header_ptr[2]`` items from item ``header_ptr[0]`` on, on the first
-      ``header_ptr[3]`` programs, compiled with small tiles (``M0`` × ``N0`` whatever an
-      item's tile): two programs per SM beside a shared-part program, or all of a grid of
-      more per SM when no shared part runs. Its units are alike and memory-bound: programs
-      stride over them without the queue.
+    - ``PRIVATE_PART``: ``header_ptr[2]`` items from item ``header_ptr[0]`` on, compiled with
+      small tiles (``M0`` × ``N0`` whatever an item's tile) for two programs per SM beside a
+      shared-part program. Its units are alike and memory-bound: programs stride over them
+      without the queue.
 
     ``PDL``: the merge kernel is launched as this one's programmatic dependent; it may start
     at once and waits for this grid (``_merge_states_kernel``).
@@ -544,11 +543,7 @@ def _pack_decode_kernel(
     if PART == PRIVATE_PART:
         items_ptr += tl.load(header_ptr) * 6  # its first item
         num_units = tl.load(header_ptr + 2) * NUM_KV_HEADS
-        # never past the grid: a stride beyond it would skip units
-        active_programs = tl.minimum(tl.load(header_ptr + 3), tl.num_programs(0))
         unit = tl.program_id(0)
-        if unit >= active_programs:
-            unit = num_units
     else:
         num_units = tl.load(header_ptr) * NUM_KV_HEADS
         # Program p's first unit is p, the rest come from the queue: no atomic round trip
@@ -562,7 +557,7 @@ def _pack_decode_kernel(
             active_programs = tl.num_programs(0)
     while unit < num_units:
         if PART == PRIVATE_PART:
-            next_unit = unit + active_programs
+            next_unit = unit + tl.num_programs(0)
         else:
             # Issued early: its latency hides behind the unit's work. Each unit done takes one
             # ticket, so a launch hands out tickets 0 .. num_units - 1, and the holder of the

@@ -54,14 +54,6 @@ class LeanKernel:
     ``gate`` decides per plan whether the split pays (``lean_gate``; None: whenever the plan
     has both kinds of item). On by default for head_dim ≤ 128 (``default_tile_menu``; off with
     ``lean=False``); likewise in the SGLang backend (off with ``SGLANG_PAT_LEAN_KERNEL=0``).
-
-    A plan with no shared item runs the private part alone, on ``alone_programs_per_sm``
-    programs per SM (the launch's grid; beside a shared part only ``programs_per_sm`` of them
-    take units), when it has more (item, KV head) units than the all-items launch has
-    programs: there the all-items build (255 registers, two programs per SM) needs a second
-    wave, and the private-part build (128 registers, four per SM) was 1.6-4.5% faster on
-    64 x 4096, 128 x 2048 and 256 x 1024, 3.7-15% slower at 256 units or fewer
-    (benchmarks/experiments/private_occupancy/README.md).
     """
 
     block_n: int = 32
@@ -69,7 +61,6 @@ class LeanKernel:
     num_warps: int = 4
     max_registers: int = 128
     programs_per_sm: int = 2
-    alone_programs_per_sm: int = 4
     shared_programs_per_sm: int = 1
     gate: LeanGate | None = LeanGate()
     # A CUDA graph replays the private-part launch, forked and joined, on every layer of every
@@ -108,8 +99,6 @@ class TileMenu:
             raise ValueError(f"tail_tile {self.tail_tile} is not a tile of the menu")
         if self.lean and not 1 <= self.lean.shared_programs_per_sm <= self.programs_per_sm:
             raise ValueError("lean.shared_programs_per_sm must be 1 .. programs_per_sm")
-        if self.lean and self.lean.alone_programs_per_sm < self.lean.programs_per_sm:
-            raise ValueError("lean.alone_programs_per_sm must be at least lean.programs_per_sm")
 
     def tile_stages(self) -> tuple[int, ...]:
         """Each tile's pipeline depth."""

@@ -96,9 +96,8 @@ class PatDecoder:
             "segments": cap.max_segments * SEGMENT_FIELDS,
             "items": cap.max_items * ITEM_FIELDS,
             "members": cap.max_members * MEMBER_FIELDS,
-            # items of the pack kernel, its programs with work, private-part items and
-            # programs with work; then at [4] (16 bytes on: the same pointer alignment) every
-            # item's count, for all-items launches
+            # items of the pack kernel, its programs with work, lean items; then at [4] (16 bytes
+            # on: the same pointer alignment) every item's count, for all-items launches
             "header": 7,
             "req_partial_indptr": cap.max_requests + 1,
         }
@@ -113,7 +112,7 @@ class PatDecoder:
         self.items = self._section(self._plan_buffer, "items").view(-1, ITEM_FIELDS)
         self.members = self._section(self._plan_buffer, "members").view(-1, MEMBER_FIELDS)
         header = self._section(self._plan_buffer, "header")
-        self.header = header[:4]
+        self.header = header[:3]
         # An all-items launch reads its own count, so that it computes the whole plan also when
         # the gate splits it: a graph that replays that form by mistake is slow, never wrong.
         self.header_all = header[4:5]
@@ -137,7 +136,7 @@ class PatDecoder:
         # With the lean kernel, the private part runs beside the shared part on a stream of
         # its own (never one of PyTorch's pooled streams: streams.py), forked and joined
         # through two events per layer (capturable: a graph records a fork and a join).
-        self.num_private_programs = self.scheduler.num_private_alone_programs  # its grid
+        self.num_private_programs = self.scheduler.num_private_part_programs
         fork = self.menu.lean is not None and pin
         self._side = dedicated_stream(self.device, self) if fork else None
         self._fork = torch.cuda.Event() if fork else None
@@ -203,35 +202,27 @@ class PatDecoder:
         self.graph_switches.add(self._graph_batch, switch)
 
     def _splits(self, plan: PackPlan) -> bool:
-        """Whether the plan's private items go to the private-part launch, with the lean kernel
-        on: a plan with shared items too (two kinds of unit to overlap on each SM) when its
-        gate expects the split to pay (``lean_gate``); one without shared items alone, on
-        more programs per SM, when it has more units than the all-items launch has programs
-        (``LeanKernel``)."""
+        """Whether the plan's private items go to the private-part launch: with the lean kernel
+        on, when the plan has shared items too (two kinds of unit to overlap on each SM) and
+        its gate expects the split to pay (``lean_gate``)."""
         lean = self.menu.lean
-        num_items, num_shared = plan.items.shape[0], plan.num_shared_items
-        if lean is None or num_shared == num_items:
+        if lean is None or not 0 < plan.num_shared_items < plan.items.shape[0]:
             return False
-        if num_shared == 0:
-            return num_items * self.scheduler.num_kv_heads > self.num_programs
         if lean.gate is None:
             return True
         return lean.gate.splits(self.scheduler.plan_work(plan))
 
     def _header(self, plan: PackPlan, splits: bool) -> np.ndarray:
         """The launches' header (see ``pack_decode``): the shared part's items and programs
-        with work, then the private part's; or every item on every program, none for a
+        with work, then the private part's items; or every item on every program, none for a
         private part. At [4], every item: the all-items launches' own header (``header_all``)."""
-        num_items, shared = plan.items.shape[0], plan.num_shared_items
+        num_items = plan.items.shape[0]
         if not splits:
-            pair = [num_items, self.num_programs, 0, 0]
-        elif shared:
-            scheduler = self.scheduler
-            programs = scheduler.num_shared_part_programs, scheduler.num_private_part_programs
-            pair = [shared, programs[0], num_items - shared, programs[1]]
-        else:  # the private part alone, on all of its grid
-            pair = [0, 0, num_items, self.num_private_programs]
-        return np.asarray([*pair, num_items, 0, 0], dtype=np.int32)
+            pair = [num_items, self.num_programs, 0]
+        else:
+            shared = plan.num_shared_items
+            pair = [shared, self.scheduler.num_shared_part_programs, num_items - shared]
+        return np.asarray([*pair, 0, num_items, 0, 0], dtype=np.int32)
 
     def upload(self, plan: PackPlan, keep_split: bool = False, may_split: bool = True) -> None:
         """Copy the plan into the device buffers; padded requests get empty merge ranges.

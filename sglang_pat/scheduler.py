@@ -60,13 +60,11 @@ class PackScheduler:
         self.capacity = capacity
         self.max_chunks_per_tile = max_chunks_per_tile
         self.num_programs = num_sms * self.menu.programs_per_sm
-        # With the lean kernel: the shared part's and the private part's programs with work
-        # when a plan splits, and the private part's grid, all of it at work when a plan
-        # without shared items runs the private part alone (cost_model.LeanKernel).
+        # With the lean kernel: the shared part's programs with work when a plan splits, and
+        # the private part's grid (cost_model.LeanKernel).
         lean = self.menu.lean
         self.num_shared_part_programs = num_sms * (lean.shared_programs_per_sm if lean else 0)
         self.num_private_part_programs = num_sms * (lean.programs_per_sm if lean else 0)
-        self.num_private_alone_programs = num_sms * (lean.alone_programs_per_sm if lean else 0)
         self.token_cost = [
             self.cost.token_cost(c.block_m, head_dim, kv_elem_bytes) for c in self.tiles
         ]

@@ -88,7 +88,7 @@ def test_gate_keeps_one_launch(for_graph: bool, monkeypatch: pytest.MonkeyPatch)
     plan = decoder.plan_step(forest, kv.pool_rows, kv.req_to_token, for_graph=for_graph)
     assert 0 < plan.num_shared_items < plan.items.shape[0]
     assert not decoder.splits and decoder.lean_needed == for_graph
-    assert decoder.header.tolist() == [plan.items.shape[0], 6, 0, 0]
+    assert decoder.header.tolist() == [plan.items.shape[0], 6, 0]
     parts = []
 
     def recording(*args, part: str = "all", **options):
@@ -228,10 +228,9 @@ def test_private_items_in_the_lean_kernel(lean: bool, group: int) -> None:
     header = decoder.header.tolist()
     if lean:
         assert decoder.lean_needed
-        shared = plan.num_shared_items
-        assert header == [shared, 3, plan.items.shape[0] - shared, 6]  # private part: 2 / SM
+        assert header == [plan.num_shared_items, 3, plan.items.shape[0] - plan.num_shared_items]
     else:
-        assert not decoder.lean_needed and header == [plan.items.shape[0], 6, 0, 0]
+        assert not decoder.lean_needed and header == [plan.items.shape[0], 6, 0]
     out = torch.full_like(kv.q, float("nan"))
     decoder.forward(kv.q, kv.k_buffer, kv.v_buffer, out, sm_scale=0.125)
     assert_close(out, reference_decode(kv, 0.125), torch.float16)
@@ -245,33 +244,19 @@ def test_private_items_in_the_lean_kernel(lean: bool, group: int) -> None:
         assert decoder.queue.tolist() == [0]
 
 
-@pytest.mark.parametrize("num_sms", [2, 4], ids=["private-part-alone", "one-launch"])
-@pytest.mark.parametrize("for_graph", [False, True], ids=["eager", "graph-planned"])
-def test_plans_without_shared_items(num_sms: int, for_graph: bool) -> None:
-    """An all-private plan with more (item, KV head) units than the all-items launch has
-    programs (3 requests x 2 KV heads against 2 x 2) runs the private part alone on all of its
-    grid (4 programs per SM) beside an empty shared part; with fewer (against 4 x 2) the
-    all-items launch takes it, eagerly alone, planned for a graph beside a private-part
-    launch with no items (a captured graph replays both kernels whatever the plan)."""
-    forest = PrefixForest.from_tree_spec("3_300")  # tails too long to pack: one item each
+def test_no_lean_launch_without_shared_items() -> None:
+    """All-private plans keep every program of the pack kernel and no lean launch, unless a
+    graph is being planned for (a captured graph replays both kernels whatever the plan)."""
+    forest = PrefixForest.from_tree_spec("3_50")
     kv = make_batch(forest, num_q_heads=8, num_kv_heads=2, head_dim=64, dtype=torch.float16)
     menu = menu_with_gate(64, 4, LeanGate())
-    decoder = decoder_for(kv, max_requests=4, max_kv_indices=1024, num_sms=num_sms, menu=menu)
-    plan = decoder.plan_step(forest, kv.pool_rows, kv.req_to_token, for_graph=for_graph)
-    items = plan.items.shape[0]
-    assert plan.num_shared_items == 0 and items == 3
-    alone = num_sms == 2
-    assert decoder.splits == alone and decoder.lean_needed == (alone or for_graph)
-    if alone:
-        assert decoder.num_private_programs == 4 * num_sms
-        assert decoder.header.tolist() == [0, 0, items, 4 * num_sms]
-    else:
-        assert decoder.header.tolist() == [items, decoder.num_programs, 0, 0]
-    for _ in range(2):
-        out = torch.full_like(kv.q, float("nan"))
-        decoder.forward(kv.q, kv.k_buffer, kv.v_buffer, out, sm_scale=0.125)
-        assert_close(out, reference_decode(kv, 0.125), torch.float16)
-        assert decoder.queue.tolist() == [0]
+    decoder = decoder_for(kv, max_requests=4, max_kv_indices=256, num_sms=2, menu=menu)
+    plan = decoder.plan_step(forest, kv.pool_rows, kv.req_to_token)
+    assert decoder.header.tolist() == [plan.items.shape[0], 4, 0] and not decoder.lean_needed
+    decoder.plan_step(forest, kv.pool_rows, kv.req_to_token, for_graph=True)
+    assert decoder.lean_needed
+    out = decoder.forward(kv.q, kv.k_buffer, kv.v_buffer, torch.empty_like(kv.q), sm_scale=0.125)
+    assert_close(out, reference_decode(kv, 0.125), torch.float16)
 
 
 @pytest.mark.parametrize("graph_batch", [None, 3, 4, 8], ids=lambda b: f"graph-of-{b}")
@@ -304,9 +289,9 @@ def test_small_graphs_capture_the_one_launch(graph_batch: int | None) -> None:
         items = plan.items.shape[0]
         if pair:
             shared = plan.num_shared_items
-            assert decoder.header.tolist() == [shared, 3, items - shared, 6]
+            assert decoder.header.tolist() == [shared, 3, items - shared]
         else:
-            assert decoder.header.tolist() == [items, decoder.num_programs, 0, 0]
+            assert decoder.header.tolist() == [items, decoder.num_programs, 0]
         out = torch.full_like(kv.q, float("nan"))
         decoder.forward(kv.q, kv.k_buffer, kv.v_buffer, out, sm_scale=0.125)
         assert_close(out, reference_decode(kv, 0.125), torch.float16)
@@ -435,7 +420,6 @@ def test_lazy_steps_keep_the_gates_choice() -> None:
         plan = decoder.plan_step(forest, kv.pool_rows, kv.req_to_token)
         assert decoder.scheduler.last_plan_was_lazy == (step > 0)
         shared = plan.num_shared_items
-        header = decoder.header.tolist()
-        assert decoder.splits and header == [shared, 3, len(plan.items) - shared, 6]
+        assert decoder.splits and decoder.header.tolist() == [shared, 3, len(plan.items) - shared]
         forest = dataclasses.replace(forest, seq_lens=forest.seq_lens + 1)
     assert len(calls) == 1

@@ -149,7 +149,7 @@ def test_huge_slot_indices() -> None:
 def test_default_menu_keeps_its_programs_per_sm() -> None:
     """The tiles' K/V buffers (pipeline depth × block) must leave room for every program the
     menu puts on an SM; one more stage on a big tile would halve the occupancy silently. With
-    the lean kernel, two lean programs must fit beside one pack program, and four alone."""
+    the lean kernel, two lean programs must fit beside one pack program."""
     menu = default_tile_menu(128)
     q = torch.zeros(1, 32, 128, dtype=torch.bfloat16, device="cuda")
     kv = torch.zeros(64, 8, 128, dtype=torch.bfloat16, device="cuda")
@@ -157,7 +157,7 @@ def test_default_menu_keeps_its_programs_per_sm() -> None:
     def ints(*shape: int) -> torch.Tensor:
         return torch.zeros(shape, dtype=torch.int32, device="cuda")
 
-    args = (q, kv, kv, torch.empty_like(q), ints(64), ints(1, 6), ints(1, 4), ints(4), ints(2))
+    args = (q, kv, kv, torch.empty_like(q), ints(64), ints(1, 6), ints(1, 4), ints(3), ints(2))
     args += (torch.empty(1, 32, 128, device="cuda"), torch.empty(1, 32, device="cuda"))
     # no items: only the compiled kernels are wanted
     compiled = launch.pack_decode(*args, menu=menu, num_programs=1, sm_scale=1.0)
@@ -182,9 +182,6 @@ def test_default_menu_keeps_its_programs_per_sm() -> None:
         + lean_compiled.n_regs * lean.num_warps * lean.programs_per_sm
     )
     assert lean_compiled.n_regs <= lean.max_registers and registers <= 65536
-    # Alone (a plan without shared items) its whole grid must fit at once.
-    assert lean_per_program * lean.alone_programs_per_sm <= props.shared_memory_per_multiprocessor
-    assert 32 * lean_compiled.n_regs * lean.num_warps * lean.alone_programs_per_sm <= 65536
 
 
 def assert_form_enabled(switch: graph_switch.GraphSwitch, splits: bool) -> None:

@@ -60,10 +60,7 @@ def test_gate_weighs_the_parts_against_the_one_launch() -> None:
         ("64,256_2048,178@32,8", False),  # gsp defaults' batch, groups of 4: 1.10
         ("1,8,512_32,512,256@16,8", False),  # long private tails: 1.19
         ("1,1024_2048,32@64,8", False),  # a heavy shared part: 1.21
-        # no shared items (session 32, benchmarks/experiments/private_occupancy/): the private
-        # part alone beyond the one launch's 264 programs, 2,048 units: 0.955; 256: 1.037
-        ("256_1024@32,8", True),
-        ("32_1024@32,8", False),
+        ("256_1024@32,8", False),  # no shared items
         # gsp defaults' batches as a server decodes them (shuffled groups of 1 to ~10), which
         # session 18's coefficients split: 1.15 and 1.12
         ("gsp:64x16:2048+250:b256:s0@32,8", False),
