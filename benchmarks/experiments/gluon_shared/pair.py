@@ -62,17 +62,29 @@ def gluon_items(decoder, group: int, block_m: int):
     return join_items(shared, group, block_m), ""
 
 
-def run_shape(shape: str, variants: list[str], flush) -> None:
+def split_decoder(shape: str):
+    """``(batch, menu, decoder)`` for ``shape`` with its default plan uploaded split (the
+    shared part's items first, gate or not), or None (said why) when the head config has no
+    lean kernel; shared with ``../private_occupancy/run.py``."""
     batch = batch_for(shape)
     group = batch.q.shape[1] // batch.k.shape[1]
     menu = default_tile_menu(HEAD_DIM, group)
     if menu.lean is None:
         print(f"{shape}: no lean kernel at this head config", flush=True)
-        return
+        return None
     decoder = make_decoder(batch, menu)
     decoder._splits = lambda plan: plan.num_shared_items > 0  # the split, gate or not
     decoder.upload(decoder.plan)
     decoder.lean_needed, decoder.merge_needed = True, True
+    return batch, menu, decoder
+
+
+def run_shape(shape: str, variants: list[str], flush) -> None:
+    split = split_decoder(shape)
+    if split is None:
+        return
+    batch, menu, decoder = split
+    group = batch.q.shape[1] // batch.k.shape[1]
     q, k, v, scale = batch.q, batch.k, batch.v, batch.sm_scale
     out_ref, out = torch.empty_like(q), torch.empty_like(q)
     args = (

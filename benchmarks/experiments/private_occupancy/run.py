@@ -34,23 +34,15 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT / "benchmarks/experiments/gluon_shared"))
 from exp import run_shapes  # noqa: E402
 from graph_timing import graph_time_us  # noqa: E402
-from providers import HEAD_DIM, batch_for, make_decoder  # noqa: E402
+from pair import split_decoder  # noqa: E402
 from sglang_pat.kernels.launch import merge_states, pack_decode  # noqa: E402
-
-from sglang_pat.cost_model import default_tile_menu  # noqa: E402
 
 
 def run_shape(shape: str, grids: list[str], flush) -> None:
-    batch = batch_for(shape)
-    group = batch.q.shape[1] // batch.k.shape[1]
-    menu = default_tile_menu(HEAD_DIM, group)
-    if menu.lean is None:
-        print(f"{shape}: no lean kernel at this head config", flush=True)
+    split = split_decoder(shape)
+    if split is None:
         return
-    decoder = make_decoder(batch, menu)
-    decoder._splits = lambda plan: plan.num_shared_items > 0  # the split, gate or not
-    decoder.upload(decoder.plan)
-    decoder.lean_needed, decoder.merge_needed = True, True
+    batch, menu, decoder = split
     plan = decoder.plan
     if plan.num_shared_items == 0:
         return run_private_only(shape, batch, menu, decoder, grids, flush)
