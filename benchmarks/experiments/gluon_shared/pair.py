@@ -62,6 +62,16 @@ def gluon_items(decoder, group: int, block_m: int):
     return join_items(shared, group, block_m), ""
 
 
+def checked_us(run, out: torch.Tensor, out_ref: torch.Tensor, flush) -> tuple[float, float]:
+    """``run``'s µs (graph_timing.graph_time_us) and the max |difference| of the output it
+    writes into ``out`` (NaN-filled first) from ``out_ref``."""
+    out.fill_(float("nan"))
+    run()
+    torch.cuda.synchronize()
+    err = (out.float() - out_ref.float()).abs().max().item()
+    return graph_time_us(run, flush), err
+
+
 def split_decoder(shape: str):
     """``(batch, menu, decoder)`` for ``shape`` with its default plan uploaded split (the
     shared part's items first, gate or not), or None (said why) when the head config has no
@@ -156,12 +166,8 @@ def run_shape(shape: str, variants: list[str], flush) -> None:
         row = [f"  gluon {variant}: alone {alone:6.1f}"]
         for private_first, programs in itertools.product((True, False), (2 * sms, sms)):
             run = lambda g=gluon, f=private_first, p=programs: pair(g, f, p)  # noqa: E731
-            out.fill_(float("nan"))
-            run()
-            torch.cuda.synchronize()
-            err = (out.float() - out_ref.float()).abs().max().item()
+            us, err = checked_us(run, out, out_ref, flush)
             order = "private first" if private_first else "gluon first"
-            us = graph_time_us(run, flush)
             row.append(
                 f"pair + merge ({order}, private {programs // sms}/SM) {us:6.1f} ({err:.1e})"
             )

@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT / "benchmarks/experiments/gluon_shared"))
 from exp import run_shapes  # noqa: E402
 from graph_timing import graph_time_us  # noqa: E402
-from pair import split_decoder  # noqa: E402
+from pair import checked_us, split_decoder  # noqa: E402
 from sglang_pat.kernels.launch import merge_states, pack_decode  # noqa: E402
 
 
@@ -60,9 +60,9 @@ def run_shape(shape: str, grids: list[str], flush) -> None:
         pack_decode(*head, decoder.header, *tail, num_programs=per_sm * sms, part="private",
                     **options)  # fmt: skip
 
-    def shared_part() -> None:
-        pack_decode(*head, header_all_programs, *tail, num_programs=decoder.num_programs,
-                    part="shared", **options)  # fmt: skip
+    def shared_part(header: torch.Tensor = header_all_programs) -> None:
+        pack_decode(*head, header, *tail, num_programs=decoder.num_programs, part="shared",
+                    **options)  # fmt: skip
 
     def merge() -> None:
         merge_states(out, decoder.partial_o, decoder.partial_lse, decoder.req_partial_indptr)
@@ -73,8 +73,7 @@ def run_shape(shape: str, grids: list[str], flush) -> None:
         side.wait_event(decoder._fork)
         with torch.cuda.stream(side):
             private_part(per_sm)
-        pack_decode(*head, header, *tail, num_programs=decoder.num_programs, part="shared",
-                    **options)  # fmt: skip
+        shared_part(header)
         decoder._join.record(side)
         main.wait_event(decoder._join)
         merge()
@@ -91,7 +90,7 @@ def run_shape(shape: str, grids: list[str], flush) -> None:
     stock()
     torch.cuda.synchronize()
     times = {"stock pair + merge": graph_time_us(stock, flush)}
-    times["shared part alone, all programs"] = graph_time_us(shared_part, flush)
+    times["shared part alone, all programs"] = graph_time_us(lambda: shared_part(), flush)
     for per_sm in map(int, grids):
         times[f"private {per_sm}/SM"] = graph_time_us(lambda p=per_sm: private_part(p), flush)
     print(
@@ -104,26 +103,18 @@ def run_shape(shape: str, grids: list[str], flush) -> None:
     for per_sm in (2, 4):
         for private_first in (True, False):
             run = lambda p=per_sm, f=private_first: series(p, f)  # noqa: E731
-            out.fill_(float("nan"))
-            run()
-            torch.cuda.synchronize()
-            err = (out.float() - out_ref.float()).abs().max().item()
+            us, err = checked_us(run, out, out_ref, flush)
             order = "private first" if private_first else "shared first"
-            row.append(f"series ({order}, private {per_sm}/SM) {graph_time_us(run, flush):6.1f}"
-                       f" ({err:.1e})")  # fmt: skip
+            row.append(f"series ({order}, private {per_sm}/SM) {us:6.1f} ({err:.1e})")
     # the pair as the decoder forks it (private part first, on the side stream), with the
     # private part on more programs (those past what fits start as room frees, on their
     # strided units) and/or the shared part on all of its programs (the second per SM starts
     # once the private part's programs leave)
     for per_sm, header in itertools.product((2, 4), (decoder.header, header_all_programs)):
         run = lambda p=per_sm, h=header: pair(p, h)  # noqa: E731
-        out.fill_(float("nan"))
-        run()
-        torch.cuda.synchronize()
-        err = (out.float() - out_ref.float()).abs().max().item()
+        us, err = checked_us(run, out, out_ref, flush)
         shared = "1/SM" if header is decoder.header else "2/SM"
-        row.append(f"pair (private {per_sm}/SM, shared {shared}) {graph_time_us(run, flush):6.1f}"
-                   f" ({err:.1e})")  # fmt: skip
+        row.append(f"pair (private {per_sm}/SM, shared {shared}) {us:6.1f} ({err:.1e})")
     decoder._splits = lambda plan: False
     decoder.upload(plan)
     decoder.lean_needed = False
@@ -137,8 +128,7 @@ def run_private_only(shape: str, batch, menu, decoder, grids: list[str], flush) 
     per SM) against the private-part build alone on every item."""
     q, k, v, scale = batch.q, batch.k, batch.v, batch.sm_scale
     out_ref, out = torch.empty_like(q), torch.empty_like(q)
-    decoder.upload(decoder.plan)
-    decoder.lean_needed = False
+    decoder.lean_needed = False  # split_decoder's upload kept a plan without shared items whole
     one = lambda: decoder.forward(q, k, v, out_ref, sm_scale=scale)  # noqa: E731
     one()
     torch.cuda.synchronize()
@@ -157,12 +147,8 @@ def run_private_only(shape: str, batch, menu, decoder, grids: list[str], flush) 
 
     row = [f"one launch + merge {graph_time_us(one, flush):6.1f}"]
     for per_sm in map(int, grids):
-        run = lambda p=per_sm: private_alone(p)  # noqa: E731
-        out.fill_(float("nan"))
-        run()
-        torch.cuda.synchronize()
-        err = (out.float() - out_ref.float()).abs().max().item()
-        row.append(f"private part {per_sm}/SM + merge {graph_time_us(run, flush):6.1f} ({err:.1e})")
+        us, err = checked_us(lambda p=per_sm: private_alone(p), out, out_ref, flush)
+        row.append(f"private part {per_sm}/SM + merge {us:6.1f} ({err:.1e})")
     print(f"{shape}: items {num_items}, no shared items, " + ", ".join(row) + " us", flush=True)
 
 
