@@ -22,13 +22,20 @@ from .checks import (
     check_pack_inputs,
     kv_layout,
 )
-from .pack_decode import _gather_kv_indices_kernel, _merge_states_kernel, _pack_decode_kernel
+from .pack_decode import (
+    _gather_kv_indices_kernel,
+    _merge_slots_kernel,
+    _merge_states_kernel,
+    _pack_decode_kernel,
+)
 
 __all__ = ["HEAD_DIMS", "KV_DTYPES", "check_pack_inputs", "kv_layout"]  # and the launchers
 
 GATHER_BLOCK = 1024
 INT32_OFFSET_LIMIT = 2**31  # tensors with this many elements or more take 64-bit offsets
 MERGE_PIPELINE_FROM = 8  # requests with more partial slots than this pipeline the merge
+# ``slots_at_once``: a program merges MERGE_SLOT_HEADS heads, MERGE_SLOTS slots at a time
+MERGE_SLOT_HEADS, MERGE_SLOTS = 2, 16
 CU_FUNC_ATTRIBUTE_PREFERRED_SHARED_MEMORY_CARVEOUT = 9  # cuda.h's CUfunction_attribute
 
 
@@ -220,10 +227,13 @@ def merge_states(
     req_partial_indptr: torch.Tensor,
     check: bool = True,
     pdl: bool = False,
+    slots_at_once: bool = False,
 ) -> None:
     """Merge each request's partial slots into ``o [B, Hq, Dv]``; grid ``(B, Hq / 8)``.
     ``pdl``: launch as the programmatic dependent of the ``pack_decode(..., pdl=True)`` just
-    before it on the stream; the merge waits for it on the device."""
+    before it on the stream; the merge waits for it on the device. ``slots_at_once``: the
+    small-batch build (``_merge_slots_kernel``), grid ``(B, Hq / 2)``, each program loading
+    16 slots at once."""
     if check:
         check_arg(not pdl or pdl_supported(o.device), "pdl", "needs a CUDA device of capability 9+")
         check_int32(req_partial_indptr, "req_partial_indptr", o.device)
@@ -237,8 +247,14 @@ def merge_states(
         )
     if o.shape[0] == 0:
         return
-    block_h = min(8, triton.next_power_of_2(o.shape[1]))
-    _merge_states_kernel[(o.shape[0], triton.cdiv(o.shape[1], block_h))](
+    if slots_at_once:
+        kernel, heads = _merge_slots_kernel, MERGE_SLOT_HEADS
+        build = dict(BLOCK_S=MERGE_SLOTS)
+    else:
+        kernel, heads = _merge_states_kernel, 8
+        build = dict(PIPELINE_FROM=MERGE_PIPELINE_FROM)
+    block_h = min(heads, triton.next_power_of_2(o.shape[1]))
+    kernel[(o.shape[0], triton.cdiv(o.shape[1], block_h))](
         o,
         partial_o,
         partial_lse,
@@ -252,7 +268,7 @@ def merge_states(
         BLOCK_H=block_h,
         V_DIM=o.shape[2],
         BLOCK_DV=triton.next_power_of_2(o.shape[2]),
-        PIPELINE_FROM=MERGE_PIPELINE_FROM,
         PDL=pdl,
         launch_pdl=pdl,
+        **build,
     )

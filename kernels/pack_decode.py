@@ -886,3 +886,75 @@ def _merge_states_kernel(
         (acc / denom[:, None]).to(o_ptr.dtype.element_ty),
         mask=mask,
     )
+
+
+@triton.jit
+def _merge_slots_kernel(
+    o_ptr,
+    partial_o_ptr,
+    partial_lse_ptr,
+    req_partial_indptr_ptr,
+    stride_ob,
+    stride_oh,
+    stride_po_slot,
+    stride_po_head,
+    stride_pl_slot,
+    NUM_HEADS: tl.constexpr,
+    BLOCK_H: tl.constexpr,
+    BLOCK_S: tl.constexpr,
+    V_DIM: tl.constexpr,
+    BLOCK_DV: tl.constexpr,
+    PDL: tl.constexpr = False,
+):
+    """o[b, h] = Σ_i exp(lse_i − LSE)·O_i with LSE = log Σ_i exp(lse_i) over b's slots.
+
+    ``_merge_states_kernel`` for small batches: one program merges BLOCK_H heads of one
+    request, BLOCK_S slots at a time, each group of slots loaded at once. A batch of few
+    requests has few merge programs, and their chain of one load per slot was the merge's
+    time (3 µs for one request's 13 slots, session 32); on a batch of 128 the wide masked
+    loads cost 16.7 µs instead (benchmarks/results/2026-12-01-NVIDIA-H200/session32.md).
+    ``PDL`` as in ``_merge_states_kernel``.
+    """
+    batch = tl.program_id(0)
+    first = tl.load(req_partial_indptr_ptr + batch).to(tl.int64)
+    last = tl.load(req_partial_indptr_ptr + batch + 1).to(tl.int64)
+    if PDL:
+        gdc_wait()
+    if last - first < 2:
+        return
+    heads = tl.program_id(1) * BLOCK_H + tl.arange(0, BLOCK_H)
+    offs_s = tl.arange(0, BLOCK_S)
+    offs_dv = tl.arange(0, BLOCK_DV)
+    mask_h = heads < NUM_HEADS
+    mask_hd = mask_h[:, None] & (offs_dv < V_DIM)[None, :]
+    m = tl.full([BLOCK_H], float("-inf"), dtype=tl.float32)
+    denom = tl.zeros([BLOCK_H], dtype=tl.float32)
+    acc = tl.zeros([BLOCK_H, BLOCK_DV], dtype=tl.float32)
+    for start in range(first, last, BLOCK_S):
+        slots = start + offs_s
+        mask_s = slots < last
+        lse = tl.load(
+            partial_lse_ptr + slots[:, None] * stride_pl_slot + heads[None, :],
+            mask=mask_s[:, None] & mask_h[None, :],
+            other=0.0,
+        )
+        lse = tl.where(mask_s[:, None], lse, float("-inf"))  # [slots, heads]; a group holds one
+        part = tl.load(
+            partial_o_ptr
+            + slots[:, None, None] * stride_po_slot
+            + heads[None, :, None] * stride_po_head
+            + offs_dv[None, None, :],
+            mask=mask_s[:, None, None] & mask_hd[None, :, :],
+            other=0.0,
+        )
+        m_new = tl.maximum(m, tl.max(lse, 0))
+        scale = tl.exp(m - m_new)
+        weight = tl.exp(lse - m_new[None, :])
+        denom = denom * scale + tl.sum(weight, 0)
+        acc = acc * scale[:, None] + tl.sum(weight[:, :, None] * part, 0)
+        m = m_new
+    tl.store(
+        o_ptr + batch.to(tl.int64) * stride_ob + heads[:, None] * stride_oh + offs_dv[None, :],
+        (acc / denom[:, None]).to(o_ptr.dtype.element_ty),
+        mask=mask_hd,
+    )

@@ -327,7 +327,10 @@ class PatDecoder:
                 record.append((self, nodes))
         if self.merge_needed:
             merge_states(
-                o, self.partial_o, self.partial_lse, self.req_partial_indptr, check=check, pdl=pdl
+                *(o, self.partial_o, self.partial_lse, self.req_partial_indptr),
+                check=check,
+                pdl=pdl,
+                slots_at_once=q.shape[0] < PDL_MAX_BATCH,
             )
         if check:
             self._checked.add(signature)

@@ -349,18 +349,22 @@ def test_capacity_overflow_falls_back_to_private_plan() -> None:
     assert_close(out, reference_decode(kv, 0.125), torch.float16)
 
 
-def test_merge_states_against_reference() -> None:
-    """Slot ranges of 0, 1, 2, 17 and 40 partials against softmax weights in PyTorch."""
+@pytest.mark.parametrize("heads", [8, 5])
+@pytest.mark.parametrize("slots_at_once", [False, True], ids=["slot-by-slot", "slots-at-once"])
+def test_merge_states_against_reference(slots_at_once: bool, heads: int) -> None:
+    """Slot ranges of 0, 1, 2, 16, 17 and 40 partials against softmax weights in PyTorch, in
+    both merge builds (the small-batch one loads 16 slots at a time); 5 heads leave some of a
+    program's heads masked."""
     from sglang_pat.kernels.launch import merge_states
 
-    counts = [0, 1, 2, 17, 40]
+    counts = [0, 1, 2, 16, 17, 40]
     gen = torch.Generator().manual_seed(0)
-    num_slots, heads, v_dim = sum(counts), 8, 64
+    num_slots, v_dim = sum(counts), 64
     partial_o = torch.randn(num_slots, heads, v_dim, generator=gen).to(DEVICE)
     partial_lse = (4 * torch.randn(num_slots, heads, generator=gen)).to(DEVICE)
     indptr = torch.tensor([0, *torch.tensor(counts).cumsum(0).tolist()], dtype=torch.int32)
     out = torch.full((len(counts), heads, v_dim), 7.0, dtype=torch.float16, device=DEVICE)
-    merge_states(out, partial_o, partial_lse, indptr.to(DEVICE))
+    merge_states(out, partial_o, partial_lse, indptr.to(DEVICE), slots_at_once=slots_at_once)
     for b, count in enumerate(counts):
         if count < 2:  # written by the pack kernel: the merge leaves it alone
             assert torch.all(out[b] == 7.0)
