@@ -1,0 +1,76 @@
+"""Experiment: other plans of the same batch side by side, for the suite's shapes where pat
+trails most (GQA 16: ``1,10_4096,416@64,8`` at 0.77x FlashInfer decode in session 32).
+
+    python benchmarks/experiments/chunks/plan_variants.py 1,10_4096,416@64,8 1,10_4096,416
+
+Why: at 64 q / 8 KV heads the default plan cuts the 4,096 shared tokens of 10 requests (160
+query rows) into three packs of 64-row tiles x 16 chunks x 8 KV heads = 384 units, where 32 q
+heads give two packs and 256 units (28.8 us against 46.6). Variants, one decoder each, the same
+batch:
+- ``default``: the default menu and plan (the lean kernel's pair where its gate splits);
+- ``lean off``: the same menu without the lean kernel (one launch);
+- ``floor 512`` / ``floor 1024``: ``PackScheduler.min_chunk_tokens`` raised (fewer, longer
+  units);
+- ``no sharing``: the batch planned from ``PrefixForest.no_sharing`` (every request reads its
+  whole KV), which is what FlashInfer decode does.
+Alternated ``--rounds`` times in CUDA graphs after the flush, merge included, beside FlashInfer
+decode. One JSON line a shape (own process): µs per round, each plan's items and partials,
+max |out - FlashInfer's out|.
+"""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from graph_timing import run_shape_experiment, side_by_side_us  # noqa: E402
+from providers import HEAD_DIM, batch_for, make_decoder, run_flashinfer_decode  # noqa: E402
+
+from sglang_pat.cost_model import default_tile_menu  # noqa: E402
+from sglang_pat.forest import PrefixForest  # noqa: E402
+
+VARIANTS = {  # name: (lean kernel, chunk floor, sharing)
+    "default": (True, 256, True),
+    "lean off": (False, 256, True),
+    "floor 512": (True, 512, True),
+    "floor 1024": (True, 1024, True),
+    "no sharing": (True, 256, False),
+}
+
+
+def one(shape: str, rounds: int) -> dict:
+    import torch
+
+    batch = batch_for(shape)
+    group = batch.q.shape[1] // batch.k.shape[1]
+    flush = torch.empty(2**28, dtype=torch.uint8, device="cuda")
+    fns, outs, plans = {}, {}, {}
+    for name, (lean, floor, sharing) in VARIANTS.items():
+        decoder = make_decoder(batch, default_tile_menu(HEAD_DIM, group, lean=lean), plan=False)
+        decoder.scheduler.min_chunk_tokens = floor
+        forest = batch.forest if sharing else PrefixForest.no_sharing(batch.forest.seq_lens)
+        plan = decoder.plan_step(forest, batch.pool_rows, batch.req_to_token, for_graph=True)
+        plans[name] = dict(
+            items=int(plan.items.shape[0]),
+            partials=int(plan.num_partials),
+            split=bool(decoder.splits),
+        )
+        outs[name] = out = torch.empty_like(batch.q)
+        fns[name] = lambda d=decoder, o=out: d.forward(
+            batch.q, batch.k, batch.v, o, sm_scale=batch.sm_scale
+        )
+    outs["flashinfer-decode"], fns["flashinfer-decode"] = run_flashinfer_decode(batch)
+    times = side_by_side_us(fns, flush, rounds)
+    reference = outs["flashinfer-decode"].float()
+    return dict(
+        shape=shape,
+        gpu=torch.cuda.get_device_name(),
+        us=times,
+        plans=plans,
+        max_abs_diff_vs_flashinfer={
+            name: float((out.float() - reference).abs().max()) for name, out in outs.items()
+        },
+    )
+
+
+if __name__ == "__main__":
+    run_shape_experiment(__file__, __doc__, one)
