@@ -45,6 +45,7 @@ class PackScheduler:
         capacity: PlanCapacity | None = None,
         max_chunks_per_tile: int = 32,
         min_chunk_tokens: int = 256,
+        min_shared_chunk_tokens: int = 256,
     ) -> None:
         if min(num_kv_heads, group_size, head_dim, num_sms) < 1:
             raise ValueError("num_kv_heads, group_size, head_dim and num_sms must be positive")
@@ -104,6 +105,7 @@ class PackScheduler:
             self.menu.tail_tile,
         )
         self.min_chunk_tokens = min_chunk_tokens  # sets the rule's candidate range
+        self.min_shared_chunk_tokens = min_shared_chunk_tokens
         self._decider = PackDecider(
             group_size=group_size,
             tiles=self.tiles,
@@ -130,6 +132,19 @@ class PackScheduler:
         self._rule.first_candidate = min(self._shortest_chunk)
         self._rule.floor_candidate = max(self._shortest_chunk)
         self._lazy = None  # the candidates changed: the next plan is cold
+
+    @property
+    def min_shared_chunk_tokens(self) -> int:
+        """Shortest chunk of a config with shared packs (the smallest candidate at least this
+        long, or the whole span when that is shorter)."""
+        return self._min_shared_chunk_tokens
+
+    @min_shared_chunk_tokens.setter
+    def min_shared_chunk_tokens(self, tokens: int) -> None:
+        if tokens < 1:
+            raise ValueError(f"min_shared_chunk_tokens must be positive, got {tokens}")
+        self._min_shared_chunk_tokens = tokens
+        self._lazy = None  # the next plan is cold
 
     # ------------------------------------------------------------------ public
 
@@ -214,6 +229,9 @@ class PackScheduler:
         if private_only and queued[0]:
             wait = self.cost.queue_wait(*queued, self.num_programs)
         chunk = self._shortest_chunk[config]
+        if not private_only and chunk < self._min_shared_chunk_tokens:
+            floor = next((c for c in candidates if c >= self._min_shared_chunk_tokens), None)
+            chunk = max(chunk, floor or candidates[-1])  # none: one chunk holds every span
         while -(-max_len // chunk) > self.max_chunks_per_tile:
             chunk *= 2
         k = candidates.index(chunk)

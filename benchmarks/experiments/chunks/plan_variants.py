@@ -9,8 +9,10 @@ heads give two packs and 256 units (28.8 us against 46.6). Variants, one decoder
 batch:
 - ``default``: the default menu and plan (the lean kernel's pair where its gate splits);
 - ``lean off``: the same menu without the lean kernel (one launch);
-- ``floor 512`` / ``floor 1024``: ``PackScheduler.min_chunk_tokens`` raised (fewer, longer
-  units);
+- ``floor 512``: ``PackScheduler.min_chunk_tokens`` raised (every config's units longer);
+- ``shared floor 512`` / ``1024``: ``PackScheduler.min_shared_chunk_tokens`` raised, the
+  configs with shared packs only (session 33's first run: ``floor 512`` took 22-24% off
+  ``1,10_4096,416`` at both head configs, whose private tails are one chunk either way);
 - ``no sharing``: the batch planned from ``PrefixForest.no_sharing`` (every request reads its
   whole KV), which is what FlashInfer decode does.
 Alternated ``--rounds`` times in CUDA graphs after the flush, merge included, beside FlashInfer
@@ -28,12 +30,13 @@ from providers import HEAD_DIM, batch_for, make_decoder, run_flashinfer_decode  
 from sglang_pat.cost_model import default_tile_menu  # noqa: E402
 from sglang_pat.forest import PrefixForest  # noqa: E402
 
-VARIANTS = {  # name: (lean kernel, chunk floor, sharing)
-    "default": (True, 256, True),
-    "lean off": (False, 256, True),
-    "floor 512": (True, 512, True),
-    "floor 1024": (True, 1024, True),
-    "no sharing": (True, 256, False),
+VARIANTS = {  # name: (lean kernel, chunk floor, shared chunk floor, sharing)
+    "default": (True, 256, 256, True),
+    "lean off": (False, 256, 256, True),
+    "floor 512": (True, 512, 256, True),
+    "shared floor 512": (True, 256, 512, True),
+    "shared floor 1024": (True, 256, 1024, True),
+    "no sharing": (True, 256, 256, False),
 }
 
 
@@ -44,9 +47,10 @@ def one(shape: str, rounds: int) -> dict:
     group = batch.q.shape[1] // batch.k.shape[1]
     flush = torch.empty(2**28, dtype=torch.uint8, device="cuda")
     fns, outs, plans = {}, {}, {}
-    for name, (lean, floor, sharing) in VARIANTS.items():
+    for name, (lean, floor, shared_floor, sharing) in VARIANTS.items():
         decoder = make_decoder(batch, default_tile_menu(HEAD_DIM, group, lean=lean), plan=False)
         decoder.scheduler.min_chunk_tokens = floor
+        decoder.scheduler.min_shared_chunk_tokens = shared_floor
         forest = batch.forest if sharing else PrefixForest.no_sharing(batch.forest.seq_lens)
         plan = decoder.plan_step(forest, batch.pool_rows, batch.req_to_token, for_graph=True)
         plans[name] = dict(
