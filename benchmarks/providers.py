@@ -58,9 +58,13 @@ def batch_for(shape: str) -> Batch:
     return Batch(workload_for(spec), q_heads, kv_heads)
 
 
-def make_decoder(batch: Batch, menu=None, plan: bool = True, cost=None) -> PatDecoder:
+def make_decoder(
+    batch: Batch, menu=None, plan: bool = True, cost=None, max_partials: int | None = None
+) -> PatDecoder:
     """A decoder sized for ``batch`` (menu and cost model: the defaults unless given), with the
-    batch planned as for a CUDA graph unless ``plan`` is False."""
+    batch planned as for a CUDA graph unless ``plan`` is False. ``max_partials``: the partial
+    slots' budget (default: 32 a request, ``PlanCapacity.for_batch``; the server's is
+    ``decoder.SERVER_MAX_PARTIALS``)."""
     decoder = PatDecoder(
         num_q_heads=batch.q.shape[1],
         num_kv_heads=batch.k.shape[1],
@@ -71,6 +75,7 @@ def make_decoder(batch: Batch, menu=None, plan: bool = True, cost=None) -> PatDe
         kv_dtype=DTYPE,
         menu=menu,
         cost=cost,
+        max_partials=max_partials,
     )
     if plan:
         decoder.plan_step(batch.forest, batch.pool_rows, batch.req_to_token, for_graph=True)

@@ -232,7 +232,7 @@ def merge_states(
     """Merge each request's partial slots into ``o [B, Hq, Dv]``; grid ``(B, Hq / 8)``.
     ``pdl``: launch as the programmatic dependent of the ``pack_decode(..., pdl=True)`` just
     before it on the stream; the merge waits for it on the device. ``slots_at_once``: the
-    small-batch build (``_merge_slots_kernel``), grid ``(B, Hq / 2)``, each program loading
+    one-request build (``_merge_slots_kernel``), grid ``(B, Hq / 2)``, each program loading
     16 slots at once."""
     if check:
         check_arg(not pdl or pdl_supported(o.device), "pdl", "needs a CUDA device of capability 9+")

@@ -908,11 +908,12 @@ def _merge_slots_kernel(
 ):
     """o[b, h] = Σ_i exp(lse_i − LSE)·O_i with LSE = log Σ_i exp(lse_i) over b's slots.
 
-    ``_merge_states_kernel`` for small batches: one program merges BLOCK_H heads of one
-    request, BLOCK_S slots at a time, each group of slots loaded at once. A batch of few
-    requests has few merge programs, and their chain of one load per slot was the merge's
-    time (3 µs for one request's 13 slots, session 32); on a batch of 128 the wide masked
-    loads cost 16.7 µs instead (benchmarks/results/2026-12-01-NVIDIA-H200/session32.md).
+    ``_merge_states_kernel`` for one request: one program merges BLOCK_H heads of it,
+    BLOCK_S slots at a time, each group of slots loaded at once. One request has few merge
+    programs, and their chain of one load per slot was the merge's time (3 µs for 13 slots,
+    session 32). With more requests the wide masked loads cost more than the chain saves
+    (16.7 µs on a batch of 128; +0.4 to +3.6 µs on 2-15 requests, session 33:
+    benchmarks/experiments/merge_slots/README.md).
     ``PDL`` as in ``_merge_states_kernel``.
     """
     batch = tl.program_id(0)

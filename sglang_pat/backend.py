@@ -21,7 +21,7 @@ from sglang.srt.layers.attention.triton_backend import TritonAttnBackend, logit_
 from sglang.srt.mem_cache.memory_pool import KVWriteLoc
 
 from .cost_model import default_tile_menu
-from .decoder import PatDecoder
+from .decoder import SERVER_MAX_PARTIALS, PatDecoder
 from .forest import PrefixForest
 from .graph_switch import make_switchable
 from .kernels.launch import HEAD_DIMS, KV_DTYPES
@@ -114,7 +114,7 @@ class PatAttnBackend(TritonAttnBackend):
             max_requests=max_requests,
             max_kv_indices=model_runner.req_to_token_pool.req_to_token.numel(),
             kv_dtype=model_runner.kv_cache_dtype,
-            max_partials=16384,
+            max_partials=SERVER_MAX_PARTIALS,
             menu=default_tile_menu(
                 model_runner.model_config.head_dim,
                 self.num_head // self.num_kv_head,

@@ -45,7 +45,7 @@ class PackScheduler:
         capacity: PlanCapacity | None = None,
         max_chunks_per_tile: int = 32,
         min_chunk_tokens: int = 256,
-        min_shared_chunk_tokens: int = 256,
+        min_shared_chunk_tokens: int | None = None,
     ) -> None:
         if min(num_kv_heads, group_size, head_dim, num_sms) < 1:
             raise ValueError("num_kv_heads, group_size, head_dim and num_sms must be positive")
@@ -134,15 +134,16 @@ class PackScheduler:
         self._lazy = None  # the candidates changed: the next plan is cold
 
     @property
-    def min_shared_chunk_tokens(self) -> int:
-        """Shortest chunk of a config with shared packs (the smallest candidate at least this
-        long, or the whole span when that is shorter)."""
+    def min_shared_chunk_tokens(self) -> int | None:
+        """Shortest chunk of a config with shared packs: the smallest candidate at least this
+        long, or one chunk a span when none is. None: ``min_chunk_tokens``, as for every
+        config (the default; benchmarks/experiments/chunks/plan_variants.py measures others)."""
         return self._min_shared_chunk_tokens
 
     @min_shared_chunk_tokens.setter
-    def min_shared_chunk_tokens(self, tokens: int) -> None:
-        if tokens < 1:
-            raise ValueError(f"min_shared_chunk_tokens must be positive, got {tokens}")
+    def min_shared_chunk_tokens(self, tokens: int | None) -> None:
+        if tokens is not None and tokens < 1:
+            raise ValueError(f"min_shared_chunk_tokens must be positive or None, got {tokens}")
         self._min_shared_chunk_tokens = tokens
         self._lazy = None  # the next plan is cold
 
@@ -229,8 +230,9 @@ class PackScheduler:
         if private_only and queued[0]:
             wait = self.cost.queue_wait(*queued, self.num_programs)
         chunk = self._shortest_chunk[config]
-        if not private_only and chunk < self._min_shared_chunk_tokens:
-            floor = next((c for c in candidates if c >= self._min_shared_chunk_tokens), None)
+        shared_floor = self._min_shared_chunk_tokens
+        if not private_only and shared_floor is not None and chunk < shared_floor:
+            floor = next((c for c in candidates if c >= shared_floor), None)
             chunk = max(chunk, floor or candidates[-1])  # none: one chunk holds every span
         while -(-max_len // chunk) > self.max_chunks_per_tile:
             chunk *= 2

@@ -353,7 +353,7 @@ def test_capacity_overflow_falls_back_to_private_plan() -> None:
 @pytest.mark.parametrize("slots_at_once", [False, True], ids=["slot-by-slot", "slots-at-once"])
 def test_merge_states_against_reference(slots_at_once: bool, heads: int) -> None:
     """Slot ranges of 0, 1, 2, 16, 17 and 40 partials against softmax weights in PyTorch, in
-    both merge builds (the small-batch one loads 16 slots at a time); 5 heads leave some of a
+    both merge builds (the one-request build loads 16 slots at a time); 5 heads leave some of a
     program's heads masked."""
     from sglang_pat.kernels.launch import merge_states
 
@@ -401,6 +401,28 @@ def test_small_batches_merge_as_the_pack_kernels_dependent() -> None:
         partials = (decoder.partial_o, decoder.partial_lse, decoder.req_partial_indptr)
         with pytest.raises(ValueError, match="pdl"):
             merge_states(out, *partials, pdl=True)
+
+
+@pytest.mark.parametrize("tree", ["1_300", "2_300"])
+def test_one_request_merges_slots_at_once(tree: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A batch of one request (MERGE_SLOTS_AT_ONCE_MAX_BATCH) takes the merge build that
+    loads its slots at once, larger batches the slot-by-slot one; both match the reference."""
+    import sglang_pat.decoder as decoder_module
+
+    builds: list[bool] = []
+    stock = decoder_module.merge_states
+
+    def recording(*args, slots_at_once: bool = False, **options) -> None:
+        builds.append(slots_at_once)
+        stock(*args, slots_at_once=slots_at_once, **options)
+
+    monkeypatch.setattr(decoder_module, "merge_states", recording)
+    forest = PrefixForest.from_tree_spec(tree)
+    kv = make_batch(forest, num_q_heads=8, num_kv_heads=2, head_dim=64, dtype=torch.float16)
+    out, plan = run_decoder(forest, kv, num_sms=64, min_chunk=16)
+    assert plan.num_partials > forest.num_requests, "a request must have several partials"
+    assert builds == [forest.num_requests <= decoder_module.MERGE_SLOTS_AT_ONCE_MAX_BATCH]
+    assert_close(out, reference_decode(kv, 64**-0.5), torch.float16)
 
 
 def test_lazy_steps_keep_the_gates_choice() -> None:

@@ -50,18 +50,20 @@ def test_invariants_over_random_forests(shape: int) -> None:
     for trial in range(220):
         forest = random_forest(rng, long_spans=trial % 3 == 0)
         pool = np.arange(forest.num_requests)
-        planner = scheduler(SHAPES[shape], min_chunk_tokens=int(rng.choice([16, 64, 128])))
+        floors = dict(
+            min_chunk_tokens=int(rng.choice([16, 64, 128])),
+            min_shared_chunk_tokens=[None, 32, 256][trial % 3],
+        )
+        planner = scheduler(SHAPES[shape], **floors)
         plan = planner.plan(forest, pool)
         tile_rows = [t.block_m for t in planner.tiles]
         check_plan(plan, forest, tile_rows, planner.group_size)
-        again = scheduler(SHAPES[shape], min_chunk_tokens=planner.min_chunk_tokens)
+        again = scheduler(SHAPES[shape], **floors)
         assert again.plan(forest, pool).same_as(plan), "planning must be deterministic"
         capacity = PlanCapacity.for_batch(
             forest.num_requests, int(forest.seq_lens.sum()), max_shared_depth=2
         )
-        bounded = scheduler(
-            SHAPES[shape], capacity=capacity, min_chunk_tokens=planner.min_chunk_tokens
-        )
+        bounded = scheduler(SHAPES[shape], capacity=capacity, **floors)
         try:
             bounded.plan(forest, pool).check_fits(capacity)
         except PlanCapacityError:
@@ -78,7 +80,9 @@ def test_lazy_update_equals_cold_plan(shape: int) -> None:
     for _ in range(40):
         forest = random_forest(rng)
         pool = rng.permutation(forest.num_requests) + 1
-        lazy, cold = scheduler(SHAPES[shape]), scheduler(SHAPES[shape])
+        floor = [None, 64][int(rng.integers(2))]
+        lazy = scheduler(SHAPES[shape], min_shared_chunk_tokens=floor)
+        cold = scheduler(SHAPES[shape], min_shared_chunk_tokens=floor)
         for _ in range(12):
             plan = lazy.plan(forest, pool)
             lazy_steps += lazy.last_plan_was_lazy
@@ -101,6 +105,25 @@ def test_lazy_update_across_chunk_ends_config_breaks_and_packing_limits(spec: st
         assert plan.same_as(cold.plan_cold(forest, pool))
         forest = dataclasses.replace(forest, seq_lens=forest.seq_lens + 1)
     assert outcomes == {True, False}
+
+
+@pytest.mark.parametrize("floor", [512, 1024, 8192])
+def test_shared_chunk_floor(floor: int) -> None:
+    """min_shared_chunk_tokens lengthens the shared packs' chunks only (up to one chunk a
+    span), and a bad floor is refused by name."""
+    forest = PrefixForest.from_tree_spec("1,10_4096,416")
+    pool = np.arange(forest.num_requests)
+    base = scheduler(SHAPES[0], min_chunk_tokens=256).plan(forest, pool)
+    planner = scheduler(SHAPES[0], min_chunk_tokens=256, min_shared_chunk_tokens=floor)
+    plan = planner.plan(forest, pool)
+    check_plan(plan, forest, [t.block_m for t in planner.tiles], planner.group_size)
+    shared = plan.items[: plan.num_shared_items]
+    assert shared[:, 1].min() == min(floor, 4096)
+    assert base.items[: base.num_shared_items, 1].min() < 512, "the default cuts shorter"
+    private = plan.items[plan.num_shared_items :]
+    assert np.array_equal(private, base.items[base.num_shared_items :])
+    with pytest.raises(ValueError, match="min_shared_chunk_tokens"):
+        planner.min_shared_chunk_tokens = 0
 
 
 def test_lazy_update_refuses_changed_batches() -> None:

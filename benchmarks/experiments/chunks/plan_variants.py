@@ -10,14 +10,16 @@ batch:
 - ``default``: the default menu and plan (the lean kernel's pair where its gate splits);
 - ``lean off``: the same menu without the lean kernel (one launch);
 - ``floor 512``: ``PackScheduler.min_chunk_tokens`` raised (every config's units longer);
-- ``shared floor 512`` / ``1024``: ``PackScheduler.min_shared_chunk_tokens`` raised, the
+- ``shared floor 512`` / ``1024`` / ``2048``: ``PackScheduler.min_shared_chunk_tokens`` raised, the
   configs with shared packs only (session 33's first run: ``floor 512`` took 22-24% off
   ``1,10_4096,416`` at both head configs, whose private tails are one chunk either way);
 - ``no sharing``: the batch planned from ``PrefixForest.no_sharing`` (every request reads its
   whole KV), which is what FlashInfer decode does.
-Alternated ``--rounds`` times in CUDA graphs after the flush, merge included, beside FlashInfer
-decode. One JSON line a shape (own process): µs per round, each plan's items and partials,
-max |out - FlashInfer's out|.
+Every decoder has the server's budget of partial slots (session 33's first two runs had the
+benchmarks' 32 a request, under which the 8,192-token prefixes' default plans fell back to
+no sharing). Alternated ``--rounds`` times in CUDA graphs after the flush, merge included,
+beside FlashInfer decode. One JSON line a shape (own process): µs per round, each plan's
+items and partials, max |out - FlashInfer's out|.
 """
 
 import sys
@@ -28,15 +30,17 @@ from graph_timing import run_shape_experiment, side_by_side_us  # noqa: E402
 from providers import HEAD_DIM, batch_for, make_decoder, run_flashinfer_decode  # noqa: E402
 
 from sglang_pat.cost_model import default_tile_menu  # noqa: E402
+from sglang_pat.decoder import SERVER_MAX_PARTIALS  # noqa: E402
 from sglang_pat.forest import PrefixForest  # noqa: E402
 
 VARIANTS = {  # name: (lean kernel, chunk floor, shared chunk floor, sharing)
-    "default": (True, 256, 256, True),
-    "lean off": (False, 256, 256, True),
-    "floor 512": (True, 512, 256, True),
+    "default": (True, 256, None, True),
+    "lean off": (False, 256, None, True),
+    "floor 512": (True, 512, None, True),
     "shared floor 512": (True, 256, 512, True),
     "shared floor 1024": (True, 256, 1024, True),
-    "no sharing": (True, 256, 256, False),
+    "shared floor 2048": (True, 256, 2048, True),
+    "no sharing": (True, 256, None, False),
 }
 
 
@@ -48,7 +52,8 @@ def one(shape: str, rounds: int) -> dict:
     flush = torch.empty(2**28, dtype=torch.uint8, device="cuda")
     fns, outs, plans = {}, {}, {}
     for name, (lean, floor, shared_floor, sharing) in VARIANTS.items():
-        decoder = make_decoder(batch, default_tile_menu(HEAD_DIM, group, lean=lean), plan=False)
+        menu = default_tile_menu(HEAD_DIM, group, lean=lean)
+        decoder = make_decoder(batch, menu, plan=False, max_partials=SERVER_MAX_PARTIALS)
         decoder.scheduler.min_chunk_tokens = floor
         decoder.scheduler.min_shared_chunk_tokens = shared_floor
         forest = batch.forest if sharing else PrefixForest.no_sharing(batch.forest.seq_lens)
