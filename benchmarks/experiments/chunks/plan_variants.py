@@ -1,12 +1,12 @@
 """Experiment: other plans of the same batch side by side, for the suite's shapes where pat
-trails most (GQA 16: ``1,10_4096,416@64,8`` at 0.77x FlashInfer decode in session 32).
+trails most (``1,10_4096,416@64,8`` at 0.77x FlashInfer decode in session 32).
 
     python benchmarks/experiments/chunks/plan_variants.py 1,10_4096,416@64,8 1,10_4096,416
 
-Why: at 64 q / 8 KV heads the default plan cuts the 4,096 shared tokens of 10 requests (160
-query rows) into three packs of 64-row tiles x 16 chunks x 8 KV heads = 384 units, where 32 q
-heads give two packs and 256 units (28.8 us against 46.6). Variants, one decoder each, the same
-batch:
+Why: at 64 q / 8 KV heads (GQA 8) the default plan cuts the 4,096 shared tokens of 10
+requests (80 query rows) into two 64-row tiles x 16 chunks x 8 KV heads = 256 shared units
+beside 80 private ones, where 32 q heads give one tile and 128 units (28.8 us against 46.6).
+Variants, one decoder each, the same batch:
 - ``default``: the default menu and plan (the lean kernel's pair where its gate splits);
 - ``lean off``: the same menu without the lean kernel (one launch);
 - ``floor 512``: ``PackScheduler.min_chunk_tokens`` raised (every config's units longer);
