@@ -87,11 +87,9 @@ def side_by_side_us(fns: dict, flush, rounds: int = 2) -> dict[str, list[float]]
     return times
 
 
-def decoders_side_by_side(
-    batch, decoders: dict[str, PatDecoder], flush, rounds: int = 2
-) -> tuple[dict[str, list[float]], dict[str, torch.Tensor]]:
-    """µs of each named decoder's planned forward (pack + merge) on ``batch``
-    (``side_by_side_us``), and the output each wrote."""
+def decoder_fns(batch, decoders: dict[str, PatDecoder]) -> tuple[dict, dict[str, torch.Tensor]]:
+    """Each named decoder's planned forward (pack + merge) on ``batch`` as a function of no
+    arguments, and the output buffer it writes."""
     outs = {name: torch.empty_like(batch.q) for name in decoders}
     fns = {
         name: lambda d=decoder, o=outs[name]: d.forward(
@@ -99,6 +97,15 @@ def decoders_side_by_side(
         )
         for name, decoder in decoders.items()
     }
+    return fns, outs
+
+
+def decoders_side_by_side(
+    batch, decoders: dict[str, PatDecoder], flush, rounds: int = 2
+) -> tuple[dict[str, list[float]], dict[str, torch.Tensor]]:
+    """µs of each named decoder's planned forward (pack + merge) on ``batch``
+    (``side_by_side_us``), and the output each wrote."""
+    fns, outs = decoder_fns(batch, decoders)
     return side_by_side_us(fns, flush, rounds), outs
 
 

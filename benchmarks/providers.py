@@ -89,6 +89,27 @@ def run_pat(batch: Batch, lean: bool = True):
     return out, lambda: decoder.forward(batch.q, batch.k, batch.v, out, sm_scale=batch.sm_scale)
 
 
+def beside_flashinfer_decode(batch: Batch, fns: dict, outs: dict, rounds: int) -> dict:
+    """``fns`` (each writing its ``outs`` entry) and FlashInfer decode on ``batch``, alternated
+    ``rounds`` times in CUDA graphs after the flush (``graph_timing.side_by_side_us``): the
+    shape experiments' fields ``gpu``, ``us`` and ``max_abs_diff_vs_flashinfer``."""
+    from graph_timing import side_by_side_us
+
+    flush = torch.empty(2**28, dtype=torch.uint8, device="cuda")
+    outs = dict(outs)
+    fns = dict(fns)
+    outs["flashinfer-decode"], fns["flashinfer-decode"] = run_flashinfer_decode(batch)
+    times = side_by_side_us(fns, flush, rounds)
+    reference = outs["flashinfer-decode"].float()
+    return dict(
+        gpu=torch.cuda.get_device_name(),
+        us=times,
+        max_abs_diff_vs_flashinfer={
+            name: float((out.float() - reference).abs().max()) for name, out in outs.items()
+        },
+    )
+
+
 def run_sglang_triton(batch: Batch):
     from sglang.kernels.ops.attention.decode_attention import decode_attention_fwd
     from sglang.kernels.ops.attention.metadata import get_num_kv_splits_triton

@@ -21,8 +21,8 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from graph_timing import run_shape_experiment, side_by_side_us  # noqa: E402
-from providers import HEAD_DIM, batch_for, make_decoder, run_flashinfer_decode  # noqa: E402
+from graph_timing import decoder_fns, run_shape_experiment  # noqa: E402
+from providers import HEAD_DIM, batch_for, beside_flashinfer_decode, make_decoder  # noqa: E402
 
 from sglang_pat.cost_model import default_tile_menu  # noqa: E402
 
@@ -30,33 +30,18 @@ FLOORS = (256, 128)
 
 
 def one(shape: str, rounds: int) -> dict:
-    import torch
-
     batch = batch_for(shape)
     group = batch.q.shape[1] // batch.k.shape[1]
-    flush = torch.empty(2**28, dtype=torch.uint8, device="cuda")
-    fns, outs, plans = {}, {}, {}
+    decoders, plans = {}, {}
     for floor in FLOORS:
         decoder = make_decoder(batch, default_tile_menu(HEAD_DIM, group), plan=False)
         decoder.scheduler.min_chunk_tokens = floor
         plan = decoder.plan_step(batch.forest, batch.pool_rows, batch.req_to_token, for_graph=True)
         name = f"pat floor {floor}"
         plans[name] = dict(items=int(plan.items.shape[0]), partials=int(plan.num_partials))
-        outs[name] = out = torch.empty_like(batch.q)
-        fns[name] = lambda d=decoder, o=out: d.forward(
-            batch.q, batch.k, batch.v, o, sm_scale=batch.sm_scale
-        )
-    outs["flashinfer-decode"], fns["flashinfer-decode"] = run_flashinfer_decode(batch)
-    times = side_by_side_us(fns, flush, rounds)
-    reference = outs["flashinfer-decode"].float()
-    diffs = {name: float((out.float() - reference).abs().max()) for name, out in outs.items()}
-    return dict(
-        shape=shape,
-        gpu=torch.cuda.get_device_name(),
-        us=times,
-        plans=plans,
-        max_abs_diff_vs_flashinfer=diffs,
-    )
+        decoders[name] = decoder
+    fns, outs = decoder_fns(batch, decoders)
+    return dict(shape=shape, plans=plans, **beside_flashinfer_decode(batch, fns, outs, rounds))
 
 
 if __name__ == "__main__":

@@ -26,8 +26,8 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from graph_timing import run_shape_experiment, side_by_side_us  # noqa: E402
-from providers import HEAD_DIM, batch_for, make_decoder, run_flashinfer_decode  # noqa: E402
+from graph_timing import decoder_fns, run_shape_experiment  # noqa: E402
+from providers import HEAD_DIM, batch_for, beside_flashinfer_decode, make_decoder  # noqa: E402
 
 from sglang_pat.cost_model import default_tile_menu  # noqa: E402
 from sglang_pat.decoder import SERVER_MAX_PARTIALS  # noqa: E402
@@ -45,12 +45,9 @@ VARIANTS = {  # name: (lean kernel, chunk floor, shared chunk floor, sharing)
 
 
 def one(shape: str, rounds: int) -> dict:
-    import torch
-
     batch = batch_for(shape)
     group = batch.q.shape[1] // batch.k.shape[1]
-    flush = torch.empty(2**28, dtype=torch.uint8, device="cuda")
-    fns, outs, plans = {}, {}, {}
+    decoders, plans = {}, {}
     for name, (lean, floor, shared_floor, sharing) in VARIANTS.items():
         menu = default_tile_menu(HEAD_DIM, group, lean=lean)
         decoder = make_decoder(batch, menu, plan=False, max_partials=SERVER_MAX_PARTIALS)
@@ -63,22 +60,9 @@ def one(shape: str, rounds: int) -> dict:
             partials=int(plan.num_partials),
             split=bool(decoder.splits),
         )
-        outs[name] = out = torch.empty_like(batch.q)
-        fns[name] = lambda d=decoder, o=out: d.forward(
-            batch.q, batch.k, batch.v, o, sm_scale=batch.sm_scale
-        )
-    outs["flashinfer-decode"], fns["flashinfer-decode"] = run_flashinfer_decode(batch)
-    times = side_by_side_us(fns, flush, rounds)
-    reference = outs["flashinfer-decode"].float()
-    return dict(
-        shape=shape,
-        gpu=torch.cuda.get_device_name(),
-        us=times,
-        plans=plans,
-        max_abs_diff_vs_flashinfer={
-            name: float((out.float() - reference).abs().max()) for name, out in outs.items()
-        },
-    )
+        decoders[name] = decoder
+    fns, outs = decoder_fns(batch, decoders)
+    return dict(shape=shape, plans=plans, **beside_flashinfer_decode(batch, fns, outs, rounds))
 
 
 if __name__ == "__main__":

@@ -16,8 +16,8 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from graph_timing import run_shape_experiment, side_by_side_us  # noqa: E402
-from providers import batch_for, make_decoder, run_flashinfer_decode  # noqa: E402
+from graph_timing import run_shape_experiment  # noqa: E402
+from providers import batch_for, beside_flashinfer_decode, make_decoder  # noqa: E402
 
 import sglang_pat.decoder as decoder_module  # noqa: E402
 
@@ -28,7 +28,6 @@ def one(shape: str, rounds: int) -> dict:
     import torch
 
     batch = batch_for(shape)
-    flush = torch.empty(2**28, dtype=torch.uint8, device="cuda")
     decoder = make_decoder(batch)
     stock_merge = decoder_module.merge_states
 
@@ -43,20 +42,13 @@ def one(shape: str, rounds: int) -> dict:
 
     outs = {name: torch.empty_like(batch.q) for name in BUILDS}
     fns = {name: lambda n=name: forward(outs[n], BUILDS[n]) for name in BUILDS}
-    outs["flashinfer-decode"], fns["flashinfer-decode"] = run_flashinfer_decode(batch)
-    times = side_by_side_us(fns, flush, rounds)
-    reference = outs["flashinfer-decode"].float()
     plan = decoder.plan
     return dict(
         shape=shape,
-        gpu=torch.cuda.get_device_name(),
-        us=times,
         items=int(plan.items.shape[0]),
         partials=int(plan.num_partials),
         merge_needed=bool(decoder.merge_needed),
-        max_abs_diff_vs_flashinfer={
-            name: float((out.float() - reference).abs().max()) for name, out in outs.items()
-        },
+        **beside_flashinfer_decode(batch, fns, outs, rounds),
     )
 
 
