@@ -912,7 +912,7 @@ def _merge_slots_kernel(
     BLOCK_S slots at a time, each group of slots loaded at once. One request has few merge
     programs, and their chain of one load per slot was the merge's time (3 µs for 13 slots,
     session 32). With more requests the wide masked loads cost more than the chain saves
-    (16.7 µs on a batch of 128; +0.4 to +3.6 µs on 2-15 requests, session 33:
+    (16.7 µs on a batch of 128; +0.4 to +5.2 µs on 2-15 requests, session 33:
     benchmarks/experiments/merge_slots/README.md).
     ``PDL`` as in ``_merge_states_kernel``.
     """

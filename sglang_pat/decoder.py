@@ -39,8 +39,9 @@ PDL_MAX_BATCH = 16
 # One request's merge loads 16 of its partial slots at once (``merge_states(slots_at_once=
 # True)``): 0.4-1.7 µs a layer less at 2,000-16,000 tokens (8-32 slots), 0.3 more at 1,000
 # (4 slots). From two requests on it lost as often as it gained (2 × 1,000 and 2 × 8,000:
-# +0.4 and +1.4 µs; 8 and 15 requests: +0.8 and +3.6), so batches of two or more keep the
-# slot-by-slot merge (H200, session 33, benchmarks/experiments/merge_slots/).
+# +0.4 and +1.4 µs; 8 and 15 requests: +0.8 and +3.6; 10 sharing a prefix: +5.2), so
+# batches of two or more keep the slot-by-slot merge (H200, session 33,
+# benchmarks/experiments/merge_slots/).
 MERGE_SLOTS_AT_ONCE_MAX_BATCH = 1
 # The backend's budget of partial slots (16 KiB each at 32 heads × 128): a plan that needs
 # more falls back to the all-private plan.
