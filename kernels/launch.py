@@ -22,12 +22,7 @@ from .checks import (
     check_pack_inputs,
     kv_layout,
 )
-from .pack_decode import (
-    _gather_kv_indices_kernel,
-    _merge_slots_kernel,
-    _merge_states_kernel,
-    _pack_decode_kernel,
-)
+from .pack_decode import _gather_kv_indices_kernel, _merge_states_kernel, _pack_decode_kernel
 
 __all__ = ["HEAD_DIMS", "KV_DTYPES", "check_pack_inputs", "kv_layout"]  # and the launchers
 
@@ -232,8 +227,8 @@ def merge_states(
     """Merge each request's partial slots into ``o [B, Hq, Dv]``; grid ``(B, Hq / 8)``.
     ``pdl``: launch as the programmatic dependent of the ``pack_decode(..., pdl=True)`` just
     before it on the stream; the merge waits for it on the device. ``slots_at_once``: the
-    one-request build (``_merge_slots_kernel``), grid ``(B, Hq / 2)``, each program loading
-    16 slots at once."""
+    one-request build (``_merge_states_kernel``'s ``SLOTS_AT_ONCE``), grid ``(B, Hq / 2)``,
+    each program loading 16 slots at once."""
     if check:
         check_arg(not pdl or pdl_supported(o.device), "pdl", "needs a CUDA device of capability 9+")
         check_int32(req_partial_indptr, "req_partial_indptr", o.device)
@@ -247,14 +242,9 @@ def merge_states(
         )
     if o.shape[0] == 0:
         return
-    if slots_at_once:
-        kernel, heads = _merge_slots_kernel, MERGE_SLOT_HEADS
-        build = dict(BLOCK_S=MERGE_SLOTS)
-    else:
-        kernel, heads = _merge_states_kernel, 8
-        build = dict(PIPELINE_FROM=MERGE_PIPELINE_FROM)
+    heads = MERGE_SLOT_HEADS if slots_at_once else 8
     block_h = min(heads, triton.next_power_of_2(o.shape[1]))
-    kernel[(o.shape[0], triton.cdiv(o.shape[1], block_h))](
+    _merge_states_kernel[(o.shape[0], triton.cdiv(o.shape[1], block_h))](
         o,
         partial_o,
         partial_lse,
@@ -268,7 +258,8 @@ def merge_states(
         BLOCK_H=block_h,
         V_DIM=o.shape[2],
         BLOCK_DV=triton.next_power_of_2(o.shape[2]),
+        PIPELINE_FROM=MERGE_PIPELINE_FROM,
         PDL=pdl,
+        SLOTS_AT_ONCE=MERGE_SLOTS if slots_at_once else 0,
         launch_pdl=pdl,
-        **build,
     )

@@ -1,9 +1,10 @@
-"""Experiment: the two merge builds side by side on the same plans (branch merge-slots).
+"""Experiment: the two merge builds side by side on the same plans.
 
     python benchmarks/experiments/merge_slots/ab.py 1_1000 1_3256 2_3256 8_3256 1_3256@64,8
 
-Why: ``_merge_slots_kernel`` (16 slots loaded at once, 2 heads a program) is what the decoder
-launches under ``PDL_MAX_BATCH`` requests on this branch; session 32 and session 33's chain
+Why: the slots-at-once merge (16 slots loaded at once, 2 heads a program; then the kernel
+``_merge_slots_kernel``, now ``_merge_states_kernel``'s ``SLOTS_AT_ONCE`` build) was what the
+decoder launched under ``PDL_MAX_BATCH`` requests on branch merge-slots; session 32 and 33's chain
 measured it against main's merge on different machines, an hour or a day apart, where a few
 tenths of a µs are within the drift. Here one decoder plans the shape once and its forward is
 captured twice, the merge forced to each build (``sglang_pat.decoder.merge_states`` wrapped
