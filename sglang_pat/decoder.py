@@ -337,7 +337,10 @@ class PatDecoder:
                 record.append((self, nodes))
         if self.merge_needed:
             merge_states(
-                *(o, self.partial_o, self.partial_lse, self.req_partial_indptr),
+                o,
+                self.partial_o,
+                self.partial_lse,
+                self.req_partial_indptr,
                 check=check,
                 pdl=pdl,
                 slots_at_once=q.shape[0] <= MERGE_SLOTS_AT_ONCE_MAX_BATCH,

@@ -215,12 +215,12 @@ def test_backends_name_their_server_and_rows(tmp_path) -> None:
     assert command[1:3] == ["-m", "sglang_pat.launch_server"]
     assert spec.name == "pat-triton-prefill"  # rows, JSONL and logs carry it, not "pat"
 
-    def flag_value(flag: str) -> str:
+    def command_value(flag: str) -> str:  # flag_value's, for a string value
         return command[command.index(flag) + 1]
 
-    assert flag_value("--attention-backend") == "pat"
-    assert flag_value("--prefill-attention-backend") == "triton"
-    assert flag_value("--mem-fraction-static") == "0.8"
+    assert command_value("--attention-backend") == "pat"
+    assert command_value("--prefill-attention-backend") == "triton"
+    assert command_value("--mem-fraction-static") == "0.8"
     # The rest name no prefill backend: pat's launcher picks it (FlashInfer where installed).
     for name in ("pat", "triton", "flashinfer"):
         command = bench_serving.server_spec(name, tmp_path, 1, tmp_path / "l", flags).command()
