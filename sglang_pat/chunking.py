@@ -18,9 +18,11 @@ import numpy as np
 from .cost_model import longest_unit_cost
 
 # (config, longest span, candidates, items per candidate, partials per candidate, tiles,
-#  members, private tails only, total work, (shared units, longest shared unit)) -> chunk length
+#  members, private tails only, total work, (shared units, longest shared unit), shortest
+#  chunk the shared units' cap allows (0: any)) -> chunk length
 ChooseChunk = Callable[
-    [int, int, list[int], list[int], list[int], int, int, bool, float, tuple[int, float]], int
+    [int, int, list[int], list[int], list[int], int, int, bool, float, tuple[int, float], int],
+    int,
 ]
 
 
@@ -32,6 +34,7 @@ class ChunkCounts:
     candidates: list[int]  # [K] powers of two, ascending; the last holds every span
     items: list[list[int]]  # [C][K]
     member_chunks: list[list[int]]  # [C][K]
+    shared_items: list[list[int]]  # [C][K] the shared tiles' items alone (tails do not grow them)
     tiles: list[int]  # [C] tiles per config
     members: list[int]  # [C] Σ members per config
     shared_tiles: list[int]  # [C] tiles of shared packs per config
@@ -58,15 +61,17 @@ class ChunkCounts:
         # division, as is the float matmul that sums it per config (this runs every cold plan).
         per_tile = np.ceil(np.multiply.outer(tile_len, 1.0 / lengths))  # [T, K]
         of_config = config == np.arange(num_configs)[:, None]  # [C, T]
-        weights = np.concatenate([of_config, of_config * tile_members]).astype(np.float64)
-        sums = (weights @ per_tile).astype(np.int64).tolist()  # [2C, K]
+        of_shared = of_config * (np.arange(tile_len.shape[0]) < num_shared)
+        weights = np.concatenate([of_config, of_config * tile_members, of_shared])
+        sums = (weights.astype(np.float64) @ per_tile).astype(np.int64).tolist()  # [3C, K]
         tiles = np.bincount(config, minlength=num_configs).tolist()
         shared_tiles = np.bincount(config[:num_shared], minlength=num_configs).tolist()
         members = np.bincount(config, weights=tile_members, minlength=num_configs)
         return cls(
             lengths.tolist(),
             sums[:num_configs],
-            sums[num_configs:],
+            sums[num_configs : 2 * num_configs],
+            sums[2 * num_configs :],
             tiles,
             members.astype(np.int64).tolist(),
             shared_tiles,
@@ -128,6 +133,10 @@ class ChunkRule:
     tail_members: int  # requests per packed-tail item (the tail tile's rows / G); < 2: none
     tail_max_len: int  # tails up to this long are packed
     tail_tile: int  # the menu tile of the packed-tail items
+    # Shared units (shared tiles' items × KV heads, all configs with shared packs together)
+    # that the chunks may make, while a candidate allows it; 0: no cap (PackScheduler's
+    # ``max_shared_units``).
+    max_shared_units: int = 0
 
     def __post_init__(self) -> None:
         self.token_cost_list: list[float] = self.token_cost.tolist()  # for the per-step loop
@@ -148,8 +157,15 @@ class ChunkRule:
         chunks longer than any tail as if their units were that long)."""
         chunk = [0] * len(items)
         shared_units, shared_longest = 0, 0.0
+        cap_left = self.max_shared_units
         for c in counts.active:
             private_only = counts.shared_tiles[c] == 0
+            capped = 0
+            if self.max_shared_units and not private_only:  # shortest candidate in the cap
+                units = counts.shared_items[c]
+                heads = self.num_kv_heads
+                fits = [k for k, n in enumerate(units) if n * heads <= cap_left]
+                capped = counts.candidates[fits[0]] if fits else 0
             chunk[c] = self.choose(
                 c,
                 max_tail if private_only else max_len,
@@ -161,9 +177,11 @@ class ChunkRule:
                 private_only,
                 total_work,
                 (shared_units, shared_longest),
+                capped,
             )
             if not private_only:
                 k = counts.candidates.index(chunk[c])
+                cap_left = max(0, cap_left - counts.shared_items[c][k] * self.num_kv_heads)
                 shared_units += items[c][k] * self.num_kv_heads
                 longest = longest_unit_cost(
                     chunk[c], max_len, self.token_cost_list[c], self.item_overhead

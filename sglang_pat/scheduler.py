@@ -46,6 +46,7 @@ class PackScheduler:
         max_chunks_per_tile: int = 32,
         min_chunk_tokens: int = 256,
         min_shared_chunk_tokens: int | None = None,
+        shared_units_per_sm: int | None = 1,
     ) -> None:
         if min(num_kv_heads, group_size, head_dim, num_sms) < 1:
             raise ValueError("num_kv_heads, group_size, head_dim and num_sms must be positive")
@@ -106,6 +107,7 @@ class PackScheduler:
         )
         self.min_chunk_tokens = min_chunk_tokens  # sets the rule's candidate range
         self.min_shared_chunk_tokens = min_shared_chunk_tokens
+        self.max_shared_units = shared_units_per_sm and shared_units_per_sm * num_sms
         self._decider = PackDecider(
             group_size=group_size,
             tiles=self.tiles,
@@ -145,6 +147,25 @@ class PackScheduler:
         if tokens is not None and tokens < 1:
             raise ValueError(f"min_shared_chunk_tokens must be positive or None, got {tokens}")
         self._min_shared_chunk_tokens = tokens
+        self._lazy = None  # the next plan is cold
+
+    @property
+    def max_shared_units(self) -> int | None:
+        """Most shared units (shared tiles' chunks × KV heads) the chunk choice may make while
+        a candidate allows; ``shared_units_per_sm`` (default 1) × the SMs, None: no cap.
+
+        On the H200 (session 33, ``benchmarks/experiments/chunks/plan_variants.py``) the cost
+        model's chunks that made more shared units than SMs were up to 38% slower than the
+        next longer chunk: 8 requests sharing 8,192 tokens took 49.2 µs with 256 shared units
+        and 30.9 with 128, gsp 4 × 32's batch 75.0 and 68.2; below one per SM it held.
+        """
+        return self._rule.max_shared_units or None
+
+    @max_shared_units.setter
+    def max_shared_units(self, units: int | None) -> None:
+        if units is not None and units < 1:
+            raise ValueError(f"max_shared_units must be positive or None, got {units}")
+        self._rule.max_shared_units = units or 0
         self._lazy = None  # the next plan is cold
 
     # ------------------------------------------------------------------ public
@@ -217,6 +238,7 @@ class PackScheduler:
         private_only: bool,
         total_work: float,
         queued: tuple[int, float],
+        capped: int = 0,
     ) -> int:
         """Chunk length for one config from its exact chunk counts (see ``chunking``).
 
@@ -224,12 +246,14 @@ class PackScheduler:
         longest span, all of them: for private tails the cost counts whole waves of the longest
         unit, so it is not monotone. ``items[k]`` / ``member_chunks[k]``: the config's items
         and partials when cut at ``candidates[k]``; ``queued``: (count, longest) of the
-        shared units that a private-only config's units wait behind (``CostModel.queue_wait``).
+        shared units that a private-only config's units wait behind (``CostModel.queue_wait``);
+        ``capped``: the shortest chunk that keeps the shared units within ``max_shared_units``
+        (0: none does, or no cap).
         """
         wait = (0.0, 0)
         if private_only and queued[0]:
             wait = self.cost.queue_wait(*queued, self.num_programs)
-        chunk = self._shortest_chunk[config]
+        chunk = max(self._shortest_chunk[config], capped)
         shared_floor = self._min_shared_chunk_tokens
         if not private_only and shared_floor is not None and chunk < shared_floor:
             floor = next((c for c in candidates if c >= shared_floor), None)

@@ -53,6 +53,7 @@ def test_invariants_over_random_forests(shape: int) -> None:
         floors = dict(
             min_chunk_tokens=int(rng.choice([16, 64, 128])),
             min_shared_chunk_tokens=[None, 32, 256][trial % 3],
+            shared_units_per_sm=[1, None, 2][trial // 3 % 3],
         )
         planner = scheduler(SHAPES[shape], **floors)
         plan = planner.plan(forest, pool)
@@ -124,6 +125,37 @@ def test_shared_chunk_floor(floor: int) -> None:
     assert np.array_equal(private, base.items[base.num_shared_items :])
     with pytest.raises(ValueError, match="min_shared_chunk_tokens"):
         planner.min_shared_chunk_tokens = 0
+
+
+@pytest.mark.parametrize(
+    ("spec", "group", "chunks"),
+    [
+        ("1,8_8192,416", 4, (256, 512)),
+        ("4,128_4096,256", 4, (1024, 2048)),
+        ("1,8_2048,64", 4, (256, 256)),
+    ],
+)
+def test_shared_units_stay_within_one_per_sm(spec: str, group: int, chunks: tuple) -> None:
+    """By default the shared chunks make at most one shared unit per SM where a candidate
+    allows (the cost model alone cuts shorter: ``chunks`` = (uncapped, capped) shortest shared
+    chunk); None lifts the cap."""
+    forest = PrefixForest.from_tree_spec(spec)
+    pool = np.arange(forest.num_requests)
+    plans = {}
+    for cap in (None, 1):
+        planner = PackScheduler(
+            num_kv_heads=8, group_size=group, head_dim=128, num_sms=132, shared_units_per_sm=cap
+        )
+        plans[cap] = plan = planner.plan(forest, pool)
+        check_plan(plan, forest, [t.block_m for t in planner.tiles], group)
+    capped, free = plans[1], plans[None]
+    assert capped.num_shared_items * 8 <= 132
+    shortest = [int(p.items[: p.num_shared_items, 1].min()) for p in (free, capped)]
+    assert tuple(shortest) == chunks
+    planner.max_shared_units = None
+    assert planner.plan(forest, pool).same_as(free)
+    with pytest.raises(ValueError, match="max_shared_units"):
+        planner.max_shared_units = 0
 
 
 def test_lazy_update_refuses_changed_batches() -> None:
