@@ -8,6 +8,8 @@ requests (80 query rows) into two 64-row tiles x 16 chunks x 8 KV heads = 256 sh
 beside 80 private ones, where 32 q heads give one tile and 128 units (28.8 us against 46.6).
 Variants, one decoder each, the same batch:
 - ``default``: the default menu and plan (the lean kernel's pair where its gate splits);
+- ``uncapped``: the default without ``PackScheduler.max_shared_units`` (shared units not
+  capped at one per SM, as before branch shared-wave);
 - ``lean off``: the same menu without the lean kernel (one launch);
 - ``floor 512``: ``PackScheduler.min_chunk_tokens`` raised (every config's units longer);
 - ``shared floor 512`` / ``1024`` / ``2048``: ``PackScheduler.min_shared_chunk_tokens`` raised, the
@@ -33,14 +35,15 @@ from sglang_pat.cost_model import default_tile_menu  # noqa: E402
 from sglang_pat.decoder import SERVER_MAX_PARTIALS  # noqa: E402
 from sglang_pat.forest import PrefixForest  # noqa: E402
 
-VARIANTS = {  # name: (lean kernel, chunk floor, shared chunk floor, sharing)
-    "default": (True, 256, None, True),
-    "lean off": (False, 256, None, True),
-    "floor 512": (True, 512, None, True),
-    "shared floor 512": (True, 256, 512, True),
-    "shared floor 1024": (True, 256, 1024, True),
-    "shared floor 2048": (True, 256, 2048, True),
-    "no sharing": (True, 256, None, False),
+VARIANTS = {  # name: changes from the default (``lean``, ``sharing``, PackScheduler settings)
+    "default": {},
+    "uncapped": dict(max_shared_units=None),
+    "lean off": dict(lean=False),
+    "floor 512": dict(min_chunk_tokens=512),
+    "shared floor 512": dict(min_shared_chunk_tokens=512),
+    "shared floor 1024": dict(min_shared_chunk_tokens=1024),
+    "shared floor 2048": dict(min_shared_chunk_tokens=2048),
+    "no sharing": dict(sharing=False),
 }
 
 
@@ -48,11 +51,13 @@ def one(shape: str, rounds: int) -> dict:
     batch = batch_for(shape)
     group = batch.q.shape[1] // batch.k.shape[1]
     decoders, plans = {}, {}
-    for name, (lean, floor, shared_floor, sharing) in VARIANTS.items():
+    for name, change in VARIANTS.items():
+        settings = dict(change)
+        lean, sharing = settings.pop("lean", True), settings.pop("sharing", True)
         menu = default_tile_menu(HEAD_DIM, group, lean=lean)
         decoder = make_decoder(batch, menu, plan=False, max_partials=SERVER_MAX_PARTIALS)
-        decoder.scheduler.min_chunk_tokens = floor
-        decoder.scheduler.min_shared_chunk_tokens = shared_floor
+        for key, value in settings.items():
+            setattr(decoder.scheduler, key, value)
         forest = batch.forest if sharing else PrefixForest.no_sharing(batch.forest.seq_lens)
         plan = decoder.plan_step(forest, batch.pool_rows, batch.req_to_token, for_graph=True)
         plans[name] = dict(
