@@ -1,29 +1,35 @@
 #!/usr/bin/env bash
-# Branch merge-slots, session 33 (one H200, about 5 device minutes), after its first chain
-# (results/2026-12-01-NVIDIA-H200/session33-merge-slots/: profile, kernel benchmark, GPU suite):
-# 1. merge_slots/ab.py: the two merge builds on the same plan, side by side in one process
-#    (the first chain compared against session 32's figures, another machine);
-# 2. chunks/plan_variants.py: other plans of the suite's GQA-16 shapes where pat trails.
-# Chain 3: : plan_variants.py with PackScheduler.min_shared_chunk_tokens on the
-# shapes whose plans it changes (small batches sharing one prefix; CPU check in session33.md),
-# and the merge A/B on four more small batches.
-# Chain 4 (below): the GPU suite at the product state (one request merges its slots at once,
-# MERGE_SLOTS_AT_ONCE_MAX_BATCH); the merge A/B on shared shapes whose shared floor of 512
-# won or lost (is it the merge?); plan_variants with the server's partial budget on the three
-# 8,192-token prefixes (chain 3's defaults fell back to no sharing) and three acceptance shapes.
+# Branch shared-wave, prepared in session 33 for the next session (one H200, about 18 device
+# minutes): the chunk choice keeps the shared units within one per SM where a chunk allows
+# (PackScheduler shared_units_per_sm=1, the default here). Session 33 measured the same plans
+# through min_shared_chunk_tokens (experiments/chunks/README.md): gsp 4 x 32's batch 75.0 ->
+# 68.2 us, 8 requests sharing 8,192 tokens 49.2 -> 30.9; the suite's 1,2,64_1024,256,256@64,8
+# (192 -> 128 shared units) was not measured.
+# 1. plan_variants.py: capped (default) against uncapped, side by side, on every shape whose
+#    plan the cap changes (CPU check in experiments/chunks/README.md) and the worked example;
+# 2. the GPU suite;
+# 3. gsp 4 x 32 served by pat, then flashinfer (issue 4: 1.881x, median ITL 0.533x, session 28);
+# 4. issue 2's kernel benchmark (acceptance, suite, served), then its summary.
+# Session 33's fourth chain (GPU suite at f031d3f, merge A/B, plan variants) is in db69eea.
 cd "$(dirname "$0")/../../.." || exit 1
 source benchmarks/device_env.sh
 export PYTHONUNBUFFERED=1 PAT_COMMIT=${PAT_COMMIT:-unknown}
 rm -rf /tmp/r0; mkdir -p /tmp/r0
 setsid bash -c "
 export CUDA_VISIBLE_DEVICES=0
-timeout 300 python3 -m pytest -q -p no:cacheprovider -n 8 tests/test_kernels_gpu.py \
-  tests/test_backend.py tests/test_graph_switch.py tests/test_lean_gate.py tests/test_kernels.py \
-  > /tmp/r0/gpu-tests.out 2>&1
-timeout 100 python3 benchmarks/experiments/merge_slots/ab.py 1,10_4096,416 \
-  1,32_4096,416@16,8 1,32_4096,64 1,8_2048,64 > /tmp/r0/ab3.jsonl 2>/tmp/r0/ab3.err
-timeout 240 python3 benchmarks/experiments/chunks/plan_variants.py 1,8_8192,416 \
-  1,4_8192,416@64,8 1,12_8192,416@16,8 1,64_4096,512 1,256_2048,32 4,128_4096,256 \
-  > /tmp/r0/plans3.jsonl 2>/tmp/r0/plans3.err
+timeout 300 python3 benchmarks/experiments/chunks/plan_variants.py 1,2,64_1024,256,256@64,8 \
+  4,128_4096,256 1,256_2048,32 1,64_4096,512 1,10_4096,416@64,8 1,8_8192,416 1,32_4096,64 \
+  4,16_2048,100@64,8 > /tmp/r0/plans.jsonl 2>/tmp/r0/plans.err
+timeout 300 python3 -m pytest -q -p no:cacheprovider --durations=10 -n 8 \
+  tests/test_kernels_gpu.py tests/test_backend.py tests/test_graph_switch.py \
+  tests/test_lean_gate.py tests/test_kernels.py > /tmp/r0/gpu-tests.out 2>&1
+python3 benchmarks/bench_serving.py --backends pat --workloads gsp-4x32-4096 --port 30500 \
+  --out /tmp/r0/so > /tmp/r0/so.out 2>&1
+python3 benchmarks/bench_serving.py --backends flashinfer --workloads gsp-4x32-4096 \
+  --port 30600 --out /tmp/r0/sf > /tmp/r0/sf.out 2>&1
+python3 benchmarks/bench_kernels.py --out /tmp/r0/k --commit $PAT_COMMIT \
+  --providers pat,flashinfer-decode --part acceptance --part suite --part served \
+  > /tmp/r0/k.out 2>&1
+python3 benchmarks/bench_kernels.py --summarize --out /tmp/r0/k >> /tmp/r0/k.out 2>&1
 touch /tmp/r0/done" >/tmp/r0/chain.log 2>&1 < /dev/null &
 sleep 2; echo launched
