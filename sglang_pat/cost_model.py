@@ -235,10 +235,14 @@ class CostModel:
             shared_end, free = wait
             if shared_end:
                 # The free programs take private units at once, as many in turn as fit before
-                # the shared units end; the rest start when they end.
+                # the shared units end; the rest start when they end. When none is left over,
+                # the launch ends with the shared units (or the spread): whole waves of private
+                # units do not apply beside them, and rounding to them cut 1,10_4096,416's
+                # 416-token tails in two at G = 8, 47% slower on the H200 (session 34).
                 late = units - free * max(1, int(shared_end // longest))
                 if late > 0:
                     return max(waves, shared_end + math.ceil(late / num_programs) * longest)
+                return max(spread, shared_end, longest)
             return waves
         return max(spread, longest)
 

@@ -1,0 +1,65 @@
+"""Experiment: private tails kept whole beside the shared units, against the rule before.
+
+    python benchmarks/experiments/chunks/tails_beside_shared.py 1,10_4096,416@64,8 ...
+
+Why: session 34 measured ``1,10_4096,416@64,8`` at 39.5 µs with its 416-token tails cut in
+two (36 items) and 26.8 with them whole (``plan_variants.py``'s ``floor 512``, 26 items).
+``CostModel.chunk_cost`` rounded a private-tail config's spread up to whole waves of its
+longest unit even when every private unit fits beside the shared ones before they end
+(``queue_wait``); since session 34 such a config's cost is the shared units' end (or the
+spread), so ties keep the longer chunk. This times the two rules' plans of the same batch:
+- ``default``: the installed cost model (tails whole where they fit beside the shared units);
+- ``waves``: ``WholeWaves``, the rule before (whole waves of the longest private unit);
+alternated ``--rounds`` times in CUDA graphs after the flush, merge included, beside FlashInfer
+decode, each with the server's partial budget. One JSON line a shape (own process).
+"""
+
+import math
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from graph_timing import decoder_fns, run_shape_experiment  # noqa: E402
+from providers import HEAD_DIM, batch_for, beside_flashinfer_decode, make_decoder  # noqa: E402
+
+from sglang_pat.cost_model import CostModel, default_tile_menu, longest_unit_cost  # noqa: E402
+from sglang_pat.decoder import SERVER_MAX_PARTIALS  # noqa: E402
+
+
+class WholeWaves(CostModel):
+    """The cost model before session 34: a private-tail config beside shared units still
+    runs in whole waves of its longest unit when every unit fits before the shared ones end."""
+
+    def chunk_cost(self, chunk_len, max_len, extra_items, extra_partials, token_cost,
+                   partial_cost, total_work, num_programs, num_kv_heads, private_only, units,
+                   wait):  # fmt: skip
+        value = super().chunk_cost(
+            chunk_len, max_len, extra_items, extra_partials, token_cost, partial_cost,
+            total_work, num_programs, num_kv_heads, private_only, units, wait,
+        )  # fmt: skip
+        shared_end, free = wait
+        if not (private_only and shared_end):
+            return value
+        added = extra_partials * partial_cost + extra_items * self.item_overhead_bytes
+        spread = (total_work + num_kv_heads * added) / num_programs
+        longest = longest_unit_cost(chunk_len, max_len, token_cost, self.item_overhead_bytes)
+        if units - free * max(1, int(shared_end // longest)) > 0:
+            return value  # some units start after the shared ones end: the same in both
+        return math.ceil(spread / longest) * longest
+
+
+def one(shape: str, rounds: int) -> dict:
+    batch = batch_for(shape)
+    menu = default_tile_menu(HEAD_DIM, batch.q.shape[1] // batch.k.shape[1])
+    decoders, plans = {}, {}
+    for name, cost in (("default", None), ("waves", WholeWaves())):
+        decoder = make_decoder(batch, menu, plan=False, cost=cost, max_partials=SERVER_MAX_PARTIALS)
+        plan = decoder.plan_step(batch.forest, batch.pool_rows, batch.req_to_token, for_graph=True)
+        plans[name] = dict(items=int(plan.items.shape[0]), partials=int(plan.num_partials))
+        decoders[name] = decoder
+    fns, outs = decoder_fns(batch, decoders)
+    return dict(shape=shape, plans=plans, **beside_flashinfer_decode(batch, fns, outs, rounds))
+
+
+if __name__ == "__main__":
+    run_shape_experiment(__file__, __doc__, one)
