@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Branch shared-wave, prepared in session 33 for the next session (one H200, about 18 device
-# minutes): the chunk choice keeps the shared units within one per SM where a chunk allows
+# Branch shared-wave, prepared in session 33, run in session 34 at 46d6740 (one H200, about 15
+# device minutes): the chunk choice keeps the shared units within one per SM where a chunk allows
 # (PackScheduler shared_units_per_sm=1, the default here). Session 33 measured the same plans
 # through min_shared_chunk_tokens (experiments/chunks/README.md): gsp 4 x 32's batch 75.0 ->
 # 68.2 us, 8 requests sharing 8,192 tokens 49.2 -> 30.9; the suite's 1,2,64_1024,256,256@64,8
