@@ -1,6 +1,7 @@
 """Experiment: private tails kept whole beside the shared units, against the rule before.
 
     python benchmarks/experiments/chunks/tails_beside_shared.py 1,10_4096,416@64,8 ...
+    python benchmarks/experiments/chunks/tails_beside_shared.py moved   (CPU: which plans moved)
 
 Why: session 34 measured ``1,10_4096,416@64,8`` at 39.5 µs with its 416-token tails cut in
 two (36 items) and 26.8 with them whole (``plan_variants.py``'s ``floor 512``, 26 items).
@@ -14,6 +15,7 @@ alternated ``--rounds`` times in CUDA graphs after the flush, merge included, be
 decode, each with the server's partial budget. One JSON line a shape (own process).
 """
 
+import itertools
 import math
 import sys
 from pathlib import Path
@@ -61,5 +63,49 @@ def one(shape: str, rounds: int) -> dict:
     return dict(shape=shape, plans=plans, **beside_flashinfer_decode(batch, fns, outs, rounds))
 
 
+def moved() -> None:
+    """CPU: the batches ``1,N_P,T`` at (32, 8), (64, 8), (16, 8) whose plans the two rules
+    differ on, with (items, partials) under each (session 34: 123 of 1,365)."""
+    import numpy as np
+
+    from sglang_pat.forest import PrefixForest
+    from sglang_pat.plan import PlanCapacity
+    from sglang_pat.scheduler import PackScheduler
+
+    grid = list(
+        itertools.product(
+            (2, 4, 6, 8, 10, 12, 14, 16, 20, 24, 32, 48, 64),  # requests
+            (512, 1024, 2048, 4096, 8192),  # shared prefix
+            (160, 300, 416, 480, 600, 800, 1200),  # private tails
+        )
+    )
+    count = 0
+    for q_heads, kv_heads in ((32, 8), (64, 8), (16, 8)):
+        group = q_heads // kv_heads
+        for n, prefix, tail in grid:
+            forest = PrefixForest.from_tree_spec(f"1,{n}_{prefix},{tail}")
+            size = PlanCapacity.for_batch(n, int(forest.seq_lens.sum()))
+            capacity = PlanCapacity(  # the server's budget of partial slots
+                n, size.max_segments, SERVER_MAX_PARTIALS + size.max_members, size.max_members,
+                SERVER_MAX_PARTIALS, size.max_kv_indices,
+            )  # fmt: skip
+            plans = []
+            for cost in (None, WholeWaves()):
+                planner = PackScheduler(
+                    num_kv_heads=kv_heads, group_size=group, head_dim=HEAD_DIM, num_sms=132,
+                    menu=default_tile_menu(HEAD_DIM, group), capacity=capacity, cost=cost,
+                )  # fmt: skip
+                plan = planner.plan_cold(forest, np.arange(n))
+                plans.append((int(plan.items.shape[0]), plan.num_partials))
+            count += 1
+            if plans[0] != plans[1]:
+                shape = f"1,{n}_{prefix},{tail}@{q_heads},{kv_heads}"
+                print(f"{shape} default {plans[0]} waves {plans[1]}")
+    print(f"of {count} batches")
+
+
 if __name__ == "__main__":
-    run_shape_experiment(__file__, __doc__, one)
+    if sys.argv[1:] == ["moved"]:
+        moved()
+    else:
+        run_shape_experiment(__file__, __doc__, one)

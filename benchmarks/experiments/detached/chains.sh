@@ -1,38 +1,37 @@
 #!/usr/bin/env bash
-# Branch shared-wave, prepared in session 33, run in session 34 at 46d6740 (one H200, about 15
-# device minutes): the chunk choice keeps the shared units within one per SM where a chunk allows
-# (PackScheduler shared_units_per_sm=1, the default here). Session 33 measured the same plans
-# through min_shared_chunk_tokens (experiments/chunks/README.md): gsp 4 x 32's batch 75.0 ->
-# 68.2 us, 8 requests sharing 8,192 tokens 49.2 -> 30.9; the suite's 1,2,64_1024,256,256@64,8
-# (192 -> 128 shared units) was not measured.
-# 1. plan_variants.py: capped (default) against uncapped, side by side, on every shape whose
-#    plan the cap changes (CPU check in experiments/chunks/README.md), the worked example and
-#    four more prefixes the cap re-cuts (256 -> 128 shared units; no Mooncake-cut batch of
-#    4-64 requests changes, 210 checked on the CPU);
-# 2. the GPU suite;
-# 3. gsp 4 x 32 served by pat, then flashinfer (issue 4: 1.881x, median ITL 0.533x, session 28);
-# 4. issue 2's kernel benchmark (acceptance, suite, served), then its summary.
-# Session 33's fourth chain (GPU suite at f031d3f, merge A/B, plan variants) is in db69eea.
+# Prepared in session 34 for the next session (one H200, about 20 device minutes), at the
+# product state after session 34: shared units capped at one per SM (46d6740) and private
+# tails kept whole beside the shared units (054a5e3). Carry .mooncake as well (the traces).
+# 1. tails_beside_shared.py on twelve of the 123 synthetic batches whose plans 054a5e3 moved
+#    (experiments/chunks/README.md): tails behind short prefixes at (32, 8), where the whole
+#    tails lost 1.0-2.2 us in session 34; 800-1,200-token tails now kept whole at (64, 8),
+#    not measured; two batches it cuts finer than before;
+# 2. the equality check (pat against triton in a server, outputs token for token) in its
+#    default and no-overlap variants with the negative control;
+# 3. pat, then flashinfer, served on every issue 4 workload: gsp 4 x 32 (46d6740: 1.896x,
+#    ITL 0.520x), gsp defaults (session 27: 1.328x), random-ids (1.013x) and Mooncake
+#    conversation (session 30: 0.975x paired), whose batches 054a5e3 may re-plan.
+# Session 34's chain (the cap against uncapped, GPU suite, gsp 4 x 32, issue 2's kernel
+# benchmark at 46d6740) is in 150424e.
 cd "$(dirname "$0")/../../.." || exit 1
 source benchmarks/device_env.sh
 export PYTHONUNBUFFERED=1 PAT_COMMIT=${PAT_COMMIT:-unknown}
+mkdir -p /tmp/mc
+for t in conversation synthetic; do gunzip -c .mooncake/${t}_trace.jsonl.gz > /tmp/mc/${t}_trace.jsonl; done
 rm -rf /tmp/r0; mkdir -p /tmp/r0
+W="--workloads gsp-4x32-4096,gsp-64x16-2048,random-ids-2048-256,mooncake-conversation"
+W="$W --mooncake-dir /tmp/mc"
 setsid bash -c "
-export CUDA_VISIBLE_DEVICES=0
-timeout 400 python3 benchmarks/experiments/chunks/plan_variants.py 1,2,64_1024,256,256@64,8 \
-  4,128_4096,256 1,256_2048,32 1,64_4096,512 1,10_4096,416@64,8 1,8_8192,416 1,32_4096,64 \
-  4,16_2048,100@64,8 1,16_8192,256 2,64_4096,256 1,64_8192,256 1,2_8192,256 \
-  > /tmp/r0/plans.jsonl 2>/tmp/r0/plans.err
-timeout 300 python3 -m pytest -q -p no:cacheprovider --durations=10 -n 8 \
-  tests/test_kernels_gpu.py tests/test_backend.py tests/test_graph_switch.py \
-  tests/test_lean_gate.py tests/test_kernels.py > /tmp/r0/gpu-tests.out 2>&1
-python3 benchmarks/bench_serving.py --backends pat --workloads gsp-4x32-4096 --port 30500 \
-  --out /tmp/r0/so > /tmp/r0/so.out 2>&1
-python3 benchmarks/bench_serving.py --backends flashinfer --workloads gsp-4x32-4096 \
-  --port 30600 --out /tmp/r0/sf > /tmp/r0/sf.out 2>&1
-python3 benchmarks/bench_kernels.py --out /tmp/r0/k --commit $PAT_COMMIT \
-  --providers pat,flashinfer-decode --part acceptance --part suite --part served \
-  > /tmp/r0/k.out 2>&1
-python3 benchmarks/bench_kernels.py --summarize --out /tmp/r0/k >> /tmp/r0/k.out 2>&1
+export CUDA_VISIBLE_DEVICES=0 PAT_MOONCAKE_DIR=/tmp/mc
+timeout 360 python3 benchmarks/experiments/chunks/tails_beside_shared.py 1,10_2048,416 \
+  1,12_1024,416 1,10_512,416 1,14_1024,300 1,6_8192,416 1,20_4096,1200@64,8 \
+  1,16_8192,1200@64,8 1,14_8192,800@64,8 1,24_8192,800@64,8 1,8_4096,480@64,8 \
+  1,12_1024,480@64,8 1,12_512,300@64,8 > /tmp/r0/tails.jsonl 2>/tmp/r0/tails.err
+timeout 420 python3 benchmarks/check_equality.py --out /tmp/r0/eq --variant default \
+  --variant no-overlap --negative-control 1.05 --parallel 3 > /tmp/r0/eq.out 2>&1
+python3 benchmarks/bench_serving.py --backends pat $W --port 30500 --out /tmp/r0/so \
+  > /tmp/r0/so.out 2>&1
+python3 benchmarks/bench_serving.py --backends flashinfer $W --port 30600 --out /tmp/r0/sf \
+  > /tmp/r0/sf.out 2>&1
 touch /tmp/r0/done" >/tmp/r0/chain.log 2>&1 < /dev/null &
 sleep 2; echo launched
