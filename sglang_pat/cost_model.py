@@ -223,7 +223,9 @@ class CostModel:
         configs with shared packs (compute-bound units beside the private ones) it picked
         chunks up to 41% slower, so they keep the plain maximum. Such a config's ``units``
         (items × KV heads) also queue behind the shared ones: ``wait`` is ``queue_wait``'s
-        (when the shared units end, programs they leave free).
+        (when the shared units end, programs they leave free). Units that all fit on the free
+        programs before the shared units end cost that end (or the spread, or their longest
+        unit, if longer) instead of whole waves: the tie then keeps the longer chunk.
         """
         added = extra_partials * partial_cost
         if private_only:
@@ -253,9 +255,10 @@ class CostModel:
         """What private units taken from the queue after ``shared_units`` (the longest
         ``shared_longest``) wait for: when those end, and how many programs they leave free.
 
-        When the shared units hold nearly every program (``1,10_4096,416`` at G = 8: 256 of
-        264), this cuts the private tails shorter, which the whole-wave estimate alone does
-        not see; when free programs hold every private unit at once, it changes nothing.
+        When the shared units hold nearly every program (``1,10_4096,416`` at G = 8 without
+        ``PackScheduler.max_shared_units``: 256 of 264), this cuts the private tails shorter;
+        when the free programs run every private unit before the shared units end, the tails
+        stay whole (``chunk_cost``).
         """
         shared_end = math.ceil(shared_units / num_programs) * shared_longest
         return shared_end, max(num_programs - shared_units, 0)
