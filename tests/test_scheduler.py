@@ -241,7 +241,8 @@ def test_private_units_queue_behind_the_shared_ones() -> None:
     assert private(80, (0.0, 0)) == 10.0  # units of 10 B, one wave
     assert private(80, (0.0, 0), work=264 * 25.0) == 30.0  # the spread in whole waves
     assert private(80, cost.queue_wait(128, 30.0, 264)) == 30.0  # 136 free programs
-    assert private(80, cost.queue_wait(128, 30.0, 264), work=264 * 25.0) == 30.0
+    # the spread past the shared units' end, not rounded up to whole waves (40)
+    assert private(80, cost.queue_wait(128, 30.0, 264), work=264 * 31.0) == 31.0
     # 8 free programs run 3 units each before the shared units end at 30, 56 start then
     assert private(80, cost.queue_wait(256, 30.0, 264)) == 40.0
     assert private(80, cost.queue_wait(600, 30.0, 264)) == 100.0
