@@ -16,7 +16,6 @@ decode, each with the server's partial budget. One JSON line a shape (own proces
 """
 
 import itertools
-import math
 import sys
 from pathlib import Path
 
@@ -35,19 +34,15 @@ class WholeWaves(CostModel):
     def chunk_cost(self, chunk_len, max_len, extra_items, extra_partials, token_cost,
                    partial_cost, total_work, num_programs, num_kv_heads, private_only, units,
                    wait):  # fmt: skip
-        value = super().chunk_cost(
+        shared_end, free = wait
+        if private_only and shared_end:
+            longest = longest_unit_cost(chunk_len, max_len, token_cost, self.item_overhead_bytes)
+            if units <= free * max(1, int(shared_end // longest)):
+                wait = (0.0, 0)  # every unit fits beside the shared ones: whole waves, as before
+        return super().chunk_cost(
             chunk_len, max_len, extra_items, extra_partials, token_cost, partial_cost,
             total_work, num_programs, num_kv_heads, private_only, units, wait,
         )  # fmt: skip
-        shared_end, free = wait
-        if not (private_only and shared_end):
-            return value
-        added = extra_partials * partial_cost + extra_items * self.item_overhead_bytes
-        spread = (total_work + num_kv_heads * added) / num_programs
-        longest = longest_unit_cost(chunk_len, max_len, token_cost, self.item_overhead_bytes)
-        if units - free * max(1, int(shared_end // longest)) > 0:
-            return value  # some units start after the shared ones end: the same in both
-        return math.ceil(spread / longest) * longest
 
 
 def one(shape: str, rounds: int) -> dict:
