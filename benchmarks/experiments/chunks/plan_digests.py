@@ -7,10 +7,11 @@ Batches (752, session 34): the acceptance, suite, served and small private shape
 ``1,N_P,T`` for N in 2-64 requests sharing P = 1-8k tokens with T = 32/128/416-token tails,
 nine gsp defaults and six gsp 4 x 32 draws, each at (32, 8), (64, 8), (16, 8) and (32, 32);
 and 4/16/64 consecutive requests from every 400th record of the two Mooncake traces at (32, 8)
-and (64, 8). Each is planned cold as the server plans it (lean menu, the server's budget of
-partial slots); a digest is a hash of the plan's items and members with their counts.
+and (64, 8). Each is planned cold as the server plans it (``server_plan``); a digest is a hash
+of the plan's items and members with their counts.
 """
 
+import dataclasses
 import hashlib
 import json
 import sys
@@ -29,10 +30,10 @@ from workloads import (  # noqa: E402
     workload_for,
 )
 
-from sglang_pat.cost_model import default_tile_menu  # noqa: E402
+from sglang_pat.cost_model import CostModel, default_tile_menu  # noqa: E402
 from sglang_pat.decoder import SERVER_MAX_PARTIALS  # noqa: E402
 from sglang_pat.forest import PrefixForest  # noqa: E402
-from sglang_pat.plan import PlanCapacity  # noqa: E402
+from sglang_pat.plan import PackPlan, PlanCapacity  # noqa: E402
 from sglang_pat.scheduler import PackScheduler  # noqa: E402
 
 HEADS = [(32, 8), (64, 8), (16, 8), (32, 32)]
@@ -49,26 +50,27 @@ SHAPES += [f"gsp:64x16:2048+{t}:b256:s{s}" for t in (50, 128, 200) for s in rang
 SHAPES += [f"gsp:4x32:4096+{t}:b128:s{s}" for t in (10, 128, 250) for s in range(2)]
 
 
-def digest(forest: PrefixForest, q_heads: int, kv_heads: int) -> str:
+def server_plan(
+    forest: PrefixForest, q_heads: int, kv_heads: int, cost: CostModel | None = None
+) -> PackPlan:
+    """The cold plan the server's decoder would make (lean menu, ``PatDecoder``'s capacity
+    with the backend's budget of partial slots), on the CPU."""
     group = q_heads // kv_heads
     capacity = PlanCapacity.for_batch(forest.num_requests, int(forest.seq_lens.sum()))
-    capacity = PlanCapacity(  # the server's budget of partial slots, room for their items
-        max_requests=capacity.max_requests,
-        max_segments=capacity.max_segments,
-        max_items=SERVER_MAX_PARTIALS + capacity.max_members,
-        max_members=capacity.max_members,
-        max_partials=SERVER_MAX_PARTIALS,
-        max_kv_indices=capacity.max_kv_indices,
-    )
     planner = PackScheduler(
         num_kv_heads=kv_heads,
         group_size=group,
         head_dim=128,
         num_sms=132,
         menu=default_tile_menu(128, group, lean=True),
-        capacity=capacity,
+        cost=cost,
+        capacity=dataclasses.replace(capacity, max_partials=SERVER_MAX_PARTIALS),
     )
-    plan = planner.plan_cold(forest, np.arange(forest.num_requests))
+    return planner.plan_cold(forest, np.arange(forest.num_requests))
+
+
+def digest(forest: PrefixForest, q_heads: int, kv_heads: int) -> str:
+    plan = server_plan(forest, q_heads, kv_heads)
     arrays = plan.items.tobytes() + plan.members.tobytes()
     counts = f"items {len(plan.items)} partials {plan.num_partials}"
     return f"{hashlib.md5(arrays).hexdigest()[:10]} {counts}"

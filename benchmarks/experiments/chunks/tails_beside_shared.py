@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 from graph_timing import decoder_fns, run_shape_experiment  # noqa: E402
 from providers import HEAD_DIM, batch_for, beside_flashinfer_decode, make_decoder  # noqa: E402
 
@@ -61,12 +62,11 @@ def one(shape: str, rounds: int) -> dict:
 def moved() -> None:
     """CPU: the batches ``1,N_P,T`` at (32, 8), (64, 8), (16, 8) whose plans the two rules
     differ on, with (items, partials) under each (session 34: 123 of 1,365)."""
-    import numpy as np
+    from plan_digests import server_plan
 
     from sglang_pat.forest import PrefixForest
-    from sglang_pat.plan import PlanCapacity
-    from sglang_pat.scheduler import PackScheduler
 
+    costs = (None, WholeWaves())
     grid = list(
         itertools.product(
             (2, 4, 6, 8, 10, 12, 14, 16, 20, 24, 32, 48, 64),  # requests
@@ -76,22 +76,12 @@ def moved() -> None:
     )
     count = 0
     for q_heads, kv_heads in ((32, 8), (64, 8), (16, 8)):
-        group = q_heads // kv_heads
         for n, prefix, tail in grid:
             forest = PrefixForest.from_tree_spec(f"1,{n}_{prefix},{tail}")
-            size = PlanCapacity.for_batch(n, int(forest.seq_lens.sum()))
-            capacity = PlanCapacity(  # the server's budget of partial slots
-                n, size.max_segments, SERVER_MAX_PARTIALS + size.max_members, size.max_members,
-                SERVER_MAX_PARTIALS, size.max_kv_indices,
-            )  # fmt: skip
-            plans = []
-            for cost in (None, WholeWaves()):
-                planner = PackScheduler(
-                    num_kv_heads=kv_heads, group_size=group, head_dim=HEAD_DIM, num_sms=132,
-                    menu=default_tile_menu(HEAD_DIM, group), capacity=capacity, cost=cost,
-                )  # fmt: skip
-                plan = planner.plan_cold(forest, np.arange(n))
-                plans.append((int(plan.items.shape[0]), plan.num_partials))
+            plans = [
+                (int(plan.items.shape[0]), plan.num_partials)
+                for plan in (server_plan(forest, q_heads, kv_heads, cost) for cost in costs)
+            ]
             count += 1
             if plans[0] != plans[1]:
                 shape = f"1,{n}_{prefix},{tail}@{q_heads},{kv_heads}"
