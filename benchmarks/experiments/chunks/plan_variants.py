@@ -47,15 +47,23 @@ VARIANTS = {  # name: changes from the default (``lean``, ``sharing``, PackSched
 }
 
 
-def one(shape: str, rounds: int) -> dict:
+def variants_beside_flashinfer(shape: str, rounds: int, variants: dict[str, dict]) -> dict:
+    """Each variant's plan of ``shape`` (its changes from the default: ``lean``, ``sharing``,
+    ``cost``, PackScheduler settings) timed side by side beside FlashInfer decode."""
     batch = batch_for(shape)
     group = batch.q.shape[1] // batch.k.shape[1]
     decoders, plans = {}, {}
-    for name, change in VARIANTS.items():
+    for name, change in variants.items():
         settings = dict(change)
         lean, sharing = settings.pop("lean", True), settings.pop("sharing", True)
         menu = default_tile_menu(HEAD_DIM, group, lean=lean)
-        decoder = make_decoder(batch, menu, plan=False, max_partials=SERVER_MAX_PARTIALS)
+        decoder = make_decoder(
+            batch,
+            menu,
+            plan=False,
+            cost=settings.pop("cost", None),
+            max_partials=SERVER_MAX_PARTIALS,
+        )
         for key, value in settings.items():
             setattr(decoder.scheduler, key, value)
         forest = batch.forest if sharing else PrefixForest.no_sharing(batch.forest.seq_lens)
@@ -68,6 +76,10 @@ def one(shape: str, rounds: int) -> dict:
         decoders[name] = decoder
     fns, outs = decoder_fns(batch, decoders)
     return dict(shape=shape, plans=plans, **beside_flashinfer_decode(batch, fns, outs, rounds))
+
+
+def one(shape: str, rounds: int) -> dict:
+    return variants_beside_flashinfer(shape, rounds, VARIANTS)
 
 
 if __name__ == "__main__":

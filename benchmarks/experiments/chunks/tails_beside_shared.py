@@ -21,11 +21,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from graph_timing import decoder_fns, run_shape_experiment  # noqa: E402
-from providers import HEAD_DIM, batch_for, beside_flashinfer_decode, make_decoder  # noqa: E402
+from graph_timing import run_shape_experiment  # noqa: E402
+from plan_variants import variants_beside_flashinfer  # noqa: E402
 
-from sglang_pat.cost_model import CostModel, default_tile_menu, longest_unit_cost  # noqa: E402
-from sglang_pat.decoder import SERVER_MAX_PARTIALS  # noqa: E402
+from sglang_pat.cost_model import CostModel, longest_unit_cost  # noqa: E402
 
 
 class WholeWaves(CostModel):
@@ -46,17 +45,11 @@ class WholeWaves(CostModel):
         )  # fmt: skip
 
 
+VARIANTS = {"default": {}, "waves": {"cost": WholeWaves()}}
+
+
 def one(shape: str, rounds: int) -> dict:
-    batch = batch_for(shape)
-    menu = default_tile_menu(HEAD_DIM, batch.q.shape[1] // batch.k.shape[1])
-    decoders, plans = {}, {}
-    for name, cost in (("default", None), ("waves", WholeWaves())):
-        decoder = make_decoder(batch, menu, plan=False, cost=cost, max_partials=SERVER_MAX_PARTIALS)
-        plan = decoder.plan_step(batch.forest, batch.pool_rows, batch.req_to_token, for_graph=True)
-        plans[name] = dict(items=int(plan.items.shape[0]), partials=int(plan.num_partials))
-        decoders[name] = decoder
-    fns, outs = decoder_fns(batch, decoders)
-    return dict(shape=shape, plans=plans, **beside_flashinfer_decode(batch, fns, outs, rounds))
+    return variants_beside_flashinfer(shape, rounds, VARIANTS)
 
 
 def moved() -> None:
