@@ -162,10 +162,12 @@ class ChunkRule:
             private_only = counts.shared_tiles[c] == 0
             capped = 0
             if self.max_shared_units and not private_only:  # shortest candidate in the cap
-                units = counts.shared_items[c]
-                heads = self.num_kv_heads
-                fits = [k for k, n in enumerate(units) if n * heads <= cap_left]
-                capped = counts.candidates[fits[0]] if fits else 0
+                fits = (
+                    length
+                    for length, items in zip(counts.candidates, counts.shared_items[c])
+                    if items * self.num_kv_heads <= cap_left
+                )
+                capped = next(fits, 0)
             chunk[c] = self.choose(
                 c,
                 max_tail if private_only else max_len,
