@@ -31,6 +31,7 @@ INT32_OFFSET_LIMIT = 2**31  # tensors with this many elements or more take 64-bi
 MERGE_PIPELINE_FROM = 8  # requests with more partial slots than this pipeline the merge
 # ``slots_at_once``: a program merges MERGE_SLOT_HEADS heads, MERGE_SLOTS slots at a time
 MERGE_SLOT_HEADS, MERGE_SLOTS = 2, 16
+MERGE_HEADS = 8  # heads a program of the slot-by-slot merge merges
 CU_FUNC_ATTRIBUTE_PREFERRED_SHARED_MEMORY_CARVEOUT = 9  # cuda.h's CUfunction_attribute
 
 
@@ -161,7 +162,8 @@ def pack_decode(
 ) -> object:
     """The plan's items: ``q [B, Hq, D]`` against the KV buffers into ``o`` / partials.
 
-    ``part`` (the kernel's ``PART``): ``"all"`` items, ``header[0]`` of them; with
+    ``part`` (the kernel's ``PART``): ``"all"`` items, ``header[0]`` of them (with ``pdl``,
+    ``header[1]`` nonzero: the merge may start as this kernel starts); with
     ``menu.lean``, the ``"shared"`` part (the same items, on ``header[1]`` of the
     ``num_programs`` programs) or the ``"private"`` part (``header[2]`` items from
     ``header[0]`` on, with the lean tiles, warps and register cap; the queue is not used).
@@ -175,6 +177,10 @@ def pack_decode(
     """
     if check:
         check_arg(not pdl or pdl_supported(q.device), "pdl", "needs a CUDA device of capability 9+")
+        check_arg(not pdl or part == "all", "pdl", f"only for the all-items launch, not {part!r}")
+        check_arg(
+            not pdl or header.numel() >= 2, "header", "needs 2 entries with pdl (see pack_decode)"
+        )
         check_pack_inputs(
             *(q, k_buffer, v_buffer, o, kv_indices, items, members, header, queue),
             *(partial_o, partial_lse),
@@ -242,7 +248,7 @@ def merge_states(
         )
     if o.shape[0] == 0:
         return
-    heads = MERGE_SLOT_HEADS if slots_at_once else 8
+    heads = MERGE_SLOT_HEADS if slots_at_once else MERGE_HEADS
     block_h = min(heads, triton.next_power_of_2(o.shape[1]))
     _merge_states_kernel[(o.shape[0], triton.cdiv(o.shape[1], block_h))](
         o,

@@ -535,11 +535,16 @@ def _pack_decode_kernel(
       shared-part program. Its units are alike and memory-bound: programs stride over them
       without the queue.
 
-    ``PDL``: the merge kernel is launched as this one's programmatic dependent; it may start
-    at once and waits for this grid (``_merge_states_kernel``).
+    ``PDL`` (``ALL_ITEMS`` only): the merge kernel is launched as this one's programmatic
+    dependent; where ``header_ptr[1]`` is nonzero it may start at once, else as this grid
+    ends, and it waits for this grid (``_merge_states_kernel``).
     """
     if PDL:
-        gdc_launch_dependents()
+        # The plan says whether the merge's programs would spread over the SMs if started now
+        # (sglang_pat.decoder.merge_starts_early); a program that exits without the trigger
+        # counts as triggered.
+        if tl.load(header_ptr + 1) != 0:
+            gdc_launch_dependents()
     if PART == PRIVATE_PART:
         items_ptr += tl.load(header_ptr) * 6  # its first item
         num_units = tl.load(header_ptr + 2) * NUM_KV_HEADS

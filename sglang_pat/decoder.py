@@ -18,7 +18,13 @@ import torch
 from .cost_model import CostModel, TileMenu
 from .forest import PrefixForest
 from .graph_switch import GraphSwitch, GraphSwitches, LayerNodes, last_captured_node, recorder
-from .kernels.launch import gather_kv_indices, merge_states, pack_decode, pdl_supported
+from .kernels.launch import (
+    MERGE_HEADS,
+    gather_kv_indices,
+    merge_states,
+    pack_decode,
+    pdl_supported,
+)
 from .plan import (
     ITEM_FIELDS,
     MEMBER_FIELDS,
@@ -36,6 +42,15 @@ from .streams import dedicated_stream
 # cost 1-1.5 µs (session 12), and those run the lean pair anyway (benchmarks/experiments/
 # latency/README.md).
 PDL_MAX_BATCH = 16
+# The merge's programs land on the SMs that pack programs have left. Started at once, they
+# crowd onto the SMs of the few programs that have no unit, and the merge's partial reads go
+# through those SMs: 1,8_4096,480 at 64 q / 8 KV heads (256 units on 264 programs, 64 merge
+# programs) took 37.6 µs against 24.8 with the plain merge (H200, session 35,
+# benchmarks/experiments/chunks/cut_or_whole.py). So a plan starts the merge at once only
+# when no program is idle or the idle ones number at least this share of the merge's programs
+# (measured gaining ~1 µs: 8 idle for 8-16, 40 for 40-48, 72 for 64); otherwise the merge
+# launches as the pack kernel ends.
+PDL_IDLE_PER_MERGE_PROGRAM = 0.5
 # One request's merge loads 16 of its partial slots at once (``merge_states(slots_at_once=
 # True)``): 0.4-1.7 µs a layer less at 2,000-16,000 tokens (8-32 slots), 0.3 more at 1,000
 # (4 slots). From two requests on it lost as often as it gained (2 × 1,000 and 2 × 8,000:
@@ -46,6 +61,14 @@ MERGE_SLOTS_AT_ONCE_MAX_BATCH = 1
 # The backend's budget of partial slots (16 KiB each at 32 heads × 128): a plan that needs
 # more falls back to the all-private plan.
 SERVER_MAX_PARTIALS = 16384
+
+
+def merge_starts_early(units: int, num_programs: int, merge_programs: int) -> bool:
+    """Whether a PDL merge may start as the pack kernel starts (``PDL_IDLE_PER_MERGE_PROGRAM``):
+    ``units`` (items × KV heads) on ``num_programs`` programs, ``merge_programs`` of them in
+    the merge's grid that have partials to read."""
+    idle = num_programs - units
+    return idle <= 0 or idle >= PDL_IDLE_PER_MERGE_PROGRAM * merge_programs
 
 
 def device_sm_count(device: torch.device) -> int:
@@ -82,6 +105,7 @@ class PatDecoder:
         if num_q_heads % num_kv_heads:
             raise ValueError(f"num_q_heads {num_q_heads} is not a multiple of {num_kv_heads}")
         self.device = torch.device(device)
+        self.num_q_heads, self.num_kv_heads = num_q_heads, num_kv_heads
         self.v_head_dim = v_head_dim or head_dim
         num_sms = num_sms or device_sm_count(self.device)
         self.scheduler = PackScheduler(
@@ -107,7 +131,8 @@ class PatDecoder:
             "items": cap.max_items * ITEM_FIELDS,
             "members": cap.max_members * MEMBER_FIELDS,
             # items of the pack kernel, its programs with work, lean items; then at [4] (16 bytes
-            # on: the same pointer alignment) every item's count, for all-items launches
+            # on: the same pointer alignment) every item's count and whether a PDL merge may
+            # start at once, for all-items launches
             "header": 7,
             "req_partial_indptr": cap.max_requests + 1,
         }
@@ -125,7 +150,7 @@ class PatDecoder:
         self.header = header[:3]
         # An all-items launch reads its own count, so that it computes the whole plan also when
         # the gate splits it: a graph that replays that form by mistake is slow, never wrong.
-        self.header_all = header[4:5]
+        self.header_all = header[4:6]
         self.queue = torch.zeros(1, **int32)  # the pack kernel's work queue, zero between launches
         self.req_partial_indptr = self._section(self._plan_buffer, "req_partial_indptr")
         self.kv_indices = torch.zeros(cap.max_kv_indices, **int32)
@@ -225,14 +250,17 @@ class PatDecoder:
     def _header(self, plan: PackPlan, splits: bool) -> np.ndarray:
         """The launches' header (see ``pack_decode``): the shared part's items and programs
         with work, then the private part's items; or every item on every program, none for a
-        private part. At [4], every item: the all-items launches' own header (``header_all``)."""
+        private part. At [4], every item and whether a PDL merge starts at once: the
+        all-items launches' own header (``header_all``)."""
         num_items = plan.items.shape[0]
         if not splits:
             pair = [num_items, self.num_programs, 0]
         else:
             shared = plan.num_shared_items
             pair = [shared, self.scheduler.num_shared_part_programs, num_items - shared]
-        return np.asarray([*pair, 0, num_items, 0, 0], dtype=np.int32)
+        merge_programs = plan.num_requests * -(-self.num_q_heads // MERGE_HEADS)
+        early = merge_starts_early(num_items * self.num_kv_heads, self.num_programs, merge_programs)
+        return np.asarray([*pair, 0, num_items, early, 0], dtype=np.int32)
 
     def upload(self, plan: PackPlan, keep_split: bool = False, may_split: bool = True) -> None:
         """Copy the plan into the device buffers; padded requests get empty merge ranges.

@@ -235,7 +235,7 @@ def test_private_items_in_the_lean_kernel(lean: bool, group: int) -> None:
     decoder.forward(kv.q, kv.k_buffer, kv.v_buffer, out, sm_scale=0.125)
     assert_close(out, reference_decode(kv, 0.125), torch.float16)
     assert decoder.queue.tolist() == [0]
-    assert decoder.header_all.tolist() == [plan.items.shape[0]]
+    assert decoder.header_all.tolist()[0] == plan.items.shape[0]
     if lean:  # the all-items launch alone on the split plan (a graph's other form): still right
         decoder.lean_needed = False
         out.fill_(float("nan"))
@@ -394,6 +394,9 @@ def test_small_batches_merge_as_the_pack_kernels_dependent() -> None:
     supported = pdl_supported(kv.q.device)
     assert decoder._pdl == supported
     if supported:
+        for early in (0, 1):  # the merge started as the pack kernel ends, then at once
+            decoder.header_all[1] = early
+            assert torch.equal(decoder.forward(*args, torch.empty_like(kv.q), sm_scale=0.125), out)
         decoder._pdl = False
         plain = decoder.forward(*args, torch.empty_like(kv.q), sm_scale=0.125)
         assert torch.equal(out, plain)
@@ -401,6 +404,25 @@ def test_small_batches_merge_as_the_pack_kernels_dependent() -> None:
         partials = (decoder.partial_o, decoder.partial_lse, decoder.req_partial_indptr)
         with pytest.raises(ValueError, match="pdl"):
             merge_states(out, *partials, pdl=True)
+
+
+def test_merge_starts_early_only_where_its_programs_spread() -> None:
+    """A PDL merge starts with the pack kernel when no program is idle, or enough are idle
+    for the merge's programs to spread over their SMs (``decoder.merge_starts_early``); the
+    plan's flag is the all-items header's second entry."""
+    from sglang_pat.decoder import merge_starts_early
+
+    assert merge_starts_early(units=672, num_programs=264, merge_programs=48)  # a queue
+    assert merge_starts_early(units=256, num_programs=264, merge_programs=16)  # 4 x 8000
+    assert merge_starts_early(units=192, num_programs=264, merge_programs=64)  # 72 idle
+    assert not merge_starts_early(units=256, num_programs=264, merge_programs=64)  # 8 idle
+    forest = PrefixForest.from_tree_spec("3_300")
+    kv = make_batch(forest, num_q_heads=8, num_kv_heads=2, head_dim=64, dtype=torch.float16)
+    decoder = decoder_for(kv, max_requests=4, max_kv_indices=1024, num_sms=64)
+    plan = decoder.plan_step(forest, kv.pool_rows, kv.req_to_token, for_graph=True)
+    units = plan.items.shape[0] * 2
+    expected = merge_starts_early(units, decoder.num_programs, merge_programs=3)
+    assert decoder.header_all.tolist() == [plan.items.shape[0], int(expected)]
 
 
 @pytest.mark.parametrize("tree", ["1_300", "2_300"])
