@@ -65,8 +65,9 @@ SERVER_MAX_PARTIALS = 16384
 
 def merge_starts_early(units: int, num_programs: int, merge_programs: int) -> bool:
     """Whether a PDL merge may start as the pack kernel starts (``PDL_IDLE_PER_MERGE_PROGRAM``):
-    ``units`` (items × KV heads) on ``num_programs`` programs, ``merge_programs`` of them in
-    the merge's grid that have partials to read."""
+    ``units`` (items × KV heads) on ``num_programs`` programs; ``merge_programs``: the merge's
+    grid for the plan's requests (those with one partial read nothing, but are few where the
+    merge crowds: each shared pack gives its members several)."""
     idle = num_programs - units
     return idle <= 0 or idle >= PDL_IDLE_PER_MERGE_PROGRAM * merge_programs
 
