@@ -221,6 +221,17 @@ def pack_decode(
     return compiled
 
 
+def merge_block_heads(num_heads: int, slots_at_once: bool = False) -> int:
+    """Heads one program of ``merge_states`` merges."""
+    heads = MERGE_SLOT_HEADS if slots_at_once else MERGE_HEADS
+    return min(heads, triton.next_power_of_2(num_heads))
+
+
+def merge_grid(batch: int, num_heads: int, slots_at_once: bool = False) -> tuple[int, int]:
+    """``merge_states``' grid: (requests, head blocks)."""
+    return batch, triton.cdiv(num_heads, merge_block_heads(num_heads, slots_at_once))
+
+
 def merge_states(
     o: torch.Tensor,
     partial_o: torch.Tensor,
@@ -248,9 +259,8 @@ def merge_states(
         )
     if o.shape[0] == 0:
         return
-    heads = MERGE_SLOT_HEADS if slots_at_once else MERGE_HEADS
-    block_h = min(heads, triton.next_power_of_2(o.shape[1]))
-    _merge_states_kernel[(o.shape[0], triton.cdiv(o.shape[1], block_h))](
+    block_h = merge_block_heads(o.shape[1], slots_at_once)
+    _merge_states_kernel[merge_grid(o.shape[0], o.shape[1], slots_at_once)](
         o,
         partial_o,
         partial_lse,

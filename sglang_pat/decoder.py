@@ -18,13 +18,7 @@ import torch
 from .cost_model import CostModel, TileMenu
 from .forest import PrefixForest
 from .graph_switch import GraphSwitch, GraphSwitches, LayerNodes, last_captured_node, recorder
-from .kernels.launch import (
-    MERGE_HEADS,
-    gather_kv_indices,
-    merge_states,
-    pack_decode,
-    pdl_supported,
-)
+from .kernels.launch import gather_kv_indices, merge_grid, merge_states, pack_decode, pdl_supported
 from .plan import (
     ITEM_FIELDS,
     MEMBER_FIELDS,
@@ -106,7 +100,6 @@ class PatDecoder:
         if num_q_heads % num_kv_heads:
             raise ValueError(f"num_q_heads {num_q_heads} is not a multiple of {num_kv_heads}")
         self.device = torch.device(device)
-        self.num_q_heads, self.num_kv_heads = num_q_heads, num_kv_heads
         self.v_head_dim = v_head_dim or head_dim
         num_sms = num_sms or device_sm_count(self.device)
         self.scheduler = PackScheduler(
@@ -259,8 +252,13 @@ class PatDecoder:
         else:
             shared = plan.num_shared_items
             pair = [shared, self.scheduler.num_shared_part_programs, num_items - shared]
-        merge_programs = plan.num_requests * -(-self.num_q_heads // MERGE_HEADS)
-        early = merge_starts_early(num_items * self.num_kv_heads, self.num_programs, merge_programs)
+        kv_heads, requests = self.scheduler.num_kv_heads, plan.num_requests
+        batch, head_blocks = merge_grid(
+            requests,
+            kv_heads * self.scheduler.group_size,
+            requests <= MERGE_SLOTS_AT_ONCE_MAX_BATCH,  # as forward's, padding aside
+        )
+        early = merge_starts_early(num_items * kv_heads, self.num_programs, batch * head_blocks)
         return np.asarray([*pair, 0, num_items, early, 0], dtype=np.int32)
 
     def upload(self, plan: PackPlan, keep_split: bool = False, may_split: bool = True) -> None:
