@@ -10,6 +10,7 @@ badly whenever a few tiles decide the wave count: small batches, spans of whole 
 from __future__ import annotations
 
 import bisect
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -56,28 +57,49 @@ class ChunkCounts:
         ``last``."""
         longest = max(int(tile_len.max(initial=1)), last, first)
         count = (longest - 1).bit_length() - (first - 1).bit_length() + 1
-        lengths = first << np.arange(count, dtype=np.int64)
+        lengths, scales = _candidates(first, count)
         # ⌈len / c⌉ in float64 is exact (c a power of two, len < 2^52) and cheaper than int64
         # division, as is the float matmul that sums it per config (this runs every cold plan).
-        per_tile = np.ceil(np.multiply.outer(tile_len, 1.0 / lengths))  # [T, K]
-        of_config = config == np.arange(num_configs)[:, None]  # [C, T]
-        of_shared = of_config * (np.arange(tile_len.shape[0]) < num_shared)
-        weights = np.concatenate([of_config, of_config * tile_members, of_shared])
-        sums = (weights.astype(np.float64) @ per_tile).astype(np.int64).tolist()  # [3C, K]
-        tiles = np.bincount(config, minlength=num_configs).tolist()
-        shared_tiles = np.bincount(config[:num_shared], minlength=num_configs).tolist()
-        members = np.bincount(config, weights=tile_members, minlength=num_configs)
+        # The last scale is 2^-60: its row is ⌈len · 2^-60⌉ = 1, so the sums also count each
+        # config's tiles and members. Arrays are [K, T], not [T, K]: numpy's loops run along
+        # the last axis, and K is a handful.
+        num_tiles = tile_len.shape[0]
+        per_tile = scales[:, None] * tile_len  # [K + 1, T]
+        np.ceil(per_tile, out=per_tile)
+        weights = np.empty((3 * num_configs, num_tiles))  # [3C, T]: tiles, members, shared tiles
+        np.equal(config, _column_range(num_configs), out=weights[:num_configs])
+        np.multiply(weights[:num_configs], tile_members, out=weights[num_configs : 2 * num_configs])
+        weights[2 * num_configs :, :num_shared] = weights[:num_configs, :num_shared]
+        weights[2 * num_configs :, num_shared:] = 0.0
+        sums = weights @ per_tile.T
+        rows = sums.astype(np.int64).tolist()  # [3C, K + 1]
+        items = [row[:-1] for row in rows]
+        tiles = [row[-1] for row in rows[:num_configs]]
+        shared_tiles = [row[-1] for row in rows[2 * num_configs :]]
         return cls(
-            lengths.tolist(),
-            sums[:num_configs],
-            sums[num_configs : 2 * num_configs],
-            sums[2 * num_configs :],
+            lengths,
+            items[:num_configs],
+            items[num_configs : 2 * num_configs],
+            items[2 * num_configs :],
             tiles,
-            members.astype(np.int64).tolist(),
+            [row[-1] for row in rows[num_configs : 2 * num_configs]],
             shared_tiles,
             [c for c in range(num_configs) if tiles[c] and shared_tiles[c]]
             + [c for c in range(num_configs) if tiles[c] and not shared_tiles[c]],
         )
+
+
+@functools.cache
+def _candidates(first: int, count: int) -> tuple[list[int], np.ndarray]:
+    """The candidate chunk lengths ``first · 2^k`` (k < count) and their reciprocals, then
+    2^-60 (see ``ChunkCounts.of_tiles``)."""
+    lengths = [first << k for k in range(count)]
+    return lengths, np.asarray([1.0 / length for length in lengths] + [2.0**-60])
+
+
+@functools.cache
+def _column_range(size: int) -> np.ndarray:
+    return np.arange(size)[:, None]
 
 
 @dataclass

@@ -124,46 +124,63 @@ def emit_plan(
             tile_len[num_shared:] <= min(rule.tail_max_len, config_chunk[0])
         )
     packed_tiles = packed.nonzero()[0]
-    if packed_tiles.shape[0]:
+    num_packed = packed_tiles.shape[0]
+    if num_packed and packed_tiles[-1] - packed_tiles[0] == num_packed - 1:
+        # One run of consecutive tiles (every tail short, the common case): groups of
+        # tail_members from its start, the last one shorter.
+        group_start = np.arange(0, num_packed, rule.tail_members)
+        group_first = group_start + packed_tiles[0]
+        group_size = np.minimum(num_packed - group_start, rule.tail_members)
+        group_len = np.maximum.reduceat(
+            tile_len[group_first[0] : group_first[0] + num_packed], group_start
+        )
+    elif num_packed:
         # p - i is constant along a run of consecutive tiles and grows between runs, so each
         # element's run starts at the first equal value.
-        position = np.arange(packed_tiles.shape[0])
+        position = np.arange(num_packed)
         run_key = packed_tiles - position
         run_first = run_key.searchsorted(run_key, "left")
         group_start = (((position - run_first) % rule.tail_members) == 0).nonzero()[0]
         group_first = packed_tiles[group_start]
         group_size = np.empty_like(group_start)
         group_size[:-1] = group_start[1:] - group_start[:-1]
-        group_size[-1] = packed_tiles.shape[0] - group_start[-1]
+        group_size[-1] = num_packed - group_start[-1]
         group_len = np.maximum.reduceat(tile_len[packed_tiles], group_start)
     else:
         group_first = group_size = group_len = packed_tiles
 
     # Items, in the order programs take them: shared tiles' chunks by decreasing cost, then
     # the private tiles' full chunks, their last chunks, and the packed tails.
-    full = np.where(packed, 0, chunks - 1)  # chunks before each tile's last
-    num_full = int(full.sum())
     single = (~packed).nonzero()[0]
-    item_tile = np.concatenate([np.arange(num_tiles).repeat(full), single])
-    item_j = np.concatenate(
-        [np.arange(num_full) - _exclusive_cumsum(full)[:-1].repeat(full), full[single]]
-    )
-    item_start = item_j * tile_chunk[item_tile]
-    item_len = np.minimum(tile_chunk[item_tile], tile_len[item_tile] - item_start)
-    item_config = config[item_tile]
-    shared_cost = item_len * rule.token_cost[item_config]
-    # A stable sort puts shared items first by decreasing cost and keeps the tails' order.
-    order = np.where(item_tile < num_shared, -shared_cost, np.inf).argsort(kind="stable")
-    item_tile, item_j = item_tile[order], item_j[order]
-    num_single_items = order.shape[0]
     num_shared_items = int(chunks[:num_shared].sum())  # shared tiles are never packed
+    if int(chunks.max(initial=1)) == 1:
+        # Every tile is one chunk (packed tails always are): an item per unpacked tile, the
+        # shared ones by decreasing cost (stably), then the private ones in order.
+        shared_cost = tile_len[:num_shared] * rule.token_cost[config[:num_shared]]
+        item_tile = np.concatenate([(-shared_cost).argsort(kind="stable"), single[num_shared:]])
+        item_kv, item_len, item_j = tile_kv[item_tile], tile_len[item_tile], 0
+    else:
+        full = np.where(packed, 0, chunks - 1)  # chunks before each tile's last
+        num_full = int(full.sum())
+        item_tile = np.concatenate([np.arange(num_tiles).repeat(full), single])
+        item_j = np.concatenate(
+            [np.arange(num_full) - _exclusive_cumsum(full)[:-1].repeat(full), full[single]]
+        )
+        item_start = item_j * tile_chunk[item_tile]
+        item_len = np.minimum(tile_chunk[item_tile], tile_len[item_tile] - item_start)
+        shared_cost = item_len * rule.token_cost[config[item_tile]]
+        # A stable sort puts shared items first by decreasing cost and keeps the tails' order.
+        order = np.where(item_tile < num_shared, -shared_cost, np.inf).argsort(kind="stable")
+        item_tile, item_j, item_len = item_tile[order], item_j[order], item_len[order]
+        item_kv = tile_kv[item_tile] + item_start[order]
+    num_single_items = item_tile.shape[0]
     items = np.empty((num_single_items + group_first.shape[0], 6), dtype=np.int32)
-    items[:num_single_items, 0] = tile_kv[item_tile] + item_start[order]
-    items[:num_single_items, 1] = item_len[order]
+    items[:num_single_items, 0] = item_kv
+    items[:num_single_items, 1] = item_len
     items[:num_single_items, 2] = tiles.tile_member_start[item_tile]
     items[:num_single_items, 3] = tiles.tile_count[item_tile]
     items[:num_single_items, 4] = item_j
-    items[:num_single_items, 5] = item_config[order]
+    items[:num_single_items, 5] = config[item_tile]
     items[num_single_items:, 0] = 0
     items[num_single_items:, 1] = group_len
     items[num_single_items:, 2] = tiles.tile_member_start[group_first]
@@ -185,13 +202,22 @@ def emit_plan(
         indptr = np.zeros(num_requests + 1, dtype=np.int64)
         members[:, 1] = -1
     else:
-        # Sorted by request, the rows of requests with several partials take consecutive slots.
         multi = partials > 1
         indptr = _exclusive_cumsum(np.where(multi, partials, 0))
-        by_req = req.argsort(kind="stable")
-        row_multi = multi[req[by_req]]
-        row_slots = np.where(row_multi, member_chunks[by_req], 0)
-        members[by_req, 1] = np.where(row_multi, row_slots.cumsum() - row_slots, -1)
+        shared_rows = req.shape[0] - (num_tiles - num_shared)  # then a row per private tile
+        if np.bincount(req[:shared_rows], minlength=num_requests).max(initial=0) <= 1:
+            # A request's shared row (at most one) takes its first slots, its private row
+            # (its last row) the rest: no sort needed.
+            slot = indptr[req]
+            slot[shared_rows:] += partials[req[shared_rows:]] - member_chunks[shared_rows:]
+            members[:, 1] = np.where(multi[req], slot, -1)
+        else:
+            # Sorted by request, the rows of requests with several partials take consecutive
+            # slots.
+            by_req = req.argsort(kind="stable")
+            row_multi = multi[req[by_req]]
+            row_slots = np.where(row_multi, member_chunks[by_req], 0)
+            members[by_req, 1] = np.where(row_multi, row_slots.cumsum() - row_slots, -1)
     plan = PackPlan(
         segments=segments,
         items=items,
