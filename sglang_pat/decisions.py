@@ -123,53 +123,74 @@ class PackDecider:
     def decide(self, forest: PrefixForest) -> tuple[list[tuple[int, int, np.ndarray]], np.ndarray]:
         """Shared packs ``(span_start, span_end, members)`` and each request's tail start."""
         n = forest.num_nodes
-        tail_start = forest.private_start()
         if n == 0:
-            return [], tail_start
+            return [], np.zeros(forest.num_requests, dtype=np.int64)
+        req_slot = forest.req_node + 1  # 0: the request shares nothing
+        tail_start = np.concatenate(([0], forest.node_end))[req_slot]
         parent = forest.node_parent.tolist()
         end = forest.node_end.tolist()
         members = forest.node_members.tolist()
-        req_slot = forest.req_node + 1  # 0: the request shares nothing
         ending = np.bincount(req_slot, minlength=n + 1).tolist()  # [1 + n] requests ending there
         children: list[list[int]] = [[] for _ in range(n)]
         roots: list[int] = []
         for node, up in enumerate(parent):
             (children[up] if up >= 0 else roots).append(node)
-        # DFS preorder: a subtree's requests are contiguous once sorted by their node's order,
-        # requests sharing nothing first; a node's own requests come before its children's.
-        # ``members`` counts a subtree's requests, so each range follows from a running count.
+        # One pass in DFS preorder decides each node after its parent. Sorted by their node's
+        # preorder, a subtree's requests are contiguous (requests sharing nothing first, a
+        # node's own requests before its children's), so the pass records member ranges
+        # ``[lo, lo + count)`` of that order, made into arrays once it is known.
         order_key = [-1] * (n + 1)
+        visited = 0
         lo = [0] * n
-        order: list[int] = []
         taken = ending[0]
+        span = forest.node_start.tolist()  # a child shares from its parent's end unless pulled
+        decisions = self.decisions
+        # (span start, span end, first, count, kids): the pack's requests are ``count`` from
+        # ``first`` in that order, then the whole subtrees of ``kids``.
+        pack_ranges: list[tuple[int, int, int, int, list[int]]] = []
+        pulled_ranges: list[tuple[int, int, int]] = []  # (start, lo, count) of pulled singles
         stack = roots[::-1]
         while stack:
             node = stack.pop()
-            order_key[node + 1] = len(order)
-            order.append(node)
-            lo[node] = taken
-            taken += ending[node + 1]
-            stack.extend(reversed(children[node]))
-        by_node = np.asarray(order_key)[req_slot].argsort(kind="stable")
-
-        span = [0] * n
-        packs: list[tuple[int, int, np.ndarray]] = []
-        for node in order:
-            start, stop, first = span[node], end[node], lo[node]
-            kids = children[node]
-            if len(kids) > 1:
-                kids = sorted(kids, key=members.__getitem__, reverse=True)  # stable
+            visited += 1
+            order_key[node + 1] = visited
+            first = lo[node] = taken
             singles = ending[node + 1]
-            pulled = self.groups_to_pull(stop - start, [members[c] for c in kids], singles)
-            for rank, child in enumerate(kids):
-                span[child] = start if rank < pulled else stop
+            taken += singles
+            kids = children[node]
+            start, stop = span[node], end[node]
+            if kids:
+                if len(kids) > 1:
+                    kids = sorted(kids, key=members.__getitem__, reverse=True)  # stable
+                sizes = [members[c] for c in kids]
+                key = (stop - start, singles, *sizes)
+                stack.extend(reversed(children[node]))
+            else:
+                sizes = kids
+                key = (stop - start, singles)
+            pulled = decisions.get(key)
+            if pulled is None:
+                pulled = self.groups_to_pull(stop - start, sizes, singles)
+            if pulled == 0:  # the whole subtree shares the pack
+                pack_ranges.append((start, stop, first, members[node], []))
+                continue
+            for child in kids[:pulled]:
+                span[child] = start
             pulled_singles = pulled - len(kids)
             if pulled_singles > 0:
-                tail_start[by_node[first : first + pulled_singles]] = start
-            if pulled == 0:  # the whole subtree shares the pack
-                packs.append((start, stop, by_node[first : first + members[node]]))
-            elif pulled < len(kids) + singles:
-                parts = [by_node[first + max(0, pulled_singles) : first + singles]]
-                parts += [by_node[lo[c] : lo[c] + members[c]] for c in kids[pulled:]]
-                packs.append((start, stop, np.concatenate(parts)))
+                pulled_ranges.append((start, first, pulled_singles))
+            if pulled < len(kids) + singles:
+                staying = max(0, pulled_singles)
+                pack_ranges.append((start, stop, first + staying, singles - staying, kids[pulled:]))
+        # Children are visited after their parent: their ranges are known now.
+        by_node = np.asarray(order_key)[req_slot].argsort(kind="stable")
+        for start, first, count in pulled_ranges:
+            tail_start[by_node[first : first + count]] = start
+        packs = []
+        for start, stop, first, count, kids in pack_ranges:
+            pack_members = by_node[first : first + count]
+            if kids:
+                parts = [by_node[lo[c] : lo[c] + members[c]] for c in kids]
+                pack_members = np.concatenate([pack_members, *parts])
+            packs.append((start, stop, pack_members))
         return packs, tail_start

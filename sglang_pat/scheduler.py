@@ -224,6 +224,14 @@ class PackScheduler:
         pick = block_ns.searchsorted(spans, side="right") - 1
         return configs[np.maximum(pick, 0)]
 
+    def _pack_tiles(self, num_members: int, span: int) -> list[tuple[int, int]]:
+        """(members, config) of each row tile of a pack of ``num_members`` over ``span``."""
+        tiles = []
+        for count in self._decider.tiles_for(num_members):
+            block_ns, configs = self._kv_lists[self._config_list[count * self.group_size]]
+            tiles.append((count, configs[max(0, bisect.bisect_right(block_ns, span) - 1)]))
+        return tiles
+
     # ------------------------------------------------------------------ chunking
 
     def _choose_chunk(
@@ -293,11 +301,14 @@ class PackScheduler:
         shared_packs: list[int] = []  # flat (start, length, representative)
         shared_tiles: list[int] = []  # flat (pack, member row, count, config)
         member_row = 0
+        pack_tiles: dict[tuple[int, int], list[tuple[int, int]]] = {}  # sibling packs repeat
         for pack, (start, end, pack_members) in enumerate(packs):
             shared_packs += (start, end - start, int(pack_members[0]))
-            for count in decider.tiles_for(len(pack_members)):
-                block_ns, configs = self._kv_lists[self._config_list[count * self.group_size]]
-                config = configs[max(0, bisect.bisect_right(block_ns, end - start) - 1)]
+            key = (pack_members.shape[0], end - start)
+            tiles = pack_tiles.get(key)
+            if tiles is None:
+                tiles = pack_tiles[key] = self._pack_tiles(*key)
+            for count, config in tiles:
                 shared_tiles += (pack, member_row, count, config)
                 member_row += count
         tails = forest.seq_lens - tail_start
