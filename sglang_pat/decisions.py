@@ -41,6 +41,7 @@ class PackDecider:
         self.tile_split: list[list[int]] = [[]]  # [n] member counts of the tiles of n members
         self.decisions: dict[tuple[int, ...], int] = {}
         self.tile_marks = [c.block_m // group_size for c in tiles]  # tile shape changes
+        self._staying_marks: dict[int, list[int]] = {}  # staying_max -> staying_marks()
 
     def tiles_of(self, num_members: int) -> list[int]:
         """Member counts of the row tiles of a pack of ``num_members`` requests."""
@@ -109,16 +110,24 @@ class PackDecider:
         if singles == 0:
             return best_k
         staying_max = total - pulled  # all children pulled, every single staying
+        marks = self._staying_marks.get(staying_max)
+        if marks is None:
+            marks = self._staying_marks[staying_max] = self.staying_marks(staying_max)
+        for staying in marks:  # pack(staying), inline: this loop is most of a cold decision
+            cost = reads + (staying_max - staying) * single_read
+            cost += span * tile_cost[staying] + tile_count[staying] * overhead + staying * partial
+            if cost < best:
+                best_k, best = len(kid_sizes) + staying_max - staying, cost
+        return best_k
+
+    def staying_marks(self, staying_max: int) -> list[int]:
+        """The numbers of staying singles (2 .. ``staying_max``, ascending) at which the
+        tiling changes (tile count or tile shape), and one more: the cost of a pack is
+        linear between them."""
         per_tile = self.max_rows // self.group_size
         marks = {staying_max, 2, *self.tile_marks}
         marks.update(range(per_tile, staying_max + 1, per_tile))
-        for staying in sorted(marks | {m + 1 for m in marks}):
-            if 2 <= staying <= staying_max:
-                cost = reads + (staying_max - staying) * single_read
-                cost += pack(staying)
-                if cost < best:
-                    best_k, best = len(kid_sizes) + staying_max - staying, cost
-        return best_k
+        return [s for s in sorted(marks | {m + 1 for m in marks}) if 2 <= s <= staying_max]
 
     def decide(self, forest: PrefixForest) -> tuple[list[tuple[int, int, np.ndarray]], np.ndarray]:
         """Shared packs ``(span_start, span_end, members)`` and each request's tail start."""
