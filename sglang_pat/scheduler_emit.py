@@ -118,12 +118,14 @@ def emit_plan(
 
     # Short single-chunk tails of tile 0 are packed into the menu's tail tile, tail_members
     # per item, in runs of consecutive requests (their member rows must be contiguous).
-    packed = np.zeros(num_tiles, dtype=bool)
     if rule.tail_members >= 2:  # tile 0's tails of one chunk (len ≤ its chunk), short enough
-        packed[num_shared:] = (config[num_shared:] == 0) & (
+        tail_packed = (config[num_shared:] == 0) & (
             tile_len[num_shared:] <= min(rule.tail_max_len, config_chunk[0])
         )
-    packed_tiles = packed.nonzero()[0]
+        packed_tiles = tail_packed.nonzero()[0] + num_shared
+    else:
+        tail_packed = np.zeros(num_tiles - num_shared, dtype=bool)
+        packed_tiles = tail_packed.nonzero()[0]
     num_packed = packed_tiles.shape[0]
     if num_packed and packed_tiles[-1] - packed_tiles[0] == num_packed - 1:
         # One run of consecutive tiles (every tail short, the common case): groups of
@@ -151,16 +153,24 @@ def emit_plan(
 
     # Items, in the order programs take them: shared tiles' chunks by decreasing cost, then
     # the private tiles' full chunks, their last chunks, and the packed tails.
-    single = (~packed).nonzero()[0]
-    num_shared_items = int(chunks[:num_shared].sum())  # shared tiles are never packed
+    if num_packed == num_tiles - num_shared:
+        single_tails = packed_tiles[:0]  # every tail is packed
+    elif num_packed == 0:
+        single_tails = np.arange(num_shared, num_tiles)
+    else:
+        single_tails = (~tail_packed).nonzero()[0] + num_shared
     if int(chunks.max(initial=1)) == 1:
         # Every tile is one chunk (packed tails always are): an item per unpacked tile, the
         # shared ones by decreasing cost (stably), then the private ones in order.
+        num_shared_items = num_shared
         shared_cost = tile_len[:num_shared] * rule.token_cost[config[:num_shared]]
-        item_tile = np.concatenate([(-shared_cost).argsort(kind="stable"), single[num_shared:]])
+        item_tile = np.concatenate([(-shared_cost).argsort(kind="stable"), single_tails])
         item_kv, item_len, item_j = tile_kv[item_tile], tile_len[item_tile], 0
     else:
-        full = np.where(packed, 0, chunks - 1)  # chunks before each tile's last
+        num_shared_items = int(chunks[:num_shared].sum())  # shared tiles are never packed
+        single = np.concatenate([np.arange(num_shared), single_tails])
+        full = chunks - 1  # chunks before each tile's last
+        full[packed_tiles] = 0
         num_full = int(full.sum())
         item_tile = np.concatenate([np.arange(num_tiles).repeat(full), single])
         item_j = np.concatenate(
@@ -234,7 +244,7 @@ def emit_plan(
         plan=plan,
         tail_len=tile_len[num_shared:],
         tail_chunk=tile_chunk[num_shared:],
-        tail_packed=packed[num_shared:],
+        tail_packed=tail_packed,
         tail_config_breaks=tail_config_breaks,
         config_chunk=config_chunk,
         counts=counts,
