@@ -211,7 +211,9 @@ class PackScheduler:
         )
 
     def forget_decisions(self) -> None:
-        """Drop the memo of pack decisions (a cold plan that reuses nothing, for benchmarks)."""
+        """Drop the memo of pack decisions, so the next plan decides every node afresh (cold
+        plans in benchmarks). The decider's tables of pack sizes (row tiles, the marks of
+        ``PackDecider.staying_marks``) stay: they depend on the menu and a size only."""
         self._decider.decisions.clear()
 
     # ------------------------------------------------------------------ tile configs
