@@ -97,15 +97,16 @@ class PackDecider:
 
         groups = len(kid_sizes) + singles
         single_read = read(1) - overhead
+        kid_reads = [read(size) - overhead for size in kid_sizes]  # each kid's own re-read
         best_k = groups
-        best = float(sum(read(size) - overhead for size in kid_sizes)) + singles * single_read
+        best = float(sum(kid_reads)) + singles * single_read
         reads, pulled = 0.0, 0
         for k, size in enumerate(kid_sizes):
             if k < groups - 1:
                 cost = reads + pack(total - pulled)
                 if cost < best:
                     best_k, best = k, cost
-            reads += read(size) - overhead
+            reads += kid_reads[k]
             pulled += size
         if singles == 0:
             return best_k
