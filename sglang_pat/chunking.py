@@ -99,6 +99,7 @@ def _candidates(first: int, count: int) -> tuple[list[int], np.ndarray]:
 
 @functools.cache
 def _column_range(size: int) -> np.ndarray:
+    """``[size, 1]``: 0 .. size - 1 as a column, to compare against a row of configs."""
     return np.arange(size)[:, None]
 
 

@@ -178,7 +178,7 @@ class PackDecider:
             else:
                 sizes = kids
                 key = (stop - start, singles)
-            pulled = decisions.get(key)
+            pulled = decisions.get(key)  # groups_to_pull's memo, read here: most nodes hit it
             if pulled is None:
                 pulled = self.groups_to_pull(stop - start, sizes, singles)
             if pulled == 0:  # the whole subtree shares the pack
