@@ -2,8 +2,10 @@
 
     python benchmarks/bench_planner.py [--out benchmarks/results]
 
-Cold: a new batch (the decision memo cleared, so nothing is reused). Lazy: the same requests one
-token longer, the common decode step. Llama-3-8B shapes (8 KV heads, GQA 4, d=128), 132 SMs.
+Cold: a new batch (the decision memo cleared, so every node is decided afresh; the planner's
+tables that depend on a pack size only, row tiles and staying marks, stay). Lazy: the same
+requests one token longer, the common decode step. Llama-3-8B shapes (8 KV heads, GQA 4,
+d=128), 132 SMs.
 """
 
 from __future__ import annotations
