@@ -77,7 +77,7 @@ class ChunkCounts:
         tiles = [row[-1] for row in rows[:num_configs]]
         shared_tiles = [row[-1] for row in rows[2 * num_configs :]]
         return cls(
-            lengths,
+            list(lengths),  # a plan's own list: the cached tuple is shared
             items[:num_configs],
             items[num_configs : 2 * num_configs],
             items[2 * num_configs :],
@@ -90,10 +90,10 @@ class ChunkCounts:
 
 
 @functools.cache
-def _candidates(first: int, count: int) -> tuple[list[int], np.ndarray]:
+def _candidates(first: int, count: int) -> tuple[tuple[int, ...], np.ndarray]:
     """The candidate chunk lengths ``first · 2^k`` (k < count) and their reciprocals, then
-    2^-60 (see ``ChunkCounts.of_tiles``)."""
-    lengths = [first << k for k in range(count)]
+    2^-60 (see ``ChunkCounts.of_tiles``); cached, so the lengths are a tuple."""
+    lengths = tuple(first << k for k in range(count))
     return lengths, np.asarray([1.0 / length for length in lengths] + [2.0**-60])
 
 
