@@ -68,12 +68,17 @@ class PackDecider:
 
     def groups_to_pull(self, span: int, kid_sizes: list[int], singles: int) -> int:
         """Memoised ``pull_decision``: siblings and consecutive steps repeat the same question."""
-        key = (span, singles, *kid_sizes)
+        key = (span, singles, *kid_sizes)  # ``decide`` builds the same keys
         pulled = self.decisions.get(key)
         if pulled is None:
-            if len(self.decisions) >= 65536:
-                self.decisions.clear()
-            pulled = self.decisions[key] = self.pull_decision(span, kid_sizes, singles)
+            pulled = self._remember(key, span, kid_sizes, singles)
+        return pulled
+
+    def _remember(self, key: tuple[int, ...], span: int, kid_sizes: list[int], singles: int) -> int:
+        """``pull_decision``, stored in the memo under ``key`` (cleared when full)."""
+        if len(self.decisions) >= 65536:
+            self.decisions.clear()
+        pulled = self.decisions[key] = self.pull_decision(span, kid_sizes, singles)
         return pulled
 
     def pull_decision(self, span: int, kid_sizes: list[int], singles: int) -> int:
@@ -180,7 +185,7 @@ class PackDecider:
                 key = (stop - start, singles)
             pulled = decisions.get(key)  # groups_to_pull's memo, read here: most nodes hit it
             if pulled is None:
-                pulled = self.groups_to_pull(stop - start, sizes, singles)
+                pulled = self._remember(key, stop - start, sizes, singles)
             if pulled == 0:  # the whole subtree shares the pack
                 pack_ranges.append((start, stop, first, members[node], []))
                 continue
