@@ -54,6 +54,7 @@ SERVED_BATCHES = [
     "gsp:64x16:2048+256:b256:s0",
 ]
 GSP_SAMPLE = re.compile(r"gsp:(\d+)x(\d+):(\d+)\+(\d+):b(\d+):s(\d+)")
+MOONCAKE_SAMPLE = re.compile(r"mooncake:(conversation|synthetic):(\d+)x(\d+)")
 
 
 @dataclass
@@ -105,8 +106,16 @@ def gsp_sample_workload(spec: str) -> Workload:
 
 
 def workload_for(spec: str) -> Workload:
-    """A tree spec (``tree_workload``) or a shuffled gsp batch (``gsp_sample_workload``)."""
-    return gsp_sample_workload(spec) if spec.startswith("gsp:") else tree_workload(spec)
+    """A tree spec (``tree_workload``), a shuffled gsp batch (``gsp_sample_workload``) or
+    ``mooncake:TRACE:STARTxBATCH`` (``mooncake_workload``)."""
+    if spec.startswith("gsp:"):
+        return gsp_sample_workload(spec)
+    if spec.startswith("mooncake:"):
+        match = MOONCAKE_SAMPLE.fullmatch(spec)
+        if match is None:
+            raise ValueError(f"workload {spec!r}: expected mooncake:TRACE:STARTxBATCH")
+        return mooncake_workload(match[1], int(match[2]), int(match[3]))
+    return tree_workload(spec)
 
 
 def mooncake_workload(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -52,3 +53,23 @@ def test_gsp_sample_whole_groups_and_tree_specs() -> None:
 def test_gsp_sample_rejects_bad_specs(spec: str) -> None:
     with pytest.raises(ValueError, match="workload"):
         gsp_sample_workload(spec)
+
+
+def test_mooncake_spec_names_a_batch_of_consecutive_trace_records(tmp_path, monkeypatch) -> None:
+    import workloads
+
+    records = [
+        {"timestamp": 0, "input_length": 1100, "output_length": 10, "hash_ids": [0, 1, 2]},
+        {"timestamp": 0, "input_length": 1600, "output_length": 4, "hash_ids": [0, 1, 3, 4]},
+        {"timestamp": 0, "input_length": 600, "output_length": 2, "hash_ids": [5, 6]},
+    ]
+    (tmp_path / "conversation_trace.jsonl").write_text(
+        "".join(json.dumps(r) + "\n" for r in records)
+    )
+    monkeypatch.setattr(workloads, "MOONCAKE", tmp_path)
+    forest = workload_for("mooncake:conversation:0x2").forest
+    # blocks 0 and 1 (1,024 tokens) are shared by the first two; each is half decoded
+    assert forest.seq_lens.tolist() == [1100 + 5, 1600 + 2]
+    assert forest.node_start.tolist() == [0] and forest.node_end.tolist() == [1024]
+    with pytest.raises(ValueError, match="mooncake:TRACE:STARTxBATCH"):
+        workload_for("mooncake:conversation:2")
