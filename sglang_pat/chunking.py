@@ -1,5 +1,9 @@
-"""Chunk lengths per tile config: exact chunk counts over the candidate lengths, kept exact while
+"""Chunk lengths per chunk class: exact chunk counts over the candidate lengths, kept exact while
 the private tails grow one token a step (so the lazy update makes the cold plan's choice).
+
+A chunk class is a tile config (class c), or a config's private tiles (class C + c) when the
+private tiles hold most of the launch's work: private tails are then cut by the rule for private
+tails even where a small shared pack takes their tile config (``ChunkRule.tile_classes``).
 
 Cutting a config's tiles into chunks of length c makes Σ_tiles ⌈len / c⌉ items and
 Σ_tiles members · ⌈len / c⌉ partials. Those counts decide the chunk (``CostModel.chunk_cost``
@@ -13,6 +17,7 @@ import bisect
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -29,63 +34,63 @@ ChooseChunk = Callable[
 
 @dataclass
 class ChunkCounts:
-    """Per config and candidate chunk length: Σ ⌈len / c⌉ and Σ members · ⌈len / c⌉ (Python
+    """Per chunk class and candidate chunk length: Σ ⌈len / c⌉ and Σ members · ⌈len / c⌉ (Python
     lists: the lazy update reads them every step, a few at a time)."""
 
     candidates: list[int]  # [K] powers of two, ascending; the last holds every span
-    items: list[list[int]]  # [C][K]
-    member_chunks: list[list[int]]  # [C][K]
-    shared_items: list[list[int]]  # [C][K] the shared tiles' items alone (tails do not grow them)
-    tiles: list[int]  # [C] tiles per config
-    members: list[int]  # [C] Σ members per config
-    shared_tiles: list[int]  # [C] tiles of shared packs per config
-    active: list[int]  # configs with tiles, those with shared tiles first (chunked first)
+    items: list[list[int]]  # [L][K] (L chunk classes)
+    member_chunks: list[list[int]]  # [L][K]
+    shared_items: list[list[int]]  # [L][K] the shared tiles' items alone (tails do not grow them)
+    tiles: list[int]  # [L] tiles per class
+    members: list[int]  # [L] Σ members per class
+    shared_tiles: list[int]  # [L] tiles of shared packs per class
+    active: list[int]  # classes with tiles, those with shared tiles first (chunked first)
 
     @classmethod
     def of_tiles(
         cls,
         tile_len: np.ndarray,
         tile_members: np.ndarray,
-        config: np.ndarray,
+        tile_class: np.ndarray,
         num_shared: int,
-        num_configs: int,
+        num_classes: int,
         first: int,
         last: int,
     ) -> ChunkCounts:
-        """Counts for tiles (shared ones first, ``num_shared`` of them) over the candidates
-        from ``first`` (a power of two) to the power of two holding every span, at least
-        ``last``."""
+        """Counts for tiles (shared ones first, ``num_shared`` of them) by chunk class, over
+        the candidates from ``first`` (a power of two) to the power of two holding every span,
+        at least ``last``."""
         longest = max(int(tile_len.max(initial=1)), last, first)
         count = (longest - 1).bit_length() - (first - 1).bit_length() + 1
         lengths, scales = _candidates(first, count)
         # ⌈len / c⌉ in float64 is exact (c a power of two, len < 2^52) and cheaper than int64
         # division, as is the float matmul that sums it per config (this runs every cold plan).
         # The last scale is 2^-60: its row is ⌈len · 2^-60⌉ = 1, so the sums also count each
-        # config's tiles and members. Arrays are [K, T], not [T, K]: numpy's loops run along
+        # class's tiles and members. Arrays are [K, T], not [T, K]: numpy's loops run along
         # the last axis, and K is a handful.
         num_tiles = tile_len.shape[0]
         per_tile = scales[:, None] * tile_len  # [K + 1, T]
         np.ceil(per_tile, out=per_tile)
-        weights = np.empty((3 * num_configs, num_tiles))  # [3C, T]: tiles, members, shared tiles
-        np.equal(config, _column_range(num_configs), out=weights[:num_configs])
-        np.multiply(weights[:num_configs], tile_members, out=weights[num_configs : 2 * num_configs])
-        weights[2 * num_configs :, :num_shared] = weights[:num_configs, :num_shared]
-        weights[2 * num_configs :, num_shared:] = 0.0
+        weights = np.empty((3 * num_classes, num_tiles))  # [3L, T]: tiles, members, shared tiles
+        np.equal(tile_class, _column_range(num_classes), out=weights[:num_classes])
+        np.multiply(weights[:num_classes], tile_members, out=weights[num_classes : 2 * num_classes])
+        weights[2 * num_classes :, :num_shared] = weights[:num_classes, :num_shared]
+        weights[2 * num_classes :, num_shared:] = 0.0
         sums = weights @ per_tile.T
-        rows = sums.astype(np.int64).tolist()  # [3C, K + 1]
+        rows = sums.astype(np.int64).tolist()  # [3L, K + 1]
         items = [row[:-1] for row in rows]
-        tiles = [row[-1] for row in rows[:num_configs]]
-        shared_tiles = [row[-1] for row in rows[2 * num_configs :]]
+        tiles = [row[-1] for row in rows[:num_classes]]
+        shared_tiles = [row[-1] for row in rows[2 * num_classes :]]
         return cls(
             list(lengths),  # a plan's own list: the cached tuple is shared
-            items[:num_configs],
-            items[num_configs : 2 * num_configs],
-            items[2 * num_configs :],
+            items[:num_classes],
+            items[num_classes : 2 * num_classes],
+            items[2 * num_classes :],
             tiles,
-            [row[-1] for row in rows[num_configs : 2 * num_configs]],
+            [row[-1] for row in rows[num_classes : 2 * num_classes]],
             shared_tiles,
-            [c for c in range(num_configs) if tiles[c] and shared_tiles[c]]
-            + [c for c in range(num_configs) if tiles[c] and not shared_tiles[c]],
+            [c for c in range(num_classes) if tiles[c] and shared_tiles[c]]
+            + [c for c in range(num_classes) if tiles[c] and not shared_tiles[c]],
         )
 
 
@@ -113,25 +118,25 @@ class TailGrowth:
     """
 
     base: ChunkCounts
-    configs: list[int]  # configs that hold private tails
-    tails: list[int]  # tails per such config
-    residues: list[list[list[int]]]  # [config][candidate] sorted residues
+    classes: list[int]  # chunk classes that hold private tails
+    tails: list[int]  # tails per such class
+    residues: list[list[list[int]]]  # [class][candidate] sorted residues
 
     @classmethod
-    def of_tails(cls, base: ChunkCounts, tail_len: np.ndarray, tail_config: np.ndarray):
-        configs = np.unique(tail_config).tolist()
+    def of_tails(cls, base: ChunkCounts, tail_len: np.ndarray, tail_class: np.ndarray):
+        classes = np.unique(tail_class).tolist()
         residues, tails = [], []
-        for c in configs:
-            lens = tail_len[tail_config == c] - 1
+        for c in classes:
+            lens = tail_len[tail_class == c] - 1
             tails.append(int(lens.shape[0]))
             residues.append([np.sort(lens % k).tolist() for k in base.candidates])
-        return cls(base, configs, tails, residues)
+        return cls(base, classes, tails, residues)
 
     def at_step(self, step: int) -> tuple[list[list[int]], list[list[int]]]:
-        """(items, member_chunks) [C][K] once every tail has grown by ``step`` tokens."""
+        """(items, member_chunks) [L][K] once every tail has grown by ``step`` tokens."""
         items, member_chunks = list(self.base.items), list(self.base.member_chunks)
         candidates = self.base.candidates
-        for c, count, by_candidate in zip(self.configs, self.tails, self.residues):
+        for c, count, by_candidate in zip(self.classes, self.tails, self.residues):
             grown = [
                 count * (step // length)
                 + (count - bisect.bisect_left(residues, length - step % length))
@@ -141,6 +146,18 @@ class TailGrowth:
             items[c] = [a + b for a, b in zip(items[c], grown)]
             member_chunks[c] = [a + b for a, b in zip(member_chunks[c], grown)]
         return items, member_chunks
+
+
+ALWAYS = 1 << 62  # lazy steps: no limit
+
+
+class TileClasses(NamedTuple):
+    """``ChunkRule.tile_classes``: each tile's chunk class, and what depends on them."""
+
+    tile_class: np.ndarray  # [T]
+    num_classes: int
+    packed_class: int  # the class of config 0's private tiles (the packed tails' chunk)
+    steady_steps: int  # lazy steps before the classes would change (the tails outgrow)
 
 
 @dataclass
@@ -160,9 +177,60 @@ class ChunkRule:
     # that the chunks may make, while a candidate allows it; 0: no cap (PackScheduler's
     # ``max_shared_units``).
     max_shared_units: int = 0
+    # Private tiles get chunk classes of their own where they hold most of the launch's work
+    # (``tile_classes``); False: one class per config, as before session 37.
+    private_tails_apart: bool = True
+    # The configs a private tile can take (one request's rows: the menu's smallest tile that
+    # holds them, at each of its KV tile sizes).
+    private_configs: frozenset[int] = frozenset()
 
     def __post_init__(self) -> None:
         self.token_cost_list: list[float] = self.token_cost.tolist()  # for the per-step loop
+        self.num_configs = self.token_cost.shape[0]
+
+    def tile_classes(
+        self,
+        config: np.ndarray,
+        num_shared: int,
+        tile_len: np.ndarray,
+        tile_cost: np.ndarray,
+        token_work: float,
+    ) -> TileClasses:
+        """Chunk class of each tile (shared tiles first): its config, plus C for a private tile
+        when the private tiles hold most of the launch's work (Σ span × token cost).
+
+        One chunk length per config cut private tails by the shared packs' rule wherever a
+        pack of a few requests took their config. In the Mooncake replay's batches of 3-4
+        requests (about 260 tokens shared by all, 3,000 each in private tails) that doubled
+        their items and partials: 35-49 µs a layer against 25-38 with the tails chunked
+        apart (H200, ``benchmarks/experiments/chunks/tails_apart.py``), and the replay's
+        steps there ran 5-6% over flashinfer's (sessions 30 and 37). Where shared packs hold
+        most of the work (gsp defaults' batch: 2,048-token packs of 1-10 requests beside
+        178-token tails and a few whole prompts), the private units queue behind theirs and
+        the shared rule's longer chunks did better: chunked apart, that plan took 207.5 µs
+        against 203.4.
+        """
+        num_configs = self.num_configs
+        if (
+            not self.private_tails_apart
+            or not num_shared
+            or num_shared == config.shape[0]
+            or self.private_configs.isdisjoint(config[:num_shared].tolist())
+        ):  # one class per config (where no config holds both kinds, the same plan)
+            return TileClasses(config, num_configs, 0, ALWAYS)
+        shared_work = float(tile_len[:num_shared] @ tile_cost[:num_shared])
+        private_work = token_work - shared_work
+        if private_work > shared_work:
+            tile_class = config.copy()
+            tile_class[num_shared:] += num_configs
+            return TileClasses(tile_class, 2 * num_configs, num_configs, ALWAYS)
+        # Each lazy step adds a token to every tail: once the private work would outgrow the
+        # shared work, a cold plan chunks them apart (the lazy update stops a step early, for
+        # rounding).
+        growth = float(tile_cost[num_shared:].sum())
+        return TileClasses(
+            config, num_configs, 0, max(1, int((shared_work - private_work) // growth))
+        )
 
     def chunks(
         self,
@@ -173,15 +241,16 @@ class ChunkRule:
         total_work: float,
         max_tail: int,
     ) -> list[int]:
-        """Chunk length per config (0 for a config without tiles). Configs with shared packs
-        come first (``counts.active``'s order): private-only configs' units queue behind theirs.
-        A private-only config's spans are tails of at most ``max_tail`` tokens, so its longest
-        unit and its candidates stop there (``max_len``, the longest span of all, would charge
-        chunks longer than any tail as if their units were that long)."""
+        """Chunk length per chunk class (0 for a class without tiles). Classes with shared
+        packs come first (``counts.active``'s order): private-only classes' units queue behind
+        theirs. A private-only class's spans are tails of at most ``max_tail`` tokens, so its
+        longest unit and its candidates stop there (``max_len``, the longest span of all, would
+        charge chunks longer than any tail as if their units were that long)."""
         chunk = [0] * len(items)
         shared_units, shared_longest = 0, 0.0
         cap_left = self.max_shared_units
         for c in counts.active:
+            config = c % self.num_configs
             private_only = counts.shared_tiles[c] == 0
             capped = 0
             if self.max_shared_units and not private_only:  # shortest candidate in the cap
@@ -192,7 +261,7 @@ class ChunkRule:
                 )
                 capped = next(fits, 0)
             chunk[c] = self.choose(
-                c,
+                config,
                 max_tail if private_only else max_len,
                 counts.candidates,
                 items[c],
@@ -209,7 +278,7 @@ class ChunkRule:
                 cap_left = max(0, cap_left - counts.shared_items[c][k] * self.num_kv_heads)
                 shared_units += items[c][k] * self.num_kv_heads
                 longest = longest_unit_cost(
-                    chunk[c], max_len, self.token_cost_list[c], self.item_overhead
+                    chunk[c], max_len, self.token_cost_list[config], self.item_overhead
                 )
                 shared_longest = max(shared_longest, longest)
         return chunk

@@ -27,11 +27,13 @@ class LazyState:
     tail_chunk: np.ndarray  # [R] chunk length of each private tile
     tail_packed: np.ndarray  # [R] bool: the tail is read by a packed-tail item
     tail_config_breaks: np.ndarray  # lengths at which a private tile changes config
-    config_chunk: list[int]  # [C] chunk length chosen per config
+    class_chunk: list[int]  # [L] chunk length chosen per chunk class
     counts: ChunkCounts  # of the cold plan's tiles
     max_shared: int  # longest shared tile span
     max_tail: int  # longest private tail at the cold plan
     tail_config: np.ndarray  # [R] config of each private tile
+    tail_class: np.ndarray  # [R] chunk class of each private tile
+    class_steady_steps: int  # lazy steps the chunk classes hold for (TileClasses)
     total_work: float
     tail_items_start: int  # first item row of the private tiles
     tail_item_tiles: np.ndarray  # per single-tail item row: its tile (private ones follow shared)
@@ -45,12 +47,14 @@ class LazyState:
     def first_invalid_step(self, tail_max_len: int) -> int:
         """The first lazy step s (tails t0 + s long) at which a tail's own length forbids the
         update: a tail whose last chunk was full (t0 + s − 1 ≡ 0 mod its chunk), a length
-        at a config break (t0 + s = break), or a packed tail longer than tail_max_len."""
+        at a config break (t0 + s = break), a packed tail longer than tail_max_len, or tails
+        that outgrow their config's shared tiles (``ChunkRule.tile_classes``)."""
         t0 = self.tail_len
         first = 1 + int(((-t0) % self.tail_chunk).min(initial=1 << 62))
         ahead = self.tail_config_breaks[None, :] - t0[:, None]
         first = min(first, int(ahead[ahead >= 1].min(initial=first)))
         packed = t0[self.tail_packed]
+        first = min(first, self.class_steady_steps)
         return min(first, max(1, tail_max_len + 1 - int(packed.max(initial=-(1 << 62)))))
 
 
@@ -82,7 +86,7 @@ def lazy_update(
         return None
     if state.steps_valid is None:  # once per cold plan; later steps compare two ints
         state.steps_valid = state.first_invalid_step(rule.tail_max_len)
-        state.growth = TailGrowth.of_tails(state.counts, state.tail_len, state.tail_config)
+        state.growth = TailGrowth.of_tails(state.counts, state.tail_len, state.tail_class)
         state.deltas = _LazyDeltas.of_state(state, rule)
     step = state.steps + 1
     max_len = max(state.max_shared, state.max_tail + step)
@@ -94,7 +98,7 @@ def lazy_update(
     total_work = state.total_work + deltas.work
     if (
         rule.chunks(state.counts, items, member_chunks, max_len, total_work, state.max_tail + step)
-        != state.config_chunk
+        != state.class_chunk
     ):
         return None
     prev = state.plan

@@ -104,6 +104,9 @@ class PackScheduler:
             tail_members,
             self.menu.max_packed_tail,
             self.menu.tail_tile,
+            private_configs=frozenset(
+                self._kv_options[int(self._config_for_rows[group_size])][1].tolist()
+            ),
         )
         self.min_chunk_tokens = min_chunk_tokens  # sets the rule's candidate range
         self.min_shared_chunk_tokens = min_shared_chunk_tokens
@@ -147,6 +150,18 @@ class PackScheduler:
         if tokens is not None and tokens < 1:
             raise ValueError(f"min_shared_chunk_tokens must be positive or None, got {tokens}")
         self._min_shared_chunk_tokens = tokens
+        self._lazy = None  # the next plan is cold
+
+    @property
+    def private_tails_chunked_apart(self) -> bool:
+        """Private tails are cut by the rule for private tails even in a tile config that
+        also holds shared packs (``ChunkRule.tile_classes``; the default). False: a config's
+        shared and private tiles share one chunk length, as before session 37."""
+        return self._rule.private_tails_apart
+
+    @private_tails_chunked_apart.setter
+    def private_tails_chunked_apart(self, apart: bool) -> None:
+        self._rule.private_tails_apart = apart
         self._lazy = None  # the next plan is cold
 
     @property

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .chunking import ChunkCounts, ChunkRule
+from .chunking import ALWAYS, ChunkCounts, ChunkRule
 from .forest import PrefixForest
 from .lazy import LazyState
 from .plan import PackPlan
@@ -94,33 +94,38 @@ def emit_plan(
     tile_kv = kv_offset[tiles.tile_pack]
     config = tiles.tile_config
     num_tiles = config.shape[0]
-    num_configs = rule.token_cost.shape[0]
+    tile_cost = rule.token_cost[config]
+    token_work = float(tile_len @ tile_cost)  # Σ span × token cost, per KV head
+    # Chunk classes: a config, or its private tiles apart (ChunkRule.tile_classes).
+    tile_class, num_classes, packed_class, class_steps = config, rule.num_configs, 0, ALWAYS
+    if num_shared:
+        tile_class, num_classes, packed_class, class_steps = rule.tile_classes(
+            config, num_shared, tile_len, tile_cost, token_work
+        )
     counts = ChunkCounts.of_tiles(
         tile_len,
         tiles.tile_count,
-        config,
+        tile_class,
         num_shared,
-        num_configs,
+        num_classes,
         rule.first_candidate,
         rule.floor_candidate,
     )
     max_shared = int(tile_len[:num_shared].max(initial=0))
     max_tail = int(tile_len[num_shared:].max(initial=0))
     max_len = max(max_shared, max_tail)
-    total_work = rule.num_kv_heads * float(
-        tile_len @ rule.token_cost[config] + rule.item_overhead * num_tiles
-    )
-    config_chunk = rule.chunks(
+    total_work = rule.num_kv_heads * (token_work + rule.item_overhead * num_tiles)
+    class_chunk = rule.chunks(
         counts, counts.items, counts.member_chunks, max_len, total_work, max_tail
     )
-    tile_chunk = np.asarray(config_chunk, dtype=np.int64)[config]
+    tile_chunk = np.asarray(class_chunk, dtype=np.int64)[tile_class]
     chunks = -(-tile_len // tile_chunk)
 
     # Short single-chunk tails of tile 0 are packed into the menu's tail tile, tail_members
     # per item, in runs of consecutive requests (their member rows must be contiguous).
     if rule.tail_members >= 2:  # tile 0's tails of one chunk (len ≤ its chunk), short enough
         tail_packed = (config[num_shared:] == 0) & (
-            tile_len[num_shared:] <= min(rule.tail_max_len, config_chunk[0])
+            tile_len[num_shared:] <= min(rule.tail_max_len, class_chunk[packed_class])
         )
         packed_tiles = tail_packed.nonzero()[0] + num_shared
     else:
@@ -246,11 +251,13 @@ def emit_plan(
         tail_chunk=tile_chunk[num_shared:],
         tail_packed=tail_packed,
         tail_config_breaks=tail_config_breaks,
-        config_chunk=config_chunk,
+        class_chunk=class_chunk,
         counts=counts,
         max_shared=max_shared,
         max_tail=max_tail,
         tail_config=config[num_shared:],
+        tail_class=tile_class[num_shared:],
+        class_steady_steps=class_steps,
         total_work=total_work,
         tail_items_start=num_shared_items,
         tail_item_tiles=item_tile[num_shared_items:],

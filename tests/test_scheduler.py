@@ -285,3 +285,56 @@ def test_small_private_batches_fill_one_wave(spec: str) -> None:
     plan = planner.plan(forest, np.arange(forest.num_requests))
     units = plan.items.shape[0] * 8
     assert planner.num_programs // 2 < units <= planner.num_programs
+
+
+def small_batch_plans(spec: str, apart: bool):
+    forest = PrefixForest.from_tree_spec(spec)
+    planner = PackScheduler(num_kv_heads=8, group_size=4, head_dim=128, num_sms=132)
+    planner.private_tails_chunked_apart = apart
+    return planner.plan(forest, np.arange(forest.num_requests)), planner, forest
+
+
+@pytest.mark.parametrize("spec", ["1,3_256,3000", "1,4_256,3000", "1,4_256,2500", "1,3_256,6000"])
+def test_private_tails_beside_a_small_pack_keep_their_own_chunks(spec: str) -> None:
+    """A pack of 3-4 requests takes the private tails' 16-row tile: the tails are still cut
+    as private tails (whole waves), not by the shared packs' rule, which doubled their items
+    and partials (H200: 25.6-38.4 µs a layer against 35.0-48.8, tails_apart.py)."""
+    apart, planner, forest = small_batch_plans(spec, apart=True)
+    together, _, _ = small_batch_plans(spec, apart=False)
+    check_plan(apart, forest, [t.block_m for t in planner.tiles], planner.group_size)
+    assert apart.num_shared_items >= 1  # the prefix is still read once
+    assert apart.items.shape[0] * 8 <= planner.num_programs  # one wave, as with no sharing
+    assert 2 * apart.items.shape[0] <= together.items.shape[0] + 2
+    assert apart.num_partials < together.num_partials
+
+
+def test_private_tails_chunk_with_the_shared_packs_where_those_hold_most_work() -> None:
+    """gsp defaults' batch (2,048-token packs beside short tails): one chunk length per config,
+    as before (apart, the plan took 207.5 µs a layer against 203.4 on the H200)."""
+    forest = PrefixForest.from_tree_spec("64,256_2048,178")
+    pool = np.arange(forest.num_requests)
+    default = PackScheduler(num_kv_heads=8, group_size=4, head_dim=128, num_sms=132)
+    together = PackScheduler(num_kv_heads=8, group_size=4, head_dim=128, num_sms=132)
+    together.private_tails_chunked_apart = False
+    assert default.plan(forest, pool).same_as(together.plan(forest, pool))
+
+
+def test_lazy_update_stops_where_the_tails_outgrow_the_shared_work() -> None:
+    """The private tails start just under the shared pack's work (4 × 990 against 4,000
+    tokens of the same tile) and grow a token a step: the lazy update hands over to cold plans
+    at steps 10 and 11, where the classes change, and every step equals the cold plan."""
+    forest = PrefixForest.from_tree_spec("1,4_4000,990")
+    pool = np.arange(forest.num_requests)
+    shape = dict(num_kv_heads=8, group_size=4, head_dim=128, num_sms=132)
+    lazy, cold, together = (PackScheduler(**shape) for _ in range(3))
+    together.private_tails_chunked_apart = False
+    outcomes = []
+    for _ in range(60):
+        plan = lazy.plan(forest, pool)
+        outcomes.append(lazy.last_plan_was_lazy)
+        assert plan.same_as(cold.plan_cold(forest, pool))
+        forest = dataclasses.replace(forest, seq_lens=forest.seq_lens + 1)
+    assert all(outcomes[1:10]) and not outcomes[10] and not outcomes[11] and any(outcomes[12:])
+    assert not plan.same_as(
+        together.plan_cold(dataclasses.replace(forest, seq_lens=forest.seq_lens - 1), pool)
+    )
