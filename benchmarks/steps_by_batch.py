@@ -9,7 +9,9 @@ interval's ``gen throughput``, so N / throughput is the interval's mean time per
 prefill in it included. Lines before the ``--skip-flushes``-th ``Cache flushed`` line are
 dropped (bench_serving flushes before its warm pass and before each measured pass: 2 keeps
 the measured passes only). Per batch size: each server's median step and their ratio; last,
-the ratio of the medians weighted by the first server's lines at each size.
+the ratio of the medians weighted by the first server's lines at each size, over the sizes
+where both servers logged at least ``--min-lines`` lines (the rare sizes' intervals are mostly
+prefills, hundreds of ms a step, and would decide a weighted sum).
 """
 
 from __future__ import annotations
@@ -46,19 +48,20 @@ def steps_ms_by_batch(log_text: str, skip_flushes: int) -> dict[int, list[float]
     return steps
 
 
-def compare(a: dict[int, list[float]], b: dict[int, list[float]]) -> tuple[list[tuple], float]:
+def compare(
+    a: dict[int, list[float]], b: dict[int, list[float]], min_lines: int = 1
+) -> tuple[list[tuple], float]:
     """Rows (batch, lines a, lines b, median a, median b, a / b) for sizes both have, and the
-    ratio of a's to b's medians weighted by a's line count per size."""
+    ratio of a's to b's medians weighted by a's line count per size, over the sizes where
+    both have at least ``min_lines`` lines."""
     rows = []
     for batch in sorted(a.keys() & b.keys()):
         median_a, median_b = statistics.median(a[batch]), statistics.median(b[batch])
         rows.append((batch, len(a[batch]), len(b[batch]), median_a, median_b, median_a / median_b))
-    weights = [row[1] for row in rows]
-    if not rows:
-        raise ValueError("the two logs share no batch size")
-    weighted = sum(w * row[3] for w, row in zip(weights, rows)) / sum(
-        w * row[4] for w, row in zip(weights, rows)
-    )
+    counted = [row for row in rows if min(row[1], row[2]) >= min_lines]
+    if not counted:
+        raise ValueError(f"the two logs share no batch size with {min_lines} lines each")
+    weighted = sum(row[1] * row[3] for row in counted) / sum(row[1] * row[4] for row in counted)
     return rows, weighted
 
 
@@ -67,12 +70,13 @@ def main() -> None:
     parser.add_argument("log_a", type=Path)
     parser.add_argument("log_b", type=Path)
     parser.add_argument("--skip-flushes", type=int, default=2)
+    parser.add_argument("--min-lines", type=int, default=10)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     a, b = (
         steps_ms_by_batch(read_log(path), args.skip_flushes) for path in (args.log_a, args.log_b)
     )
-    rows, weighted = compare(a, b)
+    rows, weighted = compare(a, b, args.min_lines)
     text = [
         f"decode lines after cache flush {args.skip_flushes}: A = {args.log_a}, B = {args.log_b}",
         "",
@@ -82,7 +86,11 @@ def main() -> None:
     text += [
         f"| {n} | {la} | {lb} | {ma:.3f} | {mb:.3f} | {r:.3f} |" for n, la, lb, ma, mb, r in rows
     ]
-    text += ["", f"weighted by A's lines per size: A / B = {weighted:.3f}"]
+    text += [
+        "",
+        f"weighted by A's lines per size, sizes with {args.min_lines}+ lines in both: "
+        f"A / B = {weighted:.3f}",
+    ]
     print("\n".join(text))
     if args.out:
         args.out.write_text("\n".join(text) + "\n")

@@ -42,11 +42,13 @@ def test_steps_come_from_the_lines_after_the_chosen_flush() -> None:
 
 def test_ratio_per_batch_and_weighted_by_the_first_servers_lines() -> None:
     a = {1: [5.0, 5.0, 5.0], 4: [6.0], 8: [9.0]}
-    b = {1: [4.0], 4: [6.0], 16: [1.0]}
+    b = {1: [4.0, 4.0, 4.0], 4: [6.0], 16: [1.0]}
     rows, weighted = steps_by_batch.compare(a, b)
     assert [row[0] for row in rows] == [1, 4]  # sizes both servers ran
-    assert rows[0] == (1, 3, 1, 5.0, 4.0, 1.25)
+    assert rows[0] == (1, 3, 3, 5.0, 4.0, 1.25)
     assert rows[1][5] == 1.0
     assert weighted == pytest.approx((3 * 5.0 + 6.0) / (3 * 4.0 + 6.0))
+    rows, weighted = steps_by_batch.compare(a, b, min_lines=3)
+    assert len(rows) == 2 and weighted == 1.25  # size 4 has one line a server: left out
     with pytest.raises(ValueError, match="no batch size"):
         steps_by_batch.compare({1: [1.0]}, {2: [1.0]})
