@@ -6,7 +6,9 @@
 # (tails_apart.py, session 37); the replay itself has not been served with it.
 # 1. the GPU suite (the new rule changes plans; its tests ran on the CPU only);
 # 2. tails_apart.py on the three Mooncake kernel batches whose plans the rule changed, not yet
-#    measured (98 -> 416, 149 -> 417 and 141 -> 270 items), and two small batches again;
+#    measured (98 -> 416, 149 -> 417 and 141 -> 270 items), two small batches again, and
+#    1,4_272,3000: the replay's prefix is ~260 tokens, whose pack the plan cuts into 256 + a
+#    few (here 256 + 16), and a pack of 256 tokens was 0.7-1.4 us slower than no pack;
 # 3. the Mooncake conversation replay, pat then flashinfer, two measured passes each, then
 #    tpot_paired.py and (here, on the logs) steps_by_batch.py. Session 37 at 755683d: mean
 #    TPOT 1.040x, decode part 1.026x, steps 5-6% over at 3-4 requests.
@@ -25,7 +27,8 @@ timeout 300 python3 -m pytest -q -p no:cacheprovider --durations=10 -n 8 \
   tests/test_kernels_gpu.py tests/test_backend.py tests/test_graph_switch.py \
   tests/test_lean_gate.py tests/test_kernels.py > /tmp/r0/gpu-tests.out 2>&1
 timeout 240 python3 benchmarks/experiments/chunks/tails_apart.py mooncake:synthetic:0x64 \
-  mooncake:conversation:5000x128 mooncake:synthetic:2000x128 1,4_256,3000 1,3_256,6000 \
+  mooncake:conversation:5000x128 mooncake:synthetic:2000x128 1,4_256,3000 1,4_272,3000 \
+  1,3_256,6000 \
   > /tmp/r0/tails_apart.jsonl 2>/tmp/r0/tails_apart.err
 python3 benchmarks/bench_serving.py --backends pat $W --port 30500 --out /tmp/r0/so > /tmp/r0/so.out 2>&1
 python3 benchmarks/bench_serving.py --backends flashinfer $W --port 30600 --out /tmp/r0/sf > /tmp/r0/sf.out 2>&1
