@@ -149,7 +149,7 @@ def main() -> None:
                 ("synthetic", 2000, 128),
             ]
         ]
-    if "served" in parts:  # the batches the serving comparison's gsp servers decode
+    if "served" in parts:  # batches the serving comparison's servers decode (gsp, Mooncake)
         jobs += [(workload_for(s), (32, 8)) for s in SERVED_BATCHES]
     jobs += [(workload_for(s), (32, 8)) for s in args.workload]
     parts += ["custom"] if args.workload else []

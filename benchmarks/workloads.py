@@ -46,12 +46,17 @@ NO_SHARING = ["64_4096", "256_1024", "256_4096"]
 # early in the decode (128 + 50) and halfway (128 + 128). Not the 16 x 16 tree it looks like,
 # and not 64 groups of exactly 4 either: the shuffled draws (gsp_sample_workload) hold groups
 # of 1 to ~10, on which the lean gate chose differently (session 24).
+# The Mooncake replay's batches of 3-4 requests share its ~260-token first block (every prompt
+# starts with hash block 0); 256 here, as the page table needs whole 16-token pages. Their
+# steps ran 5-6% over flashinfer's in sessions 30 and 37, before 978909e's chunk classes.
 SERVED_BATCHES = [
     "4,128_4096,256",
     "64,256_2048,178",
     "64,256_2048,256",
     "gsp:64x16:2048+178:b256:s0",
     "gsp:64x16:2048+256:b256:s0",
+    "1,3_256,3000",
+    "1,4_256,3000",
 ]
 GSP_SAMPLE = re.compile(r"gsp:(\d+)x(\d+):(\d+)\+(\d+):b(\d+):s(\d+)")
 MOONCAKE_SAMPLE = re.compile(r"mooncake:(conversation|synthetic):(\d+)x(\d+)")
