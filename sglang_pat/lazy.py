@@ -48,7 +48,7 @@ class LazyState:
         """The first lazy step s (tails t0 + s long) at which a tail's own length forbids the
         update: a tail whose last chunk was full (t0 + s − 1 ≡ 0 mod its chunk), a length
         at a config break (t0 + s = break), a packed tail longer than tail_max_len, or tails
-        that outgrow their config's shared tiles (``ChunkRule.tile_classes``)."""
+        whose work outgrows the shared tiles' (``ChunkRule.tile_classes``)."""
         t0 = self.tail_len
         first = 1 + int(((-t0) % self.tail_chunk).min(initial=1 << 62))
         ahead = self.tail_config_breaks[None, :] - t0[:, None]
