@@ -9,6 +9,8 @@
 #    measured (98 -> 416, 149 -> 417 and 141 -> 270 items), two small batches again, and
 #    1,4_272,3000: the replay's prefix is ~260 tokens, whose pack the plan cuts into 256 + a
 #    few (here 256 + 16), and a pack of 256 tokens was 0.7-1.4 us slower than no pack;
+#    then profile_pat.py (pack kernel against merge) on 1,3_256,3000 and on 3_3256, the same
+#    batch without the prefix, to say which part that is;
 # 3. the Mooncake conversation replay, pat then flashinfer, two measured passes each, then
 #    tpot_paired.py and (here, on the logs) steps_by_batch.py. Session 37 at 755683d: mean
 #    TPOT 1.040x, decode part 1.026x, steps 5-6% over at 3-4 requests.
@@ -30,6 +32,8 @@ timeout 240 python3 benchmarks/experiments/chunks/tails_apart.py mooncake:synthe
   mooncake:conversation:5000x128 mooncake:synthetic:2000x128 1,4_256,3000 1,4_272,3000 \
   1,3_256,6000 \
   > /tmp/r0/tails_apart.jsonl 2>/tmp/r0/tails_apart.err
+for w in 1,3_256,3000 3_3256; do timeout 90 python3 benchmarks/profile_pat.py --workload \$w; done \
+  > /tmp/r0/profile.out 2>&1
 python3 benchmarks/bench_serving.py --backends pat $W --port 30500 --out /tmp/r0/so > /tmp/r0/so.out 2>&1
 python3 benchmarks/bench_serving.py --backends flashinfer $W --port 30600 --out /tmp/r0/sf > /tmp/r0/sf.out 2>&1
 python3 benchmarks/tpot_paired.py /tmp/r0/so/mooncake-conversation-pat.jsonl \
