@@ -148,15 +148,14 @@ class TailGrowth:
         return items, member_chunks
 
 
-ALWAYS = 1 << 62  # lazy steps: no limit
+_ALWAYS = 1 << 62  # lazy steps: no limit
 
 
 class TileClasses(NamedTuple):
     """``ChunkRule.tile_classes``: each tile's chunk class, and what depends on them."""
 
     tile_class: np.ndarray  # [T]
-    num_classes: int
-    packed_class: int  # the class of config 0's private tiles (the packed tails' chunk)
+    num_classes: int  # C, or 2C with the private tiles apart (config c's in class C + c)
     steady_steps: int  # lazy steps before the classes would change (the tails outgrow)
 
 
@@ -213,24 +212,21 @@ class ChunkRule:
         num_configs = self.num_configs
         if (
             not self.private_tails_apart
-            or not num_shared
             or num_shared == config.shape[0]
             or self.private_configs.isdisjoint(config[:num_shared].tolist())
         ):  # one class per config (where no config holds both kinds, the same plan)
-            return TileClasses(config, num_configs, 0, ALWAYS)
+            return TileClasses(config, num_configs, _ALWAYS)
         shared_work = float(tile_len[:num_shared] @ tile_cost[:num_shared])
         private_work = token_work - shared_work
         if private_work > shared_work:
             tile_class = config.copy()
             tile_class[num_shared:] += num_configs
-            return TileClasses(tile_class, 2 * num_configs, num_configs, ALWAYS)
+            return TileClasses(tile_class, 2 * num_configs, _ALWAYS)
         # Each lazy step adds a token to every tail: once the private work would outgrow the
         # shared work, a cold plan chunks them apart (the lazy update stops a step early, for
         # rounding).
         growth = float(tile_cost[num_shared:].sum())
-        return TileClasses(
-            config, num_configs, 0, max(1, int((shared_work - private_work) // growth))
-        )
+        return TileClasses(config, num_configs, max(1, int((shared_work - private_work) // growth)))
 
     def chunks(
         self,

@@ -66,16 +66,10 @@ class PackDecider:
             )
             self.tile_count.append(len(tiles))
 
-    def groups_to_pull(self, span: int, kid_sizes: list[int], singles: int) -> int:
-        """Memoised ``pull_decision``: siblings and consecutive steps repeat the same question."""
-        key = (span, singles, *kid_sizes)  # ``decide`` builds the same keys
-        pulled = self.decisions.get(key)
-        if pulled is None:
-            pulled = self._remember(key, span, kid_sizes, singles)
-        return pulled
-
     def _remember(self, key: tuple[int, ...], span: int, kid_sizes: list[int], singles: int) -> int:
-        """``pull_decision``, stored in the memo under ``key`` (cleared when full)."""
+        """``pull_decision``, stored in the memo under ``key`` = ``(span, singles, *kid_sizes)``
+        (cleared when full): siblings and consecutive steps repeat the same question, so
+        ``decide`` reads the memo first."""
         if len(self.decisions) >= 65536:
             self.decisions.clear()
         pulled = self.decisions[key] = self.pull_decision(span, kid_sizes, singles)
@@ -138,10 +132,10 @@ class PackDecider:
     def decide(self, forest: PrefixForest) -> tuple[list[tuple[int, int, np.ndarray]], np.ndarray]:
         """Shared packs ``(span_start, span_end, members)`` and each request's tail start."""
         n = forest.num_nodes
+        tail_start = forest.private_start()
         if n == 0:
-            return [], np.zeros(forest.num_requests, dtype=np.int64)
+            return [], tail_start
         req_slot = forest.req_node + 1  # 0: the request shares nothing
-        tail_start = np.concatenate(([0], forest.node_end))[req_slot]
         parent = forest.node_parent.tolist()
         end = forest.node_end.tolist()
         members = forest.node_members.tolist()
@@ -183,7 +177,7 @@ class PackDecider:
             else:
                 sizes = kids
                 key = (stop - start, singles)
-            pulled = decisions.get(key)  # groups_to_pull's memo, read here: most nodes hit it
+            pulled = decisions.get(key)  # the memo (``_remember``): most nodes hit it
             if pulled is None:
                 pulled = self._remember(key, stop - start, sizes, singles)
             if pulled == 0:  # the whole subtree shares the pack

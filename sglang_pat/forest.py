@@ -79,10 +79,8 @@ class PrefixForest:
         return forest
 
     def private_start(self) -> np.ndarray:
-        """``[B]`` first position of each request's private tail."""
-        if self.num_nodes == 0:
-            return np.zeros(self.num_requests, dtype=np.int64)
-        return np.where(self.req_node >= 0, self.node_end[self.req_node], 0)
+        """``[B]`` first position of each request's private tail (0 where it shares nothing)."""
+        return np.concatenate(([0], self.node_end))[self.req_node + 1]
 
     def _check_lengths(self, lens: np.ndarray) -> None:
         if lens.shape[0] and lens.min() < 1:

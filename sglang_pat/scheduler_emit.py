@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .chunking import ALWAYS, ChunkCounts, ChunkRule
+from .chunking import ChunkCounts, ChunkRule
 from .forest import PrefixForest
 from .lazy import LazyState
 from .plan import PackPlan
@@ -97,11 +97,9 @@ def emit_plan(
     tile_cost = rule.token_cost[config]
     token_work = float(tile_len @ tile_cost)  # Σ span × token cost, per KV head
     # Chunk classes: a config, or its private tiles apart (ChunkRule.tile_classes).
-    tile_class, num_classes, packed_class, class_steps = config, rule.num_configs, 0, ALWAYS
-    if num_shared:
-        tile_class, num_classes, packed_class, class_steps = rule.tile_classes(
-            config, num_shared, tile_len, tile_cost, token_work
-        )
+    tile_class, num_classes, class_steps = rule.tile_classes(
+        config, num_shared, tile_len, tile_cost, token_work
+    )
     counts = ChunkCounts.of_tiles(
         tile_len,
         tiles.tile_count,
@@ -124,8 +122,9 @@ def emit_plan(
     # Short single-chunk tails of tile 0 are packed into the menu's tail tile, tail_members
     # per item, in runs of consecutive requests (their member rows must be contiguous).
     if rule.tail_members >= 2:  # tile 0's tails of one chunk (len ≤ its chunk), short enough
+        tail_chunk0 = class_chunk[num_classes - rule.num_configs]  # class 0, or C when apart
         tail_packed = (config[num_shared:] == 0) & (
-            tile_len[num_shared:] <= min(rule.tail_max_len, class_chunk[packed_class])
+            tile_len[num_shared:] <= min(rule.tail_max_len, tail_chunk0)
         )
         packed_tiles = tail_packed.nonzero()[0] + num_shared
     else:
@@ -168,7 +167,7 @@ def emit_plan(
         # Every tile is one chunk (packed tails always are): an item per unpacked tile, the
         # shared ones by decreasing cost (stably), then the private ones in order.
         num_shared_items = num_shared
-        shared_cost = tile_len[:num_shared] * rule.token_cost[config[:num_shared]]
+        shared_cost = tile_len[:num_shared] * tile_cost[:num_shared]
         item_tile = np.concatenate([(-shared_cost).argsort(kind="stable"), single_tails])
         item_kv, item_len, item_j = tile_kv[item_tile], tile_len[item_tile], 0
     else:
@@ -183,7 +182,7 @@ def emit_plan(
         )
         item_start = item_j * tile_chunk[item_tile]
         item_len = np.minimum(tile_chunk[item_tile], tile_len[item_tile] - item_start)
-        shared_cost = item_len * rule.token_cost[config[item_tile]]
+        shared_cost = item_len * tile_cost[item_tile]
         # A stable sort puts shared items first by decreasing cost and keeps the tails' order.
         order = np.where(item_tile < num_shared, -shared_cost, np.inf).argsort(kind="stable")
         item_tile, item_j, item_len = item_tile[order], item_j[order], item_len[order]
