@@ -18,23 +18,32 @@ few short requests decide the mean. So each server's mean TPOT is split into
 - the *stall part*: the longer gaps (prefills and other pauses, which both servers run with
   FlashInfer's prefill, so they differ by timing, not by backend),
 
-with a paired bootstrap over (pass, request) for the ratio of the two servers' means.
+with a paired bootstrap over (pass, request) for the ratio of the two servers' means, and per
+pass the requests whose stall parts differ most (``deciding``): a short request whose few gaps
+catch a prefill on one server and not the other moves the mean by itself (session 38: one
+3-token request, +51 ms of stall on pat's side, made pass 1 read 1.072x). Their TTFT plus stall
+gaps shows whether that prefill only fell on the other side of the first token.
+
+JSONL files may be gzipped (``.gz``), as the results directories keep them.
 """
 
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 from pathlib import Path
 
 import numpy as np
 
 BOOTSTRAP_SAMPLES = 2000
+DECIDING_PER_PASS = 3  # requests listed per pass under ``deciding``
 
 
 def read_passes(path: Path) -> list[dict]:
     """The passes of a JSONL; each must carry bench_serving's per-request details."""
-    passes = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    text = gzip.decompress(path.read_bytes()).decode() if path.suffix == ".gz" else path.read_text()
+    passes = [json.loads(line) for line in text.splitlines() if line.strip()]
     if not passes:
         raise ValueError(f"{path}: no passes")
     for k, result in enumerate(passes):
@@ -65,6 +74,29 @@ def split_tpot(itls: list[np.ndarray], output_lens: np.ndarray, threshold_ms: fl
     return np.asarray(decode), np.asarray(stall)
 
 
+def deciding(a: dict, b: dict, threshold_ms: float, count: int) -> list[dict]:
+    """The ``count`` requests of one pass (same requests on both servers) whose stall parts
+    differ most, each with its stall part and its TTFT plus stall gaps on both servers (ms;
+    TTFT where the JSONL has ``ttfts``)."""
+    (itl_a, out), (itl_b, _) = gaps_ms(a), gaps_ms(b)
+    rows = []
+    for i, (gaps_a, gaps_b, n) in enumerate(zip(itl_a, itl_b, out.tolist())):
+        if n < 2:
+            continue
+        stalls = [float(g[g > threshold_ms].sum()) for g in (gaps_a, gaps_b)]
+        ttfts = [r["ttfts"][i] * 1e3 if "ttfts" in r else 0.0 for r in (a, b)]
+        rows.append(
+            dict(
+                request=i,
+                output_tokens=n,
+                stall_part_ms=[stall / (n - 1) for stall in stalls],
+                ttft_plus_stalls_ms=[t + stall for t, stall in zip(ttfts, stalls)],
+            )
+        )
+    rows.sort(key=lambda r: -abs(r["stall_part_ms"][0] - r["stall_part_ms"][1]))
+    return rows[:count]
+
+
 def paired(first: list[dict], second: list[dict], stall_factor: float, seed: int = 0) -> dict:
     """Figures of the first server against the second over their paired passes."""
     if len(first) != len(second):
@@ -86,6 +118,7 @@ def paired(first: list[dict], second: list[dict], stall_factor: float, seed: int
                 threshold_ms=threshold,
                 mean_tpot_ms=[float((d1 + s1).mean()), float((d2 + s2).mean())],
                 reported_mean_tpot_ms=[a.get("mean_tpot_ms"), b.get("mean_tpot_ms")],
+                deciding=deciding(a, b, threshold, DECIDING_PER_PASS),
             )
         )
     d1, s1, d2, s2 = (np.concatenate(parts[key]) for key in ("d1", "s1", "d2", "s2"))
@@ -134,6 +167,16 @@ def table(result: dict, names: tuple[str, str]) -> str:
             f"| {result[key + '_ratio']:.3f} | {ci(*result[key + '_ratio_ci95'])} |"
         )
     lines.append(f"| stall part ms | {a['stall_part_ms']:.3f} | {b['stall_part_ms']:.3f} | | |")
+    lines += ["", "Requests whose stall parts differ most, per pass (ms; each server's own):", ""]
+    lines += ["| pass | request | output tokens | stall part | TTFT + stall gaps |"]
+    lines += ["|---:|---:|---:|---|---|"]
+    pair = "{:.1f} / {:.1f}".format
+    for k, figures in enumerate(result["by_pass"]):
+        for r in figures["deciding"]:
+            lines.append(
+                f"| {k + 1} | {r['request']} | {r['output_tokens']} | {pair(*r['stall_part_ms'])}"
+                f" | {pair(*r['ttft_plus_stalls_ms'])} |"
+            )
     return "\n".join(lines)
 
 
@@ -148,7 +191,8 @@ def main() -> None:
         parser.error(f"--stall-factor must exceed 1, got {args.stall_factor}")
     result = paired(read_passes(args.first), read_passes(args.second), args.stall_factor)
     result["files"] = [str(args.first), str(args.second)]
-    print(table(result, (args.first.stem, args.second.stem)))
+    names = (args.first.name, args.second.name)
+    print(table(result, tuple(n.removesuffix(".gz").removesuffix(".jsonl") for n in names)))
     if args.out:
         args.out.write_text(json.dumps(result, indent=2) + "\n")
 

@@ -4,6 +4,7 @@ of two servers (CPU only: bench_serving's runs are faked)."""
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import sys
 from pathlib import Path
@@ -111,6 +112,27 @@ def test_paired_tpot_splits_decode_steps_from_stalls() -> None:
     assert 1.0 < result["mean_tpot_ratio"] < 1.04  # the equal stalls dilute the decode gap
     low, high = result["mean_tpot_ratio_ci95"]
     assert low <= result["mean_tpot_ratio"] <= high
+
+
+def test_paired_tpot_names_the_requests_that_decide_the_stalls(tmp_path) -> None:
+    outputs = [3, 40, 200, 120]
+    # request 0 catches a 100 ms prefill after its first token on the first server only; on the
+    # second that prefill lands before its first token (a longer TTFT): the same sum
+    first = replay_pass(5.0, {0: 100.0, 2: 60.0}, outputs)
+    second = replay_pass(5.0, {2: 50.0}, outputs)
+    first["ttfts"], second["ttfts"] = [0.3, 0.1, 0.1, 0.1], [0.395, 0.1, 0.1, 0.1]
+    path = tmp_path / "first.jsonl.gz"
+    path.write_bytes(gzip.compress((json.dumps(first) + "\n").encode()))
+    result = tpot_paired.paired(tpot_paired.read_passes(path), [second], stall_factor=3.0)
+    top = result["by_pass"][0]["deciding"]
+    assert [r["request"] for r in top] == [0, 2, 1]  # by |stall part difference|
+    assert top[0]["output_tokens"] == 3
+    assert top[0]["stall_part_ms"] == pytest.approx([50.0, 0.0])  # 100 ms over 2 gaps
+    assert top[0]["ttft_plus_stalls_ms"] == pytest.approx([400.0, 395.0])
+    assert top[1]["stall_part_ms"] == pytest.approx([60.0 / 199, 50.0 / 199])
+    assert top[2]["stall_part_ms"] == [0.0, 0.0]
+    text = tpot_paired.table(result, ("a", "b"))
+    assert "| 1 | 0 | 3 | 50.0 / 0.0 | 400.0 / 395.0 |" in text
 
 
 def test_paired_tpot_refuses_what_cannot_be_paired(tmp_path) -> None:
