@@ -47,9 +47,21 @@ VARIANTS = {  # name: changes from the default (``lean``, ``sharing``, PackSched
 }
 
 
+def force_chunk(scheduler, length: int) -> None:
+    """Every chunk class with tiles cut at ``length`` tokens, whatever the cost model picks
+    (cold plans only: the lazy update keeps the candidates' counts, not this)."""
+    choose = scheduler._rule.chunks
+
+    def forced(*args, **kwargs) -> list[int]:
+        return [length if chunk else 0 for chunk in choose(*args, **kwargs)]
+
+    scheduler._rule.chunks = forced
+
+
 def variants_beside_flashinfer(shape: str, rounds: int, variants: dict[str, dict]) -> dict:
     """Each variant's plan of ``shape`` (its changes from the default: ``lean``, ``sharing``,
-    ``cost``, PackScheduler settings) timed side by side beside FlashInfer decode."""
+    ``cost``, ``chunk`` (``force_chunk``), PackScheduler settings) timed side by side beside
+    FlashInfer decode."""
     batch = batch_for(shape)
     group = batch.q.shape[1] // batch.k.shape[1]
     decoders, plans = {}, {}
@@ -64,6 +76,9 @@ def variants_beside_flashinfer(shape: str, rounds: int, variants: dict[str, dict
             cost=settings.pop("cost", None),
             max_partials=SERVER_MAX_PARTIALS,
         )
+        forced = settings.pop("chunk", None)
+        if forced is not None:
+            force_chunk(decoder.scheduler, forced)
         for key, value in settings.items():
             setattr(decoder.scheduler, key, value)
         forest = batch.forest if sharing else PrefixForest.no_sharing(batch.forest.seq_lens)
