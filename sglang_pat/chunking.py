@@ -9,6 +9,13 @@ Cutting a config's tiles into chunks of length c makes Σ_tiles ⌈len / c⌉ it
 Σ_tiles members · ⌈len / c⌉ partials. Those counts decide the chunk (``CostModel.chunk_cost``
 rounds the work up to whole waves of the longest unit, so an estimate from Σ len alone picks
 badly whenever a few tiles decide the wave count: small batches, spans of whole chunks).
+
+Candidates are powers of two; with ``ChunkRule.fine_private_chunks`` also, between two powers
+p and 2p, the multiples of ``FINE_CHUNK_GRANULE`` at 1¼ p and 1½ p, which private-only classes
+may take (shared classes keep the powers). Whole waves of the longest unit leave a small
+batch's one-wave plan up to twice too long between powers: on the H200, 640 or 768 tokens took
+``1,3_256,6000`` 38.4 -> 35.0 µs and ``1,7_256,3000`` 40.8 -> 38.6 against 1,024
+(``benchmarks/experiments/chunks/fine_chunks.py``, session 38).
 """
 
 from __future__ import annotations
@@ -22,6 +29,10 @@ from typing import NamedTuple
 import numpy as np
 
 from .cost_model import longest_unit_cost
+
+# Fine candidates are whole blocks of the private tails' KV tile (block_n 128 at head_dim 128,
+# a multiple of the 32 at 256), so a chunk's units load no partial block but the last.
+FINE_CHUNK_GRANULE = 128
 
 # (config, longest span, candidates, items per candidate, partials per candidate, tiles,
 #  members, private tails only, total work, (shared units, longest shared unit), shortest
@@ -37,7 +48,7 @@ class ChunkCounts:
     """Per chunk class and candidate chunk length: Σ ⌈len / c⌉ and Σ members · ⌈len / c⌉ (Python
     lists: the lazy update reads them every step, a few at a time)."""
 
-    candidates: list[int]  # [K] powers of two, ascending; the last holds every span
+    candidates: list[int]  # [K] ascending: powers of two (and fine ones), the last holds every span
     items: list[list[int]]  # [L][K] (L chunk classes)
     member_chunks: list[list[int]]  # [L][K]
     shared_items: list[list[int]]  # [L][K] the shared tiles' items alone (tails do not grow them)
@@ -56,18 +67,20 @@ class ChunkCounts:
         num_classes: int,
         first: int,
         last: int,
+        fine: bool = False,
     ) -> ChunkCounts:
         """Counts for tiles (shared ones first, ``num_shared`` of them) by chunk class, over
         the candidates from ``first`` (a power of two) to the power of two holding every span,
-        at least ``last``."""
+        at least ``last`` (``fine``: with the fine candidates between them)."""
         longest = max(int(tile_len.max(initial=1)), last, first)
         count = (longest - 1).bit_length() - (first - 1).bit_length() + 1
-        lengths, scales = _candidates(first, count)
-        # ⌈len / c⌉ in float64 is exact (c a power of two, len < 2^52) and cheaper than int64
-        # division, as is the float matmul that sums it per config (this runs every cold plan).
-        # The last scale is 2^-60: its row is ⌈len · 2^-60⌉ = 1, so the sums also count each
-        # class's tiles and members. Arrays are [K, T], not [T, K]: numpy's loops run along
-        # the last axis, and K is a handful.
+        lengths, scales = _candidates(first, count, fine)
+        # ⌈len / c⌉ as ⌈len · s⌉ in float64, s = (1 / c)(1 - 2^-40): exact for len + c < 2^39
+        # (the product stays below an integer quotient and above the floor of any other), and
+        # cheaper than int64 division, as is the float matmul that sums it per config (this
+        # runs every cold plan). The last scale is 2^-60: its row is ⌈len · 2^-60⌉ = 1, so the
+        # sums also count each class's tiles and members. Arrays are [K, T], not [T, K]:
+        # numpy's loops run along the last axis, and K is a handful.
         num_tiles = tile_len.shape[0]
         per_tile = scales[:, None] * tile_len  # [K + 1, T]
         np.ceil(per_tile, out=per_tile)
@@ -95,11 +108,23 @@ class ChunkCounts:
 
 
 @functools.cache
-def _candidates(first: int, count: int) -> tuple[tuple[int, ...], np.ndarray]:
-    """The candidate chunk lengths ``first · 2^k`` (k < count) and their reciprocals, then
-    2^-60 (see ``ChunkCounts.of_tiles``); cached, so the lengths are a tuple."""
-    lengths = tuple(first << k for k in range(count))
-    return lengths, np.asarray([1.0 / length for length in lengths] + [2.0**-60])
+def _candidates(first: int, count: int, fine: bool) -> tuple[tuple[int, ...], np.ndarray]:
+    """The candidate chunk lengths ``first · 2^k`` (k < count), with ``fine`` also the
+    multiples of FINE_CHUNK_GRANULE at 1¼ and 1½ times each but the last, and their scales,
+    then 2^-60 (see ``ChunkCounts.of_tiles``); cached, so the lengths are a tuple."""
+    lengths: list[int] = []
+    for k in range(count):
+        power = first << k
+        lengths.append(power)
+        if fine and k + 1 < count:
+            lengths += [c for c in (power * 5 // 4, power * 3 // 2) if c % FINE_CHUNK_GRANULE == 0]
+    scales = [(1.0 / length) * (1.0 - 2.0**-40) for length in lengths] + [2.0**-60]
+    return tuple(lengths), np.asarray(scales)
+
+
+def is_power_of_two(length: int) -> bool:
+    """Whether a candidate is a power of two (the candidates of classes with shared packs)."""
+    return not length & (length - 1)
 
 
 @functools.cache
@@ -182,6 +207,9 @@ class ChunkRule:
     # The configs a private tile can take (one request's rows: the menu's smallest tile that
     # holds them, at each of its KV tile sizes).
     private_configs: frozenset[int] = frozenset()
+    # Private-only classes may also take the fine candidates (module docstring); False: powers
+    # of two only, as before session 38 (PackScheduler.fine_private_chunks).
+    fine_private_chunks: bool = False
 
     def __post_init__(self) -> None:
         self.token_cost_list: list[float] = self.token_cost.tolist()  # for the per-step loop
@@ -253,7 +281,7 @@ class ChunkRule:
                 fits = (
                     length
                     for length, items in zip(counts.candidates, counts.shared_items[c])
-                    if items * self.num_kv_heads <= cap_left
+                    if items * self.num_kv_heads <= cap_left and is_power_of_two(length)
                 )
                 capped = next(fits, 0)
             chunk[c] = self.choose(

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .chunking import ChunkRule
+from .chunking import ChunkRule, is_power_of_two
 from .cost_model import CostModel, TileMenu, default_tile_menu
 from .decisions import PackDecider
 from .forest import PrefixForest
@@ -165,6 +165,18 @@ class PackScheduler:
         self._lazy = None  # the next plan is cold
 
     @property
+    def fine_private_chunks(self) -> bool:
+        """Private-only chunk classes may also take chunks between the powers of two (1¼ and
+        1½ times one, whole 128-token blocks: ``chunking``). Off by default until measured
+        beyond the shapes of ``benchmarks/experiments/chunks/fine_chunks.py``."""
+        return self._rule.fine_private_chunks
+
+    @fine_private_chunks.setter
+    def fine_private_chunks(self, fine: bool) -> None:
+        self._rule.fine_private_chunks = fine
+        self._lazy = None  # the candidates changed: the next plan is cold
+
+    @property
     def max_shared_units(self) -> int | None:
         """Most shared units (shared tiles' chunks × KV heads) the chunk choice may make while
         a candidate allows; ``shared_units_per_sm`` (default 1) × the SMs, None: no cap.
@@ -308,7 +320,12 @@ class PackScheduler:
                 return best_chunk
             if chunk >= max_len:
                 return best_chunk
-            chunk, k = chunk * 2, k + 1
+            # Private-only configs try every candidate, the fine ones too (``chunking``);
+            # configs with shared packs the powers of two (the last candidate is one).
+            k += 1
+            while not private_only and not is_power_of_two(candidates[k]):
+                k += 1
+            chunk = candidates[k]
 
     def _plan_cold(
         self, forest: PrefixForest, pool_rows: np.ndarray

@@ -108,6 +108,7 @@ def emit_plan(
         num_classes,
         rule.first_candidate,
         rule.floor_candidate,
+        rule.fine_private_chunks,
     )
     max_shared = int(tile_len[:num_shared].max(initial=0))
     max_tail = int(tile_len[num_shared:].max(initial=0))

@@ -30,9 +30,9 @@ SHAPES = [  # (group, head_dim, num_sms, menu, cost)
 ]
 
 
-def scheduler(shape, **kwargs) -> PackScheduler:
+def scheduler(shape, fine: bool = False, **kwargs) -> PackScheduler:
     group, head_dim, num_sms, menu, cost = shape
-    return PackScheduler(
+    planner = PackScheduler(
         num_kv_heads=2,
         group_size=group,
         head_dim=head_dim,
@@ -41,6 +41,8 @@ def scheduler(shape, **kwargs) -> PackScheduler:
         cost=cost,
         **kwargs,
     )
+    planner.fine_private_chunks = fine
+    return planner
 
 
 @pytest.mark.parametrize("shape", range(len(SHAPES)))
@@ -54,6 +56,7 @@ def test_invariants_over_random_forests(shape: int) -> None:
             min_chunk_tokens=int(rng.choice([16, 64, 128])),
             min_shared_chunk_tokens=[None, 32, 256][trial % 3],
             shared_units_per_sm=[1, None, 2][trial // 3 % 3],
+            fine=trial % 2 == 1,
         )
         planner = scheduler(SHAPES[shape], **floors)
         plan = planner.plan(forest, pool)
@@ -82,8 +85,9 @@ def test_lazy_update_equals_cold_plan(shape: int) -> None:
         forest = random_forest(rng)
         pool = rng.permutation(forest.num_requests) + 1
         floor = [None, 64][int(rng.integers(2))]
-        lazy = scheduler(SHAPES[shape], min_shared_chunk_tokens=floor)
-        cold = scheduler(SHAPES[shape], min_shared_chunk_tokens=floor)
+        fine = bool(rng.integers(2))
+        lazy = scheduler(SHAPES[shape], fine, min_shared_chunk_tokens=floor)
+        cold = scheduler(SHAPES[shape], fine, min_shared_chunk_tokens=floor)
         for _ in range(12):
             plan = lazy.plan(forest, pool)
             lazy_steps += lazy.last_plan_was_lazy
@@ -92,13 +96,19 @@ def test_lazy_update_equals_cold_plan(shape: int) -> None:
     assert lazy_steps > 100, "the lazy path must actually be taken"
 
 
-@pytest.mark.parametrize("spec", ["1,8_256,1", "1,8_256,100", "16_250", "1,4,16_512,64,3"])
-def test_lazy_update_across_chunk_ends_config_breaks_and_packing_limits(spec: str) -> None:
+@pytest.mark.parametrize("fine", [False, True])
+@pytest.mark.parametrize(
+    "spec", ["1,8_256,1", "1,8_256,100", "16_250", "1,4,16_512,64,3", "3_600", "1,3_256,580"]
+)
+def test_lazy_update_across_chunk_ends_config_breaks_and_packing_limits(
+    spec: str, fine: bool
+) -> None:
     """Tails grown one token at a time for 300 steps cross their chunk ends, the menu's config
-    breaks and the packed-tail limit: every step still equals the cold plan."""
+    breaks and the packed-tail limit (and fine chunks' ends: 640, 768): every step still
+    equals the cold plan."""
     forest = PrefixForest.from_tree_spec(spec)
     pool = np.arange(forest.num_requests) + 1
-    lazy, cold = scheduler(SHAPES[0]), scheduler(SHAPES[0])
+    lazy, cold = scheduler(SHAPES[0], fine), scheduler(SHAPES[0], fine)
     outcomes = set()
     for _ in range(300):
         plan = lazy.plan(forest, pool)
@@ -255,20 +265,24 @@ def test_private_units_queue_behind_the_shared_ones() -> None:
         assert int((items[:, 3] == 1).sum()) == private_items
 
 
-def test_tail_growth_counts_equal_recounting() -> None:
+@pytest.mark.parametrize("fine", [False, True])
+def test_tail_growth_counts_equal_recounting(fine: bool) -> None:
     """The lazy update's chunk counts (sorted residues, bisection) equal counting the grown
-    tiles directly, at steps short of and past every candidate length."""
+    tiles directly, at steps short of and past every candidate length (the fine ones too,
+    whose reciprocals are inexact: the counts stay exact)."""
     rng = np.random.default_rng(0)
     shared_len = rng.integers(1, 3000, 7)
     tail_len = rng.integers(1, 3000, 40)
     lens = np.concatenate([shared_len, tail_len])
     members = np.concatenate([rng.integers(2, 9, 7), np.ones(40, dtype=np.int64)])
     config = rng.integers(0, 3, lens.shape[0])
-    base = ChunkCounts.of_tiles(lens, members, config, 7, 3, 256, 512)
+    lens[:4] = (640, 768, 1280, 1920)  # whole multiples of fine candidates
+    base = ChunkCounts.of_tiles(lens, members, config, 7, 3, 256, 512, fine)
+    assert (640 in base.candidates) == fine and (768 in base.candidates) == fine
     growth = TailGrowth.of_tails(base, tail_len, config[7:])
-    for step in (1, 2, 255, 256, 257, 1000, 4095):
+    for step in (1, 2, 255, 256, 257, 640, 767, 768, 1000, 4095):
         items, member_chunks = growth.at_step(step)
-        grown = np.concatenate([shared_len, tail_len + step])
+        grown = np.concatenate([lens[:7], tail_len + step])
         per_tile = -(-grown[:, None] // np.asarray(base.candidates)[None, :])
         for c in range(3):
             mine = config == c
@@ -338,3 +352,43 @@ def test_lazy_update_stops_where_the_tails_outgrow_the_shared_work() -> None:
     assert not plan.same_as(
         together.plan_cold(dataclasses.replace(forest, seq_lens=forest.seq_lens - 1), pool)
     )
+
+
+@pytest.mark.parametrize(
+    ("spec", "coarse", "fine"), [("1,3_256,6000", 1024, 640), ("1,7_256,3000", 1024, 768)]
+)
+def test_fine_chunks_shorten_a_one_wave_plans_longest_unit(spec, coarse, fine) -> None:
+    """With ``fine_private_chunks`` a small batch's private tails take the chunk between the
+    powers of two that keeps one wave (H200, fine_chunks.py: 38.4 -> 35.0 and 40.8 -> 38.6 µs
+    a layer); the shared pack keeps a power of two; off, the plan is the one before."""
+    forest = PrefixForest.from_tree_spec(spec)
+    plans = {}
+    for on in (False, True):
+        planner = PackScheduler(num_kv_heads=8, group_size=4, head_dim=128, num_sms=132)
+        planner.fine_private_chunks = on
+        plans[on] = plan = planner.plan(forest, np.arange(forest.num_requests))
+        check_plan(plan, forest, [t.block_m for t in planner.tiles], planner.group_size)
+        private = plan.items[plan.num_shared_items :]
+        assert int(private[:, 1].max()) == (fine if on else coarse)
+        assert private.shape[0] * 8 <= planner.num_programs
+        shared_lens = plan.items[: plan.num_shared_items, 1].tolist()
+        assert shared_lens == [256]  # the prefix: one item, read once
+    assert plans[True].items.shape[0] > plans[False].items.shape[0]
+
+
+@pytest.mark.parametrize("spec", ["1,32_2500,1000", "1,2_5000,256"])
+def test_shared_packs_keep_power_of_two_chunks_with_fine_candidates(spec: str) -> None:
+    """Fine candidates are for private-only classes: a config with shared packs is cut at a
+    power of two whatever the knob (its chunks were measured at those). Allowed the fine
+    ones, these packs would take 640 (the cost model's choice) and 384 (the shared units'
+    cap's shortest fit)."""
+    forest = PrefixForest.from_tree_spec(spec)
+    plans = []
+    for on in (False, True):
+        planner = PackScheduler(num_kv_heads=8, group_size=4, head_dim=128, num_sms=132)
+        planner.fine_private_chunks = on
+        plans.append(planner.plan(forest, np.arange(forest.num_requests)))
+    shared = [p.items[: p.num_shared_items] for p in plans]
+    assert np.array_equal(shared[0], shared[1])
+    chunk = int(shared[1][:, 1].max())
+    assert chunk & (chunk - 1) == 0
