@@ -41,6 +41,9 @@ LEAN_ENV = "SGLANG_PAT_LEAN_KERNEL"
 # With the lean kernel, each graph holds both forms of a layer and runs the one the step's
 # plan wants (graph_switch.py), unless this is "0".
 SWITCH_ENV = "SGLANG_PAT_GRAPH_SWITCH"
+# "1": private tails may take chunks between the powers of two (PackScheduler.fine_private_chunks,
+# off by default until served: session 38 measured it on three small batches only).
+FINE_ENV = "SGLANG_PAT_FINE_CHUNKS"
 
 
 def env_flag(name: str, default: str) -> bool:
@@ -128,6 +131,7 @@ class PatAttnBackend(TritonAttnBackend):
             dtype=model_runner.dtype,
             device=self.device,
         )
+        self.decoder.scheduler.fine_private_chunks = env_flag(FINE_ENV, "0")
         if self.decoder.menu.lean is not None and env_flag(SWITCH_ENV, "1"):
             make_switchable(self.decoder)
         logger.info("pat: decode through the pack plan (%s)", self.decoder.menu)

@@ -28,6 +28,7 @@ class FakeDecoder:
 
     def __init__(self, **kwargs) -> None:
         self.menu = kwargs["menu"]
+        self.scheduler = SimpleNamespace(fine_private_chunks=False)  # the backend's env knob
         self.graph_switches = GraphSwitches()
         self.plans: list[tuple] = []
         self.graph_batches: list[int | None] = []
@@ -309,3 +310,19 @@ def test_lean_graphs_are_switchable_unless_turned_off(
     if lean == "1":
         with pytest.raises(ValueError, match=backend_module.SWITCH_ENV):
             backend_module.PatAttnBackend(backend.runner)
+
+
+@pytest.mark.parametrize("value, fine", [(None, False), ("0", False), ("1", True), ("on", None)])
+def test_fine_chunks_env(value, fine, backend, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``SGLANG_PAT_FINE_CHUNKS=1`` turns the planner's fine private chunks on (off by
+    default, until served); anything but 0 or 1 is refused."""
+    if value is None:
+        monkeypatch.delenv(backend_module.FINE_ENV, raising=False)
+    else:
+        monkeypatch.setenv(backend_module.FINE_ENV, value)
+    if fine is None:
+        with pytest.raises(ValueError, match=backend_module.FINE_ENV):
+            backend_module.PatAttnBackend(backend.runner)
+    else:
+        pat = backend_module.PatAttnBackend(backend.runner)
+        assert pat.decoder.scheduler.fine_private_chunks is fine

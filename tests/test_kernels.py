@@ -190,6 +190,22 @@ def test_long_kv_is_split_and_merged(cost: CostModel) -> None:
     assert_close(out, reference_decode(kv, 64**-0.5), torch.float16)
 
 
+def test_fine_chunks_between_the_powers_of_two() -> None:
+    """With ``fine_private_chunks`` the tails are cut at 640 tokens (a power of two: 1,024),
+    so items start and end off the powers of two; the output stays the reference's."""
+    forest = PrefixForest.from_tree_spec("1,3_128,900")
+    kv = make_batch(forest, num_q_heads=4, num_kv_heads=1, head_dim=64, dtype=torch.float16)
+    decoder = decoder_for(kv, max_requests=4, max_kv_indices=4096, num_sms=3, cost=CostModel())
+    decoder.scheduler.min_chunk_tokens = 16
+    decoder.scheduler.fine_private_chunks = True
+    plan = decoder.plan_step(forest, kv.pool_rows, kv.req_to_token)
+    private = plan.items[plan.num_shared_items :]
+    assert int(private[:, 1].max()) == 640  # the 128-token prefix is read privately here
+    out = torch.full_like(kv.q, float("nan"))
+    decoder.forward(kv.q, kv.k_buffer, kv.v_buffer, out, sm_scale=0.125)
+    assert_close(out, reference_decode(kv, 0.125), torch.float16)
+
+
 @pytest.mark.parametrize("num_sms", [1, 64], ids=["queue", "one-wave"])
 def test_queue_is_zero_after_every_launch(num_sms: int) -> None:
     """Each launch leaves its work counter zero, so the next layer's launch sees every unit:

@@ -1,7 +1,10 @@
 """Which batches' plans a planner change moves: digest every plan, then compare two runs (CPU).
 
     python benchmarks/experiments/chunks/plan_digests.py record OUT.json   (once per version)
+    python benchmarks/experiments/chunks/plan_digests.py record OUT.json --fine
     python benchmarks/experiments/chunks/plan_digests.py diff OLD.json NEW.json
+
+(``--fine``: with ``PackScheduler.fine_private_chunks`` on.)
 
 Batches (752, session 34): the acceptance, suite, served and small private shapes,
 ``1,N_P,T`` for N in 2-64 requests sharing P = 1-8k tokens with T = 32/128/416-token tails,
@@ -51,10 +54,15 @@ SHAPES += [f"gsp:4x32:4096+{t}:b128:s{s}" for t in (10, 128, 250) for s in range
 
 
 def server_plan(
-    forest: PrefixForest, q_heads: int, kv_heads: int, cost: CostModel | None = None
+    forest: PrefixForest,
+    q_heads: int,
+    kv_heads: int,
+    cost: CostModel | None = None,
+    fine: bool = False,
 ) -> PackPlan:
     """The cold plan the server's decoder would make (lean menu, ``PatDecoder``'s capacity
-    with the backend's budget of partial slots), on the CPU."""
+    with the backend's budget of partial slots), on the CPU; ``fine``: with
+    ``fine_private_chunks``."""
     group = q_heads // kv_heads
     capacity = PlanCapacity.for_batch(forest.num_requests, int(forest.seq_lens.sum()))
     planner = PackScheduler(
@@ -66,36 +74,37 @@ def server_plan(
         cost=cost,
         capacity=dataclasses.replace(capacity, max_partials=SERVER_MAX_PARTIALS),
     )
+    planner.fine_private_chunks = fine
     return planner.plan_cold(forest, np.arange(forest.num_requests))
 
 
-def digest(forest: PrefixForest, q_heads: int, kv_heads: int) -> str:
-    plan = server_plan(forest, q_heads, kv_heads)
+def digest(forest: PrefixForest, q_heads: int, kv_heads: int, fine: bool) -> str:
+    plan = server_plan(forest, q_heads, kv_heads, fine=fine)
     arrays = plan.items.tobytes() + plan.members.tobytes()
     counts = f"items {len(plan.items)} partials {plan.num_partials}"
     return f"{hashlib.md5(arrays).hexdigest()[:10]} {counts}"
 
 
-def record() -> dict[str, str]:
+def record(fine: bool = False) -> dict[str, str]:
     out = {}
     for spec in SHAPES:
         forest = workload_for(spec).forest
         for q_heads, kv_heads in HEADS:
-            out[f"{spec}@{q_heads},{kv_heads}"] = digest(forest, q_heads, kv_heads)
+            out[f"{spec}@{q_heads},{kv_heads}"] = digest(forest, q_heads, kv_heads, fine)
     for trace in ("conversation", "synthetic"):
         for start in range(0, 6000, 400):
             for batch in (4, 16, 64):
                 forest = mooncake_workload(trace, start, batch).forest
                 for q_heads, kv_heads in HEADS[:2]:
                     out[f"mooncake:{trace}:{start}:{batch}@{q_heads},{kv_heads}"] = digest(
-                        forest, q_heads, kv_heads
+                        forest, q_heads, kv_heads, fine
                     )
     return out
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["record"] and len(sys.argv) == 3:
-        Path(sys.argv[2]).write_text(json.dumps(record(), indent=0))
+    if sys.argv[1:2] == ["record"] and len(sys.argv) in (3, 4) and sys.argv[3:] in ([], ["--fine"]):
+        Path(sys.argv[2]).write_text(json.dumps(record(sys.argv[3:] == ["--fine"]), indent=0))
     elif sys.argv[1:2] == ["diff"] and len(sys.argv) == 4:
         old, new = (json.loads(Path(p).read_text()) for p in sys.argv[2:])
         moved = [key for key in old if new.get(key) != old[key]]
