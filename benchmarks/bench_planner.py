@@ -1,11 +1,11 @@
 """CPU time of the pack planner per decode step: cold plans and lazy one-token updates.
 
-    python benchmarks/bench_planner.py [--out benchmarks/results]
+    python benchmarks/bench_planner.py [--out benchmarks/results] [--fine]
 
 Cold: a new batch (the decision memo cleared, so every node is decided afresh; the planner's
 tables that depend on a pack size only, row tiles and staying marks, stay). Lazy: the same
 requests one token longer, the common decode step. Llama-3-8B shapes (8 KV heads, GQA 4,
-d=128), 132 SMs.
+d=128), 132 SMs. ``--fine``: with ``PackScheduler.fine_private_chunks`` on (off by default).
 """
 
 from __future__ import annotations
@@ -38,10 +38,11 @@ def median_us(samples: list[float]) -> float:
     return float(np.median(samples) * 1e6)
 
 
-def bench(spec: str, steps: int = 200) -> dict:
+def bench(spec: str, steps: int = 200, fine: bool = False) -> dict:
     forest = PrefixForest.from_tree_spec(spec)
     pool = np.arange(forest.num_requests) + 1
     planner = PackScheduler(num_kv_heads=8, group_size=4, head_dim=128, num_sms=132)
+    planner.fine_private_chunks = fine
     for _ in range(10):
         planner.plan_cold(forest, pool)
     cold = []
@@ -71,6 +72,7 @@ def bench(spec: str, steps: int = 200) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="benchmarks/results")
+    parser.add_argument("--fine", action="store_true", help="fine private chunks on")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -85,7 +87,7 @@ def main() -> None:
     rows = []
     for name, shape in SHAPES.items():
         for batch in (64, 256, 1024):
-            row = dict(shape=name, **bench(shape.format(b=batch)))
+            row = dict(shape=name, **bench(shape.format(b=batch), fine=args.fine))
             rows.append(row)
             print(
                 f"{name:11s} {batch:5d} requests: cold {row['cold_us']:7.1f} us, lazy "

@@ -6,7 +6,9 @@
 # plan_digests.py's 760 batches (86 of them Mooncake batches, the benchmark's served
 # 1,3_256,3000 and 1,4_256,3000, small private batches), none of issue 2's acceptance or suite.
 # 1. the GPU suite (session 38 added CPU tests of the knob, kernel and backend);
-# 2. fine_chunks.py (default / fine / forced) on batches whose plans the knob moves;
+# 2. fine_chunks.py (default / fine / forced) on batches whose plans the knob moves (the
+#    last two: 9-10 requests behind the replay's prefix, where its steps ran 4-7% over
+#    flashinfer's in session 38, experiments/replay_timeline/timeline.py);
 # 3. the Mooncake conversation replay, pat with SGLANG_PAT_FINE_CHUNKS=1, then flashinfer,
 #    two measured passes each; tpot_paired.py. Session 38 at cbe6768 (knob off): mean TPOT
 #    1.047x (one 3-token request decided pass 1), decode part 1.013x.
@@ -25,10 +27,10 @@ export CUDA_VISIBLE_DEVICES=0 PAT_MOONCAKE_DIR=/tmp/mc
 timeout 300 python3 -m pytest -q -p no:cacheprovider --durations=10 -n 8 \
   tests/test_kernels_gpu.py tests/test_backend.py tests/test_graph_switch.py \
   tests/test_lean_gate.py tests/test_kernels.py > /tmp/r0/gpu-tests.out 2>&1
-timeout 330 python3 benchmarks/experiments/chunks/fine_chunks.py 1,3_256,3000 1,4_256,3000 \
+timeout 360 python3 benchmarks/experiments/chunks/fine_chunks.py 1,3_256,3000 1,4_256,3000 \
   6_3300 10_4000 8_2500 2_6000 mooncake:conversation:0x4 mooncake:conversation:2000x4 \
   mooncake:conversation:1200x16 mooncake:conversation:2800x16 mooncake:conversation:2400x64 \
-  1,10_1024,416@64,8 \
+  1,9_256,5000 1,10_256,4000 \
   > /tmp/r0/fine_chunks.jsonl 2>/tmp/r0/fine_chunks.err
 SGLANG_PAT_FINE_CHUNKS=1 python3 benchmarks/bench_serving.py --backends pat $W --port 30500 \
   --out /tmp/r0/so > /tmp/r0/so.out 2>&1
