@@ -293,7 +293,7 @@ class PackScheduler:
         chunk = max(self._shortest_chunk[config], capped)
         shared_floor = self._min_shared_chunk_tokens
         if not private_only and shared_floor is not None and chunk < shared_floor:
-            floor = next((c for c in candidates if c >= shared_floor), None)
+            floor = next((c for c in candidates if c >= shared_floor and is_power_of_two(c)), None)
             chunk = max(chunk, floor or candidates[-1])  # none: one chunk holds every span
         while -(-max_len // chunk) > self.max_chunks_per_tile:
             chunk *= 2

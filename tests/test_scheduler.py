@@ -118,18 +118,19 @@ def test_lazy_update_across_chunk_ends_config_breaks_and_packing_limits(
     assert outcomes == {True, False}
 
 
-@pytest.mark.parametrize("floor", [512, 1024, 8192])
-def test_shared_chunk_floor(floor: int) -> None:
+@pytest.mark.parametrize("floor, fine", [(512, False), (1024, False), (8192, False), (600, True)])
+def test_shared_chunk_floor(floor: int, fine: bool) -> None:
     """min_shared_chunk_tokens lengthens the shared packs' chunks only (up to one chunk a
-    span), and a bad floor is refused by name."""
+    span), to a power of two even where fine candidates exist (600: 1,024, not 640), and a
+    bad floor is refused by name."""
     forest = PrefixForest.from_tree_spec("1,10_4096,416")
     pool = np.arange(forest.num_requests)
-    base = scheduler(SHAPES[0], min_chunk_tokens=256).plan(forest, pool)
-    planner = scheduler(SHAPES[0], min_chunk_tokens=256, min_shared_chunk_tokens=floor)
+    base = scheduler(SHAPES[0], fine, min_chunk_tokens=256).plan(forest, pool)
+    planner = scheduler(SHAPES[0], fine, min_chunk_tokens=256, min_shared_chunk_tokens=floor)
     plan = planner.plan(forest, pool)
     check_plan(plan, forest, [t.block_m for t in planner.tiles], planner.group_size)
     shared = plan.items[: plan.num_shared_items]
-    assert shared[:, 1].min() == min(floor, 4096)
+    assert shared[:, 1].min() == min(1 << (floor - 1).bit_length(), 4096)
     assert base.items[: base.num_shared_items, 1].min() < 512, "the default cuts shorter"
     private = plan.items[plan.num_shared_items :]
     assert np.array_equal(private, base.items[base.num_shared_items :])
