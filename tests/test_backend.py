@@ -273,14 +273,19 @@ def test_verification_mode_compares_every_layer_with_triton(backend, caplog) -> 
     assert backend.calls.count("triton-decode-no-write") == 3
 
 
+def set_env(monkeypatch: pytest.MonkeyPatch, name: str, value: str | None) -> None:
+    """``name`` set to ``value``, or unset for None."""
+    if value is None:
+        monkeypatch.delenv(name, raising=False)
+    else:
+        monkeypatch.setenv(name, value)
+
+
 @pytest.mark.parametrize("value, wanted", [(None, True), ("0", False), ("1", True), ("yes", None)])
 def test_lean_kernel_env(value, wanted, monkeypatch: pytest.MonkeyPatch) -> None:
     """The server's lean kernel is on by default: "1" or unset on, "0" off, anything else
     refused."""
-    if value is None:
-        monkeypatch.delenv(backend_module.LEAN_ENV, raising=False)
-    else:
-        monkeypatch.setenv(backend_module.LEAN_ENV, value)
+    set_env(monkeypatch, backend_module.LEAN_ENV, value)
     if wanted is None:
         with pytest.raises(ValueError, match=backend_module.LEAN_ENV):
             backend_module.lean_kernel_wanted()
@@ -300,10 +305,7 @@ def test_lean_graphs_are_switchable_unless_turned_off(
     from sglang_pat import graph_switch
 
     monkeypatch.setenv(backend_module.LEAN_ENV, lean)
-    if switch is None:
-        monkeypatch.delenv(backend_module.SWITCH_ENV, raising=False)
-    else:
-        monkeypatch.setenv(backend_module.SWITCH_ENV, switch)
+    set_env(monkeypatch, backend_module.SWITCH_ENV, switch)
     pat = backend_module.PatAttnBackend(backend.runner)
     assert (pat.decoder in graph_switch._switchable) is switchable
     monkeypatch.setenv(backend_module.SWITCH_ENV, "yes")
@@ -316,10 +318,7 @@ def test_lean_graphs_are_switchable_unless_turned_off(
 def test_fine_chunks_env(value, fine, backend, monkeypatch: pytest.MonkeyPatch) -> None:
     """``SGLANG_PAT_FINE_CHUNKS=1`` turns the planner's fine private chunks on (off by
     default, until served); anything but 0 or 1 is refused."""
-    if value is None:
-        monkeypatch.delenv(backend_module.FINE_ENV, raising=False)
-    else:
-        monkeypatch.setenv(backend_module.FINE_ENV, value)
+    set_env(monkeypatch, backend_module.FINE_ENV, value)
     if fine is None:
         with pytest.raises(ValueError, match=backend_module.FINE_ENV):
             backend_module.PatAttnBackend(backend.runner)
