@@ -60,6 +60,7 @@ SERVED_BATCHES = [
 ]
 GSP_SAMPLE = re.compile(r"gsp:(\d+)x(\d+):(\d+)\+(\d+):b(\d+):s(\d+)")
 MOONCAKE_SAMPLE = re.compile(r"mooncake:(conversation|synthetic):(\d+)x(\d+)")
+SHARED_LENGTHS = re.compile(r"shared:(\d+):(\d+(?:,\d+)*)")
 
 
 @dataclass
@@ -111,16 +112,34 @@ def gsp_sample_workload(spec: str) -> Workload:
 
 
 def workload_for(spec: str) -> Workload:
-    """A tree spec (``tree_workload``), a shuffled gsp batch (``gsp_sample_workload``) or
-    ``mooncake:TRACE:STARTxBATCH`` (``mooncake_workload``)."""
+    """A tree spec (``tree_workload``), a shuffled gsp batch (``gsp_sample_workload``),
+    ``mooncake:TRACE:STARTxBATCH`` (``mooncake_workload``) or ``shared:P:L1,L2,...``
+    (``shared_prefix_workload``)."""
     if spec.startswith("gsp:"):
         return gsp_sample_workload(spec)
+    if spec.startswith("shared:"):
+        match = SHARED_LENGTHS.fullmatch(spec)
+        if match is None:
+            raise ValueError(f"workload {spec!r}: expected shared:PREFIX:LEN,LEN,...")
+        return shared_prefix_workload(int(match[1]), [int(n) for n in match[2].split(",")])
     if spec.startswith("mooncake:"):
         match = MOONCAKE_SAMPLE.fullmatch(spec)
         if match is None:
             raise ValueError(f"workload {spec!r}: expected mooncake:TRACE:STARTxBATCH")
         return mooncake_workload(match[1], int(match[2]), int(match[3]))
     return tree_workload(spec)
+
+
+def shared_prefix_workload(prefix: int, lengths: list[int]) -> Workload:
+    """Requests of the given KV lengths, all sharing their first ``prefix`` tokens: a batch as
+    a server ran it (``experiments/replay_timeline``: the Mooncake replay's prompts all start
+    with one ~260-token block; the benchmarks' page table wants 16-token multiples)."""
+    if len(lengths) < 2 or prefix < 1 or min(lengths) <= prefix:
+        raise ValueError(
+            f"shared:{prefix}:...: need two or more requests, each longer than the prefix"
+        )
+    forest = PrefixForest([0], [prefix], [-1], [0], [0] * len(lengths), lengths)
+    return Workload(f"shared-{prefix}-x{len(lengths)}", forest, None)
 
 
 def mooncake_workload(

@@ -73,3 +73,13 @@ def test_mooncake_spec_names_a_batch_of_consecutive_trace_records(tmp_path, monk
     assert forest.node_start.tolist() == [0] and forest.node_end.tolist() == [1024]
     with pytest.raises(ValueError, match="mooncake:TRACE:STARTxBATCH"):
         workload_for("mooncake:conversation:2")
+
+
+def test_shared_prefix_batches_as_a_server_ran_them() -> None:
+    forest = workload_for("shared:256:571,7331,3000").forest
+    assert forest.seq_lens.tolist() == [571, 7331, 3000]
+    assert forest.node_end.tolist() == [256] and forest.req_node.tolist() == [0, 0, 0]
+    assert forest.private_start().tolist() == [256, 256, 256]
+    for bad in ("shared:256:571", "shared:600:571,7331", "shared:256:"):
+        with pytest.raises(ValueError, match="shared:"):
+            workload_for(bad)
