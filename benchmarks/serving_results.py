@@ -5,6 +5,7 @@ output, then rows.jsonl in, serving.csv, serving.md, serving-summary.json and se
 from __future__ import annotations
 
 import csv
+import gzip
 import itertools
 import json
 import re
@@ -20,6 +21,13 @@ DECODE_LINE = re.compile(
 SERVER_ERROR = re.compile(r"\[http_server\] Error: (.*)")
 MAX_ITL = re.compile(r"Max ITL \(ms\):\s+([\d.]+)")
 REPLAY_SKIPPED = re.compile(r"mooncake_replay: kept \d+ records, skipped (\d+)")
+
+
+def read_text(path: Path) -> str:
+    """A log or JSONL as text, gzipped (``.gz``, as the results directories keep them) or not."""
+    if path.suffix == ".gz":
+        return gzip.decompress(path.read_bytes()).decode()
+    return path.read_text()
 
 
 def decode_throughput(log_text: str, batch: int) -> tuple[float | None, int]:

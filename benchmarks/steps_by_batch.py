@@ -17,20 +17,13 @@ prefills, hundreds of ms a step, and would decide a weighted sum).
 from __future__ import annotations
 
 import argparse
-import gzip
 import statistics
 from collections import defaultdict
 from pathlib import Path
 
-from serving_results import DECODE_LINE
+from serving_results import DECODE_LINE, read_text
 
 FLUSHED = "Cache flushed"
-
-
-def read_log(path: Path) -> str:
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt") as f:
-        return f.read()
 
 
 def steps_ms_by_batch(log_text: str, skip_flushes: int) -> dict[int, list[float]]:
@@ -74,7 +67,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     a, b = (
-        steps_ms_by_batch(read_log(path), args.skip_flushes) for path in (args.log_a, args.log_b)
+        steps_ms_by_batch(read_text(path), args.skip_flushes) for path in (args.log_a, args.log_b)
     )
     rows, weighted = compare(a, b, args.min_lines)
     text = [

@@ -30,11 +30,11 @@ JSONL files may be gzipped (``.gz``), as the results directories keep them.
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 from pathlib import Path
 
 import numpy as np
+from serving_results import read_text
 
 BOOTSTRAP_SAMPLES = 2000
 DECIDING_PER_PASS = 3  # requests listed per pass under ``deciding``
@@ -42,8 +42,7 @@ DECIDING_PER_PASS = 3  # requests listed per pass under ``deciding``
 
 def read_passes(path: Path) -> list[dict]:
     """The passes of a JSONL; each must carry bench_serving's per-request details."""
-    text = gzip.decompress(path.read_bytes()).decode() if path.suffix == ".gz" else path.read_text()
-    passes = [json.loads(line) for line in text.splitlines() if line.strip()]
+    passes = [json.loads(line) for line in read_text(path).splitlines() if line.strip()]
     if not passes:
         raise ValueError(f"{path}: no passes")
     for k, result in enumerate(passes):

@@ -22,11 +22,14 @@ at 2, 4, 5 and 8; over both passes they add 1.0% to the mean gap, spread over th
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from serving_results import read_text  # noqa: E402
 
 TOKENS_PER_BLOCK = 261  # the dummy tokenizer's tokens per replayed hash block
 STEP_GAP_S = 1.5e-3
@@ -34,8 +37,7 @@ MAX_STEP_S = 16e-3
 
 
 def read_jsonl(path: Path) -> list[dict]:
-    text = gzip.decompress(path.read_bytes()).decode() if path.suffix == ".gz" else path.read_text()
-    return [json.loads(line) for line in text.splitlines() if line.strip()]
+    return [json.loads(line) for line in read_text(path).splitlines() if line.strip()]
 
 
 def send_times(result: dict, trace: list[dict], slowdown: float) -> np.ndarray:
