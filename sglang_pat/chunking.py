@@ -122,11 +122,6 @@ def _candidates(first: int, count: int, fine: bool) -> tuple[tuple[int, ...], np
     return tuple(lengths), np.asarray(scales)
 
 
-def is_power_of_two(length: int) -> bool:
-    """Whether a candidate is a power of two (the candidates of classes with shared packs)."""
-    return not length & (length - 1)
-
-
 @functools.cache
 def _column_range(size: int) -> np.ndarray:
     """``[size, 1]``: 0 .. size - 1 as a column, to compare against a row of configs."""
@@ -273,23 +268,35 @@ class ChunkRule:
         chunk = [0] * len(items)
         shared_units, shared_longest = 0, 0.0
         cap_left = self.max_shared_units
+        # Classes with shared packs see the powers of two only (their chunks were measured
+        # at those); private-only classes every candidate, the fine ones too.
+        powers = None
+        if self.fine_private_chunks:
+            powers = [k for k, length in enumerate(counts.candidates) if not length & (length - 1)]
         for c in counts.active:
             config = c % self.num_configs
             private_only = counts.shared_tiles[c] == 0
+            candidates, class_items = counts.candidates, items[c]
+            class_partials, shared_items = member_chunks[c], counts.shared_items[c]
+            if powers is not None and not private_only:
+                candidates = [candidates[k] for k in powers]
+                class_items = [class_items[k] for k in powers]
+                class_partials = [class_partials[k] for k in powers]
+                shared_items = [shared_items[k] for k in powers]
             capped = 0
             if self.max_shared_units and not private_only:  # shortest candidate in the cap
                 fits = (
                     length
-                    for length, items in zip(counts.candidates, counts.shared_items[c])
-                    if items * self.num_kv_heads <= cap_left and is_power_of_two(length)
+                    for length, units in zip(candidates, shared_items)
+                    if units * self.num_kv_heads <= cap_left
                 )
                 capped = next(fits, 0)
             chunk[c] = self.choose(
                 config,
                 max_tail if private_only else max_len,
-                counts.candidates,
-                items[c],
-                member_chunks[c],
+                candidates,
+                class_items,
+                class_partials,
                 counts.tiles[c],
                 counts.members[c],
                 private_only,
@@ -298,9 +305,9 @@ class ChunkRule:
                 capped,
             )
             if not private_only:
-                k = counts.candidates.index(chunk[c])
-                cap_left = max(0, cap_left - counts.shared_items[c][k] * self.num_kv_heads)
-                shared_units += items[c][k] * self.num_kv_heads
+                k = candidates.index(chunk[c])
+                cap_left = max(0, cap_left - shared_items[k] * self.num_kv_heads)
+                shared_units += class_items[k] * self.num_kv_heads
                 longest = longest_unit_cost(
                     chunk[c], max_len, self.token_cost_list[config], self.item_overhead
                 )

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .chunking import ChunkRule, is_power_of_two
+from .chunking import ChunkRule
 from .cost_model import CostModel, TileMenu, default_tile_menu
 from .decisions import PackDecider
 from .forest import PrefixForest
@@ -279,8 +279,9 @@ class PackScheduler:
     ) -> int:
         """Chunk length for one config from its exact chunk counts (see ``chunking``).
 
-        Minimises ``CostModel.chunk_cost`` over the power-of-two multiples of block_n up to the
-        longest span, all of them: for private tails the cost counts whole waves of the longest
+        Minimises ``CostModel.chunk_cost`` over the candidates (``ChunkRule.chunks`` gives a
+        class with shared packs the powers of two only) from the config's shortest chunk up to
+        the longest span, all of them: for private tails the cost counts whole waves of the longest
         unit, so it is not monotone. ``items[k]`` / ``member_chunks[k]``: the config's items
         and partials when cut at ``candidates[k]``; ``queued``: (count, longest) of the
         shared units that a private-only config's units wait behind (``CostModel.queue_wait``);
@@ -293,7 +294,7 @@ class PackScheduler:
         chunk = max(self._shortest_chunk[config], capped)
         shared_floor = self._min_shared_chunk_tokens
         if not private_only and shared_floor is not None and chunk < shared_floor:
-            floor = next((c for c in candidates if c >= shared_floor and is_power_of_two(c)), None)
+            floor = next((c for c in candidates if c >= shared_floor), None)
             chunk = max(chunk, floor or candidates[-1])  # none: one chunk holds every span
         while -(-max_len // chunk) > self.max_chunks_per_tile:
             chunk *= 2
@@ -320,11 +321,7 @@ class PackScheduler:
                 return best_chunk
             if chunk >= max_len:
                 return best_chunk
-            # Private-only configs try every candidate, the fine ones too (``chunking``);
-            # configs with shared packs the powers of two (the last candidate is one).
             k += 1
-            while not private_only and not is_power_of_two(candidates[k]):
-                k += 1
             chunk = candidates[k]
 
     def _plan_cold(
