@@ -218,7 +218,9 @@ class CostModel:
 
         A config of private tails only (``private_only``) has alike, memory-bound units: its
         launch runs in whole waves of the longest unit, and each extra item costs its
-        overhead, so the spread (``extra_items`` included) is rounded up to whole waves. On the
+        overhead, so the spread (``extra_items`` included) is rounded up to whole waves, and to
+        at least ⌈units / programs⌉ of them: the kernel deals the units past the first wave as
+        the programs start, not as they finish (the comment at the return). On the
         H200 this picks chunks 8-18% faster for batches of 2-16 private requests; applied to
         configs with shared packs (compute-bound units beside the private ones) it picked
         chunks up to 41% slower, so they keep the plain maximum. Such a config's ``units``
@@ -245,7 +247,13 @@ class CostModel:
                 if late > 0:
                     return max(waves, shared_end + math.ceil(late / num_programs) * longest)
                 return max(spread, shared_end, longest)
-            return waves
+            # A program takes its next unit's ticket as it starts its current one (the pack
+            # kernel hides the atomic's latency behind the unit), so units past the first
+            # wave go to the programs that started first, whatever their first unit's length:
+            # past ``num_programs`` units the launch lasts two of the longest units. Charging
+            # that took Mooncake batches of 16-64 requests 20-27% faster on the H200
+            # (benchmarks/experiments/chunks/ticket_waves.py, session 39).
+            return max(waves, math.ceil(units / num_programs) * longest)
         return max(spread, longest)
 
     @staticmethod
