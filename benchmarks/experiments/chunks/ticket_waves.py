@@ -8,14 +8,27 @@ first ``num_programs`` go to programs in the order they started, whatever their 
 length: a plan of 264-528 units lasts about two of its longest units, not the queue's
 shortest-first finish. Session 39 fitted a fluid model of the launch (bandwidth shared by the
 programs, a per-program cap, a per-unit overhead) to 82 timed plans of 17 batches
-(``fine_chunks.py``): with the early ticket it fits them to 5.2% RMS and picks plans 1.7% off
-the fastest timed one on average (the planner's own picks: 5.3%); with a dynamic queue, 5.7%.
+(``fine_chunks.py``; ``ticket_model.py``): with the early ticket it fits them to 5.2% RMS
+and its picks are 1.6% off the fastest timed plan on average (the planner's own: 5.3%); with
+a dynamic queue, 5.7% RMS and 2.8%.
 The planner's private-only chunk cost (``CostModel.chunk_cost``) therefore charges
 ⌈units / programs⌉ whole waves of the longest unit, not only the work's.
 Variants, one decoder each, the same batch: ``default`` (that rule), ``before`` (whole waves
 of the work only, as before session 39) and ``fine`` (the rule with
 ``PackScheduler.fine_private_chunks``), alternated ``--rounds`` times in CUDA graphs after the
 flush, merge included, beside FlashInfer decode. One JSON line a shape (own process).
+
+Session 39 (one H200, 4708dec's planner; ``../../results/2026-12-02-NVIDIA-H200/
+session39-kernels/ticket_waves.jsonl``), µs a layer, mean of 3 rounds, items in brackets:
+
+| batch | default | before | fine | FlashInfer decode |
+|---|---:|---:|---:|---:|
+| ``mooncake:synthetic:3600x16`` | **266.6** (127) | 349.8 (38) | 266.2 (127) | 247.0 |
+| ``mooncake:synthetic:400x64`` | **942.2** (499) | 1,296.7 (74) | 934.7 (409) | 1,289.7 |
+| ``mooncake:synthetic:2000x64`` | **1,102.3** (169) | 1,381.1 (74) | 1,154.0 (128) | 2,556.4 |
+
+The model had predicted 0.74, 0.75 and 0.84 of the ``before`` times; measured 0.76, 0.73
+and 0.80.
 """
 
 import sys
