@@ -14,9 +14,10 @@ a dynamic queue, 5.7% RMS and 2.8%.
 The planner's private-only chunk cost (``CostModel.chunk_cost``) therefore charges
 ⌈units / programs⌉ whole waves of the longest unit, not only the work's.
 Variants, one decoder each, the same batch: ``default`` (that rule), ``before`` (whole waves
-of the work only, as before session 39) and ``fine`` (the rule with
-``PackScheduler.fine_private_chunks``), alternated ``--rounds`` times in CUDA graphs after the
-flush, merge included, beside FlashInfer decode. One JSON line a shape (own process).
+of the work only, as before session 39), ``fine`` (the rule with
+``PackScheduler.fine_private_chunks``) and ``fine before`` (added after session 39's run),
+alternated ``--rounds`` times in CUDA graphs after the flush, merge included, beside
+FlashInfer decode. One JSON line a shape (own process).
 
 Session 39 (one H200, 4708dec's planner; ``../../results/2026-12-02-NVIDIA-H200/
 session39-kernels/ticket_waves.jsonl``), µs a layer, mean of 3 rounds, items in brackets:
@@ -57,6 +58,7 @@ VARIANTS = {
     "default": {},
     "before": dict(cost=WavesOfWork()),
     "fine": dict(fine_private_chunks=True),
+    "fine before": dict(cost=WavesOfWork(), fine_private_chunks=True),
 }
 
 
