@@ -48,10 +48,8 @@ class WavesOfWork(CostModel):
     count of 0 where no shared units queue ahead, the one place the count is charged)."""
 
     def chunk_cost(self, *args):
-        args = list(args)
-        if not args[11][0]:  # wait: (shared units' end, free programs)
-            args[10] = 0  # units
-        return super().chunk_cost(*args)
+        *rest, units, wait = args  # wait: (when the shared units end, programs they leave free)
+        return super().chunk_cost(*rest, units if wait[0] else 0, wait)
 
 
 VARIANTS = {
