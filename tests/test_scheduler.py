@@ -305,9 +305,9 @@ def test_small_private_batches_fill_one_wave(spec: str) -> None:
 @pytest.mark.parametrize(("kv_heads", "group", "fine"), [(8, 4, True), (32, 1, False)])
 def test_private_units_past_one_wave_cost_a_second(kv_heads: int, group: int, fine: bool) -> None:
     """Units past the programs' count wait a whole unit (the kernel deals them as programs
-    start): six 3,300-token requests are not cut into 288 units of 640 tokens (fine chunks)
-    or 42 items of 32 KV heads, each a second wave (6_3300 took 43.2 µs at 640 against 36.5
-    at 768 on the H200, fine_chunks.py, session 39)."""
+    start): six 3,300-token requests are not cut into 288 units of 640 tokens (fine chunks;
+    6_3300 took 43.2 µs at 640 against 36.5 at 768 on the H200, fine_chunks.py, session 39),
+    nor, at 32 KV heads, into 42 items (1,344 units) where whole requests make 192."""
     forest = PrefixForest.from_tree_spec("6_3300")
     planner = PackScheduler(num_kv_heads=kv_heads, group_size=group, head_dim=128, num_sms=132)
     planner.fine_private_chunks = fine
