@@ -56,6 +56,7 @@ class ChunkCounts:
     members: list[int]  # [L] Σ members per class
     shared_tiles: list[int]  # [L] tiles of shared packs per class
     active: list[int]  # classes with tiles, those with shared tiles first (chunked first)
+    powers: list[int]  # indices of the powers of two among the candidates (all, unless fine)
 
     @classmethod
     def of_tiles(
@@ -74,7 +75,7 @@ class ChunkCounts:
         at least ``last`` (``fine``: with the fine candidates between them)."""
         longest = max(int(tile_len.max(initial=1)), last, first)
         count = (longest - 1).bit_length() - (first - 1).bit_length() + 1
-        lengths, scales = _candidates(first, count, fine)
+        lengths, scales, powers = _candidates(first, count, fine)
         # ⌈len / c⌉ as ⌈len · s⌉ in float64, s = (1 / c)(1 - 2^-40): exact for len + c < 2^39
         # (the product stays below an integer quotient and above the floor of any other), and
         # cheaper than int64 division, as is the float matmul that sums it per config (this
@@ -104,14 +105,18 @@ class ChunkCounts:
             shared_tiles,
             [c for c in range(num_classes) if tiles[c] and shared_tiles[c]]
             + [c for c in range(num_classes) if tiles[c] and not shared_tiles[c]],
+            list(powers),
         )
 
 
 @functools.cache
-def _candidates(first: int, count: int, fine: bool) -> tuple[tuple[int, ...], np.ndarray]:
+def _candidates(
+    first: int, count: int, fine: bool
+) -> tuple[tuple[int, ...], np.ndarray, tuple[int, ...]]:
     """The candidate chunk lengths ``first · 2^k`` (k < count), with ``fine`` also the
-    multiples of FINE_CHUNK_GRANULE at 1¼ and 1½ times each but the last, and their scales,
-    then 2^-60 (see ``ChunkCounts.of_tiles``); cached, so the lengths are a tuple."""
+    multiples of FINE_CHUNK_GRANULE at 1¼ and 1½ times each but the last; their scales, then
+    2^-60 (see ``ChunkCounts.of_tiles``); and the indices of the powers of two among them.
+    Cached, so the sequences are tuples."""
     lengths: list[int] = []
     for k in range(count):
         power = first << k
@@ -119,7 +124,8 @@ def _candidates(first: int, count: int, fine: bool) -> tuple[tuple[int, ...], np
         if fine and k + 1 < count:
             lengths += [c for c in (power * 5 // 4, power * 3 // 2) if c % FINE_CHUNK_GRANULE == 0]
     scales = [(1.0 / length) * (1.0 - 2.0**-40) for length in lengths] + [2.0**-60]
-    return tuple(lengths), np.asarray(scales)
+    powers = tuple(k for k, length in enumerate(lengths) if not length & (length - 1))
+    return tuple(lengths), np.asarray(scales), powers
 
 
 @functools.cache
@@ -270,15 +276,14 @@ class ChunkRule:
         cap_left = self.max_shared_units
         # Classes with shared packs see the powers of two only (their chunks were measured
         # at those); private-only classes every candidate, the fine ones too.
-        powers = None
-        if self.fine_private_chunks:
-            powers = [k for k, length in enumerate(counts.candidates) if not length & (length - 1)]
+        powers = counts.powers
+        fine = len(powers) < len(counts.candidates)
         for c in counts.active:
             config = c % self.num_configs
             private_only = counts.shared_tiles[c] == 0
             candidates, class_items = counts.candidates, items[c]
             class_partials, shared_items = member_chunks[c], counts.shared_items[c]
-            if powers is not None and not private_only:
+            if fine and not private_only:
                 candidates = [candidates[k] for k in powers]
                 class_items = [class_items[k] for k in powers]
                 class_partials = [class_partials[k] for k in powers]

@@ -218,9 +218,10 @@ class CostModel:
 
         A config of private tails only (``private_only``) has alike, memory-bound units: its
         launch runs in whole waves of the longest unit, and each extra item costs its
-        overhead, so the spread (``extra_items`` included) is rounded up to whole waves, and to
-        at least ⌈units / programs⌉ of them: the kernel deals the units past the first wave as
-        the programs start, not as they finish (the comment at the return). On the
+        overhead, so the spread (``extra_items`` included) is rounded up to whole waves, and,
+        where no shared units queue ahead, to at least ⌈units / programs⌉ of them: the kernel
+        deals the units past the first wave as the programs start, not as they finish (the
+        comment at the return). On the
         H200 this picks chunks 8-18% faster for batches of 2-16 private requests; applied to
         configs with shared packs (compute-bound units beside the private ones) it picked
         chunks up to 41% slower, so they keep the plain maximum. Such a config's ``units``
