@@ -2,9 +2,10 @@
 speed-up of the planner must not change a plan), cold and over lazy steps, on random forests.
 
     git worktree add /tmp/base 850d61f
-    python benchmarks/compare_plans.py /tmp/base [--forests 400] [--seed 0]
+    python benchmarks/compare_plans.py /tmp/base [--forests 400] [--seed 0] [--fine]
 
-Both planners read the same ``PrefixForest`` arrays. Exits 1 at the first difference, naming
+Both planners read the same ``PrefixForest`` arrays (``--fine``: both with
+``PackScheduler.fine_private_chunks`` on). Exits 1 at the first difference, naming
 the model shape, the forest and the plan field.
 """
 
@@ -48,13 +49,16 @@ def import_other_scheduler(checkout: Path):
     return other
 
 
-def compare(other, forests_per_shape: int, lazy_steps: int, seed: int) -> tuple[int, str | None]:
+def compare(
+    other, forests_per_shape: int, lazy_steps: int, seed: int, fine: bool = False
+) -> tuple[int, str | None]:
     """Plans compared, and the first difference (None: every plan identical)."""
     rng = np.random.default_rng(seed)
     compared = 0
     for kv_heads, group, head_dim, sms in SHAPES:
         shape = dict(num_kv_heads=kv_heads, group_size=group, head_dim=head_dim, num_sms=sms)
         ours, theirs = PackScheduler(**shape), other.PackScheduler(**shape)
+        ours.fine_private_chunks = theirs.fine_private_chunks = fine
         forests = [
             random_forest(rng, max_nodes=int(rng.integers(1, 30)), long_spans=bool(i % 2))
             for i in range(forests_per_shape)
@@ -80,9 +84,10 @@ def main() -> None:
     parser.add_argument("--forests", type=int, default=400, help="random forests per shape")
     parser.add_argument("--lazy-steps", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--fine", action="store_true", help="fine private chunks on, both")
     args = parser.parse_args()
     other = import_other_scheduler(args.checkout)
-    compared, difference = compare(other, args.forests, args.lazy_steps, args.seed)
+    compared, difference = compare(other, args.forests, args.lazy_steps, args.seed, args.fine)
     if difference:
         raise SystemExit(difference)
     forests = args.forests + len(SPECS)

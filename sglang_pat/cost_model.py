@@ -230,10 +230,15 @@ class CostModel:
         programs before the shared units end cost that end (or the spread, or their longest
         unit, if longer) instead of whole waves: the tie then keeps the longer chunk.
         """
-        added = extra_partials * partial_cost
-        if private_only:
-            added += extra_items * self.item_overhead_bytes
-        spread = (total_work + num_kv_heads * added) / num_programs
+        spread = self.chunk_spread(
+            extra_items,
+            extra_partials,
+            partial_cost,
+            total_work,
+            num_programs,
+            num_kv_heads,
+            private_only,
+        )
         longest = longest_unit_cost(chunk_len, max_len, token_cost, self.item_overhead_bytes)
         if private_only:
             waves = math.ceil(spread / longest) * longest
@@ -256,6 +261,24 @@ class CostModel:
             # (benchmarks/experiments/chunks/ticket_waves.py, session 39).
             return max(waves, math.ceil(units / num_programs) * longest)
         return max(spread, longest)
+
+    def chunk_spread(
+        self,
+        extra_items: int,
+        extra_partials: int,
+        partial_cost: float,
+        total_work: float,
+        num_programs: int,
+        num_kv_heads: int,
+        private_only: bool,
+    ) -> float:
+        """The launch's work spread over the programs (``chunk_cost``'s arguments): what
+        ``chunk_cost`` never goes under. It only grows as the chunks get shorter (more items
+        and partials), so the chunk choice stops there (``PackScheduler._choose_chunk``)."""
+        added = extra_partials * partial_cost
+        if private_only:
+            added += extra_items * self.item_overhead_bytes
+        return (total_work + num_kv_heads * added) / num_programs
 
     @staticmethod
     def queue_wait(

@@ -169,7 +169,8 @@ class PackScheduler:
         """Private-only chunk classes may also take chunks between the powers of two (1¼ and
         1½ times one, whole 128-token blocks: ``chunking``). Off by default: on 14 batches
         timed by ``benchmarks/experiments/chunks/fine_chunks.py`` it was faster on 6 and slower
-        on 6 (geometric mean 0.984×), and it costs the lazy update 8-10 µs (session 39)."""
+        on 6 (geometric mean 0.984×; session 39). Since ``_choose_private_chunk`` stops early
+        it costs the lazy update about 2 µs (no sharing, 256 requests: 14 against 12)."""
         return self._rule.fine_private_chunks
 
     @fine_private_chunks.setter
@@ -282,16 +283,14 @@ class PackScheduler:
 
         Minimises ``CostModel.chunk_cost`` over the candidates (``ChunkRule.chunks`` gives a
         class with shared packs the powers of two only) from the config's shortest chunk up to
-        the longest span, all of them: for private tails the cost counts whole waves of the longest
-        unit, so it is not monotone. ``items[k]`` / ``member_chunks[k]``: the config's items
-        and partials when cut at ``candidates[k]``; ``queued``: (count, longest) of the
-        shared units that a private-only config's units wait behind (``CostModel.queue_wait``);
-        ``capped``: the shortest chunk that keeps the shared units within ``max_shared_units``
-        (0: none does, or no cap).
+        the longest span: for shared packs up to where it starts to grow (it is unimodal), for
+        private tails all that may be cheaper (``_choose_private_chunk``: the cost counts whole
+        waves of the longest unit, so it is not monotone). ``items[k]`` / ``member_chunks[k]``:
+        the config's items and partials when cut at ``candidates[k]``; ``queued``: (count,
+        longest) of the shared units that a private-only config's units wait behind
+        (``CostModel.queue_wait``); ``capped``: the shortest chunk that keeps the shared units
+        within ``max_shared_units`` (0: none does, or no cap).
         """
-        wait = (0.0, 0)
-        if private_only and queued[0]:
-            wait = self.cost.queue_wait(*queued, self.num_programs)
         chunk = max(self._shortest_chunk[config], capped)
         shared_floor = self._min_shared_chunk_tokens
         if not private_only and shared_floor is not None and chunk < shared_floor:
@@ -300,6 +299,14 @@ class PackScheduler:
         while -(-max_len // chunk) > self.max_chunks_per_tile:
             chunk *= 2
         k = candidates.index(chunk)
+        if private_only:
+            wait = (0.0, 0)
+            if queued[0]:
+                wait = self.cost.queue_wait(*queued, self.num_programs)
+            return self._choose_private_chunk(
+                config, max_len, candidates, items, member_chunks, tiles, members, k, total_work,
+                wait,
+            )  # fmt: skip
         best_chunk, best = chunk, math.inf
         while True:
             value = self.cost.chunk_cost(
@@ -312,18 +319,71 @@ class PackScheduler:
                 total_work,
                 self.num_programs,
                 self.num_kv_heads,
-                private_only,
+                False,
                 items[k] * self.num_kv_heads,
-                wait,
+                (0.0, 0),
             )
             if value <= best:  # a tie goes to the longer chunk: fewer items and partials
                 best_chunk, best = chunk, value
-            elif not private_only:  # unimodal: past the crossing the longest unit only grows
+            else:  # unimodal: past the crossing the longest unit only grows
                 return best_chunk
             if chunk >= max_len:
                 return best_chunk
             k += 1
             chunk = candidates[k]
+
+    def _choose_private_chunk(
+        self,
+        config: int,
+        max_len: int,
+        candidates: list[int],
+        items: list[int],
+        member_chunks: list[int],
+        tiles: int,
+        members: int,
+        first: int,
+        total_work: float,
+        wait: tuple[float, int],
+    ) -> int:
+        """``_choose_chunk`` for a private-only config: the cheapest of the candidates from
+        ``candidates[first]`` to the first that holds ``max_len`` (the longest tail), a tie
+        going to the longer chunk. Its cost is not monotone (whole waves of the longest unit),
+        but it never goes under the spread work (``CostModel.chunk_spread``), which only grows
+        as the chunks get shorter: taken longest first, the candidates stop where the spread
+        reaches the best cost, usually after a few of the dozen fine ones."""
+        cost = self.cost
+        last = bisect.bisect_left(candidates, max_len, first)
+        best_chunk, best = candidates[last], math.inf
+        for k in range(last, first - 1, -1):
+            extra_items, extra_partials = items[k] - tiles, member_chunks[k] - members
+            spread = cost.chunk_spread(
+                extra_items,
+                extra_partials,
+                self.partial_cost,
+                total_work,
+                self.num_programs,
+                self.num_kv_heads,
+                True,
+            )
+            if spread >= best:
+                return best_chunk
+            value = cost.chunk_cost(
+                candidates[k],
+                max_len,
+                extra_items,
+                extra_partials,
+                self.token_cost[config],
+                self.partial_cost,
+                total_work,
+                self.num_programs,
+                self.num_kv_heads,
+                True,
+                items[k] * self.num_kv_heads,
+                wait,
+            )
+            if value < best:
+                best_chunk, best = candidates[k], value
+        return best_chunk
 
     def _plan_cold(
         self, forest: PrefixForest, pool_rows: np.ndarray

@@ -407,3 +407,51 @@ def test_shared_packs_keep_power_of_two_chunks_with_fine_candidates(spec: str) -
     assert np.array_equal(shared[0], shared[1])
     chunk = int(shared[1][:, 1].max())
     assert chunk & (chunk - 1) == 0
+
+
+def exhaustive_private_choice(planner: PackScheduler, checked: list[int]):
+    """``planner._choose_private_chunk``, asserting it equals the cheapest candidate of all
+    (ascending, a tie to the longer: the choice before it stopped early); counts in checked."""
+    choose = planner._choose_private_chunk
+
+    def every_candidate(config, max_len, candidates, items, member_chunks, tiles, members,
+                        first, total_work, wait):  # fmt: skip
+        best_chunk, best = 0, float("inf")
+        for k in range(first, len(candidates)):
+            value = planner.cost.chunk_cost(
+                candidates[k], max_len, items[k] - tiles, member_chunks[k] - members,
+                planner.token_cost[config], planner.partial_cost, total_work,
+                planner.num_programs, planner.num_kv_heads, True,
+                items[k] * planner.num_kv_heads, wait,
+            )  # fmt: skip
+            if value <= best:
+                best_chunk, best = candidates[k], value
+            if candidates[k] >= max_len:
+                break
+        chunk = choose(config, max_len, candidates, items, member_chunks, tiles, members, first,
+                       total_work, wait)  # fmt: skip
+        assert chunk == best_chunk
+        checked[0] += 1
+        return chunk
+
+    return every_candidate
+
+
+@pytest.mark.parametrize("shape", range(len(SHAPES)))
+def test_private_chunk_choice_stops_early_only_where_nothing_cheaper_is_left(shape: int) -> None:
+    """The private-only chunk choice stops at the spread work (``CostModel.chunk_spread``);
+    over random forests, cold and lazy, knob on and off, it takes the chunk that every
+    candidate's cost gives."""
+    rng = np.random.default_rng(shape)
+    checked = [0]
+    for fine in (False, True):
+        planner = scheduler(SHAPES[shape], fine)
+        planner._choose_private_chunk = exhaustive_private_choice(planner, checked)
+        for i in range(60):
+            forest = random_forest(rng, max_nodes=int(rng.integers(1, 12)), long_spans=bool(i % 2))
+            pool = np.arange(forest.num_requests)
+            planner.plan_cold(forest, pool)
+            for _ in range(3):
+                forest = dataclasses.replace(forest, seq_lens=forest.seq_lens + 1)
+                planner.plan(forest, pool)
+    assert checked[0] > 100
