@@ -1,0 +1,74 @@
+"""Experiment: private tails beside a few shared units, priced at the speed of a partly busy GPU.
+
+    python benchmarks/experiments/chunks/occupancy_wait.py 1,4_256,3000 1,9_256,5000 ...
+
+Why: where shared units queue ahead of a private-only chunk class and every private unit fits
+on the programs they leave free (``CostModel.queue_wait``), the planner prices the class at its
+longest unit, as if each unit ran at the full GPU's per-program share of bandwidth (B / 264).
+The fluid model fitted in session 39 (``ticket_model.py``: B 4.00 TB/s shared by the busy
+programs, each at most r = 26.6 KB/µs) runs a unit up to B / (264 r) ≈ 0.57 of that time when
+fewer programs are busy. So the fine candidates (``PackScheduler.fine_private_chunks``) fill
+every free program with shorter units where the powers of two left a few idle and ran faster:
+``1,4_256,3000`` took 28.2 µs at 512 tokens and 30.5 at the knob's 384, ``1,9_256,5000`` 66.0
+and 68.5, the replay's ``shared:256:570,…`` 65.9 and 68.8 (session 39, ``fine_chunks.py``).
+``OccupancyWait`` prices such a wave at its longest unit × max(0.57, busy / programs).
+On the fitted model (CPU, 125 batches: Mooncake batches of 4-64 requests, small private and
+``1,N_256,T`` batches), the knob with it is 1.25% off the best chunk on average against
+1.38% without it, 3.9% for the default; it moves 17 plans of those batches.
+Variants, one decoder each, the same batch: ``default``, ``fine`` (the knob) and ``fine
+occupancy`` (the knob and ``OccupancyWait``), alternated ``--rounds`` times in CUDA graphs
+after the flush, merge included, beside FlashInfer decode. One JSON line a shape (own process).
+"""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from graph_timing import run_shape_experiment  # noqa: E402
+from plan_variants import variants_beside_flashinfer  # noqa: E402
+
+from sglang_pat.cost_model import CostModel, longest_unit_cost  # noqa: E402
+
+# A program alone runs at r = 26.6 KB/µs, 1.75 times the full GPU's share, B / 264 (session
+# 39's fit): a unit's time falls to this fraction when few programs are busy.
+LONE_PROGRAM_TIME = 0.57
+
+
+class OccupancyWait(CostModel):
+    """``CostModel`` with one wave of private units beside shared ones priced at the
+    occupancy's speed: its longest unit × max(LONE_PROGRAM_TIME, busy programs / programs)."""
+
+    def chunk_cost(self, chunk_len, max_len, extra_items, extra_partials, token_cost,
+                   partial_cost, total_work, num_programs, num_kv_heads, private_only, units,
+                   wait):  # fmt: skip
+        shared_end, free = wait
+        if private_only and shared_end:
+            longest = longest_unit_cost(chunk_len, max_len, token_cost, self.item_overhead_bytes)
+            if units <= free * max(1, int(shared_end // longest)):
+                spread = self.chunk_spread(
+                    extra_items, extra_partials, partial_cost, total_work, num_programs,
+                    num_kv_heads, True,
+                )  # fmt: skip
+                busy = min(num_programs, num_programs - free + units)
+                share = max(LONE_PROGRAM_TIME, busy / num_programs)
+                return max(spread, shared_end, longest * share)
+        return super().chunk_cost(
+            chunk_len, max_len, extra_items, extra_partials, token_cost, partial_cost,
+            total_work, num_programs, num_kv_heads, private_only, units, wait,
+        )  # fmt: skip
+
+
+VARIANTS = {
+    "default": {},
+    "fine": dict(fine_private_chunks=True),
+    "fine occupancy": dict(fine_private_chunks=True, cost=OccupancyWait()),
+}
+
+
+def one(shape: str, rounds: int) -> dict:
+    return variants_beside_flashinfer(shape, rounds, VARIANTS)
+
+
+if __name__ == "__main__":
+    run_shape_experiment(__file__, __doc__, one)
