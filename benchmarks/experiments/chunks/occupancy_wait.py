@@ -12,9 +12,11 @@ every free program with shorter units where the powers of two left a few idle an
 ``1,4_256,3000`` took 28.2 µs at 512 tokens and 30.5 at the knob's 384, ``1,9_256,5000`` 66.0
 and 68.5, the replay's ``shared:256:570,…`` 65.9 and 68.8 (session 39, ``fine_chunks.py``).
 ``OccupancyWait`` prices such a wave at its longest unit × max(0.57, busy / programs).
-On the fitted model (CPU, 125 batches: Mooncake batches of 4-64 requests, small private and
-``1,N_256,T`` batches), the knob with it is 1.25% off the best chunk on average against
-1.38% without it, 3.9% for the default; it moves 17 plans of those batches.
+On the fitted model (CPU, 117 batches: Mooncake batches of 4-64 requests, small private and
+``1,N_256,T`` batches), the knob with it is 1.25% off the model's best chunk on average
+against 1.38% without it (the default: 3.9%); it moves 25 of those plans, among them two
+that session 39 measured faster with the knob than without (``1,3_256,3000`` 25.7 -> 24.0 µs,
+``1,10_256,4000`` 63.5 -> 59.3), which it takes back to the default's chunks.
 Variants, one decoder each, the same batch: ``default``, ``fine`` (the knob) and ``fine
 occupancy`` (the knob and ``OccupancyWait``), alternated ``--rounds`` times in CUDA graphs
 after the flush, merge included, beside FlashInfer decode. One JSON line a shape (own process).
