@@ -20,6 +20,26 @@ that session 39 measured faster with the knob than without (``1,3_256,3000`` 25.
 Variants, one decoder each, the same batch: ``default``, ``fine`` (the knob) and ``fine
 occupancy`` (the knob and ``OccupancyWait``), alternated ``--rounds`` times in CUDA graphs
 after the flush, merge included, beside FlashInfer decode. One JSON line a shape (own process).
+
+Session 40 (one H200, c123fcd's planner; ``../../results/2026-12-02-NVIDIA-H200/
+session40-kernels/occupancy_wait.jsonl``), µs a layer, mean of 3 rounds, items in brackets:
+
+| batch | default | fine | fine occupancy | FlashInfer decode |
+|---|---:|---:|---:|---:|
+| ``1,4_256,3000`` | 28.5 (25) | 30.6 (33) | **28.3** (21) | 28.7 |
+| ``1,3_256,3000`` | 25.5 (19) | **24.1** (25) | 25.5 (19) | 24.5 |
+| ``shared:256:570,…`` (the replay's) | **65.6** (29) | 68.6 (65) | **65.6** (29) | 63.1 |
+| ``1,9_256,5000`` | **65.7** (28) | 68.2 (64) | 72.5 (19) | 61.8 |
+| ``1,10_256,4000`` | 63.7 (21) | **59.1** (31) | 63.9 (21) | 58.1 |
+| ``shared:256:571,…`` (the replay's) | 55.1 (66) | 54.7 (66) | **49.7** (30) | 49.9 |
+| ``1,8_256,1200`` | **23.8** (25) | 24.3 (33) | 26.7 (17) | 24.9 |
+| ``1,5_256,1500`` | **22.3** (31) | 22.4 (31) | 23.1 (16) | 22.5 |
+
+The variant is right on three (``shared:256:571,…`` 10% under both others, level with
+FlashInfer decode) and wrong on five, by up to 10% (``1,8_256,1200``); against the knob alone
+its geometric mean is 1.013. The model had it 1.4% faster on ``1,9_256,5000`` and it was 6%
+slower: beside shared units the fitted model does not rank these plans well enough, so the
+rule is not taken into the planner.
 """
 
 import sys
