@@ -1,20 +1,42 @@
 """CPU: a fluid model of the pack kernel's launch, fitted to timed plans, with the kernel's early
-ticket (a program takes its next unit's ticket as it starts its current one) or a dynamic queue.
+ticket (a program takes its next unit's ticket as it starts its current one) or a dynamic queue,
+and with or without a cap per SM.
 
     export PAT_MOONCAKE_DIR=../shared/data/mooncake
-    python benchmarks/experiments/chunks/ticket_model.py \
-        ../../results/2026-12-02-NVIDIA-H200/session39-kernels/fine_chunks.jsonl \
-        ../../results/2026-12-02-NVIDIA-H200/session38-kernels/fine_chunks.jsonl
+    R=benchmarks/results/2026-12-02-NVIDIA-H200
+    python benchmarks/experiments/chunks/ticket_model.py $R/session38-kernels/fine_chunks.jsonl \
+        $R/session39-kernels/fine_chunks.jsonl $R/session39-kernels/ticket_waves.jsonl \
+        $R/session40-kernels/ticket_waves.jsonl $R/session40-kernels/occupancy_wait.jsonl
 
-Each ``fine_chunks.py`` variant (its own planner settings, 32 q / 8 KV heads, 132 SMs) is
-planned again here with the chunk cost it was timed with (``ticket_waves.WavesOfWork``);
-each item is 8 units of ``kv_len x token_cost`` bytes-equivalent plus an overhead. The
-units run on 264 programs that share a bandwidth B, each at most r, and the launch costs a
-constant c0 on top (merge and launch). Fitted by Nelder-Mead to the log of the timed means,
-once per dealing. Printed: the fit (B TB/s, r KB/µs, overhead KB, c0 µs, RMS log error), and
-how far the model's pick among each batch's timed variants is from the fastest.
+Each timed variant of ``fine_chunks.py``, ``ticket_waves.py`` or ``occupancy_wait.py`` (its own
+planner settings, 32 q / 8 KV heads, 132 SMs; other head counts are skipped) is planned again
+here, with the chunk cost it was timed with (``fine_chunks.py`` ran before 4708dec:
+``ticket_waves.WavesOfWork``), and must have the item count the run recorded. Each item is 8
+units of ``kv_len x token_cost`` bytes-equivalent plus an overhead. The units run on 264
+programs (program p on SM p mod 132) that share a bandwidth B, each at most r and, with the
+cap per SM, the programs of one SM together at most R; the launch costs a constant c0 on top
+(merge and launch). Fitted by Nelder-Mead to the log of the timed means, per model. Printed:
+the fit (B TB/s, r KB/µs, [R KB/µs,] overhead KB, c0 µs, RMS log error), and how far the
+model's pick among each batch's timed variants is from the fastest.
+
+Session 40, 143 timed plans of 35 runs of a batch (the five files above):
+
+| model | B | r | R | overhead | c0 | RMS | picks off the fastest |
+|---|---:|---:|---:|---:|---:|---:|---:|
+| early ticket | 4.19 | 27.3 | | 70 KB | 13.6 | 5.5% | 1.3% |
+| dynamic queue | 3.83 | 28.2 | | 42 KB | 14.0 | 7.3% | 3.9% |
+| early ticket, cap per SM | 4.29 | 28.6 | 47.0 | 86 KB | 12.5 | 5.0% | **0.3%** |
+
+(Session 39 fitted the first two to its 82 plans of ``fine_chunks.py``: 5.2% and 5.7% RMS,
+1.6% and 2.8% off.)
+
+With the cap, two programs on one SM run at most 23.5 KB/µs each, a lone one 28.6: a plan
+that leaves some SMs one program beats one that fills both slots everywhere, as
+``occupancy_wait.py`` timed (``1,4_256,3000``: 264 units of 384 tokens, 30.6 µs, against 208
+of 512, 28.5).
 """
 
+import importlib
 import json
 import sys
 from pathlib import Path
@@ -24,7 +46,6 @@ from scipy.optimize import minimize
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from fine_chunks import VARIANTS  # noqa: E402
 from plan_variants import force_chunk  # noqa: E402
 from ticket_waves import WavesOfWork  # noqa: E402
 from workloads import workload_for  # noqa: E402
@@ -32,38 +53,54 @@ from workloads import workload_for  # noqa: E402
 from sglang_pat.scheduler import PackScheduler  # noqa: E402
 
 PROGRAMS = 264
+SMS = 132
+MODELS = {  # name: (early ticket, cap per SM)
+    "early ticket": (True, False),
+    "dynamic queue": (False, False),
+    "early ticket, cap per SM": (True, True),
+}
 
 
 def timed_plans(paths: list[str]) -> list[dict]:
-    rows, seen = [], set()
+    """Each path's timed variants at 32 q / 8 KV heads, replanned: shape, name, µs, units."""
+    rows = []
     for path in paths:
+        experiment = Path(path).name.removesuffix(".jsonl")
+        variants = importlib.import_module(experiment).VARIANTS
         for line in Path(path).read_text().splitlines():
             record = json.loads(line)
-            if record["shape"] in seen:
+            if "@" in record["shape"]:
                 continue
-            seen.add(record["shape"])
             forest = workload_for(record["shape"]).forest
             for name, times in record["us"].items():
-                if name not in VARIANTS:
+                if name not in variants:
                     continue
-                planner = PackScheduler(  # the cost model they were timed with (be30684)
-                    num_kv_heads=8, group_size=4, head_dim=128, num_sms=132, cost=WavesOfWork()
+                settings = dict(variants[name])
+                cost = settings.pop("cost", WavesOfWork() if experiment == "fine_chunks" else None)
+                planner = PackScheduler(
+                    num_kv_heads=8, group_size=4, head_dim=128, num_sms=SMS, cost=cost
                 )
-                settings = dict(VARIANTS[name])
                 if "chunk" in settings:
                     force_chunk(planner, settings.pop("chunk"))
                 for key, value in settings.items():
                     setattr(planner, key, value)
                 items = planner.plan_cold(forest, np.arange(forest.num_requests)).items
+                recorded = record.get("plans", {}).get(name, {}).get("items", items.shape[0])
+                if recorded != items.shape[0]:
+                    raise SystemExit(f"{path}: {record['shape']} {name}: not the timed plan")
                 units = np.repeat(items[:, 1] * np.asarray(planner.token_cost)[items[:, 5]], 8)
-                rows.append(
-                    dict(shape=record["shape"], name=name, us=float(np.mean(times)), units=units)
-                )
+                run = (path, record["shape"])
+                rows.append(dict(run=run, name=name, us=float(np.mean(times)), units=units))
     return rows
 
 
 def launch_us(
-    units: np.ndarray, bandwidth: float, rate: float, overhead: float, early: bool
+    units: np.ndarray,
+    bandwidth: float,
+    rate: float,
+    overhead: float,
+    early: bool,
+    sm_rate: float = np.inf,
 ) -> float:
     """Makespan of ``units`` (bytes-equivalent) under the fluid model, in µs."""
     units = units + overhead
@@ -71,6 +108,7 @@ def launch_us(
     left = np.zeros(PROGRAMS)
     busy = np.zeros(PROGRAMS, bool)
     queued = np.full(PROGRAMS, -1)  # early ticket: the unit each program holds next
+    sm = np.arange(PROGRAMS) % SMS
     first = min(PROGRAMS, count)
     left[:first], busy[:first] = units[:first], True
     ticket = first
@@ -80,10 +118,11 @@ def launch_us(
         ticket += taken
     now = 0.0
     while busy.any():
-        speed = min(rate, bandwidth / busy.sum())
-        step = left[busy].min()
-        now += step / speed
-        left[busy] -= step
+        sharing = np.bincount(sm[busy], minlength=SMS)[sm[busy]]
+        speed = np.minimum(min(rate, bandwidth / busy.sum()), sm_rate / sharing)
+        step = (left[busy] / speed).min()
+        now += step
+        left[busy] -= speed * step
         done = np.flatnonzero(busy & (left <= 1e-9 * (1 + units.max())))
         busy[done] = False
         if early:
@@ -100,34 +139,36 @@ def launch_us(
     return now
 
 
-def predict(params: np.ndarray, row: dict, early: bool) -> float:
-    bandwidth, rate, overhead, constant = params
-    return launch_us(row["units"], bandwidth * 1e6, rate * 1e3, overhead * 1e3, early) + constant
+def predict(params: np.ndarray, row: dict, early: bool, per_sm: bool) -> float:
+    bandwidth, rate, *sm_rate, overhead, constant = params
+    cap = sm_rate[0] * 1e3 if per_sm else np.inf
+    units = row["units"]
+    return launch_us(units, bandwidth * 1e6, rate * 1e3, overhead * 1e3, early, cap) + constant
 
 
 def main() -> None:
     rows = timed_plans(sys.argv[1:])
-    for early in (True, False):
+    for name, (early, per_sm) in MODELS.items():
 
         def loss(params: np.ndarray) -> float:
             if min(params) <= 0:
                 return 1e9
-            return float(np.mean([np.log(predict(params, r, early) / r["us"]) ** 2 for r in rows]))
+            errors = [np.log(predict(params, r, early, per_sm) / r["us"]) for r in rows]
+            return float(np.mean(np.square(errors)))
 
+        start = [3.9, 28.0, 40.0, 50.0, 14.0] if per_sm else [3.9, 28.0, 50.0, 14.0]
         fit = minimize(
-            loss,
-            [3.9, 28.0, 50.0, 14.0],
-            method="Nelder-Mead",
-            options=dict(maxiter=400, xatol=1e-3, fatol=1e-7),
+            loss, start, method="Nelder-Mead", options=dict(maxiter=600, xatol=1e-3, fatol=1e-7)
         )
-        by_shape: dict[str, list[tuple[float, float]]] = {}
+        by_run: dict[tuple, list[tuple[float, float]]] = {}
         for r in rows:
-            by_shape.setdefault(r["shape"], []).append((predict(fit.x, r, early), r["us"]))
-        off = [min(v)[1] / min(t for _, t in v) - 1 for v in by_shape.values()]
-        name = "early ticket" if early else "dynamic queue"
+            by_run.setdefault(r["run"], []).append((predict(fit.x, r, early, per_sm), r["us"]))
+        off = [min(v)[1] / min(t for _, t in v) - 1 for v in by_run.values()]
         print(
-            f"{name}: B, r, overhead, c0 = {np.round(fit.x, 2).tolist()}, RMS {fit.fun**0.5:.3f}, "
-            f"picks {np.mean(off):.3f} off the fastest over {len(off)} batches"
+            f"{name}: {np.round(fit.x, 2).tolist()}, RMS {fit.fun**0.5:.3f}, picks "
+            f"{np.mean(off):.3f} off the fastest over {len(off)} runs of a batch "
+            f"({len(rows)} plans)",
+            flush=True,
         )
 
 
