@@ -18,11 +18,12 @@ Session 40 (117 batches): the default 1.047 of the model's best (worst 1.48,
 default, more than 1% faster on 40 batches and more than 1% slower on 11. The timed runs agree
 in sign (``ticket_waves.py``: 0.949 on nine batches; ``occupancy_wait.py``: 1.005 on eight
 with private tails behind a few shared units). Formulas tried in session 40 to price a
-partly busy launch came out level with the knob or worse on this measure (geometric mean
-against the knob's plans, on the model): one factor for a lone program's speed, a partial
-last wave, the cap per SM as a factor by occupancy (1.000-1.002); rounds of units each at its
-occupancy's speed (0.999-1.003); a smooth maximum (p = 2-8) of the spread work and the early
-ticket's path at a lone program's speed, shared units ahead included (1.005-1.008). Where the
+partly busy launch came out level with the knob or worse on this measure. On this model
+(geometric mean against the knob's plans): the cap per SM as a factor by occupancy
+1.000-1.001, rounds of units each at its occupancy's speed 0.999-1.003, a smooth maximum
+(p = 2-8) of the spread work and the early ticket's path at a lone program's speed, shared
+units ahead included, 1.005-1.008. On the fit without the cap: one factor for a lone
+program's speed and a partial last wave were 0.3-0.4% further from the best than the knob. Where the
 knob is furthest from the best (``mooncake:conversation:4800x16``: a 119k-token request among
 15 of 1-37k) the long request's units run alone at the end, below the bandwidth, which none of
 these prices.
