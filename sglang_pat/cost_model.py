@@ -273,8 +273,9 @@ class CostModel:
         private_only: bool,
     ) -> float:
         """The launch's work spread over the programs (``chunk_cost``'s arguments): what
-        ``chunk_cost`` never goes under. It only grows as the chunks get shorter (more items
-        and partials), so the chunk choice stops there (``PackScheduler._choose_chunk``)."""
+        ``chunk_cost`` never goes under (an override must keep that). It only grows as the
+        chunks get shorter (more items and partials), so a private-only chunk choice stops
+        where it reaches the best cost (``PackScheduler._choose_private_chunk``)."""
         added = extra_partials * partial_cost
         if private_only:
             added += extra_items * self.item_overhead_bytes
