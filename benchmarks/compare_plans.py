@@ -58,6 +58,8 @@ def compare(
     for kv_heads, group, head_dim, sms in SHAPES:
         shape = dict(num_kv_heads=kv_heads, group_size=group, head_dim=head_dim, num_sms=sms)
         ours, theirs = PackScheduler(**shape), other.PackScheduler(**shape)
+        if fine and not hasattr(other.PackScheduler, "fine_private_chunks"):
+            raise SystemExit("--fine: the other checkout's planner has no fine_private_chunks")
         ours.fine_private_chunks = theirs.fine_private_chunks = fine
         forests = [
             random_forest(rng, max_nodes=int(rng.integers(1, 30)), long_spans=bool(i % 2))
