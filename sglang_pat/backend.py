@@ -42,7 +42,7 @@ LEAN_ENV = "SGLANG_PAT_LEAN_KERNEL"
 # plan wants (graph_switch.py), unless this is "0".
 SWITCH_ENV = "SGLANG_PAT_GRAPH_SWITCH"
 # "1": private tails may take chunks between the powers of two (PackScheduler.fine_private_chunks,
-# off by default: faster on 6 of 14 timed batches and slower on 6, session 39).
+# off by default until served beside the default: see its docstring).
 FINE_ENV = "SGLANG_PAT_FINE_CHUNKS"
 
 

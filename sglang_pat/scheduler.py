@@ -167,10 +167,12 @@ class PackScheduler:
     @property
     def fine_private_chunks(self) -> bool:
         """Private-only chunk classes may also take chunks between the powers of two (1¼ and
-        1½ times one, whole 128-token blocks: ``chunking``). Off by default: on 14 batches
-        timed by ``benchmarks/experiments/chunks/fine_chunks.py`` it was faster on 6 and slower
-        on 6 (geometric mean 0.984×; session 39). Since ``_choose_private_chunk`` stops early
-        it costs the lazy update about 2 µs (no sharing, 256 requests: 14 against 12)."""
+        1½ times one, whole 128-token blocks: ``chunking``). Off by default: timed since the
+        early-ticket chunk cost, it was 0.949× the default on nine batches but 1.005× on eight
+        whose private tails queue behind a few shared units (up to +7%), and it has not been
+        served beside the default at the same code (sessions 39-40, ``benchmarks/experiments/
+        chunks/``). Since ``_choose_private_chunk`` stops early it costs the lazy update about
+        2 µs (no sharing, 256 requests: 14 against 12)."""
         return self._rule.fine_private_chunks
 
     @fine_private_chunks.setter
