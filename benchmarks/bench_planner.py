@@ -1,11 +1,12 @@
 """CPU time of the pack planner per decode step: cold plans and lazy one-token updates.
 
-    python benchmarks/bench_planner.py [--out benchmarks/results] [--fine]
+    python benchmarks/bench_planner.py [--out benchmarks/results] [--powers]
 
 Cold: a new batch (the decision memo cleared, so every node is decided afresh; the planner's
 tables that depend on a pack size only, row tiles and staying marks, stay). Lazy: the same
 requests one token longer, the common decode step. Llama-3-8B shapes (8 KV heads, GQA 4,
-d=128), 132 SMs. ``--fine``: with ``PackScheduler.fine_private_chunks`` on (off by default).
+d=128), 132 SMs. ``--powers``: ``PackScheduler.fine_private_chunks`` off (private chunks at
+powers of two only, the default before session 41; runs before it took ``--fine`` for on).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ def median_us(samples: list[float]) -> float:
     return float(np.median(samples) * 1e6)
 
 
-def bench(spec: str, steps: int = 200, fine: bool = False) -> dict:
+def bench(spec: str, steps: int = 200, fine: bool = True) -> dict:
     forest = PrefixForest.from_tree_spec(spec)
     pool = np.arange(forest.num_requests) + 1
     planner = PackScheduler(num_kv_heads=8, group_size=4, head_dim=128, num_sms=132)
@@ -72,7 +73,7 @@ def bench(spec: str, steps: int = 200, fine: bool = False) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="benchmarks/results")
-    parser.add_argument("--fine", action="store_true", help="fine private chunks on")
+    parser.add_argument("--powers", action="store_true", help="fine private chunks off")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -87,7 +88,7 @@ def main() -> None:
     rows = []
     for name, shape in SHAPES.items():
         for batch in (64, 256, 1024):
-            row = dict(shape=name, **bench(shape.format(b=batch), fine=args.fine))
+            row = dict(shape=name, **bench(shape.format(b=batch), fine=not args.powers))
             rows.append(row)
             print(
                 f"{name:11s} {batch:5d} requests: cold {row['cold_us']:7.1f} us, lazy "

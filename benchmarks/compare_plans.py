@@ -2,11 +2,12 @@
 speed-up of the planner must not change a plan), cold and over lazy steps, on random forests.
 
     git worktree add /tmp/base 850d61f
-    python benchmarks/compare_plans.py /tmp/base [--forests 400] [--seed 0] [--fine]
+    python benchmarks/compare_plans.py /tmp/base [--forests 400] [--seed 0] [--powers]
 
-Both planners read the same ``PrefixForest`` arrays (``--fine``: both with
-``PackScheduler.fine_private_chunks`` on). Exits 1 at the first difference, naming
-the model shape, the forest and the plan field.
+Both planners read the same ``PrefixForest`` arrays, both with
+``PackScheduler.fine_private_chunks`` on (the default since session 41; ``--powers``: both
+with it off, as every run before session 41 without ``--fine``). Exits 1 at the first
+difference, naming the model shape, the forest and the plan field.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ def import_other_scheduler(checkout: Path):
 
 
 def compare(
-    other, forests_per_shape: int, lazy_steps: int, seed: int, fine: bool = False
+    other, forests_per_shape: int, lazy_steps: int, seed: int, fine: bool = True
 ) -> tuple[int, str | None]:
     """Plans compared, and the first difference (None: every plan identical)."""
     rng = np.random.default_rng(seed)
@@ -59,7 +60,10 @@ def compare(
         shape = dict(num_kv_heads=kv_heads, group_size=group, head_dim=head_dim, num_sms=sms)
         ours, theirs = PackScheduler(**shape), other.PackScheduler(**shape)
         if fine and not hasattr(other.PackScheduler, "fine_private_chunks"):
-            raise SystemExit("--fine: the other checkout's planner has no fine_private_chunks")
+            raise SystemExit(
+                "the other checkout's planner has no fine_private_chunks (before session 38): "
+                "compare with --powers"
+            )
         ours.fine_private_chunks = theirs.fine_private_chunks = fine
         forests = [
             random_forest(rng, max_nodes=int(rng.integers(1, 30)), long_spans=bool(i % 2))
@@ -86,10 +90,10 @@ def main() -> None:
     parser.add_argument("--forests", type=int, default=400, help="random forests per shape")
     parser.add_argument("--lazy-steps", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--fine", action="store_true", help="fine private chunks on, both")
+    parser.add_argument("--powers", action="store_true", help="fine private chunks off, both")
     args = parser.parse_args()
     other = import_other_scheduler(args.checkout)
-    compared, difference = compare(other, args.forests, args.lazy_steps, args.seed, args.fine)
+    compared, difference = compare(other, args.forests, args.lazy_steps, args.seed, not args.powers)
     if difference:
         raise SystemExit(difference)
     forests = args.forests + len(SPECS)

@@ -59,12 +59,17 @@ def batch_for(shape: str) -> Batch:
 
 
 def make_decoder(
-    batch: Batch, menu=None, plan: bool = True, cost=None, max_partials: int | None = None
+    batch: Batch,
+    menu=None,
+    plan: bool = True,
+    cost=None,
+    max_partials: int | None = None,
+    fine: bool = True,
 ) -> PatDecoder:
     """A decoder sized for ``batch`` (menu and cost model: the defaults unless given), with the
     batch planned as for a CUDA graph unless ``plan`` is False. ``max_partials``: the partial
     slots' budget (default: 32 a request, ``PlanCapacity.for_batch``; the server's is
-    ``decoder.SERVER_MAX_PARTIALS``)."""
+    ``decoder.SERVER_MAX_PARTIALS``). ``fine``: the planner's ``fine_private_chunks``."""
     decoder = PatDecoder(
         num_q_heads=batch.q.shape[1],
         num_kv_heads=batch.k.shape[1],
@@ -77,14 +82,15 @@ def make_decoder(
         cost=cost,
         max_partials=max_partials,
     )
+    decoder.scheduler.fine_private_chunks = fine
     if plan:
         decoder.plan_step(batch.forest, batch.pool_rows, batch.req_to_token, for_graph=True)
     return decoder
 
 
-def run_pat(batch: Batch, lean: bool = True):
+def run_pat(batch: Batch, lean: bool = True, fine: bool = True):
     group = batch.q.shape[1] // batch.k.shape[1]
-    decoder = make_decoder(batch, default_tile_menu(HEAD_DIM, group, lean=lean))
+    decoder = make_decoder(batch, default_tile_menu(HEAD_DIM, group, lean=lean), fine=fine)
     out = torch.empty_like(batch.q)
     return out, lambda: decoder.forward(batch.q, batch.k, batch.v, out, sm_scale=batch.sm_scale)
 
@@ -260,6 +266,9 @@ PROVIDERS = {
     # pat without the lean kernel: the pack kernel's one launch on every plan (as before
     # session 18, when the gated lean kernel became the default; cost_model.LeanKernel)
     "pat-one-launch": lambda batch: run_pat(batch, lean=False),
+    # pat with private chunks at powers of two only (the default before session 41;
+    # PackScheduler.fine_private_chunks)
+    "pat-powers": lambda batch: run_pat(batch, fine=False),
     "sglang-triton": run_sglang_triton,
     "flashinfer-decode": run_flashinfer_decode,
     "flashinfer-cascade": run_flashinfer_cascade,

@@ -41,8 +41,8 @@ LEAN_ENV = "SGLANG_PAT_LEAN_KERNEL"
 # With the lean kernel, each graph holds both forms of a layer and runs the one the step's
 # plan wants (graph_switch.py), unless this is "0".
 SWITCH_ENV = "SGLANG_PAT_GRAPH_SWITCH"
-# "1": private tails may take chunks between the powers of two (PackScheduler.fine_private_chunks,
-# off by default until served beside the default: see its docstring).
+# Private tails may take chunks between the powers of two (PackScheduler.fine_private_chunks, on
+# by default since session 41: see its docstring); "0" keeps them to the powers of two.
 FINE_ENV = "SGLANG_PAT_FINE_CHUNKS"
 
 
@@ -131,7 +131,7 @@ class PatAttnBackend(TritonAttnBackend):
             dtype=model_runner.dtype,
             device=self.device,
         )
-        self.decoder.scheduler.fine_private_chunks = env_flag(FINE_ENV, "0")
+        self.decoder.scheduler.fine_private_chunks = env_flag(FINE_ENV, "1")
         if self.decoder.menu.lean is not None and env_flag(SWITCH_ENV, "1"):
             make_switchable(self.decoder)
         logger.info("pat: decode through the pack plan (%s)", self.decoder.menu)

@@ -209,8 +209,8 @@ class ChunkRule:
     # holds them, at each of its KV tile sizes).
     private_configs: frozenset[int] = frozenset()
     # Private-only classes may also take the fine candidates (module docstring); False: powers
-    # of two only, as before session 38 (PackScheduler.fine_private_chunks).
-    fine_private_chunks: bool = False
+    # of two only, the default before session 41 (PackScheduler.fine_private_chunks).
+    fine_private_chunks: bool = True
 
     def __post_init__(self) -> None:
         self.token_cost_list: list[float] = self.token_cost.tolist()  # for the per-step loop

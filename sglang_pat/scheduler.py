@@ -167,12 +167,14 @@ class PackScheduler:
     @property
     def fine_private_chunks(self) -> bool:
         """Private-only chunk classes may also take chunks between the powers of two (1¼ and
-        1½ times one, whole 128-token blocks: ``chunking``). Off by default: timed since the
-        early-ticket chunk cost, it was 0.949× the default on nine batches but 1.005× on eight
-        whose private tails queue behind a few shared units (up to +7%), and it has not been
-        served beside the default at the same code (sessions 39-40, ``benchmarks/experiments/
-        chunks/``). Since ``_choose_private_chunk`` stops early it costs the lazy update about
-        2 µs (no sharing, 256 requests: 14 against 12)."""
+        1½ times one, whole 128-token blocks: ``chunking``). On by default since session 41:
+        on the H200 it took 0.939× the powers-of-two plans' time over 22 timed batches (five
+        picked where those plans did worst; over 1% faster on 13, slower on 4, at worst
+        1.075× on ``1,4_256,3000``, whose private tails queue behind shared units), and on the
+        Mooncake conversation replay, served beside them, its decode part was 0.997×
+        (``benchmarks/experiments/chunks/``, ``benchmarks/results/2026-12-02-NVIDIA-H200/
+        session41.md``). It costs the lazy update about 2 µs (no sharing, 256 requests: 14
+        against 12). False: powers of two only."""
         return self._rule.fine_private_chunks
 
     @fine_private_chunks.setter

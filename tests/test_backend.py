@@ -314,10 +314,10 @@ def test_lean_graphs_are_switchable_unless_turned_off(
             backend_module.PatAttnBackend(backend.runner)
 
 
-@pytest.mark.parametrize("value, fine", [(None, False), ("0", False), ("1", True), ("on", None)])
+@pytest.mark.parametrize("value, fine", [(None, True), ("0", False), ("1", True), ("on", None)])
 def test_fine_chunks_env(value, fine, backend, monkeypatch: pytest.MonkeyPatch) -> None:
-    """``SGLANG_PAT_FINE_CHUNKS=1`` turns the planner's fine private chunks on (off by
-    default, until served); anything but 0 or 1 is refused."""
+    """``SGLANG_PAT_FINE_CHUNKS=0`` turns the planner's fine private chunks off (on by
+    default since session 41); anything but 0 or 1 is refused."""
     set_env(monkeypatch, backend_module.FINE_ENV, value)
     if fine is None:
         with pytest.raises(ValueError, match=backend_module.FINE_ENV):

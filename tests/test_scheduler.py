@@ -316,24 +316,30 @@ def test_private_units_past_one_wave_cost_a_second(kv_heads: int, group: int, fi
     assert plan.items.shape[0] * kv_heads <= planner.num_programs
 
 
-def small_batch_plans(spec: str, apart: bool):
+def small_batch_plans(spec: str, apart: bool, fine: bool = True):
     forest = PrefixForest.from_tree_spec(spec)
     planner = PackScheduler(num_kv_heads=8, group_size=4, head_dim=128, num_sms=132)
     planner.private_tails_chunked_apart = apart
+    planner.fine_private_chunks = fine
     return planner.plan(forest, np.arange(forest.num_requests)), planner, forest
 
 
+@pytest.mark.parametrize("fine", [False, True], ids=["powers", "fine"])
 @pytest.mark.parametrize("spec", ["1,3_256,3000", "1,4_256,3000", "1,4_256,2500", "1,3_256,6000"])
-def test_private_tails_beside_a_small_pack_keep_their_own_chunks(spec: str) -> None:
+def test_private_tails_beside_a_small_pack_keep_their_own_chunks(spec: str, fine: bool) -> None:
     """A pack of 3-4 requests takes the private tails' 16-row tile: the tails are still cut
     as private tails (whole waves), not by the shared packs' rule, which doubled their items
-    and partials (H200: 25.6-38.4 µs a layer against 35.0-48.8, tails_apart.py)."""
-    apart, planner, forest = small_batch_plans(spec, apart=True)
-    together, _, _ = small_batch_plans(spec, apart=False)
+    and partials (H200, powers of two: 25.6-38.4 µs a layer against 35.0-48.8,
+    tails_apart.py). Fine chunks cut the tails shorter than the powers of two do, within the
+    one wave, still into fewer items and partials than the shared rule."""
+    apart, planner, forest = small_batch_plans(spec, apart=True, fine=fine)
+    together, _, _ = small_batch_plans(spec, apart=False, fine=fine)
     check_plan(apart, forest, [t.block_m for t in planner.tiles], planner.group_size)
     assert apart.num_shared_items >= 1  # the prefix is still read once
     assert apart.items.shape[0] * 8 <= planner.num_programs  # one wave, as with no sharing
-    assert 2 * apart.items.shape[0] <= together.items.shape[0] + 2
+    if not fine:
+        assert 2 * apart.items.shape[0] <= together.items.shape[0] + 2
+    assert apart.items.shape[0] < together.items.shape[0]
     assert apart.num_partials < together.num_partials
 
 

@@ -41,11 +41,13 @@ from graph_timing import run_shape_experiment  # noqa: E402
 from plan_variants import variants_beside_flashinfer  # noqa: E402
 
 VARIANTS = {
-    "default": {},
+    # "default" and the forced chunks: the planner's default when this ran, private chunks at
+    # powers of two only (until session 41), as ticket_model.py replans the recorded runs
+    "default": dict(fine_private_chunks=False),
     "fine": dict(fine_private_chunks=True),
-    "chunk 512": dict(chunk=512),
-    "chunk 640": dict(chunk=640),
-    "chunk 768": dict(chunk=768),
+    "chunk 512": dict(chunk=512, fine_private_chunks=False),
+    "chunk 640": dict(chunk=640, fine_private_chunks=False),
+    "chunk 768": dict(chunk=768, fine_private_chunks=False),
 }
 
 

@@ -1,10 +1,11 @@
 """Which batches' plans a planner change moves: digest every plan, then compare two runs (CPU).
 
     python benchmarks/experiments/chunks/plan_digests.py record OUT.json   (once per version)
-    python benchmarks/experiments/chunks/plan_digests.py record OUT.json --fine
+    python benchmarks/experiments/chunks/plan_digests.py record OUT.json --powers
     python benchmarks/experiments/chunks/plan_digests.py diff OLD.json NEW.json
 
-(``--fine``: with ``PackScheduler.fine_private_chunks`` on.)
+(``PackScheduler.fine_private_chunks`` on, the server's default since session 41; ``--powers``:
+off, as every record before session 41 without ``--fine``.)
 
 Batches (752, session 34): the acceptance, suite, served and small private shapes,
 ``1,N_P,T`` for N in 2-64 requests sharing P = 1-8k tokens with T = 32/128/416-token tails,
@@ -58,7 +59,7 @@ def server_plan(
     q_heads: int,
     kv_heads: int,
     cost: CostModel | None = None,
-    fine: bool = False,
+    fine: bool = True,
 ) -> PackPlan:
     """The cold plan the server's decoder would make (lean menu, ``PatDecoder``'s capacity
     with the backend's budget of partial slots), on the CPU; ``fine``: with
@@ -85,7 +86,7 @@ def digest(forest: PrefixForest, q_heads: int, kv_heads: int, fine: bool) -> str
     return f"{hashlib.md5(arrays).hexdigest()[:10]} {counts}"
 
 
-def record(fine: bool = False) -> dict[str, str]:
+def record(fine: bool = True) -> dict[str, str]:
     out = {}
     for spec in SHAPES:
         forest = workload_for(spec).forest
@@ -103,8 +104,9 @@ def record(fine: bool = False) -> dict[str, str]:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["record"] and len(sys.argv) in (3, 4) and sys.argv[3:] in ([], ["--fine"]):
-        Path(sys.argv[2]).write_text(json.dumps(record(sys.argv[3:] == ["--fine"]), indent=0))
+    powers = sys.argv[3:] == ["--powers"]
+    if sys.argv[1:2] == ["record"] and len(sys.argv) in (3, 4) and (powers or len(sys.argv) == 3):
+        Path(sys.argv[2]).write_text(json.dumps(record(not powers), indent=0))
     elif sys.argv[1:2] == ["diff"] and len(sys.argv) == 4:
         old, new = (json.loads(Path(p).read_text()) for p in sys.argv[2:])
         moved = [key for key in old if new.get(key) != old[key]]
