@@ -6,12 +6,14 @@
 Each batch (default: 4, 16 and 64 consecutive requests from every 400th record of both
 Mooncake traces, small private batches, and batches of a few requests sharing 256 tokens, as
 the Mooncake replay runs them) is planned at 32 q / 8 KV heads on 132 SMs by the default
-planner and with ``fine_private_chunks``, and with every private-only chunk class forced to
-each candidate length in turn (shared classes keep the planner's chunks). Each plan is timed
+planner with ``fine_private_chunks`` off (``powers``: the default until session 41) and on
+(the knob, the default since), and with every private-only chunk class forced to each
+candidate length in turn (shared classes keep the planner's chunks). Each plan is timed
 on ``ticket_model.py``'s fluid model with the early ticket and the cap per SM, at session 40's
 fit (143 timed plans: 5.0% RMS, its pick 0.3% off the fastest timed variant). Printed per
-batch: the model's µs for the default, the knob and the best forced chunk; then each planner's
-geometric mean over the batches, as a fraction of the best and of the default.
+batch: the model's µs for the powers, the knob and the best forced chunk; then each planner's
+geometric mean over the batches, as a fraction of the best and of the powers. (Session 40's
+text and output below say "default" for the powers.)
 
 Session 40 (117 batches): the default 1.047 of the model's best (worst 1.48,
 ``mooncake:conversation:4800x16``), the knob 1.015 (worst 1.15), the knob 0.969 of the
@@ -114,20 +116,20 @@ def geomean(values: list[float]) -> float:
 def main() -> None:
     rows = []
     for spec in sys.argv[1:] or BATCHES:
-        default, fine = model_us(planner(False), spec), model_us(planner(True), spec)
-        best = min(best_forced_us(spec), default, fine)
-        rows.append((default, fine, best))
-        print(f"{spec}: default {default:.1f} us, knob {fine:.1f}, best {best:.1f}", flush=True)
-    default, fine, best = (list(column) for column in zip(*rows))
-    for name, us in (("default", default), ("knob", fine)):
+        powers, fine = model_us(planner(False), spec), model_us(planner(True), spec)
+        best = min(best_forced_us(spec), powers, fine)
+        rows.append((powers, fine, best))
+        print(f"{spec}: powers {powers:.1f} us, knob {fine:.1f}, best {best:.1f}", flush=True)
+    powers, fine, best = (list(column) for column in zip(*rows))
+    for name, us in (("powers", powers), ("knob", fine)):
         print(
             f"{name}: {geomean([a / b for a, b in zip(us, best)]):.4f} of the best (worst "
             f"{max(a / b for a, b in zip(us, best)):.3f}), "
-            f"{geomean([a / b for a, b in zip(us, default)]):.4f} of the default"
+            f"{geomean([a / b for a, b in zip(us, powers)]):.4f} of the powers"
         )
-    slower = sum(f > 1.01 * d for f, d in zip(fine, default))
-    faster = sum(f < 0.99 * d for f, d in zip(fine, default))
-    print(f"knob: more than 1% faster than the default on {faster}, slower on {slower}")
+    slower = sum(f > 1.01 * d for f, d in zip(fine, powers))
+    faster = sum(f < 0.99 * d for f, d in zip(fine, powers))
+    print(f"knob: more than 1% faster than the powers on {faster}, slower on {slower}")
 
 
 if __name__ == "__main__":
