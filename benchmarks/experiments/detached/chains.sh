@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# Prepared in session 41 for the next session (one H200, about 24 device minutes), after the
+# Prepared in session 41 for the next session (one H200, about 26 device minutes), after the
 # fine-chunks knob became the default (e901cff):
-# 1. ticket_waves.py ("default" there = the powers of two, "fine" = today's default) on the
-#    batches where the fitted launch model (model_regret.py's) puts the knob furthest from the
-#    powers of two, both ways, none of them timed yet: no-sharing batches of 24 equal requests
-#    (model: the knob 1.15-1.22x slower: one underfilled wave of whole requests against three
-#    near-full waves of shorter units with partials; the chunk cost rounds the first up to a
-#    full wave), 80 and 112 requests of 1,536 tokens (1.03-1.04x), 1,20_256,2048 and
-#    1,48_256,2300 (1.07x), and 16_2300, 1,32_256,2300 (0.86x: the knob faster);
+# 1. one_wave.py (default = fine chunks, powers, one wave = fine chunks with OneWave's charge
+#    for one underfilled wave) on the batches where the fitted launch model (model_regret.py's)
+#    puts the fine chunks furthest from the powers of two, both ways, none of them timed yet:
+#    no-sharing batches of 24 equal requests (model: fine 1.15-1.22x slower: one underfilled
+#    wave of whole requests against three near-full waves of shorter units with partials; the
+#    chunk cost rounds the first up to a full wave; OneWave takes them back), 80 and 112
+#    requests of 1,536 tokens (1.03-1.04x), 1,20_256,2048 and 1,48_256,2300 (1.07x), 16_2300
+#    and 1,32_256,2300 (0.86x: fine faster), and two where the model has OneWave 4-6% slower
+#    (16_3000, mooncake:synthetic:800x16);
 # 2. the Mooncake conversation replay at the new default, pat then flashinfer, two passes each,
 #    tpot_paired.py (issue 4's Mooncake target at the shipped default).
 # Here afterwards: steps_by_batch.py and replay_timeline/timeline.py as in session41.md.
@@ -24,9 +26,9 @@ rm -rf /tmp/r0; mkdir -p /tmp/r0
 W="--workloads mooncake-conversation --mooncake-dir /tmp/mc --passes 2"
 setsid bash -c "
 export CUDA_VISIBLE_DEVICES=0 PAT_MOONCAKE_DIR=/tmp/mc
-timeout 300 python3 benchmarks/experiments/chunks/ticket_waves.py 24_2300 24_1536 24_3000 \
-  112_1536 80_1536 1,20_256,2048 1,48_256,2300 16_2300 1,32_256,2300 \
-  > /tmp/r0/ticket_waves.jsonl 2>/tmp/r0/ticket_waves.err
+timeout 420 python3 benchmarks/experiments/chunks/one_wave.py 24_2300 24_1536 24_3000 \
+  112_1536 80_1536 1,20_256,2048 1,48_256,2300 16_2300 1,32_256,2300 16_3000 \
+  mooncake:synthetic:800x16 > /tmp/r0/one_wave.jsonl 2>/tmp/r0/one_wave.err
 python3 benchmarks/bench_serving.py --backends pat $W --port 30500 --out /tmp/r0/so > /tmp/r0/so.out 2>&1
 python3 benchmarks/bench_serving.py --backends flashinfer $W --port 30600 --out /tmp/r0/sf > /tmp/r0/sf.out 2>&1
 python3 benchmarks/tpot_paired.py /tmp/r0/so/mooncake-conversation-pat.jsonl \
