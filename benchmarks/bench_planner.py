@@ -39,11 +39,12 @@ def median_us(samples: list[float]) -> float:
     return float(np.median(samples) * 1e6)
 
 
-def bench(spec: str, steps: int = 200, fine: bool = True) -> dict:
+def bench(spec: str, steps: int = 200, fine: bool | None = None) -> dict:
     forest = PrefixForest.from_tree_spec(spec)
     pool = np.arange(forest.num_requests) + 1
     planner = PackScheduler(num_kv_heads=8, group_size=4, head_dim=128, num_sms=132)
-    planner.fine_private_chunks = fine
+    if fine is not None:  # None: the planner's default
+        planner.fine_private_chunks = fine
     for _ in range(10):
         planner.plan_cold(forest, pool)
     cold = []
@@ -85,10 +86,10 @@ def main() -> None:
         date=datetime.date.today().isoformat(),
         command=" ".join(["python"] + sys.argv),
     )
-    rows = []
+    rows, fine = [], False if args.powers else None
     for name, shape in SHAPES.items():
         for batch in (64, 256, 1024):
-            row = dict(shape=name, **bench(shape.format(b=batch), fine=not args.powers))
+            row = dict(shape=name, **bench(shape.format(b=batch), fine=fine))
             rows.append(row)
             print(
                 f"{name:11s} {batch:5d} requests: cold {row['cold_us']:7.1f} us, lazy "

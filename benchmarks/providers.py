@@ -64,12 +64,13 @@ def make_decoder(
     plan: bool = True,
     cost=None,
     max_partials: int | None = None,
-    fine: bool = True,
+    fine: bool | None = None,
 ) -> PatDecoder:
     """A decoder sized for ``batch`` (menu and cost model: the defaults unless given), with the
-    batch planned as for a CUDA graph unless ``plan`` is False. ``max_partials``: the partial
-    slots' budget (default: 32 a request, ``PlanCapacity.for_batch``; the server's is
-    ``decoder.SERVER_MAX_PARTIALS``). ``fine``: the planner's ``fine_private_chunks``."""
+        batch planned as for a CUDA graph unless ``plan`` is False. ``max_partials``: the partial
+        slots' budget (default: 32 a request, ``PlanCapacity.for_batch``; the server's is
+        ``decoder.SERVER_MAX_PARTIALS``). ``fine``: the planner's ``fine_private_chunks`` (None: its
+    default)."""
     decoder = PatDecoder(
         num_q_heads=batch.q.shape[1],
         num_kv_heads=batch.k.shape[1],
@@ -82,13 +83,14 @@ def make_decoder(
         cost=cost,
         max_partials=max_partials,
     )
-    decoder.scheduler.fine_private_chunks = fine
+    if fine is not None:
+        decoder.scheduler.fine_private_chunks = fine
     if plan:
         decoder.plan_step(batch.forest, batch.pool_rows, batch.req_to_token, for_graph=True)
     return decoder
 
 
-def run_pat(batch: Batch, lean: bool = True, fine: bool = True):
+def run_pat(batch: Batch, lean: bool = True, fine: bool | None = None):
     group = batch.q.shape[1] // batch.k.shape[1]
     decoder = make_decoder(batch, default_tile_menu(HEAD_DIM, group, lean=lean), fine=fine)
     out = torch.empty_like(batch.q)
