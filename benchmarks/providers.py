@@ -67,10 +67,10 @@ def make_decoder(
     fine: bool | None = None,
 ) -> PatDecoder:
     """A decoder sized for ``batch`` (menu and cost model: the defaults unless given), with the
-        batch planned as for a CUDA graph unless ``plan`` is False. ``max_partials``: the partial
-        slots' budget (default: 32 a request, ``PlanCapacity.for_batch``; the server's is
-        ``decoder.SERVER_MAX_PARTIALS``). ``fine``: the planner's ``fine_private_chunks`` (None: its
-    default)."""
+    batch planned as for a CUDA graph unless ``plan`` is False. ``max_partials``: the partial
+    slots' budget (default: 32 a request, ``PlanCapacity.for_batch``; the server's is
+    ``decoder.SERVER_MAX_PARTIALS``). ``fine``: the planner's ``fine_private_chunks`` (None:
+    its default)."""
     decoder = PatDecoder(
         num_q_heads=batch.q.shape[1],
         num_kv_heads=batch.k.shape[1],
