@@ -60,9 +60,9 @@ class OneWave(CostModel):
     ahead) priced at the larger of the spread work (the bandwidth's pace) and its longest
     unit at a partly busy GPU's speed (the programs' own caps)."""
 
-    def chunk_cost(self, chunk_len, max_len, extra_items, extra_partials, token_cost,
-                   partial_cost, total_work, num_programs, num_kv_heads, private_only, units,
-                   wait):  # fmt: skip
+    def chunk_cost(self, *args):
+        chunk_len, max_len, extra_items, extra_partials, token_cost, partial_cost = args[:6]
+        total_work, num_programs, num_kv_heads, private_only, units, wait = args[6:]
         if private_only and not wait[0] and units <= num_programs:
             spread = self.chunk_spread(
                 extra_items, extra_partials, partial_cost, total_work, num_programs,
@@ -71,10 +71,7 @@ class OneWave(CostModel):
             longest = longest_unit_cost(chunk_len, max_len, token_cost, self.item_overhead_bytes)
             floor = LONE_ON_SM if 2 * units <= num_programs else TWO_ON_SM
             return max(spread, longest * floor)
-        return super().chunk_cost(
-            chunk_len, max_len, extra_items, extra_partials, token_cost, partial_cost,
-            total_work, num_programs, num_kv_heads, private_only, units, wait,
-        )  # fmt: skip
+        return super().chunk_cost(*args)
 
 
 VARIANTS = {
