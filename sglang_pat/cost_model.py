@@ -249,7 +249,7 @@ class CostModel:
                 # the launch ends with the shared units (or the spread): whole waves of private
                 # units do not apply beside them, and rounding to them cut 1,10_4096,416's
                 # 416-token tails in two at G = 8, 47% slower on the H200 (session 34).
-                late = units - free * max(1, int(shared_end // longest))
+                late = self.late_units(units, longest, wait)
                 if late > 0:
                     return max(waves, shared_end + math.ceil(late / num_programs) * longest)
                 return max(spread, shared_end, longest)
@@ -280,6 +280,14 @@ class CostModel:
         if private_only:
             added += extra_items * self.item_overhead_bytes
         return (total_work + num_kv_heads * added) / num_programs
+
+    @staticmethod
+    def late_units(units: int, longest: float, wait: tuple[float, int]) -> int:
+        """Of a private-only config's ``units`` (the longest ``longest``), how many do not fit
+        on the programs that the shared units ahead leave free (``wait``: ``queue_wait``'s)
+        before those end, so start when they end; ≤ 0: every unit runs beside them."""
+        shared_end, free = wait
+        return units - free * max(1, int(shared_end // longest))
 
     @staticmethod
     def queue_wait(

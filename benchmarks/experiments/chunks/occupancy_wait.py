@@ -67,7 +67,7 @@ class OccupancyWait(CostModel):
         shared_end, free = wait
         if private_only and shared_end:
             longest = longest_unit_cost(chunk_len, max_len, token_cost, self.item_overhead_bytes)
-            if units <= free * max(1, int(shared_end // longest)):
+            if self.late_units(units, longest, wait) <= 0:
                 spread = self.chunk_spread(
                     extra_items, extra_partials, partial_cost, total_work, num_programs,
                     num_kv_heads, True,

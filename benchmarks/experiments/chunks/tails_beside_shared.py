@@ -34,10 +34,9 @@ class WholeWaves(CostModel):
     def chunk_cost(self, chunk_len, max_len, extra_items, extra_partials, token_cost,
                    partial_cost, total_work, num_programs, num_kv_heads, private_only, units,
                    wait):  # fmt: skip
-        shared_end, free = wait
-        if private_only and shared_end:
+        if private_only and wait[0]:
             longest = longest_unit_cost(chunk_len, max_len, token_cost, self.item_overhead_bytes)
-            if units <= free * max(1, int(shared_end // longest)):
+            if self.late_units(units, longest, wait) <= 0:
                 wait = (0.0, 0)  # every unit fits beside the shared ones: whole waves, as before
         return super().chunk_cost(
             chunk_len, max_len, extra_items, extra_partials, token_cost, partial_cost,
