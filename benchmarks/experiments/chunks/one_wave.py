@@ -43,8 +43,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from graph_timing import run_shape_experiment  # noqa: E402
-from plan_variants import variants_beside_flashinfer  # noqa: E402
+from plan_variants import run_variants  # noqa: E402
 
 from sglang_pat.cost_model import CostModel, longest_unit_cost  # noqa: E402
 
@@ -79,10 +78,6 @@ VARIANTS = {
     "powers": dict(fine_private_chunks=False),
     "one wave": dict(fine_private_chunks=True, cost=OneWave()),
 }
-
-
-def one(shape: str, rounds: int) -> dict:
-    return variants_beside_flashinfer(shape, rounds, VARIANTS)
 
 
 def model(batches: list[str]) -> None:
@@ -125,4 +120,4 @@ if __name__ == "__main__":
     if sys.argv[1:2] == ["--model"]:
         model(sys.argv[2:])
     else:
-        run_shape_experiment(__file__, __doc__, one)
+        run_variants(__file__, __doc__, VARIANTS)

@@ -93,9 +93,13 @@ def variants_beside_flashinfer(shape: str, rounds: int, variants: dict[str, dict
     return dict(shape=shape, plans=plans, **beside_flashinfer_decode(batch, fns, outs, rounds))
 
 
-def one(shape: str, rounds: int) -> dict:
-    return variants_beside_flashinfer(shape, rounds, VARIANTS)
+def run_variants(script: str, doc: str, variants: dict[str, dict]) -> None:
+    """An experiment's command line (``run_shape_experiment``): ``variants`` on each shape,
+    beside FlashInfer decode (``variants_beside_flashinfer``)."""
+    run_shape_experiment(
+        script, doc, lambda shape, rounds: variants_beside_flashinfer(shape, rounds, variants)
+    )
 
 
 if __name__ == "__main__":
-    run_shape_experiment(__file__, __doc__, one)
+    run_variants(__file__, __doc__, VARIANTS)

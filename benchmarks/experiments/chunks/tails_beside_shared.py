@@ -21,8 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from graph_timing import run_shape_experiment  # noqa: E402
-from plan_variants import variants_beside_flashinfer  # noqa: E402
+from plan_variants import run_variants  # noqa: E402
 
 from sglang_pat.cost_model import CostModel, longest_unit_cost  # noqa: E402
 
@@ -45,10 +44,6 @@ class WholeWaves(CostModel):
 
 
 VARIANTS = {"default": {}, "waves": {"cost": WholeWaves()}}
-
-
-def one(shape: str, rounds: int) -> dict:
-    return variants_beside_flashinfer(shape, rounds, VARIANTS)
 
 
 def moved() -> None:
@@ -85,4 +80,4 @@ if __name__ == "__main__":
     if sys.argv[1:] == ["moved"]:
         moved()
     else:
-        run_shape_experiment(__file__, __doc__, one)
+        run_variants(__file__, __doc__, VARIANTS)

@@ -37,8 +37,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from graph_timing import run_shape_experiment  # noqa: E402
-from plan_variants import variants_beside_flashinfer  # noqa: E402
+from plan_variants import run_variants  # noqa: E402
 
 from sglang_pat.cost_model import CostModel  # noqa: E402
 
@@ -62,9 +61,5 @@ VARIANTS = {
 }
 
 
-def one(shape: str, rounds: int) -> dict:
-    return variants_beside_flashinfer(shape, rounds, VARIANTS)
-
-
 if __name__ == "__main__":
-    run_shape_experiment(__file__, __doc__, one)
+    run_variants(__file__, __doc__, VARIANTS)
