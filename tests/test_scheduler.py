@@ -30,7 +30,8 @@ SHAPES = [  # (group, head_dim, num_sms, menu, cost)
 ]
 
 
-def scheduler(shape, fine: bool = False, **kwargs) -> PackScheduler:
+def scheduler(shape, fine: bool | None = None, **kwargs) -> PackScheduler:
+    """The planner for ``shape``; ``fine``: its ``fine_private_chunks`` (None: its default)."""
     group, head_dim, num_sms, menu, cost = shape
     planner = PackScheduler(
         num_kv_heads=2,
@@ -41,7 +42,8 @@ def scheduler(shape, fine: bool = False, **kwargs) -> PackScheduler:
         cost=cost,
         **kwargs,
     )
-    planner.fine_private_chunks = fine
+    if fine is not None:
+        planner.fine_private_chunks = fine
     return planner
 
 
@@ -320,7 +322,8 @@ def small_batch_plans(spec: str, apart: bool, fine: bool = True):
     forest = PrefixForest.from_tree_spec(spec)
     planner = PackScheduler(num_kv_heads=8, group_size=4, head_dim=128, num_sms=132)
     planner.private_tails_chunked_apart = apart
-    planner.fine_private_chunks = fine
+    if fine is not None:
+        planner.fine_private_chunks = fine
     return planner.plan(forest, np.arange(forest.num_requests)), planner, forest
 
 
