@@ -1,0 +1,38 @@
+"""Experiment: no-sharing batches of 24 equal requests, whole requests against two, three or
+four chunks each.
+
+    python benchmarks/experiments/chunks/whole_or_halves.py 24_1536 24_2300 24_3000
+
+Why: since the fine chunks became the default (session 41) the planner cuts each request of
+``24_L`` into four chunks (``24_2300``: 640 tokens, 96 items x 8 KV heads = 768 units, 2.9
+waves of the 264 programs, and 96 partials to merge), which session 42 measured 4-10% slower
+than the whole requests the powers of two kept (192 units, one wave at 0.73 of the programs,
+no merge) and 10-16% slower than FlashInfer decode (``one_wave.py``; the whole requests 1.10x
+FlashInfer's time). Whether a cut between those (two or three chunks a request: 1.5-2.2
+waves) beats both says whether the planner's charge for the underfilled wave or its cut
+candidates are what to change.
+
+Variants, one decoder each, the same batch: ``default`` (fine chunks), ``powers`` (fine chunks
+off: the whole requests here) and every class forced to 768, 1,024, 1,152 and 1,536 tokens
+(``plan_variants.force_chunk``; halves of ``24_1536``, thirds of ``24_2300`` at 768 and its
+halves at 1,152, halves of ``24_3000`` at 1,536), alternated ``--rounds`` times in CUDA graphs
+after the flush, merge included, beside FlashInfer decode. One JSON line a shape (own
+process).
+"""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from plan_variants import run_variants  # noqa: E402
+
+VARIANTS = {
+    "default": dict(fine_private_chunks=True),
+    "powers": dict(fine_private_chunks=False),
+    **{f"chunk {n}": dict(chunk=n) for n in (768, 1024, 1152, 1536)},
+}
+
+
+if __name__ == "__main__":
+    run_variants(__file__, __doc__, VARIANTS)
