@@ -173,10 +173,11 @@ class PackScheduler:
         1.075× on ``1,4_256,3000``, whose private tails queue behind shared units), and on the
         Mooncake conversation replay, served beside them, its decode part was 0.997×
         (``benchmarks/experiments/chunks/``, ``benchmarks/results/2026-12-02-NVIDIA-H200/
-        session41.md``). Untimed yet: the fitted launch model puts it 1.15-1.22× slower on
-        no-sharing batches of 24 equal requests, whose one underfilled wave of whole requests
-        ``CostModel.chunk_cost`` rounds up to a full wave (the next chain times them:
-        ``benchmarks/experiments/detached/chains.sh``). It costs the lazy update 2-5 µs (no
+        session41.md``); served beside flashinfer there, mean TPOT 1.002× (session 42). Known
+        loss: no-sharing batches of 24 equal requests, 1.04-1.10× (session 42), whose one
+        underfilled wave of whole requests ``CostModel.chunk_cost`` rounds up to a full wave;
+        pricing that wave at its own pace took them back but lost 4-6% elsewhere
+        (``benchmarks/experiments/chunks/one_wave.py``). It costs the lazy update 2-5 µs (no
         sharing, 256 requests). False: powers of two only."""
         return self._rule.fine_private_chunks
 

@@ -24,8 +24,24 @@ as the powers), over ``model_regret.py``'s 117 batches 1.001 (8 faster, 6 slower
 synthetic batches of 16 requests 4-6% slower, ``mooncake:synthetic:0x16`` 378.5 -> 394.9 µs,
 cut into fewer, longer units), and ``16_L`` 2-5% slower: the spread term takes the wave as
 balanced, so it ties chunks whose longest units differ and keeps the longer. Batches sharing
-a prefix keep their plans (their private tails queue behind the shared units). Not in the
-planner: level on the Mooncake batches, and the GPU has not timed it.
+a prefix keep their plans (their private tails queue behind the shared units).
+
+Session 42 (one H200, 1787a06; ``../../results/2026-12-02-NVIDIA-H200/session42-kernels/
+one_wave.jsonl``), µs a layer, mean of 3 rounds, beside FlashInfer decode:
+
+| batch | default | powers | one wave | FlashInfer decode |
+|---|---:|---:|---:|---:|
+| ``24_2300`` | 78.8 | **74.9** | 77.4 | 68.1 |
+| ``24_1536`` | 59.1 | **53.6** | 54.1 | 51.1 |
+| ``24_3000`` | 96.3 | 92.6 | **92.1** | 84.2 |
+| ``16_2300`` | **54.2** | 62.9 | 56.6 | 54.6 |
+| ``16_3000`` | **65.6** | 73.8 | 69.2 | 64.9 |
+| ``mooncake:synthetic:800x16`` | **188.7** | 192.4 | 198.6 | 175.9 |
+
+As the model said, both ways, with smaller losses (``24_L`` 1.04-1.10x, not 1.15-1.22x); over
+the eleven batches timed, ``one wave`` 0.998x the default, the powers 1.017x. Not adopted.
+(``one wave`` and ``powers`` have the same plan on ``24_L``: 74.9 / 77.4 µs on ``24_2300`` is
+the run's own spread between identical plans.)
 
 Variants, one decoder each, the same batch: ``default`` (the planner's default when this was
 written: fine chunks on), ``powers`` (fine chunks off) and ``one wave`` (fine chunks with
