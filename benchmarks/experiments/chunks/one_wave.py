@@ -55,8 +55,6 @@ fit and batches by default); prints each plan's µs, then geometric means over t
 import sys
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from plan_variants import run_variants  # noqa: E402
@@ -97,39 +95,12 @@ VARIANTS = {
 
 
 def model(batches: list[str]) -> None:
-    """Each batch's variants on the fitted launch model (CPU)."""
-    from model_regret import BATCHES, FIT, launch_us
-    from workloads import workload_for
+    """Each batch's variants on the fitted launch model (CPU; ``model_regret.py``'s fit and
+    batches by default)."""
+    from model_regret import BATCHES, FIT
+    from ticket_model import model_variants
 
-    from sglang_pat.scheduler import PackScheduler
-
-    rows = []
-    for spec in batches or BATCHES:
-        forest = workload_for(spec).forest
-        row = {}
-        for name, change in VARIANTS.items():
-            settings = dict(change)
-            planner = PackScheduler(
-                num_kv_heads=8, group_size=4, head_dim=128, num_sms=132,
-                cost=settings.pop("cost", None),
-            )  # fmt: skip
-            planner.fine_private_chunks = settings.pop("fine_private_chunks")
-            items = planner.plan_cold(forest, np.arange(forest.num_requests)).items
-            units = np.repeat(items[:, 1] * np.asarray(planner.token_cost)[items[:, 5]], 8)
-            bandwidth, rate, sm_rate, overhead, constant = FIT
-            row[name] = constant + launch_us(
-                units, bandwidth * 1e6, rate * 1e3, overhead * 1e3, True, sm_rate * 1e3
-            )
-            row[name + " items"] = items.shape[0]
-        rows.append(row)
-        print(spec, "  ".join(f"{n} {row[n]:.1f} ({row[n + ' items']})" for n in VARIANTS))
-    for name in ("powers", "one wave"):
-        ratios = [row[name] / row["default"] for row in rows]
-        print(
-            f"{name} / default: geometric mean {np.exp(np.mean(np.log(ratios))):.4f}, "
-            f"over 1% faster on {sum(r < 0.99 for r in ratios)}, slower on "
-            f"{sum(r > 1.01 for r in ratios)}, moved {sum(r != 1 for r in ratios)}"
-        )
+    model_variants(batches or BATCHES, VARIANTS, FIT)
 
 
 if __name__ == "__main__":

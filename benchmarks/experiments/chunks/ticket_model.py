@@ -8,7 +8,8 @@ and with or without a cap per SM.
         $R/session39-kernels/fine_chunks.jsonl $R/session39-kernels/ticket_waves.jsonl \
         $R/session40-kernels/ticket_waves.jsonl $R/session40-kernels/occupancy_wait.jsonl
 
-Each timed variant of ``fine_chunks.py``, ``ticket_waves.py`` or ``occupancy_wait.py`` (its own
+Each timed variant of ``fine_chunks.py``, ``ticket_waves.py``, ``occupancy_wait.py`` or
+``one_wave.py`` (a file is read by the experiment its name gives; each variant with its own
 planner settings, 32 q / 8 KV heads, 132 SMs; other head counts are skipped) is planned again
 here, with the chunk cost it was timed with (``fine_chunks.py`` ran before 4708dec:
 ``ticket_waves.WavesOfWork``), and must have the item count the run recorded. Each item is 8
@@ -17,7 +18,8 @@ programs (program p on SM p mod 132) that share a bandwidth B, each at most r an
 cap per SM, the programs of one SM together at most R; the launch costs a constant c0 on top
 (merge and launch). Fitted by Nelder-Mead to the log of the timed means, per model. Printed:
 the fit (B TB/s, r KB/µs, [R KB/µs,] overhead KB, c0 µs, RMS log error), and how far the
-model's pick among each batch's timed variants is from the fastest.
+model's pick among each batch's timed variants is from the fastest; ``--plans``: then each
+plan on the last model's fit (model µs, timed µs).
 
 Session 40, 143 timed plans of 35 runs of a batch (the five files above):
 
@@ -61,6 +63,25 @@ MODELS = {  # name: (early ticket, cap per SM)
 }
 
 
+def planned_units(spec: str, variant: dict, default_cost=None) -> tuple[np.ndarray, int]:
+    """``spec`` planned cold at 32 q / 8 KV heads on 132 SMs with an experiment's variant
+    (``cost``, ``chunk``: ``plan_variants.force_chunk``, other ``PackScheduler`` settings):
+    its units (bytes-equivalent, 8 an item) and its item count."""
+    settings = dict(variant)
+    planner = PackScheduler(
+        num_kv_heads=8, group_size=4, head_dim=128, num_sms=SMS,
+        cost=settings.pop("cost", default_cost),
+    )  # fmt: skip
+    if "chunk" in settings:
+        force_chunk(planner, settings.pop("chunk"))
+    for key, value in settings.items():
+        setattr(planner, key, value)
+    forest = workload_for(spec).forest
+    items = planner.plan_cold(forest, np.arange(forest.num_requests)).items
+    units = np.repeat(items[:, 1] * np.asarray(planner.token_cost)[items[:, 5]], 8)
+    return units, items.shape[0]
+
+
 def timed_plans(paths: list[str]) -> list[dict]:
     """Each path's timed variants at 32 q / 8 KV heads, replanned: shape, name, µs, units."""
     rows = []
@@ -71,24 +92,14 @@ def timed_plans(paths: list[str]) -> list[dict]:
             record = json.loads(line)
             if "@" in record["shape"]:
                 continue
-            forest = workload_for(record["shape"]).forest
             for name, times in record["us"].items():
                 if name not in variants:
                     continue
-                settings = dict(variants[name])
-                cost = settings.pop("cost", WavesOfWork() if experiment == "fine_chunks" else None)
-                planner = PackScheduler(
-                    num_kv_heads=8, group_size=4, head_dim=128, num_sms=SMS, cost=cost
-                )
-                if "chunk" in settings:
-                    force_chunk(planner, settings.pop("chunk"))
-                for key, value in settings.items():
-                    setattr(planner, key, value)
-                items = planner.plan_cold(forest, np.arange(forest.num_requests)).items
-                recorded = record.get("plans", {}).get(name, {}).get("items", items.shape[0])
-                if recorded != items.shape[0]:
+                cost = WavesOfWork() if experiment == "fine_chunks" else None
+                units, num_items = planned_units(record["shape"], variants[name], cost)
+                recorded = record.get("plans", {}).get(name, {}).get("items", num_items)
+                if recorded != num_items:
                     raise SystemExit(f"{path}: {record['shape']} {name}: not the timed plan")
-                units = np.repeat(items[:, 1] * np.asarray(planner.token_cost)[items[:, 5]], 8)
                 run = (path, record["shape"])
                 rows.append(dict(run=run, name=name, us=float(np.mean(times)), units=units))
     return rows
@@ -146,8 +157,34 @@ def predict(params: np.ndarray, row: dict, early: bool, per_sm: bool) -> float:
     return launch_us(units, bandwidth * 1e6, rate * 1e3, overhead * 1e3, early, cap) + constant
 
 
+def model_variants(batches: list[str], variants: dict[str, dict], fit: tuple) -> None:
+    """Each batch's variants (an experiment's ``VARIANTS``) on the fitted model with the early
+    ticket and the cap per SM at ``fit`` (B TB/s, r KB/µs, R KB/µs, overhead KB, c0 µs):
+    each plan's µs and items, then each variant's geometric mean over the batches as a
+    fraction of the first variant's."""
+    rows = []
+    for spec in batches:
+        row = {}
+        for name, variant in variants.items():
+            units, num_items = planned_units(spec, variant)
+            row[name] = predict(np.asarray(fit), dict(units=units), True, True), num_items
+        rows.append(row)
+        print(spec, "  ".join(f"{n} {us:.1f} ({items})" for n, (us, items) in row.items()))
+    first, *others = variants
+    for name in others:
+        ratios = [row[name][0] / row[first][0] for row in rows]
+        print(
+            f"{name} / {first}: geometric mean {np.exp(np.mean(np.log(ratios))):.4f}, over 1% "
+            f"faster on {sum(r < 0.99 for r in ratios)}, slower on {sum(r > 1.01 for r in ratios)}"
+            f", moved {sum(r != 1 for r in ratios)}",
+            flush=True,
+        )
+
+
 def main() -> None:
-    rows = timed_plans(sys.argv[1:])
+    args = sys.argv[1:]
+    show = "--plans" in args  # each plan of the last model: model µs against the timed µs
+    rows = timed_plans([a for a in args if a != "--plans"])
     for name, (early, per_sm) in MODELS.items():
 
         def loss(params: np.ndarray) -> float:
@@ -170,6 +207,12 @@ def main() -> None:
             f"({len(rows)} plans)",
             flush=True,
         )
+    if show:
+        for r in rows:
+            us, timed = predict(fit.x, r, early, per_sm), r["us"]
+            print(
+                f"{r['run'][1]} {r['name']}: model {us:.1f}, timed {timed:.1f} ({us / timed:.3f})"
+            )
 
 
 if __name__ == "__main__":

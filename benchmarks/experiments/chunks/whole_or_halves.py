@@ -1,7 +1,8 @@
 """Experiment: no-sharing batches of 24 equal requests, whole requests against two, three or
 four chunks each.
 
-    python benchmarks/experiments/chunks/whole_or_halves.py 24_1536 24_2300 24_3000
+    python benchmarks/experiments/chunks/whole_or_halves.py 24_1536 24_2300 24_3000   (H200)
+    python benchmarks/experiments/chunks/whole_or_halves.py --model 24_1536 ...       (CPU)
 
 Why: since the fine chunks became the default (session 41) the planner cuts each request of
 ``24_L`` into four chunks (``24_2300``: 640 tokens, 96 items x 8 KV heads = 768 units, 2.9
@@ -15,9 +16,17 @@ candidates are what to change.
 Variants, one decoder each, the same batch: ``default`` (fine chunks), ``powers`` (fine chunks
 off: the whole requests here) and every class forced to 768, 1,024, 1,152 and 1,536 tokens
 (``plan_variants.force_chunk``; halves of ``24_1536``, thirds of ``24_2300`` at 768 and its
-halves at 1,152, halves of ``24_3000`` at 1,536), alternated ``--rounds`` times in CUDA graphs
-after the flush, merge included, beside FlashInfer decode. One JSON line a shape (own
-process).
+halves at 1,152, halves of ``24_3000`` at 1,536) and whole requests (forced to 4,096: the
+powers' plan on ``24_L`` again, so the run's spread between identical plans shows),
+alternated ``--rounds`` times in CUDA graphs after the flush, merge included, beside
+FlashInfer decode. One JSON line a shape (own process).
+
+``--model`` (CPU): each batch's plans on ``ticket_model.py``'s fitted launch model (session
+40's fit, as ``model_regret.py`` and ``one_wave.py`` use it), before the GPU has timed them
+(session 42, ``results/whole_or_halves-model-session42.txt``): the whole requests fastest on
+``24_L`` (``24_2300`` 69.1 µs against the default's 83.8 and two chunks' 76.3-77.6), level
+with three chunks on ``20_2300``; the model is 6% fast on such one-wave whole requests and
+4-5% slow on the fine plans' three waves (``results/ticket_model-session42.txt``).
 """
 
 import sys
@@ -31,8 +40,15 @@ VARIANTS = {
     "default": dict(fine_private_chunks=True),
     "powers": dict(fine_private_chunks=False),
     **{f"chunk {n}": dict(chunk=n) for n in (768, 1024, 1152, 1536)},
+    "whole": dict(chunk=4096),  # every request of up to 4,096 tokens in one chunk
 }
 
 
 if __name__ == "__main__":
-    run_variants(__file__, __doc__, VARIANTS)
+    if sys.argv[1:2] == ["--model"]:
+        from model_regret import FIT
+        from ticket_model import model_variants
+
+        model_variants(sys.argv[2:], VARIANTS, FIT)
+    else:
+        run_variants(__file__, __doc__, VARIANTS)

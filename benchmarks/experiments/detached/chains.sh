@@ -3,9 +3,10 @@
 # product state since session 41 (fine private chunks on by default, e901cff):
 # 1. whole_or_halves.py on no-sharing batches of 20-28 equal requests: session 42 measured the
 #    default's four chunks a request of 24_L 4-10% slower than the whole requests the powers
-#    of two keep (one_wave.py), and both 10-16% slower than FlashInfer decode; whether two or
-#    three chunks a request beat both, and where the planner flips from cut to whole (20_2300
-#    cut in three, 28_2300 whole), says what to change; about 50 s a batch;
+#    of two keep (one_wave.py), and FlashInfer decode 5-14% faster than either; whether two
+#    or three chunks a request (or whole ones, forced) beat both, and where the planner flips
+#    from cut to whole (20_2300 cut in three, 28_2300 whole), says what to change; about 60 s
+#    a batch;
 # 2. pat, then flashinfer, served on gsp 4 x 32, gsp defaults and random-ids (issue 4's three
 #    other targets, last served in session 35 at 659211c: 1.949x with ITL 0.518x, 1.347x,
 #    1.012x; the planner has changed since: 4708dec's chunk cost, 0caf6d1, e901cff);
@@ -22,7 +23,7 @@ rm -rf /tmp/r0; mkdir -p /tmp/r0
 W="--workloads gsp-4x32-4096,gsp-64x16-2048,random-ids-2048-256"
 setsid bash -c "
 export CUDA_VISIBLE_DEVICES=0
-timeout 330 python3 benchmarks/experiments/chunks/whole_or_halves.py 24_2300 24_1536 24_3000 \
+timeout 390 python3 benchmarks/experiments/chunks/whole_or_halves.py 24_2300 24_1536 24_3000 \
   20_2300 28_2300 > /tmp/r0/whole_or_halves.jsonl 2>/tmp/r0/whole_or_halves.err
 python3 benchmarks/bench_serving.py --backends pat $W --port 30500 --out /tmp/r0/so \
   > /tmp/r0/so.out 2>&1
