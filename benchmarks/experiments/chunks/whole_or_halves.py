@@ -25,8 +25,8 @@ FlashInfer decode. One JSON line a shape (own process).
 40's fit, as ``model_regret.py`` and ``one_wave.py`` use it), before the GPU has timed them
 (session 42, ``results/whole_or_halves-model-session42.txt``): the whole requests fastest on
 ``24_L`` (``24_2300`` 69.1 µs against the default's 83.8 and two chunks' 76.3-77.6), level
-with three chunks on ``20_2300``; the model is 6% fast on such one-wave whole requests and
-4-5% slow on the fine plans' three waves (``results/ticket_model-session42.txt``).
+with three chunks on ``20_2300``; the model is 2-6% fast on such one-wave whole requests and
+up to 5% slow on the fine plans' three waves (``results/ticket_model-session42.txt``).
 """
 
 import sys
