@@ -173,7 +173,7 @@ class PackScheduler:
         1.075× on ``1,4_256,3000``, whose private tails queue behind shared units), and on the
         Mooncake conversation replay, served beside them, its decode part was 0.997×
         (``benchmarks/experiments/chunks/``, ``benchmarks/results/2026-12-02-NVIDIA-H200/
-        session41.md``); served beside flashinfer there, mean TPOT 1.002× (session 42). Known
+        session41.md``); served beside flashinfer in session 42, mean TPOT 1.002×. Known
         loss: no-sharing batches of 24 equal requests, 1.04-1.10× (session 42), whose one
         underfilled wave of whole requests ``CostModel.chunk_cost`` rounds up to a full wave;
         pricing that wave at its own pace took them back but lost 4-6% elsewhere

@@ -39,8 +39,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ticket_model import launch_us  # noqa: E402
-from workloads import workload_for  # noqa: E402
+from ticket_model import launch_us, units_of  # noqa: E402
 
 from sglang_pat.scheduler import PackScheduler  # noqa: E402
 
@@ -91,9 +90,7 @@ def planner(fine: bool, private_chunk: int = 0) -> PackScheduler:
 
 
 def model_us(scheduler: PackScheduler, spec: str) -> float:
-    forest = workload_for(spec).forest
-    items = scheduler.plan_cold(forest, np.arange(forest.num_requests)).items
-    units = np.repeat(items[:, 1] * np.asarray(scheduler.token_cost)[items[:, 5]], 8)
+    units, _ = units_of(scheduler, spec)
     bandwidth, rate, sm_rate, overhead, constant = FIT
     us = launch_us(units, bandwidth * 1e6, rate * 1e3, overhead * 1e3, True, sm_rate * 1e3)
     return us + constant

@@ -76,6 +76,12 @@ def planned_units(spec: str, variant: dict, default_cost=None) -> tuple[np.ndarr
         force_chunk(planner, settings.pop("chunk"))
     for key, value in settings.items():
         setattr(planner, key, value)
+    return units_of(planner, spec)
+
+
+def units_of(planner: PackScheduler, spec: str) -> tuple[np.ndarray, int]:
+    """``spec`` planned cold by ``planner`` (8 KV heads): its units (bytes-equivalent, 8 an
+    item) and its item count."""
     forest = workload_for(spec).forest
     items = planner.plan_cold(forest, np.arange(forest.num_requests)).items
     units = np.repeat(items[:, 1] * np.asarray(planner.token_cost)[items[:, 5]], 8)
