@@ -318,12 +318,11 @@ def test_private_units_past_one_wave_cost_a_second(kv_heads: int, group: int, fi
     assert plan.items.shape[0] * kv_heads <= planner.num_programs
 
 
-def small_batch_plans(spec: str, apart: bool, fine: bool = True):
+def small_batch_plans(spec: str, apart: bool, fine: bool):
     forest = PrefixForest.from_tree_spec(spec)
     planner = PackScheduler(num_kv_heads=8, group_size=4, head_dim=128, num_sms=132)
     planner.private_tails_chunked_apart = apart
-    if fine is not None:
-        planner.fine_private_chunks = fine
+    planner.fine_private_chunks = fine
     return planner.plan(forest, np.arange(forest.num_requests)), planner, forest
 
 
