@@ -27,6 +27,22 @@ FlashInfer decode. One JSON line a shape (own process).
 ``24_L`` (``24_2300`` 69.1 µs against the default's 83.8 and two chunks' 76.3-77.6), level
 with three chunks on ``20_2300``; the model is 2-6% fast on such one-wave whole requests and
 up to 5% slow on the fine plans' three waves (``results/ticket_model-session42.txt``).
+
+Session 43 (one H200, bb462f3; ``../../results/2026-12-02-NVIDIA-H200/session43-kernels/
+whole_or_halves.jsonl``), µs a layer, mean of 3 rounds (items: ``session43.md`` there):
+
+| batch | default | powers | 768 | 1,024 | 1,152 | 1,536 | whole | FlashInfer decode |
+|---|---:|---:|---:|---:|---:|---:|---:|---:|
+| ``24_2300`` | 78.5 | 74.4 | 87.0 | 84.5 | 84.3 | 82.2 | 74.3 | 67.8 |
+| ``24_1536`` | 58.9 | 53.4 | 61.3 | 60.2 | 59.5 | 54.2 | 55.1 | 50.7 |
+| ``24_3000`` | 95.7 | 91.7 | 95.2 | 104.9 | 103.2 | 101.2 | 94.8 | 83.4 |
+| ``20_2300`` | 69.2 | 73.5 | 69.1 | 73.4 | 81.7 | 77.8 | 69.7 | 60.5 |
+| ``28_2300`` | 83.5 | 83.1 | 91.8 | 90.3 | 89.1 | 88.7 | 82.7 | 75.3 |
+
+No cut of two or three chunks a request beats whole requests; whole is 0.935-0.991x the
+default on ``24_L`` and level on ``20_2300``. The model's winner was right on all five, its
+order among the cuts was not (two chunks of ``24_2300`` ahead of the default there, behind it
+here). What to change is the one-wave charge, not the candidates (``one_wave.py``).
 """
 
 import sys
