@@ -9,8 +9,9 @@
 #    one-request items (T0/128: tails over 128 tokens whole, one request a unit) and eight a
 #    unit (T1/256) now that the lean kernel runs the private part beside the shared one
 #    (session 14 measured the limit before the lean kernel: packed 5% faster on gsp's
-#    batch). The packing moves 32 of gsp 4 x 32's 48 items and 128 of the 256-token trees'
-#    160 (CPU plans, session 43); the 320-token tails are packed in no variant (a control).
+#    batch). T0/128 moves 32 of gsp 4 x 32's 48 items at tails of 192 and 256 tokens, 128
+#    of the 1,8,512 trees' 160 and 16 of 1,2,64_1024,256,256's 28 (CPU plans, session 43);
+#    the 128-token tails are packed by T0/128 too, the 320-token ones by no variant.
 #    The target it serves: issue 4's gsp rows (1.921x and 1.349x in session 43);
 # 2. issue 2's kernel benchmark on the Mooncake batches (pat and FlashInfer decode), which
 #    session 43 did not carry the traces for (all four last run in session 23; session 41
