@@ -81,7 +81,10 @@ class TileMenu:
     num_stages: int
     programs_per_sm: int
     tail_tile: int = 0  # the tile that packs several requests' short private tails ...
-    max_packed_tail: int = 256  # ... up to this many tokens each
+    max_packed_tail: int = 256  # ... up to this many tokens each,
+    # or up to this many where the packed items still give each SM a unit: KV heads × items ≥
+    # SMs (ChunkRule.packed_tail_limit; 0 or ≤ max_packed_tail: never)
+    max_packed_long_tail: int = 0
     lean: LeanKernel | None = None  # private items beside shared ones in a second kernel
 
     def __post_init__(self) -> None:
@@ -97,6 +100,8 @@ class TileMenu:
             raise ValueError("num_stages must be at least 1 (0 on a tile: the menu's)")
         if not 0 <= self.tail_tile < len(self.tiles):
             raise ValueError(f"tail_tile {self.tail_tile} is not a tile of the menu")
+        if min(self.max_packed_tail, self.max_packed_long_tail) < 0:
+            raise ValueError("max_packed_tail and max_packed_long_tail must be at least 0")
         if self.lean and not 1 <= self.lean.shared_programs_per_sm <= self.programs_per_sm:
             raise ValueError("lean.shared_programs_per_sm must be 1 .. programs_per_sm")
 
@@ -134,13 +139,23 @@ def private_part_tiles(menu: TileMenu, group_size: int) -> dict[str, int]:
     return out | {"MT": menu.tiles[menu.tail_tile].block_m, "NT": n, "ST": stages}
 
 
-# GQA group -> (tail tile, longest packed tail) of the default d ≤ 128 menu, measured on the
-# H200 over the suite and acceptance trees (benchmarks/experiments/tail_tile/README.md).
+# GQA group -> (tail tile, longest packed tail, longest where the packed items fill the SMs)
+# of the default d ≤ 128 menu, measured on the H200 over the suite and acceptance trees
+# (benchmarks/experiments/tail_tile/README.md).
 # The 16-row tile packs 16 / G tails: 2 at G = 8 and none at G = 16, so there the 32-row tile
 # packs them (4 and 2 a unit). Tails over 128 tokens stay one-request items at G = 2, 8 and
 # 16, where packed they made units of many blocks that outlast the launch; at G = 1 and 4 the
-# packed 256-token tails measured faster than one-request items.
-_TAIL_PACKING = {1: (0, 256), 2: (0, 128), 4: (0, 256), 8: (1, 128), 16: (1, 128)}
+# packed 256-token tails measured faster than one-request items. At G = 4 tails of up to 512
+# are packed too where that leaves at least a unit per SM (gsp 4 × 32's batch at tails of
+# 288-448 tokens: 6-9% faster, with the split; on 1,64_4096,512's 64 requests, 128 units,
+# 7% slower; session 44).
+_TAIL_PACKING = {
+    1: (0, 256, 0),
+    2: (0, 128, 0),
+    4: (0, 256, 512),
+    8: (1, 128, 0),
+    16: (1, 128, 0),
+}
 
 
 def default_tile_menu(head_dim: int, group_size: int = 1, lean: bool = True) -> TileMenu:
@@ -155,7 +170,7 @@ def default_tile_menu(head_dim: int, group_size: int = 1, lean: bool = True) -> 
     # give the 64-key tiles three K/V buffers (112 KB at 64 rows, two programs still fit);
     # the 128-key tile keeps two, as three would not fit twice.
     tiles = (TileConfig(16, 128, num_stages=2), TileConfig(32, 64), TileConfig(64, 64))
-    tail_tile, max_packed_tail = _TAIL_PACKING.get(group_size, (0, 256))
+    tail_tile, max_packed_tail, max_packed_long_tail = _TAIL_PACKING.get(group_size, (0, 256, 0))
     return TileMenu(
         tiles,
         4,
@@ -163,6 +178,7 @@ def default_tile_menu(head_dim: int, group_size: int = 1, lean: bool = True) -> 
         2,
         tail_tile=tail_tile,
         max_packed_tail=max_packed_tail,
+        max_packed_long_tail=max_packed_long_tail,
         lean=LeanKernel() if lean else None,
     )
 

@@ -26,6 +26,7 @@ class LazyState:
     tail_len: np.ndarray  # [R] private tails at the cold plan (R = requests, all with a tail)
     tail_chunk: np.ndarray  # [R] chunk length of each private tile
     tail_packed: np.ndarray  # [R] bool: the tail is read by a packed-tail item
+    tail_max_len: int  # the longest tail the cold plan packed (ChunkRule.packed_tail_limit)
     tail_config_breaks: np.ndarray  # lengths at which a private tile changes config
     class_chunk: list[int]  # [L] chunk length chosen per chunk class
     counts: ChunkCounts  # of the cold plan's tiles
@@ -44,18 +45,19 @@ class LazyState:
     growth: TailGrowth | None = None  # built at the first lazy step
     deltas: _LazyDeltas | None = None  # built at the first lazy step
 
-    def first_invalid_step(self, tail_max_len: int) -> int:
+    def first_invalid_step(self) -> int:
         """The first lazy step s (tails t0 + s long) at which a tail's own length forbids the
         update: a tail whose last chunk was full (t0 + s − 1 ≡ 0 mod its chunk), a length
-        at a config break (t0 + s = break), a packed tail longer than tail_max_len, or tails
-        whose work outgrows the shared tiles' (``ChunkRule.tile_classes``)."""
+        at a config break (t0 + s = break), a packed tail longer than the cold plan's limit
+        (``tail_max_len``), or tails whose work outgrows the shared tiles'
+        (``ChunkRule.tile_classes``)."""
         t0 = self.tail_len
         first = 1 + int(((-t0) % self.tail_chunk).min(initial=1 << 62))
         ahead = self.tail_config_breaks[None, :] - t0[:, None]
         first = min(first, int(ahead[ahead >= 1].min(initial=first)))
         packed = t0[self.tail_packed]
         first = min(first, self.class_steady_steps)
-        return min(first, max(1, tail_max_len + 1 - int(packed.max(initial=-(1 << 62)))))
+        return min(first, max(1, self.tail_max_len + 1 - int(packed.max(initial=-(1 << 62)))))
 
 
 def _same_structure(a: PrefixForest, b: PrefixForest) -> bool:
@@ -85,7 +87,7 @@ def lazy_update(
     ):
         return None
     if state.steps_valid is None:  # once per cold plan; later steps compare two ints
-        state.steps_valid = state.first_invalid_step(rule.tail_max_len)
+        state.steps_valid = state.first_invalid_step()
         state.growth = TailGrowth.of_tails(state.counts, state.tail_len, state.tail_class)
         state.deltas = _LazyDeltas.of_state(state, rule)
     step = state.steps + 1

@@ -104,6 +104,8 @@ class PackScheduler:
             tail_members,
             self.menu.max_packed_tail,
             self.menu.tail_tile,
+            long_tail_max_len=self.menu.max_packed_long_tail,
+            num_sms=num_sms,
             private_configs=frozenset(
                 self._kv_options[int(self._config_for_rows[group_size])][1].tolist()
             ),

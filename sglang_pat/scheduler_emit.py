@@ -124,11 +124,15 @@ def emit_plan(
     # per item, in runs of consecutive requests (their member rows must be contiguous).
     if rule.tail_members >= 2:  # tile 0's tails of one chunk (len ≤ its chunk), short enough
         tail_chunk0 = class_chunk[num_classes - rule.num_configs]  # class 0, or C when apart
-        tail_packed = (config[num_shared:] == 0) & (
-            tile_len[num_shared:] <= min(rule.tail_max_len, tail_chunk0)
-        )
+        tail_len = tile_len[num_shared:]
+        packable = (config[num_shared:] == 0) & (tail_len <= tail_chunk0)
+        tail_max_len = rule.tail_max_len
+        if max_tail > tail_max_len:  # longer tails may be packed too (ChunkRule)
+            tail_max_len = rule.packed_tail_limit(tail_len[packable])
+        tail_packed = packable & (tail_len <= tail_max_len)
         packed_tiles = tail_packed.nonzero()[0] + num_shared
     else:
+        tail_max_len = 0
         tail_packed = np.zeros(num_tiles - num_shared, dtype=bool)
         packed_tiles = tail_packed.nonzero()[0]
     num_packed = packed_tiles.shape[0]
@@ -250,6 +254,7 @@ def emit_plan(
         tail_len=tile_len[num_shared:],
         tail_chunk=tile_chunk[num_shared:],
         tail_packed=tail_packed,
+        tail_max_len=tail_max_len,
         tail_config_breaks=tail_config_breaks,
         class_chunk=class_chunk,
         counts=counts,

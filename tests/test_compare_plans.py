@@ -34,8 +34,8 @@ def test_a_copy_of_the_planner_emits_the_same_plans(tmp_path) -> None:
 
 
 def test_a_changed_packing_rule_is_reported(tmp_path) -> None:
-    """Short tails one token shorter than the chunk limit stop being packed."""
-    edit = ("tile_len[num_shared:] <= min(", "tile_len[num_shared:] < min(")
+    """Tails exactly as long as the packing limit stop being packed."""
+    edit = ("packable & (tail_len <= tail_max_len)", "packable & (tail_len < tail_max_len)")
     other = compare_plans.import_other_scheduler(copy_planner(tmp_path, edit))
     _, difference = compare_plans.compare(other, forests_per_shape=100, lazy_steps=2, seed=1)
     assert difference is not None

@@ -132,6 +132,18 @@ def test_tails_packed_in_a_tail_tile_other_than_tile_0(group: int) -> None:
     assert_close(out, reference_decode(kv, 64**-0.5), torch.float16)
 
 
+@pytest.mark.parametrize("lean", ["off", "always"])
+def test_long_tails_packed(lean: str) -> None:
+    """At G = 4 tails of 257-512 tokens are packed four a unit where the units cover the SMs
+    (``TileMenu.max_packed_long_tail``): the packed units' members read 300-token tails."""
+    forest = PrefixForest.from_tree_spec("1,8_32,300")
+    kv = make_batch(forest, num_q_heads=8, num_kv_heads=2, head_dim=64, dtype=torch.float16)
+    out, plan = run_decoder(forest, kv, min_chunk=512, lean=lean)
+    packed = plan.items[plan.items[:, 4] < 0]
+    assert packed[:, 3].tolist() == [4, 4] and (packed[:, 1] == 300).all()
+    assert_close(out, reference_decode(kv, 64**-0.5), torch.float16)
+
+
 @pytest.mark.parametrize("paged_view", [False, True], ids=["3d", "4d"])
 @pytest.mark.parametrize("page_size", [1, 16])
 def test_page_sizes(page_size: int, paged_view: bool) -> None:

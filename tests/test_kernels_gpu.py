@@ -82,6 +82,7 @@ def pat_decode(forest, kv, logit_cap: float = 0.0, lean: str = "gated"):
         "1,4,8,64_32,256,256,33",
         "2,8,16,64_256,128,64,17",
         "1,256_2048,32",
+        "4,128_512,300",  # at G = 4: 300-token tails packed (max_packed_long_tail)
         "16_1328",
         "1_1",
     ],
@@ -94,7 +95,8 @@ def test_matches_sglang_triton(tree: str, heads: tuple[int, int], dtype: torch.d
 
 @pytest.mark.parametrize("heads", [(32, 32), (32, 8), (64, 8), (16, 8)], ids=str)
 @pytest.mark.parametrize(
-    "tree", ["1,64_4096,512", "1,4,8,64_32,256,256,33", "1,256_2048,32", "4,32_1024,100"]
+    "tree",
+    ["1,64_4096,512", "1,4,8,64_32,256,256,33", "1,256_2048,32", "4,32_1024,100", "4,128_512,300"],
 )
 def test_lean_kernel_matches_sglang_triton(tree: str, heads: tuple[int, int]) -> None:
     """The lean kernel forked beside the pack kernel (a side stream, eager) on every plan with

@@ -27,6 +27,7 @@ SHAPES = [  # (group, head_dim, num_sms, menu, cost)
     (16, 256, 132, None, CostModel(dot_flops_per_us=1e9)),
     (2, 128, 2, default_tile_menu(128), CostModel(item_overhead_bytes=1e6)),
     (8, 128, 8, None, CostModel(item_overhead_bytes=0.0, merge_overhead_bytes=0.0)),
+    (4, 128, 2, None, None),  # few SMs: tails of up to 512 tokens packed (max_packed_long_tail)
 ]
 
 
@@ -235,6 +236,50 @@ def test_short_tails_pack_in_the_menus_tail_tile() -> None:
     packed, single = items[items[:, 4] < 0], items[(items[:, 3] == 1) & (items[:, 4] >= 0)]
     assert packed[:, 5].tolist() == [1, 1] and packed[:, 3].tolist() == [4, 1]
     assert single[:, 5].tolist() == [0] and single[:, 1].tolist() == [232]
+
+
+@pytest.mark.parametrize(
+    "spec, packed_items",
+    [
+        ("4,128_4096,320", [4] * 32),  # 32 items x 8 KV heads: 256 units for 132 SMs
+        ("1,68_4096,448", [4] * 17),  # 136 units
+        ("1,64_4096,320", []),  # 128 units: the tails stay one-request items
+        ("1,128_4096,600", []),  # over 512 tokens
+        ("1,64_4096,200", [4] * 16),  # up to 256 tokens packed at any count
+    ],
+)
+def test_long_tails_pack_where_the_packed_units_cover_the_sms(spec: str, packed_items) -> None:
+    """At G = 4 tails of 257-512 tokens are packed four a unit only where the packed units
+    give each SM one at least (ChunkRule.packed_tail_limit)."""
+    planner = PackScheduler(num_kv_heads=8, group_size=4, head_dim=128, num_sms=132)
+    forest = PrefixForest.from_tree_spec(spec)
+    plan = planner.plan(forest, np.arange(forest.num_requests))
+    packed = plan.items[plan.items[:, 4] < 0]
+    assert packed[:, 3].tolist() == packed_items
+    tail = int(forest.seq_lens[0] - forest.node_end.max())
+    assert (packed[:, 1] == tail).all()
+    if not packed_items:  # one item (or more, chunked) a request
+        private = plan.items[plan.num_shared_items :]
+        assert (private[:, 3] == 1).all() and private.shape[0] >= forest.num_requests
+
+
+@pytest.mark.parametrize("spec", ["1,40_256,480", "1,8,40_256,64,250", "2,30_128,500"])
+def test_lazy_update_across_the_long_packed_tail_limit(spec: str) -> None:
+    """Tails packed under the long limit (few SMs, so few units cover them) grow past 512
+    tokens: the lazy update stops there, and every step equals the cold plan."""
+    forest = PrefixForest.from_tree_spec(spec)
+    pool = np.arange(forest.num_requests) + 1
+    lazy, cold = scheduler(SHAPES[-1]), scheduler(SHAPES[-1])
+    packed_lengths, outcomes = set(), set()
+    for _ in range(300):
+        plan = lazy.plan(forest, pool)
+        outcomes.add(lazy.last_plan_was_lazy)
+        assert plan.same_as(cold.plan_cold(forest, pool))
+        items = plan.items
+        packed_lengths |= set(items[items[:, 4] < 0, 1].tolist())
+        forest = dataclasses.replace(forest, seq_lens=forest.seq_lens + 1)
+    assert outcomes == {True, False}
+    assert max(packed_lengths) == 512, "tails up to 512 tokens are packed, no longer ones"
 
 
 def test_private_units_queue_behind_the_shared_ones() -> None:

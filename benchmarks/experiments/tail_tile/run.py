@@ -4,10 +4,11 @@ python run.py [--heads 32,8 --heads 64,8 ...] [--variants T0/256,T1/256,...] [SH
 (default shapes: the suite's trees with sharing and the acceptance shapes)
 
 A variant ``T<tile>/<len>`` packs tails of up to ``len`` tokens with the menu's tile ``tile``
-(longer ones stay one-request items of tile 0); ``default`` is the planner's default menu for
-the shape's GQA group. T0/256 was the default before the tail tile existed. Each shape's
-variants are timed side by side (pack + merge, CUDA graph, L2 flushed, alternated twice, the
-best kept) and their outputs compared with the first variant's.
+(longer ones stay one-request items of tile 0, whatever ``TileMenu.max_packed_long_tail``
+says); ``default`` is the planner's default menu for the shape's GQA group. T0/256 was the
+default before the tail tile existed. Each shape's variants are timed side by side (pack +
+merge, CUDA graph, L2 flushed, alternated twice, the best kept) and their outputs compared
+with the first variant's.
 """
 
 from __future__ import annotations
@@ -34,13 +35,20 @@ def shapes(heads: list[str]) -> list[str]:
 
 
 def decoder_for(batch, variant: str):
-    if variant == "default":
-        return make_decoder(batch)
-    tile, length = (int(x) for x in variant[1:].split("/"))
+    packing, _, force = variant.partition("+")
     group = batch.q.shape[1] // batch.k.shape[1]
-    menu = dataclasses.replace(
-        default_tile_menu(HEAD_DIM, group), tail_tile=tile, max_packed_tail=length
-    )
+    menu = default_tile_menu(HEAD_DIM, group)
+    if packing != "default":
+        tile, length = (int(x) for x in packing[1:].split("/"))
+        menu = dataclasses.replace(
+            menu, tail_tile=tile, max_packed_tail=length, max_packed_long_tail=0
+        )
+    if force == "split":
+        assert menu.lean is not None
+        always = dataclasses.replace(menu.lean, gate=None, min_graph_batch=1)
+        menu = dataclasses.replace(menu, lean=always)
+    elif force:
+        raise ValueError(f"variant {variant!r}: the only suffix is +split")
     return make_decoder(batch, menu)
 
 
