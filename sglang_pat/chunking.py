@@ -220,10 +220,11 @@ class ChunkRule:
         self.token_cost_list: list[float] = self.token_cost.tolist()  # for the per-step loop
         self.num_configs = self.token_cost.shape[0]
 
-    def packed_tail_limit(self, packable_len: np.ndarray) -> int:
-        """The longest tail a plan packs, given its tails that may be packed (tile 0's, of one
-        chunk): ``long_tail_max_len`` where the packed items of those up to that long hold a
-        unit per SM at least (items × KV heads ≥ SMs), else ``tail_max_len``.
+    def packed_tail_limit(self, tail_len: np.ndarray, packable: np.ndarray) -> int:
+        """The longest tail a plan packs, given its tails' lengths and which of them may be
+        packed (tile 0's, of one chunk): ``long_tail_max_len`` where the packed items of those
+        up to that long hold a unit per SM at least (items × KV heads ≥ SMs), else
+        ``tail_max_len``.
 
         Packed, four 288-448-token tails read one after another in a unit, which beats four
         one-request units where the units still cover the SMs (gsp 4 × 32's 128 tails: 256
@@ -232,7 +233,7 @@ class ChunkRule:
         tails grow, fewer stay under either limit, so a lazy update keeps the cold plan's."""
         if self.long_tail_max_len <= self.tail_max_len:
             return self.tail_max_len
-        packed = int(np.count_nonzero(packable_len <= self.long_tail_max_len))
+        packed = int(np.count_nonzero(packable & (tail_len <= self.long_tail_max_len)))
         items = -(-packed // self.tail_members)
         if items * self.num_kv_heads >= self.num_sms:
             return self.long_tail_max_len

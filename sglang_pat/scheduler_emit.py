@@ -128,7 +128,7 @@ def emit_plan(
         packable = (config[num_shared:] == 0) & (tail_len <= tail_chunk0)
         tail_max_len = rule.tail_max_len
         if max_tail > tail_max_len:  # longer tails may be packed too (ChunkRule)
-            tail_max_len = rule.packed_tail_limit(tail_len[packable])
+            tail_max_len = rule.packed_tail_limit(tail_len, packable)
         tail_packed = packable & (tail_len <= tail_max_len)
         packed_tiles = tail_packed.nonzero()[0] + num_shared
     else:
