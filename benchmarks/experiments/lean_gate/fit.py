@@ -5,11 +5,12 @@
 Each shape's plan is rebuilt on the CPU (the planner is deterministic; the row's SM count)
 and turned into ``PlanWork``. A row whose plan has changed since it was measured (another
 item count, e.g. the long packed tails of session 44) is left out: its times are another
-plan's. The three time models are fitted by relative least squares to the measured times of
-the shared part alone, the private part alone and the one launch. Then (overlap, margin) are
-scanned: the geometric mean of the chosen time over the one launch's, the shapes that lose
-over 2%, and the same with each shape's models fitted without it (leave-one-out). Last, the
-table of the product's ``LeanGate()`` choices.
+plan's. A shape measured again in a later file replaces its earlier row. The three time
+models are fitted by relative least squares to the measured times of the shared part alone,
+the private part alone and the one launch. Then (overlap, margin) are scanned: the geometric
+mean of the chosen time over the one launch's, the shapes that lose over 2%, and the same
+with each shape's models fitted without it (leave-one-out). Last, the table of the product's
+``LeanGate()`` choices.
 """
 
 from __future__ import annotations
@@ -87,7 +88,8 @@ def main() -> None:
     parser.add_argument("results", type=Path, nargs="+", help="exp.py's JSON lines, merged")
     args = parser.parse_args()
     rows = [json.loads(line) for path in args.results for line in path.read_text().splitlines()]
-    rows = [r for r in rows if "us" in r]
+    # A shape measured again (a later file) replaces its earlier row.
+    rows = list({r["shape"]: r for r in rows if "us" in r}.values())
     fresh = []
     for row in rows:
         try:
