@@ -147,7 +147,7 @@ def private_part_tiles(menu: TileMenu, group_size: int) -> dict[str, int]:
 # 16, where packed they made units of many blocks that outlast the launch; at G = 1 and 4 the
 # packed 256-token tails measured faster than one-request items. At G = 4 tails of up to 512
 # are packed too where that leaves at least a unit per SM (gsp 4 × 32's batch at tails of
-# 288-448 tokens: 6-9% faster, with the split; on 1,64_4096,512's 64 requests, 128 units,
+# 288-448 tokens: 7-8% faster, with the split; on 1,64_4096,512's 64 requests, 128 units,
 # 7% slower; session 44).
 _TAIL_PACKING = {
     1: (0, 256, 0),
