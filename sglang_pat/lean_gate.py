@@ -41,9 +41,13 @@ Rows whose plans have changed since they were measured are left out: 6 of 85.
 - The gated choice takes 0.943× the one launch's time (geometric mean; 0.946× with each
   shape's time models refitted without it). Always splitting takes 0.988×, the best choice
   per shape 0.934×, and session 24's coefficients 0.970×.
-- Three shapes lose 3–14% (``1,2,64_1024,256,256`` at (32, 8): 1.14); of the suite and
-  acceptance shapes, seven choose otherwise than with session 24's coefficients, at a
-  geometric mean of 1.003× their time then (the worked example 1.03×).
+- Three shapes lose 3–14% (``1,2,64_1024,256,256`` at (32, 8): 1.14).
+- What it cost where it chose otherwise than session 24's coefficients (kernel benchmark at
+  514de5a against session 43's): the worked example 61.7 → 65.7 µs (now kept whole),
+  ``1,2,64_1024,256,256`` 41.2 → 46.5 at (32, 8) and 43.5 → 50.3 at (64, 8) (the latter a
+  row the fit left out as stale); the suite's geometric mean over FlashInfer decode 2.696× →
+  2.676×. Served, gsp 4 × 32 went from 1.921× to 1.980× flashinfer and gsp defaults from
+  1.349× to 1.410×, with the long tails packed.
 """
 
 from __future__ import annotations
