@@ -8,11 +8,13 @@ into ``out`` (a tensor, or a dict whose ``"out"`` it sets), or None when it cann
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import torch
 from workloads import Workload, page_table, workload_for
 
-from sglang_pat.cost_model import default_tile_menu
+from sglang_pat.cost_model import TileMenu, default_tile_menu
 from sglang_pat.decoder import PatDecoder
 
 PAGE = 16
@@ -47,6 +49,15 @@ class Batch:
         unique_tokens = int(np.unique(slots[positions[None, :] < lens[:, None]]).shape[0])
         self.unique_tokens = unique_tokens
         self.unique_bytes = unique_tokens * num_kv_heads * HEAD_DIM * 2 * 2 + 2 * self.q.numel() * 2
+
+
+def splitting_every_plan(menu: TileMenu) -> TileMenu:
+    """``menu`` with its lean kernel's gate off: every plan with shared and private items goes
+    to the two launches, at any batch size (experiments that time the split itself)."""
+    if menu.lean is None:
+        raise ValueError("menu: has no lean kernel")
+    lean = dataclasses.replace(menu.lean, gate=None, min_graph_batch=1)
+    return dataclasses.replace(menu, lean=lean)
 
 
 def batch_for(shape: str) -> Batch:

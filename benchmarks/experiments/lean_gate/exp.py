@@ -23,22 +23,18 @@ sys.path.insert(0, str(HERE.parents[1]))
 
 
 def one(shape: str, rounds: int) -> dict:
-    import dataclasses
-
     import numpy as np
     import torch
     from graph_timing import decoders_side_by_side
-    from providers import HEAD_DIM, batch_for, make_decoder
+    from providers import HEAD_DIM, batch_for, make_decoder, splitting_every_plan
 
     from sglang_pat.cost_model import default_tile_menu
     from sglang_pat.decoder import device_sm_count
 
     batch = batch_for(shape)
-    one_launch = default_tile_menu(HEAD_DIM, batch.q.shape[1] // batch.k.shape[1], lean=False)
-    lean = default_tile_menu(HEAD_DIM, batch.q.shape[1] // batch.k.shape[1])
-    assert lean.lean is not None  # every plan with both kinds of item splits: no gate
-    always = dataclasses.replace(lean.lean, gate=None, min_graph_batch=1)  # any batch too
-    split = dataclasses.replace(lean, lean=always)
+    group = batch.q.shape[1] // batch.k.shape[1]
+    one_launch = default_tile_menu(HEAD_DIM, group, lean=False)
+    split = splitting_every_plan(default_tile_menu(HEAD_DIM, group))  # no gate, any batch
     decoders = {"pat": make_decoder(batch, one_launch), "lean": make_decoder(batch, split)}
     plan = decoders["lean"].plan
     assert plan is not None

@@ -22,7 +22,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from graph_timing import decoders_side_by_side  # noqa: E402
-from providers import HEAD_DIM, batch_for, make_decoder  # noqa: E402
+from providers import HEAD_DIM, batch_for, make_decoder, splitting_every_plan  # noqa: E402
 from workloads import ACCEPTANCE_EXTRA, TREE_SUITE, WIDE_FANOUT, WORKED_EXAMPLE  # noqa: E402
 
 from sglang_pat.cost_model import default_tile_menu  # noqa: E402
@@ -44,9 +44,7 @@ def decoder_for(batch, variant: str):
             menu, tail_tile=tile, max_packed_tail=length, max_packed_long_tail=0
         )
     if force == "split":
-        assert menu.lean is not None
-        always = dataclasses.replace(menu.lean, gate=None, min_graph_batch=1)
-        menu = dataclasses.replace(menu, lean=always)
+        menu = splitting_every_plan(menu)
     elif force:
         raise ValueError(f"variant {variant!r}: the only suffix is +split")
     return make_decoder(batch, menu)
