@@ -40,7 +40,9 @@ MODELS = {  # name: (measured key, features of a PlanWork)
 }
 
 
-def work_of(row: dict) -> PlanWork | None:
+def work_of(row: dict) -> tuple[int, PlanWork | None]:
+    """The row's shape planned again: its item count, and its ``PlanWork`` (None without both
+    kinds of item)."""
     spec, _, heads = row["shape"].partition("@")
     q_heads, kv_heads = map(int, (heads or "32,8").split(","))
     group = q_heads // kv_heads
@@ -51,15 +53,10 @@ def work_of(row: dict) -> PlanWork | None:
         menu=menu,
     )  # fmt: skip
     plan = scheduler.plan(forest, np.arange(forest.num_requests))
-    if not 0 < plan.num_shared_items < plan.items.shape[0]:
-        return None
-    if plan.items.shape[0] != row["items"]:
-        raise StalePlan(row["shape"])
-    return scheduler.plan_work(plan)
-
-
-class StalePlan(Exception):
-    """The planner now plans the shape otherwise than when it was measured."""
+    num_items = plan.items.shape[0]
+    if not 0 < plan.num_shared_items < num_items:
+        return num_items, None
+    return num_items, scheduler.plan_work(plan)
 
 
 def fit(rows: list[dict]) -> LeanGate:
@@ -92,12 +89,11 @@ def main() -> None:
     rows = list({r["shape"]: r for r in rows if "us" in r}.values())
     fresh = []
     for row in rows:
-        try:
-            row["work"] = work_of(row)
-        except StalePlan:
+        num_items, row["work"] = work_of(row)
+        if num_items == row["items"]:
+            fresh.append(row)
+        else:
             print(f"left out: {row['shape']} (planned otherwise since it was measured)")
-            continue
-        fresh.append(row)
     rows = fresh
     split_rows = [r for r in rows if r["work"] is not None and "shared-part" in r["us"]]
     gate = fit(split_rows)
