@@ -78,7 +78,7 @@ def _merge_unrolled_kernel(
             denom = denom * scale + (w0 + w1) + (w2 + w3)
             acc = acc * scale[:, None] + (w0[:, None] * p0 + w1[:, None] * p1)
             acc += w2[:, None] * p2 + w3[:, None] * p3
-        elif UNROLL == 2:
+        else:  # UNROLL == 2
             l0, p0 = _slot(partial_o_ptr, partial_lse_ptr, start, last, heads, mask_h, mask,
                            offs_dv, stride_po_slot, stride_po_head, stride_pl_slot)  # fmt: skip
             l1, p1 = _slot(partial_o_ptr, partial_lse_ptr, start + 1, last, heads, mask_h, mask,
@@ -88,14 +88,6 @@ def _merge_unrolled_kernel(
             w0, w1 = tl.exp(l0 - m_new), tl.exp(l1 - m_new)
             denom = denom * scale + (w0 + w1)
             acc = acc * scale[:, None] + (w0[:, None] * p0 + w1[:, None] * p1)
-        else:
-            l0, p0 = _slot(partial_o_ptr, partial_lse_ptr, start, last, heads, mask_h, mask,
-                           offs_dv, stride_po_slot, stride_po_head, stride_pl_slot)  # fmt: skip
-            m_new = tl.maximum(m, l0)
-            scale = tl.exp(m - m_new)
-            w0 = tl.exp(l0 - m_new)
-            denom = denom * scale + w0
-            acc = acc * scale[:, None] + w0[:, None] * p0
         m = m_new
     tl.store(
         o_ptr + batch.to(tl.int64) * stride_ob + heads[:, None] * stride_oh + offs_dv[None, :],
@@ -105,17 +97,23 @@ def _merge_unrolled_kernel(
 
 
 def merge_variant(block_h: int, unroll: int):
-    """A function with ``merge_states``' signature that merges with this kernel, except the
-    PDL and one-request builds (small batches), which it leaves to the product's merge."""
+    """A function with ``merge_states``' signature that merges ``block_h`` heads a program and
+    loads ``unroll`` slots at once. ``unroll`` 1 is the product's kernel with that head block;
+    the PDL and one-request builds (small batches) are left to the product's merge."""
     if unroll not in (1, 2, 4):
         raise ValueError(f"unroll must be 1, 2 or 4, got {unroll}")
 
     def merge(o: torch.Tensor, partial_o: torch.Tensor, partial_lse: torch.Tensor,
               req_partial_indptr: torch.Tensor, check: bool = True, pdl: bool = False,
               slots_at_once: bool = False) -> None:  # fmt: skip
-        if pdl or slots_at_once or o.shape[0] == 0:
-            launch.merge_states(o, partial_o, partial_lse, req_partial_indptr, check=check,
-                                pdl=pdl, slots_at_once=slots_at_once)  # fmt: skip
+        if pdl or slots_at_once or o.shape[0] == 0 or unroll == 1:
+            heads = launch.MERGE_HEADS  # read by the launcher's grid and BLOCK_H
+            launch.MERGE_HEADS = block_h if unroll == 1 else heads
+            try:
+                launch.merge_states(o, partial_o, partial_lse, req_partial_indptr, check=check,
+                                    pdl=pdl, slots_at_once=slots_at_once)  # fmt: skip
+            finally:
+                launch.MERGE_HEADS = heads
             return
         heads = min(block_h, triton.next_power_of_2(o.shape[1]))
         _merge_unrolled_kernel[(o.shape[0], triton.cdiv(o.shape[1], heads))](

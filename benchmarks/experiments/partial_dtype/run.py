@@ -4,11 +4,12 @@
 
 Every request with more than one partial writes each partial's O (normalized, so bounded by
 its V rows) to ``decoder.partial_o`` and the merge reads it back: fp32 today, 512 bytes a
-(slot, q head) at d = 128. On gsp 4 x 32's batch (128 requests, five partials each) that is
-about 10.5 MB written and read again a layer. Per shape, in its own process, side by side
+(slot, q head) at d = 128. On gsp 4 x 32's batch (128 requests, three partials each) that is
+about 6.3 MB written and read again a layer. Per shape, in its own process, side by side
 (pack + merge, CUDA graph, L2 flushed, as ``bench_kernels.py``): the product's decoder with
-fp32, bf16 and fp16 partial O (the LSE stays fp32), and each output's max |difference| from
-a float64 PyTorch reference and from the fp32 decoder's output. One JSON line a shape.
+fp32, bf16 and fp16 partial O (the LSE stays fp32). Each output's max |difference| from the
+kernel tests' PyTorch reference (fp32; session 45's run used a float64 copy of it) and from
+the fp32 decoder's output. One JSON line a shape.
 """
 
 from __future__ import annotations
@@ -25,19 +26,12 @@ PACK_ONLY = os.environ.get("PACK_ONLY") == "1"  # also time each decoder's pack 
 
 
 def reference(batch):
-    """Float64 attention of each request over its KV rows (the batch's slot lists)."""
-    import torch
+    """The kernel tests' PyTorch reference (fp32, on the CPU) on the benchmark batch."""
+    sys.path.insert(0, str(HERE.parents[2] / "tests"))
+    from helpers import KVBatch, reference_decode
 
-    q = batch.q.double()
-    group = batch.q.shape[1] // batch.k.shape[1]
-    out = torch.empty_like(q)
-    for b in range(q.shape[0]):
-        slots = batch.req_to_token[int(batch.pool_rows[b]), : int(batch.seq_lens[b])].long()
-        k = batch.k[slots].double().repeat_interleave(group, dim=1)  # [n, Hq, d]
-        v = batch.v[slots].double().repeat_interleave(group, dim=1)
-        scores = torch.einsum("hd,nhd->hn", q[b], k) * batch.sm_scale
-        out[b] = torch.einsum("hn,nhd->hd", torch.softmax(scores, dim=-1), v)
-    return out
+    kv = KVBatch(batch.q, batch.k, batch.v, batch.req_to_token, batch.pool_rows, batch.seq_lens)
+    return reference_decode(kv, batch.sm_scale).to(batch.q.device)
 
 
 def accept_16_bit_partials() -> None:
@@ -67,19 +61,17 @@ def one(shape: str, rounds: int) -> dict:
     accept_16_bit_partials()
 
     batch = batch_for(shape)
-    torch_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}
-    decoders = {}
-    for name in DTYPES:
+    torch_dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+    def decoder_with(name: str, merge: bool = True):
         decoder = make_decoder(batch)
-        if name in torch_dtype:
-            decoder.partial_o = decoder.partial_o.to(torch_dtype[name])
-        decoders[name] = decoder
-        if PACK_ONLY:  # the same decoder without its merge: pack + merge less this = merge
-            decoder = make_decoder(batch)
-            if name in torch_dtype:
-                decoder.partial_o = decoder.partial_o.to(torch_dtype[name])
-            decoder.merge_needed = False
-            decoders[f"{name}-pack"] = decoder
+        decoder.partial_o = decoder.partial_o.to(torch_dtype[name])
+        decoder.merge_needed = merge
+        return decoder
+
+    decoders = {name: decoder_with(name) for name in DTYPES}
+    if PACK_ONLY:  # the same decoders without their merge: pack + merge less this = merge
+        decoders |= {f"{name}-pack": decoder_with(name, merge=False) for name in DTYPES}
     plan = decoders["fp32"].plan
     assert plan is not None
     flush = torch.empty(2**28, dtype=torch.uint8, device="cuda")
@@ -92,7 +84,7 @@ def one(shape: str, rounds: int) -> dict:
         splits=bool(decoders["fp32"].splits),
         us={name: float(np.median(t)) for name, t in times.items()},
         max_abs_out=float(ref.abs().max()),
-        diff_ref={n: float((outs[n].double() - ref).abs().max()) for n in DTYPES},
+        diff_ref={n: float((outs[n].float() - ref).abs().max()) for n in DTYPES},
         diff_fp32={n: float((outs[n].float() - outs["fp32"].float()).abs().max()) for n in DTYPES},
     )
 
