@@ -3,7 +3,8 @@
 Per step, outside any CUDA graph: the ``ForwardBatch.init_new`` patch stages the batch's
 PrefixForest (built from the radix tree, see ``radix.py``) with ``stage_batch``; the metadata
 hook (``init_forward_metadata`` eager, ``init_forward_metadata_out_graph`` before capture and
-every replay) plans and uploads. Per layer, ``forward_decode`` writes the new K/V and launches
+every replay) plans and uploads; a replay of a graph that pat decodes skips triton's decode
+metadata, which nothing in it reads. Per layer, ``forward_decode`` writes the new K/V and launches
 the fixed-grid kernels only. Prefill, extend, idle and speculative batches, and any layer or
 configuration the kernels do not cover, go to ``TritonAttnBackend`` unchanged.
 """
@@ -88,6 +89,7 @@ class PatAttnBackend(TritonAttnBackend):
         self.decoder: PatDecoder | None = None
         self._staged: tuple[tuple[str, ...], PrefixForest, np.ndarray] | None = None
         self._pat_step = False
+        self._triton_decodes_layers = False  # see _replay_reads_pat_only
         self._missing_forest_logged = False
         self._forests = RadixForestBuilder()
         self._plan_us = np.zeros(PLAN_TIMES_LOGGED_EVERY)
@@ -254,8 +256,27 @@ class PatAttnBackend(TritonAttnBackend):
         self._plan(forward_batch, for_graph=False)
 
     def init_forward_metadata_out_graph(self, forward_batch: Any, in_capture: bool = False):
-        super().init_forward_metadata_out_graph(forward_batch, in_capture)
+        if in_capture or not self._replay_reads_pat_only(forward_batch):
+            super().init_forward_metadata_out_graph(forward_batch, in_capture)
         self._plan(forward_batch, for_graph=True)
+
+    def _replay_reads_pat_only(self, forward_batch: Any) -> bool:
+        """Whether the decode graph about to replay reads none of triton's decode metadata, so
+        that refilling it can be skipped: its KV indices over every request's whole length, their
+        cumsum and split counts are 4 kernels and ~12 µs a step on the H200 at 128 requests of
+        ~4,300 tokens (session 45's profile), which nothing in a pat-decoded graph reads. True
+        when every captured layer decoded through pat (``_triton_decodes_layers``), triton's
+        write-location helpers have nothing to fill (no unified or sliding-window KV pool) and
+        verification mode, which runs triton's decode in the graph, is off."""
+        return (
+            self.decoder is not None
+            and forward_batch.forward_mode.is_decode()
+            and forward_batch.spec_info is None
+            and not self._verify
+            and not self._triton_decodes_layers
+            and self._translate_kv_loc is None
+            and not self.use_sliding_window_kv_pool
+        )
 
     # ------------------------------------------------------------------ per layer
 
@@ -278,6 +299,9 @@ class PatAttnBackend(TritonAttnBackend):
             or layer.xai_temperature_len > 0
             or (layer.sliding_window_size is not None and layer.sliding_window_size > -1)
         ):
+            # A decode layer of a pat step that triton takes: graphs captured with it read
+            # triton's metadata, which every replay must then refill.
+            self._triton_decodes_layers |= self._pat_step
             return super().forward_decode(
                 q, k, v, layer, forward_batch, save_kv_cache, sinks, score_mod, aux_tensors
             )

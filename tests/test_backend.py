@@ -71,6 +71,7 @@ def backend(monkeypatch):
         self.use_mla, self.sliding_window_size, self.dcp_size = False, None, 1
         self.num_head, self.num_kv_head, self.v_head_dim = NUM_HEADS, NUM_KV_HEADS, HEAD_DIM
         self.device = torch.device("cpu")
+        self._translate_kv_loc, self.use_sliding_window_kv_pool = None, False
         self.req_to_token = model_runner.req_to_token_pool.req_to_token
         self.token_to_kv_pool = SimpleNamespace(
             get_key_buffer=lambda layer_id: "K", get_value_buffer=lambda layer_id: "V"
@@ -191,6 +192,60 @@ def test_graph_steps_name_the_graphs_batch_size(backend) -> None:
     ((forest, pool_rows, for_graph),) = backend.decoder.plans
     assert for_graph and forest.num_requests == 4 and pool_rows == [3, 4, 5, 6]
     assert backend.decoder.graph_batches == [8]
+    assert backend.calls == []  # a replay of a pat-decoded graph: no triton metadata
+
+
+def graph_step(backend, batch, *, in_capture: bool, layers: tuple | None = None) -> None:
+    """One decode step of a graph: the metadata hook (capture or replay), then its layers
+    (default: one that pat decodes)."""
+    backend.stage_batch(batch)
+    fb = forward_batch("DECODE", batch)
+    backend.init_forward_metadata_out_graph(fb, in_capture=in_capture)
+    for each in layers or (layer(),):
+        backend.forward(*qkv(len(batch.reqs)), each, fb)
+
+
+def test_replays_skip_triton_metadata_only_where_no_layer_reads_it(backend) -> None:
+    """A capture always fills triton's decode metadata; a replay skips it while every captured
+    layer decoded through pat, and fills it again once a layer of a pat step went to triton
+    (that layer's graph nodes read it)."""
+    batch = radix_batch(PROMPTS)
+    graph_step(backend, batch, in_capture=True)
+    graph_step(backend, batch, in_capture=False)
+    assert backend.calls == ["triton-meta-graph", "write-kv", "write-kv"]
+    assert len(backend.decoder.plans) == 2 and backend.decoder.forwards == [0.125] * 2
+    backend.calls.clear()
+    graph_step(backend, batch, in_capture=True, layers=(layer(), layer(sliding_window_size=64)))
+    graph_step(backend, batch, in_capture=False)
+    assert backend.calls == [
+        "triton-meta-graph", "write-kv", "triton-decode", "triton-meta-graph", "write-kv"
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "setting",
+    ["verify", "spec", "unified pool", "sliding-window pool", "unsupported", "idle"],
+)
+def test_replays_fill_triton_metadata_where_it_may_be_read(backend, setting) -> None:
+    """Verification (triton decodes beside pat in the graph), speculative and idle batches,
+    models pat does not decode, and KV pools whose write locations triton's hook translates
+    keep triton's metadata on every replay."""
+    batch = radix_batch(PROMPTS)
+    backend.stage_batch(batch)
+    fb = forward_batch("DECODE", batch)
+    if setting == "verify":
+        backend._verify = True
+    elif setting == "spec":
+        fb.spec_info = object()
+    elif setting == "unified pool":
+        backend._translate_kv_loc = lambda loc: loc
+    elif setting == "sliding-window pool":
+        backend.use_sliding_window_kv_pool = True
+    elif setting == "unsupported":
+        backend.decoder = None
+    else:
+        fb.forward_mode = Mode("IDLE")
+    backend.init_forward_metadata_out_graph(fb)
     assert backend.calls == ["triton-meta-graph"]
 
 
