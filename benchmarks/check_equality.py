@@ -19,12 +19,18 @@ Verdicts per (variant, pair):
 - ``attention``: every pat server runs with ``SGLANG_PAT_VERIFY=1``: each decode layer of each
   served step also runs triton's decode on the same inputs, and the largest gap is logged.
   Pass: max |pat - triton| / (1 + |triton|) <= 0.04, the kernel tests' bf16 tolerance.
+``--plain-pat`` adds, per variant, a pat server without verification (``-pat-plain``), compared
+by tokens with the verified pat server: its replayed graphs skip triton's decode metadata,
+which verification keeps. Verification leaves pat's outputs as they are, so where both servers
+batch the prompts alike, their tokens must be identical (batched otherwise, the plans and so
+the roundings differ, and this model's tokens diverge).
 ``--negative-control S`` adds a pat server whose softmax scale is off by the factor S; it must
 fail, which shows the check can see a wrong kernel. ``--compare pat,flashinfer`` also compares
 flashinfer with triton: the noise floor of the token verdicts.
 
     python benchmarks/check_equality.py --out DIR [--variant default ...] [--weights hf]
-        [--negative-control 1.05] [--parallel 4] [--tp 1] [--compare pat,flashinfer]
+        [--negative-control 1.05] [--plain-pat] [--parallel 4] [--tp 1]
+        [--compare pat,flashinfer]
 """
 
 from __future__ import annotations
@@ -164,6 +170,7 @@ def main() -> None:
     parser.add_argument("--variant", action="append", choices=sorted(VARIANTS))
     parser.add_argument("--weights", choices=("hf", "sglang"), default="hf")
     parser.add_argument("--negative-control", type=float, metavar="SCALE")
+    parser.add_argument("--plain-pat", action="store_true", help="also pat without verification")
     parser.add_argument("--parallel", type=int, default=4, help="servers sharing the GPU at once")
     parser.add_argument("--tp", type=int, default=1)
     parser.add_argument(
@@ -171,6 +178,8 @@ def main() -> None:
     )
     parser.add_argument("--port", type=int, default=30100)
     args = parser.parse_args()
+    if args.plain_pat and "pat" not in args.compare.split(","):
+        parser.error("--plain-pat compares with the verified pat server: keep pat in --compare")
     out = Path(args.out)
     model = make_model_dir(out / "llama-3-8b-dummy")
     env = {"PYTHONPATH": os.pathsep.join([str(HOOKS), os.environ.get("PYTHONPATH", "")])}
@@ -187,6 +196,11 @@ def main() -> None:
                 ServerSpec(name, model, backend, 0, log, [*flags, *VARIANTS[variant]], server_env)
             )
             reference_of[name] = f"{variant}-triton"
+        if args.plain_pat:
+            name = f"{variant}-pat-plain"
+            log = out / f"{name}.log"
+            specs.append(ServerSpec(name, model, "pat", 0, log, [*flags, *VARIANTS[variant]], env))
+            reference_of[name] = f"{variant}-pat"
     if args.negative_control:
         name = f"default-pat-scale{args.negative_control:g}"
         neg_env = {
