@@ -1,25 +1,34 @@
 #!/usr/bin/env bash
-# Prepared in session 45 for the next session (one H200, about 4 device minutes after the
-# install), at e841059's product (a31ce54's): ../merge_variants/run.py, the merge with 4-32
-# heads a program and 1-4 slots loaded at once, swapped into the product's decoder. The
-# shapes: gsp 4 x 32's batch (three tail lengths), gsp defaults' batch, the worked example,
-# the wide fan-out and two suite trees. The merge took 4.4 us a layer of gsp 4 x 32's 65.8
-# in session 45's in-server profile (about 1.45 TB/s). 2 us a layer less there would be about
-# 0.9% of the step, most of what the 2x target lacks (session45.md, section 3). If a variant
-# wins there without losing elsewhere, it replaces _merge_states_kernel's slot loop; then the
-# GPU suite, and gsp served by pat and flashinfer.
-# Install part1, part2 and part2b, then part3 with this chain. Session 45's own chains are in
-# 5e04859 (exp.py and tail_tile at a31ce54) and db95fef (pat's profile).
+# Session 46's chain (one H200, about 15 device minutes after the install), at 617d97b-a37266a:
+# a replay of a graph that pat decodes skips triton's decode metadata (4 kernels, ~12 us a
+# step at gsp 4 x 32 in session 45's profile), and the plan's header and merge ranges go up
+# in one copy.
+# 1. the equality check with a pat server without verification (--plain-pat: verification
+#    keeps triton's metadata, so only that server replays the new path), beside the GPU
+#    suite;
+# 2. pat and flashinfer served on gsp 4 x 32 and gsp defaults (issue 4's 2x and 1.5x rows;
+#    1.980x and 1.410x in session 44).
+# Install part1, part2 and part2b, then part3 with this chain. Session 45's merge chain
+# (../merge_variants/run.py on eight shapes), which ran in session 46, is in e11ee6d.
 cd "$(dirname "$0")/../../.." || exit 1
 source benchmarks/device_env.sh
 export PYTHONUNBUFFERED=1 PAT_COMMIT=${PAT_COMMIT:-unknown}
-rm -rf /tmp/r0; mkdir -p /tmp/r0
-SHAPES="4,128_4096,256 gsp:4x32:4096+140:b128:s0 gsp:4x32:4096+384:b128:s0
-gsp:64x16:2048+256:b256:s0 1,64_4096,512 1,256_2048,32 1,8,512_32,2048,256
-2,8,16,256_256,128,64,32"
+rm -rf /tmp/r0 /tmp/r1; mkdir -p /tmp/r0 /tmp/r1
+W="--workloads gsp-4x32-4096,gsp-64x16-2048"
 setsid bash -c "
 export CUDA_VISIBLE_DEVICES=0
-timeout 400 python3 benchmarks/experiments/merge_variants/run.py $(echo $SHAPES) \
-  > /tmp/r0/merge.jsonl 2> /tmp/r0/merge.err
+timeout 330 python3 -m pytest -q -p no:cacheprovider -n 8 tests/test_kernels_gpu.py \
+  tests/test_backend.py tests/test_graph_switch.py tests/test_lean_gate.py tests/test_kernels.py \
+  > /tmp/r1/gpu_tests.out 2>&1
+touch /tmp/r1/done" >/tmp/r1/chain.log 2>&1 < /dev/null &
+setsid bash -c "
+export CUDA_VISIBLE_DEVICES=0
+timeout 560 python3 benchmarks/check_equality.py --out /tmp/r0/eq --variant default --plain-pat \
+  --negative-control 1.05 --parallel 4 > /tmp/r0/eq.out 2>&1
+while [ ! -e /tmp/r1/done ]; do sleep 5; done
+python3 benchmarks/bench_serving.py --backends pat $W --port 30500 --out /tmp/r0/so \
+  > /tmp/r0/so.out 2>&1
+python3 benchmarks/bench_serving.py --backends flashinfer $W --port 30600 --out /tmp/r0/sf \
+  > /tmp/r0/sf.out 2>&1
 touch /tmp/r0/done" >/tmp/r0/chain.log 2>&1 < /dev/null &
 sleep 2; echo launched
