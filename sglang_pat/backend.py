@@ -305,19 +305,13 @@ class PatAttnBackend(TritonAttnBackend):
             return super().forward_decode(
                 q, k, v, layer, forward_batch, save_kv_cache, sinks, score_mod, aux_tensors
             )
-        write_kv = None
         if save_kv_cache:
             location = KVWriteLoc(
                 forward_batch.out_cache_loc,
                 self.forward_metadata.swa_out_cache_loc,
                 full_loc=self.forward_metadata.out_cache_loc_full_physical,
             )
-
-            def write_kv() -> None:  # launched by the decoder (see PatDecoder.forward)
-                self._set_kv_buffer(
-                    forward_batch, layer, location, k, v, layer.k_scale, layer.v_scale
-                )
-
+            self._set_kv_buffer(forward_batch, layer, location, k, v, layer.k_scale, layer.v_scale)
         q_heads = q.view(-1, layer.tp_q_head_num, layer.qk_head_dim)
         out = self._out[: q_heads.shape[0]]
         self.decoder.forward(
@@ -327,7 +321,6 @@ class PatAttnBackend(TritonAttnBackend):
             out,
             sm_scale=layer.scaling,
             logit_cap=logit_capping_mod(layer.logit_capping_method, layer.logit_cap),
-            write_kv=write_kv,
         )
         out = out.view(-1, layer.tp_q_head_num * layer.v_head_dim)
         if self._verify:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -312,16 +312,11 @@ class PatDecoder:
         *,
         sm_scale: float,
         logit_cap: float = 0.0,
-        write_kv: Callable[[], object] | None = None,
     ) -> torch.Tensor:
         """One layer: ``o [B, Hq, Dv] = attention(q [B, Hq, D], KV of the planned step)``.
 
         Inputs are checked once per signature (shapes, dtypes, strides, devices): every layer
         of every step passes the same kinds of tensors, only their contents change.
-        ``write_kv`` launches the step's new K/V into the buffers (SGLang's store). Where the
-        layer forks, it runs on the private part's stream, just before that part, and the
-        shared part starts without waiting for it: shared items read only prefixes cached in
-        earlier steps, while each request's new token lies in its own tail. Else it runs first.
         """
         signature = tuple(
             (t.shape, t.dtype, t.stride(), t.device) for t in (q, k_buffer, v_buffer, o)
@@ -341,8 +336,6 @@ class PatDecoder:
             main = torch.cuda.current_stream(self.device)
             self._fork.record(main)
             self._side.wait_event(self._fork)
-        elif write_kv is not None:
-            write_kv()
         # The one launch of a small batch: the merge follows the pack kernel on the stream
         # with nothing between them, so it can start as its programmatic dependent.
         pdl = (
@@ -353,8 +346,6 @@ class PatDecoder:
         # all-items launch below; else a whole plan replays the pair, its private part empty).
         if self.lean_needed:
             with torch.cuda.stream(self._side) if fork else contextlib.nullcontext():
-                if fork and write_kv is not None:
-                    write_kv()
                 pack_decode(
                     *args, num_programs=self.num_private_programs, part="private", **options
                 )

@@ -43,9 +43,7 @@ class FakeDecoder:
         self.graph_batches.append(graph_batch)
         self.planned_rows = len(forest.seq_lens)
 
-    def forward(self, q, k_buffer, v_buffer, o, *, sm_scale, logit_cap=0.0, write_kv=None):
-        if write_kv is not None:  # the decoder launches the new K/V's store (PatDecoder.forward)
-            write_kv()
+    def forward(self, q, k_buffer, v_buffer, o, *, sm_scale, logit_cap=0.0):
         self.forwards.append(sm_scale)
         o[: self.planned_rows].fill_(7.0)  # rows past the plan (graph padding) stay as they are
         return o

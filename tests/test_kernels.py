@@ -64,37 +64,6 @@ def test_trees(tree: str, dtype: torch.dtype) -> None:
     assert_close(out, reference_decode(kv, 64**-0.5), dtype)
 
 
-@pytest.mark.parametrize("lean", ["off", "always"])
-def test_new_kv_is_stored_before_the_tails_read_it(lean: str) -> None:
-    """``forward``'s ``write_kv`` (SGLang's store of the step's new K/V) runs once per layer,
-    before any pack kernel reads a request's newest token (on a GPU with the lean kernel: on
-    the private part's stream); until then those slots hold NaN."""
-    forest = PrefixForest.from_tree_spec("2,4,8_32,16,7")
-    kv = make_batch(forest, num_q_heads=8, num_kv_heads=2, head_dim=64, dtype=torch.float16)
-    expected = reference_decode(kv, 64**-0.5)
-    newest = kv.req_to_token[torch.as_tensor(kv.pool_rows), torch.as_tensor(kv.seq_lens - 1)]
-    new_k, new_v = kv.k_buffer[newest], kv.v_buffer[newest]
-    kv.k_buffer[newest], kv.v_buffer[newest] = float("nan"), float("nan")
-    stores = []
-
-    def write_kv() -> None:
-        stores.append(1)
-        kv.k_buffer.index_copy_(0, newest.long(), new_k)
-        kv.v_buffer.index_copy_(0, newest.long(), new_v)
-
-    decoder = decoder_for(
-        kv, max_requests=32, max_kv_indices=int(forest.seq_lens.sum()), num_sms=3, cost=SHARING,
-        menu=tile_menu(64, 4, lean),
-    )  # fmt: skip
-    decoder.scheduler.min_chunk_tokens = 16
-    plan = decoder.plan_step(forest, kv.pool_rows, kv.req_to_token)
-    assert plan.num_shared_items > 0 and decoder.lean_needed == (lean == "always")
-    out = torch.full_like(kv.q, float("nan"))
-    decoder.forward(kv.q, kv.k_buffer, kv.v_buffer, out, sm_scale=64**-0.5, write_kv=write_kv)
-    assert stores == [1]
-    assert_close(out, expected, torch.float16)
-
-
 @pytest.mark.parametrize("tree", TREES.values(), ids=TREES.keys())
 def test_trees_with_the_lean_kernel(tree: str) -> None:
     """Every tree with its private items split off to the lean kernel, gate or not."""

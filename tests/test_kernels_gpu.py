@@ -200,32 +200,11 @@ def assert_form_enabled(switch: graph_switch.GraphSwitch, splits: bool) -> None:
             assert graph_switch.node_enabled(switch.graph_exec, node) is wanted
 
 
-def load_pools(kv, k_pool: torch.Tensor, v_pool: torch.Tensor, store: tuple | None) -> None:
-    """``kv``'s K/V into the graph's pools; with ``store`` (slots, K, V: the graph's store
-    inputs), each request's newest K/V goes there instead, and NaN into its slot."""
-    k_pool[: kv.k_buffer.shape[0]] = kv.k_buffer
-    v_pool[: kv.v_buffer.shape[0]] = kv.v_buffer
-    if store is None:
-        return
-    new_slots, new_k, new_v = store
-    rows = len(kv.seq_lens)
-    pool_rows = torch.as_tensor(kv.pool_rows, device="cuda")
-    newest = kv.req_to_token[pool_rows, torch.as_tensor(kv.seq_lens - 1, device="cuda")]
-    new_slots.zero_()
-    new_slots[:rows] = newest
-    new_k[:rows], new_v[:rows] = k_pool[newest], v_pool[newest]
-    k_pool[newest], v_pool[newest] = float("nan"), float("nan")
-
-
-def replay_plans(
-    trees: list[str], menu, graph_batch: int, switch: bool = False, new_kv: bool = False
-) -> list[bool]:
+def replay_plans(trees: list[str], menu, graph_batch: int, switch: bool = False) -> list[bool]:
     """Capture one graph for ``graph_batch`` requests after planning the first tree, then plan
     each tree and replay the graph; every output is checked, the padded rows included (left
     alone). ``switch``: a switchable capture (``graph_switch.py``), the form each plan wants
-    enabled. ``new_kv``: each request's newest K/V is NaN in the pools until the graph's own
-    store (``forward``'s ``write_kv``, as SGLang's) writes it. Returns each replayed plan's
-    ``splits``."""
+    enabled. Returns each replayed plan's ``splits``."""
     forests = [PrefixForest.from_tree_spec(t) for t in trees]
     batches = [
         make_batch(f, num_q_heads=32, num_kv_heads=8, head_dim=128, dtype=torch.bfloat16, seed=i)
@@ -243,32 +222,18 @@ def replay_plans(
         max(b.k_buffer.shape[0] for b in batches), 8, 128, dtype=torch.bfloat16, device="cuda"
     )
     v_pool = torch.zeros_like(k_pool)
-    # the store's inputs: the newest token's slot (padded rows: slot 0, never read) and K/V
-    new_slots = torch.zeros(graph_batch, dtype=torch.int64, device="cuda")
-    new_k = torch.zeros(graph_batch, 8, 128, dtype=torch.bfloat16, device="cuda")
-    new_v = torch.zeros_like(new_k)
-
-    def write_kv() -> None:
-        k_pool.index_copy_(0, new_slots, new_k)
-        v_pool.index_copy_(0, new_slots, new_v)
-
-    def forward() -> None:
-        decoder.forward(
-            q, k_pool, v_pool, out, sm_scale=128**-0.5, write_kv=write_kv if new_kv else None
-        )
-
     first = batches[0]
     plan = dict(for_graph=True, graph_batch=graph_batch)
     decoder.plan_step(forests[0], first.pool_rows, first.req_to_token, **plan)
-    forward()
+    decoder.forward(q, k_pool, v_pool, out, sm_scale=128**-0.5)
     graphs: list[torch.cuda.CUDAGraph] = []
 
     def capture() -> None:  # a warmup call, then the capture, as SGLang's capture_one
-        forward()
+        decoder.forward(q, k_pool, v_pool, out, sm_scale=128**-0.5)
         torch.cuda.synchronize()
         graphs.append(torch.cuda.CUDAGraph())
         with torch.cuda.graph(graphs[0]):
-            forward()
+            decoder.forward(q, k_pool, v_pool, out, sm_scale=128**-0.5)
 
     if switch:
         graph_switch.make_switchable(decoder)
@@ -287,9 +252,9 @@ def replay_plans(
             assert_form_enabled(decoder.graph_switches.by_batch[graph_batch][0], decoder.splits)
         rows = forest.num_requests
         q[:rows].copy_(kv.q)
+        k_pool[: kv.k_buffer.shape[0]] = kv.k_buffer
+        v_pool[: kv.v_buffer.shape[0]] = kv.v_buffer
         expected = reference_decode(kv, 128**-0.5)
-        store = (new_slots, new_k, new_v) if new_kv else None
-        load_pools(kv, k_pool, v_pool, store)
         out.fill_(3.0)
         graph.replay()
         assert_close(out[:rows], expected, torch.bfloat16)
@@ -297,7 +262,6 @@ def replay_plans(
         if switch:  # the other form, as if a wrong graph were switched: slower, still right
             (bound,) = decoder.graph_switches.by_batch[graph_batch]
             bound.select(not decoder.splits)
-            load_pools(kv, k_pool, v_pool, store)
             out.fill_(3.0)
             graph.replay()
             assert_close(out[:rows], expected, torch.bfloat16)
@@ -322,20 +286,6 @@ def test_switched_graph_replays_each_plan_in_its_form(lean: str) -> None:
     splits = replay_plans(trees, tile_menu(128, 4, lean), graph_batch=32, switch=True)
     assert not splits[1] and not splits[3]  # no shared items: kept whole
     if lean == "always":  # and the shared plans split: both forms replayed
-        assert splits[0] and splits[2]
-
-
-@pytest.mark.parametrize("switch", [False, True])
-@pytest.mark.parametrize("lean", ["always", "gated"])
-def test_graph_stores_the_new_kv_before_the_tails_read_it(lean: str, switch: bool) -> None:
-    """The step's new K/V is stored inside the graph by ``forward``'s ``write_kv``: on the
-    private part's stream where the layer forks, with the shared part not waiting for it.
-    Until stored, the newest slots hold NaN, so a read before the store shows."""
-    trees = ["1,32_512,40", "32_300", "2,4,32_128,64,17", "1,8,32_64,64,1000", "1,32_512,1"]
-    splits = replay_plans(
-        trees, tile_menu(128, 4, lean), graph_batch=32, switch=switch, new_kv=True
-    )
-    if lean == "always":
         assert splits[0] and splits[2]
 
 
