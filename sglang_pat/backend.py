@@ -89,7 +89,7 @@ class PatAttnBackend(TritonAttnBackend):
         self.decoder: PatDecoder | None = None
         self._staged: tuple[tuple[str, ...], PrefixForest, np.ndarray] | None = None
         self._pat_step = False
-        self._triton_decodes_layers = False  # see _replay_reads_pat_only
+        self._triton_decodes_layers = False  # see _graph_reads_pat_only
         self._missing_forest_logged = False
         self._forests = RadixForestBuilder()
         self._plan_us = np.zeros(PLAN_TIMES_LOGGED_EVERY)
@@ -256,23 +256,22 @@ class PatAttnBackend(TritonAttnBackend):
         self._plan(forward_batch, for_graph=False)
 
     def init_forward_metadata_out_graph(self, forward_batch: Any, in_capture: bool = False):
-        if in_capture or not self._replay_reads_pat_only(forward_batch):
-            super().init_forward_metadata_out_graph(forward_batch, in_capture)
+        # Planned first (nothing in it reads triton's metadata): a replay of a pat step then
+        # refills triton's metadata only where the graph may read it.
         self._plan(forward_batch, for_graph=True)
+        if in_capture or not (self._pat_step and self._graph_reads_pat_only()):
+            super().init_forward_metadata_out_graph(forward_batch, in_capture)
 
-    def _replay_reads_pat_only(self, forward_batch: Any) -> bool:
-        """Whether the decode graph about to replay reads none of triton's decode metadata, so
+    def _graph_reads_pat_only(self) -> bool:
+        """Whether a graph replaying a pat step reads none of triton's decode metadata, so
         that refilling it can be skipped: its KV indices over every request's whole length, their
         cumsum and split counts are 4 kernels and ~12 µs a step on the H200 at 128 requests of
-        ~4,300 tokens (session 45's profile), which nothing in a pat-decoded graph reads. True
-        when every captured layer decoded through pat (``_triton_decodes_layers``), triton's
-        write-location helpers have nothing to fill (no unified or sliding-window KV pool) and
-        verification mode, which runs triton's decode in the graph, is off."""
+        ~4,300 tokens (session 45's profile). True when every captured layer decoded through
+        pat (``_triton_decodes_layers``), triton's write-location helpers have nothing to fill
+        (no unified or sliding-window KV pool) and verification mode, which runs triton's
+        decode in the graph, is off."""
         return (
-            self.decoder is not None
-            and forward_batch.forward_mode.is_decode()
-            and forward_batch.spec_info is None
-            and not self._verify
+            not self._verify
             and not self._triton_decodes_layers
             and self._translate_kv_loc is None
             and not self.use_sliding_window_kv_pool
