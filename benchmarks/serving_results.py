@@ -16,6 +16,8 @@ from pathlib import Path
 DECODE_LINE = re.compile(
     r"Decode batch, #running-req: (\d+).*?gen throughput \(token/s\): ([\d.]+)"
 )
+# The server's answer to bench_serving's --flush-cache, logged before each pass's requests.
+CACHE_FLUSHED = re.compile(r"Cache flushed successfully!")
 # A request the server refuses (a prompt longer than the context, say) is logged so, while
 # bench_serving still counts it as a successful request: such a run is marked failed.
 SERVER_ERROR = re.compile(r"\[http_server\] Error: (.*)")
@@ -31,13 +33,16 @@ def read_text(path: Path) -> str:
 
 
 def decode_throughput(log_text: str, batch: int) -> tuple[float | None, int]:
-    """Median gen throughput over decode log lines at full batch, and the lines used. The
-    first such line is dropped: its interval still holds the batch's prefills."""
-    lines = [(int(n), float(t)) for n, t in DECODE_LINE.findall(log_text)]
-    if batch:
-        used = [t for n, t in lines if n >= 0.95 * batch][1:]
-    else:
-        used = [t for n, t in lines if n > 1]  # arrivals set the batch: every decode interval
+    """Median gen throughput over decode log lines at full batch, and the lines used. Each
+    measured pass's first such line is dropped: its interval still holds the batch's
+    prefills. A pass starts with bench_serving's ``--flush-cache``, which the server logs."""
+    used = []
+    for part in CACHE_FLUSHED.split(log_text):
+        lines = [(int(n), float(t)) for n, t in DECODE_LINE.findall(part)]
+        if batch:
+            used += [t for n, t in lines if n >= 0.95 * batch][1:]
+        else:
+            used += [t for n, t in lines if n > 1]  # arrivals set the batch: every interval
     return (statistics.median(used) if used else None), len(used)
 
 

@@ -103,6 +103,27 @@ def test_decode_throughput_is_the_median_at_full_batch() -> None:
     assert serving_results.decode_throughput("Prefill batch, #new-seq: 4\n", 128) == (None, 0)
 
 
+def test_decode_throughput_drops_the_first_full_batch_line_of_every_pass() -> None:
+    """With ``--passes 2`` the server log holds two batches, each opened by bench_serving's
+    cache flush; the second batch's first interval holds its prefills as the first's does."""
+
+    def line(running: int, tok_s: float) -> str:
+        return (
+            f"[2026-12-02 16:24:13] Decode batch, #running-req: {running}, #token: 9, "
+            f"token usage: 0.05, cuda graph: True, gen throughput (token/s): {tok_s:.2f}, "
+            "#queue-req: 0\n"
+        )
+
+    flushed = "[2026-12-02 16:24:10] Cache flushed successfully!\n"
+    one_pass = [line(1, 60.0), flushed, line(128, 1500.0), line(128, 17000.0), line(128, 16000.0)]
+    second = [line(1, 67.0), flushed, line(128, 1400.0), line(128, 16800.0), line(128, 16400.0)]
+    log = "".join(one_pass + second)
+    # 1500 and 1400 open their passes and are dropped: 16000, 16400, 16800, 17000
+    assert serving_results.decode_throughput(log, 128) == (16600.0, 4)
+    # the Mooncake replays keep every decode line of more than one request, in every pass
+    assert serving_results.decode_throughput(log, 0) == (16200.0, 6)
+
+
 def test_missing_output_is_found_in_the_result() -> None:
     # the session 8 Mooncake conversation result, and a random-ids one (retokenizing random
     # ids' text loses a few tokens)

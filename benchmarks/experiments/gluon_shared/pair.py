@@ -50,15 +50,21 @@ from sglang_pat.cost_model import default_tile_menu  # noqa: E402
 
 def gluon_items(decoder, group: int, block_m: int):
     """The shared part's items as the Gluon kernel takes them, or None with the reason when
-    it cannot take them all (it runs 64-row tiles of several members, chunk >= 0)."""
+    it cannot take them all: tiles of up to 64 rows with chunk >= 0 at 64 rows; at 128, 64-row
+    tiles of several members, joined two by two."""
     plan = decoder.plan
     shared = plan.items[: plan.num_shared_items]
     if not shared.shape[0]:
         return None, "no shared items"
+    if block_m == 64:
+        # every tile of up to 64 rows, the smaller ones padded with masked rows: what a Gluon
+        # shared part in the product would take (gsp defaults' plans have 16- and 32-row ones)
+        rows = np.array([decoder.menu.tiles[t].block_m for t in shared[:, 5]])
+        if not ((rows <= 64) & (shared[:, 4] >= 0)).all():
+            return None, "shared items of more than 64 rows or without a chunk"
+        return torch.from_numpy(np.ascontiguousarray(shared)).cuda(), ""
     if not gluon_takes(shared, decoder.menu).all():
         return None, "shared items other than 64-row tiles of several members"
-    if block_m == 64:
-        return torch.from_numpy(np.ascontiguousarray(shared)).cuda(), ""
     return join_items(shared, group, block_m), ""
 
 
