@@ -7,8 +7,8 @@ line of a workload's log segment. With ``--passes 2`` or more, every later pass'
 (its interval holds that pass's prefills: about 1.5k tok/s at gsp 4 x 32) stayed in the
 median. This script splits each server log at bench_serving's cache flushes (one before every
 pass, warm pass included), gives each row of ``RUN_DIR/rows.jsonl`` its measured passes, and
-recounts them with today's ``decode_throughput``. It writes the rows, marked ``recounted``,
-and the usual results files to ``--out``.
+recounts them as ``serving_results.decode_throughput`` now does. It writes the rows, marked
+``recounted``, and the usual results files to ``--out``.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from serving_results import (  # noqa: E402
     CACHE_FLUSHED,
-    decode_throughput,
+    pass_decode_throughput,
     read_text,
     write_results,
 )
@@ -62,8 +62,7 @@ def main() -> None:
         segments = measured_passes(read_text(log), names, args.passes, args.warm_pass)
         for row in own:
             batch = WORKLOADS[row["workload"]].batch
-            flushed = "Cache flushed successfully!\n"
-            tok_s, lines = decode_throughput(flushed + flushed.join(segments[row["workload"]]), batch)
+            tok_s, lines = pass_decode_throughput(segments[row["workload"]], batch)
             print(
                 f"{row['workload']} {backend}: {row['decode_tok_s']} -> {tok_s} tok/s"
                 f" ({row['decode_log_lines']} -> {lines} lines)"

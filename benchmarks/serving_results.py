@@ -36,9 +36,14 @@ def decode_throughput(log_text: str, batch: int) -> tuple[float | None, int]:
     """Median gen throughput over decode log lines at full batch, and the lines used. Each
     measured pass's first such line is dropped: its interval still holds the batch's
     prefills. A pass starts with bench_serving's ``--flush-cache``, which the server logs."""
+    return pass_decode_throughput(CACHE_FLUSHED.split(log_text), batch)
+
+
+def pass_decode_throughput(passes: list[str], batch: int) -> tuple[float | None, int]:
+    """``decode_throughput`` over the server log texts of the passes, one each."""
     used = []
-    for part in CACHE_FLUSHED.split(log_text):
-        lines = [(int(n), float(t)) for n, t in DECODE_LINE.findall(part)]
+    for text in passes:
+        lines = [(int(n), float(t)) for n, t in DECODE_LINE.findall(text)]
         if batch:
             used += [t for n, t in lines if n >= 0.95 * batch][1:]
         else:

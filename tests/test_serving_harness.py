@@ -18,6 +18,7 @@ mooncake_replay = pytest.importorskip("mooncake_replay")
 bench_serving = pytest.importorskip("bench_serving")
 serving_results = pytest.importorskip("serving_results")
 serving_workloads = pytest.importorskip("serving_workloads")
+recount_decode = pytest.importorskip("recount_decode")
 MooncakeDataset = mooncake_replay.MooncakeDataset
 
 
@@ -288,3 +289,18 @@ def test_pat_servers_with_different_settings_stay_apart(tmp_path: Path) -> None:
     }
     assert "| pat SGLANG_PAT_LEAN_KERNEL=1 |" in (tmp_path / "m" / "serving.md").read_text()
     assert serving_results.server_label(dict(backend="flashinfer", run="x --y")) == "flashinfer"
+
+
+def test_recount_gives_each_workload_its_measured_passes() -> None:
+    """A server log of two workloads, each a warm pass and two measured passes, every pass
+    opened by a cache flush: each workload gets its own two measured passes, in order; a log
+    with another number of flushes is refused."""
+    flushed = "Cache flushed successfully!"
+    texts = ["start\n", "warm a\n", "a1\n", "a2\n", "warm b\n", "b1\n", "b2\n"]
+    log = flushed.join(texts)
+    passes = recount_decode.measured_passes(log, ["a", "b"], passes=2, warm=True)
+    assert passes == {"a": ["a1\n", "a2\n"], "b": ["b1\n", "b2\n"]}
+    no_warm = recount_decode.measured_passes(log, ["a", "b", "c"], passes=2, warm=False)
+    assert no_warm["a"] == ["warm a\n", "a1\n"] and no_warm["c"] == ["b1\n", "b2\n"]
+    with pytest.raises(ValueError, match="6 cache flushes"):
+        recount_decode.measured_passes(log, ["a"], passes=2, warm=True)
