@@ -45,6 +45,10 @@ SWITCH_ENV = "SGLANG_PAT_GRAPH_SWITCH"
 # Private tails may take chunks between the powers of two (PackScheduler.fine_private_chunks, on
 # by default since session 41: see its docstring); "0" keeps them to the powers of two.
 FINE_ENV = "SGLANG_PAT_FINE_CHUNKS"
+# "1": the lean pair's shared part runs the Gluon kernel for sm90 (kernels/shared_part_sm90.py)
+# where the GPU and the layer allow. Off by default: beside the private part it gained 0.4-1.9
+# µs a layer on gsp 4 x 32's batches (session 47), not yet served side by side.
+SM90_ENV = "SGLANG_PAT_SM90_SHARED"
 
 
 def env_flag(name: str, default: str) -> bool:
@@ -120,6 +124,7 @@ class PatAttnBackend(TritonAttnBackend):
             max_kv_indices=model_runner.req_to_token_pool.req_to_token.numel(),
             kv_dtype=model_runner.kv_cache_dtype,
             max_partials=SERVER_MAX_PARTIALS,
+            sm90_shared=env_flag(SM90_ENV, "0"),
             menu=default_tile_menu(
                 model_runner.model_config.head_dim,
                 self.num_head // self.num_kv_head,
@@ -137,6 +142,8 @@ class PatAttnBackend(TritonAttnBackend):
         if self.decoder.menu.lean is not None and env_flag(SWITCH_ENV, "1"):
             make_switchable(self.decoder)
         logger.info("pat: decode through the pack plan (%s)", self.decoder.menu)
+        if self.decoder.sm90_shared_reason:
+            logger.warning("pat: %s=1 ignored: %s", SM90_ENV, self.decoder.sm90_shared_reason)
         if self._verify:
             logger.warning(
                 "pat: %s is set: triton re-runs every decode layer to check PAT", VERIFY_ENV

@@ -19,6 +19,7 @@ from .cost_model import CostModel, TileMenu
 from .forest import PrefixForest
 from .graph_switch import GraphSwitch, GraphSwitches, LayerNodes, last_captured_node, recorder
 from .kernels.launch import gather_kv_indices, merge_grid, merge_states, pack_decode, pdl_supported
+from .kernels.launch_sm90 import shared_part_sm90, sm90_inputs_fit, sm90_unsupported_reason
 from .plan import (
     ITEM_FIELDS,
     MEMBER_FIELDS,
@@ -96,6 +97,7 @@ class PatDecoder:
         cost: CostModel | None = None,
         max_chunks_per_tile: int = 32,
         max_partials: int | None = None,
+        sm90_shared: bool = False,
     ) -> None:
         if num_q_heads % num_kv_heads:
             raise ValueError(f"num_q_heads {num_q_heads} is not a multiple of {num_kv_heads}")
@@ -170,6 +172,13 @@ class PatDecoder:
         self._side = dedicated_stream(self.device, self) if fork else None
         self._fork = torch.cuda.Event() if fork else None
         self._join = torch.cuda.Event() if fork else None
+        # The lean pair's shared part in Gluon (kernels/shared_part_sm90.py) where asked for and
+        # the device and menu allow; layers whose tensors it does not read keep the Triton one.
+        self.sm90_shared_reason = (
+            sm90_unsupported_reason(self.device, self.menu) if sm90_shared else None
+        )
+        self.sm90_shared = sm90_shared and self.sm90_shared_reason is None
+        self._sm90_fits: dict[tuple, bool] = {}  # per forward signature
         self._graph_batch = 0  # the batch size of the graph last planned for
         self._pdl = pdl_supported(self.device)
         self.graph_switches = GraphSwitches()  # graph_switch.py
@@ -331,6 +340,9 @@ class PatDecoder:
         # its eager warmup runs too, so that no kernel is first compiled while capturing.
         record = recorder(self) if fork else None
         capturing = record is not None and torch.cuda.is_current_stream_capturing()
+        sm90 = self.lean_needed and self._sm90_shared_runs(
+            (q, k_buffer, v_buffer), logit_cap, signature, record is not None
+        )
         private_node = shared_node = 0
         if fork:
             main = torch.cuda.current_stream(self.device)
@@ -351,7 +363,14 @@ class PatDecoder:
                 )
             if capturing:
                 private_node = last_captured_node(self._side)
-            pack_decode(*args, num_programs=self.num_programs, part="shared", **options)
+            if sm90:
+                programs = self.scheduler.num_shared_part_programs
+                shared_part_sm90(
+                    *(*head, self.header, self.partial_o, self.partial_lse),
+                    num_programs=programs, sm_scale=sm_scale, logit_cap=logit_cap, check=check,
+                )  # fmt: skip
+            else:
+                pack_decode(*args, num_programs=self.num_programs, part="shared", **options)
         else:
             pack_decode(*all_args, num_programs=self.num_programs, part="all", pdl=pdl, **options)
         if fork:
@@ -377,3 +396,22 @@ class PatDecoder:
         if check:
             self._checked.add(signature)
         return o
+
+    def _sm90_shared_runs(
+        self, qkv: tuple[torch.Tensor, ...], logit_cap: float, signature: tuple, switchable: bool
+    ) -> bool:
+        """Whether this layer's shared part runs the sm90 kernel: asked for and available,
+        the layer's tensors of its kinds, and no whole plan able to reach it. It skips packed
+        tails, which a whole plan's shared-part launch also runs: a switchable graph's pair
+        replays split plans only (its warmup's all-items launch then recomputes every item),
+        an eager step launches the pair only when its plan is split, and a graph without the
+        switch (or an eager step planned for one) may replay a whole plan through the pair."""
+        if not self.sm90_shared:
+            return False
+        key = (signature, logit_cap > 0.0)
+        fits = self._sm90_fits.get(key)
+        if fits is None:
+            fits = self._sm90_fits[key] = sm90_inputs_fit(*qkv, logit_cap)
+        return fits and (
+            switchable or (self.splits and not torch.cuda.is_current_stream_capturing())
+        )

@@ -200,11 +200,14 @@ def assert_form_enabled(switch: graph_switch.GraphSwitch, splits: bool) -> None:
             assert graph_switch.node_enabled(switch.graph_exec, node) is wanted
 
 
-def replay_plans(trees: list[str], menu, graph_batch: int, switch: bool = False) -> list[bool]:
+def replay_plans(
+    trees: list[str], menu, graph_batch: int, switch: bool = False, **decoder_options
+) -> list[bool]:
     """Capture one graph for ``graph_batch`` requests after planning the first tree, then plan
     each tree and replay the graph; every output is checked, the padded rows included (left
     alone). ``switch``: a switchable capture (``graph_switch.py``), the form each plan wants
-    enabled. Returns each replayed plan's ``splits``."""
+    enabled. ``decoder_options``: more ``PatDecoder`` arguments. Returns each replayed plan's
+    ``splits``."""
     forests = [PrefixForest.from_tree_spec(t) for t in trees]
     batches = [
         make_batch(f, num_q_heads=32, num_kv_heads=8, head_dim=128, dtype=torch.bfloat16, seed=i)
@@ -215,6 +218,7 @@ def replay_plans(trees: list[str], menu, graph_batch: int, switch: bool = False)
         max_requests=graph_batch,
         max_kv_indices=int(max(f.seq_lens.sum() for f in forests)),
         menu=menu,
+        **decoder_options,
     )
     q = torch.zeros(graph_batch, 32, 128, dtype=torch.bfloat16, device="cuda")
     out = torch.empty_like(q)

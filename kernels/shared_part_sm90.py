@@ -1,0 +1,271 @@
+"""The lean pair's shared part in Gluon for sm90: FlashAttention-3's intra-warpgroup overlap.
+
+Plain Triton 3.6 waits for every Q·Kᵀ right after issuing it and issues a block's K/V copies
+after the previous block's math (benchmarks/experiments/latency/README.md). Gluon states the
+schedule: one warpgroup a program, 64 rows (an item's members × the GQA group of one KV head),
+64-key blocks gathered by ``cp.async`` into a ring of STAGES buffers, block j+1's Q·Kᵀ issued
+(async wgmma) before block j's softmax while block j's P·V runs into block j+1's softmax.
+The program strides over the (item, KV head) units of the plan's first ``count_ptr[0]`` items
+on a fixed grid, so a CUDA graph replays it whatever the plan.
+
+Outputs follow ``_pack_decode_kernel``: fp32 O and natural-log LSE to slot ``slot_base + chunk``,
+or the final output for a member with a single partial (``slot_base < 0``); on gsp's batches
+the partials equal the Triton shared part's bit for bit (benchmarks/experiments/gluon_shared/).
+Pages of one token, bf16/fp16, head_dim = BLOCK_D, no logit cap: ``launch_sm90.py`` checks.
+Items of packed tails (``chunk < 0``: each member its own KV range) are never a shared part's,
+but a graph left in the pair's form replays a whole plan through this launch (slower, never
+wrong: ``graph_switch.py``), so ``_attend_tails`` computes them too, plainly: one block at a
+time, a block-diagonal mask as in the Triton kernel's ``_attend_tails``.
+"""
+
+from triton.experimental import gluon
+from triton.experimental.gluon import language as gl
+from triton.experimental.gluon.language.nvidia.ampere import async_copy as cp
+from triton.experimental.gluon.language.nvidia.hopper import (
+    fence_async_shared,
+    warpgroup_mma,
+    warpgroup_mma_init,
+    warpgroup_mma_wait,
+)
+
+
+@gluon.jit
+def _issue_block(
+    k_ptr, v_ptr, k_smem, v_smem, loc, valid, kv_head, stride_k_tok, stride_kh,
+    stride_v_tok, stride_vh, offs_d, OFFSET_64: gl.constexpr,
+):  # fmt: skip
+    """Gather one block's K and V rows into a ring stage: two cp.async groups, K first."""
+    if OFFSET_64:
+        loc = loc.to(gl.int64)
+    k_rows = loc * stride_k_tok + kv_head * stride_kh
+    cp.async_copy_global_to_shared(
+        k_smem, k_ptr + k_rows[:, None] + offs_d[None, :], mask=valid[:, None]
+    )
+    cp.commit_group()
+    v_rows = loc * stride_v_tok + kv_head * stride_vh
+    cp.async_copy_global_to_shared(
+        v_smem, v_ptr + v_rows[:, None] + offs_d[None, :], mask=valid[:, None]
+    )
+    cp.commit_group()
+
+
+@gluon.jit
+def _attend_tails(
+    q_smem, k_smem, v_smem, k_ptr, v_ptr, kv_indices_ptr, members_ptr, member_start,
+    num_members, max_len, kv_head, stride_k_tok, stride_kh, stride_v_tok, stride_vh, exp2_scale,
+    GROUP: gl.constexpr, BLOCK_D: gl.constexpr, BLOCK_M: gl.constexpr, BLOCK_N: gl.constexpr,
+    OFFSET_64: gl.constexpr, ld_layout: gl.constexpr, s_layout: gl.constexpr,
+    o_layout: gl.constexpr, p_layout: gl.constexpr,
+):  # fmt: skip
+    """Packed tails: each block holds BLOCK_N / members keys of every member, and member j's
+    G rows see only j's keys. Returns (O, m, l) as the pipelined loop leaves them."""
+    MEMBERS: gl.constexpr = BLOCK_M // GROUP
+    SUB: gl.constexpr = BLOCK_N // MEMBERS
+    dtype: gl.constexpr = k_ptr.dtype.element_ty
+    keys = gl.arange(0, BLOCK_N, layout=gl.SliceLayout(1, ld_layout))
+    offs_d = gl.arange(0, BLOCK_D, layout=gl.SliceLayout(0, ld_layout))
+    key_has = keys // SUB < num_members
+    key_start = gl.load(members_ptr + (member_start + keys // SUB) * 4 + 2, mask=key_has, other=0)
+    key_len = gl.load(members_ptr + (member_start + keys // SUB) * 4 + 3, mask=key_has, other=0)
+    score_keys = gl.arange(0, BLOCK_N, layout=gl.SliceLayout(0, s_layout))
+    score_has = score_keys // SUB < num_members
+    score_len = gl.load(
+        members_ptr + (member_start + score_keys // SUB) * 4 + 3, mask=score_has, other=0
+    )
+    score_rows = gl.arange(0, BLOCK_M, layout=gl.SliceLayout(1, s_layout))
+    same = (score_rows // GROUP)[:, None] == (score_keys // SUB)[None, :]
+    zeros_s = gl.zeros([BLOCK_M, BLOCK_N], gl.float32, s_layout)
+    m_i = gl.full([BLOCK_M], float("-inf"), gl.float32, gl.SliceLayout(1, s_layout))
+    l_i = gl.zeros([BLOCK_M], gl.float32, gl.SliceLayout(1, s_layout))
+    acc = gl.zeros([BLOCK_M, BLOCK_D], gl.float32, o_layout)
+    for start in range(0, max_len, SUB):
+        offset = start + keys % SUB
+        valid = offset < key_len
+        loc = gl.load(kv_indices_ptr + key_start + offset, mask=valid, other=0)
+        gl.thread_barrier()  # every warp is done with the last block's K and V
+        _issue_block(
+            k_ptr, v_ptr, k_smem.index(0), v_smem.index(0), loc, valid, kv_head, stride_k_tok,
+            stride_kh, stride_v_tok, stride_vh, offs_d, OFFSET_64,
+        )  # fmt: skip
+        cp.wait_group(0)
+        gl.thread_barrier()
+        fence_async_shared()
+        s = warpgroup_mma(q_smem, k_smem.index(0).permute((1, 0)), zeros_s, use_acc=False)
+        seen = same & (start + score_keys % SUB < score_len)[None, :]
+        s = gl.where(seen, s, float("-inf"))
+        m_new = gl.maximum(m_i, gl.max(s, 1))
+        m_use = gl.where(m_new == float("-inf"), 0.0, m_new)  # a row with no key yet
+        alpha = gl.exp2((m_i - m_use) * exp2_scale)
+        p = gl.exp2(s * exp2_scale - (m_use * exp2_scale)[:, None])
+        l_i = l_i * alpha + gl.sum(p, 1)
+        m_i = m_new
+        acc = acc * gl.convert_layout(alpha, gl.SliceLayout(1, o_layout))[:, None]
+        acc = warpgroup_mma(gl.convert_layout(p.to(dtype), p_layout), v_smem.index(0), acc)
+    return acc, m_i, l_i
+
+
+@gluon.jit
+def _shared_part_kernel(
+    q_ptr, k_ptr, v_ptr, o_ptr, kv_indices_ptr, items_ptr, members_ptr, count_ptr,
+    partial_o_ptr, partial_lse_ptr,
+    stride_qb, stride_qh, stride_k_tok, stride_kh, stride_v_tok, stride_vh,
+    stride_ob, stride_oh, stride_po_slot, stride_po_head, stride_pl_slot,
+    sm_scale,
+    NUM_KV_HEADS: gl.constexpr, GROUP: gl.constexpr, BLOCK_D: gl.constexpr,
+    BLOCK_M: gl.constexpr, BLOCK_N: gl.constexpr, STAGES: gl.constexpr,
+    OFFSET_64: gl.constexpr,
+):  # fmt: skip
+    gl.static_assert(STAGES >= 3, "K of block j+1 must land while block j's V is in flight")
+    gl.static_assert(BLOCK_M == 64, "one warpgroup of 64 rows")
+    WARPS: gl.constexpr = 4
+    dtype: gl.constexpr = k_ptr.dtype.element_ty
+    s_layout: gl.constexpr = gl.NVMMADistributedLayout(
+        version=[3, 0], warps_per_cta=[WARPS, 1], instr_shape=[16, BLOCK_N, 16]
+    )
+    o_layout: gl.constexpr = gl.NVMMADistributedLayout(
+        version=[3, 0], warps_per_cta=[WARPS, 1], instr_shape=[16, BLOCK_D, 16]
+    )
+    p_layout: gl.constexpr = gl.DotOperandLayout(operand_index=0, parent=o_layout, k_width=2)
+    # 16 B a thread a row piece: one cp.async each
+    ld_layout: gl.constexpr = gl.BlockedLayout(
+        [1, 8], [32 * 8 // BLOCK_D, BLOCK_D // 8], [WARPS, 1], [1, 0]
+    )
+    tile_layout: gl.constexpr = gl.NVMMASharedLayout.get_default_for([BLOCK_N, BLOCK_D], dtype)
+    q_smem_layout: gl.constexpr = gl.NVMMASharedLayout.get_default_for([BLOCK_M, BLOCK_D], dtype)
+
+    q_smem = gl.allocate_shared_memory(dtype, [BLOCK_M, BLOCK_D], q_smem_layout)
+    k_smem = gl.allocate_shared_memory(dtype, [STAGES, BLOCK_N, BLOCK_D], tile_layout)
+    v_smem = gl.allocate_shared_memory(dtype, [STAGES, BLOCK_N, BLOCK_D], tile_layout)
+    exp2_scale = sm_scale * 1.4426950408889634
+    for unit in range(gl.program_id(0), gl.load(count_ptr) * NUM_KV_HEADS, gl.num_programs(0)):
+        item = unit // NUM_KV_HEADS
+        kv_head = unit % NUM_KV_HEADS
+        record = items_ptr + item * 6
+        kv_start = gl.load(record + 0)
+        kv_len = gl.load(record + 1)
+        member_start = gl.load(record + 2)
+        num_members = gl.load(record + 3)
+        chunk = gl.load(record + 4)
+        # every warp is done with the last unit's Q, K and V buffers before they are refilled
+        gl.thread_barrier()
+        # Q rows: the item's members × the GQA group of this KV head
+        rows = gl.arange(0, BLOCK_M, layout=gl.SliceLayout(1, ld_layout))
+        offs_d = gl.arange(0, BLOCK_D, layout=gl.SliceLayout(0, ld_layout))
+        row_valid = rows // GROUP < num_members
+        member = member_start + rows // GROUP
+        batch = gl.load(members_ptr + member * 4, mask=row_valid, other=0)
+        if OFFSET_64:
+            batch = batch.to(gl.int64)
+        q_head = kv_head * GROUP + rows % GROUP
+        q = gl.load(
+            q_ptr + (batch * stride_qb + q_head * stride_qh)[:, None] + offs_d[None, :],
+            mask=row_valid[:, None],
+            other=0.0,
+        )
+        q_smem.store(q.to(dtype))
+        if chunk < 0:
+            o, m_i, l_i = _attend_tails(
+                q_smem, k_smem, v_smem, k_ptr, v_ptr, kv_indices_ptr, members_ptr, member_start,
+                num_members, kv_len, kv_head, stride_k_tok, stride_kh, stride_v_tok, stride_vh,
+                exp2_scale, GROUP, BLOCK_D, BLOCK_M, BLOCK_N, OFFSET_64, ld_layout, s_layout,
+                o_layout, p_layout,
+            )  # fmt: skip
+        else:
+            keys = gl.arange(0, BLOCK_N, layout=gl.SliceLayout(1, ld_layout))
+            num_blocks = gl.cdiv(kv_len, BLOCK_N)
+            # prologue: blocks 0 .. STAGES-2 in flight, block STAGES-1's slots in registers
+            loc = gl.load(kv_indices_ptr + kv_start + keys, mask=keys < kv_len, other=0)
+            for b in gl.static_range(STAGES - 1):
+                ahead = (b + 1) * BLOCK_N + keys
+                next_loc = gl.load(kv_indices_ptr + kv_start + ahead, mask=ahead < kv_len, other=0)
+                _issue_block(
+                    k_ptr, v_ptr, k_smem.index(b), v_smem.index(b), loc,
+                    b * BLOCK_N + keys < kv_len, kv_head, stride_k_tok, stride_kh, stride_v_tok,
+                    stride_vh, offs_d, OFFSET_64,
+                )  # fmt: skip
+                loc = next_loc
+
+            score_keys = gl.arange(0, BLOCK_N, layout=gl.SliceLayout(0, s_layout))
+            zeros_s = gl.zeros([BLOCK_M, BLOCK_N], gl.float32, s_layout)
+            m_i = gl.full([BLOCK_M], float("-inf"), gl.float32, gl.SliceLayout(1, s_layout))
+            l_i = gl.zeros([BLOCK_M], gl.float32, gl.SliceLayout(1, s_layout))
+            acc = warpgroup_mma_init(gl.zeros([BLOCK_M, BLOCK_D], gl.float32, o_layout))
+
+            cp.wait_group(2 * STAGES - 3)  # K of block 0 landed
+            gl.thread_barrier()
+            fence_async_shared()
+            s = warpgroup_mma(q_smem, k_smem.index(0).permute((1, 0)), zeros_s, use_acc=False)
+            for j in range(num_blocks):
+                stage = j % STAGES
+                # K of block j+1 (zeros past the end): issue its Q·Kᵀ before block j's softmax
+                cp.wait_group(2 * STAGES - 5)
+                gl.thread_barrier()
+                fence_async_shared()
+                s_next = warpgroup_mma(
+                    q_smem, k_smem.index((j + 1) % STAGES).permute((1, 0)), zeros_s,
+                    use_acc=False, is_async=True,
+                )  # fmt: skip
+                s = gl.where((j * BLOCK_N + score_keys < kv_len)[None, :], s, float("-inf"))
+                m_new = gl.maximum(m_i, gl.max(s, 1))
+                alpha = gl.exp2((m_i - m_new) * exp2_scale)
+                p = gl.exp2(s * exp2_scale - (m_new * exp2_scale)[:, None])
+                l_i = l_i * alpha + gl.sum(p, 1)
+                m_i = m_new
+                p = gl.convert_layout(p.to(dtype), p_layout)
+                # Both in flight during the softmax above; waiting for one of them only
+                # (pendings 1) makes ptxas serialize every wgmma (C7514: the other's
+                # accumulator is read meanwhile).
+                o, s_done = warpgroup_mma_wait(0, deps=(acc, s_next))
+                o = o * gl.convert_layout(alpha, gl.SliceLayout(1, o_layout))[:, None]
+                acc = warpgroup_mma(p, v_smem.index(stage), o, is_async=True)
+                s = s_done
+                # the stage of block j-1 is free (its P·V is done): refill it with block j+STAGES-1
+                refill = j + STAGES - 1
+                ahead = (refill + 1) * BLOCK_N + keys
+                next_loc = gl.load(kv_indices_ptr + kv_start + ahead, mask=ahead < kv_len, other=0)
+                _issue_block(
+                    k_ptr, v_ptr, k_smem.index(refill % STAGES), v_smem.index(refill % STAGES),
+                    loc, refill * BLOCK_N + keys < kv_len, kv_head, stride_k_tok, stride_kh,
+                    stride_v_tok, stride_vh, offs_d, OFFSET_64,
+                )  # fmt: skip
+                loc = next_loc
+            o = warpgroup_mma_wait(0, deps=(acc,))
+            cp.wait_group(0)
+
+        out_rows = gl.arange(0, BLOCK_M, layout=gl.SliceLayout(1, o_layout))
+        out_d = gl.arange(0, BLOCK_D, layout=gl.SliceLayout(0, o_layout))
+        out_valid = out_rows // GROUP < num_members
+        out_member = member_start + out_rows // GROUP
+        out_batch = gl.load(members_ptr + out_member * 4, mask=out_valid, other=0)
+        if OFFSET_64:
+            out_batch = out_batch.to(gl.int64)
+        slot_base = gl.load(members_ptr + out_member * 4 + 1, mask=out_valid, other=-1)
+        out_head = kv_head * GROUP + out_rows % GROUP
+        l_o = gl.convert_layout(l_i, gl.SliceLayout(1, o_layout))
+        out = o / l_o[:, None]
+        gl.store(
+            o_ptr + (out_batch * stride_ob + out_head * stride_oh)[:, None] + out_d[None, :],
+            out.to(o_ptr.dtype.element_ty),
+            mask=(out_valid & (slot_base < 0))[:, None],
+        )
+        slot = (slot_base + gl.maximum(chunk, 0)).to(gl.int64)  # tails: slot_base
+        gl.store(
+            partial_o_ptr
+            + (slot * stride_po_slot + out_head * stride_po_head)[:, None]
+            + out_d[None, :],
+            out,
+            mask=(out_valid & (slot_base >= 0))[:, None],
+        )
+        lse = (m_i * exp2_scale + gl.log2(l_i)) * 0.6931471805599453
+        lse_rows = gl.arange(0, BLOCK_M, layout=gl.SliceLayout(1, s_layout))
+        lse_member = member_start + lse_rows // GROUP
+        lse_valid = lse_rows // GROUP < num_members
+        lse_slot = gl.load(members_ptr + lse_member * 4 + 1, mask=lse_valid, other=-1)
+        gl.store(
+            partial_lse_ptr
+            + (lse_slot + gl.maximum(chunk, 0)).to(gl.int64) * stride_pl_slot
+            + kv_head * GROUP
+            + lse_rows % GROUP,
+            lse,
+            mask=lse_valid & (lse_slot >= 0),
+        )

@@ -1,0 +1,136 @@
+"""The lean pair's sm90 shared part (kernels/shared_part_sm90.py): where the decoder runs it
+(CPU), and its outputs against SGLang's triton decode, eager and in CUDA graphs (an H100/H200:
+Gluon has no interpreter)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from helpers import DEVICE, assert_close, decoder_for, make_batch, reference_decode, tile_menu
+from sglang_pat.kernels.launch_sm90 import sm90_inputs_fit, sm90_unsupported_reason
+from test_kernels_gpu import replay_plans, sglang_triton_decode
+
+from sglang_pat import decoder as decoder_module
+from sglang_pat.decoder import PatDecoder
+from sglang_pat.forest import PrefixForest
+
+SM90 = DEVICE.type == "cuda" and torch.cuda.get_device_capability() == (9, 0)
+sm90_only = pytest.mark.skipif(not SM90, reason="needs a CUDA device of capability 9.0")
+
+
+def cpu_decoder(**options) -> PatDecoder:
+    return PatDecoder(
+        num_q_heads=32, num_kv_heads=8, head_dim=128, device="cpu", max_requests=8,
+        max_kv_indices=4096, menu=tile_menu(128, 4, "always"), **options,
+    )  # fmt: skip
+
+
+def test_unavailable_off_cuda_and_without_the_lean_kernel() -> None:
+    decoder = cpu_decoder(sm90_shared=True)
+    assert not decoder.sm90_shared and "not CUDA" in decoder.sm90_shared_reason
+    assert cpu_decoder().sm90_shared_reason is None  # not asked for: nothing to say
+    if DEVICE.type == "cuda":
+        reason = sm90_unsupported_reason(DEVICE, tile_menu(128, 4, "off"))
+        assert reason is not None  # no lean kernel, or not capability 9.0
+
+
+def test_inputs_fit_only_the_kinds_the_kernel_reads() -> None:
+    q = torch.zeros(2, 32, 128, dtype=torch.bfloat16)
+    kv = torch.zeros(64, 8, 128, dtype=torch.bfloat16)
+    assert sm90_inputs_fit(q, kv, kv, 0.0)
+    assert sm90_inputs_fit(q.half(), kv.half(), kv.half(), 0.0)
+    assert not sm90_inputs_fit(q, kv, kv, 30.0)  # a logit cap
+    assert not sm90_inputs_fit(q, kv.view(4, 16, 8, 128), kv.view(4, 16, 8, 128), 0.0)  # pages
+    assert not sm90_inputs_fit(q.float(), kv.float(), kv.float(), 0.0)
+    assert not sm90_inputs_fit(q, kv, kv.half(), 0.0)
+    wide = torch.zeros(64, 8, 256, dtype=torch.bfloat16)
+    assert not sm90_inputs_fit(torch.zeros(2, 32, 256, dtype=torch.bfloat16), wide, wide, 0.0)
+    assert not sm90_inputs_fit(q, kv, kv[..., :64], 0.0)  # V of another head size
+
+
+@pytest.mark.parametrize(
+    ("switchable", "splits", "capturing", "logit_cap", "runs"),
+    [
+        (True, True, True, 0.0, True),  # a switchable graph's pair: split plans only
+        (True, False, False, 0.0, True),  # its warmup: the all-items launch follows
+        (False, True, False, 0.0, True),  # an eager split step
+        (False, False, False, 0.0, False),  # an eager step planned for a graph, kept whole
+        (False, True, True, 0.0, False),  # a graph without the switch may replay whole plans
+        (True, True, True, 30.0, False),  # a logit cap: the Triton shared part
+    ],
+)
+def test_runs_only_where_no_whole_plan_reaches_it(
+    switchable, splits, capturing, logit_cap, runs, monkeypatch
+) -> None:
+    decoder = cpu_decoder()
+    decoder.sm90_shared, decoder.splits = True, splits  # as on an sm90 GPU
+    monkeypatch.setattr(torch.cuda, "is_current_stream_capturing", lambda: capturing)
+    q = torch.zeros(2, 32, 128, dtype=torch.bfloat16)
+    kv = torch.zeros(64, 8, 128, dtype=torch.bfloat16)
+    signature = ("layer",)
+    assert decoder._sm90_shared_runs((q, kv, kv), logit_cap, signature, switchable) is runs
+    decoder.sm90_shared = False
+    assert not decoder._sm90_shared_runs((q, kv, kv), logit_cap, signature, switchable)
+
+
+@pytest.fixture
+def sm90_launches(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts the decoder's launches of the sm90 shared part."""
+    launches: list[int] = []
+    launch = decoder_module.shared_part_sm90
+
+    def counted(*args, **kwargs):
+        launches.append(1)
+        return launch(*args, **kwargs)
+
+    monkeypatch.setattr(decoder_module, "shared_part_sm90", counted)
+    return launches
+
+
+@pytest.mark.cuda
+@sm90_only
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16], ids=str)
+@pytest.mark.parametrize("head_dim", [64, 128])
+@pytest.mark.parametrize("heads", [(32, 8), (64, 8), (16, 8), (32, 32), (16, 1)], ids=str)
+@pytest.mark.parametrize(
+    "tree",
+    ["1,64_4096,512", "1,4,8,64_32,256,256,33", "2,8,16,64_256,128,64,17", "4,128_512,300"],
+)
+def test_eager_split_matches_sglang_triton(tree, heads, head_dim, dtype, sm90_launches) -> None:
+    """Split plans of deep, wide and odd trees at GQA groups 1-16, each head size and dtype:
+    the pair with the sm90 shared part against SGLang's triton decode and the reference."""
+    forest = PrefixForest.from_tree_spec(tree)
+    kv = make_batch(
+        forest, num_q_heads=heads[0], num_kv_heads=heads[1], head_dim=head_dim, dtype=dtype
+    )
+    decoder = decoder_for(
+        kv,
+        max_requests=forest.num_requests,
+        max_kv_indices=int(forest.seq_lens.sum()),
+        menu=tile_menu(head_dim, heads[0] // heads[1], "always"),
+        sm90_shared=True,
+    )
+    assert decoder.sm90_shared, decoder.sm90_shared_reason
+    decoder.plan_step(forest, kv.pool_rows, kv.req_to_token)
+    assert decoder.splits
+    out = decoder.forward(kv.q, kv.k_buffer, kv.v_buffer, torch.empty_like(kv.q), sm_scale=0.1)
+    assert sm90_launches, "the sm90 shared part did not run"
+    assert_close(out, sglang_triton_decode(kv, 0.1), dtype)
+    assert_close(out, reference_decode(kv, 0.1), dtype)
+
+
+@pytest.mark.cuda
+@sm90_only
+@pytest.mark.parametrize("switch", [True, False], ids=["switched", "no-switch"])
+def test_graphs_replay_every_plan_right(switch: bool, sm90_launches) -> None:
+    """In a switchable graph the pair's shared part is the sm90 kernel, and every plan replays
+    right in either form: a whole plan through the pair computes its packed tails
+    (``_attend_tails``), as when a graph is left in the other form. The first plan is whole,
+    so the capture's warmup gives the pair a whole plan too. A graph without the switch keeps
+    the Triton shared part (it may replay whole plans)."""
+    trees = ["64_64", "1,32_512,40", "32_300", "2,4,32_128,64,17", "32_64", "1,8,32_64,64,1000"]
+    splits = replay_plans(
+        trees, tile_menu(128, 4, "always"), graph_batch=64, switch=switch, sm90_shared=True
+    )
+    assert splits[1] and splits[3] and not splits[0] and not splits[4]
+    assert bool(sm90_launches) == switch
