@@ -29,6 +29,8 @@ class FakeDecoder:
     def __init__(self, **kwargs) -> None:
         self.menu = kwargs["menu"]
         self.scheduler = SimpleNamespace(fine_private_chunks=False)  # the backend's env knob
+        self.sm90_shared = kwargs["sm90_shared"]  # as asked; the real one also checks the GPU
+        self.sm90_shared_reason = "fake GPU" if self.sm90_shared else None
         self.graph_switches = GraphSwitches()
         self.plans: list[tuple] = []
         self.graph_batches: list[int | None] = []
@@ -367,6 +369,22 @@ def test_lean_graphs_are_switchable_unless_turned_off(
     if lean == "1":
         with pytest.raises(ValueError, match=backend_module.SWITCH_ENV):
             backend_module.PatAttnBackend(backend.runner)
+
+
+@pytest.mark.parametrize("value, wanted", [(None, False), ("0", False), ("1", True), ("on", None)])
+def test_sm90_shared_env(value, wanted, backend, monkeypatch, caplog) -> None:
+    """``SGLANG_PAT_SM90_SHARED=1`` asks the decoder for the sm90 shared part (off by
+    default); where the decoder cannot run it, the server says why; anything but 0 or 1 is
+    refused."""
+    set_env(monkeypatch, backend_module.SM90_ENV, value)
+    if wanted is None:
+        with pytest.raises(ValueError, match=backend_module.SM90_ENV):
+            backend_module.PatAttnBackend(backend.runner)
+        return
+    with caplog.at_level("WARNING", logger=backend_module.logger.name):
+        pat = backend_module.PatAttnBackend(backend.runner)
+    assert pat.decoder.sm90_shared is wanted
+    assert ("fake GPU" in caplog.text) is wanted
 
 
 @pytest.mark.parametrize("value, fine", [(None, True), ("0", False), ("1", True), ("on", None)])
