@@ -13,6 +13,11 @@ plan's 64-row tile, one warpgroup:
 Outputs follow the pack kernel: fp32 O and natural-log LSE to slot ``slot_base + chunk``, or the
 final output for a member with a single partial (slot_base < 0). Page size 1, bf16/fp16,
 head_dim = BLOCK_D (no dim mask), no logit cap: an experiment, not the product's kernel.
+
+Since session 47 the product has its persistent 64-row build as ``kernels/shared_part_sm90.py``
+(opt-in, with packed tails and 64-bit offsets added). This file stays as the experiment ran it:
+its probes (``REFILL``, ``SOFTMAX``), one-unit grids and 128-row tiles reproduce the figures in
+README.md at their commits.
 """
 
 import torch
