@@ -401,11 +401,12 @@ class PatDecoder:
         self, qkv: tuple[torch.Tensor, ...], logit_cap: float, signature: tuple, switchable: bool
     ) -> bool:
         """Whether this layer's shared part runs the sm90 kernel: asked for and available,
-        the layer's tensors of its kinds, and no whole plan able to reach it. It skips packed
-        tails, which a whole plan's shared-part launch also runs: a switchable graph's pair
-        replays split plans only (its warmup's all-items launch then recomputes every item),
-        an eager step launches the pair only when its plan is split, and a graph without the
-        switch (or an eager step planned for one) may replay a whole plan through the pair."""
+        the layer's tensors of its kinds, and whole plans kept away from it. A whole plan's
+        shared-part launch runs every item, and the kernel computes packed tails one block at
+        a time (right, but slow). A switchable graph's pair replays split plans only, unless a
+        graph is left in the other form; an eager step launches the pair only when its plan is
+        split. A graph without the switch, or an eager step planned for one, may run a whole
+        plan through the pair, so those keep the Triton shared part."""
         if not self.sm90_shared:
             return False
         key = (signature, logit_cap > 0.0)
