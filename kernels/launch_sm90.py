@@ -82,8 +82,10 @@ def shared_part_sm90(
     check: bool = True,
 ) -> object:
     """The first ``header[0]`` items over every KV head, as ``pack_decode(part="shared")``
-    computes them, on ``num_programs`` programs (one an SM beside the private part). Items
-    of packed tails (``chunk < 0``) are skipped. Returns the compiled kernel."""
+    computes them, on ``num_programs`` programs (one an SM beside the private part). Items of
+    packed tails (``chunk < 0``) are computed one block at a time: right, but slow, for the
+    whole plans that reach a pair (``PatDecoder._sm90_shared_runs``). Returns the compiled
+    kernel."""
     if check:
         device = q.device
         check_arg(sm90_inputs_fit(q, k_buffer, v_buffer, logit_cap), "k_buffer",
