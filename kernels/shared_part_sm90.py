@@ -50,6 +50,19 @@ def _issue_block(
 
 
 @gluon.jit
+def _tile_rows(members_ptr, member_start, num_members, kv_head, rows, GROUP: gl.constexpr,
+               OFFSET_64: gl.constexpr):  # fmt: skip
+    """Rows ``rows`` (an arange in the layout of their use) of an item's tile: whether each is
+    a member's, its member record and batch index, and its q head."""
+    valid = rows // GROUP < num_members
+    member = member_start + rows // GROUP
+    batch = gl.load(members_ptr + member * 4, mask=valid, other=0)
+    if OFFSET_64:
+        batch = batch.to(gl.int64)
+    return valid, member, batch, kv_head * GROUP + rows % GROUP
+
+
+@gluon.jit
 def _attend_tails(
     q_smem, k_smem, v_smem, k_ptr, v_ptr, kv_indices_ptr, members_ptr, member_start,
     num_members, max_len, kv_head, stride_k_tok, stride_kh, stride_v_tok, stride_vh, exp2_scale,
@@ -151,12 +164,9 @@ def _shared_part_kernel(
         # Q rows: the item's members × the GQA group of this KV head
         rows = gl.arange(0, BLOCK_M, layout=gl.SliceLayout(1, ld_layout))
         offs_d = gl.arange(0, BLOCK_D, layout=gl.SliceLayout(0, ld_layout))
-        row_valid = rows // GROUP < num_members
-        member = member_start + rows // GROUP
-        batch = gl.load(members_ptr + member * 4, mask=row_valid, other=0)
-        if OFFSET_64:
-            batch = batch.to(gl.int64)
-        q_head = kv_head * GROUP + rows % GROUP
+        row_valid, _, batch, q_head = _tile_rows(
+            members_ptr, member_start, num_members, kv_head, rows, GROUP, OFFSET_64
+        )
         q = gl.load(
             q_ptr + (batch * stride_qb + q_head * stride_qh)[:, None] + offs_d[None, :],
             mask=row_valid[:, None],
@@ -234,13 +244,10 @@ def _shared_part_kernel(
 
         out_rows = gl.arange(0, BLOCK_M, layout=gl.SliceLayout(1, o_layout))
         out_d = gl.arange(0, BLOCK_D, layout=gl.SliceLayout(0, o_layout))
-        out_valid = out_rows // GROUP < num_members
-        out_member = member_start + out_rows // GROUP
-        out_batch = gl.load(members_ptr + out_member * 4, mask=out_valid, other=0)
-        if OFFSET_64:
-            out_batch = out_batch.to(gl.int64)
+        out_valid, out_member, out_batch, out_head = _tile_rows(
+            members_ptr, member_start, num_members, kv_head, out_rows, GROUP, OFFSET_64
+        )
         slot_base = gl.load(members_ptr + out_member * 4 + 1, mask=out_valid, other=-1)
-        out_head = kv_head * GROUP + out_rows % GROUP
         l_o = gl.convert_layout(l_i, gl.SliceLayout(1, o_layout))
         out = o / l_o[:, None]
         gl.store(
