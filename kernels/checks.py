@@ -50,7 +50,7 @@ def check_pack_inputs(
     items: torch.Tensor,
     members: torch.Tensor,
     header: torch.Tensor,
-    queue: torch.Tensor,
+    queue: torch.Tensor | None,
     partial_o: torch.Tensor,
     partial_lse: torch.Tensor,
     *,
@@ -60,7 +60,8 @@ def check_pack_inputs(
     part: str = "all",
 ) -> None:
     """Raise ValueError naming the first argument of ``pack_decode`` that does not fit (a
-    shared- or private-part launch needs ``menu.lean`` and a header of three entries)."""
+    shared- or private-part launch needs ``menu.lean`` and a header of three entries).
+    ``queue`` None: a launcher without the work queue (``launch_sm90.shared_part_sm90``)."""
     check_arg(part in PARTS, "part", f"must be one of {sorted(PARTS)}")
     check_arg(part == "all" or menu.lean is not None, "menu", f"has no lean kernel ({part})")
     device = q.device
@@ -96,12 +97,12 @@ def check_pack_inputs(
         ("items", items),
         ("members", members),
         ("header", header),
-        ("queue", queue),
+        *([("queue", queue)] if queue is not None else []),
     ):
         check_int32(tensor, name, device)
     check_arg(items.dim() == 2 and items.shape[1] == 6, "items", "must be [capacity, 6]")
     check_arg(members.dim() == 2 and members.shape[1] == 4, "members", "must be [capacity, 4]")
-    check_arg(queue.numel() >= 1, "queue", "needs an int32 counter")
+    check_arg(queue is None or queue.numel() >= 1, "queue", "needs an int32 counter")
     needed = 1 if part == "all" else 3
     check_arg(header.numel() >= needed, "header", f"needs {needed} entries (see pack_decode)")
     for name, tensor in (("partial_o", partial_o), ("partial_lse", partial_lse)):

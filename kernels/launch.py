@@ -94,10 +94,15 @@ def _kernel_args(
         PAGE_SIZE=page_size,
         HAS_LOGIT_CAP=logit_cap > 0,
         SAME_KV_LAYOUT=k_buffer.stride() == v_buffer.stride(),
-        # int32 offsets (a third fewer loop instructions) while every indexed tensor allows them
-        OFFSET_64=max(t.numel() for t in (q, k_buffer, v_buffer, o)) >= INT32_OFFSET_LIMIT,
+        OFFSET_64=needs_64bit_offsets(q, k_buffer, v_buffer, o),
     )
     return strides, constexprs
+
+
+def needs_64bit_offsets(*tensors: torch.Tensor) -> bool:
+    """Whether an indexed tensor is too large for int32 element offsets, which the kernels
+    use otherwise (a third fewer loop instructions in the pack kernel)."""
+    return max(t.numel() for t in tensors) >= INT32_OFFSET_LIMIT
 
 
 _carveout_set: set[int] = set()  # ids of compiled kernels (Triton caches them for good)

@@ -12,8 +12,8 @@ import functools
 import torch
 
 from ..cost_model import TileMenu
-from .checks import check_arg, check_int32, kv_layout
-from .launch import INT32_OFFSET_LIMIT, prefer_max_shared_carveout
+from .checks import check_arg, check_pack_inputs, kv_layout
+from .launch import needs_64bit_offsets, prefer_max_shared_carveout
 
 SM90_DTYPES = (torch.float16, torch.bfloat16)
 SM90_HEAD_DIMS = (64, 128)
@@ -76,6 +76,7 @@ def shared_part_sm90(
     partial_o: torch.Tensor,
     partial_lse: torch.Tensor,
     *,
+    menu: TileMenu,
     num_programs: int,
     sm_scale: float,
     logit_cap: float = 0.0,
@@ -87,26 +88,18 @@ def shared_part_sm90(
     whole plans that reach a pair (``PatDecoder._sm90_shared_runs``). Returns the compiled
     kernel."""
     if check:
-        device = q.device
+        check_pack_inputs(
+            *(q, k_buffer, v_buffer, o, kv_indices, items, members, header, None),
+            *(partial_o, partial_lse),
+            menu=menu,
+            num_programs=num_programs,
+            logit_cap=logit_cap,
+            part="shared",
+        )
         check_arg(sm90_inputs_fit(q, k_buffer, v_buffer, logit_cap), "k_buffer",
                   "the sm90 shared part reads [slots, kv_heads, 64 | 128] fp16/bf16 K and V"
                   " of one head size, without a logit cap")  # fmt: skip
-        check_arg(q.dtype in SM90_DTYPES and o.dtype in SM90_DTYPES, "q", "must be fp16/bf16")
-        check_arg(q.shape[1] % k_buffer.shape[1] == 0, "q", "q heads not a multiple of KV heads")
         check_arg(SM90_ROWS % (q.shape[1] // k_buffer.shape[1]) == 0, "q", "GQA group ∤ 64")
-        check_arg(o.shape == q.shape, "o", f"must be {tuple(q.shape)}, got {tuple(o.shape)}")
-        for tensor, name in ((k_buffer, "k_buffer"), (v_buffer, "v_buffer"), (o, "o")):
-            check_arg(tensor.device == device, name, f"must be on {device}")
-            check_arg(tensor.stride(-1) == 1, name, "the head_dim axis must be contiguous")
-        for tensor, name in ((kv_indices, "kv_indices"), (items, "items"), (members, "members")):
-            check_int32(tensor, name, device)
-        check_int32(header, "header", device)
-        check_arg(items.dim() == 2 and items.shape[1] == 6, "items", "must be [I, 6]")
-        check_arg(members.dim() == 2 and members.shape[1] == 4, "members", "must be [M, 4]")
-        check_arg(partial_o.dtype == torch.float32, "partial_o", "must be fp32")
-        check_arg(partial_o.shape[1:] == o.shape[1:], "partial_o", "must be [slots, Hq, D]")
-        check_arg(partial_lse.dtype == torch.float32, "partial_lse", "must be fp32")
-        check_arg(num_programs >= 1, "num_programs", "must be positive")
     from .shared_part_sm90 import _shared_part_kernel
 
     _, _, k_tok, k_head = kv_layout(k_buffer)
@@ -119,7 +112,7 @@ def shared_part_sm90(
         sm_scale,
         NUM_KV_HEADS=num_kv_heads, GROUP=q.shape[1] // num_kv_heads, BLOCK_D=k_buffer.shape[-1],
         BLOCK_M=SM90_ROWS, BLOCK_N=SM90_BLOCK_N, STAGES=SM90_STAGES,
-        OFFSET_64=max(t.numel() for t in (q, k_buffer, v_buffer, o)) >= INT32_OFFSET_LIMIT,
+        OFFSET_64=needs_64bit_offsets(q, k_buffer, v_buffer, o),
         num_warps=4,
     )  # fmt: skip
     prefer_max_shared_carveout(compiled)  # beside the private part, as the Triton parts ask

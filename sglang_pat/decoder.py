@@ -178,7 +178,6 @@ class PatDecoder:
             sm90_unsupported_reason(self.device, self.menu) if sm90_shared else None
         )
         self.sm90_shared = sm90_shared and self.sm90_shared_reason is None
-        self._sm90_fits: dict[tuple, bool] = {}  # per forward signature
         self._graph_batch = 0  # the batch size of the graph last planned for
         self._pdl = pdl_supported(self.device)
         self.graph_switches = GraphSwitches()  # graph_switch.py
@@ -341,7 +340,7 @@ class PatDecoder:
         record = recorder(self) if fork else None
         capturing = record is not None and torch.cuda.is_current_stream_capturing()
         sm90 = self.lean_needed and self._sm90_shared_runs(
-            (q, k_buffer, v_buffer), logit_cap, signature, record is not None
+            (q, k_buffer, v_buffer), logit_cap, record is not None
         )
         private_node = shared_node = 0
         if fork:
@@ -364,10 +363,9 @@ class PatDecoder:
             if capturing:
                 private_node = last_captured_node(self._side)
             if sm90:
-                programs = self.scheduler.num_shared_part_programs
                 shared_part_sm90(
                     *(*head, self.header, self.partial_o, self.partial_lse),
-                    num_programs=programs, sm_scale=sm_scale, logit_cap=logit_cap, check=check,
+                    num_programs=self.scheduler.num_shared_part_programs, **options,
                 )  # fmt: skip
             else:
                 pack_decode(*args, num_programs=self.num_programs, part="shared", **options)
@@ -398,7 +396,7 @@ class PatDecoder:
         return o
 
     def _sm90_shared_runs(
-        self, qkv: tuple[torch.Tensor, ...], logit_cap: float, signature: tuple, switchable: bool
+        self, qkv: tuple[torch.Tensor, ...], logit_cap: float, switchable: bool
     ) -> bool:
         """Whether this layer's shared part runs the sm90 kernel: asked for and available,
         the layer's tensors of its kinds, and whole plans kept away from it. A whole plan's
@@ -407,12 +405,8 @@ class PatDecoder:
         graph is left in the other form; an eager step launches the pair only when its plan is
         split. A graph without the switch, or an eager step planned for one, may run a whole
         plan through the pair, so those keep the Triton shared part."""
-        if not self.sm90_shared:
-            return False
-        key = (signature, logit_cap > 0.0)
-        fits = self._sm90_fits.get(key)
-        if fits is None:
-            fits = self._sm90_fits[key] = sm90_inputs_fit(*qkv, logit_cap)
-        return fits and (
-            switchable or (self.splits and not torch.cuda.is_current_stream_capturing())
+        return (
+            self.sm90_shared
+            and sm90_inputs_fit(*qkv, logit_cap)
+            and (switchable or (self.splits and not torch.cuda.is_current_stream_capturing()))
         )

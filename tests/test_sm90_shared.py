@@ -7,7 +7,11 @@ from __future__ import annotations
 import pytest
 import torch
 from helpers import DEVICE, assert_close, decoder_for, make_batch, reference_decode, tile_menu
-from sglang_pat.kernels.launch_sm90 import sm90_inputs_fit, sm90_unsupported_reason
+from sglang_pat.kernels.launch_sm90 import (
+    shared_part_sm90,
+    sm90_inputs_fit,
+    sm90_unsupported_reason,
+)
 from test_kernels_gpu import replay_plans, sglang_triton_decode
 
 from sglang_pat import decoder as decoder_module
@@ -48,6 +52,31 @@ def test_inputs_fit_only_the_kinds_the_kernel_reads() -> None:
     assert not sm90_inputs_fit(q, kv, kv[..., :64], 0.0)  # V of another head size
 
 
+def test_launcher_names_what_it_cannot_read() -> None:
+    """The launcher checks as ``pack_decode`` does for a shared part, then what only the sm90
+    kernel needs, each a ValueError naming the argument, before anything launches."""
+    decoder = cpu_decoder()
+    q = torch.zeros(2, 32, 128, dtype=torch.bfloat16)
+    kv = torch.zeros(64, 8, 128, dtype=torch.bfloat16)
+
+    def launch(q=q, k=kv, v=kv, menu=decoder.menu, logit_cap=0.0):
+        buffers = (decoder.kv_indices, decoder.items, decoder.members, decoder.header)
+        shared_part_sm90(
+            q, k, v, torch.empty_like(q), *buffers, decoder.partial_o, decoder.partial_lse,
+            menu=menu, num_programs=4, sm_scale=0.1, logit_cap=logit_cap,
+        )  # fmt: skip
+
+    with pytest.raises(ValueError, match="^menu: has no lean kernel"):
+        launch(menu=tile_menu(128, 4, "off"))
+    with pytest.raises(ValueError, match="^q: head_dim"):
+        launch(q=torch.zeros(2, 32, 64, dtype=torch.bfloat16))
+    paged = kv.view(4, 16, 8, 128)
+    with pytest.raises(ValueError, match="^k_buffer: the sm90 shared part reads"):
+        launch(k=paged, v=paged)
+    with pytest.raises(ValueError, match="^k_buffer: the sm90 shared part reads"):
+        launch(logit_cap=30.0)
+
+
 @pytest.mark.parametrize(
     ("switchable", "splits", "capturing", "logit_cap", "runs"),
     [
@@ -67,10 +96,9 @@ def test_runs_only_where_no_whole_plan_reaches_it(
     monkeypatch.setattr(torch.cuda, "is_current_stream_capturing", lambda: capturing)
     q = torch.zeros(2, 32, 128, dtype=torch.bfloat16)
     kv = torch.zeros(64, 8, 128, dtype=torch.bfloat16)
-    signature = ("layer",)
-    assert decoder._sm90_shared_runs((q, kv, kv), logit_cap, signature, switchable) is runs
+    assert decoder._sm90_shared_runs((q, kv, kv), logit_cap, switchable) is runs
     decoder.sm90_shared = False
-    assert not decoder._sm90_shared_runs((q, kv, kv), logit_cap, signature, switchable)
+    assert not decoder._sm90_shared_runs((q, kv, kv), logit_cap, switchable)
 
 
 @pytest.fixture
