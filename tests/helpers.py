@@ -136,8 +136,8 @@ def decoder_for(kv: KVBatch, *, max_requests: int, max_kv_indices: int, **option
 
 def reference_decode(kv: KVBatch, sm_scale: float, logit_cap: float = 0.0) -> torch.Tensor:
     """Plain attention per request over its ``req_to_token`` row, in fp32, on the buffers'
-    device: on the CPU, 12 test processes' references of 64 requests × 4,608 keys took
-    40-75 s a test (session 48). TF32 is off for CUDA fp32 matmuls by default."""
+    device. On the CPU, the GPU tests' references (up to 64 requests × 4,608 keys, in a dozen
+    xdist processes at once) took 40-75 s a test while the GPU idled."""
     assert not torch.backends.cuda.matmul.allow_tf32, "the reference must run in full fp32"
     num_q_heads = kv.q.shape[1]
     k_all = kv.k_buffer.reshape(-1, *kv.k_buffer.shape[-2:]).float()
