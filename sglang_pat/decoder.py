@@ -339,9 +339,6 @@ class PatDecoder:
         # its eager warmup runs too, so that no kernel is first compiled while capturing.
         record = recorder(self) if fork else None
         capturing = record is not None and torch.cuda.is_current_stream_capturing()
-        sm90 = self.lean_needed and self._sm90_shared_runs(
-            (q, k_buffer, v_buffer), logit_cap, record is not None
-        )
         private_node = shared_node = 0
         if fork:
             main = torch.cuda.current_stream(self.device)
@@ -362,7 +359,7 @@ class PatDecoder:
                 )
             if capturing:
                 private_node = last_captured_node(self._side)
-            if sm90:
+            if self._sm90_shared_runs((q, k_buffer, v_buffer), logit_cap, record is not None):
                 shared_part_sm90(
                     *(*head, self.header, self.partial_o, self.partial_lse),
                     num_programs=self.scheduler.num_shared_part_programs, **options,
