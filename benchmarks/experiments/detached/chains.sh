@@ -1,34 +1,42 @@
 #!/usr/bin/env bash
-# Prepared in session 48 for the next session (one H200): the opt-in sm90 shared part
-# (SGLANG_PAT_SM90_SHARED=1) served beside pat without it and flashinfer. Its GPU tests
-# passed in full in session 48 (tests/test_sm90_shared.py 91 passed in 69 s, the rest of the
-# suite 247 in 119 s, at 5a37003; benchmarks/results/2026-12-02-NVIDIA-H200/session48.md).
-# WORKLOADS (default gsp 4 x 32) with two measured passes each, in turn: pat, pat with the sm90
-# part, flashinfer. pat starts first and pays the fresh machine's JIT compilation (about 275 s
-# to healthy); each gsp 4 x 32 run then takes about 112 s, flashinfer's server 83 s to start.
-# About 15 device minutes for gsp 4 x 32; gsp-64x16-2048 adds about 2.5 minutes a backend.
-# TESTS=1 runs the GPU suite first (sm90_tests.sh's two commands, about 4 minutes): for a
-# product change since 5a37003.
-# Session 47's chain (the GPU suite, then pat and flashinfer on gsp) is in c2840be.
+# Prepared in session 49 for the next session (one H200): the opt-in sm90 shared part
+# (SGLANG_PAT_SM90_SHARED=1) against pat without it, alternating, then flashinfer. Session 49
+# served them once each in turn (pat, sm90, flashinfer; session49.md): the sm90 part was +0.39%
+# on gsp 4 x 32 and +0.67% on gsp defaults, within one server's spread between its passes
+# (0.47% and 1.8%). Alternating servers measure that spread where the two are compared.
+# SERVERS: the servers in order, each `pat`, `sm90` or `flashinfer`
+#   (default "pat sm90 pat sm90 flashinfer"); run i writes /tmp/r0/<i>-<server>/.
+# WORKLOADS (default gsp-4x32-4096), PASSES measured passes each (default 3).
+# Times on session 49's machine: pat's first server 215 s to healthy (the JIT compiles, for
+# flashinfer's prefill too), later servers 55-75 s; gsp 4 x 32 about 25 s a pass, its warm
+# pass 25-30 s. The default takes about 17 device minutes after the install. flashinfer's server
+# first on a fresh machine took 249 s. TESTS=1 runs the GPU suite first (sm90_tests.sh,
+# about 3 minutes).
+# Session 49's chain (TESTS=1, pat, sm90 and flashinfer in turn, two passes) is in e5c189d.
 # Install part1, part2 and part2b, then part3 with this chain; then poll at once, call after
 # call: a machine left idle 30 s goes back with the chain.
 cd "$(dirname "$0")/../../.." || exit 1
 source benchmarks/device_env.sh
 export PYTHONUNBUFFERED=1 PAT_COMMIT=${PAT_COMMIT:-unknown}
 rm -rf /tmp/r0; mkdir -p /tmp/r0
-W="--workloads ${WORKLOADS:-gsp-4x32-4096} --passes 2"
-TESTS_CMD=true
+W="--workloads ${WORKLOADS:-gsp-4x32-4096} --passes ${PASSES:-3}"
+steps=()
 if [ "${TESTS:-0}" = 1 ]; then
-  TESTS_CMD="OUT=/tmp/r0 bash benchmarks/experiments/detached/sm90_tests.sh 180 190 12 >/dev/null"
+  steps+=("OUT=/tmp/r0 bash benchmarks/experiments/detached/sm90_tests.sh 180 190 12 >/dev/null")
 fi
-setsid bash -c "
-export CUDA_VISIBLE_DEVICES=0
-$TESTS_CMD
-python3 benchmarks/bench_serving.py --backends pat $W --port 30500 --out /tmp/r0/so \
-  > /tmp/r0/so.out 2>&1
-SGLANG_PAT_SM90_SHARED=1 python3 benchmarks/bench_serving.py --backends pat $W --port 30600 \
-  --out /tmp/r0/s9 > /tmp/r0/s9.out 2>&1
-python3 benchmarks/bench_serving.py --backends flashinfer $W --port 30700 --out /tmp/r0/sf \
-  > /tmp/r0/sf.out 2>&1
+i=0
+for server in ${SERVERS:-pat sm90 pat sm90 flashinfer}; do
+  i=$((i + 1)); dir=/tmp/r0/$i-$server; port=$((30500 + 100 * i))
+  case $server in
+    pat) run="python3 benchmarks/bench_serving.py --backends pat" ;;
+    sm90) run="SGLANG_PAT_SM90_SHARED=1 python3 benchmarks/bench_serving.py --backends pat" ;;
+    flashinfer) run="python3 benchmarks/bench_serving.py --backends flashinfer" ;;
+    *) echo "unknown server $server (pat, sm90 or flashinfer)"; exit 1 ;;
+  esac
+  steps+=("$run $W --port $port --out $dir > $dir.out 2>&1")
+done
+chain="export CUDA_VISIBLE_DEVICES=0"
+for step in "${steps[@]}"; do chain+=$'\n'"$step"; done
+setsid bash -c "$chain
 touch /tmp/r0/done" >/tmp/r0/chain.log 2>&1 < /dev/null &
-sleep 2; echo launched
+sleep 2; echo launched: "${SERVERS:-pat sm90 pat sm90 flashinfer}"
