@@ -35,8 +35,19 @@ for server in ${SERVERS:-pat sm90 pat sm90 flashinfer}; do
   esac
   steps+=("$run $W --port $port --out $dir > $dir.out 2>&1")
 done
-chain="export CUDA_VISIBLE_DEVICES=0"
+# The GPU's clocks, power and temperature every 0.5 s (clocks.csv; throttle.csv in a logger of
+# its own, should the driver refuse the field): in session 49 pat's step grew twice as fast in
+# the last 40-step interval of each gsp 4 x 32 pass (tails 328-368) as the plan's KV does,
+# with the same plan shape throughout; flashinfer's did not. The servers' decode lines carry
+# timestamps to line these up with.
+Q="--format=csv -lms 500 --query-gpu=timestamp"
+chain="export CUDA_VISIBLE_DEVICES=0
+nvidia-smi $Q,clocks.sm,clocks.mem,power.draw,temperature.gpu > /tmp/r0/clocks.csv 2>&1 &
+loggers=\$!
+nvidia-smi $Q,clocks_throttle_reasons.active > /tmp/r0/throttle.csv 2>&1 &
+loggers=\"\$loggers \$!\""
 for step in "${steps[@]}"; do chain+=$'\n'"$step"; done
 setsid bash -c "$chain
+kill \$loggers
 touch /tmp/r0/done" >/tmp/r0/chain.log 2>&1 < /dev/null &
 sleep 2; echo launched: "${SERVERS:-pat sm90 pat sm90 flashinfer}"
