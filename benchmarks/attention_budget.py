@@ -27,11 +27,9 @@ import re
 import statistics
 from pathlib import Path
 
-from serving_results import CACHE_FLUSHED, read_text
+from serving_results import CACHE_FLUSHED, full_batch_lines, read_text
 
-DECODE_TOKENS = re.compile(
-    r"Decode batch, #running-req: (\d+), #token: (\d+).*?gen throughput \(token/s\): ([\d.]+)"
-)
+TOKENS = re.compile(r"#token: (\d+)")  # within a decode line
 LOG_INTERVAL_STEPS = 40
 
 
@@ -45,14 +43,10 @@ def full_batch_intervals(log_text: str, batch: int, skip_flushes: int) -> list[t
         raise ValueError(f"the log has {len(passes) - 1} cache flushes, not {skip_flushes}")
     intervals = []
     for text in passes[skip_flushes:]:
-        lines = [
-            (int(tokens), float(rate))
-            for running, tokens, rate in DECODE_TOKENS.findall(text)
-            if int(running) >= 0.95 * batch and float(rate) > 0
-        ]
-        for tokens, rate in lines[1:]:
-            middle = tokens - LOG_INTERVAL_STEPS // 2 * batch
-            if middle > 0:  # a line logged as the pool emptied (#token: 0) has no middle
+        for line in full_batch_lines(text, batch):
+            middle = int(TOKENS.search(line[0])[1]) - LOG_INTERVAL_STEPS // 2 * batch
+            rate = float(line[2])
+            if middle > 0 and rate > 0:  # a line logged as the pool emptied has no middle
                 intervals.append((middle, batch / rate * 1e3))
     return intervals
 

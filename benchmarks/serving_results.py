@@ -39,15 +39,20 @@ def decode_throughput(log_text: str, batch: int) -> tuple[float | None, int]:
     return pass_decode_throughput(CACHE_FLUSHED.split(log_text), batch)
 
 
+def full_batch_lines(pass_text: str, batch: int) -> list[re.Match]:
+    """A pass's decode log lines at full batch (95% of ``batch`` running or more), its first
+    such line left out: that interval still holds the pass's prefills."""
+    return [line for line in DECODE_LINE.finditer(pass_text) if int(line[1]) >= 0.95 * batch][1:]
+
+
 def pass_decode_throughput(passes: list[str], batch: int) -> tuple[float | None, int]:
     """``decode_throughput`` over the server log texts of the passes, one each."""
     used = []
     for text in passes:
-        lines = [(int(n), float(t)) for n, t in DECODE_LINE.findall(text)]
         if batch:
-            used += [t for n, t in lines if n >= 0.95 * batch][1:]
-        else:
-            used += [t for n, t in lines if n > 1]  # arrivals set the batch: every interval
+            used += [float(line[2]) for line in full_batch_lines(text, batch)]
+        else:  # arrivals set the batch: every interval
+            used += [float(t) for n, t in DECODE_LINE.findall(text) if int(n) > 1]
     return (statistics.median(used) if used else None), len(used)
 
 
