@@ -1,0 +1,102 @@
+"""SM clocks and power while each server of a detached chain decodes (session 50).
+
+python benchmarks/experiments/power_cap/clocks_by_server.py CHAIN_DIR [MIN_WATTS] [--png OUT]
+
+CHAIN_DIR is a ``chains.sh`` output (``/tmp/r0`` on the device): ``clocks.csv`` and
+``throttle.csv`` (nvidia-smi every 0.5 s) and one ``<i>-<server>/server-*.log[.gz]`` per
+server.
+A server's samples are those from its first to its last log line; of these, the ones drawing
+at least MIN_WATTS (default 600) are its busy samples (its passes' prefill and decode: the
+chain runs nothing else). Per server: busy samples, median and mean SM clock, mean power,
+and the share of them with the software power cap (0x4) among the throttle reasons. With
+``--png``, the SM clock and the power of every busy sample against time, by server.
+"""
+
+import csv
+import gzip
+import statistics
+import sys
+from datetime import datetime
+from pathlib import Path
+
+SW_POWER_CAP = 0x4
+
+
+def smi_rows(path: Path) -> list[list[str]]:
+    with path.open() as f:
+        return [[c.strip() for c in row] for row in list(csv.reader(f))[1:] if row]
+
+
+def smi_time(text: str) -> datetime:
+    return datetime.strptime(text, "%Y/%m/%d %H:%M:%S.%f")
+
+
+def log_span(log: Path) -> tuple[datetime, datetime]:
+    raw = log.read_bytes()
+    text = (gzip.decompress(raw) if log.suffix == ".gz" else raw).decode(errors="replace")
+    stamps = [
+        datetime.strptime(line[1:20], "%Y-%m-%d %H:%M:%S")
+        for line in text.splitlines()
+        if line.startswith("[20")
+    ]
+    return min(stamps), max(stamps)
+
+
+def main(chain: Path, min_watts: float, png: Path | None) -> None:
+    clocks = [(smi_time(r[0]), float(r[1].split()[0]), float(r[3].split()[0]))
+              for r in smi_rows(chain / "clocks.csv")]  # fmt: skip
+    capped = {smi_time(r[0]).replace(microsecond=0): int(r[1], 16) & SW_POWER_CAP != 0
+              for r in smi_rows(chain / "throttle.csv")}  # fmt: skip
+    series = {}
+    print("| server | busy samples | SM MHz median | SM MHz mean | W mean | power-capped |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for run in sorted(p for p in chain.iterdir() if p.is_dir()):
+        logs = list(run.glob("server-*.log*"))
+        if not logs:
+            continue
+        start, end = log_span(logs[0])
+        busy = [(t, mhz, w) for t, mhz, w in clocks if start <= t <= end and w >= min_watts]
+        if not busy:
+            print(f"| {run.name} | 0 | | | | |")
+            continue
+        series[run.name] = busy
+        mhz = [b[1] for b in busy]
+        share = statistics.mean(capped.get(t.replace(microsecond=0), False) for t, _, _ in busy)
+        print(
+            f"| {run.name} | {len(busy)} | {statistics.median(mhz):.0f} | "
+            f"{statistics.mean(mhz):.0f} | {statistics.mean(b[2] for b in busy):.0f} | "
+            f"{share:.0%} |"
+        )
+
+    if png is not None:
+        plot(series, png)
+
+
+def plot(series: dict[str, list[tuple[datetime, float, float]]], png: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    t0 = min(b[0][0] for b in series.values())
+    fig, (clock, power) = plt.subplots(2, 1, figsize=(9, 6), sharex=True)
+    for name, busy in series.items():
+        seconds = [(t - t0).total_seconds() for t, _, _ in busy]
+        clock.plot(seconds, [b[1] for b in busy], "o", label=name)
+        power.plot(seconds, [b[2] for b in busy], "o", label=name)
+    clock.set_ylabel("SM clock, MHz")
+    power.set_ylabel("power, W")
+    power.set_xlabel("seconds into the chain's first busy sample")
+    clock.legend()
+    clock.set_title("H200 while each server decodes (nvidia-smi every 0.5 s)")
+    fig.tight_layout()
+    fig.savefig(png, dpi=100)
+
+
+if __name__ == "__main__":
+    args = sys.argv[1:]
+    out = None
+    if "--png" in args:
+        out = Path(args[args.index("--png") + 1])
+        del args[args.index("--png") : args.index("--png") + 2]
+    main(Path(args[0]), float(args[1]) if len(args) > 1 else 600.0, out)
