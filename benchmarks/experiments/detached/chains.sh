@@ -5,17 +5,18 @@
 # on gsp 4 x 32 and +0.67% on gsp defaults, within one server's spread between its passes
 # (0.47% and 1.8%). Alternating servers measure that spread where the two are compared.
 # SERVERS: the servers in order, each `pat`, `sm90`, `flashinfer` or `gclog` (default "pat sm90
-#   pat sm90 flashinfer gclog"); run i writes /tmp/r0/<i>-<server>/. `gclog` is pat with
-#   SGLANG_LOG_GC=1: the scheduler logs each garbage collection, its generation and duration.
-#   It is a diagnosis, not a figure: the logging costs time. The question is whether a pause
-#   of the scheduler process is what slows one 40-step interval of a pass: that interval
-#   changes from pass to pass (session 47: the third; session 49: the last, in both passes),
-#   and a stall longer than the overlap scheduler's slack shows in pat's 7.6 ms steps sooner
-#   than in flashinfer's 15 ms.
+#   pat sm90 flashinfer"); run i writes /tmp/r0/<i>-<server>/. `gclog` is pat with
+#   SGLANG_LOG_GC=1: the scheduler logs each garbage collection, its generation and duration
+#   (a diagnosis: session 50 found no collection inside a pass's full-batch decode lines).
+# Session 50 ran SERVERS="pat flashinfer gclog" PASSES=3 at baecf2a (session50.md): both
+#   servers decode at the H200's 700 W power cap, pat's SM clock 12% below flashinfer's. The
+#   sm90 shared part does the shared items in fewer instructions, so the A/B now also asks
+#   whether it lowers pat's power and raises its clock
+#   (../power_cap/clocks_by_server.py /tmp/r0 680).
 # WORKLOADS (default gsp-4x32-4096), PASSES measured passes each (default 3).
 # Times on session 49's machine: pat's first server 215 s to healthy (the JIT compiles, for
 # flashinfer's prefill too), later servers 55-75 s; gsp 4 x 32 about 25 s a pass, its warm
-# pass 25-30 s. The default takes about 20 device minutes after the install. flashinfer's server
+# pass 25-30 s. The default takes about 17 device minutes after the install. flashinfer's server
 # first on a fresh machine took 249 s. TESTS=1 runs the GPU suite first (sm90_tests.sh,
 # about 3 minutes).
 # Session 49's chain (TESTS=1, pat, sm90 and flashinfer in turn, two passes) is in e5c189d.
@@ -31,7 +32,7 @@ if [ "${TESTS:-0}" = 1 ]; then
   steps+=("OUT=/tmp/r0 bash benchmarks/experiments/detached/sm90_tests.sh 180 190 12 >/dev/null")
 fi
 i=0
-SERVERS=${SERVERS:-pat sm90 pat sm90 flashinfer gclog}
+SERVERS=${SERVERS:-pat sm90 pat sm90 flashinfer}
 for server in $SERVERS; do
   i=$((i + 1)); dir=/tmp/r0/$i-$server; port=$((30500 + 100 * i))
   case $server in
