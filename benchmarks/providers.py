@@ -76,12 +76,13 @@ def make_decoder(
     cost=None,
     max_partials: int | None = None,
     fine: bool | None = None,
+    **decoder_options,
 ) -> PatDecoder:
     """A decoder sized for ``batch`` (menu and cost model: the defaults unless given), with the
     batch planned as for a CUDA graph unless ``plan`` is False. ``max_partials``: the partial
     slots' budget (default: 32 a request, ``PlanCapacity.for_batch``; the server's is
     ``decoder.SERVER_MAX_PARTIALS``). ``fine``: the planner's ``fine_private_chunks`` (None:
-    its default)."""
+    its default). ``decoder_options`` go to ``PatDecoder`` as they are."""
     decoder = PatDecoder(
         num_q_heads=batch.q.shape[1],
         num_kv_heads=batch.k.shape[1],
@@ -93,6 +94,7 @@ def make_decoder(
         menu=menu,
         cost=cost,
         max_partials=max_partials,
+        **decoder_options,
     )
     if fine is not None:
         decoder.scheduler.fine_private_chunks = fine

@@ -29,7 +29,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from graph_timing import side_by_side_us  # noqa: E402
-from providers import DTYPE, HEAD_DIM, batch_for  # noqa: E402
+from providers import HEAD_DIM, batch_for, make_decoder  # noqa: E402
 from sglang_pat.kernels.launch import merge_states, pack_decode  # noqa: E402
 
 from sglang_pat.cost_model import default_tile_menu  # noqa: E402
@@ -37,17 +37,7 @@ from sglang_pat.decoder import PatDecoder  # noqa: E402
 
 
 def split_decoder(batch, menu, fuse_merge: bool) -> PatDecoder:
-    decoder = PatDecoder(
-        num_q_heads=batch.q.shape[1],
-        num_kv_heads=batch.k.shape[1],
-        head_dim=HEAD_DIM,
-        device="cuda",
-        max_requests=batch.q.shape[0],
-        max_kv_indices=int(batch.seq_lens.sum()),
-        kv_dtype=DTYPE,
-        menu=menu,
-        fuse_merge=fuse_merge,
-    )
+    decoder = make_decoder(batch, menu, plan=False, fuse_merge=fuse_merge)
     decoder._splits = lambda plan: plan.num_shared_items > 0  # the split, gate or not
     decoder.plan_step(batch.forest, batch.pool_rows, batch.req_to_token, for_graph=True)
     return decoder
