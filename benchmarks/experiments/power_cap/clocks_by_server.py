@@ -8,12 +8,15 @@ server.
 A server's samples are those from its first to its last log line; of these, the ones drawing
 at least MIN_WATTS (default 600) are its busy samples (its passes' prefill and decode: the
 chain runs nothing else). Per server: busy samples, median and mean SM clock, mean power,
-and the share of them with the software power cap (0x4) among the throttle reasons. With
+the share of them with the software power cap (0x4) among the throttle reasons, and the
+energy per decoded token: that mean power over the server's full-batch decode rate (its
+``rows.jsonl``; an approximation, the busy samples include the prefills). With
 ``--png``, the SM clock and the power of every busy sample against time, by server.
 """
 
 import csv
 import gzip
+import json
 import statistics
 import sys
 from datetime import datetime
@@ -48,8 +51,11 @@ def main(chain: Path, min_watts: float, png: Path | None) -> None:
     capped = {smi_time(r[0]).replace(microsecond=0): int(r[1], 16) & SW_POWER_CAP != 0
               for r in smi_rows(chain / "throttle.csv")}  # fmt: skip
     series = {}
-    print("| server | busy samples | SM MHz median | SM MHz mean | W mean | power-capped |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print(
+        "| server | busy samples | SM MHz median | SM MHz mean | W mean | power-capped "
+        "| decode tok/s | mJ a decoded token |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for run in sorted(p for p in chain.iterdir() if p.is_dir()):
         logs = list(run.glob("server-*.log*"))
         if not logs:
@@ -57,15 +63,18 @@ def main(chain: Path, min_watts: float, png: Path | None) -> None:
         start, end = log_span(logs[0])
         busy = [(t, mhz, w) for t, mhz, w in clocks if start <= t <= end and w >= min_watts]
         if not busy:
-            print(f"| {run.name} | 0 | | | | |")
+            print(f"| {run.name} | 0 | | | | | | |")
             continue
         series[run.name] = busy
         mhz = [b[1] for b in busy]
         share = statistics.mean(capped.get(t.replace(microsecond=0), False) for t, _, _ in busy)
+        watts = statistics.mean(b[2] for b in busy)
+        rows = run / "rows.jsonl"
+        rate = json.loads(rows.read_text().splitlines()[0])["decode_tok_s"] if rows.exists() else 0
+        energy = f"{1000 * watts / rate:.1f}" if rate else ""
         print(
             f"| {run.name} | {len(busy)} | {statistics.median(mhz):.0f} | "
-            f"{statistics.mean(mhz):.0f} | {statistics.mean(b[2] for b in busy):.0f} | "
-            f"{share:.0%} |"
+            f"{statistics.mean(mhz):.0f} | {watts:.0f} | {share:.0%} | {rate:.0f} | {energy} |"
         )
 
     if png is not None:
