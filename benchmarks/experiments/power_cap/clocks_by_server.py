@@ -14,13 +14,15 @@ energy per decoded token: that mean power over the server's full-batch decode ra
 ``--png``, the SM clock and the power of every busy sample against time, by server.
 """
 
+import argparse
 import csv
-import gzip
-import json
 import statistics
 import sys
 from datetime import datetime
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from serving_results import read_rows, read_text  # noqa: E402
 
 SW_POWER_CAP = 0x4
 
@@ -35,11 +37,9 @@ def smi_time(text: str) -> datetime:
 
 
 def log_span(log: Path) -> tuple[datetime, datetime]:
-    raw = log.read_bytes()
-    text = (gzip.decompress(raw) if log.suffix == ".gz" else raw).decode(errors="replace")
     stamps = [
         datetime.strptime(line[1:20], "%Y-%m-%d %H:%M:%S")
-        for line in text.splitlines()
+        for line in read_text(log).splitlines()
         if line.startswith("[20")
     ]
     return min(stamps), max(stamps)
@@ -69,8 +69,8 @@ def main(chain: Path, min_watts: float, png: Path | None) -> None:
         mhz = [b[1] for b in busy]
         share = statistics.mean(capped.get(t.replace(microsecond=0), False) for t, _, _ in busy)
         watts = statistics.mean(b[2] for b in busy)
-        rows = run / "rows.jsonl"
-        rate = json.loads(rows.read_text().splitlines()[0])["decode_tok_s"] if rows.exists() else 0
+        rows = read_rows(run) if (run / "rows.jsonl").exists() else []
+        rate = rows[0]["decode_tok_s"] if rows else 0
         energy = f"{1000 * watts / rate:.1f}" if rate else ""
         print(
             f"| {run.name} | {len(busy)} | {statistics.median(mhz):.0f} | "
@@ -103,9 +103,9 @@ def plot(series: dict[str, list[tuple[datetime, float, float]]], png: Path) -> N
 
 
 if __name__ == "__main__":
-    args = sys.argv[1:]
-    out = None
-    if "--png" in args:
-        out = Path(args[args.index("--png") + 1])
-        del args[args.index("--png") : args.index("--png") + 2]
-    main(Path(args[0]), float(args[1]) if len(args) > 1 else 600.0, out)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("chain", type=Path)
+    parser.add_argument("min_watts", type=float, nargs="?", default=600.0)
+    parser.add_argument("--png", type=Path)
+    args = parser.parse_args()
+    main(args.chain, args.min_watts, args.png)
