@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import subprocess
 import sys
 from collections.abc import Callable
@@ -85,6 +86,50 @@ def side_by_side_us(fns: dict, flush, rounds: int = 2) -> dict[str, list[float]]
         for name, fn in fns.items():
             times[name].append(graph_time_us(fn, flush))
     return times
+
+
+# The shapes the lean pair's experiments time (gsp 4 × 32 at serving's tails, the acceptance
+# trees, gsp defaults' batch).
+PAIR_SHAPES = [
+    "gsp:4x32:4096+140:b128:s0",
+    "gsp:4x32:4096+208:b128:s0",
+    "gsp:4x32:4096+256:b128:s0",
+    "gsp:4x32:4096+300:b128:s0",
+    "gsp:4x32:4096+368:b128:s0",
+    "4,128_4096,256",
+    "1,64_4096,512",
+    "1,256_2048,32",
+    "gsp:64x16:2048+256:b256:s0",
+]
+
+
+def run_shapes(run_shape: Callable[[str, torch.Tensor], None], shapes: list[str]) -> None:
+    """``run_shape(shape, flush)`` for each shape (default ``PAIR_SHAPES``) with the benchmarks'
+    256 MiB flush buffer, after a header line naming the GPU and the command."""
+    flush = torch.empty(2**28, dtype=torch.uint8, device="cuda")
+    torch.cuda.synchronize()
+    print(f"# {torch.cuda.get_device_name()}, {sys.argv}", flush=True)
+    for shape in shapes or PAIR_SHAPES:
+        run_shape(shape, flush)
+        torch.cuda.empty_cache()
+
+
+def checked_medians(
+    fns: dict, outs: dict[str, torch.Tensor], checked: tuple[str, ...], flush, rounds: int = 3
+) -> tuple[dict[str, float], dict[str, float], str]:
+    """The ``checked`` variants run once each into NaN-filled outputs, then every fn timed side
+    by side (``side_by_side_us``). Returns the median µs by name, each checked variant's max
+    |difference| from the first one's output, and the medians as one line of text."""
+    for name in checked:
+        outs[name].fill_(float("nan"))
+        fns[name]()
+    torch.cuda.synchronize()
+    first = outs[checked[0]].float()
+    errors = {name: (outs[name].float() - first).abs().max().item() for name in checked[1:]}
+    times = side_by_side_us(fns, flush, rounds=rounds)
+    medians = {name: statistics.median(us) for name, us in times.items()}
+    line = ", ".join(f"{name} {us:6.1f}" for name, us in medians.items()) + " us"
+    return medians, errors, line
 
 
 def decoder_fns(batch, decoders: dict[str, PatDecoder]) -> tuple[dict, dict[str, torch.Tensor]]:

@@ -20,7 +20,6 @@ H200 its first launch hung (the private programs spinning where the shared ones 
 so no unit waits now.
 """
 
-import statistics
 import sys
 from pathlib import Path
 
@@ -28,7 +27,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from graph_timing import side_by_side_us  # noqa: E402
+from graph_timing import checked_medians, run_shapes  # noqa: E402
 from providers import HEAD_DIM, batch_for, make_decoder  # noqa: E402
 from sglang_pat.kernels.launch import merge_states, pack_decode  # noqa: E402
 
@@ -80,39 +79,16 @@ def run_shape(shape: str, flush) -> None:
         "fused": pair_fn(batch, fused, outs["fused"], fused=True, merge=False),
         "no merge": pair_fn(batch, stock, outs["no merge"], fused=False, merge=False),
     }
-    for name in ("stock", "fused"):
-        outs[name].fill_(float("nan"))
-        fns[name]()
-    torch.cuda.synchronize()
-    err = (outs["fused"].float() - outs["stock"].float()).abs().max().item()
+    medians, errors, line = checked_medians(fns, outs, ("stock", "fused"), flush)
     left = int(fused.done.abs().sum().item())
-    times = side_by_side_us(fns, flush, rounds=3)
-    medians = {name: statistics.median(us) for name, us in times.items()}
     print(
         f"{shape}: items {plan.items.shape[0]} (shared {plan.num_shared_items}), "
-        f"partials {plan.num_partials}; "
-        + ", ".join(f"{name} {us:6.1f}" for name, us in medians.items())
-        + f" us; fused - stock {medians['fused'] - medians['stock']:+.1f} us; "
-        f"max |fused - stock| {err:.1e}; counters left {left}",
+        f"partials {plan.num_partials}; {line}; "
+        f"fused - stock {medians['fused'] - medians['stock']:+.1f} us; "
+        f"max |fused - stock| {errors['fused']:.1e}; counters left {left}",
         flush=True,
     )
 
 
 if __name__ == "__main__":
-    shapes = sys.argv[1:] or [
-        "gsp:4x32:4096+140:b128:s0",
-        "gsp:4x32:4096+208:b128:s0",
-        "gsp:4x32:4096+256:b128:s0",
-        "gsp:4x32:4096+300:b128:s0",
-        "gsp:4x32:4096+368:b128:s0",
-        "4,128_4096,256",
-        "1,64_4096,512",
-        "1,256_2048,32",
-        "gsp:64x16:2048+256:b256:s0",
-    ]
-    flush = torch.empty(2**28, dtype=torch.uint8, device="cuda")
-    torch.cuda.synchronize()
-    print(f"# {torch.cuda.get_device_name()}, {sys.argv}", flush=True)
-    for shape in shapes:
-        run_shape(shape, flush)
-        torch.cuda.empty_cache()
+    run_shapes(run_shape, sys.argv[1:])

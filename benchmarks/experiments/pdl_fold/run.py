@@ -25,7 +25,7 @@ Only plans where every request has exactly one private unit, its last slot, can 
 are reported and skipped.
 """
 
-import statistics
+import importlib.util
 import sys
 from pathlib import Path
 
@@ -34,13 +34,20 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from graph_timing import side_by_side_us  # noqa: E402
+from graph_timing import checked_medians, run_shapes  # noqa: E402
 from providers import HEAD_DIM, batch_for, make_decoder  # noqa: E402
 from sglang_pat.kernels.launch import merge_states, pack_decode  # noqa: E402
 
 from sglang_pat.cost_model import default_tile_menu  # noqa: E402
 from sglang_pat.decoder import PatDecoder  # noqa: E402
 from sglang_pat.plan import PackPlan  # noqa: E402
+
+# The forked pair (with or without its merge) as session 50's experiment times it.
+_spec = importlib.util.spec_from_file_location(
+    "fused_merge_run", ROOT / "benchmarks" / "experiments" / "fused_merge" / "run.py"
+)
+FUSED_MERGE = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(FUSED_MERGE)
 
 
 def split_decoder(batch, menu) -> PatDecoder:
@@ -69,31 +76,24 @@ def why_not_foldable(plan: PackPlan) -> str | None:
 
 
 def pair_fn(batch, decoder: PatDecoder, out: torch.Tensor, *, variant: str):
+    if variant not in ("fold", "dependent + merge"):
+        return FUSED_MERGE.pair_fn(batch, decoder, out, fused=False, merge=variant == "stock")
     args = (batch.q, batch.k, batch.v, out, decoder.kv_indices, decoder.items, decoder.members)
     args += (decoder.header, decoder.queue, decoder.partial_o, decoder.partial_lse)
     options = dict(menu=decoder.menu, sm_scale=batch.sm_scale, check=False)
+    fold = variant == "fold"
 
-    def stock() -> None:
-        main, side = torch.cuda.current_stream(), decoder._side
-        decoder._fork.record(main)
-        side.wait_event(decoder._fork)
-        with torch.cuda.stream(side):
-            pack_decode(*args, num_programs=decoder.num_private_programs, part="private", **options)
-        pack_decode(*args, num_programs=decoder.num_programs, part="shared", **options)
-        decoder._join.record(side)
-        main.wait_event(decoder._join)
-        if variant == "stock":
-            merge_states(out, decoder.partial_o, decoder.partial_lse, decoder.req_partial_indptr)
-
-    def fold() -> None:
+    def one_stream() -> None:
         shared = dict(num_programs=decoder.num_programs, part="shared", trigger=True)
         pack_decode(*args, **shared, **options)
         pack_decode(
-            *args, num_programs=decoder.num_private_programs, part="private",
-            fold_indptr=decoder.req_partial_indptr, **options,
+            *args, num_programs=decoder.num_private_programs, part="private", dependent=True,
+            fold_indptr=decoder.req_partial_indptr if fold else None, **options,
         )  # fmt: skip
+        if not fold:
+            merge_states(out, decoder.partial_o, decoder.partial_lse, decoder.req_partial_indptr)
 
-    return fold if variant == "fold" else stock
+    return one_stream
 
 
 def run_shape(shape: str, flush) -> None:
@@ -109,39 +109,16 @@ def run_shape(shape: str, flush) -> None:
     variants = ("stock", "fold", "dependent + merge", "no merge")
     outs = {name: torch.empty_like(batch.q) for name in variants}
     fns = {name: pair_fn(batch, decoder, outs[name], variant=name) for name in variants}
-    for name in ("stock", "fold", "dependent + merge"):
-        outs[name].fill_(float("nan"))
-        fns[name]()
-    torch.cuda.synchronize()
-    err = (outs["fold"].float() - outs["stock"].float()).abs().max().item()
-    err_dep = (outs["dependent + merge"].float() - outs["stock"].float()).abs().max().item()
-    times = side_by_side_us(fns, flush, rounds=3)
-    medians = {name: statistics.median(us) for name, us in times.items()}
+    medians, errors, line = checked_medians(fns, outs, variants[:3], flush)
     print(
         f"{shape}: items {plan.items.shape[0]} (shared {plan.num_shared_items}), "
-        f"partials {plan.num_partials}; "
-        + ", ".join(f"{name} {us:6.1f}" for name, us in medians.items())
-        + f" us; fold - stock {medians['fold'] - medians['stock']:+.1f} us; "
-        f"max |fold - stock| {err:.1e}, |dependent - stock| {err_dep:.1e}",
+        f"partials {plan.num_partials}; {line}; "
+        f"fold - stock {medians['fold'] - medians['stock']:+.1f} us; "
+        f"max |fold - stock| {errors['fold']:.1e}, "
+        f"|dependent - stock| {errors['dependent + merge']:.1e}",
         flush=True,
     )
 
 
 if __name__ == "__main__":
-    shapes = sys.argv[1:] or [
-        "gsp:4x32:4096+140:b128:s0",
-        "gsp:4x32:4096+208:b128:s0",
-        "gsp:4x32:4096+256:b128:s0",
-        "gsp:4x32:4096+300:b128:s0",
-        "gsp:4x32:4096+368:b128:s0",
-        "4,128_4096,256",
-        "1,64_4096,512",
-        "1,256_2048,32",
-        "gsp:64x16:2048+256:b256:s0",
-    ]
-    flush = torch.empty(2**28, dtype=torch.uint8, device="cuda")
-    torch.cuda.synchronize()
-    print(f"# {torch.cuda.get_device_name()}, {sys.argv}", flush=True)
-    for shape in shapes:
-        run_shape(shape, flush)
-        torch.cuda.empty_cache()
+    run_shapes(run_shape, sys.argv[1:])
