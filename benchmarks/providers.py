@@ -60,6 +60,31 @@ def splitting_every_plan(menu: TileMenu) -> TileMenu:
     return dataclasses.replace(menu, lean=lean)
 
 
+def forked_pair(batch: Batch, decoder: PatDecoder, out: torch.Tensor, merge: bool, **options):
+    """The decoder's lean pair as its forward forks it (private part on the side stream, shared
+    part, join), then the merge unless ``merge`` is False, on ``batch`` into ``out``: a
+    function of no arguments. ``options`` go to both ``pack_decode`` launches."""
+    from sglang_pat.kernels.launch import merge_states, pack_decode
+
+    args = (batch.q, batch.k, batch.v, out, decoder.kv_indices, decoder.items, decoder.members)
+    args += (decoder.header, decoder.queue, decoder.partial_o, decoder.partial_lse)
+    options = dict(menu=decoder.menu, sm_scale=batch.sm_scale, check=False, **options)
+
+    def run() -> None:
+        main, side = torch.cuda.current_stream(), decoder._side
+        decoder._fork.record(main)
+        side.wait_event(decoder._fork)
+        with torch.cuda.stream(side):
+            pack_decode(*args, num_programs=decoder.num_private_programs, part="private", **options)
+        pack_decode(*args, num_programs=decoder.num_programs, part="shared", **options)
+        decoder._join.record(side)
+        main.wait_event(decoder._join)
+        if merge:
+            merge_states(out, decoder.partial_o, decoder.partial_lse, decoder.req_partial_indptr)
+
+    return run
+
+
 def batch_for(shape: str) -> Batch:
     """The batch of ``TREE[@Q_HEADS,KV_HEADS]`` (default heads 32, 8), as the experiments
     name their shapes, e.g. ``1,10_4096,416@64,8``; TREE may be a shuffled gsp batch

@@ -25,59 +25,30 @@ Only plans where every request has exactly one private unit, its last slot, can 
 are reported and skipped.
 """
 
-import importlib.util
 import sys
 from pathlib import Path
 
-import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from graph_timing import checked_medians, run_shapes  # noqa: E402
-from providers import HEAD_DIM, batch_for, make_decoder  # noqa: E402
+from providers import (  # noqa: E402
+    HEAD_DIM,
+    batch_for,
+    forked_pair,
+    make_decoder,
+    splitting_every_plan,
+)
 from sglang_pat.kernels.launch import merge_states, pack_decode  # noqa: E402
 
 from sglang_pat.cost_model import default_tile_menu  # noqa: E402
 from sglang_pat.decoder import PatDecoder  # noqa: E402
-from sglang_pat.plan import PackPlan  # noqa: E402
-
-# The forked pair (with or without its merge) as session 50's experiment times it.
-_spec = importlib.util.spec_from_file_location(
-    "fused_merge_run", ROOT / "benchmarks" / "experiments" / "fused_merge" / "run.py"
-)
-FUSED_MERGE = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(FUSED_MERGE)
-
-
-def split_decoder(batch, menu) -> PatDecoder:
-    decoder = make_decoder(batch, menu, plan=False)
-    decoder._splits = lambda plan: plan.num_shared_items > 0  # the split, gate or not
-    decoder.plan_step(batch.forest, batch.pool_rows, batch.req_to_token, for_graph=True)
-    return decoder
-
-
-def why_not_foldable(plan: PackPlan) -> str | None:
-    """None when every request with partials has one private unit, writing its last slot."""
-    units = np.zeros(plan.num_requests, dtype=np.int64)
-    last_ok = np.ones(plan.num_requests, dtype=bool)
-    indptr = plan.req_partial_indptr
-    for _, _, first, count, chunk, _ in plan.items[plan.num_shared_items :]:
-        for batch, slot_base, *_ in plan.members[first : first + count]:
-            units[batch] += 1
-            if slot_base >= 0:
-                last_ok[batch] &= slot_base + max(chunk, 0) == indptr[batch + 1] - 1
-    has_partials = np.diff(indptr) > 0
-    if (units[has_partials] != 1).any():
-        return f"requests with {sorted(set(units[has_partials].tolist()))} private units"
-    if not last_ok.all():
-        return "a private unit that does not write its request's last slot"
-    return None
 
 
 def pair_fn(batch, decoder: PatDecoder, out: torch.Tensor, *, variant: str):
     if variant not in ("fold", "dependent + merge"):
-        return FUSED_MERGE.pair_fn(batch, decoder, out, fused=False, merge=variant == "stock")
+        return forked_pair(batch, decoder, out, merge=variant == "stock")
     args = (batch.q, batch.k, batch.v, out, decoder.kv_indices, decoder.items, decoder.members)
     args += (decoder.header, decoder.queue, decoder.partial_o, decoder.partial_lse)
     options = dict(menu=decoder.menu, sm_scale=batch.sm_scale, check=False)
@@ -99,13 +70,14 @@ def pair_fn(batch, decoder: PatDecoder, out: torch.Tensor, *, variant: str):
 def run_shape(shape: str, flush) -> None:
     batch = batch_for(shape)
     group = batch.q.shape[1] // batch.k.shape[1]
-    decoder = split_decoder(batch, default_tile_menu(HEAD_DIM, group))
+    decoder = make_decoder(batch, splitting_every_plan(default_tile_menu(HEAD_DIM, group)))
     plan = decoder.plan
-    reason = why_not_foldable(plan) if decoder.splits else "not split"
-    if reason:
-        print(f"{shape}: cannot fold: {reason}", flush=True)
+    if not (decoder.splits and plan.private_units_fold()):
+        print(
+            f"{shape}: cannot fold (not split, or a request with several private units)", flush=True
+        )
         return
-    decoder._section(decoder._plan_buffer, "header")[3] = 1  # the fold flag: fold build only
+    decoder.header[3] = 1  # the fold flag (the decoder's own is off: one_stream_pair=False)
     variants = ("stock", "fold", "dependent + merge", "no merge")
     outs = {name: torch.empty_like(batch.q) for name in variants}
     fns = {name: pair_fn(batch, decoder, outs[name], variant=name) for name in variants}
