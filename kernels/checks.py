@@ -121,3 +121,36 @@ def check_pack_inputs(
     )
     check_arg(num_programs >= 1, "num_programs", "must be positive")
     check_arg(logit_cap >= 0.0, "logit_cap", "must be non-negative")
+
+
+def check_new_kv(
+    new_kv: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+    q: torch.Tensor,
+    k_buffer: torch.Tensor,
+    v_buffer: torch.Tensor,
+) -> None:
+    """Raise ValueError naming the first of ``(k_new, v_new, new_loc)`` that does not fit: the
+    layer's new K/V ``[≥ B, kv_heads, dim]`` in the buffers' dtype and their slots ``[≥ B]``."""
+    check_arg(len(new_kv) == 3, "new_kv", "must be (k_new, v_new, new_loc)")
+    k_new, v_new, new_loc = new_kv
+    batch, device = q.shape[0], q.device
+    for name, tensor, buffer in (("k_new", k_new, k_buffer), ("v_new", v_new, v_buffer)):
+        expected = tuple(buffer.shape[-2:])
+        check_arg(
+            tensor.dim() == 3 and tuple(tensor.shape[1:]) == expected and tensor.shape[0] >= batch,
+            name,
+            f"must be [>= {batch}, {expected[0]}, {expected[1]}], got {tuple(tensor.shape)}",
+        )
+        check_arg(tensor.dtype == buffer.dtype, name, f"dtype {tensor.dtype} != {buffer.dtype}")
+        check_arg(tensor.device == device, name, f"must be on {device}, got {tensor.device}")
+        check_arg(tensor.stride(-1) == 1, name, "the head_dim axis must be contiguous")
+    check_arg(
+        new_loc.dtype in (torch.int32, torch.int64),
+        "new_loc",
+        f"must be int32 or int64, not {new_loc.dtype}",
+    )
+    check_arg(
+        new_loc.dim() == 1 and new_loc.shape[0] >= batch, "new_loc", f"must be [>= {batch}] slots"
+    )
+    check_arg(new_loc.device == device, "new_loc", f"must be on {device}, got {new_loc.device}")
+    check_arg(new_loc.is_contiguous(), "new_loc", "must be contiguous")

@@ -19,6 +19,7 @@ from .checks import (
     PARTS,
     check_arg,
     check_int32,
+    check_new_kv,
     check_pack_inputs,
     kv_layout,
 )
@@ -71,8 +72,9 @@ def _kernel_args(
     partial_lse: torch.Tensor,
     sm_scale: float,
     logit_cap: float,
-) -> tuple[tuple, dict[str, int | bool]]:
-    """The pack kernel's strides and scalars, then its constexprs but the tiles and part."""
+) -> tuple[tuple, tuple, dict[str, int | bool]]:
+    """The pack kernel's strides, its scalars, then its constexprs but the tiles, the part and
+    the new K/V's."""
     page_size, k_page, k_tok, k_head = kv_layout(k_buffer)
     _, v_page, v_tok, v_head = kv_layout(v_buffer)
     num_kv_heads, head_dim = k_buffer.shape[-2], k_buffer.shape[-1]
@@ -81,9 +83,8 @@ def _kernel_args(
         *(q.stride(0), q.stride(1), k_page, k_tok, k_head, v_page, v_tok, v_head),
         *(o.stride(0), o.stride(1), partial_o.stride(0), partial_o.stride(1)),
         partial_lse.stride(0),
-        sm_scale,
-        logit_cap if logit_cap > 0 else 1.0,
     )
+    scalars = (sm_scale, logit_cap if logit_cap > 0 else 1.0)
     constexprs = dict(
         NUM_KV_HEADS=num_kv_heads,
         GROUP=q.shape[1] // num_kv_heads,
@@ -96,7 +97,7 @@ def _kernel_args(
         SAME_KV_LAYOUT=k_buffer.stride() == v_buffer.stride(),
         OFFSET_64=needs_64bit_offsets(q, k_buffer, v_buffer, o),
     )
-    return strides, constexprs
+    return strides, scalars, constexprs
 
 
 def needs_64bit_offsets(*tensors: torch.Tensor) -> bool:
@@ -164,6 +165,7 @@ def pack_decode(
     check: bool = True,
     part: str = "all",
     pdl: bool = False,
+    new_kv: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
 ) -> object:
     """The plan's items: ``q [B, Hq, D]`` against the KV buffers into ``o`` / partials.
 
@@ -177,8 +179,11 @@ def pack_decode(
     caller that already checked inputs of the same signature). The two parts ask for the
     largest shared-memory carveout, to share SMs. ``pdl``: the next launch on the stream is
     ``merge_states(..., pdl=True)``, which may then start before this kernel ends
-    (``pdl_supported``). Returns Triton's compiled kernel (its ``metadata`` holds shared
-    memory and registers).
+    (``pdl_supported``). ``new_kv = (k_new [B, Hkv, D], v_new [B, Hkv, Dv], new_loc [B])``:
+    the launch first writes the layer's new K/V into the buffers at ``new_loc``, each unit for
+    the requests whose new slot it reads (the plan keeps every new token in a private tail:
+    ``PatDecoder(stores_new_kv=True)``). Returns Triton's compiled kernel (its ``metadata``
+    holds shared memory and registers).
     """
     if check:
         check_arg(not pdl or pdl_supported(q.device), "pdl", "needs a CUDA device of capability 9+")
@@ -194,7 +199,9 @@ def pack_decode(
             logit_cap=logit_cap,
             part=part,
         )
-    strides, constexprs = _kernel_args(
+        if new_kv is not None:
+            check_new_kv(new_kv, q, k_buffer, v_buffer)
+    strides, scalars, constexprs = _kernel_args(
         q, k_buffer, v_buffer, o, partial_o, partial_lse, sm_scale, logit_cap
     )
     if part == "private":
@@ -211,14 +218,25 @@ def pack_decode(
         launch = dict(
             NUM_TILES=len(menu.tiles), num_warps=menu.num_warps, num_stages=menu.num_stages
         )
+    if new_kv is None:  # unread: the kernel is built without the store
+        new_args, new_strides, new_kv_members = (k_buffer, v_buffer, kv_indices), (0,) * 4, 0
+    else:
+        k_new, v_new, new_loc = new_kv
+        new_args = (k_new, v_new, new_loc)
+        new_strides = (k_new.stride(0), k_new.stride(1), v_new.stride(0), v_new.stride(1))
+        # a member vector as wide as a packed-tails unit's members
+        new_kv_members = triton.next_power_of_2(max(1, tiles["MT"] // int(constexprs["GROUP"])))
     compiled = _pack_decode_kernel[(num_programs,)](
         *(q, k_buffer, v_buffer, o, kv_indices, items, members, header, queue),
-        *(partial_o, partial_lse),
+        *(partial_o, partial_lse, *new_args),
         *strides,
+        *new_strides,
+        *scalars,
         **constexprs,
         **tiles,
         PART=PARTS[part],
         PDL=pdl,
+        NEW_KV_MEMBERS=new_kv_members,
         **launch,
     )
     if part != "all" and q.is_cuda:

@@ -447,6 +447,89 @@ def _attend_tails(
 
 
 @triton.jit
+def _store_new_kv(
+    k_ptr,
+    v_ptr,
+    k_new_ptr,
+    v_new_ptr,
+    new_loc_ptr,
+    kv_indices_ptr,
+    members_ptr,
+    kv_start,
+    kv_len,
+    member_start,
+    num_members,
+    chunk,
+    kv_head,
+    stride_k_page,
+    stride_k_tok,
+    stride_kh,
+    stride_v_page,
+    stride_v_tok,
+    stride_vh,
+    stride_knb,
+    stride_knh,
+    stride_vnb,
+    stride_vnh,
+    HEAD_DIM: tl.constexpr,
+    BLOCK_D: tl.constexpr,
+    V_DIM: tl.constexpr,
+    BLOCK_DV: tl.constexpr,
+    PAGE_SIZE: tl.constexpr,
+    SAME_KV_LAYOUT: tl.constexpr,
+    OFFSET_64: tl.constexpr,
+    MEMBERS: tl.constexpr,
+):
+    """Write the layer's new K/V of one KV head into the slots of the unit's requests, before
+    the unit reads them: no store kernel and no graph node before attention.
+
+    A request's new token is the last of its private tail (``PatDecoder.plan_step`` keeps a
+    plan where one is not private), so exactly one unit per KV head reads it: a packed-tails
+    unit (chunk < 0) for each of its members, a one-request unit whose KV range ends on its
+    request's new slot (the tail's last chunk). A unit stores only where the slot it reads last
+    is the request's ``new_loc``, so a shared unit or an earlier chunk writes nothing.
+    """
+    if (chunk < 0) | (num_members == 1):
+        offs_m = tl.arange(0, MEMBERS)
+        member = member_start + offs_m
+        if chunk < 0:
+            valid = offs_m < num_members
+            start = tl.load(members_ptr + member * 4 + 2, mask=valid, other=0)
+            length = tl.load(members_ptr + member * 4 + 3, mask=valid, other=0)
+        else:
+            valid = offs_m == 0
+            start = kv_start + offs_m * 0
+            length = kv_len + offs_m * 0
+        valid = valid & (length > 0)
+        batch = tl.load(members_ptr + member * 4, mask=valid, other=0)
+        if OFFSET_64:
+            batch = batch.to(tl.int64)
+        last = tl.load(kv_indices_ptr + start + length - 1, mask=valid, other=-1)
+        new_loc = tl.load(new_loc_ptr + batch, mask=valid, other=-2)
+        write = valid & (last.to(tl.int64) == new_loc.to(tl.int64))
+        k_row, v_row = _slot_rows(
+            last, stride_k_page, stride_k_tok, stride_v_page, stride_v_tok, PAGE_SIZE,
+            SAME_KV_LAYOUT, OFFSET_64,
+        )  # fmt: skip
+        offs_d = tl.arange(0, BLOCK_D)
+        k_mask = write[:, None] & (offs_d < HEAD_DIM)[None, :]
+        k = tl.load(
+            k_new_ptr + batch[:, None] * stride_knb + kv_head * stride_knh + offs_d[None, :],
+            mask=k_mask,
+        )
+        tl.store(k_ptr + k_row[:, None] + kv_head * stride_kh + offs_d[None, :], k, mask=k_mask)
+        offs_dv = tl.arange(0, BLOCK_DV)
+        v_mask = write[:, None] & (offs_dv < V_DIM)[None, :]
+        v = tl.load(
+            v_new_ptr + batch[:, None] * stride_vnb + kv_head * stride_vnh + offs_dv[None, :],
+            mask=v_mask,
+        )
+        tl.store(v_ptr + v_row[:, None] + kv_head * stride_vh + offs_dv[None, :], v, mask=v_mask)
+        # The unit's K/V loads come from other threads of the program: its stores first.
+        tl.debug_barrier()
+
+
+@triton.jit
 def _item_record(items_ptr, item):
     """An item's six fields (``sglang_pat/plan.py``): kv_start, kv_len, member_start,
     num_members, chunk, tile."""
@@ -474,6 +557,9 @@ def _pack_decode_kernel(
     queue_ptr,
     partial_o_ptr,
     partial_lse_ptr,
+    k_new_ptr,
+    v_new_ptr,
+    new_loc_ptr,
     stride_qb,
     stride_qh,
     stride_k_page,
@@ -487,6 +573,10 @@ def _pack_decode_kernel(
     stride_po_slot,
     stride_po_head,
     stride_pl_slot,
+    stride_knb,
+    stride_knh,
+    stride_vnb,
+    stride_vnh,
     sm_scale,
     logit_cap,
     NUM_KV_HEADS: tl.constexpr,
@@ -517,6 +607,7 @@ def _pack_decode_kernel(
     ST: tl.constexpr,
     PART: tl.constexpr,
     PDL: tl.constexpr = False,
+    NEW_KV_MEMBERS: tl.constexpr = 0,
 ):
     """Persistent multi-tile decode: programs pull (item, KV head) units from a queue.
 
@@ -538,6 +629,10 @@ def _pack_decode_kernel(
     ``PDL`` (``ALL_ITEMS`` only): the merge kernel is launched as this one's programmatic
     dependent; where ``header_ptr[1]`` is nonzero it may start at once, else as this grid
     ends, and it waits for this grid (``_merge_states_kernel``).
+
+    ``NEW_KV_MEMBERS`` > 0: each unit first writes the layer's new K/V (``k_new [B, Hkv, D]``,
+    ``v_new``) of its requests whose new slot (``new_loc [B]``) it reads (``_store_new_kv``);
+    the constexpr is at least the members of a packed-tails tile. 0: they are in the buffers.
     """
     if PDL:
         # The plan says whether the merge's programs would spread over the SMs if started now
@@ -578,6 +673,14 @@ def _pack_decode_kernel(
         kv_start, kv_len, member_start, num_members, chunk, tile = _item_record(items_ptr, item)
         if PART == PRIVATE_PART:
             tile = 0  # one tile for every one-request item
+        if NEW_KV_MEMBERS > 0:
+            _store_new_kv(
+                k_ptr, v_ptr, k_new_ptr, v_new_ptr, new_loc_ptr, kv_indices_ptr, members_ptr,
+                kv_start, kv_len, member_start, num_members, chunk, kv_head, stride_k_page,
+                stride_k_tok, stride_kh, stride_v_page, stride_v_tok, stride_vh, stride_knb,
+                stride_knh, stride_vnb, stride_vnh, HEAD_DIM, BLOCK_D, V_DIM, BLOCK_DV, PAGE_SIZE,
+                SAME_KV_LAYOUT, OFFSET_64, NEW_KV_MEMBERS,
+            )  # fmt: skip
         if chunk < 0:
             _attend_tails(
                 q_ptr,

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 from sglang.srt.layers.attention.triton_backend import TritonAttnBackend, logit_capping_mod
-from sglang.srt.mem_cache.memory_pool import KVWriteLoc
+from sglang.srt.mem_cache.memory_pool import KVWriteLoc, MHATokenToKVPool
 
 from .cost_model import default_tile_menu
 from .decoder import SERVER_MAX_PARTIALS, PatDecoder
@@ -49,6 +49,10 @@ FINE_ENV = "SGLANG_PAT_FINE_CHUNKS"
 # where the GPU and the layer allow. Off by default: served side by side (session 49) it gained
 # 0.39% on gsp 4 x 32 and 0.67% on gsp defaults, within one server's pass-to-pass spread.
 SM90_ENV = "SGLANG_PAT_SM90_SHARED"
+# The pack kernels write each layer's new K/V themselves, each unit for the requests whose new
+# slot it reads, instead of SGLang's store kernel before them (one kernel and one graph node a
+# layer fewer), unless this is "0" or the KV pool is one they cannot write (``store_reason``).
+STORE_ENV = "SGLANG_PAT_STORE_IN_KERNEL"
 
 
 def env_flag(name: str, default: str) -> bool:
@@ -84,6 +88,26 @@ def unsupported_reason(backend: TritonAttnBackend, model_runner: Any) -> str | N
     return None
 
 
+def store_reason(backend: TritonAttnBackend, model_runner: Any) -> str | None:
+    """Why the pack kernels cannot store the new K/V (SGLang's store then runs), or None."""
+    pool = backend.token_to_kv_pool
+    if not env_flag(STORE_ENV, "1"):
+        return f"{STORE_ENV}=0"
+    if env_flag(SM90_ENV, "0"):
+        return f"{SM90_ENV}=1 (the sm90 shared part does not store)"
+    if type(pool) is not MHATokenToKVPool:
+        return f"KV pool {type(pool).__name__}"
+    if pool.is_quantized_kv_cache or pool.store_dtype != pool.dtype:
+        return "a quantized KV cache"
+    if pool.kv_cache_layout != "nhd":
+        return f"KV layout {pool.kv_cache_layout}"
+    if model_runner.dtype != pool.dtype:
+        return f"model dtype {model_runner.dtype} cast to the KV cache's {pool.dtype}"
+    if backend._translate_kv_loc is not None or backend.use_sliding_window_kv_pool:
+        return "translated write locations"
+    return None
+
+
 class PatAttnBackend(TritonAttnBackend):
     """Triton backend whose decode reads each shared KV segment once (see module docstring)."""
 
@@ -112,6 +136,7 @@ class PatAttnBackend(TritonAttnBackend):
             logger.warning("pat: %s is not supported; triton decodes it", self.unsupported)
             return
         max_requests = model_runner.req_to_token_pool.size
+        self.store_reason = store_reason(self, model_runner)
         # Any batch, read privately, fits in one int32 copy of req_to_token (Σ seq_lens can
         # never exceed it). Partials get a fixed budget (16 KiB each at 32 heads × 128);
         # a plan needing more falls back to the all-private plan.
@@ -125,6 +150,7 @@ class PatAttnBackend(TritonAttnBackend):
             kv_dtype=model_runner.kv_cache_dtype,
             max_partials=SERVER_MAX_PARTIALS,
             sm90_shared=env_flag(SM90_ENV, "0"),
+            stores_new_kv=self.store_reason is None,
             menu=default_tile_menu(
                 model_runner.model_config.head_dim,
                 self.num_head // self.num_kv_head,
@@ -142,6 +168,8 @@ class PatAttnBackend(TritonAttnBackend):
         if self.decoder.menu.lean is not None and env_flag(SWITCH_ENV, "1"):
             make_switchable(self.decoder)
         logger.info("pat: decode through the pack plan (%s)", self.decoder.menu)
+        if self.store_reason:
+            logger.info("pat: SGLang stores the new K/V (%s)", self.store_reason)
         if self.decoder.sm90_shared_reason:
             logger.warning("pat: %s=1 ignored: %s", SM90_ENV, self.decoder.sm90_shared_reason)
         if self._verify:
@@ -311,7 +339,10 @@ class PatAttnBackend(TritonAttnBackend):
             return super().forward_decode(
                 q, k, v, layer, forward_batch, save_kv_cache, sinks, score_mod, aux_tensors
             )
-        if save_kv_cache:
+        new_kv = None
+        if save_kv_cache and self.decoder.stores_new_kv:
+            new_kv = (k, v, forward_batch.out_cache_loc)  # [B, Hkv, D] views (RadixAttention)
+        elif save_kv_cache:
             location = KVWriteLoc(
                 forward_batch.out_cache_loc,
                 self.forward_metadata.swa_out_cache_loc,
@@ -327,6 +358,7 @@ class PatAttnBackend(TritonAttnBackend):
             out,
             sm_scale=layer.scaling,
             logit_cap=logit_capping_mod(layer.logit_capping_method, layer.logit_cap),
+            new_kv=new_kv,
         )
         out = out.view(-1, layer.tp_q_head_num * layer.v_head_dim)
         if self._verify:

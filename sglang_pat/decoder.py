@@ -98,9 +98,12 @@ class PatDecoder:
         max_chunks_per_tile: int = 32,
         max_partials: int | None = None,
         sm90_shared: bool = False,
+        stores_new_kv: bool = False,
     ) -> None:
         if num_q_heads % num_kv_heads:
             raise ValueError(f"num_q_heads {num_q_heads} is not a multiple of {num_kv_heads}")
+        if stores_new_kv and sm90_shared:
+            raise ValueError("stores_new_kv: the sm90 shared part does not store the new K/V")
         self.device = torch.device(device)
         self.v_head_dim = v_head_dim or head_dim
         num_sms = num_sms or device_sm_count(self.device)
@@ -178,6 +181,10 @@ class PatDecoder:
             sm90_unsupported_reason(self.device, self.menu) if sm90_shared else None
         )
         self.sm90_shared = sm90_shared and self.sm90_shared_reason is None
+        # ``forward(new_kv=...)``: the pack kernels write the layer's new K/V themselves, so
+        # every plan keeps each request's new token in a private tail (see plan_step).
+        self.stores_new_kv = stores_new_kv
+        self.shared_tail_fallbacks = 0
         self._graph_batch = 0  # the batch size of the graph last planned for
         self._pdl = pdl_supported(self.device)
         self.graph_switches = GraphSwitches()  # graph_switch.py
@@ -204,12 +211,20 @@ class PatDecoder:
         private-part launch, so the plan is kept whole."""
         if graph_batch is not None and graph_batch < forest.num_requests:
             raise ValueError(f"graph_batch {graph_batch} < the {forest.num_requests} requests")
-        try:
-            plan = self.scheduler.plan(forest, req_pool_indices)
-        except PlanCapacityError:
-            # Sharing that needs more partials or members than the buffers hold: read every
-            # request's KV privately instead (always fits, see PlanCapacity.for_batch).
-            self.capacity_fallbacks += 1
+        plan = None
+        if self.stores_new_kv and np.any(forest.seq_lens <= forest.private_start()):
+            # A request whose new token ends a shared node (no private tail; never so in a
+            # server, where the new token is in no radix node): no unit of its own would
+            # store it, so the step is read privately.
+            self.shared_tail_fallbacks += 1
+        else:
+            try:
+                plan = self.scheduler.plan(forest, req_pool_indices)
+            except PlanCapacityError:
+                # Sharing that needs more partials or members than the buffers hold: read
+                # every request's KV privately (always fits, see PlanCapacity.for_batch).
+                self.capacity_fallbacks += 1
+        if plan is None:
             private = PrefixForest.no_sharing(forest.seq_lens)
             plan = self.scheduler.plan_cold(private, req_pool_indices)
         lean = self.menu.lean
@@ -320,20 +335,28 @@ class PatDecoder:
         *,
         sm_scale: float,
         logit_cap: float = 0.0,
+        new_kv: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
     ) -> torch.Tensor:
         """One layer: ``o [B, Hq, Dv] = attention(q [B, Hq, D], KV of the planned step)``.
+        ``new_kv = (k_new [B, Hkv, D], v_new [B, Hkv, Dv], new_loc [B])`` (a decoder built
+        with ``stores_new_kv``): the kernels first write the layer's new K/V at ``new_loc``,
+        where the caller would otherwise store them before this call.
 
         Inputs are checked once per signature (shapes, dtypes, strides, devices): every layer
         of every step passes the same kinds of tensors, only their contents change.
         """
-        signature = tuple(
-            (t.shape, t.dtype, t.stride(), t.device) for t in (q, k_buffer, v_buffer, o)
-        ) + (logit_cap >= 0.0,)
+        tensors = (q, k_buffer, v_buffer, o, *(new_kv or ()))
+        signature = tuple((t.shape, t.dtype, t.stride(), t.device) for t in tensors) + (
+            logit_cap >= 0.0,
+        )
         check = signature not in self._checked
+        if check and new_kv is not None and not self.stores_new_kv:
+            raise ValueError("new_kv: the decoder was built without stores_new_kv")
         head = (q, k_buffer, v_buffer, o, self.kv_indices, self.items, self.members)
         tail = (self.queue, self.partial_o, self.partial_lse)
         args, all_args = (*head, self.header, *tail), (*head, self.header_all, *tail)
         options = dict(menu=self.menu, sm_scale=sm_scale, logit_cap=logit_cap, check=check)
+        pack_options = dict(options, new_kv=new_kv)  # the sm90 part never runs with new_kv
         fork = self.lean_needed and self._side is not None  # on the CPU: one after the other
         # In a switchable capture (graph_switch.py) the all-items launch follows the pair; in
         # its eager warmup runs too, so that no kernel is first compiled while capturing.
@@ -355,7 +378,7 @@ class PatDecoder:
         if self.lean_needed:
             with torch.cuda.stream(self._side) if fork else contextlib.nullcontext():
                 pack_decode(
-                    *args, num_programs=self.num_private_programs, part="private", **options
+                    *args, num_programs=self.num_private_programs, part="private", **pack_options
                 )
             if capturing:
                 private_node = last_captured_node(self._side)
@@ -365,16 +388,18 @@ class PatDecoder:
                     num_programs=self.scheduler.num_shared_part_programs, **options,
                 )  # fmt: skip
             else:
-                pack_decode(*args, num_programs=self.num_programs, part="shared", **options)
+                pack_decode(*args, num_programs=self.num_programs, part="shared", **pack_options)
         else:
-            pack_decode(*all_args, num_programs=self.num_programs, part="all", pdl=pdl, **options)
+            pack_decode(
+                *all_args, num_programs=self.num_programs, part="all", pdl=pdl, **pack_options
+            )
         if fork:
             if capturing:
                 shared_node = last_captured_node(main)
             self._join.record(self._side)
             main.wait_event(self._join)
         if record is not None:
-            pack_decode(*all_args, num_programs=self.num_programs, part="all", **options)
+            pack_decode(*all_args, num_programs=self.num_programs, part="all", **pack_options)
             if capturing:
                 nodes = LayerNodes(private_node, shared_node, last_captured_node(main))
                 record.append((self, nodes))

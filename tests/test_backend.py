@@ -15,6 +15,10 @@ triton_backend = pytest.importorskip("sglang.srt.layers.attention.triton_backend
 pytest.importorskip("sglang.srt.mem_cache.radix_cache")
 backend_module = pytest.importorskip("sglang_pat.backend")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from sglang.srt.layers.quantization.fp4_kv_cache_quant_method import (  # noqa: E402
+    UnquantizedKVCacheMethod,
+)
+from sglang.srt.mem_cache.memory_pool import MHATokenToKVPool  # noqa: E402
 from workloads import radix_cache_holding  # noqa: E402
 
 from sglang_pat.graph_switch import GraphSwitches  # noqa: E402
@@ -31,6 +35,8 @@ class FakeDecoder:
         self.scheduler = SimpleNamespace(fine_private_chunks=False)  # the backend's env knob
         self.sm90_shared = kwargs["sm90_shared"]  # as asked; the real one also checks the GPU
         self.sm90_shared_reason = "fake GPU" if self.sm90_shared else None
+        self.stores_new_kv = kwargs["stores_new_kv"]
+        self.new_kv: list[tuple | None] = []
         self.graph_switches = GraphSwitches()
         self.plans: list[tuple] = []
         self.graph_batches: list[int | None] = []
@@ -45,8 +51,9 @@ class FakeDecoder:
         self.graph_batches.append(graph_batch)
         self.planned_rows = len(forest.seq_lens)
 
-    def forward(self, q, k_buffer, v_buffer, o, *, sm_scale, logit_cap=0.0):
+    def forward(self, q, k_buffer, v_buffer, o, *, sm_scale, logit_cap=0.0, new_kv=None):
         self.forwards.append(sm_scale)
+        self.new_kv.append(new_kv)
         o[: self.planned_rows].fill_(7.0)  # rows past the plan (graph padding) stay as they are
         return o
 
@@ -398,3 +405,83 @@ def test_fine_chunks_env(value, fine, backend, monkeypatch: pytest.MonkeyPatch) 
     else:
         pat = backend_module.PatAttnBackend(backend.runner)
         assert pat.decoder.scheduler.fine_private_chunks is fine
+
+
+def kv_pool(**overrides) -> MHATokenToKVPool:
+    """SGLang's plain MHA pool (bf16, NHD) without buffers; ``overrides`` set its fields."""
+    pool = object.__new__(MHATokenToKVPool)
+    fields = dict(
+        quant_method=UnquantizedKVCacheMethod(),
+        dtype=torch.float16,
+        store_dtype=torch.float16,
+        kv_cache_layout="nhd",
+        get_key_buffer=lambda layer_id: "K",
+        get_value_buffer=lambda layer_id: "V",
+    )
+    for name, value in {**fields, **overrides}.items():
+        setattr(pool, name, value)
+    return pool
+
+
+def backend_on(backend, pool: MHATokenToKVPool, monkeypatch: pytest.MonkeyPatch):
+    """A backend like the fixture's over ``pool``."""
+    init = triton_backend.TritonAttnBackend.__init__
+
+    def with_pool(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        self.token_to_kv_pool = pool
+
+    monkeypatch.setattr(triton_backend.TritonAttnBackend, "__init__", with_pool)
+    pat = backend_module.PatAttnBackend(backend.runner)
+    pat._set_kv_buffer = lambda *args: backend.calls.append("write-kv")
+    return pat
+
+
+def test_the_kernels_store_the_new_kv_on_a_plain_pool(backend, monkeypatch) -> None:
+    """On SGLang's plain MHA pool the decoder gets the layer's new K/V and their slots, and
+    SGLang's store does not run."""
+    pat = backend_on(backend, kv_pool(), monkeypatch)
+    assert pat.store_reason is None and pat.decoder.stores_new_kv
+    batch = radix_batch(PROMPTS)
+    pat.stage_batch(batch)
+    fb = forward_batch("DECODE", batch)
+    pat.init_forward_metadata(fb)
+    q, k, v = qkv(4)
+    k, v = k.view(4, NUM_KV_HEADS, HEAD_DIM), v.view(4, NUM_KV_HEADS, HEAD_DIM)
+    pat.forward(q, k, v, layer(), fb)
+    ((k_new, v_new, new_loc),) = pat.decoder.new_kv
+    assert k_new is k and v_new is v and new_loc is fb.out_cache_loc
+    assert "write-kv" not in backend.calls
+    pat.forward(q, k, v, layer(), fb, save_kv_cache=False)
+    assert pat.decoder.new_kv[1] is None and "write-kv" not in backend.calls
+
+
+@pytest.mark.parametrize(
+    "env, overrides, reason",
+    [
+        ({backend_module.STORE_ENV: "0"}, {}, "STORE_IN_KERNEL=0"),
+        ({backend_module.SM90_ENV: "1"}, {}, "sm90"),
+        ({}, {"store_dtype": torch.uint8}, "quantized"),
+        ({}, {"kv_cache_layout": "hnd"}, "layout hnd"),
+        ({}, {"dtype": torch.bfloat16, "store_dtype": torch.bfloat16}, "model dtype"),
+    ],
+    ids=["env-off", "sm90", "quantized", "hnd", "cast"],
+)
+def test_sglang_stores_where_the_kernels_cannot(
+    env, overrides, reason, backend, monkeypatch
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    pat = backend_on(backend, kv_pool(**overrides), monkeypatch)
+    assert reason in pat.store_reason and not pat.decoder.stores_new_kv
+    batch = radix_batch(PROMPTS)
+    pat.stage_batch(batch)
+    fb = forward_batch("DECODE", batch)
+    pat.init_forward_metadata(fb)
+    pat.forward(*qkv(4), layer(), fb)
+    assert pat.decoder.new_kv == [None] and "write-kv" in backend.calls
+
+
+def test_other_pools_are_stored_by_sglang(backend) -> None:
+    """The fixture's pool is no MHATokenToKVPool: SGLang's store runs (as every test above)."""
+    assert "KV pool" in backend.store_reason and not backend.decoder.stores_new_kv

@@ -201,13 +201,19 @@ def assert_form_enabled(switch: graph_switch.GraphSwitch, splits: bool) -> None:
 
 
 def replay_plans(
-    trees: list[str], menu, graph_batch: int, switch: bool = False, **decoder_options
+    trees: list[str],
+    menu,
+    graph_batch: int,
+    switch: bool = False,
+    store: bool = False,
+    **decoder_options,
 ) -> list[bool]:
     """Capture one graph for ``graph_batch`` requests after planning the first tree, then plan
     each tree and replay the graph; every output is checked, the padded rows included (left
     alone). ``switch``: a switchable capture (``graph_switch.py``), the form each plan wants
-    enabled. ``decoder_options``: more ``PatDecoder`` arguments. Returns each replayed plan's
-    ``splits``."""
+    enabled. ``store``: the kernels store each request's new K/V (``stores_new_kv``), put
+    over garbage before each replay and checked after it. ``decoder_options``: more
+    ``PatDecoder`` arguments. Returns each replayed plan's ``splits``."""
     forests = [PrefixForest.from_tree_spec(t) for t in trees]
     batches = [
         make_batch(f, num_q_heads=32, num_kv_heads=8, head_dim=128, dtype=torch.bfloat16, seed=i)
@@ -218,9 +224,14 @@ def replay_plans(
         max_requests=graph_batch,
         max_kv_indices=int(max(f.seq_lens.sum() for f in forests)),
         menu=menu,
+        stores_new_kv=store,
         **decoder_options,
     )
     q = torch.zeros(graph_batch, 32, 128, dtype=torch.bfloat16, device="cuda")
+    k_new = torch.zeros(graph_batch, 8, 128, dtype=torch.bfloat16, device="cuda")
+    v_new = torch.zeros_like(k_new)
+    new_loc = torch.zeros(graph_batch, dtype=torch.int64, device="cuda")  # padding: slot 0
+    new_kv = (k_new, v_new, new_loc) if store else None
     out = torch.empty_like(q)
     k_pool = torch.zeros(
         max(b.k_buffer.shape[0] for b in batches), 8, 128, dtype=torch.bfloat16, device="cuda"
@@ -229,15 +240,15 @@ def replay_plans(
     first = batches[0]
     plan = dict(for_graph=True, graph_batch=graph_batch)
     decoder.plan_step(forests[0], first.pool_rows, first.req_to_token, **plan)
-    decoder.forward(q, k_pool, v_pool, out, sm_scale=128**-0.5)
+    decoder.forward(q, k_pool, v_pool, out, sm_scale=128**-0.5, new_kv=new_kv)
     graphs: list[torch.cuda.CUDAGraph] = []
 
     def capture() -> None:  # a warmup call, then the capture, as SGLang's capture_one
-        decoder.forward(q, k_pool, v_pool, out, sm_scale=128**-0.5)
+        decoder.forward(q, k_pool, v_pool, out, sm_scale=128**-0.5, new_kv=new_kv)
         torch.cuda.synchronize()
         graphs.append(torch.cuda.CUDAGraph())
         with torch.cuda.graph(graphs[0]):
-            decoder.forward(q, k_pool, v_pool, out, sm_scale=128**-0.5)
+            decoder.forward(q, k_pool, v_pool, out, sm_scale=128**-0.5, new_kv=new_kv)
 
     if switch:
         graph_switch.make_switchable(decoder)
@@ -259,10 +270,18 @@ def replay_plans(
         k_pool[: kv.k_buffer.shape[0]] = kv.k_buffer
         v_pool[: kv.v_buffer.shape[0]] = kv.v_buffer
         expected = reference_decode(kv, 128**-0.5)
+        if store:
+            last = kv.req_to_token[torch.as_tensor(kv.pool_rows), torch.as_tensor(kv.seq_lens - 1)]
+            new_loc[:rows] = last
+            k_new[:rows], v_new[:rows] = k_pool[last], v_pool[last]
+            k_pool[last], v_pool[last] = 1e4, 1e4
         out.fill_(3.0)
         graph.replay()
         assert_close(out[:rows], expected, torch.bfloat16)
         assert bool((out[rows:] == 3.0).all())
+        if store:
+            assert torch.equal(k_pool[last], k_new[:rows])
+            assert torch.equal(v_pool[last], v_new[:rows])
         if switch:  # the other form, as if a wrong graph were switched: slower, still right
             (bound,) = decoder.graph_switches.by_batch[graph_batch]
             bound.select(not decoder.splits)
@@ -280,6 +299,17 @@ def test_cuda_graph_replays_new_plans(lean: str) -> None:
     splits = replay_plans(trees, tile_menu(128, 4, lean), graph_batch=32)
     if lean != "gated":  # the gate's choices are its own
         assert any(splits) == (lean == "always")
+
+
+@pytest.mark.parametrize("switch", [False, True], ids=["plain", "switchable"])
+@pytest.mark.parametrize("lean", ["off", "gated"])
+def test_cuda_graph_replays_store_the_new_kv(lean: str, switch: bool) -> None:
+    """The kernels storing the new K/V inside a graph: each replay's new slots hold garbage
+    before it and the new K/V after it, the outputs as the reference's."""
+    if switch and lean == "off":
+        pytest.skip("a switchable capture needs the lean kernel")
+    trees = ["1,32_512,40", "32_300", "2,4,32_128,64,17", "1,8,32_64,64,1000"]
+    replay_plans(trees, tile_menu(128, 4, lean), graph_batch=32, switch=switch, store=True)
 
 
 @pytest.mark.parametrize("lean", ["always", "gated"])
