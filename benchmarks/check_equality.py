@@ -24,12 +24,16 @@ by tokens with the verified pat server: its replayed graphs skip triton's decode
 which verification keeps. Verification leaves pat's outputs as they are, so where both servers
 batch the prompts alike, their tokens must be identical (batched otherwise, the plans and so
 the roundings differ, and this model's tokens diverge).
+``--sglang-store`` (with ``--plain-pat``) adds a pat server whose new K/V SGLang's store
+writes (``SGLANG_PAT_STORE_IN_KERNEL=0``), compared by tokens with the plain pat server, whose
+kernels write them: the stored bits and the plans are the same, so the tokens must be
+identical. Verification cannot see a wrong store: triton then reads the same wrong cache.
 ``--negative-control S`` adds a pat server whose softmax scale is off by the factor S; it must
 fail, which shows the check can see a wrong kernel. ``--compare pat,flashinfer`` also compares
 flashinfer with triton: the noise floor of the token verdicts.
 
     python benchmarks/check_equality.py --out DIR [--variant default ...] [--weights hf]
-        [--negative-control 1.05] [--plain-pat] [--parallel 4] [--tp 1]
+        [--negative-control 1.05] [--plain-pat [--sglang-store]] [--parallel 4] [--tp 1]
         [--compare pat,flashinfer]
 """
 
@@ -171,6 +175,9 @@ def main() -> None:
     parser.add_argument("--weights", choices=("hf", "sglang"), default="hf")
     parser.add_argument("--negative-control", type=float, metavar="SCALE")
     parser.add_argument("--plain-pat", action="store_true", help="also pat without verification")
+    parser.add_argument(
+        "--sglang-store", action="store_true", help="also plain pat with SGLang's K/V store"
+    )
     parser.add_argument("--parallel", type=int, default=4, help="servers sharing the GPU at once")
     parser.add_argument("--tp", type=int, default=1)
     parser.add_argument(
@@ -180,6 +187,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.plain_pat and "pat" not in args.compare.split(","):
         parser.error("--plain-pat compares with the verified pat server: keep pat in --compare")
+    if args.sglang_store and not args.plain_pat:
+        parser.error("--sglang-store compares with the plain pat server: add --plain-pat")
     out = Path(args.out)
     model = make_model_dir(out / "llama-3-8b-dummy")
     env = {"PYTHONPATH": os.pathsep.join([str(HOOKS), os.environ.get("PYTHONPATH", "")])}
@@ -201,6 +210,13 @@ def main() -> None:
             log = out / f"{name}.log"
             specs.append(ServerSpec(name, model, "pat", 0, log, [*flags, *VARIANTS[variant]], env))
             reference_of[name] = f"{variant}-pat"
+        if args.sglang_store:
+            name = f"{variant}-pat-sglang-store"
+            log = out / f"{name}.log"
+            store_env = {**env, "SGLANG_PAT_STORE_IN_KERNEL": "0"}
+            flags_of = [*flags, *VARIANTS[variant]]
+            specs.append(ServerSpec(name, model, "pat", 0, log, flags_of, store_env))
+            reference_of[name] = f"{variant}-pat-plain"
     if args.negative_control:
         name = f"default-pat-scale{args.negative_control:g}"
         neg_env = {
