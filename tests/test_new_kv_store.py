@@ -46,7 +46,7 @@ def decode_storing(
     new_kv = new_tokens(kv)
     decoder = decoder_for(
         kv,
-        max_requests=32,
+        max_requests=forest.num_requests,
         max_kv_indices=int(forest.seq_lens.sum()),
         num_sms=num_sms,
         cost=SHARING,
