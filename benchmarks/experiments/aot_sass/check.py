@@ -46,8 +46,16 @@ BIN = Path(triton.__file__).parent / "backends/nvidia/bin"
 
 
 def compile_kernel(fn, constexprs: dict, dtype: str, unaligned=(), **options):
-    names = list(inspect.signature(fn.fn).parameters)
+    parameters = inspect.signature(fn.fn).parameters
+    names = list(parameters)
     constexprs = {k: v for k, v in constexprs.items() if k in names}  # an older kernel's own
+    # constexprs left at their defaults (PDL, NEW_KV_MEMBERS), as a launch compiles them
+    defaults = {
+        name: p.default
+        for name, p in parameters.items()
+        if p.default is not inspect.Parameter.empty
+    }
+    constexprs = {**defaults, **constexprs}
     signature = {}
     for name in names:
         if name in constexprs:
@@ -56,6 +64,8 @@ def compile_kernel(fn, constexprs: dict, dtype: str, unaligned=(), **options):
             signature[name] = "*i32"
         elif name.endswith("indptr_ptr"):
             signature[name] = "*i32"
+        elif name == "new_loc_ptr":  # SGLang's out_cache_loc
+            signature[name] = "*i64"
         elif name.endswith("_ptr"):
             signature[name] = "*fp32" if name.startswith("partial") else f"*{dtype}"
         else:
@@ -116,6 +126,9 @@ def main() -> None:
     parser.add_argument("--pages", default="1")
     parser.add_argument("--dtypes", default="bf16")
     parser.add_argument("--logit-cap", action="store_true", help="also with a logit cap")
+    parser.add_argument(
+        "--store", action="store_true", help="also each build storing the new K/V (session 52)"
+    )
     args = parser.parse_args()
     merge_alignment()
     old = old_kernel(args.against) if args.against else None
@@ -140,6 +153,8 @@ def main() -> None:
             before = compile_kernel(old, all_items, dtype, **launch)
             line += f", same SASS as {args.against}: {sass(default) == sass(before)}"
         print(line, flush=True)
+        if args.store:
+            print_store_builds(name, menu, pack, common, group, dtype, launch)
         lean = menu.lean
         if lean is None:
             continue
@@ -179,10 +194,42 @@ def main() -> None:
         )
 
 
+def print_store_builds(name, menu, pack, common, group, dtype, launch) -> None:
+    """Each build's resources without and with ``NEW_KV_MEMBERS`` (the kernels storing the
+    layer's new K/V, ``PatDecoder(stores_new_kv=True)``) and whether its SASS changes without."""
+    members = triton.next_power_of_2(max(1, menu.kernel_tiles["MT"] // group))
+    builds = [("all", dict(pack, PART=ALL_ITEMS.value), launch)]
+    if menu.lean is not None:
+        lean = menu.lean
+        private = dict(
+            common, NUM_TILES=1, **private_part_tiles(menu, group), PART=PRIVATE_PART.value
+        )
+        lean_launch = dict(
+            num_warps=lean.num_warps, num_stages=lean.num_stages, maxnreg=lean.max_registers
+        )
+        builds += [
+            ("shared", dict(pack, PART=SHARED_PART.value), launch),
+            ("private", private, lean_launch),
+        ]
+    for part, constexprs, options in builds:
+        without = resources(compile_kernel(_pack_decode_kernel, constexprs, dtype, **options))
+        storing = dict(constexprs, NEW_KV_MEMBERS=members)
+        with_store = resources(compile_kernel(_pack_decode_kernel, storing, dtype, **options))
+        print(f"{name}: {part} build, without the store {without}, storing {with_store}")
+
+
 def merge_alignment() -> None:
     """The merge kernel with its indptr pointer 16-byte aligned and not (the decoder's plan
     buffer sections are not padded to 16 bytes; the header grew from 1 to 3 int32)."""
-    const = dict(NUM_HEADS=32, BLOCK_H=8, V_DIM=128, BLOCK_DV=128, PIPELINE_FROM=8)
+    const = dict(
+        NUM_HEADS=32,
+        BLOCK_H=8,
+        V_DIM=128,
+        BLOCK_DV=128,
+        PIPELINE_FROM=8,
+        PDL=False,
+        SLOTS_AT_ONCE=0,
+    )
     kernels = [
         compile_kernel(_merge_states_kernel, const, "bf16", unaligned=names)
         for names in ((), ("req_partial_indptr_ptr",))
