@@ -4,8 +4,9 @@ Per step, outside any CUDA graph: the ``ForwardBatch.init_new`` patch stages the
 PrefixForest (built from the radix tree, see ``radix.py``) with ``stage_batch``; the metadata
 hook (``init_forward_metadata`` eager, ``init_forward_metadata_out_graph`` before capture and
 every replay) plans and uploads; a replay of a graph that pat decodes skips triton's decode
-metadata, which nothing in it reads. Per layer, ``forward_decode`` writes the new K/V and launches
-the fixed-grid kernels only. Prefill, extend, idle and speculative batches, and any layer or
+metadata, which nothing in it reads. Per layer, ``forward_decode`` launches the fixed-grid kernels
+only; they write the new K/V themselves where the pool allows (``store_reason``), else SGLang's
+store does first. Prefill, extend, idle and speculative batches, and any layer or
 configuration the kernels do not cover, go to ``TritonAttnBackend`` unchanged.
 """
 
