@@ -144,9 +144,9 @@ def test_long_tails_packed(lean: str) -> None:
     assert_close(out, reference_decode(kv, 64**-0.5), torch.float16)
 
 
-@pytest.mark.parametrize("paged_view", [False, True], ids=["3d", "4d"])
-@pytest.mark.parametrize("page_size", [1, 16])
-def test_page_sizes(page_size: int, paged_view: bool) -> None:
+def paged_batch(page_size: int, paged_view: bool) -> tuple[PrefixForest, object]:
+    """Four requests sharing whole pages of two nested prefixes, in pages of ``page_size``
+    (``paged_view``: the buffers viewed [pages, page_size, heads, dim])."""
     tokens = [[1] * 48 + [2] * 20 + [r] * (r + 1) for r in range(3)] + [[1] * 32 + [5] * 9]
     forest = PrefixForest.from_token_ids(tokens, page_size=page_size)
     kv = make_batch(
@@ -158,6 +158,13 @@ def test_page_sizes(page_size: int, paged_view: bool) -> None:
         page_size=page_size,
         paged_view=paged_view,
     )
+    return forest, kv
+
+
+@pytest.mark.parametrize("paged_view", [False, True], ids=["3d", "4d"])
+@pytest.mark.parametrize("page_size", [1, 16])
+def test_page_sizes(page_size: int, paged_view: bool) -> None:
+    forest, kv = paged_batch(page_size, paged_view)
     out, plan = run_decoder(forest, kv)
     assert plan.segments.shape[0] > forest.num_requests, "shared packs expected"
     assert_close(out, reference_decode(kv, 128**-0.5), torch.float16)

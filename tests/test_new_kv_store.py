@@ -8,7 +8,7 @@ import pytest
 import torch
 from helpers import DEVICE, KVBatch, assert_close, decoder_for, make_batch, reference_decode
 from helpers import tile_menu as menu_for
-from test_kernels import SHARING
+from test_kernels import SHARING, paged_batch
 
 from sglang_pat.forest import PrefixForest
 
@@ -87,17 +87,7 @@ def test_units_store_the_new_tokens_they_read(tree: str, lean: str) -> None:
 
 @pytest.mark.parametrize("paged_view", [False, True], ids=["3d", "4d"])
 def test_pages_of_16(paged_view: bool) -> None:
-    tokens = [[1] * 48 + [2] * 20 + [r] * (r + 1) for r in range(3)] + [[1] * 32 + [5] * 9]
-    forest = PrefixForest.from_token_ids(tokens, page_size=16)
-    kv = make_batch(
-        forest,
-        num_q_heads=4,
-        num_kv_heads=1,
-        head_dim=128,
-        dtype=torch.float16,
-        page_size=16,
-        paged_view=paged_view,
-    )
+    forest, kv = paged_batch(16, paged_view)
     out, expected, intact, _ = decode_storing(forest, kv)
     assert_buffers_equal(kv, intact)
     assert_close(out, expected, torch.float16)

@@ -161,12 +161,7 @@ def main() -> None:
         shared_part = dict(pack, PART=SHARED_PART.value)
         shared_kernel = compile_kernel(_pack_decode_kernel, shared_part, dtype, **launch)
         beside = resources(shared_kernel)
-        private = dict(
-            common, NUM_TILES=1, **private_part_tiles(menu, group), PART=PRIVATE_PART.value
-        )
-        lean_launch = dict(
-            num_warps=lean.num_warps, num_stages=lean.num_stages, maxnreg=lean.max_registers
-        )
+        private, lean_launch = private_build(menu, common, group)
         private_kernel = compile_kernel(_pack_decode_kernel, private, dtype, **lean_launch)
         small = resources(private_kernel)
         if old is not None:
@@ -194,19 +189,21 @@ def main() -> None:
         )
 
 
+def private_build(menu, common: dict, group: int) -> tuple[dict, dict]:
+    """The private part's constexprs and launch options (``menu.lean``)."""
+    lean = menu.lean
+    private = dict(common, NUM_TILES=1, **private_part_tiles(menu, group), PART=PRIVATE_PART.value)
+    launch = dict(num_warps=lean.num_warps, num_stages=lean.num_stages, maxnreg=lean.max_registers)
+    return private, launch
+
+
 def print_store_builds(name, menu, pack, common, group, dtype, launch) -> None:
     """Each build's resources without and with ``NEW_KV_MEMBERS`` (the kernels storing the
     layer's new K/V, ``PatDecoder(stores_new_kv=True)``) and whether its SASS changes without."""
     members = triton.next_power_of_2(max(1, menu.kernel_tiles["MT"] // group))
     builds = [("all", dict(pack, PART=ALL_ITEMS.value), launch)]
     if menu.lean is not None:
-        lean = menu.lean
-        private = dict(
-            common, NUM_TILES=1, **private_part_tiles(menu, group), PART=PRIVATE_PART.value
-        )
-        lean_launch = dict(
-            num_warps=lean.num_warps, num_stages=lean.num_stages, maxnreg=lean.max_registers
-        )
+        private, lean_launch = private_build(menu, common, group)
         builds += [
             ("shared", dict(pack, PART=SHARED_PART.value), launch),
             ("private", private, lean_launch),
