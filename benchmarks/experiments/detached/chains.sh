@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # Session 52 (one H200): the pack kernels storing each layer's new K/V (the default since
 # 653f953, SGLANG_PAT_STORE_IN_KERNEL) served beside pat with SGLang's store and flashinfer.
+# Session 52 ran KERNELS=1 EQ=1 at 129e145; the machine went back after pat's server and part
+# of sglstore's (session52.md). Next: WORKLOADS="gsp-4x32-4096 gsp-64x16-2048" with the
+# default servers, about 20 device minutes after the install (gsp defaults' passes are
+# about twice gsp 4 x 32's): the store costs 1.1-1.9 us a layer at kernel level there.
 # SERVERS: the servers in order, each `pat`, `sglstore` (pat, SGLANG_PAT_STORE_IN_KERNEL=0),
 #   `sm90`, `flashinfer` or `gclog` (default "pat sglstore flashinfer"); run i writes
 #   /tmp/r0/<i>-<server>/. `sm90` is pat with SGLANG_PAT_SM90_SHARED=1 (session 49); `gclog`
