@@ -89,12 +89,13 @@ def unsupported_reason(backend: TritonAttnBackend, model_runner: Any) -> str | N
     return None
 
 
-def store_reason(backend: TritonAttnBackend, model_runner: Any) -> str | None:
-    """Why the pack kernels cannot store the new K/V (SGLang's store then runs), or None."""
+def store_reason(backend: TritonAttnBackend, model_runner: Any, sm90_shared: bool) -> str | None:
+    """Why the pack kernels cannot store the new K/V (SGLang's store then runs), or None;
+    ``sm90_shared``: the sm90 shared part was asked for."""
     pool = backend.token_to_kv_pool
     if not env_flag(STORE_ENV, "1"):
         return f"{STORE_ENV}=0"
-    if env_flag(SM90_ENV, "0"):
+    if sm90_shared:
         return f"{SM90_ENV}=1 (the sm90 shared part does not store)"
     if type(pool) is not MHATokenToKVPool:
         return f"KV pool {type(pool).__name__}"
@@ -137,7 +138,8 @@ class PatAttnBackend(TritonAttnBackend):
             logger.warning("pat: %s is not supported; triton decodes it", self.unsupported)
             return
         max_requests = model_runner.req_to_token_pool.size
-        self.store_reason = store_reason(self, model_runner)
+        sm90_shared = env_flag(SM90_ENV, "0")
+        self.store_reason = store_reason(self, model_runner, sm90_shared)
         # Any batch, read privately, fits in one int32 copy of req_to_token (Σ seq_lens can
         # never exceed it). Partials get a fixed budget (16 KiB each at 32 heads × 128);
         # a plan needing more falls back to the all-private plan.
@@ -150,7 +152,7 @@ class PatAttnBackend(TritonAttnBackend):
             max_kv_indices=model_runner.req_to_token_pool.req_to_token.numel(),
             kv_dtype=model_runner.kv_cache_dtype,
             max_partials=SERVER_MAX_PARTIALS,
-            sm90_shared=env_flag(SM90_ENV, "0"),
+            sm90_shared=sm90_shared,
             stores_new_kv=self.store_reason is None,
             menu=default_tile_menu(
                 model_runner.model_config.head_dim,

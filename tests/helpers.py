@@ -173,3 +173,25 @@ def assert_close(actual: torch.Tensor, expected: torch.Tensor, dtype: torch.dtyp
             f"{int(bad.sum())} of {bad.numel()} mismatch (tol {tol}); first at {idx}: "
             f"{got} vs {want}"
         )
+
+
+NEW_KV_GARBAGE = 1e4  # left in the new slots: a store the kernels miss shows in the output
+
+
+def take_new_kv(
+    kv: KVBatch, k_buffer: torch.Tensor | None = None, v_buffer: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Each request's last slot (its new token's) in ``k_buffer`` / ``v_buffer`` (default
+    ``kv``'s): its K/V moved out into ``(k_new, v_new, new_loc)``, garbage left in its place,
+    as the pool holds it before the kernels store the new K/V."""
+    k_buffer = kv.k_buffer if k_buffer is None else k_buffer
+    v_buffer = kv.v_buffer if v_buffer is None else v_buffer
+    rows = torch.as_tensor(kv.pool_rows, device=kv.req_to_token.device)
+    last = torch.as_tensor(kv.seq_lens - 1, device=kv.req_to_token.device)
+    new_loc = kv.req_to_token[rows, last].long()
+    k_flat = k_buffer.view(-1, *k_buffer.shape[-2:])
+    v_flat = v_buffer.view(-1, *v_buffer.shape[-2:])
+    k_new, v_new = k_flat[new_loc].clone(), v_flat[new_loc].clone()
+    k_flat[new_loc] = NEW_KV_GARBAGE
+    v_flat[new_loc] = NEW_KV_GARBAGE
+    return k_new, v_new, new_loc

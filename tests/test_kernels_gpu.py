@@ -11,6 +11,7 @@ from helpers import (
     make_batch,
     menu_with_gate,
     reference_decode,
+    take_new_kv,
     tile_menu,
 )
 from sglang_pat.kernels import launch
@@ -271,17 +272,17 @@ def replay_plans(
         v_pool[: kv.v_buffer.shape[0]] = kv.v_buffer
         expected = reference_decode(kv, 128**-0.5)
         if store:
-            last = kv.req_to_token[torch.as_tensor(kv.pool_rows), torch.as_tensor(kv.seq_lens - 1)]
-            new_loc[:rows] = last
-            k_new[:rows], v_new[:rows] = k_pool[last], v_pool[last]
-            k_pool[last], v_pool[last] = 1e4, 1e4
+            taken = take_new_kv(kv, k_pool, v_pool)
+            for static, value in zip(new_kv, taken):
+                static[:rows] = value
         out.fill_(3.0)
         graph.replay()
         assert_close(out[:rows], expected, torch.bfloat16)
         assert bool((out[rows:] == 3.0).all())
         if store:
-            assert torch.equal(k_pool[last], k_new[:rows])
-            assert torch.equal(v_pool[last], v_new[:rows])
+            k_taken, v_taken, taken_loc = taken
+            assert torch.equal(k_pool[taken_loc], k_taken)
+            assert torch.equal(v_pool[taken_loc], v_taken)
         if switch:  # the other form, as if a wrong graph were switched: slower, still right
             (bound,) = decoder.graph_switches.by_batch[graph_batch]
             bound.select(not decoder.splits)

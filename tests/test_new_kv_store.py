@@ -6,27 +6,19 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from helpers import DEVICE, KVBatch, assert_close, decoder_for, make_batch, reference_decode
+from helpers import (
+    DEVICE,
+    KVBatch,
+    assert_close,
+    decoder_for,
+    make_batch,
+    reference_decode,
+    take_new_kv,
+)
 from helpers import tile_menu as menu_for
 from test_kernels import SHARING, paged_batch
 
 from sglang_pat.forest import PrefixForest
-
-GARBAGE = 1e4  # in the new slots before the call: a store left out shows in the output
-
-
-def new_tokens(kv: KVBatch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Each request's last slot (its new token's), its K/V moved out of the buffers into
-    ``(k_new, v_new, new_loc)``, and garbage left in their place."""
-    rows = torch.as_tensor(kv.pool_rows, device=kv.req_to_token.device)
-    last = torch.as_tensor(kv.seq_lens - 1, device=kv.req_to_token.device)
-    new_loc = kv.req_to_token[rows, last].long()
-    k_flat = kv.k_buffer.view(-1, *kv.k_buffer.shape[-2:])
-    v_flat = kv.v_buffer.view(-1, *kv.v_buffer.shape[-2:])
-    k_new, v_new = k_flat[new_loc].clone(), v_flat[new_loc].clone()
-    k_flat[new_loc] = GARBAGE
-    v_flat[new_loc] = GARBAGE
-    return k_new, v_new, new_loc
 
 
 def decode_storing(
@@ -43,7 +35,7 @@ def decode_storing(
     d, group = kv.q.shape[2], kv.q.shape[1] // kv.k_buffer.shape[-2]
     expected = reference_decode(kv, d**-0.5)
     intact = (kv.k_buffer.clone(), kv.v_buffer.clone())
-    new_kv = new_tokens(kv)
+    new_kv = take_new_kv(kv)
     decoder = decoder_for(
         kv,
         max_requests=forest.num_requests,
@@ -135,7 +127,7 @@ def test_lazy_steps_store_each_new_token() -> None:
         )
         expected = reference_decode(kv, 0.125)
         intact = (kv.k_buffer.clone(), kv.v_buffer.clone())
-        new_kv = new_tokens(kv)
+        new_kv = take_new_kv(kv)
         decoder.plan_step(forest.with_seq_lens(seq_lens), kv.pool_rows, kv.req_to_token)
         assert decoder.scheduler.last_plan_was_lazy == (extra < 2)
         out = torch.full_like(kv.q, float("nan"))
@@ -147,7 +139,7 @@ def test_lazy_steps_store_each_new_token() -> None:
 def test_bad_new_kv_names_the_argument() -> None:
     forest = PrefixForest.from_tree_spec("1,3_32,5")
     kv = make_batch(forest, num_q_heads=4, num_kv_heads=1, head_dim=64, dtype=torch.float16)
-    k_new, v_new, new_loc = new_tokens(kv)
+    k_new, v_new, new_loc = take_new_kv(kv)
     cases = {
         "k_new": (k_new.float(), v_new, new_loc),
         "v_new": (k_new, v_new[:, :, :32], new_loc),
