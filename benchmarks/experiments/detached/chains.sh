@@ -51,6 +51,17 @@ for server in $SERVERS; do
   esac
   steps+=("$run $W --port $port --out $dir > $dir.out 2>&1")
 done
+# LATE=1 after the servers: store_in_kernel/run.py on LATE_SHAPES, stock, then with
+#   parallel-loads.patch applied in place (reverted and checked after), then the GPU graph
+#   replay tests that store (about 3 minutes).
+if [ "${LATE:-0}" = 1 ]; then
+  xp=benchmarks/experiments/store_in_kernel
+  shapes=${LATE_SHAPES:-gsp:64x16:2048+256:b256:s0 gsp:4x32:4096+208:b128:s0 128_2176}
+  sum=$(md5sum kernels/pack_decode.py)
+  steps+=("timeout 200 python3 $xp/run.py $shapes > /tmp/r0/late-stock.out 2>&1")
+  steps+=("git apply $xp/parallel-loads.patch && timeout 200 python3 $xp/run.py $shapes > /tmp/r0/late-parallel.out 2>&1; git apply -R $xp/parallel-loads.patch; [ \"\$(md5sum kernels/pack_decode.py)\" = \"$sum\" ] || echo REVERT FAILED >> /tmp/r0/late-parallel.out")
+  steps+=("timeout 200 python3 -m pytest -q -p no:cacheprovider -n 8 tests/test_kernels_gpu.py -k store > /tmp/r0/late-tests.out 2>&1")
+fi
 # The GPU's clocks, power and temperature every 0.5 s (clocks.csv; throttle.csv in a logger of
 # its own, should the driver refuse the field): in session 49 pat's step grew twice as fast in
 # the last 40-step interval of each gsp 4 x 32 pass (tails 328-368) as the plan's KV does,
