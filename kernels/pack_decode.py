@@ -511,20 +511,26 @@ def _store_new_kv(
             last, stride_k_page, stride_k_tok, stride_v_page, stride_v_tok, PAGE_SIZE,
             SAME_KV_LAYOUT, OFFSET_64,
         )  # fmt: skip
+        # The new K/V rows of every member are loaded beside its slot, not after the
+        # comparison: one dependent load fewer before the unit's own loads may start, for a
+        # row read in vain by an earlier chunk (0.6-2.4 us a layer less where the store cost
+        # most, benchmarks/experiments/store_in_kernel/README.md).
         offs_d = tl.arange(0, BLOCK_D)
-        k_mask = write[:, None] & (offs_d < HEAD_DIM)[None, :]
+        mask_d = (offs_d < HEAD_DIM)[None, :]
         k = tl.load(
             k_new_ptr + batch[:, None] * stride_knb + kv_head * stride_knh + offs_d[None, :],
-            mask=k_mask,
+            mask=valid[:, None] & mask_d,
         )
-        tl.store(k_ptr + k_row[:, None] + kv_head * stride_kh + offs_d[None, :], k, mask=k_mask)
         offs_dv = tl.arange(0, BLOCK_DV)
-        v_mask = write[:, None] & (offs_dv < V_DIM)[None, :]
+        mask_dv = (offs_dv < V_DIM)[None, :]
         v = tl.load(
             v_new_ptr + batch[:, None] * stride_vnb + kv_head * stride_vnh + offs_dv[None, :],
-            mask=v_mask,
+            mask=valid[:, None] & mask_dv,
         )
-        tl.store(v_ptr + v_row[:, None] + kv_head * stride_vh + offs_dv[None, :], v, mask=v_mask)
+        k_at = k_ptr + k_row[:, None] + kv_head * stride_kh + offs_d[None, :]
+        tl.store(k_at, k, mask=write[:, None] & mask_d)
+        v_at = v_ptr + v_row[:, None] + kv_head * stride_vh + offs_dv[None, :]
+        tl.store(v_at, v, mask=write[:, None] & mask_dv)
         # The unit's K/V loads come from other threads of the program: its stores first.
         tl.debug_barrier()
 
