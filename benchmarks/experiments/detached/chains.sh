@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
-# Session 52 (one H200): the pack kernels storing each layer's new K/V (the default since
-# 653f953, SGLANG_PAT_STORE_IN_KERNEL) served beside pat with SGLang's store and flashinfer.
-# Session 52 ran KERNELS=1 EQ=1 at 129e145; the machine went back after pat's server and part
-# of sglstore's (session52.md). Next: WORKLOADS="gsp-4x32-4096 gsp-64x16-2048" with the
-# default servers, about 20 device minutes after the install (gsp defaults' passes are
-# about twice gsp 4 x 32's): the store costs 1.1-1.9 us a layer at kernel level there.
+# Session 53 (one H200) ran, at 9d629ec, first LATE=1 with the patch (its servers failed
+# at once: WORKLOADS was passed with spaces, which chains.sh now turns into commas), then
+# SERVERS="pat flashinfer" WORKLOADS="gsp-4x32-4096,gsp-64x16-2048" (session53.md): pat's
+# first server 223 s to healthy, flashinfer's 57 s; each server's two workloads (warm pass
+# and two measured) about 6 minutes. Next: random-ids and Mooncake with the store on.
 # SERVERS: the servers in order, each `pat`, `sglstore` (pat, SGLANG_PAT_STORE_IN_KERNEL=0),
 #   `sm90`, `flashinfer` or `gclog` (default "pat sglstore flashinfer"); run i writes
 #   /tmp/r0/<i>-<server>/. `sm90` is pat with SGLANG_PAT_SM90_SHARED=1 (session 49); `gclog`
 #   is pat with SGLANG_LOG_GC=1 (session 50 found no collection inside a pass's full-batch
 #   decode lines).
-# WORKLOADS (default gsp-4x32-4096), PASSES measured passes each (default 2).
+# WORKLOADS (default gsp-4x32-4096; several separated by commas or spaces), PASSES measured
+#   passes each (default 2).
 # KERNELS=1 first runs the store_in_kernel experiment and the store's GPU tests (about 2
 #   minutes); EQ=1 then the server equality check with a pat server storing through SGLang
 #   (check_equality.py --plain-pat --sglang-store, four servers at once, about 5 minutes).
@@ -25,7 +25,8 @@ cd "$(dirname "$0")/../../.." || exit 1
 source benchmarks/device_env.sh
 export PYTHONUNBUFFERED=1 PAT_COMMIT=${PAT_COMMIT:-unknown}
 rm -rf /tmp/r0; mkdir -p /tmp/r0
-W="--workloads ${WORKLOADS:-gsp-4x32-4096} --passes ${PASSES:-2}"
+workloads=${WORKLOADS:-gsp-4x32-4096}
+W="--workloads ${workloads// /,} --passes ${PASSES:-2}"
 steps=()
 if [ "${TESTS:-0}" = 1 ]; then
   steps+=("OUT=/tmp/r0 bash benchmarks/experiments/detached/sm90_tests.sh 180 190 12 >/dev/null")
@@ -51,15 +52,18 @@ for server in $SERVERS; do
   esac
   steps+=("$run $W --port $port --out $dir > $dir.out 2>&1")
 done
-# LATE=1 after the servers: store_in_kernel/run.py on LATE_SHAPES, stock, then with
-#   parallel-loads.patch applied in place (reverted and checked after), then the GPU graph
-#   replay tests that store (about 3 minutes).
+# LATE=1 after the servers: store_in_kernel/run.py on LATE_SHAPES, then, with LATE_PATCH (a
+#   patch of kernels/, applied in place, reverted and checked after), the same again, then the
+#   GPU graph replay tests that store (about 3 minutes). Session 53 timed parallel-loads.patch
+#   so (adopted in session 53; the patch is in 9d629ec's tree).
 if [ "${LATE:-0}" = 1 ]; then
   xp=benchmarks/experiments/store_in_kernel
   shapes=${LATE_SHAPES:-gsp:64x16:2048+256:b256:s0 gsp:4x32:4096+208:b128:s0 128_2176}
-  sum=$(md5sum kernels/pack_decode.py)
   steps+=("timeout 200 python3 $xp/run.py $shapes > /tmp/r0/late-stock.out 2>&1")
-  steps+=("git apply $xp/parallel-loads.patch && timeout 200 python3 $xp/run.py $shapes > /tmp/r0/late-parallel.out 2>&1; git apply -R $xp/parallel-loads.patch; [ \"\$(md5sum kernels/pack_decode.py)\" = \"$sum\" ] || echo REVERT FAILED >> /tmp/r0/late-parallel.out")
+  if [ -n "${LATE_PATCH:-}" ]; then
+    sum=$(md5sum kernels/pack_decode.py)
+    steps+=("git apply $LATE_PATCH && timeout 200 python3 $xp/run.py $shapes > /tmp/r0/late-patched.out 2>&1; git apply -R $LATE_PATCH; [ \"\$(md5sum kernels/pack_decode.py)\" = \"$sum\" ] || echo REVERT FAILED >> /tmp/r0/late-patched.out")
+  fi
   steps+=("timeout 200 python3 -m pytest -q -p no:cacheprovider -n 8 tests/test_kernels_gpu.py -k store > /tmp/r0/late-tests.out 2>&1")
 fi
 # The GPU's clocks, power and temperature every 0.5 s (clocks.csv; throttle.csv in a logger of
