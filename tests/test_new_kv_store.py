@@ -58,12 +58,14 @@ def assert_buffers_equal(kv: KVBatch, intact: tuple[torch.Tensor, torch.Tensor])
     assert torch.equal(kv.k_buffer, intact[0]) and torch.equal(kv.v_buffer, intact[1])
 
 
+# The plans as decode_storing makes them (checked in test_the_trees_make_their_plans)
 TREES = {
-    "no-sharing": "4_97",  # one-request items
+    "no-sharing": "4_97",  # one packed-tails item
+    "no-sharing-chunked": "2_600",  # one-request items, three chunks a tail
     "packed-tails": "1,6_64,9",
     "wide-fanout": "1,24_48,1",  # one-token tails: the new token alone
     "several-roots": "2,4,8_32,16,7",
-    "split-tails": "1,2_32,300",  # long tails cut into chunks: the last chunk stores
+    "split-tails": "1,2_32,600",  # tails cut into five chunks: only the last one stores
 }
 
 
@@ -75,6 +77,25 @@ def test_units_store_the_new_tokens_they_read(tree: str, lean: str) -> None:
     out, expected, intact, _ = decode_storing(forest, kv, lean=lean)
     assert_buffers_equal(kv, intact)
     assert_close(out, expected, torch.float16)
+
+
+def test_the_trees_make_their_plans() -> None:
+    """The trees above cover each kind of unit: packed tails, and tails cut into chunks whose
+    earlier chunks read the request's slots but must not store (their last slot is not the
+    new one)."""
+    chunks_a_tail = {}
+    for name in ("no-sharing", "no-sharing-chunked", "split-tails"):
+        forest = PrefixForest.from_tree_spec(TREES[name])
+        kv = make_batch(forest, num_q_heads=8, num_kv_heads=2, head_dim=64, dtype=torch.float16)
+        *_, decoder = decode_storing(forest, kv)
+        private = decoder.plan.items[decoder.plan.num_shared_items :]
+        chunk = private[:, 4]
+        chunks_a_tail[name] = (int((chunk < 0).sum()), int(chunk.max()) + 1)
+    assert chunks_a_tail == {
+        "no-sharing": (1, 0),
+        "no-sharing-chunked": (0, 3),
+        "split-tails": (0, 5),
+    }
 
 
 @pytest.mark.parametrize("paged_view", [False, True], ids=["3d", "4d"])
