@@ -21,7 +21,7 @@ from test_kernels import SHARING, paged_batch
 from sglang_pat.forest import PrefixForest
 
 
-def decode_storing(
+def storing_decoder(
     forest: PrefixForest,
     kv: KVBatch,
     *,
@@ -29,13 +29,9 @@ def decode_storing(
     num_sms: int = 3,
     min_chunk: int = 16,
     for_graph: bool = False,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, object]:
-    """One decode of ``kv`` whose new tokens' K/V the kernels store: (output, reference on the
-    intact buffers, buffers before the call, decoder)."""
+):
+    """A decoder built with ``stores_new_kv`` for ``kv``, its step planned."""
     d, group = kv.q.shape[2], kv.q.shape[1] // kv.k_buffer.shape[-2]
-    expected = reference_decode(kv, d**-0.5)
-    intact = (kv.k_buffer.clone(), kv.v_buffer.clone())
-    new_kv = take_new_kv(kv)
     decoder = decoder_for(
         kv,
         max_requests=forest.num_requests,
@@ -47,6 +43,20 @@ def decode_storing(
     )
     decoder.scheduler.min_chunk_tokens = min_chunk
     decoder.plan_step(forest, kv.pool_rows, kv.req_to_token, for_graph=for_graph)
+    return decoder
+
+
+def decode_storing(
+    forest: PrefixForest, kv: KVBatch, **options
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, object]:
+    """One decode of ``kv`` whose new tokens' K/V the kernels store (``options``: as
+    ``storing_decoder``'s): (output, reference on the intact buffers, buffers before the call,
+    decoder)."""
+    d = kv.q.shape[2]
+    expected = reference_decode(kv, d**-0.5)
+    intact = (kv.k_buffer.clone(), kv.v_buffer.clone())
+    new_kv = take_new_kv(kv)
+    decoder = storing_decoder(forest, kv, **options)
     out = torch.full_like(kv.q, float("nan"))
     decoder.forward(kv.q, kv.k_buffer, kv.v_buffer, out, sm_scale=d**-0.5, new_kv=new_kv)
     return out, expected, intact, decoder
@@ -58,7 +68,7 @@ def assert_buffers_equal(kv: KVBatch, intact: tuple[torch.Tensor, torch.Tensor])
     assert torch.equal(kv.k_buffer, intact[0]) and torch.equal(kv.v_buffer, intact[1])
 
 
-# The plans as decode_storing makes them (checked in test_the_trees_make_their_plans)
+# The plans as storing_decoder makes them (checked in test_the_trees_make_their_plans)
 TREES = {
     "no-sharing": "4_97",  # one packed-tails item
     "no-sharing-chunked": "2_600",  # one-request items, three chunks a tail
@@ -87,7 +97,7 @@ def test_the_trees_make_their_plans() -> None:
     for name in ("no-sharing", "no-sharing-chunked", "split-tails"):
         forest = PrefixForest.from_tree_spec(TREES[name])
         kv = make_batch(forest, num_q_heads=8, num_kv_heads=2, head_dim=64, dtype=torch.float16)
-        *_, decoder = decode_storing(forest, kv)
+        decoder = storing_decoder(forest, kv)
         private = decoder.plan.items[decoder.plan.num_shared_items :]
         chunk = private[:, 4]
         chunks_a_tail[name] = (int((chunk < 0).sum()), int(chunk.max()) + 1)
