@@ -166,6 +166,7 @@ def pack_decode(
     part: str = "all",
     pdl: bool = False,
     new_kv: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
+    wait_primary: int = 0,
 ) -> object:
     """The plan's items: ``q [B, Hq, D]`` against the KV buffers into ``o`` / partials.
 
@@ -182,14 +183,22 @@ def pack_decode(
     (``pdl_supported``). ``new_kv = (k_new [B, Hkv, D], v_new [B, Hkv, Dv], new_loc [B])``:
     the launch first writes the layer's new K/V into the buffers at ``new_loc``, each unit for
     the requests whose new slot it reads (the plan keeps every new token in a private tail:
-    ``PatDecoder(stores_new_kv=True)``). Returns Triton's compiled kernel (its ``metadata``
-    holds shared memory and registers).
+    ``PatDecoder(stores_new_kv=True)``). ``wait_primary`` (1 or 2; ``pdl_supported``): launch
+    as the programmatic dependent of the stream's previous kernel, waiting for it where the
+    kernel's ``WAIT_PRIMARY`` says. Returns Triton's compiled kernel (its ``metadata`` holds
+    shared memory and registers).
     """
     if check:
         check_arg(not pdl or pdl_supported(q.device), "pdl", "needs a CUDA device of capability 9+")
         check_arg(not pdl or part == "all", "pdl", f"only for the all-items launch, not {part!r}")
         check_arg(
             not pdl or header.numel() >= 2, "header", "needs 2 entries with pdl (see pack_decode)"
+        )
+        check_arg(wait_primary in (0, 1, 2), "wait_primary", f"must be 0, 1 or 2: {wait_primary}")
+        check_arg(
+            not wait_primary or pdl_supported(q.device),
+            "wait_primary",
+            "needs a CUDA device of capability 9+",
         )
         check_pack_inputs(
             *(q, k_buffer, v_buffer, o, kv_indices, items, members, header, queue),
@@ -237,6 +246,8 @@ def pack_decode(
         PART=PARTS[part],
         PDL=pdl,
         NEW_KV_MEMBERS=new_kv_members,
+        WAIT_PRIMARY=wait_primary,
+        launch_pdl=wait_primary > 0,
         **launch,
     )
     if part != "all" and q.is_cuda:

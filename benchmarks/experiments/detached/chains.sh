@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
-# Session 53 (one H200) ran, at 9d629ec, first LATE=1 with the patch (its servers failed
-# at once: WORKLOADS was passed with spaces, which chains.sh now turns into commas), then
-# SERVERS="pat flashinfer" WORKLOADS="gsp-4x32-4096,gsp-64x16-2048" (session53.md): pat's
-# first server 223 s to healthy, flashinfer's 57 s; each server's two workloads (warm pass
-# and two measured) about 6 minutes. Next: random-ids and Mooncake with the store on.
+# Session 54 (one H200): PDL=1 SERVERS="pat flashinfer" WORKLOADS="gsp-4x32-4096
+# random-ids-2048-256" at the session's commit (session54.md). Session 53's run (at 9d629ec:
+# pat's first server 223 s to healthy, flashinfer's 57 s; two workloads about 6 minutes a
+# server) is in fdf8164's version.
 # SERVERS: the servers in order, each `pat`, `sglstore` (pat, SGLANG_PAT_STORE_IN_KERNEL=0),
 #   `sm90`, `flashinfer` or `gclog` (default "pat sglstore flashinfer"); run i writes
 #   /tmp/r0/<i>-<server>/. `sm90` is pat with SGLANG_PAT_SM90_SHARED=1 (session 49); `gclog`
@@ -34,6 +33,13 @@ fi
 if [ "${KERNELS:-0}" = 1 ]; then
   steps+=("timeout 200 python3 benchmarks/experiments/store_in_kernel/run.py > /tmp/r0/store_in_kernel.out 2>&1")
   steps+=("timeout 240 python3 -m pytest -q -p no:cacheprovider -n 8 tests/test_new_kv_store.py tests/test_kernels_gpu.py > /tmp/r0/gpu_tests.out 2>&1")
+fi
+# PDL=1: the pack launches as programmatic dependents of the kernel before them, timed with
+#   eager plans (a plan kept whole takes the all-items launch, as in a server's switchable
+#   graph): experiments/pdl_after_rope, about 1 minute.
+if [ "${PDL:-0}" = 1 ]; then
+  shapes=${PDL_SHAPES:-gsp:64x16:2048+256:b256:s0 1,64_4096,512 1,256_2048,32 128_2176 64_4096 gsp:4x32:4096+208:b128:s0}
+  steps+=("EAGER=1 timeout 240 python3 benchmarks/experiments/pdl_after_rope/run.py $shapes > /tmp/r0/pdl_eager.out 2>&1")
 fi
 if [ "${EQ:-0}" = 1 ]; then
   steps+=("timeout 420 python3 benchmarks/check_equality.py --out /tmp/r0/eq --plain-pat --sglang-store --parallel 4 > /tmp/r0/eq.out 2>&1")
