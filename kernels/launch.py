@@ -179,22 +179,23 @@ def pack_decode(
     and ``partial_lse [slots, Hq]`` are fp32. ``check=False`` skips the input checks (for a
     caller that already checked inputs of the same signature). The two parts ask for the
     largest shared-memory carveout, to share SMs. ``pdl``: the next launch on the stream is
-    ``merge_states(..., pdl=True)``, which may then start before this kernel ends
-    (``pdl_supported``). ``new_kv = (k_new [B, Hkv, D], v_new [B, Hkv, Dv], new_loc [B])``:
-    the launch first writes the layer's new K/V into the buffers at ``new_loc``, each unit for
-    the requests whose new slot it reads (the plan keeps every new token in a private tail:
-    ``PatDecoder(stores_new_kv=True)``). ``wait_primary`` (1 or 2; ``pdl_supported``): launch
+    ``merge_states(..., pdl=True)`` (or, after the private part, the shared part with
+    ``wait_primary=3``), which may then start before this kernel ends (``pdl_supported``).
+    ``new_kv = (k_new [B, Hkv, D], v_new [B, Hkv, Dv], new_loc [B])``: the launch first writes
+    the layer's new K/V into the buffers at ``new_loc``, each unit for the requests whose new
+    slot it reads (the plan keeps every new token in a private tail:
+    ``PatDecoder(stores_new_kv=True)``). ``wait_primary`` (1-3; ``pdl_supported``): launch
     as the programmatic dependent of the stream's previous kernel, waiting for it where the
     kernel's ``WAIT_PRIMARY`` says. Returns Triton's compiled kernel (its ``metadata`` holds
     shared memory and registers).
     """
     if check:
         check_arg(not pdl or pdl_supported(q.device), "pdl", "needs a CUDA device of capability 9+")
-        check_arg(not pdl or part == "all", "pdl", f"only for the all-items launch, not {part!r}")
+        check_arg(not pdl or part != "shared", "pdl", "not for the shared-part launch")
         check_arg(
             not pdl or header.numel() >= 2, "header", "needs 2 entries with pdl (see pack_decode)"
         )
-        check_arg(wait_primary in (0, 1, 2), "wait_primary", f"must be 0, 1 or 2: {wait_primary}")
+        check_arg(wait_primary in (0, 1, 2, 3), "wait_primary", f"must be 0-3: {wait_primary}")
         check_arg(
             not wait_primary or pdl_supported(q.device),
             "wait_primary",

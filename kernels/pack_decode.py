@@ -633,9 +633,10 @@ def _pack_decode_kernel(
       shared-part program. Its units are alike and memory-bound: programs stride over them
       without the queue.
 
-    ``PDL`` (``ALL_ITEMS`` only): the merge kernel is launched as this one's programmatic
+    ``PDL`` (``ALL_ITEMS``): the merge kernel is launched as this one's programmatic
     dependent; where ``header_ptr[1]`` is nonzero it may start at once, else as this grid
-    ends, and it waits for this grid (``_merge_states_kernel``).
+    ends, and it waits for this grid (``_merge_states_kernel``). (``PRIVATE_PART``, with a
+    shared part to run beside it: the shared part is its dependent, ``WAIT_PRIMARY`` 3.)
 
     ``NEW_KV_MEMBERS`` > 0: each unit first writes the layer's new K/V (``k_new [B, Hkv, D]``,
     ``v_new``) of its requests whose new slot (``new_loc [B]``) it reads (``_store_new_kv``);
@@ -644,8 +645,10 @@ def _pack_decode_kernel(
     ``WAIT_PRIMARY`` > 0: launched as the programmatic dependent of the kernel before it on the
     stream (the one writing ``q`` and ``k_new``), which may still be running: 1 waits for it
     first; 2 after each unit's plan record (the plan and KV indices were written before the
-    step's graph), before the unit's first read of ``q`` or the new K/V. Every program waits
-    before it ends, so this grid never completes before the one it depends on.
+    step's graph), before the unit's first read of ``q`` or the new K/V; 3 only before it
+    ends (a launch that reads nothing the other writes: the lean pair's shared part after its
+    private part). Every program waits before it ends, so this grid never completes before
+    the one it depends on.
     """
     if WAIT_PRIMARY == 1:
         gdc_wait()
@@ -920,7 +923,7 @@ def _pack_decode_kernel(
             if ticket == num_units - 1:
                 tl.atomic_xchg(queue_ptr, 0)
         unit = next_unit
-    if WAIT_PRIMARY == 2:
+    if WAIT_PRIMARY >= 2:
         gdc_wait()  # a program without units too
 
 

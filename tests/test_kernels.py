@@ -456,7 +456,7 @@ def test_pack_launches_as_a_dependent_change_nothing(monkeypatch, for_graph: boo
     args = (kv.q, kv.k_buffer, kv.v_buffer)
     plain = decoder.forward(*args, torch.empty_like(kv.q), sm_scale=0.125)
     assert_close(plain, reference_decode(kv, 0.125), torch.float16)
-    wait = {"value": 3}
+    wait = {"value": 4}
 
     def dependent(*launch_args, **options):
         options["wait_primary"] = wait["value"]

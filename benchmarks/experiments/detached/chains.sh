@@ -36,10 +36,13 @@ if [ "${KERNELS:-0}" = 1 ]; then
 fi
 # PDL=1: the pack launches as programmatic dependents of the kernel before them, timed with
 #   eager plans (a plan kept whole takes the all-items launch, as in a server's switchable
-#   graph): experiments/pdl_after_rope, about 1 minute; then its GPU test.
+#   graph), then split plans' pairs with the "ordered" variant: experiments/pdl_after_rope,
+#   about 2 minutes; then its GPU test.
 if [ "${PDL:-0}" = 1 ]; then
   shapes=${PDL_SHAPES:-gsp:64x16:2048+256:b256:s0 1,64_4096,512 1,256_2048,32 128_2176 64_4096 gsp:4x32:4096+208:b128:s0}
   steps+=("EAGER=1 timeout 240 python3 benchmarks/experiments/pdl_after_rope/run.py $shapes > /tmp/r0/pdl_eager.out 2>&1")
+  pairs=${PDL_PAIR_SHAPES:-gsp:4x32:4096+140:b128:s0 gsp:4x32:4096+208:b128:s0 gsp:4x32:4096+300:b128:s0 gsp:4x32:4096+368:b128:s0 4,128_4096,256}
+  steps+=("timeout 240 python3 benchmarks/experiments/pdl_after_rope/run.py $pairs > /tmp/r0/pdl_pair.out 2>&1")
   steps+=("timeout 120 python3 -m pytest -q -p no:cacheprovider -rs tests/test_kernels.py -k dependent > /tmp/r0/pdl_tests.out 2>&1")
 fi
 if [ "${EQ:-0}" = 1 ]; then

@@ -13,7 +13,9 @@ GEMM ``[B, Hq·D] × [Hq·D, 4096]`` (what follows attention in a Llama layer):
 - ``stock``: no dependent launch;
 - ``all@start``: every pack launch dependent (``wait_primary`` 1: each program waits first);
 - ``all@unit``: the same with ``wait_primary`` 2 (each unit waits after its plan record);
-- ``shared@unit``, ``private@unit``: only that part of the lean pair dependent (split plans).
+- ``shared@unit``, ``private@unit``: only that part of the lean pair dependent (split plans);
+- ``ordered``: the pair on one stream, the private part first and the shared part its
+  dependent (``ordered_pair``), where the decoder launches the pair.
 Printed beside them: each variant's max |difference| of the attention output from stock's
 (the same kernels on the same inputs: 0 expected).
 """
@@ -30,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from graph_timing import checked_medians, run_shapes  # noqa: E402
 from providers import batch_for, make_decoder  # noqa: E402
-from sglang_pat.kernels.launch import pack_decode  # noqa: E402
+from sglang_pat.kernels.launch import merge_states, pack_decode  # noqa: E402
 
 import sglang_pat.decoder as decoder_module  # noqa: E402
 
@@ -41,6 +43,7 @@ VARIANTS = {
     "all@unit": {"all": 2, "private": 2, "shared": 2},
     "shared@unit": {"shared": 2},
     "private@unit": {"private": 2},
+    "ordered": {},  # the pair on one stream, private part first: ordered_pair
 }
 EAGER = os.environ.get("EAGER") == "1"
 WAITS: dict[str, int] = {}  # the variant being captured or run
@@ -53,6 +56,21 @@ def dependent_pack_decode(*args, part: str, **options):
 
 
 decoder_module.pack_decode = dependent_pack_decode
+
+
+def ordered_pair(decoder, q, k, v, o, sm_scale: float, new_kv) -> None:
+    """The lean pair on the current stream, no fork: the private part first, triggering its
+    dependents at once (``pdl=True``), then the shared part as its dependent, waiting for it
+    only before it ends (``wait_primary=3``), then the merge. The private part's programs, two
+    an SM, so reach the SMs before the shared part's."""
+    args = (q, k, v, o, decoder.kv_indices, decoder.items, decoder.members, decoder.header)
+    args += (decoder.queue, decoder.partial_o, decoder.partial_lse)
+    options = dict(menu=decoder.menu, sm_scale=sm_scale, new_kv=new_kv)
+    pack_decode(*args, num_programs=decoder.num_private_programs, part="private", pdl=True,
+                **options)  # fmt: skip
+    pack_decode(*args, num_programs=decoder.num_programs, part="shared", wait_primary=3,
+                **options)  # fmt: skip
+    merge_states(o, decoder.partial_o, decoder.partial_lse, decoder.req_partial_indptr)
 
 
 @triton.jit
@@ -96,10 +114,13 @@ def run_shape(shape: str, flush) -> None:
             _rope_stand_in_kernel[(requests,)](qkv, q, k_new, Q_ROW=q_row, K_ROW=k_row)
             WAITS.clear()
             WAITS.update(waits)
-            decoder.forward(
-                q, batch.k, batch.v, outs[name], sm_scale=batch.sm_scale,
-                new_kv=(k_new, v_new, loc),
-            )  # fmt: skip
+            new_kv = (k_new, v_new, loc)
+            if name == "ordered" and decoder.lean_needed:
+                ordered_pair(decoder, q, batch.k, batch.v, outs[name], batch.sm_scale, new_kv)
+            else:
+                decoder.forward(
+                    q, batch.k, batch.v, outs[name], sm_scale=batch.sm_scale, new_kv=new_kv
+                )
             torch.mm(outs[name].view(requests, -1), o_proj, out=hidden)
 
         return fn
