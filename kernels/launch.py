@@ -166,7 +166,6 @@ def pack_decode(
     part: str = "all",
     pdl: bool = False,
     new_kv: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
-    wait_primary: int = 0,
 ) -> object:
     """The plan's items: ``q [B, Hq, D]`` against the KV buffers into ``o`` / partials.
 
@@ -179,27 +178,18 @@ def pack_decode(
     and ``partial_lse [slots, Hq]`` are fp32. ``check=False`` skips the input checks (for a
     caller that already checked inputs of the same signature). The two parts ask for the
     largest shared-memory carveout, to share SMs. ``pdl``: the next launch on the stream is
-    ``merge_states(..., pdl=True)`` (or, after the private part, the shared part with
-    ``wait_primary=3``), which may then start before this kernel ends (``pdl_supported``).
-    ``new_kv = (k_new [B, Hkv, D], v_new [B, Hkv, Dv], new_loc [B])``: the launch first writes
-    the layer's new K/V into the buffers at ``new_loc``, each unit for the requests whose new
-    slot it reads (the plan keeps every new token in a private tail:
-    ``PatDecoder(stores_new_kv=True)``). ``wait_primary`` (1-3; ``pdl_supported``): launch
-    as the programmatic dependent of the stream's previous kernel, waiting for it where the
-    kernel's ``WAIT_PRIMARY`` says. Returns Triton's compiled kernel (its ``metadata`` holds
-    shared memory and registers).
+    ``merge_states(..., pdl=True)``, which may then start before this kernel ends
+    (``pdl_supported``). ``new_kv = (k_new [B, Hkv, D], v_new [B, Hkv, Dv], new_loc [B])``:
+    the launch first writes the layer's new K/V into the buffers at ``new_loc``, each unit for
+    the requests whose new slot it reads (the plan keeps every new token in a private tail:
+    ``PatDecoder(stores_new_kv=True)``). Returns Triton's compiled kernel (its ``metadata``
+    holds shared memory and registers).
     """
     if check:
         check_arg(not pdl or pdl_supported(q.device), "pdl", "needs a CUDA device of capability 9+")
-        check_arg(not pdl or part != "shared", "pdl", "not for the shared-part launch")
+        check_arg(not pdl or part == "all", "pdl", f"only for the all-items launch, not {part!r}")
         check_arg(
             not pdl or header.numel() >= 2, "header", "needs 2 entries with pdl (see pack_decode)"
-        )
-        check_arg(wait_primary in (0, 1, 2, 3), "wait_primary", f"must be 0-3: {wait_primary}")
-        check_arg(
-            not wait_primary or pdl_supported(q.device),
-            "wait_primary",
-            "needs a CUDA device of capability 9+",
         )
         check_pack_inputs(
             *(q, k_buffer, v_buffer, o, kv_indices, items, members, header, queue),
@@ -247,8 +237,6 @@ def pack_decode(
         PART=PARTS[part],
         PDL=pdl,
         NEW_KV_MEMBERS=new_kv_members,
-        WAIT_PRIMARY=wait_primary,
-        launch_pdl=wait_primary > 0,
         **launch,
     )
     if part != "all" and q.is_cuda:

@@ -614,7 +614,6 @@ def _pack_decode_kernel(
     PART: tl.constexpr,
     PDL: tl.constexpr = False,
     NEW_KV_MEMBERS: tl.constexpr = 0,
-    WAIT_PRIMARY: tl.constexpr = 0,
 ):
     """Persistent multi-tile decode: programs pull (item, KV head) units from a queue.
 
@@ -633,25 +632,14 @@ def _pack_decode_kernel(
       shared-part program. Its units are alike and memory-bound: programs stride over them
       without the queue.
 
-    ``PDL`` (``ALL_ITEMS``): the merge kernel is launched as this one's programmatic
+    ``PDL`` (``ALL_ITEMS`` only): the merge kernel is launched as this one's programmatic
     dependent; where ``header_ptr[1]`` is nonzero it may start at once, else as this grid
-    ends, and it waits for this grid (``_merge_states_kernel``). (``PRIVATE_PART``, with a
-    shared part to run beside it: the shared part is its dependent, ``WAIT_PRIMARY`` 3.)
+    ends, and it waits for this grid (``_merge_states_kernel``).
 
     ``NEW_KV_MEMBERS`` > 0: each unit first writes the layer's new K/V (``k_new [B, Hkv, D]``,
     ``v_new``) of its requests whose new slot (``new_loc [B]``) it reads (``_store_new_kv``);
     the constexpr is at least the members of a packed-tails tile. 0: they are in the buffers.
-
-    ``WAIT_PRIMARY`` > 0: launched as the programmatic dependent of the kernel before it on the
-    stream (the one writing ``q`` and ``k_new``), which may still be running: 1 waits for it
-    first; 2 after each unit's plan record (the plan and KV indices were written before the
-    step's graph), before the unit's first read of ``q`` or the new K/V; 3 only before it
-    ends (a launch that reads nothing the other writes: the lean pair's shared part after its
-    private part). Every program waits before it ends, so this grid never completes before
-    the one it depends on.
     """
-    if WAIT_PRIMARY == 1:
-        gdc_wait()
     if PDL:
         # The plan says whether the merge's programs would spread over the SMs if started now
         # (sglang_pat.decoder.merge_starts_early); a program that exits without the trigger
@@ -691,8 +679,6 @@ def _pack_decode_kernel(
         kv_start, kv_len, member_start, num_members, chunk, tile = _item_record(items_ptr, item)
         if PART == PRIVATE_PART:
             tile = 0  # one tile for every one-request item
-        if WAIT_PRIMARY == 2:
-            gdc_wait()
         if NEW_KV_MEMBERS > 0:
             _store_new_kv(
                 k_ptr, v_ptr, k_new_ptr, v_new_ptr, new_loc_ptr, kv_indices_ptr, members_ptr,
@@ -923,8 +909,6 @@ def _pack_decode_kernel(
             if ticket == num_units - 1:
                 tl.atomic_xchg(queue_ptr, 0)
         unit = next_unit
-    if WAIT_PRIMARY >= 2:
-        gdc_wait()  # a program without units too
 
 
 @triton.jit

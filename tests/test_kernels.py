@@ -441,44 +441,6 @@ def test_small_batches_merge_as_the_pack_kernels_dependent() -> None:
             merge_states(out, *partials, pdl=True)
 
 
-@pytest.mark.parametrize("for_graph", [False, True], ids=["all-items", "pair"])
-def test_pack_launches_as_a_dependent_change_nothing(monkeypatch, for_graph: bool) -> None:
-    """``pack_decode(wait_primary=1 or 2)`` (launched as the previous kernel's programmatic
-    dependent, experiments/pdl_after_rope): on the GPU every part's outputs equal the plain
-    launch's, the KV just written by a kernel before it included; elsewhere, and for any
-    other value, the launcher refuses it by name."""
-    from sglang_pat.kernels.launch import pdl_supported
-
-    forest = PrefixForest.from_tree_spec("1,24_200,40")
-    kv = make_batch(forest, num_q_heads=8, num_kv_heads=2, head_dim=64, dtype=torch.float16)
-    decoder = decoder_for(kv, max_requests=32, max_kv_indices=2048, num_sms=4, cost=SHARING)
-    decoder.plan_step(forest, kv.pool_rows, kv.req_to_token, for_graph=for_graph)
-    args = (kv.q, kv.k_buffer, kv.v_buffer)
-    plain = decoder.forward(*args, torch.empty_like(kv.q), sm_scale=0.125)
-    assert_close(plain, reference_decode(kv, 0.125), torch.float16)
-    wait = {"value": 4}
-
-    def dependent(*launch_args, **options):
-        options["wait_primary"] = wait["value"]
-        return pack_decode(*launch_args, **options)
-
-    monkeypatch.setattr(decoder_module, "pack_decode", dependent)
-    decoder._checked.clear()  # the launchers check a signature's first call only
-    with pytest.raises(ValueError, match="wait_primary"):
-        decoder.forward(*args, torch.empty_like(kv.q), sm_scale=0.125)
-    if not pdl_supported(kv.q.device):
-        wait["value"] = 1
-        with pytest.raises(ValueError, match="wait_primary"):
-            decoder.forward(*args, torch.empty_like(kv.q), sm_scale=0.125)
-        return
-    q_source = kv.q.clone()
-    for wait["value"] in (1, 2):
-        kv.q.zero_()
-        kv.q.copy_(q_source)  # a kernel just before: q is its output
-        out = decoder.forward(*args, torch.full_like(kv.q, float("nan")), sm_scale=0.125)
-        assert torch.equal(out, plain)
-
-
 def test_merge_starts_early_only_where_its_programs_spread() -> None:
     """A PDL merge starts with the pack kernel when no program is idle, or enough are idle
     for the merge's programs to spread over their SMs (``decoder.merge_starts_early``); the

@@ -34,16 +34,17 @@ if [ "${KERNELS:-0}" = 1 ]; then
   steps+=("timeout 200 python3 benchmarks/experiments/store_in_kernel/run.py > /tmp/r0/store_in_kernel.out 2>&1")
   steps+=("timeout 240 python3 -m pytest -q -p no:cacheprovider -n 8 tests/test_new_kv_store.py tests/test_kernels_gpu.py > /tmp/r0/gpu_tests.out 2>&1")
 fi
-# PDL=1: the pack launches as programmatic dependents of the kernel before them, timed with
-#   eager plans (a plan kept whole takes the all-items launch, as in a server's switchable
-#   graph), then split plans' pairs with the "ordered" variant: experiments/pdl_after_rope,
-#   about 2 minutes; then its GPU test.
+# PDL=1: experiments/pdl_after_rope with its dependent-launch.patch applied in place (reverted
+#   and checked after): the pack launches as programmatic dependents of the kernel before
+#   them, with eager plans (a plan kept whole takes the all-items launch, as in a server's
+#   switchable graph), then split plans' pairs with the "ordered" variant, then the patch's
+#   GPU test; about 2 minutes. Session 54 ran it so (not adopted).
 if [ "${PDL:-0}" = 1 ]; then
+  xp=benchmarks/experiments/pdl_after_rope
   shapes=${PDL_SHAPES:-gsp:64x16:2048+256:b256:s0 1,64_4096,512 1,256_2048,32 128_2176 64_4096 gsp:4x32:4096+208:b128:s0}
-  steps+=("EAGER=1 timeout 240 python3 benchmarks/experiments/pdl_after_rope/run.py $shapes > /tmp/r0/pdl_eager.out 2>&1")
   pairs=${PDL_PAIR_SHAPES:-gsp:4x32:4096+140:b128:s0 gsp:4x32:4096+208:b128:s0 gsp:4x32:4096+300:b128:s0 gsp:4x32:4096+368:b128:s0 4,128_4096,256}
-  steps+=("timeout 240 python3 benchmarks/experiments/pdl_after_rope/run.py $pairs > /tmp/r0/pdl_pair.out 2>&1")
-  steps+=("timeout 120 python3 -m pytest -q -p no:cacheprovider -rs tests/test_kernels.py -k dependent > /tmp/r0/pdl_tests.out 2>&1")
+  sum=$(cat kernels/*.py tests/test_kernels.py | md5sum)
+  steps+=("git apply $xp/dependent-launch.patch && EAGER=1 timeout 240 python3 $xp/run.py $shapes > /tmp/r0/pdl_eager.out 2>&1; timeout 240 python3 $xp/run.py $pairs > /tmp/r0/pdl_pair.out 2>&1; timeout 120 python3 -m pytest -q -p no:cacheprovider -rs tests/test_kernels.py -k dependent > /tmp/r0/pdl_tests.out 2>&1; git apply -R $xp/dependent-launch.patch; [ \"\$(cat kernels/*.py tests/test_kernels.py | md5sum)\" = \"$sum\" ] || echo REVERT FAILED >> /tmp/r0/pdl_tests.out")
 fi
 if [ "${EQ:-0}" = 1 ]; then
   steps+=("timeout 420 python3 benchmarks/check_equality.py --out /tmp/r0/eq --plain-pat --sglang-store --parallel 4 > /tmp/r0/eq.out 2>&1")

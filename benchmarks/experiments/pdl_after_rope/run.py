@@ -1,6 +1,10 @@
 """Experiment: the pack kernels launched as programmatic dependents of the kernel before them.
 
+git apply benchmarks/experiments/pdl_after_rope/dependent-launch.patch
 python benchmarks/experiments/pdl_after_rope/run.py [SHAPE ...]   (SHAPE as providers.batch_for)
+
+The patch gives ``pack_decode`` its ``wait_primary`` and the private part its ``pdl`` (not
+adopted: see the README).
 
 In a server, a decode layer's attention follows the rotary kernel, which writes ``q`` and the
 new K; the pack kernels read the plan and the KV indices (written before the step's graph)
