@@ -29,13 +29,14 @@ import sys
 from pathlib import Path
 
 import torch
-import triton
-import triton.language as tl
 
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from graph_timing import checked_medians, run_shapes  # noqa: E402
 from providers import batch_for, make_decoder  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from layer import ServerLayer  # noqa: E402
 from sglang_pat.kernels.launch import merge_states, pack_decode  # noqa: E402
 
 import sglang_pat.decoder as decoder_module  # noqa: E402
@@ -77,59 +78,27 @@ def ordered_pair(decoder, q, k, v, o, sm_scale: float, new_kv) -> None:
     merge_states(o, decoder.partial_o, decoder.partial_lse, decoder.req_partial_indptr)
 
 
-@triton.jit
-def _rope_stand_in_kernel(qkv, q, k_new, Q_ROW: tl.constexpr, K_ROW: tl.constexpr):
-    """One request's q and new-K rows out of its fused QKV row (a copy with the rotary
-    kernel's reads and writes; the values stay the batch's, so outputs can be compared)."""
-    b = tl.program_id(0)
-    row = qkv + b * (Q_ROW + 2 * K_ROW)
-    offs_q = tl.arange(0, Q_ROW)
-    tl.store(q + b * Q_ROW + offs_q, tl.load(row + offs_q))
-    offs_k = tl.arange(0, K_ROW)
-    tl.store(k_new + b * K_ROW + offs_k, tl.load(row + Q_ROW + offs_k))
-
-
 def run_shape(shape: str, flush) -> None:
     batch = batch_for(shape)
-    requests, q_heads, head_dim = batch.q.shape
-    kv_heads = batch.k.shape[1]
-    rows = torch.as_tensor(batch.pool_rows, device="cuda")
-    last = torch.as_tensor(batch.seq_lens - 1, device="cuda")
-    loc = batch.req_to_token[rows, last].long()
-    q_row, k_row = q_heads * head_dim, kv_heads * head_dim
-    # the fused QKV rows, laid out as a Llama layer's qkv_proj output [B, Hq·D + 2·Hkv·D]
-    qkv = torch.cat(
-        [batch.q.reshape(requests, -1), batch.k[loc].reshape(requests, -1),
-         batch.v[loc].reshape(requests, -1)], dim=1,
-    ).contiguous()  # fmt: skip
-    q = torch.empty_like(batch.q)
-    k_new = torch.empty(requests, kv_heads, head_dim, dtype=batch.k.dtype, device="cuda")
-    v_new = qkv[:, q_row + k_row :].view(requests, kv_heads, head_dim)
-    o_proj = torch.randn(q_row, 4096, dtype=batch.q.dtype, device="cuda") * q_row**-0.5
+    server = ServerLayer(batch)
     decoder = make_decoder(batch, plan=False, stores_new_kv=True)
     # as an eager step (EAGER=1): a plan the gate keeps whole takes the all-items launch, as
     # in a server's switchable graph; else as a graph without the switch (the pair always)
     decoder.plan_step(batch.forest, batch.pool_rows, batch.req_to_token, for_graph=not EAGER)
     outs = {name: torch.empty_like(batch.q) for name in VARIANTS}
-    hidden = torch.empty(requests, 4096, dtype=batch.q.dtype, device="cuda")
 
-    def layer(name: str, waits: dict[str, int]):
-        def fn() -> None:
-            _rope_stand_in_kernel[(requests,)](qkv, q, k_new, Q_ROW=q_row, K_ROW=k_row)
+    def attention(name: str, waits: dict[str, int]):
+        def fn(q, k, v, out, sm_scale: float, new_kv) -> None:
             WAITS.clear()
             WAITS.update(waits)
-            new_kv = (k_new, v_new, loc)
             if name == "ordered" and decoder.lean_needed:
-                ordered_pair(decoder, q, batch.k, batch.v, outs[name], batch.sm_scale, new_kv)
+                ordered_pair(decoder, q, k, v, out, sm_scale, new_kv)
             else:
-                decoder.forward(
-                    q, batch.k, batch.v, outs[name], sm_scale=batch.sm_scale, new_kv=new_kv
-                )
-            torch.mm(outs[name].view(requests, -1), o_proj, out=hidden)
+                decoder.forward(q, k, v, out, sm_scale=sm_scale, new_kv=new_kv)
 
         return fn
 
-    fns = {name: layer(name, waits) for name, waits in VARIANTS.items()}
+    fns = {name: server.fn(attention(name, waits), outs[name]) for name, waits in VARIANTS.items()}
     medians, errors, line = checked_medians(fns, outs, tuple(VARIANTS), flush)
     plan = decoder.plan
     diffs = ", ".join(f"{name} {error:.1e}" for name, error in errors.items())

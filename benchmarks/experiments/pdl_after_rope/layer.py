@@ -1,0 +1,59 @@
+"""A server-like decode layer around the decoder, for the experiments that time launch order:
+a rotary stand-in writing ``q`` and the new K (a Triton copy out of the fused QKV rows, so the
+values stay the batch's and outputs can be compared), the decoder's ``forward(new_kv=...)``,
+then an o_proj-like GEMM ``[B, Hq·D] × [Hq·D, 4096]``."""
+
+from collections.abc import Callable
+
+import torch
+import triton
+import triton.language as tl
+
+
+@triton.jit
+def _rope_stand_in_kernel(qkv, q, k_new, Q_ROW: tl.constexpr, K_ROW: tl.constexpr):
+    """One request's q and new-K rows out of its fused QKV row."""
+    b = tl.program_id(0)
+    row = qkv + b * (Q_ROW + 2 * K_ROW)
+    offs_q = tl.arange(0, Q_ROW)
+    tl.store(q + b * Q_ROW + offs_q, tl.load(row + offs_q))
+    offs_k = tl.arange(0, K_ROW)
+    tl.store(k_new + b * K_ROW + offs_k, tl.load(row + Q_ROW + offs_k))
+
+
+class ServerLayer:
+    """The layer's buffers for one batch (``providers.batch_for``); ``fn(attention, out)``
+    is one layer, ``attention(q, k_buffer, v_buffer, out, sm_scale, new_kv)`` its middle."""
+
+    def __init__(self, batch) -> None:
+        self.batch = batch
+        requests, q_heads, head_dim = batch.q.shape
+        kv_heads = batch.k.shape[1]
+        rows = torch.as_tensor(batch.pool_rows, device="cuda")
+        last = torch.as_tensor(batch.seq_lens - 1, device="cuda")
+        loc = batch.req_to_token[rows, last].long()
+        self.q_row, self.k_row = q_heads * head_dim, kv_heads * head_dim
+        # the fused QKV rows, laid out as a Llama layer's qkv_proj output
+        self.qkv = torch.cat(
+            [batch.q.reshape(requests, -1), batch.k[loc].reshape(requests, -1),
+             batch.v[loc].reshape(requests, -1)], dim=1,
+        ).contiguous()  # fmt: skip
+        self.q = torch.empty_like(batch.q)
+        k_new = torch.empty(requests, kv_heads, head_dim, dtype=batch.k.dtype, device="cuda")
+        v_new = self.qkv[:, self.q_row + self.k_row :].view(requests, kv_heads, head_dim)
+        self.new_kv = (k_new, v_new, loc)
+        self.o_proj = torch.randn(self.q_row, 4096, dtype=batch.q.dtype, device="cuda")
+        self.o_proj *= self.q_row**-0.5
+        self.hidden = torch.empty(requests, 4096, dtype=batch.q.dtype, device="cuda")
+
+    def fn(self, attention: Callable, out: torch.Tensor) -> Callable[[], None]:
+        batch, requests = self.batch, self.batch.q.shape[0]
+
+        def layer() -> None:
+            _rope_stand_in_kernel[(requests,)](
+                self.qkv, self.q, self.new_kv[0], Q_ROW=self.q_row, K_ROW=self.k_row
+            )
+            attention(self.q, batch.k, batch.v, out, batch.sm_scale, self.new_kv)
+            torch.mm(out.view(requests, -1), self.o_proj, out=self.hidden)
+
+        return layer
