@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Session 54 (one H200): PDL=1 SERVERS="pat flashinfer" WORKLOADS="gsp-4x32-4096
-# random-ids-2048-256" at the session's commit (session54.md). Session 53's run (at 9d629ec:
+# Session 54 (one H200): PDL=1 SERVERS="pat flashinfer" WORKLOADS="gsp-4x32-4096" at f437161
+# (session54.md). Next: GRID=1 with random-ids-2048-256 and Mooncake (the kernels' store is
+# not yet served there). Session 53's run (at 9d629ec:
 # pat's first server 223 s to healthy, flashinfer's 57 s; two workloads about 6 minutes a
 # server) is in fdf8164's version.
 # SERVERS: the servers in order, each `pat`, `sglstore` (pat, SGLANG_PAT_STORE_IN_KERNEL=0),
@@ -45,6 +46,11 @@ if [ "${PDL:-0}" = 1 ]; then
   pairs=${PDL_PAIR_SHAPES:-gsp:4x32:4096+140:b128:s0 gsp:4x32:4096+208:b128:s0 gsp:4x32:4096+300:b128:s0 gsp:4x32:4096+368:b128:s0 4,128_4096,256}
   sum=$(cat kernels/*.py tests/test_kernels.py | md5sum)
   steps+=("git apply $xp/dependent-launch.patch && EAGER=1 timeout 240 python3 $xp/run.py $shapes > /tmp/r0/pdl_eager.out 2>&1; timeout 240 python3 $xp/run.py $pairs > /tmp/r0/pdl_pair.out 2>&1; timeout 120 python3 -m pytest -q -p no:cacheprovider -rs tests/test_kernels.py -k dependent > /tmp/r0/pdl_tests.out 2>&1; git apply -R $xp/dependent-launch.patch; [ \"\$(cat kernels/*.py tests/test_kernels.py | md5sum)\" = \"$sum\" ] || echo REVERT FAILED >> /tmp/r0/pdl_tests.out")
+fi
+# GRID=1: experiments/shared_grid (the lean pair's shared part on a grid of its active
+#   programs only, gsp 4 x 32's split plans), about 1 minute. Prepared in session 54, not run.
+if [ "${GRID:-0}" = 1 ]; then
+  steps+=("timeout 200 python3 benchmarks/experiments/shared_grid/run.py > /tmp/r0/shared_grid.out 2>&1")
 fi
 if [ "${EQ:-0}" = 1 ]; then
   steps+=("timeout 420 python3 benchmarks/check_equality.py --out /tmp/r0/eq --plain-pat --sglang-store --parallel 4 > /tmp/r0/eq.out 2>&1")
