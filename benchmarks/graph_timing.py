@@ -132,6 +132,11 @@ def checked_medians(
     return medians, errors, line
 
 
+def items_text(plan) -> str:
+    """A plan's items as the experiments print them: ``items N (shared M)``."""
+    return f"items {plan.items.shape[0]} (shared {plan.num_shared_items})"
+
+
 def decoder_fns(batch, decoders: dict[str, PatDecoder]) -> tuple[dict, dict[str, torch.Tensor]]:
     """Each named decoder's planned forward (pack + merge) on ``batch`` as a function of no
     arguments, and the output buffer it writes."""

@@ -27,7 +27,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from graph_timing import checked_medians, run_shapes  # noqa: E402
+from graph_timing import checked_medians, items_text, run_shapes  # noqa: E402
 from providers import (  # noqa: E402
     HEAD_DIM,
     batch_for,
@@ -58,8 +58,7 @@ def run_shape(shape: str, flush) -> None:
     medians, errors, line = checked_medians(fns, outs, ("stock", "fused"), flush)
     left = int(fused.done.abs().sum().item())
     print(
-        f"{shape}: items {plan.items.shape[0]} (shared {plan.num_shared_items}), "
-        f"partials {plan.num_partials}; {line}; "
+        f"{shape}: {items_text(plan)}, partials {plan.num_partials}; {line}; "
         f"fused - stock {medians['fused'] - medians['stock']:+.1f} us; "
         f"max |fused - stock| {errors['fused']:.1e}; counters left {left}",
         flush=True,

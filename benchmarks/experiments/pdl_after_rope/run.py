@@ -32,7 +32,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from graph_timing import checked_medians, run_shapes  # noqa: E402
+from graph_timing import checked_medians, items_text, run_shapes  # noqa: E402
 from providers import batch_for, make_decoder  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -106,9 +106,8 @@ def run_shape(shape: str, flush) -> None:
         f"{name} {medians[name] - medians['stock']:+.2f}" for name in VARIANTS if name != "stock"
     )
     print(
-        f"{shape}: items {plan.items.shape[0]} (shared {plan.num_shared_items}), split "
-        f"{decoder.splits}, pair {decoder.lean_needed}; {line}; less stock (us): {gains}; "
-        f"max |difference| {diffs}",
+        f"{shape}: {items_text(plan)}, split {decoder.splits}, pair {decoder.lean_needed}; "
+        f"{line}; less stock (us): {gains}; max |difference| {diffs}",
         flush=True,
     )
 

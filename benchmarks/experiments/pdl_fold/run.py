@@ -32,7 +32,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from graph_timing import checked_medians, run_shapes  # noqa: E402
+from graph_timing import checked_medians, items_text, run_shapes  # noqa: E402
 from providers import (  # noqa: E402
     HEAD_DIM,
     batch_for,
@@ -83,8 +83,7 @@ def run_shape(shape: str, flush) -> None:
     fns = {name: pair_fn(batch, decoder, outs[name], variant=name) for name in variants}
     medians, errors, line = checked_medians(fns, outs, variants[:3], flush)
     print(
-        f"{shape}: items {plan.items.shape[0]} (shared {plan.num_shared_items}), "
-        f"partials {plan.num_partials}; {line}; "
+        f"{shape}: {items_text(plan)}, partials {plan.num_partials}; {line}; "
         f"fold - stock {medians['fold'] - medians['stock']:+.1f} us; "
         f"max |fold - stock| {errors['fold']:.1e}, "
         f"|dependent - stock| {errors['dependent + merge']:.1e}",

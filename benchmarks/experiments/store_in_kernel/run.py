@@ -24,7 +24,7 @@ import triton.language as tl
 
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from graph_timing import checked_medians, run_shapes  # noqa: E402
+from graph_timing import checked_medians, items_text, run_shapes  # noqa: E402
 from providers import batch_for, make_decoder  # noqa: E402
 
 
@@ -90,8 +90,7 @@ def run_shape(shape: str, flush) -> None:
     medians, errors, line = checked_medians(fns, outs, ("store + pat", "pat stores"), flush)
     plan = storing.plan
     print(
-        f"{shape}: items {plan.items.shape[0]} (shared {plan.num_shared_items}), split "
-        f"{storing.splits}; {line}; pat stores - (store + pat) "
+        f"{shape}: {items_text(plan)}, split {storing.splits}; {line}; pat stores - (store + pat) "
         f"{medians['pat stores'] - medians['store + pat']:+.1f} us; store kernel: {store_name}; "
         f"max |difference| {errors['pat stores']:.1e}; new K/V stored exactly: {stored}",
         flush=True,
