@@ -50,6 +50,13 @@ class Batch:
         self.unique_tokens = unique_tokens
         self.unique_bytes = unique_tokens * num_kv_heads * HEAD_DIM * 2 * 2 + 2 * self.q.numel() * 2
 
+    def new_slots(self) -> torch.Tensor:
+        """Each request's last slot, its new token's (int64 ``[B]``: SGLang's ``out_cache_loc``
+        of the step), for the experiments where the kernels store the new K/V."""
+        rows = torch.as_tensor(self.pool_rows, device="cuda")
+        last = torch.as_tensor(self.seq_lens - 1, device="cuda")
+        return self.req_to_token[rows, last].long()
+
 
 def splitting_every_plan(menu: TileMenu) -> TileMenu:
     """``menu`` with its lean kernel's gate off: every plan with shared and private items goes

@@ -29,9 +29,7 @@ class ServerLayer:
         self.batch = batch
         requests, q_heads, head_dim = batch.q.shape
         kv_heads = batch.k.shape[1]
-        rows = torch.as_tensor(batch.pool_rows, device="cuda")
-        last = torch.as_tensor(batch.seq_lens - 1, device="cuda")
-        loc = batch.req_to_token[rows, last].long()
+        loc = batch.new_slots()
         self.q_row, self.k_row = q_heads * head_dim, kv_heads * head_dim
         # the fused QKV rows, laid out as a Llama layer's qkv_proj output
         self.qkv = torch.cat(

@@ -61,9 +61,7 @@ def store_kernel(k_new, v_new, k_buf, v_buf, loc) -> tuple[str, object]:
 
 def run_shape(shape: str, flush) -> None:
     batch = batch_for(shape)
-    rows = torch.as_tensor(batch.pool_rows, device="cuda")
-    last = torch.as_tensor(batch.seq_lens - 1, device="cuda")
-    loc = batch.req_to_token[rows, last].long()
+    loc = batch.new_slots()
     k_new, v_new = batch.k[loc].clone(), batch.v[loc].clone()
     plain, storing = make_decoder(batch), make_decoder(batch, stores_new_kv=True)
     store_name, store = store_kernel(k_new, v_new, batch.k, batch.v, loc)
