@@ -9,11 +9,10 @@ adopted: see the README).
 In a server, a decode layer's attention follows the rotary kernel, which writes ``q`` and the
 new K; the pack kernels read the plan and the KV indices (written before the step's graph)
 first. Launched as the rotary kernel's programmatic dependents (the patch's ``wait_primary``,
-set per launch here by ``dependent_pack_decode``), their programs may start while it drains. Per shape, one server-like layer is timed in CUDA
-graphs after the benchmarks' flush, the variants alternated three times (median each):
-a rotary stand-in (a Triton kernel writing ``q`` and ``k_new`` from the fused QKV rows), the
-decoder's ``forward(new_kv=...)`` (the pack kernels store the new K/V), then an o_proj-like
-GEMM ``[B, Hq·D] × [Hq·D, 4096]`` (what follows attention in a Llama layer):
+set per launch here by ``dependent_pack_decode``), their programs may start while it
+drains. Per shape, one server-like layer (``layer.py``: a rotary stand-in, the decoder's
+``forward(new_kv=...)``, an o_proj-like GEMM) is timed in CUDA graphs after the benchmarks'
+flush, the variants alternated three times (median each):
 - ``stock``: no dependent launch;
 - ``all@start``: every pack launch dependent (``wait_primary`` 1: each program waits first);
 - ``all@unit``: the same with ``wait_primary`` 2 (each unit waits after its plan record);
