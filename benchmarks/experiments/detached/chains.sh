@@ -28,6 +28,12 @@ rm -rf /tmp/r0; mkdir -p /tmp/r0
 workloads=${WORKLOADS:-gsp-4x32-4096}
 W="--workloads ${workloads// /,} --passes ${PASSES:-2}"
 steps=()
+# patched PATCH "COMMANDS" FILE: the step that runs COMMANDS with PATCH applied in place, then
+# reverts it and checks kernels/ and tests/ are as before (else REVERT FAILED in FILE)
+tree_sum='cat kernels/*.py tests/*.py | md5sum'
+patched() {
+  echo "git apply $1 && { $2; }; git apply -R $1; [ \"\$($tree_sum)\" = \"$(eval "$tree_sum")\" ] || echo REVERT FAILED >> $3"
+}
 if [ "${TESTS:-0}" = 1 ]; then
   steps+=("OUT=/tmp/r0 bash benchmarks/experiments/detached/sm90_tests.sh 180 190 12 >/dev/null")
 fi
@@ -44,8 +50,7 @@ if [ "${PDL:-0}" = 1 ]; then
   xp=benchmarks/experiments/pdl_after_rope
   shapes=${PDL_SHAPES:-gsp:64x16:2048+256:b256:s0 1,64_4096,512 1,256_2048,32 128_2176 64_4096 gsp:4x32:4096+208:b128:s0}
   pairs=${PDL_PAIR_SHAPES:-gsp:4x32:4096+140:b128:s0 gsp:4x32:4096+208:b128:s0 gsp:4x32:4096+300:b128:s0 gsp:4x32:4096+368:b128:s0 4,128_4096,256}
-  sum=$(cat kernels/*.py tests/test_kernels.py | md5sum)
-  steps+=("git apply $xp/dependent-launch.patch && EAGER=1 timeout 240 python3 $xp/run.py $shapes > /tmp/r0/pdl_eager.out 2>&1; timeout 240 python3 $xp/run.py $pairs > /tmp/r0/pdl_pair.out 2>&1; timeout 120 python3 -m pytest -q -p no:cacheprovider -rs tests/test_kernels.py -k dependent > /tmp/r0/pdl_tests.out 2>&1; git apply -R $xp/dependent-launch.patch; [ \"\$(cat kernels/*.py tests/test_kernels.py | md5sum)\" = \"$sum\" ] || echo REVERT FAILED >> /tmp/r0/pdl_tests.out")
+  steps+=("$(patched $xp/dependent-launch.patch "EAGER=1 timeout 240 python3 $xp/run.py $shapes > /tmp/r0/pdl_eager.out 2>&1; timeout 240 python3 $xp/run.py $pairs > /tmp/r0/pdl_pair.out 2>&1; timeout 120 python3 -m pytest -q -p no:cacheprovider -rs tests/test_kernels.py -k dependent > /tmp/r0/pdl_tests.out 2>&1" /tmp/r0/pdl_tests.out)")
 fi
 # GRID=1: experiments/shared_grid (the lean pair's shared part on a grid of its active
 #   programs only, gsp 4 x 32's split plans), about 1 minute. Prepared in session 54, not run.
@@ -78,8 +83,7 @@ if [ "${LATE:-0}" = 1 ]; then
   shapes=${LATE_SHAPES:-gsp:64x16:2048+256:b256:s0 gsp:4x32:4096+208:b128:s0 128_2176}
   steps+=("timeout 200 python3 $xp/run.py $shapes > /tmp/r0/late-stock.out 2>&1")
   if [ -n "${LATE_PATCH:-}" ]; then
-    sum=$(md5sum kernels/pack_decode.py)
-    steps+=("git apply $LATE_PATCH && timeout 200 python3 $xp/run.py $shapes > /tmp/r0/late-patched.out 2>&1; git apply -R $LATE_PATCH; [ \"\$(md5sum kernels/pack_decode.py)\" = \"$sum\" ] || echo REVERT FAILED >> /tmp/r0/late-patched.out")
+    steps+=("$(patched $LATE_PATCH "timeout 200 python3 $xp/run.py $shapes > /tmp/r0/late-patched.out 2>&1" /tmp/r0/late-patched.out)")
   fi
   steps+=("timeout 200 python3 -m pytest -q -p no:cacheprovider -n 8 tests/test_kernels_gpu.py -k store > /tmp/r0/late-tests.out 2>&1")
 fi
