@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Session 54 (one H200): PDL=1 SERVERS="pat flashinfer" WORKLOADS="gsp-4x32-4096" at f437161
-# (session54.md). Next: GRID=1 with random-ids-2048-256 and Mooncake (the kernels' store is
-# not yet served there). Session 53's run (at 9d629ec:
-# pat's first server 223 s to healthy, flashinfer's 57 s; two workloads about 6 minutes a
-# server) is in fdf8164's version.
+# Session 55 (one H200): SERVERS="pat flashinfer" WORKLOADS="gsp-4x32-4096 random-ids-2048-256"
+# at d79190f (session55.md; pat's first server 263 s to healthy, flashinfer's 75 s; the chain
+# about 14 minutes). Next: Mooncake, which the kernels' store has not yet served. Session
+# 53's run (at 9d629ec: pat's first server 223 s to healthy, flashinfer's 57 s; two workloads
+# about 6 minutes a server) is in fdf8164's version.
 # SERVERS: the servers in order, each `pat`, `sglstore` (pat, SGLANG_PAT_STORE_IN_KERNEL=0),
 #   `sm90`, `flashinfer` or `gclog` (default "pat sglstore flashinfer"); run i writes
 #   /tmp/r0/<i>-<server>/. `sm90` is pat with SGLANG_PAT_SM90_SHARED=1 (session 49); `gclog`
@@ -53,7 +53,8 @@ if [ "${PDL:-0}" = 1 ]; then
   steps+=("$(patched $xp/dependent-launch.patch "EAGER=1 timeout 240 python3 $xp/run.py $shapes > /tmp/r0/pdl_eager.out 2>&1; timeout 240 python3 $xp/run.py $pairs > /tmp/r0/pdl_pair.out 2>&1; timeout 120 python3 -m pytest -q -p no:cacheprovider -rs tests/test_kernels.py -k dependent > /tmp/r0/pdl_tests.out 2>&1" /tmp/r0/pdl_tests.out)")
 fi
 # GRID=1: experiments/shared_grid (the lean pair's shared part on a grid of its active
-#   programs only, gsp 4 x 32's split plans), about 1 minute. Prepared in session 54, not run.
+#   programs only, gsp 4 x 32's split plans), about 1 minute. Session 55: not adopted (0 to
+#   +0.7 us a layer).
 if [ "${GRID:-0}" = 1 ]; then
   steps+=("timeout 200 python3 benchmarks/experiments/shared_grid/run.py > /tmp/r0/shared_grid.out 2>&1")
 fi
