@@ -1,0 +1,106 @@
+"""Experiment: the sm90 shared part beside a private part that stores the new K/V.
+
+python benchmarks/experiments/sm90_store/run.py [SHAPE ...]   (SHAPE as providers.batch_for)
+
+The product keeps the two apart (``PatDecoder`` refuses ``sm90_shared`` with
+``stores_new_kv``): a graph left in the pair's form may replay a whole plan through the sm90
+shared part, whose packed-tails path does not store. In a split plan the private part holds
+every request's new token, so the sm90 part has nothing to store there. Before the sm90 kernel
+learns to store, this times what the combination would give on split plans, in the
+server-like layer of ``../pdl_after_rope/layer.py`` (CUDA graphs after the flush, alternated
+three times, medians):
+
+- ``triton stores``: the shipped server (Triton shared part, the pack kernels store);
+- ``sm90 stores``: the sm90 shared part, the private part storing (the decoder's refusal
+  bypassed, the sm90 part forced on for these split plans);
+- ``store + sm90``: the opt-in server today (a store kernel before the layer's attention, the
+  sm90 shared part).
+"""
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[3]
+EXPERIMENTS = ROOT / "benchmarks" / "experiments"
+sys.path.insert(0, str(ROOT / "benchmarks"))
+sys.path.insert(0, str(EXPERIMENTS / "pdl_after_rope"))
+from graph_timing import checked_medians, run_shapes  # noqa: E402
+from layer import ServerLayer  # noqa: E402
+from providers import batch_for, make_decoder  # noqa: E402
+
+# store_in_kernel/run.py's store kernel (a file named as this one: loaded by its path)
+_spec = importlib.util.spec_from_file_location(
+    "store_in_kernel", EXPERIMENTS / "store_in_kernel" / "run.py"
+)
+store_in_kernel = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(store_in_kernel)
+store_kernel = store_in_kernel.store_kernel
+
+SHAPES = [
+    "gsp:4x32:4096+140:b128:s0",
+    "gsp:4x32:4096+208:b128:s0",
+    "gsp:4x32:4096+256:b128:s0",
+    "gsp:4x32:4096+300:b128:s0",
+    "gsp:4x32:4096+368:b128:s0",
+    "4,128_4096,256",
+]
+
+
+def sm90_decoder(batch, stores: bool):
+    """A decoder with the sm90 shared part on for its split plan, storing if ``stores``."""
+    decoder = make_decoder(batch, plan=False, sm90_shared=True)
+    if decoder.sm90_shared_reason:
+        raise SystemExit(f"sm90 shared part unavailable: {decoder.sm90_shared_reason}")
+    decoder.stores_new_kv = stores  # the refusal bypassed: split plans only, checked below
+    decoder.plan_step(batch.forest, batch.pool_rows, batch.req_to_token, for_graph=True)
+    # the pair's shared part in these non-switchable captures: the plan is split and fixed
+    decoder._sm90_shared_runs = lambda qkv, logit_cap, switchable: decoder.splits
+    return decoder
+
+
+def run_shape(shape: str, flush) -> None:
+    batch = batch_for(shape)
+    server = ServerLayer(batch)
+    triton = make_decoder(batch, stores_new_kv=True)
+    if not triton.splits:
+        print(f"{shape}: the plan is kept whole; skipped", flush=True)
+        return
+    sm90_storing, sm90_plain = sm90_decoder(batch, True), sm90_decoder(batch, False)
+    assert sm90_storing.splits and sm90_plain.splits
+    k_new, v_new, loc = server.new_kv
+    # the stand-in store reads whole rows: V's rows out of the fused QKV copied once (they
+    # stay the same from call to call)
+    store_name, store = store_kernel(k_new, v_new.contiguous(), batch.k, batch.v, loc)
+
+    def storing(decoder):
+        def fn(q, k, v, out, sm_scale: float, new_kv) -> None:
+            decoder.forward(q, k, v, out, sm_scale=sm_scale, new_kv=new_kv)
+
+        return fn
+
+    def store_then_sm90(q, k, v, out, sm_scale: float, new_kv) -> None:
+        store()
+        sm90_plain.forward(q, k, v, out, sm_scale=sm_scale)
+
+    attentions = {
+        "triton stores": storing(triton),
+        "sm90 stores": storing(sm90_storing),
+        "store + sm90": store_then_sm90,
+    }
+    outs = {name: torch.empty_like(batch.q) for name in attentions}
+    fns = {name: server.fn(attention, outs[name]) for name, attention in attentions.items()}
+    medians, errors, line = checked_medians(fns, outs, tuple(attentions), flush)
+    base = medians["triton stores"]
+    print(
+        f"{shape}: {line}; sm90 stores {medians['sm90 stores'] - base:+.2f} us, store + sm90 "
+        f"{medians['store + sm90'] - base:+.2f} us against triton stores; max |difference| "
+        f"{errors['sm90 stores']:.1e}, {errors['store + sm90']:.1e}; store kernel: {store_name}",
+        flush=True,
+    )
+
+
+if __name__ == "__main__":
+    run_shapes(run_shape, sys.argv[1:] or SHAPES)
