@@ -1,0 +1,76 @@
+"""Experiment: the lean pair's private-part build, keys a block and pipeline stages, in a layer.
+
+python benchmarks/experiments/lean_stages/run.py [SHAPE ...]   (SHAPE as providers.batch_for)
+
+The private part (``cost_model.LeanKernel``: 32-key blocks, 3 stages, 128 registers, two
+programs an SM beside one shared-part program) was chosen in session 16 on kernels without
+the new K/V store, timed alone or forked without a layer around them; 4 stages at four
+programs an SM measured slower alone (``../two_kernels/results/exp1.txt``). Since session 52
+each private unit stores its requests' new K/V before its loads. Here the build is varied in
+the server-like layer of ``../pdl_after_rope/layer.py`` (the decoder storing, CUDA graphs
+after the flush, alternated three times, medians). Plans do not depend on the build (the
+planner reads neither ``LeanKernel.block_n`` nor its stages), so every variant runs the same
+plan. By shared memory, one shared-part program (112 KB) and two private ones still fit on
+an SM at 4 stages of 32 keys (about 53 KB each); the 128-register cap stays.
+"""
+
+import dataclasses
+import sys
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[3]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+sys.path.insert(0, str(ROOT / "benchmarks" / "experiments" / "pdl_after_rope"))
+from graph_timing import checked_medians, run_shapes  # noqa: E402
+from layer import ServerLayer  # noqa: E402
+from providers import batch_for, make_decoder  # noqa: E402
+
+from sglang_pat.cost_model import default_tile_menu  # noqa: E402
+
+SHAPES = [
+    "gsp:4x32:4096+140:b128:s0",
+    "gsp:4x32:4096+208:b128:s0",
+    "gsp:4x32:4096+300:b128:s0",
+    "gsp:4x32:4096+368:b128:s0",
+    "4,128_4096,256",
+    "1,64_4096,512",
+]
+# name -> (keys a block, stages) of the private-part build; the first is the product's
+BUILDS = {"n32 s3": (32, 3), "n32 s4": (32, 4), "n32 s2": (32, 2), "n64 s2": (64, 2)}
+
+
+def run_shape(shape: str, flush) -> None:
+    batch = batch_for(shape)
+    server = ServerLayer(batch)
+    stock = default_tile_menu(batch.q.shape[2], batch.q.shape[1] // batch.k.shape[1])
+    decoders = {}
+    for name, (block_n, stages) in BUILDS.items():
+        lean = dataclasses.replace(stock.lean, block_n=block_n, num_stages=stages)
+        menu = dataclasses.replace(stock, lean=lean)
+        decoders[name] = make_decoder(batch, menu=menu, stores_new_kv=True)
+    first = decoders["n32 s3"]
+    if not first.splits:
+        print(f"{shape}: the plan is kept whole; skipped", flush=True)
+        return
+
+    def attention(decoder):
+        def fn(q, k, v, out, sm_scale: float, new_kv) -> None:
+            decoder.forward(q, k, v, out, sm_scale=sm_scale, new_kv=new_kv)
+
+        return fn
+
+    outs = {name: torch.empty_like(batch.q) for name in BUILDS}
+    fns = {name: server.fn(attention(d), outs[name]) for name, d in decoders.items()}
+    medians, errors, line = checked_medians(fns, outs, tuple(BUILDS), flush)
+    base = medians["n32 s3"]
+    changes = ", ".join(f"{name} {medians[name] - base:+.2f}" for name in list(BUILDS)[1:])
+    worst = max(errors.values())
+    print(
+        f"{shape}: {line}; against n32 s3: {changes} us; max |difference| {worst:.1e}", flush=True
+    )
+
+
+if __name__ == "__main__":
+    run_shapes(run_shape, sys.argv[1:] or SHAPES)
