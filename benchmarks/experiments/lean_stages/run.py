@@ -18,25 +18,16 @@ import dataclasses
 import sys
 from pathlib import Path
 
-import torch
-
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT / "benchmarks" / "experiments" / "pdl_after_rope"))
-from graph_timing import checked_medians, run_shapes  # noqa: E402
-from layer import ServerLayer  # noqa: E402
+from graph_timing import PAIR_SHAPES, run_shapes  # noqa: E402
+from layer import ServerLayer, storing  # noqa: E402
 from providers import batch_for, make_decoder  # noqa: E402
 
 from sglang_pat.cost_model import default_tile_menu  # noqa: E402
 
-SHAPES = [
-    "gsp:4x32:4096+140:b128:s0",
-    "gsp:4x32:4096+208:b128:s0",
-    "gsp:4x32:4096+300:b128:s0",
-    "gsp:4x32:4096+368:b128:s0",
-    "4,128_4096,256",
-    "1,64_4096,512",
-]
+SHAPES = PAIR_SHAPES[:7]  # gsp 4 x 32 at serving's tails, 4,128_4096,256, the worked example
 # name -> (keys a block, stages) of the private-part build; the first is the product's
 BUILDS = {"n32 s3": (32, 3), "n32 s4": (32, 4), "n32 s2": (32, 2), "n64 s2": (64, 2)}
 
@@ -55,15 +46,8 @@ def run_shape(shape: str, flush) -> None:
         print(f"{shape}: the plan is kept whole; skipped", flush=True)
         return
 
-    def attention(decoder):
-        def fn(q, k, v, out, sm_scale: float, new_kv) -> None:
-            decoder.forward(q, k, v, out, sm_scale=sm_scale, new_kv=new_kv)
-
-        return fn
-
-    outs = {name: torch.empty_like(batch.q) for name in BUILDS}
-    fns = {name: server.fn(attention(d), outs[name]) for name, d in decoders.items()}
-    medians, errors, line = checked_medians(fns, outs, tuple(BUILDS), flush)
+    attentions = {name: storing(decoder) for name, decoder in decoders.items()}
+    medians, errors, line = server.time_attentions(attentions, flush)
     base = medians["n32 s3"]
     changes = ", ".join(f"{name} {medians[name] - base:+.2f}" for name in list(BUILDS)[1:])
     worst = max(errors.values())

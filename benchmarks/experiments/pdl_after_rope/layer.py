@@ -8,6 +8,7 @@ from collections.abc import Callable
 import torch
 import triton
 import triton.language as tl
+from graph_timing import checked_medians  # benchmarks/ on the path, as the experiments put it
 
 
 @triton.jit
@@ -55,3 +56,20 @@ class ServerLayer:
             torch.mm(out.view(requests, -1), self.o_proj, out=self.hidden)
 
         return layer
+
+    def time_attentions(self, attentions: dict[str, Callable], flush):
+        """The layer around each named attention, timed side by side
+        (``graph_timing.checked_medians``, every output checked against the first's): the
+        median µs by name, the max |difference| by name, and the medians as a line."""
+        outs = {name: torch.empty_like(self.batch.q) for name in attentions}
+        fns = {name: self.fn(attention, outs[name]) for name, attention in attentions.items()}
+        return checked_medians(fns, outs, tuple(attentions), flush)
+
+
+def storing(decoder) -> Callable:
+    """``decoder.forward`` as the layer's attention, the kernels storing the new K/V."""
+
+    def attention(q, k, v, out, sm_scale: float, new_kv) -> None:
+        decoder.forward(q, k, v, out, sm_scale=sm_scale, new_kv=new_kv)
+
+    return attention

@@ -27,11 +27,9 @@ import os
 import sys
 from pathlib import Path
 
-import torch
-
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from graph_timing import checked_medians, items_text, run_shapes  # noqa: E402
+from graph_timing import items_text, run_shapes  # noqa: E402
 from providers import batch_for, make_decoder  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -84,7 +82,6 @@ def run_shape(shape: str, flush) -> None:
     # as an eager step (EAGER=1): a plan the gate keeps whole takes the all-items launch, as
     # in a server's switchable graph; else as a graph without the switch (the pair always)
     decoder.plan_step(batch.forest, batch.pool_rows, batch.req_to_token, for_graph=not EAGER)
-    outs = {name: torch.empty_like(batch.q) for name in VARIANTS}
 
     def attention(name: str, waits: dict[str, int]):
         def fn(q, k, v, out, sm_scale: float, new_kv) -> None:
@@ -97,8 +94,8 @@ def run_shape(shape: str, flush) -> None:
 
         return fn
 
-    fns = {name: server.fn(attention(name, waits), outs[name]) for name, waits in VARIANTS.items()}
-    medians, errors, line = checked_medians(fns, outs, tuple(VARIANTS), flush)
+    attentions = {name: attention(name, waits) for name, waits in VARIANTS.items()}
+    medians, errors, line = server.time_attentions(attentions, flush)
     plan = decoder.plan
     diffs = ", ".join(f"{name} {error:.1e}" for name, error in errors.items())
     gains = ", ".join(

@@ -16,25 +16,17 @@ grid that small a plan kept whole would leave units untaken.
 import sys
 from pathlib import Path
 
-import torch
-
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT / "benchmarks" / "experiments" / "pdl_after_rope"))
-from graph_timing import checked_medians, run_shapes  # noqa: E402
+from graph_timing import PAIR_SHAPES, run_shapes  # noqa: E402
 from layer import ServerLayer  # noqa: E402
 from providers import batch_for, make_decoder  # noqa: E402
 from sglang_pat.kernels.launch import pack_decode  # noqa: E402
 
 import sglang_pat.decoder as decoder_module  # noqa: E402
 
-SHAPES = [
-    "gsp:4x32:4096+140:b128:s0",
-    "gsp:4x32:4096+208:b128:s0",
-    "gsp:4x32:4096+300:b128:s0",
-    "gsp:4x32:4096+368:b128:s0",
-    "4,128_4096,256",
-]
+SHAPES = PAIR_SHAPES[:6]  # gsp 4 x 32 at serving's tails, 4,128_4096,256
 SHARED_GRID: dict[str, int] = {}  # the shared part's grid while a variant is captured or run
 
 
@@ -58,7 +50,6 @@ def run_shape(shape: str, flush) -> None:
     active = decoder.scheduler.num_shared_part_programs
     assert int(decoder.header[1]) == active
     variants = {"stock": {}, "shared grid": {"programs": active}}
-    outs = {name: torch.empty_like(batch.q) for name in variants}
 
     def attention(grid: dict[str, int]):
         def fn(q, k, v, out, sm_scale: float, new_kv) -> None:
@@ -68,8 +59,8 @@ def run_shape(shape: str, flush) -> None:
 
         return fn
 
-    fns = {name: server.fn(attention(grid), outs[name]) for name, grid in variants.items()}
-    medians, errors, line = checked_medians(fns, outs, tuple(variants), flush)
+    attentions = {name: attention(grid) for name, grid in variants.items()}
+    medians, errors, line = server.time_attentions(attentions, flush)
     print(
         f"{shape}: shared part on {active} of {decoder.num_programs} programs; {line}; "
         f"shared grid - stock {medians['shared grid'] - medians['stock']:+.2f} us; "

@@ -21,14 +21,12 @@ import importlib.util
 import sys
 from pathlib import Path
 
-import torch
-
 ROOT = Path(__file__).resolve().parents[3]
 EXPERIMENTS = ROOT / "benchmarks" / "experiments"
 sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(EXPERIMENTS / "pdl_after_rope"))
-from graph_timing import checked_medians, run_shapes  # noqa: E402
-from layer import ServerLayer  # noqa: E402
+from graph_timing import PAIR_SHAPES, run_shapes  # noqa: E402
+from layer import ServerLayer, storing  # noqa: E402
 from providers import batch_for, make_decoder  # noqa: E402
 
 # store_in_kernel/run.py's store kernel (a file named as this one: loaded by its path)
@@ -39,14 +37,7 @@ store_in_kernel = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(store_in_kernel)
 store_kernel = store_in_kernel.store_kernel
 
-SHAPES = [
-    "gsp:4x32:4096+140:b128:s0",
-    "gsp:4x32:4096+208:b128:s0",
-    "gsp:4x32:4096+256:b128:s0",
-    "gsp:4x32:4096+300:b128:s0",
-    "gsp:4x32:4096+368:b128:s0",
-    "4,128_4096,256",
-]
+SHAPES = PAIR_SHAPES[:6]  # gsp 4 x 32 at serving's tails, 4,128_4096,256
 
 
 def sm90_decoder(batch, stores: bool):
@@ -75,12 +66,6 @@ def run_shape(shape: str, flush) -> None:
     # stay the same from call to call)
     store_name, store = store_kernel(k_new, v_new.contiguous(), batch.k, batch.v, loc)
 
-    def storing(decoder):
-        def fn(q, k, v, out, sm_scale: float, new_kv) -> None:
-            decoder.forward(q, k, v, out, sm_scale=sm_scale, new_kv=new_kv)
-
-        return fn
-
     def store_then_sm90(q, k, v, out, sm_scale: float, new_kv) -> None:
         store()
         sm90_plain.forward(q, k, v, out, sm_scale=sm_scale)
@@ -90,9 +75,7 @@ def run_shape(shape: str, flush) -> None:
         "sm90 stores": storing(sm90_storing),
         "store + sm90": store_then_sm90,
     }
-    outs = {name: torch.empty_like(batch.q) for name in attentions}
-    fns = {name: server.fn(attention, outs[name]) for name, attention in attentions.items()}
-    medians, errors, line = checked_medians(fns, outs, tuple(attentions), flush)
+    medians, errors, line = server.time_attentions(attentions, flush)
     base = medians["triton stores"]
     print(
         f"{shape}: {line}; sm90 stores {medians['sm90 stores'] - base:+.2f} us, store + sm90 "
