@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT / "benchmarks" / "experiments" / "pdl_after_rope"))
 from graph_timing import PAIR_SHAPES, run_shapes  # noqa: E402
-from layer import ServerLayer, storing  # noqa: E402
+from layer import ServerLayer, against_first, storing  # noqa: E402
 from providers import batch_for, make_decoder  # noqa: E402
 
 from sglang_pat.cost_model import default_tile_menu  # noqa: E402
@@ -48,12 +48,7 @@ def run_shape(shape: str, flush) -> None:
 
     attentions = {name: storing(decoder) for name, decoder in decoders.items()}
     medians, errors, line = server.time_attentions(attentions, flush)
-    base = medians["n32 s3"]
-    changes = ", ".join(f"{name} {medians[name] - base:+.2f}" for name in list(BUILDS)[1:])
-    worst = max(errors.values())
-    print(
-        f"{shape}: {line}; against n32 s3: {changes} us; max |difference| {worst:.1e}", flush=True
-    )
+    print(f"{shape}: {line}; {against_first(medians, errors)}", flush=True)
 
 
 if __name__ == "__main__":

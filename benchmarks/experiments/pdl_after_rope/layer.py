@@ -9,6 +9,7 @@ import torch
 import triton
 import triton.language as tl
 from graph_timing import checked_medians  # benchmarks/ on the path, as the experiments put it
+from providers import batch_for, make_decoder
 
 
 @triton.jit
@@ -64,6 +65,27 @@ class ServerLayer:
         outs = {name: torch.empty_like(self.batch.q) for name in attentions}
         fns = {name: self.fn(attention, outs[name]) for name, attention in attentions.items()}
         return checked_medians(fns, outs, tuple(attentions), flush)
+
+
+def split_layer(shape: str):
+    """``shape``'s batch (``providers.batch_for``), its layer and a storing decoder with the
+    batch planned as for a CUDA graph; None, said, where the gate keeps that plan whole (the
+    experiments on the lean pair time split plans only)."""
+    batch = batch_for(shape)
+    decoder = make_decoder(batch, stores_new_kv=True)
+    if not decoder.splits:
+        print(f"{shape}: the plan is kept whole; skipped", flush=True)
+        return None
+    return batch, ServerLayer(batch), decoder
+
+
+def against_first(medians: dict[str, float], errors: dict[str, float]) -> str:
+    """``time_attentions``' medians and differences as text: each later attention's µs less
+    the first one's, then its max |difference| from the first one's output."""
+    first, *later = medians
+    changes = ", ".join(f"{name} {medians[name] - medians[first]:+.2f}" for name in later)
+    differences = ", ".join(f"{name} {errors[name]:.1e}" for name in later)
+    return f"against {first}: {changes} us; max |difference| {differences}"
 
 
 def storing(decoder) -> Callable:

@@ -33,7 +33,7 @@ from graph_timing import items_text, run_shapes  # noqa: E402
 from providers import batch_for, make_decoder  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from layer import ServerLayer  # noqa: E402
+from layer import ServerLayer, against_first  # noqa: E402
 from sglang_pat.kernels.launch import merge_states, pack_decode  # noqa: E402
 
 import sglang_pat.decoder as decoder_module  # noqa: E402
@@ -96,14 +96,9 @@ def run_shape(shape: str, flush) -> None:
 
     attentions = {name: attention(name, waits) for name, waits in VARIANTS.items()}
     medians, errors, line = server.time_attentions(attentions, flush)
-    plan = decoder.plan
-    diffs = ", ".join(f"{name} {error:.1e}" for name, error in errors.items())
-    gains = ", ".join(
-        f"{name} {medians[name] - medians['stock']:+.2f}" for name in VARIANTS if name != "stock"
-    )
     print(
-        f"{shape}: {items_text(plan)}, split {decoder.splits}, pair {decoder.lean_needed}; "
-        f"{line}; less stock (us): {gains}; max |difference| {diffs}",
+        f"{shape}: {items_text(decoder.plan)}, split {decoder.splits}, pair "
+        f"{decoder.lean_needed}; {line}; {against_first(medians, errors)}",
         flush=True,
     )
 

@@ -20,8 +20,7 @@ ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT / "benchmarks" / "experiments" / "pdl_after_rope"))
 from graph_timing import PAIR_SHAPES, run_shapes  # noqa: E402
-from layer import ServerLayer  # noqa: E402
-from providers import batch_for, make_decoder  # noqa: E402
+from layer import against_first, split_layer  # noqa: E402
 from sglang_pat.kernels.launch import pack_decode  # noqa: E402
 
 import sglang_pat.decoder as decoder_module  # noqa: E402
@@ -41,12 +40,10 @@ decoder_module.pack_decode = pack_decode_on_grid
 
 
 def run_shape(shape: str, flush) -> None:
-    batch = batch_for(shape)
-    server = ServerLayer(batch)
-    decoder = make_decoder(batch, stores_new_kv=True)
-    if not decoder.splits:
-        print(f"{shape}: the plan is kept whole; skipped", flush=True)
+    split = split_layer(shape)
+    if split is None:
         return
+    _, server, decoder = split
     active = decoder.scheduler.num_shared_part_programs
     assert int(decoder.header[1]) == active
     variants = {"stock": {}, "shared grid": {"programs": active}}
@@ -61,12 +58,8 @@ def run_shape(shape: str, flush) -> None:
 
     attentions = {name: attention(grid) for name, grid in variants.items()}
     medians, errors, line = server.time_attentions(attentions, flush)
-    print(
-        f"{shape}: shared part on {active} of {decoder.num_programs} programs; {line}; "
-        f"shared grid - stock {medians['shared grid'] - medians['stock']:+.2f} us; "
-        f"max |difference| {errors['shared grid']:.1e}",
-        flush=True,
-    )
+    grid = f"shared part on {active} of {decoder.num_programs} programs"
+    print(f"{shape}: {grid}; {line}; {against_first(medians, errors)}", flush=True)
 
 
 if __name__ == "__main__":

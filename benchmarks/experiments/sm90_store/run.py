@@ -26,8 +26,8 @@ EXPERIMENTS = ROOT / "benchmarks" / "experiments"
 sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(EXPERIMENTS / "pdl_after_rope"))
 from graph_timing import PAIR_SHAPES, run_shapes  # noqa: E402
-from layer import ServerLayer, storing  # noqa: E402
-from providers import batch_for, make_decoder  # noqa: E402
+from layer import against_first, split_layer, storing  # noqa: E402
+from providers import make_decoder  # noqa: E402
 
 # store_in_kernel/run.py's store kernel (a file named as this one: loaded by its path)
 _spec = importlib.util.spec_from_file_location(
@@ -53,12 +53,10 @@ def sm90_decoder(batch, stores: bool):
 
 
 def run_shape(shape: str, flush) -> None:
-    batch = batch_for(shape)
-    server = ServerLayer(batch)
-    triton = make_decoder(batch, stores_new_kv=True)
-    if not triton.splits:
-        print(f"{shape}: the plan is kept whole; skipped", flush=True)
+    split = split_layer(shape)
+    if split is None:
         return
+    batch, server, triton = split
     sm90_storing, sm90_plain = sm90_decoder(batch, True), sm90_decoder(batch, False)
     assert sm90_storing.splits and sm90_plain.splits
     k_new, v_new, loc = server.new_kv
@@ -76,13 +74,8 @@ def run_shape(shape: str, flush) -> None:
         "store + sm90": store_then_sm90,
     }
     medians, errors, line = server.time_attentions(attentions, flush)
-    base = medians["triton stores"]
-    print(
-        f"{shape}: {line}; sm90 stores {medians['sm90 stores'] - base:+.2f} us, store + sm90 "
-        f"{medians['store + sm90'] - base:+.2f} us against triton stores; max |difference| "
-        f"{errors['sm90 stores']:.1e}, {errors['store + sm90']:.1e}; store kernel: {store_name}",
-        flush=True,
-    )
+    text = against_first(medians, errors)
+    print(f"{shape}: {line}; {text}; store kernel: {store_name}", flush=True)
 
 
 if __name__ == "__main__":
