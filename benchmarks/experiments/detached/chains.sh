@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Session 55 (one H200): SERVERS="pat flashinfer" WORKLOADS="gsp-4x32-4096 random-ids-2048-256"
 # at d79190f (session55.md; pat's first server 263 s to healthy, flashinfer's 75 s; the chain
-# about 14 minutes). Next: Mooncake, which the kernels' store has not yet served. Session
+# about 14 minutes). Next: Mooncake, which the kernels' store has not yet served (carry
+# .mooncake too; WORKLOADS=mooncake-conversation; about 15 device-minutes for both servers,
+# so a session's first machine, alone). Session
 # 53's run (at 9d629ec: pat's first server 223 s to healthy, flashinfer's 57 s; two workloads
 # about 6 minutes a server) is in fdf8164's version.
 # SERVERS: the servers in order, each `pat`, `sglstore` (pat, SGLANG_PAT_STORE_IN_KERNEL=0),
@@ -27,6 +29,15 @@ export PYTHONUNBUFFERED=1 PAT_COMMIT=${PAT_COMMIT:-unknown}
 rm -rf /tmp/r0; mkdir -p /tmp/r0
 workloads=${WORKLOADS:-gsp-4x32-4096}
 W="--workloads ${workloads// /,} --passes ${PASSES:-2}"
+# Mooncake workloads: the traces come gzipped in .mooncake/ (git-ignored; carry it, made here
+# with `gzip -9c ../shared/data/mooncake/<t>_trace.jsonl > .mooncake/<t>_trace.jsonl.gz`)
+if [[ $workloads == *mooncake* ]]; then
+  mkdir -p /tmp/mc
+  for t in conversation synthetic; do
+    gunzip -c .mooncake/${t}_trace.jsonl.gz > /tmp/mc/${t}_trace.jsonl || { echo "no .mooncake/${t}_trace.jsonl.gz"; exit 1; }
+  done
+  W="$W --mooncake-dir /tmp/mc"
+fi
 steps=()
 # patched PATCH "COMMANDS" FILE: the step that runs COMMANDS with PATCH applied in place, then
 # reverts it and checks kernels/ and tests/ are as before (else REVERT FAILED in FILE)
