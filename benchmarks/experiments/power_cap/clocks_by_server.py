@@ -5,12 +5,16 @@ python benchmarks/experiments/power_cap/clocks_by_server.py CHAIN_DIR [MIN_WATTS
 CHAIN_DIR is a ``chains.sh`` output (``/tmp/r0`` on the device): ``clocks.csv`` and
 ``throttle.csv`` (nvidia-smi every 0.5 s) and one ``<i>-<server>/server-*.log[.gz]`` per
 server.
-A server's samples are those from its first to its last log line; of these, the ones drawing
-at least MIN_WATTS (default 600) are its busy samples (its passes' prefill and decode: the
-chain runs nothing else). Per server: busy samples, median and mean SM clock, mean power,
-the share of them with the software power cap (0x4) among the throttle reasons, and the
-energy per decoded token: that mean power over the server's full-batch decode rate (its
-``rows.jsonl``; an approximation, the busy samples include the prefills). With
+A row per server and workload (its ``rows.jsonl``, in the order the server ran them). A
+workload's samples are those from the cache flush before its first pass (the warm pass, if
+any) to its last pass's last log line (the next workload's first flush, or the log's end);
+of these, the ones drawing at least MIN_WATTS (default 600) are its busy samples (its passes'
+prefill and decode: the chain runs nothing else). Per row: busy samples, median and mean SM
+clock, mean power, the share of them with the software power cap (0x4) among the throttle
+reasons, and the energy per decoded token: that mean power over the workload's full-batch
+decode rate (an approximation, the busy samples include the prefills). Until session 55 a
+server's samples spanned its whole log, which mixed the workloads of a server that ran
+several (a single workload's figures stay as they were: its start draws under 600 W). With
 ``--png``, the SM clock and the power of every busy sample against time, by server.
 """
 
@@ -22,7 +26,7 @@ from datetime import datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from serving_results import read_rows, read_text  # noqa: E402
+from serving_results import CACHE_FLUSHED, read_rows, read_text  # noqa: E402
 
 SW_POWER_CAP = 0x4
 
@@ -36,13 +40,28 @@ def smi_time(text: str) -> datetime:
     return datetime.strptime(text, "%Y/%m/%d %H:%M:%S.%f")
 
 
-def log_span(log: Path) -> tuple[datetime, datetime]:
+def text_span(text: str) -> tuple[datetime, datetime]:
+    """The first and last time stamp of a server log's lines."""
     stamps = [
         datetime.strptime(line[1:20], "%Y-%m-%d %H:%M:%S")
-        for line in read_text(log).splitlines()
+        for line in text.splitlines()
         if line.startswith("[20")
     ]
     return min(stamps), max(stamps)
+
+
+def workload_spans(log_text: str, workloads: list[str]) -> dict[str, tuple[datetime, datetime]]:
+    """Each workload's span in the log of a server that ran ``workloads`` in this order, each
+    pass (warm pass included) after a cache flush, as many passes for each."""
+    parts = CACHE_FLUSHED.split(log_text)
+    passes, left = divmod(len(parts) - 1, len(workloads))
+    if passes == 0 or left:
+        raise ValueError(f"log: {len(parts) - 1} cache flushes for the workloads {workloads}")
+    # a flush's own line ends the part before it: each workload's first part starts after it
+    return {
+        name: text_span("".join(parts[1 + i * passes : 1 + (i + 1) * passes]))
+        for i, name in enumerate(workloads)
+    }
 
 
 def main(chain: Path, min_watts: float, png: Path | None) -> None:
@@ -52,30 +71,33 @@ def main(chain: Path, min_watts: float, png: Path | None) -> None:
               for r in smi_rows(chain / "throttle.csv")}  # fmt: skip
     series = {}
     print(
-        "| server | busy samples | SM MHz median | SM MHz mean | W mean | power-capped "
-        "| decode tok/s | mJ a decoded token |"
+        "| server | workload | busy samples | SM MHz median | SM MHz mean | W mean "
+        "| power-capped | decode tok/s | mJ a decoded token |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
     for run in sorted(p for p in chain.iterdir() if p.is_dir()):
         logs = list(run.glob("server-*.log*"))
-        if not logs:
+        if not logs or not (run / "rows.jsonl").exists():
             continue
-        start, end = log_span(logs[0])
-        busy = [(t, mhz, w) for t, mhz, w in clocks if start <= t <= end and w >= min_watts]
-        if not busy:
-            print(f"| {run.name} | 0 | | | | | | |")
-            continue
-        series[run.name] = busy
-        mhz = [b[1] for b in busy]
-        share = statistics.mean(capped.get(t.replace(microsecond=0), False) for t, _, _ in busy)
-        watts = statistics.mean(b[2] for b in busy)
-        rows = read_rows(run) if (run / "rows.jsonl").exists() else []
-        rate = rows[0]["decode_tok_s"] if rows else 0
-        energy = f"{1000 * watts / rate:.1f}" if rate else ""
-        print(
-            f"| {run.name} | {len(busy)} | {statistics.median(mhz):.0f} | "
-            f"{statistics.mean(mhz):.0f} | {watts:.0f} | {share:.0%} | {rate:.0f} | {energy} |"
-        )
+        rows = read_rows(run)
+        spans = workload_spans(read_text(logs[0]), [row["workload"] for row in rows])
+        for row in rows:
+            start, end = spans[row["workload"]]
+            busy = [(t, mhz, w) for t, mhz, w in clocks if start <= t <= end and w >= min_watts]
+            if not busy:
+                print(f"| {run.name} | {row['workload']} | 0 | | | | | | |")
+                continue
+            series[f"{run.name} {row['workload']}"] = busy
+            mhz = [b[1] for b in busy]
+            share = statistics.mean(capped.get(t.replace(microsecond=0), False) for t, _, _ in busy)
+            watts = statistics.mean(b[2] for b in busy)
+            rate = row["decode_tok_s"] or 0
+            energy = f"{1000 * watts / rate:.1f}" if rate else ""
+            print(
+                f"| {run.name} | {row['workload']} | {len(busy)} | {statistics.median(mhz):.0f} "
+                f"| {statistics.mean(mhz):.0f} | {watts:.0f} | {share:.0%} | {rate:.0f} "
+                f"| {energy} |"
+            )
 
     if png is not None:
         plot(series, png)
