@@ -14,7 +14,8 @@ clock, mean power, the share of them with the software power cap (0x4) among the
 reasons, and the energy per decoded token: that mean power over the workload's full-batch
 decode rate (an approximation, the busy samples include the prefills). Until session 55 a
 server's samples spanned its whole log, which mixed the workloads of a server that ran
-several (a single workload's figures stay as they were: its start draws under 600 W). With
+several; a single workload's figures move a little, its server's start no longer counted
+(session 54 at 680 W or more: flashinfer 1,860 then, 1,875 MHz now). With
 ``--png``, the SM clock and the power of every busy sample against time, by server.
 """
 
@@ -26,6 +27,7 @@ from datetime import datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from recount_decode import measured_passes  # noqa: E402
 from serving_results import CACHE_FLUSHED, read_rows, read_text  # noqa: E402
 
 SW_POWER_CAP = 0x4
@@ -51,17 +53,11 @@ def text_span(text: str) -> tuple[datetime, datetime]:
 
 
 def workload_spans(log_text: str, workloads: list[str]) -> dict[str, tuple[datetime, datetime]]:
-    """Each workload's span in the log of a server that ran ``workloads`` in this order, each
-    pass (warm pass included) after a cache flush, as many passes for each."""
-    parts = CACHE_FLUSHED.split(log_text)
-    passes, left = divmod(len(parts) - 1, len(workloads))
-    if passes == 0 or left:
-        raise ValueError(f"log: {len(parts) - 1} cache flushes for the workloads {workloads}")
-    # a flush's own line ends the part before it: each workload's first part starts after it
-    return {
-        name: text_span("".join(parts[1 + i * passes : 1 + (i + 1) * passes]))
-        for i, name in enumerate(workloads)
-    }
+    """Each workload's span in the log of a server that ran ``workloads`` in this order, as
+    many passes for each, every pass (warm pass included) after a cache flush."""
+    passes = len(CACHE_FLUSHED.findall(log_text)) // len(workloads)
+    parts = measured_passes(log_text, workloads, passes, warm=False)
+    return {name: text_span("".join(parts[name])) for name in workloads}
 
 
 def main(chain: Path, min_watts: float, png: Path | None) -> None:
