@@ -1,11 +1,14 @@
 """Mean TPOT of two servers on the same replay, request by request (CPU).
 
     python benchmarks/tpot_paired.py PAT.jsonl FLASHINFER.jsonl [--out paired.json]
+        [--plot paired.png] [--passes N]
 
 Each JSONL holds one line per measured pass of bench_serving with ``--output-details`` (the
 Mooncake workloads of ``serving_workloads.py`` ask for it; ``bench_serving.py --passes N``
 writes N lines). Pass k of the first server is paired with pass k of the second; the requests
-must be the same (input and output lengths), as a replay with one seed gives.
+must be the same (input and output lengths), as a replay with one seed gives. ``--passes N``
+pairs only the first N passes of each, as when one server's run was cut short (session 56:
+flashinfer's second pass lost to the device time).
 
 Why: on the Mooncake conversation replay the mean TPOT moved 6% from one flashinfer run to
 the next (8.23 ms in session 27, 7.73 in session 28), while the two servers' decode steps
@@ -30,7 +33,10 @@ JSONL files may be gzipped (``.gz``), as the results directories keep them.
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
+import shlex
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -179,21 +185,65 @@ def table(result: dict, names: tuple[str, str]) -> str:
     return "\n".join(lines)
 
 
+def plot(result: dict, names: tuple[str, str], path: Path) -> None:
+    """Each server's mean TPOT as its decode part and its stall part, stacked."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    servers = (result["first"], result["second"])
+    decode = [s["decode_part_ms"] for s in servers]
+    stall = [s["stall_part_ms"] for s in servers]
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    ax.bar(names, decode, label="decode part (gaps up to the stall threshold)")
+    ax.bar(names, stall, bottom=decode, label="stall part (longer gaps)")
+    for i, s in enumerate(servers):
+        ax.annotate(f"{s['mean_tpot_ms']:.3f} ms", (i, s["mean_tpot_ms"]), ha="center", va="bottom")
+    low, high = result["mean_tpot_ratio_ci95"]
+    ax.set_title(
+        f"mean TPOT {result['mean_tpot_ratio']:.3f}x (95% CI {low:.3f}-{high:.3f}),"
+        f" decode part {result['decode_part_ratio']:.3f}x\n"
+        f"{result['requests']} requests over {result['passes']} paired passes",
+        fontsize=10,
+    )
+    ax.set_ylabel("ms")
+    ax.legend(loc="lower center", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("first", type=Path, help="JSONL of the server compared (pat)")
     parser.add_argument("second", type=Path, help="JSONL of the reference server")
     parser.add_argument("--stall-factor", type=float, default=3.0)
     parser.add_argument("--out", type=Path, help="write the figures as JSON here")
+    parser.add_argument("--plot", type=Path, help="draw the two servers' TPOT parts here (PNG)")
+    parser.add_argument("--passes", type=int, help="pair only the first N passes of each file")
     args = parser.parse_args()
     if args.stall_factor <= 1:
         parser.error(f"--stall-factor must exceed 1, got {args.stall_factor}")
-    result = paired(read_passes(args.first), read_passes(args.second), args.stall_factor)
+    first, second = read_passes(args.first), read_passes(args.second)
+    if args.passes is not None:
+        if not 1 <= args.passes <= min(len(first), len(second)):
+            parser.error(
+                f"--passes {args.passes}: the files hold {len(first)} and {len(second)} passes"
+            )
+        first, second = first[: args.passes], second[: args.passes]
+    result = paired(first, second, args.stall_factor)
     result["files"] = [str(args.first), str(args.second)]
-    names = (args.first.name, args.second.name)
-    print(table(result, tuple(n.removesuffix(".gz").removesuffix(".jsonl") for n in names)))
+    result["command"] = shlex.join(["python", "benchmarks/tpot_paired.py", *sys.argv[1:]])
+    result["date"] = datetime.date.today().isoformat()
+    names = tuple(
+        n.removesuffix(".gz").removesuffix(".jsonl") for n in (args.first.name, args.second.name)
+    )
+    print(table(result, names))
     if args.out:
         args.out.write_text(json.dumps(result, indent=2) + "\n")
+    if args.plot:
+        plot(result, names, args.plot)
 
 
 if __name__ == "__main__":

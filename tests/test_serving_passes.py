@@ -168,3 +168,36 @@ def test_paired_tpot_command_writes_its_figures(tmp_path, monkeypatch, capsys) -
     assert "| decode part ms |" in printed
     decode_row = next(line for line in printed.splitlines() if line.startswith("| decode part"))
     assert "| 1.100 |" in decode_row and "| mean TPOT ms |" in printed
+
+
+def test_paired_tpot_command_pairs_the_first_passes_and_plots(
+    tmp_path, monkeypatch, capsys
+) -> None:
+    """``--passes 1`` pairs a two-pass run with a one-pass run cut short; the figures are pass
+    1's alone, the JSON carries the command, and ``--plot`` draws the PNG."""
+    pytest.importorskip("matplotlib")
+    outputs = [4, 9, 30]
+    first = tmp_path / "pat.jsonl"
+    first.write_text(
+        json.dumps(replay_pass(5.5, {}, outputs))
+        + "\n"
+        + json.dumps(replay_pass(9.0, {}, outputs))
+        + "\n"
+    )
+    second = tmp_path / "fi.jsonl"
+    second.write_text(json.dumps(replay_pass(5.0, {}, outputs)) + "\n")
+    out, png = tmp_path / "paired.json", tmp_path / "paired.png"
+    argv = ["tpot_paired.py", str(first), str(second), "--passes", "1", "--out", str(out)]
+    monkeypatch.setattr(sys, "argv", [*argv, "--plot", str(png)])
+    tpot_paired.main()
+    result = json.loads(out.read_text())
+    assert result["passes"] == 1
+    assert result["decode_part_ratio"] == pytest.approx(1.1)  # pass 2's 9.0 ms left out
+    assert "--passes 1" in result["command"]
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    capsys.readouterr()
+    for passes in ("2", "0"):
+        monkeypatch.setattr(sys, "argv", [*argv[:3], "--passes", passes])
+        with pytest.raises(SystemExit):
+            tpot_paired.main()
+        assert "the files hold 2 and 1 passes" in capsys.readouterr().err
