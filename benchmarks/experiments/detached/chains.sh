@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Session 55 (one H200): SERVERS="pat flashinfer" WORKLOADS="gsp-4x32-4096 random-ids-2048-256"
-# at d79190f (session55.md; pat's first server 263 s to healthy, flashinfer's 75 s; the chain
-# about 14 minutes). Next: Mooncake, which the kernels' store has not yet served (carry
-# .mooncake too; WORKLOADS=mooncake-conversation; about 15 device-minutes for both servers,
-# so a session's first machine, alone). Session
+# Session 56 (one H200): EQ=1 SERVERS="pat flashinfer" WORKLOADS=mooncake-conversation at
+# f30f96a; the machine went back after the equality check and pat's warm pass, and the re-run
+# (SERVERS="pat flashinfer", pat's first server 279 s to healthy, flashinfer's 63 s; a
+# Mooncake pass about 110 s plus its flush) ran out of device time in flashinfer's second
+# measured pass (session56.md). Session 55: SERVERS="pat flashinfer"
+# WORKLOADS="gsp-4x32-4096 random-ids-2048-256" at d79190f (session55.md; pat's first server
+# 263 s to healthy, flashinfer's 75 s; the chain about 14 minutes). Session
 # 53's run (at 9d629ec: pat's first server 223 s to healthy, flashinfer's 57 s; two workloads
 # about 6 minutes a server) is in fdf8164's version.
 # SERVERS: the servers in order, each `pat`, `sglstore` (pat, SGLANG_PAT_STORE_IN_KERNEL=0),
@@ -21,8 +23,10 @@
 # pass 25-30 s. flashinfer's server first on a fresh machine took 249 s. TESTS=1 runs the GPU
 # suite first (sm90_tests.sh, about 3 minutes).
 # Session 50's chain (SERVERS="pat flashinfer gclog" PASSES=3) is in baecf2a's version.
-# Install part1, part2 and part2b, then part3 with this chain; then poll at once, call after
-# call: a machine left idle 30 s goes back with the chain.
+# Install part1, part2, part2b and part3, one call each (since session 56 the tree is about
+# 36 MiB, and part3 beside it passed the 64 MiB a call carries); then this chain, carrying .whl
+# (and .mooncake); then poll at once, call after call: a machine left idle 30 s goes back with
+# the chain (session 56 lost one so, half through Mooncake).
 cd "$(dirname "$0")/../../.." || exit 1
 source benchmarks/device_env.sh
 export PYTHONUNBUFFERED=1 PAT_COMMIT=${PAT_COMMIT:-unknown}
