@@ -23,10 +23,10 @@
 # pass 25-30 s. flashinfer's server first on a fresh machine took 249 s. TESTS=1 runs the GPU
 # suite first (sm90_tests.sh, about 3 minutes).
 # Session 50's chain (SERVERS="pat flashinfer gclog" PASSES=3) is in baecf2a's version.
-# Install part1, part2, part2b and part3, one call each (since session 56 the tree is about
-# 36 MiB, and part3 beside it passed the 64 MiB a call carries); then this chain, carrying .whl
-# (and .mooncake); then poll at once, call after call: a machine left idle 30 s goes back with
-# the chain (session 56 lost one so, half through Mooncake).
+# Install part1, part1b, part2, part2b, part3 and part3b, one call each (since session 56 the
+# tree is about 36 MiB, and the old 27 MiB part3 beside it passed the 64 MiB a call carries);
+# then this chain, carrying .whl (and .mooncake); then poll at once, call after call: a machine
+# left idle 30 s goes back with the chain (session 56 lost one so, half through Mooncake).
 cd "$(dirname "$0")/../../.." || exit 1
 source benchmarks/device_env.sh
 export PYTHONUNBUFFERED=1 PAT_COMMIT=${PAT_COMMIT:-unknown}
