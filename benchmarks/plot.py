@@ -65,3 +65,28 @@ def plot_kernels(
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def plot_tpot_parts(result: dict, names: tuple[str, ...], path: Path) -> None:
+    """Each of two servers' mean TPOT as its decode part and its stall part, stacked
+    (``tpot_paired.paired``'s figures)."""
+    servers = (result["first"], result["second"])
+    decode = [s["decode_part_ms"] for s in servers]
+    stall = [s["stall_part_ms"] for s in servers]
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    ax.bar(names, decode, label="decode part (gaps up to the stall threshold)")
+    ax.bar(names, stall, bottom=decode, label="stall part (longer gaps)")
+    for i, s in enumerate(servers):
+        ax.annotate(f"{s['mean_tpot_ms']:.3f} ms", (i, s["mean_tpot_ms"]), ha="center", va="bottom")
+    low, high = result["mean_tpot_ratio_ci95"]
+    ax.set_title(
+        f"mean TPOT {result['mean_tpot_ratio']:.3f}x (95% CI {low:.3f}-{high:.3f}),"
+        f" decode part {result['decode_part_ratio']:.3f}x\n"
+        f"{result['requests']} requests over {result['passes']} paired passes",
+        fontsize=10,
+    )
+    ax.set_ylabel("ms")
+    ax.legend(loc="lower center", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

@@ -35,7 +35,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import shlex
 import sys
 from pathlib import Path
 
@@ -185,35 +184,6 @@ def table(result: dict, names: tuple[str, str]) -> str:
     return "\n".join(lines)
 
 
-def plot(result: dict, names: tuple[str, str], path: Path) -> None:
-    """Each server's mean TPOT as its decode part and its stall part, stacked."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    servers = (result["first"], result["second"])
-    decode = [s["decode_part_ms"] for s in servers]
-    stall = [s["stall_part_ms"] for s in servers]
-    fig, ax = plt.subplots(figsize=(6, 4.5))
-    ax.bar(names, decode, label="decode part (gaps up to the stall threshold)")
-    ax.bar(names, stall, bottom=decode, label="stall part (longer gaps)")
-    for i, s in enumerate(servers):
-        ax.annotate(f"{s['mean_tpot_ms']:.3f} ms", (i, s["mean_tpot_ms"]), ha="center", va="bottom")
-    low, high = result["mean_tpot_ratio_ci95"]
-    ax.set_title(
-        f"mean TPOT {result['mean_tpot_ratio']:.3f}x (95% CI {low:.3f}-{high:.3f}),"
-        f" decode part {result['decode_part_ratio']:.3f}x\n"
-        f"{result['requests']} requests over {result['passes']} paired passes",
-        fontsize=10,
-    )
-    ax.set_ylabel("ms")
-    ax.legend(loc="lower center", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("first", type=Path, help="JSONL of the server compared (pat)")
@@ -234,7 +204,7 @@ def main() -> None:
         first, second = first[: args.passes], second[: args.passes]
     result = paired(first, second, args.stall_factor)
     result["files"] = [str(args.first), str(args.second)]
-    result["command"] = shlex.join(["python", "benchmarks/tpot_paired.py", *sys.argv[1:]])
+    result["command"] = " ".join(["python"] + sys.argv)
     result["date"] = datetime.date.today().isoformat()
     names = tuple(
         n.removesuffix(".gz").removesuffix(".jsonl") for n in (args.first.name, args.second.name)
@@ -243,7 +213,9 @@ def main() -> None:
     if args.out:
         args.out.write_text(json.dumps(result, indent=2) + "\n")
     if args.plot:
-        plot(result, names, args.plot)
+        from plot import plot_tpot_parts  # matplotlib only when asked
+
+        plot_tpot_parts(result, names, args.plot)
 
 
 if __name__ == "__main__":
