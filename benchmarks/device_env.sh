@@ -7,7 +7,8 @@ if [ -n "${1:-}" ]; then
   bash .wheelhouse/install.sh "$1" || exit 1
 fi
 # Extra wheels for the GPU runs when carried (.whl: pytest-xdist and execnet, so that the GPU
-# tests compile their kernels in parallel processes on the machine's 16 cores)
+# tests compile their kernels in parallel processes on the machine's 16 cores), installed by
+# .wheelhouse/install.sh: carry both
 if [ -d .whl ] && [ -d /tmp/site ] && [ ! -d /tmp/site/xdist ]; then
   bash .wheelhouse/install.sh .whl || exit 1
 fi

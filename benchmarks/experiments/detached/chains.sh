@@ -25,7 +25,8 @@
 # Session 50's chain (SERVERS="pat flashinfer gclog" PASSES=3) is in baecf2a's version.
 # Install part1, part1b, part2, part2b, part3 and part3b, one call each (since session 56 the
 # tree is about 36 MiB, and the old 27 MiB part3 beside it passed the 64 MiB a call carries);
-# then this chain, carrying .whl (and .mooncake); then poll at once, call after call: a machine
+# then this chain, carrying .whl and .wheelhouse/install.sh (which installs .whl; without it
+# device_env.sh exits 1), and .mooncake for Mooncake; then poll at once, call after call: a machine
 # left idle 30 s goes back with the chain (session 56 lost one so, half through Mooncake).
 cd "$(dirname "$0")/../../.." || exit 1
 source benchmarks/device_env.sh
