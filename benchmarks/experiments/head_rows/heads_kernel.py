@@ -21,7 +21,11 @@ def _heads_block(
     q, m_i, l_i, acc, k_ptr, v_ptr, loc, valid, columns, stride_k_tok, stride_v_tok, exp2_scale,
     MASKED: tl.constexpr,
 ):  # fmt: skip
-    """One KV block's online-softmax update; only the last block masks its keys."""
+    """One KV block's online-softmax update; only the last block masks its keys.
+
+    The update repeats ``_attend_block``'s in ``kernels/pack_decode.py``: its loads take a
+    head's slot rows and this one a row of H heads, and the product keeps even its own two
+    updates apart, since one shared helper spilled more (see ``_attend_tails``)."""
     k_ptrs = k_ptr + loc[:, None] * stride_k_tok + columns[None, :]
     v_ptrs = v_ptr + loc[:, None] * stride_v_tok + columns[None, :]
     if MASKED:
