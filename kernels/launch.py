@@ -23,7 +23,9 @@ from .checks import (
     check_pack_inputs,
     kv_layout,
 )
-from .pack_decode import _gather_kv_indices_kernel, _merge_states_kernel, _pack_decode_kernel
+from .gather import _gather_kv_indices_kernel
+from .merge import _merge_states_kernel
+from .pack_decode import _pack_decode_kernel
 
 __all__ = ["HEAD_DIMS", "KV_DTYPES", "check_pack_inputs", "kv_layout"]  # and the launchers
 

@@ -6,8 +6,9 @@ For each specialization (GQA group, head_dim, page size, dtype, logit cap), prin
 kernel's shared memory, registers and stack (cuobjdump -res-usage) for its three launches
 (all items; with the lean kernel, the shared part and the private part), and whether one
 shared-part program and ``lean.programs_per_sm`` private-part programs fit on an H200 SM.
-With ``--against``, whether the all-items build (the default, no lean kernel) compiles to the
-same SASS as that commit's ``kernels/pack_decode.py``. A launch specializes the pointers and
+With ``--against``, whether each build (all items; the shared and private parts; with
+``--store``, each storing build), the merge and the gather compile to the same SASS as that
+commit's kernels (``old_kernels``). A launch specializes the pointers and
 integers that are multiples of 16; here all are (true of the strides of SGLang's buffers for
 head_dim 64-256 and 8+ q heads; a page stride is 0 for 3-D buffers).
 """
@@ -25,13 +26,9 @@ import tempfile
 from pathlib import Path
 
 import triton
-from sglang_pat.kernels.pack_decode import (
-    ALL_ITEMS,
-    PRIVATE_PART,
-    SHARED_PART,
-    _merge_states_kernel,
-    _pack_decode_kernel,
-)
+from sglang_pat.kernels.gather import _gather_kv_indices_kernel
+from sglang_pat.kernels.merge import _merge_states_kernel
+from sglang_pat.kernels.pack_decode import ALL_ITEMS, PRIVATE_PART, SHARED_PART, _pack_decode_kernel
 from triton.backends.compiler import GPUTarget
 from triton.compiler import ASTSource
 
@@ -103,19 +100,28 @@ def sass(kernel) -> list[str]:
     return [re.sub(r"/\*[0-9a-f]+\*/", "", s).strip() for s in text.splitlines() if "/*" in s]
 
 
-def old_kernel(commit: str):
-    source = subprocess.run(
-        ["git", "show", f"{commit}:kernels/pack_decode.py"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    path = Path(tempfile.mkdtemp()) / "old_pack_decode.py"
-    path.write_text(source)
-    spec = importlib.util.spec_from_file_location("old_pack_decode", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module._pack_decode_kernel
+def old_kernels(commit: str):
+    """That commit's pack, merge and gather kernels. Until session 57 they were one module,
+    ``kernels/pack_decode.py``; since, ``kernels/`` holds them in several, imported here as a
+    package of their own."""
+    root = Path(tempfile.mkdtemp())
+    package = root / f"kernels_{commit}"
+    package.mkdir()
+    names = subprocess.run(
+        ["git", "ls-tree", "--name-only", f"{commit}:kernels"],
+        capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    for name in names:
+        text = subprocess.run(
+            ["git", "show", f"{commit}:kernels/{name}"], capture_output=True, text=True, check=True
+        ).stdout
+        (package / name).write_text(text)
+    sys.path.insert(0, str(root))
+    pack = importlib.import_module(f"{package.name}.pack_decode")
+    split = (package / "merge.py").exists()
+    merge = importlib.import_module(f"{package.name}.merge") if split else pack
+    gather = importlib.import_module(f"{package.name}.gather") if split else pack
+    return pack._pack_decode_kernel, merge._merge_states_kernel, gather._gather_kv_indices_kernel
 
 
 def main() -> None:
@@ -131,7 +137,12 @@ def main() -> None:
     )
     args = parser.parse_args()
     merge_alignment()
-    old = old_kernel(args.against) if args.against else None
+    old, old_merge, old_gather = old_kernels(args.against) if args.against else (None,) * 3
+    if old is not None:
+        same = [sass(build()) == sass(build(kernel)) for build, kernel in (
+            (merge_build, old_merge), (gather_build, old_gather)
+        )]  # fmt: skip
+        print(f"merge and gather kernels, same SASS as {args.against}: {same}", flush=True)
     ints = lambda text: [int(x) for x in text.split(",")]  # noqa: E731
     caps = (False, True) if args.logit_cap else (False,)
     for group, head_dim, page, dtype, cap in itertools.product(
@@ -154,7 +165,7 @@ def main() -> None:
             line += f", same SASS as {args.against}: {sass(default) == sass(before)}"
         print(line, flush=True)
         if args.store:
-            print_store_builds(name, menu, pack, common, group, dtype, launch)
+            print_store_builds(name, menu, pack, common, group, dtype, launch, old, args.against)
         lean = menu.lean
         if lean is None:
             continue
@@ -197,9 +208,10 @@ def private_build(menu, common: dict, group: int) -> tuple[dict, dict]:
     return private, launch
 
 
-def print_store_builds(name, menu, pack, common, group, dtype, launch) -> None:
+def print_store_builds(name, menu, pack, common, group, dtype, launch, old, against) -> None:
     """Each build's resources without and with ``NEW_KV_MEMBERS`` (the kernels storing the
-    layer's new K/V, ``PatDecoder(stores_new_kv=True)``) and whether its SASS changes without."""
+    layer's new K/V, ``PatDecoder(stores_new_kv=True)``); with ``old``, whether the storing
+    build compiles to the same SASS as ``against``'s."""
     members = triton.next_power_of_2(max(1, menu.kernel_tiles["MT"] // group))
     builds = [("all", dict(pack, PART=ALL_ITEMS.value), launch)]
     if menu.lean is not None:
@@ -211,26 +223,36 @@ def print_store_builds(name, menu, pack, common, group, dtype, launch) -> None:
     for part, constexprs, options in builds:
         without = resources(compile_kernel(_pack_decode_kernel, constexprs, dtype, **options))
         storing = dict(constexprs, NEW_KV_MEMBERS=members)
-        with_store = resources(compile_kernel(_pack_decode_kernel, storing, dtype, **options))
-        print(f"{name}: {part} build, without the store {without}, storing {with_store}")
+        storing_kernel = compile_kernel(_pack_decode_kernel, storing, dtype, **options)
+        line = f"{name}: {part} build, without the store {without}, storing"
+        line += f" {resources(storing_kernel)}"
+        if old is not None:
+            before = compile_kernel(old, storing, dtype, **options)
+            line += (
+                f", storing build same SASS as {against}: {sass(storing_kernel) == sass(before)}"
+            )
+        print(line, flush=True)
+
+
+MERGE_CONSTEXPRS = dict(
+    NUM_HEADS=32, BLOCK_H=8, V_DIM=128, BLOCK_DV=128, PIPELINE_FROM=8, PDL=False, SLOTS_AT_ONCE=0
+)
+
+
+def merge_build(kernel=_merge_states_kernel, unaligned=()):
+    """The merge kernel (this tree's or ``kernel``) for 32 heads of 128, bf16 output."""
+    return compile_kernel(kernel, MERGE_CONSTEXPRS, "bf16", unaligned=unaligned)
+
+
+def gather_build(kernel=_gather_kv_indices_kernel):
+    """The KV-index gather kernel (this tree's or ``kernel``), as ``launch`` launches it."""
+    return compile_kernel(kernel, dict(BLOCK=1024), "i32")
 
 
 def merge_alignment() -> None:
     """The merge kernel with its indptr pointer 16-byte aligned and not (the decoder's plan
     buffer sections are not padded to 16 bytes; the header grew from 1 to 3 int32)."""
-    const = dict(
-        NUM_HEADS=32,
-        BLOCK_H=8,
-        V_DIM=128,
-        BLOCK_DV=128,
-        PIPELINE_FROM=8,
-        PDL=False,
-        SLOTS_AT_ONCE=0,
-    )
-    kernels = [
-        compile_kernel(_merge_states_kernel, const, "bf16", unaligned=names)
-        for names in ((), ("req_partial_indptr_ptr",))
-    ]
+    kernels = [merge_build(unaligned=names) for names in ((), ("req_partial_indptr_ptr",))]
     print(f"merge kernel, indptr aligned or not: same SASS {sass(kernels[0]) == sass(kernels[1])}")
 
 

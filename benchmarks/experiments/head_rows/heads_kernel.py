@@ -23,7 +23,7 @@ def _heads_block(
 ):  # fmt: skip
     """One KV block's online-softmax update; only the last block masks its keys.
 
-    The update repeats ``_attend_block``'s in ``kernels/pack_decode.py``: its loads take a
+    The update repeats ``_attend_block``'s in ``kernels/attend.py``: its loads take a
     head's slot rows and this one a row of H heads, and the product keeps even its own two
     updates apart, since one shared helper spilled more (see ``_attend_tails``)."""
     k_ptrs = k_ptr + loc[:, None] * stride_k_tok + columns[None, :]

@@ -1,6 +1,6 @@
 """Variants of ``merge_states`` for ``run.py``: heads a program, and slots loaded at once.
 
-The product's merge (``kernels/pack_decode.py``, ``_merge_states_kernel``) walks a request's
+The product's merge (``kernels/merge.py``, ``_merge_states_kernel``) walks a request's
 slots one loop step at a time, 8 heads a program. With 2-5 slots a request (the shared
 plans) each step's loads wait on the last step's math, and the kernel ran at about 1.45 TB/s
 in session 45's in-server profile of gsp 4 x 32 (4.36 us for 6.3 MB a layer). Here a program

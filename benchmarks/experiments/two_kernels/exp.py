@@ -32,8 +32,9 @@ ROOT = HERE.parents[2]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from graph_timing import graph_time_us  # noqa: E402
 from providers import Batch, make_decoder  # noqa: E402
+from sglang_pat.kernels.attend import _attend_item, _attend_tails  # noqa: E402
 from sglang_pat.kernels.launch import kv_layout, merge_states, pack_decode  # noqa: E402
-from sglang_pat.kernels.pack_decode import _attend_item, _attend_tails, _item_record  # noqa: E402
+from sglang_pat.kernels.pack_decode import _item_record  # noqa: E402
 from workloads import tree_workload  # noqa: E402
 
 from sglang_pat.cost_model import default_tile_menu  # noqa: E402
