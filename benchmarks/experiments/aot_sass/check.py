@@ -105,7 +105,7 @@ def old_kernels(commit: str):
     ``kernels/pack_decode.py``; since, ``kernels/`` holds them in several, imported here as a
     package of their own."""
     root = Path(tempfile.mkdtemp())
-    package = root / f"kernels_{commit}"
+    package = root / ("kernels_" + re.sub(r"\W", "_", commit))  # an importable name
     package.mkdir()
     names = subprocess.run(
         ["git", "ls-tree", "--name-only", f"{commit}:kernels"],
