@@ -9,6 +9,7 @@ into ``out`` (a tensor, or a dict whose ``"out"`` it sets), or None when it cann
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -67,10 +68,18 @@ def splitting_every_plan(menu: TileMenu) -> TileMenu:
     return dataclasses.replace(menu, lean=lean)
 
 
-def forked_pair(batch: Batch, decoder: PatDecoder, out: torch.Tensor, merge: bool, **options):
+def forked_pair(
+    batch: Batch,
+    decoder: PatDecoder,
+    out: torch.Tensor,
+    merge: bool,
+    private: Callable[[torch.Tensor], object] | None = None,
+    **options,
+):
     """The decoder's lean pair as its forward forks it (private part on the side stream, shared
     part, join), then the merge unless ``merge`` is False, on ``batch`` into ``out``: a
-    function of no arguments. ``options`` go to both ``pack_decode`` launches."""
+    function of no arguments. ``options`` go to both ``pack_decode`` launches; ``private(out)``,
+    where given, launches an experiment's private part in place of the product's."""
     from sglang_pat.kernels.launch import merge_states, pack_decode
 
     args = (batch.q, batch.k, batch.v, out, decoder.kv_indices, decoder.items, decoder.members)
@@ -82,7 +91,12 @@ def forked_pair(batch: Batch, decoder: PatDecoder, out: torch.Tensor, merge: boo
         decoder._fork.record(main)
         side.wait_event(decoder._fork)
         with torch.cuda.stream(side):
-            pack_decode(*args, num_programs=decoder.num_private_programs, part="private", **options)
+            if private is None:
+                pack_decode(
+                    *args, num_programs=decoder.num_private_programs, part="private", **options
+                )
+            else:
+                private(out)
         pack_decode(*args, num_programs=decoder.num_programs, part="shared", **options)
         decoder._join.record(side)
         main.wait_event(decoder._join)

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import triton
 from sglang_pat.kernels.gather import _gather_kv_indices_kernel
+from sglang_pat.kernels.launch import GATHER_BLOCK
 from sglang_pat.kernels.merge import _merge_states_kernel
 from sglang_pat.kernels.pack_decode import ALL_ITEMS, PRIVATE_PART, SHARED_PART, _pack_decode_kernel
 from triton.backends.compiler import GPUTarget
@@ -246,7 +247,7 @@ def merge_build(kernel=_merge_states_kernel, unaligned=()):
 
 def gather_build(kernel=_gather_kv_indices_kernel):
     """The KV-index gather kernel (this tree's or ``kernel``), as ``launch`` launches it."""
-    return compile_kernel(kernel, dict(BLOCK=1024), "i32")
+    return compile_kernel(kernel, dict(BLOCK=GATHER_BLOCK), "i32")
 
 
 def merge_alignment() -> None:

@@ -9,12 +9,14 @@ The lean pair's private part reads one KV head's 256 B of each 2 KB token row pe
 Pure loads of whole rows read 6% faster than loads in that shape (``../private_bw/``), and
 gsp 4 x 32's pair is about 1.4x its bound with the private part the longer of the two
 (``../private_occupancy/``: 47.4 us alone at tails 256). ``heads_kernel.py`` reads H heads
-of each row per unit. Per shape, on the default plan with the split forced, timed side by
-side in CUDA graphs after the benchmarks' flush (``graph_timing.checked_medians``, 3 rounds):
+of each row per unit. Per shape, on the default plan with the split forced
+(``gluon_shared/pair.split_decoder``), timed side by side in CUDA graphs after the benchmarks'
+flush (``graph_timing.checked_medians``, 3 rounds):
 - ``stock pair``: the decoder's forward (private part forked beside the shared part, merge);
 - ``stock private``: the private part alone (no merge);
 - per variant, ``V alone``: the variant over the same private tails, writing the same partial
-  slots; ``V pair``: the variant forked beside the stock shared part, joined, then the merge;
+  slots; ``V pair``: the variant forked beside the stock shared part, joined, then the merge
+  (``providers.forked_pair`` with the variant as its private part);
   its output is compared with the stock pair's (max |difference| after the line).
 No new K/V is stored by any of them (the decoders are built without ``stores_new_kv``).
 """
@@ -27,17 +29,13 @@ import torch
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))
+sys.path.insert(0, str(HERE.parent / "gluon_shared"))
 sys.path.insert(0, str(HERE))
 from graph_timing import checked_medians, run_shapes  # noqa: E402
 from heads_kernel import launch_heads_private  # noqa: E402
-from providers import HEAD_DIM, batch_for, make_decoder  # noqa: E402
-from sglang_pat.kernels.launch import (  # noqa: E402
-    merge_states,
-    pack_decode,
-    prefer_max_shared_carveout,
-)
-
-from sglang_pat.cost_model import default_tile_menu  # noqa: E402
+from pair import split_decoder  # noqa: E402
+from providers import forked_pair  # noqa: E402
+from sglang_pat.kernels.launch import pack_decode, prefer_max_shared_carveout  # noqa: E402
 
 SHAPES = ["gsp:4x32:4096+140:b128:s0", "gsp:4x32:4096+256:b128:s0", "gsp:4x32:4096+368:b128:s0"]
 VARIANTS = [
@@ -62,26 +60,22 @@ def private_tails(plan) -> np.ndarray:
 
 
 def run_shape(shape: str, flush, variants: list[str]) -> None:
-    batch = batch_for(shape)
-    group = batch.q.shape[1] // batch.k.shape[1]
-    menu = default_tile_menu(HEAD_DIM, group)
-    decoder = make_decoder(batch, menu)
-    decoder._splits = lambda plan: plan.num_shared_items > 0  # the split, gate or not
-    decoder.upload(decoder.plan)
-    decoder.lean_needed, decoder.merge_needed = True, True
+    split = split_decoder(shape)
+    if split is None:
+        return
+    batch, menu, decoder = split
     tails = torch.from_numpy(private_tails(decoder.plan)).cuda()
     q, k, v, scale = batch.q, batch.k, batch.v, batch.sm_scale
     sms = torch.cuda.get_device_properties(0).multi_processor_count
-    args = (q, k, v, None, decoder.kv_indices, decoder.items, decoder.members, decoder.header)
-    args_tail = (decoder.queue, decoder.partial_o, decoder.partial_lse)
     outs = {"stock pair": torch.empty_like(q)}
     scratch = torch.empty_like(q)
-    options = dict(menu=menu, sm_scale=scale, check=False)
-    side = decoder._side
 
     def stock_private() -> None:
-        pack_decode(*args[:3], scratch, *args[4:], *args_tail, part="private",
-                    num_programs=decoder.num_private_programs, **options)  # fmt: skip
+        pack_decode(
+            q, k, v, scratch, decoder.kv_indices, decoder.items, decoder.members, decoder.header,
+            decoder.queue, decoder.partial_o, decoder.partial_lse, menu=menu, sm_scale=scale,
+            check=False, part="private", num_programs=decoder.num_private_programs,
+        )  # fmt: skip
 
     fns = {
         "stock pair": lambda: decoder.forward(q, k, v, outs["stock pair"], sm_scale=scale),
@@ -91,7 +85,7 @@ def run_shape(shape: str, flush, variants: list[str]) -> None:
         fields = dict((f[0], int(f[1:])) for f in spec.split(":"))
         per_sm = fields.get("p", 2)
 
-        def alone(f=fields, p=per_sm, out=scratch) -> object:
+        def alone(out=scratch, f=fields, p=per_sm) -> object:
             compiled = launch_heads_private(
                 q, k, v, out, decoder.kv_indices, tails, decoder.partial_o, decoder.partial_lse,
                 scale, heads_per_unit=f["h"], block_n=f["n"], stages=f["s"],
@@ -101,20 +95,8 @@ def run_shape(shape: str, flush, variants: list[str]) -> None:
             return compiled
 
         outs[f"{spec} pair"] = out = torch.empty_like(q)
-
-        def pair(run=alone, out=out) -> None:
-            main = torch.cuda.current_stream()  # the capturing stream inside a graph
-            decoder._fork.record(main)
-            side.wait_event(decoder._fork)
-            with torch.cuda.stream(side):
-                run(out=out)
-            pack_decode(*args[:3], out, *args[4:], *args_tail, part="shared",
-                        num_programs=decoder.num_programs, **options)  # fmt: skip
-            decoder._join.record(side)
-            main.wait_event(decoder._join)
-            merge_states(out, decoder.partial_o, decoder.partial_lse, decoder.req_partial_indptr)
-
-        fns[f"{spec} alone"], fns[f"{spec} pair"] = alone, pair
+        fns[f"{spec} alone"] = alone
+        fns[f"{spec} pair"] = forked_pair(batch, decoder, out, merge=True, private=alone)
         compiled = alone()
         print(f"  {spec}: {compiled.n_regs} registers, {compiled.n_spills} spilled, "
               f"{compiled.metadata.shared} B shared memory", flush=True)  # fmt: skip
