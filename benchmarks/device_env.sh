@@ -10,6 +10,7 @@ fi
 # tests compile their kernels in parallel processes on the machine's 16 cores), installed by
 # .wheelhouse/install.sh: carry both
 if [ -d .whl ] && [ -d /tmp/site ] && [ ! -d /tmp/site/xdist ]; then
+  [ -f .wheelhouse/install.sh ] || { echo "device_env.sh: .whl needs .wheelhouse/install.sh carried" >&2; exit 1; }
   bash .wheelhouse/install.sh .whl || exit 1
 fi
 if [ -d /tmp/site/sglang ]; then
