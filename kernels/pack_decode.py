@@ -125,7 +125,7 @@ def _pack_decode_kernel(
     """
     if PDL:
         # The plan says whether the merge's programs would spread over the SMs if started now
-        # (sglang_pat.decoder.merge_starts_early); a program that exits without the trigger
+        # (sglang_pat.launch_policy.merge_starts_early); a program that exits without the trigger
         # counts as triggered.
         if tl.load(header_ptr + 1) != 0:
             gdc_launch_dependents()

@@ -291,7 +291,7 @@ class CostModel:
         """The launch's work spread over the programs (``chunk_cost``'s arguments): what
         ``chunk_cost`` never goes under (an override must keep that). It only grows as the
         chunks get shorter (more items and partials), so a private-only chunk choice stops
-        where it reaches the best cost (``PackScheduler._choose_private_chunk``)."""
+        where it reaches the best cost (``ChunkChoice.private_chunk``)."""
         added = extra_partials * partial_cost
         if private_only:
             added += extra_items * self.item_overhead_bytes

@@ -18,53 +18,17 @@ import torch
 from .cost_model import CostModel, TileMenu
 from .forest import PrefixForest
 from .graph_switch import GraphSwitch, GraphSwitches, LayerNodes, last_captured_node, recorder
-from .kernels.launch import gather_kv_indices, merge_grid, merge_states, pack_decode, pdl_supported
+from .kernels.launch import gather_kv_indices, merge_states, pack_decode, pdl_supported
 from .kernels.launch_sm90 import shared_part_sm90, sm90_inputs_fit, sm90_unsupported_reason
-from .plan import (
-    ITEM_FIELDS,
-    MEMBER_FIELDS,
-    SEGMENT_FIELDS,
-    PackPlan,
-    PlanCapacity,
-    PlanCapacityError,
-)
+from .launch_policy import MERGE_SLOTS_AT_ONCE_MAX_BATCH, PDL_MAX_BATCH, launch_header
+from .plan import PackPlan, PlanCapacity, PlanCapacityError
+from .plan_buffers import PlanBuffers
 from .scheduler import PackScheduler
 from .streams import dedicated_stream
 
-# Batches under this many rows (a graph's, padding included) that run the one launch start the
-# merge as the pack kernel's programmatic dependent (PDL): 0.2-1.0 µs a layer less on batches
-# of 1-12 requests, outputs identical (H200, session 28); on shared shapes of 64+ requests it
-# cost 1-1.5 µs (session 12), and those run the lean pair anyway (benchmarks/experiments/
-# latency/README.md).
-PDL_MAX_BATCH = 16
-# The merge's programs land on the SMs that pack programs have left. Started at once, they
-# crowd onto the SMs of the few programs that have no unit, and the merge's partial reads go
-# through those SMs: 1,8_4096,480 at 64 q / 8 KV heads (256 units on 264 programs, 64 merge
-# programs) took 37.6 µs against 24.8 with the plain merge (H200, session 35,
-# benchmarks/experiments/chunks/cut_or_whole.py). So a plan starts the merge at once only
-# when no program is idle or the idle ones number at least this share of the merge's programs
-# (measured gaining ~1 µs: 8 idle for 8-16, 40 for 40-48, 72 for 64); otherwise the merge
-# launches as the pack kernel ends.
-PDL_IDLE_PER_MERGE_PROGRAM = 0.5
-# One request's merge loads 16 of its partial slots at once (``merge_states(slots_at_once=
-# True)``): 0.4-1.7 µs a layer less at 2,000-16,000 tokens (8-32 slots), 0.3 more at 1,000
-# (4 slots). From two requests on it lost as often as it gained (2 × 1,000 and 2 × 8,000:
-# +0.4 and +1.4 µs; 8 and 15 requests: +0.8 and +3.6; 10 sharing a prefix: +5.2), so
-# batches of two or more keep the slot-by-slot merge (H200, session 33,
-# benchmarks/experiments/merge_slots/).
-MERGE_SLOTS_AT_ONCE_MAX_BATCH = 1
 # The backend's budget of partial slots (16 KiB each at 32 heads × 128): a plan that needs
 # more falls back to the all-private plan.
 SERVER_MAX_PARTIALS = 16384
-
-
-def merge_starts_early(units: int, num_programs: int, merge_programs: int) -> bool:
-    """Whether a PDL merge may start as the pack kernel starts (``PDL_IDLE_PER_MERGE_PROGRAM``):
-    ``units`` (items × KV heads) on ``num_programs`` programs; ``merge_programs``: the merge's
-    grid for the plan's requests (those with one partial read nothing, but are few where the
-    merge crowds: each shared pack gives its members several)."""
-    idle = num_programs - units
-    return idle <= 0 or idle >= PDL_IDLE_PER_MERGE_PROGRAM * merge_programs
 
 
 def device_sm_count(device: torch.device) -> int:
@@ -125,33 +89,16 @@ class PatDecoder:
             self.capacity = dataclasses.replace(self.capacity, max_partials=max_partials)
         self.scheduler.capacity = self.capacity
         cap = self.capacity
-        sizes = {
-            "segments": cap.max_segments * SEGMENT_FIELDS,
-            "items": cap.max_items * ITEM_FIELDS,
-            "members": cap.max_members * MEMBER_FIELDS,
-            # items of the pack kernel, its programs with work, lean items; then at [4] (16 bytes
-            # on: the same pointer alignment) every item's count and whether a PDL merge may
-            # start at once, for all-items launches
-            "header": 7,
-            "req_partial_indptr": cap.max_requests + 1,
-        }
-        self._sections: dict[str, tuple[int, int]] = {}
-        offset = 0
-        for name, size in sizes.items():  # in this order: upload copies the last two at once
-            self._sections[name] = (offset, size)
-            offset += size
+        # The plan's sections (plan_buffers.py); the views the launches read are kept here.
+        self.buffers = PlanBuffers(cap, self.device)
+        self.segments = self.buffers.segments
+        self.items = self.buffers.items
+        self.members = self.buffers.members
+        self.header = self.buffers.header
+        self.header_all = self.buffers.header_all
+        self.req_partial_indptr = self.buffers.req_partial_indptr
         int32 = dict(dtype=torch.int32, device=self.device)
-        self._plan_buffer = torch.zeros(offset, **int32)
-        self.segments = self._section(self._plan_buffer, "segments").view(-1, SEGMENT_FIELDS)
-        self.items = self._section(self._plan_buffer, "items").view(-1, ITEM_FIELDS)
-        self.members = self._section(self._plan_buffer, "members").view(-1, MEMBER_FIELDS)
-        header = self._section(self._plan_buffer, "header")
-        self.header = header[:3]
-        # An all-items launch reads its own count, so that it computes the whole plan also when
-        # the gate splits it: a graph that replays that form by mistake is slow, never wrong.
-        self.header_all = header[4:6]
         self.queue = torch.zeros(1, **int32)  # the pack kernel's work queue, zero between launches
-        self.req_partial_indptr = self._section(self._plan_buffer, "req_partial_indptr")
         self.kv_indices = torch.zeros(cap.max_kv_indices, **int32)
         self.partial_o = torch.empty(
             cap.max_partials, num_q_heads, self.v_head_dim, dtype=torch.float32, device=self.device
@@ -159,10 +106,6 @@ class PatDecoder:
         self.partial_lse = torch.empty(
             cap.max_partials, num_q_heads, dtype=torch.float32, device=self.device
         )
-        pin = self.device.type == "cuda"
-        self._staging = [torch.zeros(offset, dtype=torch.int32, pin_memory=pin) for _ in range(2)]
-        self._staging_done = [torch.cuda.Event() if pin else None for _ in range(2)]
-        self._staging_next = 0
         self.plan: PackPlan | None = None
         self.merge_needed = True
         self.lean_needed = False
@@ -171,7 +114,7 @@ class PatDecoder:
         # its own (never one of PyTorch's pooled streams: streams.py), forked and joined
         # through two events per layer (capturable: a graph records a fork and a join).
         self.num_private_programs = self.scheduler.num_private_part_programs
-        fork = self.menu.lean is not None and pin
+        fork = self.menu.lean is not None and self.device.type == "cuda"
         self._side = dedicated_stream(self.device, self) if fork else None
         self._fork = torch.cuda.Event() if fork else None
         self._join = torch.cuda.Event() if fork else None
@@ -190,10 +133,6 @@ class PatDecoder:
         self.graph_switches = GraphSwitches()  # graph_switch.py
         self.capacity_fallbacks = 0
         self._checked: set[tuple] = set()  # input signatures the launchers already checked
-
-    def _section(self, flat: torch.Tensor, name: str) -> torch.Tensor:
-        offset, size = self._sections[name]
-        return flat[offset : offset + size]
 
     def plan_step(
         self,
@@ -264,26 +203,6 @@ class PatDecoder:
             return True
         return lean.gate.splits(self.scheduler.plan_work(plan))
 
-    def _header(self, plan: PackPlan, splits: bool) -> np.ndarray:
-        """The launches' header (see ``pack_decode``): the shared part's items and programs
-        with work, then the private part's items; or every item on every program, none for a
-        private part. At [4], every item and whether a PDL merge starts at once: the
-        all-items launches' own header (``header_all``)."""
-        num_items = plan.items.shape[0]
-        if not splits:
-            pair = [num_items, self.num_programs, 0]
-        else:
-            shared = plan.num_shared_items
-            pair = [shared, self.scheduler.num_shared_part_programs, num_items - shared]
-        kv_heads, requests = self.scheduler.num_kv_heads, plan.num_requests
-        batch, head_blocks = merge_grid(
-            requests,
-            kv_heads * self.scheduler.group_size,
-            requests <= MERGE_SLOTS_AT_ONCE_MAX_BATCH,  # as forward's, padding aside
-        )
-        early = merge_starts_early(num_items * kv_heads, self.num_programs, batch * head_blocks)
-        return np.asarray([*pair, 0, num_items, early, 0], dtype=np.int32)
-
     def upload(self, plan: PackPlan, keep_split: bool = False, may_split: bool = True) -> None:
         """Copy the plan into the device buffers; padded requests get empty merge ranges.
         ``keep_split``: the plan is a lazy update of the last one uploaded (the same items,
@@ -294,37 +213,16 @@ class PatDecoder:
             self.splits = False
         elif not keep_split:
             self.splits = self._splits(plan)
-        slot = self._staging_next
-        self._staging_next ^= 1
-        if self._staging_done[slot] is not None:
-            self._staging_done[slot].synchronize()  # the copy from this buffer two steps ago
-        staging = self._staging[slot].numpy()
-        for name, array in (
-            ("segments", plan.segments),
-            ("items", plan.items),
-            ("members", plan.members),
-        ):
-            offset, _ = self._sections[name]
-            staging[offset : offset + array.size] = array.reshape(-1)
-            self._copy(slot, offset, array.size)
-        # The header and the merge ranges fill their sections and sit side by side (see
-        # __init__): one copy for both, one operation fewer on the stream before each step.
-        header_offset, header_size = self._sections["header"]
-        staging[header_offset : header_offset + header_size] = self._header(plan, self.splits)
-        offset, size = self._sections["req_partial_indptr"]
-        indptr = plan.req_partial_indptr
-        staging[offset : offset + indptr.size] = indptr
-        staging[offset + indptr.size : offset + size] = indptr[-1]
-        self._copy(slot, header_offset, offset + size - header_offset)
-        if self._staging_done[slot] is not None:
-            self._staging_done[slot].record()
+        header = launch_header(
+            plan,
+            self.splits,
+            num_programs=self.num_programs,
+            shared_part_programs=self.scheduler.num_shared_part_programs,
+            num_kv_heads=self.scheduler.num_kv_heads,
+            group_size=self.scheduler.group_size,
+        )
+        self.buffers.upload(plan, header)
         self.plan = plan
-
-    def _copy(self, slot: int, offset: int, size: int) -> None:
-        if size:
-            self._plan_buffer[offset : offset + size].copy_(
-                self._staging[slot][offset : offset + size], non_blocking=True
-            )
 
     def forward(
         self,

@@ -13,11 +13,11 @@
 from __future__ import annotations
 
 import bisect
-import math
 from collections.abc import Sequence
 
 import numpy as np
 
+from .chunk_choice import ChunkChoice
 from .chunking import ChunkRule
 from .cost_model import CostModel, TileMenu, default_tile_menu
 from .decisions import PackDecider
@@ -60,7 +60,6 @@ class PackScheduler:
             raise ValueError(f"group_size {group_size} exceeds the largest tile ({self.max_rows})")
         self.cost = cost or CostModel()
         self.capacity = capacity
-        self.max_chunks_per_tile = max_chunks_per_tile
         self.num_programs = num_sms * self.menu.programs_per_sm
         # With the lean kernel: the shared part's programs with work when a plan splits, and
         # the private part's grid (cost_model.LeanKernel).
@@ -94,11 +93,19 @@ class PackScheduler:
         tail_members = tail.block_m // group_size
         if tail_members < 2 or tail.block_n % tail_members:
             tail_members = 0
+        self._chunk_choice = ChunkChoice(
+            self.cost,
+            self.token_cost,
+            self.partial_cost,
+            num_programs=self.num_programs,
+            num_kv_heads=num_kv_heads,
+            max_chunks_per_tile=max_chunks_per_tile,
+        )
         self._rule = ChunkRule(
             np.asarray(self.token_cost),
             self.cost.item_overhead_bytes,
             num_kv_heads,
-            self._choose_chunk,
+            self._chunk_choice,
             0,
             0,
             tail_members,
@@ -132,12 +139,13 @@ class PackScheduler:
     @min_chunk_tokens.setter
     def min_chunk_tokens(self, tokens: int) -> None:
         self._min_chunk_tokens = tokens
-        self._shortest_chunk = [  # per config: block_n doubled up to min_chunk_tokens
+        shortest = [  # per config: block_n doubled up to min_chunk_tokens
             c.block_n << max(0, (tokens - 1).bit_length() - (c.block_n - 1).bit_length())
             for c in self.tiles
         ]
-        self._rule.first_candidate = min(self._shortest_chunk)
-        self._rule.floor_candidate = max(self._shortest_chunk)
+        self._chunk_choice.shortest_chunk = shortest
+        self._rule.first_candidate = min(shortest)
+        self._rule.floor_candidate = max(shortest)
         self._lazy = None  # the candidates changed: the next plan is cold
 
     @property
@@ -145,13 +153,13 @@ class PackScheduler:
         """Shortest chunk of a config with shared packs: the smallest candidate at least this
         long, or one chunk a span when none is. None: ``min_chunk_tokens``, as for every
         config (the default; benchmarks/experiments/chunks/plan_variants.py measures others)."""
-        return self._min_shared_chunk_tokens
+        return self._chunk_choice.min_shared_chunk_tokens
 
     @min_shared_chunk_tokens.setter
     def min_shared_chunk_tokens(self, tokens: int | None) -> None:
         if tokens is not None and tokens < 1:
             raise ValueError(f"min_shared_chunk_tokens must be positive or None, got {tokens}")
-        self._min_shared_chunk_tokens = tokens
+        self._chunk_choice.min_shared_chunk_tokens = tokens
         self._lazy = None  # the next plan is cold
 
     @property
@@ -272,128 +280,6 @@ class PackScheduler:
             block_ns, configs = self._kv_lists[self._config_list[count * self.group_size]]
             tiles.append((count, configs[max(0, bisect.bisect_right(block_ns, span) - 1)]))
         return tiles
-
-    # ------------------------------------------------------------------ chunking
-
-    def _choose_chunk(
-        self,
-        config: int,
-        max_len: int,
-        candidates: list[int],
-        items: list[int],
-        member_chunks: list[int],
-        tiles: int,
-        members: int,
-        private_only: bool,
-        total_work: float,
-        queued: tuple[int, float],
-        capped: int = 0,
-    ) -> int:
-        """Chunk length for one config from its exact chunk counts (see ``chunking``).
-
-        Minimises ``CostModel.chunk_cost`` over the candidates (``ChunkRule.chunks`` gives a
-        class with shared packs the powers of two only) from the config's shortest chunk up to
-        the longest span: for shared packs up to where it starts to grow (it is unimodal), for
-        private tails all that may be cheaper (``_choose_private_chunk``: the cost counts whole
-        waves of the longest unit, so it is not monotone). ``items[k]`` / ``member_chunks[k]``:
-        the config's items and partials when cut at ``candidates[k]``; ``queued``: (count,
-        longest) of the shared units that a private-only config's units wait behind
-        (``CostModel.queue_wait``); ``capped``: the shortest chunk that keeps the shared units
-        within ``max_shared_units`` (0: none does, or no cap).
-        """
-        chunk = max(self._shortest_chunk[config], capped)
-        shared_floor = self._min_shared_chunk_tokens
-        if not private_only and shared_floor is not None and chunk < shared_floor:
-            floor = next((c for c in candidates if c >= shared_floor), None)
-            chunk = max(chunk, floor or candidates[-1])  # none: one chunk holds every span
-        while -(-max_len // chunk) > self.max_chunks_per_tile:
-            chunk *= 2
-        k = candidates.index(chunk)
-        if private_only:
-            wait = (0.0, 0)
-            if queued[0]:
-                wait = self.cost.queue_wait(*queued, self.num_programs)
-            return self._choose_private_chunk(
-                config, max_len, candidates, items, member_chunks, tiles, members, k, total_work,
-                wait,
-            )  # fmt: skip
-        best_chunk, best = chunk, math.inf
-        while True:
-            value = self.cost.chunk_cost(
-                chunk,
-                max_len,
-                items[k] - tiles,
-                member_chunks[k] - members,
-                self.token_cost[config],
-                self.partial_cost,
-                total_work,
-                self.num_programs,
-                self.num_kv_heads,
-                False,
-                items[k] * self.num_kv_heads,
-                (0.0, 0),
-            )
-            if value <= best:  # a tie goes to the longer chunk: fewer items and partials
-                best_chunk, best = chunk, value
-            else:  # unimodal: past the crossing the longest unit only grows
-                return best_chunk
-            if chunk >= max_len:
-                return best_chunk
-            k += 1
-            chunk = candidates[k]
-
-    def _choose_private_chunk(
-        self,
-        config: int,
-        max_len: int,
-        candidates: list[int],
-        items: list[int],
-        member_chunks: list[int],
-        tiles: int,
-        members: int,
-        first: int,
-        total_work: float,
-        wait: tuple[float, int],
-    ) -> int:
-        """``_choose_chunk`` for a private-only config: the cheapest of the candidates from
-        ``candidates[first]`` to the first that holds ``max_len`` (the longest tail), a tie
-        going to the longer chunk. Its cost is not monotone (whole waves of the longest unit),
-        but it never goes under the spread work (``CostModel.chunk_spread``), which only grows
-        as the chunks get shorter: taken longest first, the candidates stop where the spread
-        reaches the best cost, usually after a few of the dozen fine ones."""
-        cost = self.cost
-        last = bisect.bisect_left(candidates, max_len, first)
-        best_chunk, best = candidates[last], math.inf
-        for k in range(last, first - 1, -1):
-            extra_items, extra_partials = items[k] - tiles, member_chunks[k] - members
-            spread = cost.chunk_spread(
-                extra_items,
-                extra_partials,
-                self.partial_cost,
-                total_work,
-                self.num_programs,
-                self.num_kv_heads,
-                True,
-            )
-            if spread >= best:
-                return best_chunk
-            value = cost.chunk_cost(
-                candidates[k],
-                max_len,
-                extra_items,
-                extra_partials,
-                self.token_cost[config],
-                self.partial_cost,
-                total_work,
-                self.num_programs,
-                self.num_kv_heads,
-                True,
-                items[k] * self.num_kv_heads,
-                wait,
-            )
-            if value < best:
-                best_chunk, best = candidates[k], value
-        return best_chunk
 
     def _plan_cold(
         self, forest: PrefixForest, pool_rows: np.ndarray

@@ -14,6 +14,7 @@ import torch
 triton_backend = pytest.importorskip("sglang.srt.layers.attention.triton_backend")
 pytest.importorskip("sglang.srt.mem_cache.radix_cache")
 backend_module = pytest.importorskip("sglang_pat.backend")
+options = pytest.importorskip("sglang_pat.backend_options")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from sglang.srt.layers.quantization.fp4_kv_cache_quant_method import (  # noqa: E402
     UnquantizedKVCacheMethod,
@@ -349,12 +350,12 @@ def set_env(monkeypatch: pytest.MonkeyPatch, name: str, value: str | None) -> No
 def test_lean_kernel_env(value, wanted, monkeypatch: pytest.MonkeyPatch) -> None:
     """The server's lean kernel is on by default: "1" or unset on, "0" off, anything else
     refused."""
-    set_env(monkeypatch, backend_module.LEAN_ENV, value)
+    set_env(monkeypatch, options.LEAN_ENV, value)
     if wanted is None:
-        with pytest.raises(ValueError, match=backend_module.LEAN_ENV):
-            backend_module.lean_kernel_wanted()
+        with pytest.raises(ValueError, match=options.LEAN_ENV):
+            options.lean_kernel_wanted()
     else:
-        assert backend_module.lean_kernel_wanted() is wanted
+        assert options.lean_kernel_wanted() is wanted
 
 
 @pytest.mark.parametrize(
@@ -368,13 +369,13 @@ def test_lean_graphs_are_switchable_unless_turned_off(
     SGLang's captures (graph_switch.py); ``SGLANG_PAT_GRAPH_SWITCH=0`` keeps the pair alone."""
     from sglang_pat import graph_switch
 
-    monkeypatch.setenv(backend_module.LEAN_ENV, lean)
-    set_env(monkeypatch, backend_module.SWITCH_ENV, switch)
+    monkeypatch.setenv(options.LEAN_ENV, lean)
+    set_env(monkeypatch, options.SWITCH_ENV, switch)
     pat = backend_module.PatAttnBackend(backend.runner)
     assert (pat.decoder in graph_switch._switchable) is switchable
-    monkeypatch.setenv(backend_module.SWITCH_ENV, "yes")
+    monkeypatch.setenv(options.SWITCH_ENV, "yes")
     if lean == "1":
-        with pytest.raises(ValueError, match=backend_module.SWITCH_ENV):
+        with pytest.raises(ValueError, match=options.SWITCH_ENV):
             backend_module.PatAttnBackend(backend.runner)
 
 
@@ -383,9 +384,9 @@ def test_sm90_shared_env(value, wanted, backend, monkeypatch, caplog) -> None:
     """``SGLANG_PAT_SM90_SHARED=1`` asks the decoder for the sm90 shared part (off by
     default); where the decoder cannot run it, the server says why; anything but 0 or 1 is
     refused."""
-    set_env(monkeypatch, backend_module.SM90_ENV, value)
+    set_env(monkeypatch, options.SM90_ENV, value)
     if wanted is None:
-        with pytest.raises(ValueError, match=backend_module.SM90_ENV):
+        with pytest.raises(ValueError, match=options.SM90_ENV):
             backend_module.PatAttnBackend(backend.runner)
         return
     with caplog.at_level("WARNING", logger=backend_module.logger.name):
@@ -398,9 +399,9 @@ def test_sm90_shared_env(value, wanted, backend, monkeypatch, caplog) -> None:
 def test_fine_chunks_env(value, fine, backend, monkeypatch: pytest.MonkeyPatch) -> None:
     """``SGLANG_PAT_FINE_CHUNKS=0`` turns the planner's fine private chunks off (on by
     default since session 41); anything but 0 or 1 is refused."""
-    set_env(monkeypatch, backend_module.FINE_ENV, value)
+    set_env(monkeypatch, options.FINE_ENV, value)
     if fine is None:
-        with pytest.raises(ValueError, match=backend_module.FINE_ENV):
+        with pytest.raises(ValueError, match=options.FINE_ENV):
             backend_module.PatAttnBackend(backend.runner)
     else:
         pat = backend_module.PatAttnBackend(backend.runner)
@@ -459,8 +460,8 @@ def test_the_kernels_store_the_new_kv_on_a_plain_pool(backend, monkeypatch) -> N
 @pytest.mark.parametrize(
     "env, overrides, reason",
     [
-        ({backend_module.STORE_ENV: "0"}, {}, "STORE_IN_KERNEL=0"),
-        ({backend_module.SM90_ENV: "1"}, {}, "sm90"),
+        ({options.STORE_ENV: "0"}, {}, "STORE_IN_KERNEL=0"),
+        ({options.SM90_ENV: "1"}, {}, "sm90"),
         ({}, {"store_dtype": torch.uint8}, "quantized"),
         ({}, {"kv_cache_layout": "hnd"}, "layout hnd"),
         ({}, {"dtype": torch.bfloat16, "store_dtype": torch.bfloat16}, "model dtype"),

@@ -416,7 +416,7 @@ def test_small_batches_merge_as_the_pack_kernels_dependent() -> None:
     interpreter) the launchers refuse it by name."""
     from sglang_pat.kernels.launch import merge_states, pdl_supported
 
-    from sglang_pat.decoder import PDL_MAX_BATCH
+    from sglang_pat.launch_policy import PDL_MAX_BATCH
 
     forest = PrefixForest.from_tree_spec("3_300")
     kv = make_batch(forest, num_q_heads=8, num_kv_heads=2, head_dim=64, dtype=torch.float16)
@@ -443,9 +443,9 @@ def test_small_batches_merge_as_the_pack_kernels_dependent() -> None:
 
 def test_merge_starts_early_only_where_its_programs_spread() -> None:
     """A PDL merge starts with the pack kernel when no program is idle, or enough are idle
-    for the merge's programs to spread over their SMs (``decoder.merge_starts_early``); the
+    for the merge's programs to spread over their SMs (``launch_policy.merge_starts_early``); the
     plan's flag is the all-items header's second entry."""
-    from sglang_pat.decoder import merge_starts_early
+    from sglang_pat.launch_policy import merge_starts_early
 
     assert merge_starts_early(units=672, num_programs=264, merge_programs=48)  # a queue
     assert merge_starts_early(units=256, num_programs=264, merge_programs=16)  # 4 x 8000
@@ -465,6 +465,7 @@ def test_one_request_merges_slots_at_once(tree: str, monkeypatch: pytest.MonkeyP
     """A batch of one request (MERGE_SLOTS_AT_ONCE_MAX_BATCH) takes the merge build that
     loads its slots at once, larger batches the slot-by-slot one; both match the reference."""
     import sglang_pat.decoder as decoder_module
+    from sglang_pat.launch_policy import MERGE_SLOTS_AT_ONCE_MAX_BATCH
 
     builds: list[bool] = []
     stock = decoder_module.merge_states
@@ -478,7 +479,7 @@ def test_one_request_merges_slots_at_once(tree: str, monkeypatch: pytest.MonkeyP
     kv = make_batch(forest, num_q_heads=8, num_kv_heads=2, head_dim=64, dtype=torch.float16)
     out, plan = run_decoder(forest, kv, num_sms=64, min_chunk=16)
     assert plan.num_partials > forest.num_requests, "a request must have several partials"
-    assert builds == [forest.num_requests <= decoder_module.MERGE_SLOTS_AT_ONCE_MAX_BATCH]
+    assert builds == [forest.num_requests <= MERGE_SLOTS_AT_ONCE_MAX_BATCH]
     assert_close(out, reference_decode(kv, 64**-0.5), torch.float16)
 
 

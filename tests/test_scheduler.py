@@ -463,9 +463,10 @@ def test_shared_packs_keep_power_of_two_chunks_with_fine_candidates(spec: str) -
 
 
 def exhaustive_private_choice(planner: PackScheduler, checked: list[int]):
-    """``planner._choose_private_chunk``, asserting it equals the cheapest candidate of all
-    (ascending, a tie to the longer: the choice before it stopped early); counts in checked."""
-    choose = planner._choose_private_chunk
+    """``planner``'s ``ChunkChoice.private_chunk``, asserting it equals the cheapest candidate
+    of all (ascending, a tie to the longer: the choice before it stopped early); counts in
+    checked."""
+    choose = planner._chunk_choice.private_chunk
 
     def every_candidate(config, max_len, candidates, items, member_chunks, tiles, members,
                         first, total_work, wait):  # fmt: skip
@@ -499,7 +500,7 @@ def test_private_chunk_choice_stops_early_only_where_nothing_cheaper_is_left(sha
     checked = [0]
     for fine in (False, True):
         planner = scheduler(SHAPES[shape], fine)
-        planner._choose_private_chunk = exhaustive_private_choice(planner, checked)
+        planner._chunk_choice.private_chunk = exhaustive_private_choice(planner, checked)
         for i in range(60):
             forest = random_forest(rng, max_nodes=int(rng.integers(1, 12)), long_spans=bool(i % 2))
             pool = np.arange(forest.num_requests)

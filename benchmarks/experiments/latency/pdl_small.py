@@ -2,11 +2,11 @@
 
     python benchmarks/experiments/latency/pdl_small.py [--rounds 3] [SHAPE ...]
 
-Batches under ``decoder.PDL_MAX_BATCH`` requests run pack + merge as one launch in the server's
-CUDA graphs; there the merge now starts as the pack kernel's programmatic dependent. This times
-that form (the default menu, planned as for a graph of the batch's size) with ``_pdl`` on and
-off, alternated, in CUDA graphs with the L2 flushed, and checks that both write the same
-output. (32, 8) heads, d = 128, bf16.
+Batches under ``launch_policy.PDL_MAX_BATCH`` requests run pack + merge as one launch in the
+server's CUDA graphs; there the merge now starts as the pack kernel's programmatic dependent.
+This times that form (the default menu, planned as for a graph of the batch's size) with
+``_pdl`` on and off, alternated, in CUDA graphs with the L2 flushed, and checks that both
+write the same output. (32, 8) heads, d = 128, bf16.
 """
 
 from __future__ import annotations
