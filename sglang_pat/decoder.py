@@ -89,7 +89,8 @@ class PatDecoder:
             self.capacity = dataclasses.replace(self.capacity, max_partials=max_partials)
         self.scheduler.capacity = self.capacity
         cap = self.capacity
-        # The plan's sections (plan_buffers.py); the views the launches read are kept here.
+        # The plan's sections (plan_buffers.py). The launches' views are the same tensors,
+        # fixed for the decoder's life (graphs capture their addresses), named here too.
         self.buffers = PlanBuffers(cap, self.device)
         self.segments = self.buffers.segments
         self.items = self.buffers.items
