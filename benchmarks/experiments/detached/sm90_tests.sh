@@ -13,7 +13,9 @@ mkdir -p "$OUT"
 smi=$!
 PYTEST="python3 -m pytest -p no:cacheprovider -rfE --durations=40 -o faulthandler_timeout=90"
 timeout -s INT -k 20 ${1:-230} $PYTEST -v -n ${3:-12} tests/test_sm90_shared.py > "$OUT/sm90.out" 2>&1
-pkill -9 -f "pytest" ; sleep 2
+# Only processes that are pytest itself: "-f pytest" also matched (and killed) a calling
+# shell whose command line named pytest further on (session 58)
+pkill -9 -f "^[^ ]*python3? -m pytest" ; sleep 2
 timeout -s INT -k 20 ${2:-250} $PYTEST -q -n 12 tests/test_kernels_gpu.py tests/test_backend.py \
   tests/test_graph_switch.py tests/test_lean_gate.py tests/test_kernels.py > "$OUT/rest.out" 2>&1
 kill $smi
