@@ -12,6 +12,14 @@ import numpy as np
 from .kernels.launch import merge_grid
 from .plan import PackPlan
 
+# The launches' header, read by ``pack_decode``: at PAIR_HEADER the split launches' counts
+# (shared items, shared programs with work, private items); at ALL_ITEMS_HEADER, 16 bytes on
+# (the same pointer alignment), the all-items launches' own (every item, whether a PDL merge
+# starts at once). An all-items launch reads its own count, so that it computes the whole plan
+# also when the gate splits it: a graph that replays that form by mistake is slow, never wrong.
+HEADER_FIELDS = 7
+PAIR_HEADER = slice(0, 3)
+ALL_ITEMS_HEADER = slice(4, 6)
 # Batches under this many rows (a graph's, padding included) that run the one launch start the
 # merge as the pack kernel's programmatic dependent (PDL): 0.2-1.0 µs a layer less on batches
 # of 1-12 requests, outputs identical (H200, session 28); on shared shapes of 64+ requests it
@@ -54,11 +62,10 @@ def launch_header(
     num_kv_heads: int,
     group_size: int,
 ) -> np.ndarray:
-    """The launches' header (see ``pack_decode``, ``plan_buffers.HEADER_FIELDS``): the shared
-    part's items and programs with work, then the private part's items (``splits``: the plan
-    runs as the lean pair); or every item on all ``num_programs`` programs, none for a private
-    part. At [4], every item and whether a PDL merge starts at once: the all-items launches'
-    own header."""
+    """The launches' header (``HEADER_FIELDS``): the shared part's items and programs with
+    work, then the private part's items (``splits``: the plan runs as the lean pair); or every
+    item on all ``num_programs`` programs, none for a private part. Then every item and whether
+    a PDL merge starts at once, for the all-items launches."""
     num_items = plan.items.shape[0]
     if not splits:
         pair = [num_items, num_programs, 0]
@@ -72,4 +79,7 @@ def launch_header(
         requests <= MERGE_SLOTS_AT_ONCE_MAX_BATCH,  # as PatDecoder.forward's, padding aside
     )
     early = merge_starts_early(num_items * num_kv_heads, num_programs, batch * head_blocks)
-    return np.asarray([*pair, 0, num_items, early, 0], dtype=np.int32)
+    header = np.zeros(HEADER_FIELDS, dtype=np.int32)
+    header[PAIR_HEADER] = pair
+    header[ALL_ITEMS_HEADER] = (num_items, early)
+    return header

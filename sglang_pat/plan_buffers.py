@@ -12,12 +12,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .launch_policy import ALL_ITEMS_HEADER, HEADER_FIELDS, PAIR_HEADER
 from .plan import ITEM_FIELDS, MEMBER_FIELDS, SEGMENT_FIELDS, PackPlan, PlanCapacity
-
-# The launches' header (``pack_decode``): items of the pack kernel, its programs with work,
-# lean items; then at [4] (16 bytes on: the same pointer alignment) every item's count and
-# whether a PDL merge may start at once, for all-items launches.
-HEADER_FIELDS = 7
 
 
 class PlanBuffers:
@@ -41,11 +37,9 @@ class PlanBuffers:
         self.segments = self._section("segments").view(-1, SEGMENT_FIELDS)
         self.items = self._section("items").view(-1, ITEM_FIELDS)
         self.members = self._section("members").view(-1, MEMBER_FIELDS)
-        header = self._section("header")
-        self.header = header[:3]
-        # An all-items launch reads its own count, so that it computes the whole plan also when
-        # the gate splits it: a graph that replays that form by mistake is slow, never wrong.
-        self.header_all = header[4:6]
+        header = self._section("header")  # its layout: launch_policy.HEADER_FIELDS
+        self.header = header[PAIR_HEADER]
+        self.header_all = header[ALL_ITEMS_HEADER]
         self.req_partial_indptr = self._section("req_partial_indptr")
         pin = device.type == "cuda"
         self._staging = [torch.zeros(offset, dtype=torch.int32, pin_memory=pin) for _ in range(2)]
@@ -57,8 +51,8 @@ class PlanBuffers:
         return self._flat[offset : offset + size]
 
     def upload(self, plan: PackPlan, header: np.ndarray) -> None:
-        """Copy ``plan`` and the launches' ``header`` (``HEADER_FIELDS`` values) into the device
-        sections; requests past the plan's (a graph's padding) get empty merge ranges."""
+        """Copy ``plan`` and the launches' ``header`` (``launch_policy.launch_header``) into the
+        device sections; requests past the plan's (a graph's padding) get empty merge ranges."""
         slot = self._staging_next
         self._staging_next ^= 1
         if self._staging_done[slot] is not None:

@@ -7,8 +7,9 @@ import torch
 
 from sglang_pat.cost_model import CostModel
 from sglang_pat.forest import PrefixForest
+from sglang_pat.launch_policy import HEADER_FIELDS
 from sglang_pat.plan import PlanCapacity
-from sglang_pat.plan_buffers import HEADER_FIELDS, PlanBuffers
+from sglang_pat.plan_buffers import PlanBuffers
 from sglang_pat.scheduler import PackScheduler
 
 
