@@ -32,11 +32,12 @@ cd "$(dirname "$0")/../../.." || exit 1
 # Each device call sends the working tree again, over this one. A step that starts while a later
 # call (poll.sh) is being copied in can find files missing: in session 59 flashinfer's server
 # step failed at once on `from servers import` as the poll call arrived. So the chain runs
-# from a copy of its own, the project installed from there (CHAIN_COPY=0: in place, as before).
+# from a copy of its own, the project installed from there (CHAIN_COPY=0: in place, as before);
+# a new directory each time, so that a chain still running keeps its files.
 if [ "${CHAIN_COPY:-1}" = 1 ]; then
-  rm -rf /tmp/chain-tree && mkdir -p /tmp/chain-tree \
-    && tar cf - --exclude=./.git --exclude='./.wheelhouse/part*' . | tar xf - -C /tmp/chain-tree \
-    && cd /tmp/chain-tree || exit 1
+  tree=$(mktemp -d /tmp/chain-tree.XXXXXX) \
+    && tar cf - --exclude=./.git --exclude='./.wheelhouse/part*' . | tar xf - -C "$tree" \
+    && cd "$tree" || exit 1
 fi
 source benchmarks/device_env.sh
 export PYTHONUNBUFFERED=1 PAT_COMMIT=${PAT_COMMIT:-unknown}
