@@ -32,15 +32,13 @@ cd "$(dirname "$0")/../../.." || exit 1
 # Each device call sends the working tree again, over this one. A step that starts while a later
 # call (poll.sh) is being copied in can find files missing: in session 59 flashinfer's server
 # step failed at once on `from servers import`, most likely so. So the chain runs from a copy
-# of its own, the project installed from there (CHAIN_COPY=0: in place, as before); a new
-# directory each time, so that a chain still running keeps its files. A later call that
-# sources device_env.sh installs the project from the sent tree again, under the chain's
-# later steps: while a chain runs, call poll.sh alone.
-if [ "${CHAIN_COPY:-1}" = 1 ]; then
-  tree=$(mktemp -d /tmp/chain-tree.XXXXXX) \
-    && tar cf - --exclude=./.git --exclude='./.wheelhouse/part*' . | tar xf - -C "$tree" \
-    && cd "$tree" || exit 1
-fi
+# of its own, the project installed from there; a new directory each time, so that a chain
+# still running keeps its files. A later call that sources device_env.sh installs the project
+# from the sent tree again, under the chain's later steps: while a chain runs, call poll.sh
+# alone.
+tree=$(mktemp -d /tmp/chain-tree.XXXXXX) \
+  && tar cf - --exclude=./.git --exclude='./.wheelhouse/part*' . | tar xf - -C "$tree" \
+  && cd "$tree" || exit 1
 source benchmarks/device_env.sh
 export PYTHONUNBUFFERED=1 PAT_COMMIT=${PAT_COMMIT:-unknown}
 rm -rf /tmp/r0; mkdir -p /tmp/r0
