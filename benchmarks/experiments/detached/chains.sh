@@ -12,7 +12,8 @@
 #   `sm90`, `flashinfer` or `gclog` (default "pat sglstore flashinfer"); run i writes
 #   /tmp/r0/<i>-<server>/. `sm90` is pat with SGLANG_PAT_SM90_SHARED=1 (session 49); `gclog`
 #   is pat with SGLANG_LOG_GC=1 (session 50 found no collection inside a pass's full-batch
-#   decode lines).
+#   decode lines). `patprof` and `fiprof` run experiments/server_profile/run.py for pat or
+#   flashinfer instead (a warm pass, then 24 full-batch steps traced; the trace is kept).
 # WORKLOADS (default gsp-4x32-4096; several separated by commas or spaces), PASSES measured
 #   passes each (default 2).
 # KERNELS=1 first runs the store_in_kernel experiment and the store's GPU tests (about 2
@@ -97,7 +98,11 @@ for server in $SERVERS; do
     sm90) run="SGLANG_PAT_SM90_SHARED=1 python3 benchmarks/bench_serving.py --backends pat" ;;
     flashinfer) run="python3 benchmarks/bench_serving.py --backends flashinfer" ;;
     gclog) run="SGLANG_LOG_GC=1 python3 benchmarks/bench_serving.py --backends pat" ;;
-    *) echo "unknown server $server (pat, sglstore, sm90, flashinfer or gclog)"; exit 1 ;;
+    patprof|fiprof)  # experiments/server_profile: GPU trace of 24 full-batch steps, kept
+      backend=pat; [ $server = fiprof ] && backend=flashinfer
+      steps+=("python3 benchmarks/experiments/server_profile/run.py --backend $backend --workloads ${workloads// /,} --port $port --out $dir > $dir.out 2>&1")
+      continue ;;
+    *) echo "unknown server $server (pat, sglstore, sm90, flashinfer, gclog, patprof or fiprof)"; exit 1 ;;
   esac
   steps+=("$run $W --port $port --out $dir > $dir.out 2>&1")
 done
