@@ -88,7 +88,7 @@ def bench(name: str, steps: int, device: str, lean: bool) -> dict:
         else:
             plan = decoder.scheduler.plan(forest, pool_rows)
             t2 = time.perf_counter()
-            decoder.upload(plan, keep_split=decoder.scheduler.last_plan_was_lazy)  # as plan_step
+            decoder.stage(plan, keep_split=decoder.scheduler.last_plan_was_lazy)  # as plan_step
             spans = {"plan": t2 - t1, "stage": time.perf_counter() - t2}
         if step:  # step 0 builds the forest and plans cold
             for part, span in {"forest": t1 - t0, **spans}.items():

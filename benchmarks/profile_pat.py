@@ -70,9 +70,12 @@ def item_times(decoder: PatDecoder, batch: Batch, flush, keeps) -> list[float]:
     run = lambda: decoder.forward(batch.q, batch.k, batch.v, out, sm_scale=batch.sm_scale)
     times = []
     for keep in keeps:
-        decoder.upload(plan if keep is None else dataclasses.replace(plan, items=plan.items[keep]))
+        decoder.upload(
+            plan if keep is None else dataclasses.replace(plan, items=plan.items[keep]),
+            batch.req_to_token,
+        )
         times.append(graph_time_us(run, flush))
-    decoder.upload(plan)
+    decoder.upload(plan, batch.req_to_token)
     return times
 
 

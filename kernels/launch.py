@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
+from collections.abc import Sequence
 
 import torch
 import triton
@@ -23,13 +24,14 @@ from .checks import (
     check_pack_inputs,
     kv_layout,
 )
-from .gather import _gather_kv_indices_kernel
+from .gather import _upload_plan_kernel
 from .merge import _merge_states_kernel
 from .pack_decode import _pack_decode_kernel
 
 __all__ = ["HEAD_DIMS", "KV_DTYPES", "check_pack_inputs", "kv_layout"]  # and the launchers
 
 GATHER_BLOCK = 1024
+UPLOAD_COPY_BLOCK = 1024  # plan elements a copy program of upload_plan copies
 INT32_OFFSET_LIMIT = 2**31  # tensors with this many elements or more take 64-bit offsets
 MERGE_PIPELINE_FROM = 8  # requests with more partial slots than this pipeline the merge
 # ``slots_at_once``: a program merges MERGE_SLOT_HEADS heads, MERGE_SLOTS slots at a time
@@ -38,31 +40,61 @@ MERGE_HEADS = 8  # heads a program of the slot-by-slot merge merges
 CU_FUNC_ATTRIBUTE_PREFERRED_SHARED_MEMORY_CARVEOUT = 9  # cuda.h's CUfunction_attribute
 
 
-def gather_kv_indices(
+def upload_plan(
+    staging: torch.Tensor,
+    plan: torch.Tensor,
+    copies: Sequence[tuple[int, int]],
     req_to_token: torch.Tensor,
-    segments: torch.Tensor,
     kv_indices: torch.Tensor,
     num_segments: int,
     max_segment_len: int,
 ) -> None:
-    """Copy each segment's slots out of ``req_to_token [rows, max_context]`` into ``kv_indices``.
+    """``plan[start : start + length] = staging[...]`` for each of the four ``copies``, and each
+    segment's slots out of ``req_to_token [rows, max_context]`` into ``kv_indices``, in one
+    launch.
 
+    ``staging`` has ``plan``'s layout: on a GPU, pinned host memory the kernel reads through
+    its device mapping. ``copies[0]`` is the segments section, ``num_segments`` rows of
+    ``(row, start, length, dst)`` from its start; the gather reads them from ``staging``.
     Host-sized grid: run it outside CUDA graphs (the backend's metadata hook), so attention
     never reads ``req_to_token`` while the scheduler may rewrite it.
     """
-    device = req_to_token.device
+    device = plan.device
+    check_int32(plan, "plan", device)
     check_int32(req_to_token, "req_to_token", device)
-    check_int32(segments, "segments", device)
     check_int32(kv_indices, "kv_indices", device)
-    check_arg(req_to_token.dim() == 2, "req_to_token", "must be [rows, max_context_len]")
-    check_arg(segments.dim() == 2 and segments.shape[1] == 4, "segments", "must be [S, 4]")
-    check_arg(0 <= num_segments <= segments.shape[0], "num_segments", "exceeds segments capacity")
-    if num_segments == 0 or max_segment_len == 0:
-        return
-    grid = (num_segments, triton.cdiv(max_segment_len, GATHER_BLOCK))
-    _gather_kv_indices_kernel[grid](
-        req_to_token, req_to_token.stride(0), segments, kv_indices, BLOCK=GATHER_BLOCK
+    check_arg(
+        staging.dtype == torch.int32 and staging.is_contiguous(),
+        "staging",
+        "must be contiguous int32",
     )
+    check_arg(staging.shape == plan.shape, "staging", "must have plan's shape")
+    check_arg(
+        staging.device == device or (device.type == "cuda" and staging.is_pinned()),
+        "staging",
+        f"must be on {device} or in pinned host memory",
+    )
+    check_arg(req_to_token.dim() == 2, "req_to_token", "must be [rows, max_context_len]")
+    check_arg(len(copies) == 4, "copies", "must be four (start, length) ranges")
+    for start, length in copies:
+        check_arg(
+            0 <= start and 0 <= length and start + length <= plan.numel(),
+            "copies",
+            f"range ({start}, {length}) is outside plan",
+        )
+    check_arg(0 <= 4 * num_segments <= copies[0][1], "num_segments", "exceeds the copied segments")
+    copy_len = sum(length for _, length in copies)
+    num_copy_programs = triton.cdiv(copy_len, UPLOAD_COPY_BLOCK)
+    blocks_per_segment = triton.cdiv(max_segment_len, GATHER_BLOCK) if num_segments else 0
+    grid = (num_copy_programs + num_segments * blocks_per_segment,)
+    if grid[0] == 0:
+        return
+    ranges = [value for copy in copies for value in copy]
+    _upload_plan_kernel[grid](
+        staging, plan, req_to_token, req_to_token.stride(0), kv_indices,
+        *ranges, num_copy_programs, max(blocks_per_segment, 1),
+        COPY_BLOCK=UPLOAD_COPY_BLOCK, BLOCK=GATHER_BLOCK,
+    )  # fmt: skip
 
 
 def _kernel_args(

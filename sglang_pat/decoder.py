@@ -1,8 +1,8 @@
 """PatDecoder: the device side of PAT decode for one model shape.
 
-``plan_step`` runs once per decode step, outside any CUDA graph: plan on the CPU, copy the plan
-into fixed device buffers (non-blocking copies from double-buffered pinned memory),
-gather the plan's KV slot indices out of ``req_to_token``. ``forward`` runs per layer and only
+``plan_step`` runs once per decode step, outside any CUDA graph: plan on the CPU, stage the plan
+in double-buffered pinned memory, then one kernel copies it into fixed device buffers and
+gathers the plan's KV slot indices out of ``req_to_token``. ``forward`` runs per layer and only
 launches kernels on fixed grids, so it can be captured once and replayed every step.
 """
 
@@ -18,11 +18,11 @@ import torch
 from .cost_model import CostModel, TileMenu
 from .forest import PrefixForest
 from .graph_switch import GraphSwitch, GraphSwitches, LayerNodes, last_captured_node, recorder
-from .kernels.launch import gather_kv_indices, merge_states, pack_decode, pdl_supported
+from .kernels.launch import merge_states, pack_decode, pdl_supported
 from .kernels.launch_sm90 import shared_part_sm90, sm90_inputs_fit, sm90_unsupported_reason
 from .launch_policy import MERGE_SLOTS_AT_ONCE_MAX_BATCH, PDL_MAX_BATCH, launch_header
 from .plan import PackPlan, PlanCapacity, PlanCapacityError
-from .plan_buffers import PlanBuffers
+from .plan_buffers import PlanBuffers, StagedPlan
 from .scheduler import PackScheduler
 from .streams import dedicated_stream
 
@@ -176,11 +176,7 @@ class PatDecoder:
         # A lazy plan is the last one with every request a token longer: keep its split (the
         # gate costs ~20 µs of numpy, a lazy update ~10 µs).
         lazy = self.scheduler.last_plan_was_lazy
-        self.upload(plan, keep_split=lazy, may_split=graph_pair or not for_graph)
-        max_len = int(plan.segments[:, 2].max()) if plan.segments.shape[0] else 0
-        gather_kv_indices(
-            req_to_token, self.segments, self.kv_indices, plan.segments.shape[0], max_len
-        )
+        self.upload(plan, req_to_token, keep_split=lazy, may_split=graph_pair or not for_graph)
         self.merge_needed = for_graph or plan.num_partials > 0
         self.lean_needed = graph_pair or (not for_graph and self.splits)
         if for_graph:
@@ -204,11 +200,24 @@ class PatDecoder:
             return True
         return lean.gate.splits(self.scheduler.plan_work(plan))
 
-    def upload(self, plan: PackPlan, keep_split: bool = False, may_split: bool = True) -> None:
-        """Copy the plan into the device buffers; padded requests get empty merge ranges.
-        ``keep_split``: the plan is a lazy update of the last one uploaded (the same items,
-        every request a token longer), so the gate's choice is kept. ``may_split=False``: the
-        step runs no private-part launch (a small batch's graph), so the plan stays whole."""
+    def upload(
+        self,
+        plan: PackPlan,
+        req_to_token: torch.Tensor,
+        keep_split: bool = False,
+        may_split: bool = True,
+    ) -> None:
+        """Copy the plan into the device buffers (padded requests get empty merge ranges) and
+        gather its KV slot indices out of ``req_to_token``; ``keep_split`` and ``may_split``
+        as for ``stage``."""
+        self.buffers.upload(self.stage(plan, keep_split, may_split), req_to_token, self.kv_indices)
+
+    def stage(self, plan: PackPlan, keep_split: bool = False, may_split: bool = True) -> StagedPlan:
+        """The host's part of ``upload``: the gate's choice, the launches' header, and the plan
+        in pinned staging memory. ``keep_split``: the plan is a lazy update of the last one
+        uploaded (the same items, every request a token longer), so the gate's choice is kept.
+        ``may_split=False``: the step runs no private-part launch (a small batch's graph), so
+        the plan stays whole."""
         plan.check_fits(self.capacity)
         if not may_split:
             self.splits = False
@@ -222,8 +231,8 @@ class PatDecoder:
             num_kv_heads=self.scheduler.num_kv_heads,
             group_size=self.scheduler.group_size,
         )
-        self.buffers.upload(plan, header)
         self.plan = plan
+        return self.buffers.stage(plan, header)
 
     def forward(
         self,

@@ -7,10 +7,11 @@ kernel's shared memory, registers and stack (cuobjdump -res-usage) for its three
 (all items; with the lean kernel, the shared part and the private part), and whether one
 shared-part program and ``lean.programs_per_sm`` private-part programs fit on an H200 SM.
 With ``--against``, whether each build (all items; the shared and private parts; with
-``--store``, each storing build), the merge and the gather compile to the same SASS as that
-commit's kernels (``old_kernels``). A launch specializes the pointers and
-integers that are multiples of 16; here all are (true of the strides of SGLang's buffers for
-head_dim 64-256 and 8+ q heads; a page stride is 0 for 3-D buffers).
+``--store``, each storing build), the merge and the plan's upload kernel (session 60; the
+gather before it) compile to the same SASS as that commit's kernels (``old_kernels``). A
+launch specializes the pointers and integers that are multiples of 16; here all are (true of
+the strides of SGLang's buffers for head_dim 64-256 and 8+ q heads; a page stride is 0 for 3-D
+buffers).
 """
 
 from __future__ import annotations
@@ -26,8 +27,8 @@ import tempfile
 from pathlib import Path
 
 import triton
-from sglang_pat.kernels.gather import _gather_kv_indices_kernel
-from sglang_pat.kernels.launch import GATHER_BLOCK
+from sglang_pat.kernels.gather import _upload_plan_kernel
+from sglang_pat.kernels.launch import GATHER_BLOCK, UPLOAD_COPY_BLOCK
 from sglang_pat.kernels.merge import _merge_states_kernel
 from sglang_pat.kernels.pack_decode import ALL_ITEMS, PRIVATE_PART, SHARED_PART, _pack_decode_kernel
 from triton.backends.compiler import GPUTarget
@@ -102,9 +103,9 @@ def sass(kernel) -> list[str]:
 
 
 def old_kernels(commit: str):
-    """That commit's pack, merge and gather kernels. Until session 57 they were one module,
-    ``kernels/pack_decode.py``; since, ``kernels/`` holds them in several, imported here as a
-    package of their own."""
+    """That commit's pack, merge and upload kernels (None for a commit before session 60's upload
+    kernel). Until session 57 they were one module, ``kernels/pack_decode.py``; since,
+    ``kernels/`` holds them in several, imported here as a package of their own."""
     root = Path(tempfile.mkdtemp())
     package = root / ("kernels_" + re.sub(r"\W", "_", commit))  # an importable name
     package.mkdir()
@@ -122,7 +123,8 @@ def old_kernels(commit: str):
     split = (package / "merge.py").exists()
     merge = importlib.import_module(f"{package.name}.merge") if split else pack
     gather = importlib.import_module(f"{package.name}.gather") if split else pack
-    return pack._pack_decode_kernel, merge._merge_states_kernel, gather._gather_kv_indices_kernel
+    upload = getattr(gather, "_upload_plan_kernel", None)
+    return pack._pack_decode_kernel, merge._merge_states_kernel, upload
 
 
 def main() -> None:
@@ -138,12 +140,12 @@ def main() -> None:
     )
     args = parser.parse_args()
     merge_alignment()
-    old, old_merge, old_gather = old_kernels(args.against) if args.against else (None,) * 3
+    old, old_merge, old_upload = old_kernels(args.against) if args.against else (None,) * 3
+    print(f"upload kernel: {resources(upload_build())}", flush=True)
     if old is not None:
-        same = [sass(build()) == sass(build(kernel)) for build, kernel in (
-            (merge_build, old_merge), (gather_build, old_gather)
-        )]  # fmt: skip
-        print(f"merge and gather kernels, same SASS as {args.against}: {same}", flush=True)
+        builds = [(merge_build, old_merge)] + ([(upload_build, old_upload)] if old_upload else [])
+        same = [sass(build()) == sass(build(kernel)) for build, kernel in builds]
+        print(f"merge and upload kernels, same SASS as {args.against}: {same}", flush=True)
     ints = lambda text: [int(x) for x in text.split(",")]  # noqa: E731
     caps = (False, True) if args.logit_cap else (False,)
     for group, head_dim, page, dtype, cap in itertools.product(
@@ -245,9 +247,9 @@ def merge_build(kernel=_merge_states_kernel, unaligned=()):
     return compile_kernel(kernel, MERGE_CONSTEXPRS, "bf16", unaligned=unaligned)
 
 
-def gather_build(kernel=_gather_kv_indices_kernel):
-    """The KV-index gather kernel (this tree's or ``kernel``), as ``launch`` launches it."""
-    return compile_kernel(kernel, dict(BLOCK=GATHER_BLOCK), "i32")
+def upload_build(kernel=_upload_plan_kernel):
+    """The plan's upload kernel (this tree's or ``kernel``), as ``launch`` launches it."""
+    return compile_kernel(kernel, dict(COPY_BLOCK=UPLOAD_COPY_BLOCK, BLOCK=GATHER_BLOCK), "i32")
 
 
 def merge_alignment() -> None:

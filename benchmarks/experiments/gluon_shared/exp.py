@@ -77,7 +77,7 @@ def run_shape(shape: str, variants: list[str], flush) -> None:
     out = torch.empty_like(batch.q)
     decoder.merge_needed = False
     run = lambda: decoder.forward(batch.q, batch.k, batch.v, out, sm_scale=batch.sm_scale)  # noqa: E731
-    decoder.upload(dataclasses.replace(plan, items=items[shared]))
+    decoder.upload(dataclasses.replace(plan, items=items[shared]), batch.req_to_token)
     t_shared = graph_time_us(run, flush)
     t_warm = graph_time_us(run, lambda: None)
     run()
@@ -91,7 +91,7 @@ def run_shape(shape: str, variants: list[str], flush) -> None:
         ]
     slots = torch.tensor(sorted(set(slot_list)), device="cuda", dtype=torch.long)
     ref_o, ref_lse = decoder.partial_o[slots].clone(), decoder.partial_lse[slots].clone()
-    decoder.upload(rest_plan)
+    decoder.upload(rest_plan, batch.req_to_token)
     t_rest = graph_time_us(run, flush)
     print(
         f"{shape}: items {items.shape[0]}, shared 64-row items {int(shared.sum())} "
@@ -135,7 +135,7 @@ def run_shape(shape: str, variants: list[str], flush) -> None:
             f"max|d out| {err_out:.1e}",
             flush=True,
         )
-    decoder.upload(plan)
+    decoder.upload(plan, batch.req_to_token)
 
 
 def run_shapes(run, shapes: list[str], variants: list[str]) -> None:

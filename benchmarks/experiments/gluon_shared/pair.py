@@ -90,7 +90,7 @@ def split_decoder(shape: str):
         return None
     decoder = make_decoder(batch, menu)
     decoder._splits = lambda plan: plan.num_shared_items > 0  # the split, gate or not
-    decoder.upload(decoder.plan)
+    decoder.upload(decoder.plan, batch.req_to_token)
     decoder.lean_needed, decoder.merge_needed = True, True
     return batch, menu, decoder
 
@@ -179,7 +179,7 @@ def run_shape(shape: str, variants: list[str], flush) -> None:
             )
         print(", ".join(row) + " us", flush=True)
     decoder._splits = lambda plan: False
-    decoder.upload(plan)
+    decoder.upload(plan, batch.req_to_token)
     decoder.lean_needed = False
     one = lambda: decoder.forward(q, k, v, out, sm_scale=scale)  # noqa: E731
     print(f"  one launch + merge {graph_time_us(one, flush):6.1f} us", flush=True)

@@ -116,7 +116,7 @@ def run_shape(shape: str, grids: list[str], flush) -> None:
         shared = "1/SM" if header is decoder.header else "2/SM"
         row.append(f"pair (private {per_sm}/SM, shared {shared}) {us:6.1f} ({err:.1e})")
     decoder._splits = lambda plan: False
-    decoder.upload(plan)
+    decoder.upload(plan, batch.req_to_token)
     decoder.lean_needed = False
     one = lambda: decoder.forward(q, k, v, out, sm_scale=scale)  # noqa: E731
     row.append(f"one launch + merge {graph_time_us(one, flush):6.1f}")

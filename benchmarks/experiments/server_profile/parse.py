@@ -36,7 +36,7 @@ ATTENTION_MAIN = re.compile(
 CATEGORIES = [
     ("decode attention", re.compile(ATTENTION_MAIN.pattern + r"|_merge_states_kernel"
                                     r"|MergeStates|merge_state|_fwd_kernel_stage2")),
-    ("pat gather (per step)", re.compile(r"_gather_kv_indices_kernel")),
+    ("pat gather (per step)", re.compile(r"_upload_plan_kernel|_gather_kv_indices_kernel")),
     ("prefill attention", re.compile(r"extend|Ragged|SinglePrefill", re.I)),
     ("GEMM", re.compile(r"gemm|cutlass|xmma|nvjet|cublas|splitK", re.I)),
 ]  # fmt: skip

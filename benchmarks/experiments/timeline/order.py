@@ -79,7 +79,7 @@ def main() -> None:
             decoder = decoders[name] = make_decoder(batch)
             plan = decoder.plan
             perm = orders(plan.items, decoder)[name]
-            decoder.upload(dataclasses.replace(plan, items=plan.items[perm]))
+            decoder.upload(dataclasses.replace(plan, items=plan.items[perm]), batch.req_to_token)
         times, outs = decoders_side_by_side(batch, decoders, flush)
         for name, out in outs.items():
             text = side_by_side_text(times[name], out, outs["stock"])

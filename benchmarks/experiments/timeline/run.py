@@ -71,7 +71,7 @@ def time_shape(shape: str, out_dir: Path, flush: torch.Tensor, order: str, timed
     decoder.merge_needed = False
     plan = decoder.plan
     plan = dataclasses.replace(plan, items=plan.items[orders(plan.items, decoder)[order]])
-    decoder.upload(plan)
+    decoder.upload(plan, batch.req_to_token)
     units = plan.items.shape[0] * batch.k.shape[1]
     times = torch.zeros(units, 8, dtype=torch.int64, device="cuda")
     out = torch.empty_like(batch.q)
