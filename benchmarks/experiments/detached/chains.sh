@@ -64,6 +64,10 @@ patched() {
 if [ "${TESTS:-0}" = 1 ]; then
   steps+=("OUT=/tmp/r0 bash benchmarks/experiments/detached/sm90_tests.sh 180 190 12 >/dev/null")
 fi
+# PYTESTS="FILES": those test files (pytest -n 12) before the rest, into /tmp/r0/pytests.out
+if [ -n "${PYTESTS:-}" ]; then
+  steps+=("timeout 300 python3 -m pytest -p no:cacheprovider -q -rs -n 12 $PYTESTS > /tmp/r0/pytests.out 2>&1")
+fi
 if [ "${KERNELS:-0}" = 1 ]; then
   steps+=("timeout 200 python3 benchmarks/experiments/store_in_kernel/run.py > /tmp/r0/store_in_kernel.out 2>&1")
   steps+=("timeout 240 python3 -m pytest -q -p no:cacheprovider -n 8 tests/test_new_kv_store.py tests/test_kernels_gpu.py > /tmp/r0/gpu_tests.out 2>&1")
