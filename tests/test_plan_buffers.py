@@ -1,6 +1,5 @@
 """PlanBuffers: a plan's arrays land in their device sections and its KV slot indices are gathered,
-step after step (CPU: the upload kernel under the interpreter; on the GPU, from pinned
-staging, too)."""
+step after step (the CPU under the interpreter, or the GPU)."""
 
 from __future__ import annotations
 
@@ -71,15 +70,10 @@ def upload_and_check(device: torch.device, sync_each: bool) -> None:
         assert plan.num_kv_indices == int(plan.segments[:, 2].sum())
 
 
-def test_uploads_fill_each_section_and_pad_the_merge_ranges() -> None:
-    upload_and_check(torch.device("cpu"), sync_each=True)
-
-
-@pytest.mark.cuda
-@pytest.mark.skipif(DEVICE.type != "cuda", reason="needs CUDA (not the interpreter)")
 @pytest.mark.parametrize("sync_each", [True, False])
-def test_uploads_from_pinned_staging(sync_each: bool) -> None:
-    """On the GPU the kernel reads the plan from pinned host memory through its device mapping."""
+def test_uploads_fill_each_section_and_pad_the_merge_ranges(sync_each: bool) -> None:
+    """On DEVICE: the CPU under the interpreter; on a GPU, the kernel reads the plan from
+    pinned host memory through its device mapping."""
     upload_and_check(DEVICE, sync_each)
 
 
