@@ -9,13 +9,15 @@ holding the workload's prompts (``RadixCache.create_simulated``), the parts that
 - ``forest``: the batch's prefix forest from the requests' ``last_node`` (RadixForestBuilder;
   a decode step reuses the last forest, so this is its lazy path);
 - ``plan``: PackScheduler.plan on a batch one token longer than the last (its lazy update);
-- ``stage``: copying the plan into the upload buffer (PatDecoder.upload on a CPU decoder), with
-  ``--lean`` also the lean kernel's gate on cold plans (lazy ones keep its choice).
+- ``stage``: writing the plan into the pinned staging buffer (PatDecoder.stage, the host's part
+  of an upload), with ``--lean`` also the lean kernel's gate on cold plans (lazy ones keep its
+  choice).
 
 With ``--device cuda`` (on the GPU machine) the decoder's buffers are on the GPU and a fourth
 part is timed: ``plan_step``, the whole of PatDecoder.plan_step as the server calls it (the
-plan, the staging, the H2D copies of the plan, the CUDA event that guards the staging buffer
-and the gather kernel's launch), on the same batches. Llama-3-8B shapes, 132 SMs.
+plan, the staging, the launch of the kernel that uploads the plan and gathers its KV slot
+indices, and the CUDA event that guards the staging buffer), on the same batches. Llama-3-8B
+shapes, 132 SMs.
 """
 
 from __future__ import annotations
