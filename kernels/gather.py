@@ -19,7 +19,7 @@ import triton.language as tl
 )
 def _upload_plan_kernel(
     staging_ptr,
-    plan_ptr,
+    plan_buffer_ptr,
     req_to_token_ptr,
     stride_req_to_token,
     kv_indices_ptr,
@@ -36,8 +36,8 @@ def _upload_plan_kernel(
     COPY_BLOCK: tl.constexpr,
     BLOCK: tl.constexpr,
 ):
-    """The first ``num_copy_programs`` programs copy ``plan[start_k : start_k + len_k] =
-    staging[...]`` for the four ranges, COPY_BLOCK elements of their concatenation each. The
+    """The first ``num_copy_programs`` programs copy ``plan_buffer[start_k : start_k + len_k]
+    = staging[...]`` for the four ranges, COPY_BLOCK elements of their concatenation each. The
     others gather, one block of one segment each: ``kv_indices[dst : dst + len] =
     req_to_token[row, start : start + len]``, the segment ``(row, start, len, dst)`` read from
     the staging's segments section (range 0), so no program waits for another's copy.
@@ -63,7 +63,7 @@ def _upload_plan_kernel(
             ),
         )
         mask = pos < end_3
-        tl.store(plan_ptr + offset, tl.load(staging_ptr + offset, mask=mask), mask=mask)
+        tl.store(plan_buffer_ptr + offset, tl.load(staging_ptr + offset, mask=mask), mask=mask)
     else:
         unit = pid - num_copy_programs
         segment_ptr = staging_ptr + copy_start_0 + (unit // blocks_per_segment) * 4

@@ -42,25 +42,26 @@ CU_FUNC_ATTRIBUTE_PREFERRED_SHARED_MEMORY_CARVEOUT = 9  # cuda.h's CUfunction_at
 
 def upload_plan(
     staging: torch.Tensor,
-    plan: torch.Tensor,
+    plan_buffer: torch.Tensor,
     copies: Sequence[tuple[int, int]],
     req_to_token: torch.Tensor,
     kv_indices: torch.Tensor,
     num_segments: int,
     max_segment_len: int,
 ) -> None:
-    """``plan[start : start + length] = staging[...]`` for each of the four ``copies``, and each
-    segment's slots out of ``req_to_token [rows, max_context]`` into ``kv_indices``, in one
-    launch.
+    """``plan_buffer[start : start + length] = staging[...]`` for each of the four ``copies``,
+    and each segment's slots out of ``req_to_token [rows, max_context]`` into ``kv_indices``,
+    in one launch.
 
-    ``staging`` has ``plan``'s layout: on a GPU, pinned host memory the kernel reads through
-    its device mapping. ``copies[0]`` is the segments section, ``num_segments`` rows of
-    ``(row, start, length, dst)`` from its start; the gather reads them from ``staging``.
+    ``staging`` has ``plan_buffer``'s layout (``PlanBuffers``' sections): on a GPU, pinned host
+    memory the kernel reads through its device mapping. ``copies[0]`` is the segments section,
+    ``num_segments`` rows of ``(row, start, length, dst)`` from its start; the gather reads
+    them from ``staging``.
     Host-sized grid: run it outside CUDA graphs (the backend's metadata hook), so attention
     never reads ``req_to_token`` while the scheduler may rewrite it.
     """
-    device = plan.device
-    check_int32(plan, "plan", device)
+    device = plan_buffer.device
+    check_int32(plan_buffer, "plan_buffer", device)
     check_int32(req_to_token, "req_to_token", device)
     check_int32(kv_indices, "kv_indices", device)
     check_arg(
@@ -68,7 +69,7 @@ def upload_plan(
         "staging",
         "must be contiguous int32",
     )
-    check_arg(staging.shape == plan.shape, "staging", "must have plan's shape")
+    check_arg(staging.shape == plan_buffer.shape, "staging", "must have plan_buffer's shape")
     check_arg(
         staging.device == device or (device.type == "cuda" and staging.is_pinned()),
         "staging",
@@ -78,20 +79,21 @@ def upload_plan(
     check_arg(len(copies) == 4, "copies", "must be four (start, length) ranges")
     for start, length in copies:
         check_arg(
-            0 <= start and 0 <= length and start + length <= plan.numel(),
+            0 <= start and 0 <= length and start + length <= plan_buffer.numel(),
             "copies",
-            f"range ({start}, {length}) is outside plan",
+            f"range ({start}, {length}) is outside plan_buffer",
         )
     check_arg(0 <= 4 * num_segments <= copies[0][1], "num_segments", "exceeds the copied segments")
     copy_len = sum(length for _, length in copies)
     num_copy_programs = triton.cdiv(copy_len, UPLOAD_COPY_BLOCK)
-    blocks_per_segment = triton.cdiv(max_segment_len, GATHER_BLOCK) if num_segments else 0
+    blocks_per_segment = triton.cdiv(max_segment_len, GATHER_BLOCK)
     grid = (num_copy_programs + num_segments * blocks_per_segment,)
     if grid[0] == 0:
         return
     ranges = [value for copy in copies for value in copy]
+    # The kernel divides by blocks_per_segment: at 0 it runs no gather program, but gets 1.
     _upload_plan_kernel[grid](
-        staging, plan, req_to_token, req_to_token.stride(0), kv_indices,
+        staging, plan_buffer, req_to_token, req_to_token.stride(0), kv_indices,
         *ranges, num_copy_programs, max(blocks_per_segment, 1),
         COPY_BLOCK=UPLOAD_COPY_BLOCK, BLOCK=GATHER_BLOCK,
     )  # fmt: skip

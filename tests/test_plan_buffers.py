@@ -78,13 +78,13 @@ def test_uploads_fill_each_section_and_pad_the_merge_ranges(sync_each: bool) -> 
 
 
 def test_upload_plan_names_the_argument_that_does_not_fit() -> None:
-    plan = torch.zeros(64, dtype=torch.int32)
+    plan_buffer = torch.zeros(64, dtype=torch.int32)
     req_to_token = torch.zeros(4, 32, dtype=torch.int32)
     kv_indices = torch.zeros(128, dtype=torch.int32)
     copies = [(0, 8), (8, 12), (20, 8), (40, 10)]
     good = dict(
-        staging=plan.clone(),
-        plan=plan,
+        staging=plan_buffer.clone(),
+        plan_buffer=plan_buffer,
         copies=copies,
         req_to_token=req_to_token,
         kv_indices=kv_indices,
@@ -92,8 +92,8 @@ def test_upload_plan_names_the_argument_that_does_not_fit() -> None:
         max_segment_len=16,
     )
     bad = {
-        "staging": dict(staging=plan.clone().long()),
-        "plan": dict(plan=plan.float()),
+        "staging": dict(staging=plan_buffer.clone().long()),
+        "plan_buffer": dict(plan_buffer=plan_buffer.float()),
         "req_to_token": dict(req_to_token=req_to_token.view(-1)),
         "kv_indices": dict(kv_indices=kv_indices[::2]),
         "copies": dict(copies=[(0, 8), (8, 12), (20, 8), (60, 10)]),
