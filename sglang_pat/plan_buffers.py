@@ -62,6 +62,7 @@ class PlanBuffers:
         self._staging = [torch.zeros(offset, dtype=torch.int32, pin_memory=pin) for _ in range(2)]
         self._staging_done = [torch.cuda.Event() if pin else None for _ in range(2)]
         self._staging_next = 0
+        self._checked: tuple | None = None  # the inputs upload_plan last checked, by signature
 
     def _section(self, name: str) -> torch.Tensor:
         offset, size = self._sections[name]
@@ -101,7 +102,11 @@ class PlanBuffers:
         self, staged: StagedPlan, req_to_token: torch.Tensor, kv_indices: torch.Tensor
     ) -> None:
         """Copy the staged plan into the device sections and gather its KV slot indices out of
-        ``req_to_token`` into ``kv_indices`` (one kernel, see the module docstring)."""
+        ``req_to_token`` into ``kv_indices`` (one kernel, see the module docstring). The
+        launcher checks the inputs when their kinds change: every step passes the same."""
+        signature = tuple(
+            (t.shape, t.dtype, t.stride(), t.device) for t in (req_to_token, kv_indices)
+        )
         upload_plan(
             self._staging[staged.slot],
             self._flat,
@@ -110,6 +115,8 @@ class PlanBuffers:
             kv_indices,
             staged.num_segments,
             staged.max_segment_len,
+            check=signature != self._checked,
         )
+        self._checked = signature
         if self._staging_done[staged.slot] is not None:
             self._staging_done[staged.slot].record()
