@@ -60,7 +60,7 @@ def upload_plan(
     them from ``staging``.
     Host-sized grid: run it outside CUDA graphs (the backend's metadata hook), so attention
     never reads ``req_to_token`` while the scheduler may rewrite it. ``check=False`` skips the
-    input checks (about 30 µs of CPU time on the CPU machine; ``PlanBuffers`` checks once per
+    input checks (about 20 µs of CPU time on the CPU machine; ``PlanBuffers`` checks once per
     signature, its ranges being its own).
     """
     if check:
