@@ -64,7 +64,32 @@ def upload_plan(
     signature, its ranges being its own).
     """
     if check:
-        _check_upload_inputs(staging, plan_buffer, copies, req_to_token, kv_indices, num_segments)
+        device = plan_buffer.device
+        check_int32(plan_buffer, "plan_buffer", device)
+        check_int32(req_to_token, "req_to_token", device)
+        check_int32(kv_indices, "kv_indices", device)
+        check_arg(
+            staging.dtype == torch.int32 and staging.is_contiguous(),
+            "staging",
+            "must be contiguous int32",
+        )
+        check_arg(staging.shape == plan_buffer.shape, "staging", "must have plan_buffer's shape")
+        check_arg(
+            staging.device == device or (device.type == "cuda" and staging.is_pinned()),
+            "staging",
+            f"must be on {device} or in pinned host memory",
+        )
+        check_arg(req_to_token.dim() == 2, "req_to_token", "must be [rows, max_context_len]")
+        check_arg(len(copies) == 4, "copies", "must be four (start, length) ranges")
+        for start, length in copies:
+            check_arg(
+                0 <= start and 0 <= length and start + length <= plan_buffer.numel(),
+                "copies",
+                f"range ({start}, {length}) is outside plan_buffer",
+            )
+        check_arg(
+            0 <= 4 * num_segments <= copies[0][1], "num_segments", "exceeds the copied segments"
+        )
     copy_len = sum(length for _, length in copies)
     num_copy_programs = triton.cdiv(copy_len, UPLOAD_COPY_BLOCK)
     blocks_per_segment = triton.cdiv(max_segment_len, GATHER_BLOCK)
@@ -78,40 +103,6 @@ def upload_plan(
         *ranges, num_copy_programs, max(blocks_per_segment, 1),
         COPY_BLOCK=UPLOAD_COPY_BLOCK, BLOCK=GATHER_BLOCK,
     )  # fmt: skip
-
-
-def _check_upload_inputs(
-    staging: torch.Tensor,
-    plan_buffer: torch.Tensor,
-    copies: Sequence[tuple[int, int]],
-    req_to_token: torch.Tensor,
-    kv_indices: torch.Tensor,
-    num_segments: int,
-) -> None:
-    device = plan_buffer.device
-    check_int32(plan_buffer, "plan_buffer", device)
-    check_int32(req_to_token, "req_to_token", device)
-    check_int32(kv_indices, "kv_indices", device)
-    check_arg(
-        staging.dtype == torch.int32 and staging.is_contiguous(),
-        "staging",
-        "must be contiguous int32",
-    )
-    check_arg(staging.shape == plan_buffer.shape, "staging", "must have plan_buffer's shape")
-    check_arg(
-        staging.device == device or (device.type == "cuda" and staging.is_pinned()),
-        "staging",
-        f"must be on {device} or in pinned host memory",
-    )
-    check_arg(req_to_token.dim() == 2, "req_to_token", "must be [rows, max_context_len]")
-    check_arg(len(copies) == 4, "copies", "must be four (start, length) ranges")
-    for start, length in copies:
-        check_arg(
-            0 <= start and 0 <= length and start + length <= plan_buffer.numel(),
-            "copies",
-            f"range ({start}, {length}) is outside plan_buffer",
-        )
-    check_arg(0 <= 4 * num_segments <= copies[0][1], "num_segments", "exceeds the copied segments")
 
 
 def _kernel_args(
