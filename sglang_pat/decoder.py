@@ -92,7 +92,6 @@ class PatDecoder:
         # The plan's sections (plan_buffers.py). The launches' views are the same tensors,
         # fixed for the decoder's life (graphs capture their addresses), named here too.
         self.buffers = PlanBuffers(cap, self.device)
-        self.segments = self.buffers.segments
         self.items = self.buffers.items
         self.members = self.buffers.members
         self.header = self.buffers.header

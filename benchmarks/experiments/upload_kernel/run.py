@@ -43,7 +43,7 @@ def old_upload(decoder: PatDecoder, staged, req_to_token: torch.Tensor) -> None:
     if staged.num_segments and staged.max_segment_len:
         grid = (staged.num_segments, triton.cdiv(staged.max_segment_len, GATHER_BLOCK))
         _gather_kv_indices_kernel[grid](
-            req_to_token, req_to_token.stride(0), decoder.segments, decoder.kv_indices,
+            req_to_token, req_to_token.stride(0), buffers.segments, decoder.kv_indices,
             BLOCK=GATHER_BLOCK,
         )  # fmt: skip
     buffers._staging_done[staged.slot].record()
