@@ -92,15 +92,15 @@ def upload_plan(
         )
     copy_len = sum(length for _, length in copies)
     num_copy_programs = triton.cdiv(copy_len, UPLOAD_COPY_BLOCK)
-    blocks_per_segment = triton.cdiv(max_segment_len, GATHER_BLOCK)
+    # At least one block a segment: a segment of length 0 takes one program that stores nothing.
+    blocks_per_segment = max(triton.cdiv(max_segment_len, GATHER_BLOCK), 1)
     grid = (num_copy_programs + num_segments * blocks_per_segment,)
     if grid[0] == 0:
         return
     ranges = [value for copy in copies for value in copy]
-    # The kernel divides by blocks_per_segment: at 0 it runs no gather program, but gets 1.
     _upload_plan_kernel[grid](
         staging, plan_buffer, req_to_token, req_to_token.stride(0), kv_indices,
-        *ranges, num_copy_programs, max(blocks_per_segment, 1),
+        *ranges, num_copy_programs, blocks_per_segment,
         COPY_BLOCK=UPLOAD_COPY_BLOCK, BLOCK=GATHER_BLOCK,
     )  # fmt: skip
 
