@@ -14,15 +14,14 @@ operations of the first N gaps.
 from __future__ import annotations
 
 import argparse
-import gzip
-import json
 import statistics
 from pathlib import Path
 
+from parse import trace_events
+
 
 def load(trace: Path) -> tuple[list[dict], list[dict]]:
-    with gzip.open(trace, "rt") if trace.suffix == ".gz" else open(trace) as f:
-        events = json.load(f)["traceEvents"]
+    events = trace_events(trace)
     host = [e for e in events if e.get("cat") in ("cuda_runtime", "cuda_driver")]
     gpu = [e for e in events if e.get("cat") in ("kernel", "gpu_memcpy", "gpu_memset")]
     return sorted(host, key=lambda e: e["ts"]), sorted(gpu, key=lambda e: e["ts"])

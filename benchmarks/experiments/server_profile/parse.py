@@ -76,9 +76,14 @@ def step_periods(kernels: list[dict]) -> tuple[float | None, float | None]:
     return statistics.median(periods), statistics.median(longest)
 
 
-def summarize(trace: Path, num_layers: int) -> dict:
+def trace_events(trace: Path) -> list[dict]:
+    """The events of a torch-profiler trace (``.json`` or ``.json.gz``)."""
     with gzip.open(trace, "rt") if trace.suffix == ".gz" else open(trace) as f:
-        events = json.load(f)["traceEvents"]
+        return json.load(f)["traceEvents"]
+
+
+def summarize(trace: Path, num_layers: int) -> dict:
+    events = trace_events(trace)
     kernels = [e for e in events if e.get("cat") == "kernel" and "dur" in e]
     if not kernels:
         return dict(trace=str(trace), error="no kernel events", step={})
