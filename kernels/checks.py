@@ -154,3 +154,41 @@ def check_new_kv(
     )
     check_arg(new_loc.device == device, "new_loc", f"must be on {device}, got {new_loc.device}")
     check_arg(new_loc.is_contiguous(), "new_loc", "must be contiguous")
+
+
+def check_rope(
+    rope: tuple[torch.Tensor, torch.Tensor],
+    q: torch.Tensor,
+    new_kv: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None,
+) -> None:
+    """Raise ValueError naming the first of ``(positions, cos_sin_cache)`` that does not fit:
+    each request's position ``[≥ B]`` and the NeoX cache ``[max_position, head_dim]`` (fp32
+    cos | sin), with the new K/V stored by the kernels (it is stored rotated)."""
+    check_arg(len(rope) == 2, "rope", "must be (positions, cos_sin_cache)")
+    check_arg(new_kv is not None, "rope", "needs new_kv: the new K is stored rotated")
+    positions, cos_sin_cache = rope
+    batch, head_dim, device = q.shape[0], q.shape[-1], q.device
+    check_arg(
+        positions.dtype in (torch.int32, torch.int64),
+        "positions",
+        f"must be int32 or int64, not {positions.dtype}",
+    )
+    check_arg(
+        positions.dim() == 1 and positions.shape[0] >= batch and positions.is_contiguous(),
+        "positions",
+        f"must be [>= {batch}] and contiguous, got {tuple(positions.shape)}",
+    )
+    check_arg(positions.device == device, "positions", f"must be on {device}")
+    check_arg(
+        cos_sin_cache.dtype == torch.float32,
+        "cos_sin_cache",
+        f"must be float32, not {cos_sin_cache.dtype}",
+    )
+    check_arg(
+        cos_sin_cache.dim() == 2 and cos_sin_cache.shape[1] == head_dim,
+        "cos_sin_cache",
+        f"must be [max_position, {head_dim}] (rotary_dim = head_dim), got "
+        f"{tuple(cos_sin_cache.shape)}",
+    )
+    check_arg(cos_sin_cache.stride(1) == 1, "cos_sin_cache", "its rows must be contiguous")
+    check_arg(cos_sin_cache.device == device, "cos_sin_cache", f"must be on {device}")
