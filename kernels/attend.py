@@ -119,9 +119,6 @@ def _attend_item(
     stride_pl_slot,
     sm_scale,
     logit_cap,
-    positions_ptr,
-    cos_sin_ptr,
-    stride_cs,
     GROUP: tl.constexpr,
     HEAD_DIM: tl.constexpr,
     BLOCK_D: tl.constexpr,
@@ -134,7 +131,6 @@ def _attend_item(
     SAME_KV_LAYOUT: tl.constexpr,
     OFFSET_64: tl.constexpr,
     STAGES: tl.constexpr,
-    ROPE: tl.constexpr,
 ):
     """One KV chunk for one row tile (the tile's requests × the GQA group of one KV head).
 
@@ -144,7 +140,7 @@ def _attend_item(
     """
     _, row_valid, batch, slot_base, q_head, q = _tile_rows(
         q_ptr, k_ptr, members_ptr, member_start, num_members, kv_head, stride_qb, stride_qh,
-        positions_ptr, cos_sin_ptr, stride_cs, GROUP, HEAD_DIM, BLOCK_D, BLOCK_M, OFFSET_64, ROPE,
+        GROUP, HEAD_DIM, BLOCK_D, BLOCK_M, OFFSET_64,
     )  # fmt: skip
     exp2_scale = _exp2_scale(sm_scale, HAS_LOGIT_CAP)
 
@@ -212,9 +208,6 @@ def _attend_tails(
     stride_pl_slot,
     sm_scale,
     logit_cap,
-    positions_ptr,
-    cos_sin_ptr,
-    stride_cs,
     GROUP: tl.constexpr,
     HEAD_DIM: tl.constexpr,
     BLOCK_D: tl.constexpr,
@@ -227,7 +220,6 @@ def _attend_tails(
     SAME_KV_LAYOUT: tl.constexpr,
     OFFSET_64: tl.constexpr,
     STAGES: tl.constexpr,
-    ROPE: tl.constexpr,
 ):
     """Short private tails of up to BLOCK_M / G requests in one tile.
 
@@ -240,7 +232,7 @@ def _attend_tails(
     SUB: tl.constexpr = BLOCK_N // MEMBERS
     row_member, row_valid, batch, slot_base, q_head, q = _tile_rows(
         q_ptr, k_ptr, members_ptr, member_start, num_members, kv_head, stride_qb, stride_qh,
-        positions_ptr, cos_sin_ptr, stride_cs, GROUP, HEAD_DIM, BLOCK_D, BLOCK_M, OFFSET_64, ROPE,
+        GROUP, HEAD_DIM, BLOCK_D, BLOCK_M, OFFSET_64,
     )  # fmt: skip
     keys = tl.arange(0, BLOCK_N)
     key_member = keys // SUB

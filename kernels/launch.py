@@ -22,7 +22,6 @@ from .checks import (
     check_int32,
     check_new_kv,
     check_pack_inputs,
-    check_rope,
     kv_layout,
 )
 from .gather import _upload_plan_kernel
@@ -209,7 +208,6 @@ def pack_decode(
     part: str = "all",
     pdl: bool = False,
     new_kv: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
-    rope: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> object:
     """The plan's items: ``q [B, Hq, D]`` against the KV buffers into ``o`` / partials.
 
@@ -226,10 +224,8 @@ def pack_decode(
     (``pdl_supported``). ``new_kv = (k_new [B, Hkv, D], v_new [B, Hkv, Dv], new_loc [B])``:
     the launch first writes the layer's new K/V into the buffers at ``new_loc``, each unit for
     the requests whose new slot it reads (the plan keeps every new token in a private tail:
-    ``PatDecoder(stores_new_kv=True)``). ``rope = (positions [B], cos_sin_cache [P, D])``
-    (with ``new_kv``): ``q`` and ``k_new`` are not rotated yet; the kernel applies the NeoX
-    rotary embedding to both, as SGLang's rope kernel would have. Returns Triton's compiled
-    kernel (its ``metadata`` holds shared memory and registers).
+    ``PatDecoder(stores_new_kv=True)``). Returns Triton's compiled kernel (its ``metadata``
+    holds shared memory and registers).
     """
     if check:
         check_arg(not pdl or pdl_supported(q.device), "pdl", "needs a CUDA device of capability 9+")
@@ -247,8 +243,6 @@ def pack_decode(
         )
         if new_kv is not None:
             check_new_kv(new_kv, q, k_buffer, v_buffer)
-        if rope is not None:
-            check_rope(rope, q, new_kv)
     strides, scalars, constexprs = _kernel_args(
         q, k_buffer, v_buffer, o, partial_o, partial_lse, sm_scale, logit_cap
     )
@@ -274,21 +268,17 @@ def pack_decode(
         new_strides = (k_new.stride(0), k_new.stride(1), v_new.stride(0), v_new.stride(1))
         # a member vector as wide as a packed-tails unit's members
         new_kv_members = triton.next_power_of_2(max(1, tiles["MT"] // int(constexprs["GROUP"])))
-    # unread without rope: the kernel is built without it
-    positions, cos_sin_cache = (header, partial_lse) if rope is None else rope
     compiled = _pack_decode_kernel[(num_programs,)](
         *(q, k_buffer, v_buffer, o, kv_indices, items, members, header, queue),
-        *(partial_o, partial_lse, *new_args, positions, cos_sin_cache),
+        *(partial_o, partial_lse, *new_args),
         *strides,
         *new_strides,
-        cos_sin_cache.stride(0),
         *scalars,
         **constexprs,
         **tiles,
         PART=PARTS[part],
         PDL=pdl,
         NEW_KV_MEMBERS=new_kv_members,
-        ROPE=rope is not None,
         **launch,
     )
     if part != "all" and q.is_cuda:

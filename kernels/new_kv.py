@@ -4,7 +4,7 @@ the KV buffers before it reads them (``PatDecoder(stores_new_kv=True)``)."""
 import triton
 import triton.language as tl
 
-from .rows import _rope_rows, _slot_rows
+from .rows import _slot_rows
 
 
 @triton.jit
@@ -32,9 +32,6 @@ def _store_new_kv(
     stride_knh,
     stride_vnb,
     stride_vnh,
-    positions_ptr,
-    cos_sin_ptr,
-    stride_cs,
     HEAD_DIM: tl.constexpr,
     BLOCK_D: tl.constexpr,
     V_DIM: tl.constexpr,
@@ -43,7 +40,6 @@ def _store_new_kv(
     SAME_KV_LAYOUT: tl.constexpr,
     OFFSET_64: tl.constexpr,
     MEMBERS: tl.constexpr,
-    ROPE: tl.constexpr,
 ):
     """Write the layer's new K/V of one KV head into the slots of the unit's requests, before
     the unit reads them: no store kernel and no graph node before attention.
@@ -53,7 +49,6 @@ def _store_new_kv(
     unit (chunk < 0) for each of its members, a one-request unit whose KV range ends on its
     request's new slot (the tail's last chunk). A unit stores only where the slot it reads last
     is the request's ``new_loc``, so a shared unit or an earlier chunk writes nothing.
-    ``ROPE``: the new K is stored rotated (``_rope_rows``), as Q is read.
     """
     if (chunk < 0) | (num_members == 1):
         offs_m = tl.arange(0, MEMBERS)
@@ -83,16 +78,10 @@ def _store_new_kv(
         # most, benchmarks/experiments/store_in_kernel/README.md).
         offs_d = tl.arange(0, BLOCK_D)
         mask_d = (offs_d < HEAD_DIM)[None, :]
-        if ROPE:
-            k = _rope_rows(
-                k_new_ptr, batch * stride_knb + kv_head * stride_knh, valid, batch,
-                positions_ptr, cos_sin_ptr, stride_cs, HEAD_DIM,
-            )  # fmt: skip
-        else:
-            k = tl.load(
-                k_new_ptr + batch[:, None] * stride_knb + kv_head * stride_knh + offs_d[None, :],
-                mask=valid[:, None] & mask_d,
-            )
+        k = tl.load(
+            k_new_ptr + batch[:, None] * stride_knb + kv_head * stride_knh + offs_d[None, :],
+            mask=valid[:, None] & mask_d,
+        )
         offs_dv = tl.arange(0, BLOCK_DV)
         mask_dv = (offs_dv < V_DIM)[None, :]
         v = tl.load(

@@ -49,8 +49,6 @@ def _pack_decode_kernel(
     k_new_ptr,
     v_new_ptr,
     new_loc_ptr,
-    positions_ptr,
-    cos_sin_ptr,
     stride_qb,
     stride_qh,
     stride_k_page,
@@ -68,7 +66,6 @@ def _pack_decode_kernel(
     stride_knh,
     stride_vnb,
     stride_vnh,
-    stride_cs,
     sm_scale,
     logit_cap,
     NUM_KV_HEADS: tl.constexpr,
@@ -100,7 +97,6 @@ def _pack_decode_kernel(
     PART: tl.constexpr,
     PDL: tl.constexpr = False,
     NEW_KV_MEMBERS: tl.constexpr = 0,
-    ROPE: tl.constexpr = False,
 ):
     """Persistent multi-tile decode: programs pull (item, KV head) units from a queue.
 
@@ -126,10 +122,6 @@ def _pack_decode_kernel(
     ``NEW_KV_MEMBERS`` > 0: each unit first writes the layer's new K/V (``k_new [B, Hkv, D]``,
     ``v_new``) of its requests whose new slot (``new_loc [B]``) it reads (``_store_new_kv``);
     the constexpr is at least the members of a packed-tails tile. 0: they are in the buffers.
-
-    ``ROPE`` (with the store): ``q`` and ``k_new`` come as the QKV projection wrote them, and
-    every unit rotates its Q rows and the new K it stores (NeoX rotary embedding at
-    ``positions [B]`` from ``cos_sin_cache``, ``stride_cs`` a position; ``_rope_rows``).
     """
     if PDL:
         # The plan says whether the merge's programs would spread over the SMs if started now
@@ -175,9 +167,8 @@ def _pack_decode_kernel(
                 k_ptr, v_ptr, k_new_ptr, v_new_ptr, new_loc_ptr, kv_indices_ptr, members_ptr,
                 kv_start, kv_len, member_start, num_members, chunk, kv_head, stride_k_page,
                 stride_k_tok, stride_kh, stride_v_page, stride_v_tok, stride_vh, stride_knb,
-                stride_knh, stride_vnb, stride_vnh, positions_ptr, cos_sin_ptr, stride_cs,
-                HEAD_DIM, BLOCK_D, V_DIM, BLOCK_DV, PAGE_SIZE, SAME_KV_LAYOUT, OFFSET_64,
-                NEW_KV_MEMBERS, ROPE,
+                stride_knh, stride_vnb, stride_vnh, HEAD_DIM, BLOCK_D, V_DIM, BLOCK_DV, PAGE_SIZE,
+                SAME_KV_LAYOUT, OFFSET_64, NEW_KV_MEMBERS,
             )  # fmt: skip
         if chunk < 0:
             _attend_tails(
@@ -208,9 +199,6 @@ def _pack_decode_kernel(
                 stride_pl_slot,
                 sm_scale,
                 logit_cap,
-                positions_ptr,
-                cos_sin_ptr,
-                stride_cs,
                 GROUP,
                 HEAD_DIM,
                 BLOCK_D,
@@ -223,7 +211,6 @@ def _pack_decode_kernel(
                 SAME_KV_LAYOUT,
                 OFFSET_64,
                 ST,
-                ROPE,
             )
         elif tile == 0:
             _attend_item(
@@ -256,9 +243,6 @@ def _pack_decode_kernel(
                 stride_pl_slot,
                 sm_scale,
                 logit_cap,
-                positions_ptr,
-                cos_sin_ptr,
-                stride_cs,
                 GROUP,
                 HEAD_DIM,
                 BLOCK_D,
@@ -271,7 +255,6 @@ def _pack_decode_kernel(
                 SAME_KV_LAYOUT,
                 OFFSET_64,
                 S0,
-                ROPE,
             )
         elif NUM_TILES > 1 and tile == 1:
             _attend_item(
@@ -304,9 +287,6 @@ def _pack_decode_kernel(
                 stride_pl_slot,
                 sm_scale,
                 logit_cap,
-                positions_ptr,
-                cos_sin_ptr,
-                stride_cs,
                 GROUP,
                 HEAD_DIM,
                 BLOCK_D,
@@ -319,7 +299,6 @@ def _pack_decode_kernel(
                 SAME_KV_LAYOUT,
                 OFFSET_64,
                 S1,
-                ROPE,
             )
         elif NUM_TILES > 2 and tile == 2:
             _attend_item(
@@ -352,9 +331,6 @@ def _pack_decode_kernel(
                 stride_pl_slot,
                 sm_scale,
                 logit_cap,
-                positions_ptr,
-                cos_sin_ptr,
-                stride_cs,
                 GROUP,
                 HEAD_DIM,
                 BLOCK_D,
@@ -367,7 +343,6 @@ def _pack_decode_kernel(
                 SAME_KV_LAYOUT,
                 OFFSET_64,
                 S2,
-                ROPE,
             )
         elif NUM_TILES > 3:
             _attend_item(
@@ -400,9 +375,6 @@ def _pack_decode_kernel(
                 stride_pl_slot,
                 sm_scale,
                 logit_cap,
-                positions_ptr,
-                cos_sin_ptr,
-                stride_cs,
                 GROUP,
                 HEAD_DIM,
                 BLOCK_D,
@@ -415,7 +387,6 @@ def _pack_decode_kernel(
                 SAME_KV_LAYOUT,
                 OFFSET_64,
                 S3,
-                ROPE,
             )
         if PART != PRIVATE_PART:
             if ticket == num_units - 1:

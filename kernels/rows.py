@@ -46,19 +46,14 @@ def _tile_rows(
     kv_head,
     stride_qb,
     stride_qh,
-    positions_ptr,
-    cos_sin_ptr,
-    stride_cs,
     GROUP: tl.constexpr,
     HEAD_DIM: tl.constexpr,
     BLOCK_D: tl.constexpr,
     BLOCK_M: tl.constexpr,
     OFFSET_64: tl.constexpr,
-    ROPE: tl.constexpr,
 ):
     """A row tile's rows (its requests × the GQA group of one KV head): each row's member,
-    validity, batch index, partial slot base and q head, and Q in the KV dtype (``ROPE``: Q
-    as the model's rotary embedding would have left it, ``_rope_rows``)."""
+    validity, batch index, partial slot base and q head, and Q in the KV dtype."""
     rows = tl.arange(0, BLOCK_M)
     row_member = rows // GROUP
     row_valid = row_member < num_members
@@ -68,53 +63,13 @@ def _tile_rows(
         batch = batch.to(tl.int64)
     slot_base = tl.load(members_ptr + member * 4 + 1, mask=row_valid, other=-1)
     q_head = kv_head * GROUP + rows % GROUP
-    if ROPE:
-        q = _rope_rows(
-            q_ptr, batch * stride_qb + q_head * stride_qh, row_valid, batch, positions_ptr,
-            cos_sin_ptr, stride_cs, HEAD_DIM,
-        )  # fmt: skip
-    else:
-        offs_d = tl.arange(0, BLOCK_D)
-        q = tl.load(
-            q_ptr + batch[:, None] * stride_qb + q_head[:, None] * stride_qh + offs_d[None, :],
-            mask=row_valid[:, None] & (offs_d < HEAD_DIM)[None, :],
-            other=0.0,
-        )
-    return row_member, row_valid, batch, slot_base, q_head, q.to(k_ptr.dtype.element_ty)
-
-
-@triton.jit
-def _rope_rows(
-    x_ptr,
-    row_offset,
-    row_valid,
-    batch,
-    positions_ptr,
-    cos_sin_ptr,
-    stride_cs,
-    HEAD_DIM: tl.constexpr,
-):
-    """Rows ``x_ptr + row_offset`` of request ``batch`` rotated by the NeoX rotary embedding at
-    ``positions[batch]``, in their own dtype: what SGLang's rope kernel writes back (it reads
-    ``cos_sin_cache [positions, HEAD_DIM]``, fp32 cos | sin, and computes in fp32 with the
-    same products, so the rounding is the same). The model then skips its rope kernel and
-    the gap before attention (``sglang_pat/rope.py``)."""
-    HALF: tl.constexpr = HEAD_DIM // 2
-    offs_d = tl.arange(0, HEAD_DIM)
-    first = offs_d < HALF
-    partner = tl.where(first, offs_d + HALF, offs_d - HALF)
-    rows = x_ptr + row_offset[:, None]
-    mask = row_valid[:, None]
-    own = tl.load(rows + offs_d[None, :], mask=mask, other=0.0)
-    other = tl.load(rows + partner[None, :], mask=mask, other=0.0).to(tl.float32)
-    position = tl.load(positions_ptr + batch, mask=row_valid, other=0).to(tl.int64)
-    cos_at = cos_sin_ptr + position[:, None] * stride_cs + (offs_d % HALF)[None, :]
-    cos = tl.load(cos_at, mask=mask, other=0.0)
-    sin = tl.load(cos_at + HALF, mask=mask, other=0.0)
-    x = tl.where(first[None, :], own.to(tl.float32), other)  # the pair (x, y) = (d, d + HALF)
-    y = tl.where(first[None, :], other, own.to(tl.float32))
-    rotated = tl.where(first[None, :], x * cos - y * sin, x * sin + y * cos)
-    return rotated.to(own.dtype)
+    offs_d = tl.arange(0, BLOCK_D)
+    q = tl.load(
+        q_ptr + batch[:, None] * stride_qb + q_head[:, None] * stride_qh + offs_d[None, :],
+        mask=row_valid[:, None] & (offs_d < HEAD_DIM)[None, :],
+        other=0.0,
+    ).to(k_ptr.dtype.element_ty)
+    return row_member, row_valid, batch, slot_base, q_head, q
 
 
 @triton.jit

@@ -8,9 +8,7 @@ monkey-patches where no hook exists:
   ForwardBatch, which the eager path copies and graph replay replaces with a namespace);
 - ``FullCudaGraphBackend.capture_one`` is wrapped so that, when the PAT decoder captures the
   lean kernel's pair, the graph is kept and each layer's two forms are recorded for the
-  per-step switch (``sglang_pat/graph_switch.py``); otherwise it runs unchanged;
-- ``LlamaAttention.forward`` is wrapped so that a decode layer the PAT backend takes with its
-  rope hands attention q and k unrotated (``sglang_pat/rope.py``); otherwise it runs unchanged.
+  per-step switch (``sglang_pat/graph_switch.py``); otherwise it runs unchanged.
 Each patch is logged once per process. Nothing here touches CUDA.
 """
 
@@ -118,25 +116,13 @@ def _wrap_capture_one() -> None:
     _log_once("capture_one", "FullCudaGraphBackend.capture_one keeps switchable PAT graphs")
 
 
-def _wrap_llama_attention() -> None:
-    from sglang.srt.models.llama import LlamaAttention
-
-    from sglang_pat.rope import llama_attention_forward
-
-    if getattr(LlamaAttention.forward, "_sglang_pat", False):
-        return
-    LlamaAttention.forward = llama_attention_forward(LlamaAttention.forward)
-    _log_once("llama_rope", "LlamaAttention.forward leaves a PAT decode layer's rope to PAT")
-
-
 def apply() -> None:
-    """Register the ``pat`` backend, its forest staging, its graph switch and the Llama
-    decode rope it may take; safe to call many times."""
+    """Register the ``pat`` backend, its forest staging and its graph switch; safe to call
+    many times."""
     check_version()
     _register_backend()
     _wrap_init_new()
     _wrap_capture_one()
-    _wrap_llama_attention()
 
 
 def is_applied() -> bool:
@@ -147,8 +133,5 @@ def is_applied() -> bool:
     )
 
     wrapped = getattr(ForwardBatch.__dict__["init_new"].__func__, "_sglang_pat", False)
-    from sglang.srt.models.llama import LlamaAttention
-
     wrapped = wrapped and getattr(FullCudaGraphBackend.capture_one, "_sglang_pat", False)
-    wrapped = wrapped and getattr(LlamaAttention.forward, "_sglang_pat", False)
     return "pat" in ATTENTION_BACKENDS and wrapped

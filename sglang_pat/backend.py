@@ -25,7 +25,6 @@ from sglang.srt.mem_cache.memory_pool import KVWriteLoc
 
 from .backend_options import (
     FINE_ENV,
-    ROPE_ENV,
     SM90_ENV,
     SWITCH_ENV,
     VERIFY_ENV,
@@ -62,7 +61,6 @@ class PatAttnBackend(TritonAttnBackend):
         self._stage_seconds = 0.0
         self._unstaged_steps = 0  # decode steps planned all-private for want of a forest
         self._verify = os.environ.get(VERIFY_ENV, "0") not in ("", "0")
-        self.fused_rope = False  # see takes_rope
         # over all verified layers, on the device: max |pat - triton|, max |triton| and
         # max |pat - triton| / (1 + |triton|) (the form of the kernel tests' tolerance)
         self._verify_stats = torch.zeros(3, dtype=torch.float32, device=self.device)
@@ -103,16 +101,12 @@ class PatAttnBackend(TritonAttnBackend):
             dtype=model_runner.dtype,
             device=self.device,
         )
-        # verification runs triton on the layer's q and k, which must then be rotated already
-        self.fused_rope = self.store_reason is None and not self._verify and env_flag(ROPE_ENV, "1")
         self.decoder.scheduler.fine_private_chunks = env_flag(FINE_ENV, "1")
         if self.decoder.menu.lean is not None and env_flag(SWITCH_ENV, "1"):
             make_switchable(self.decoder)
         logger.info("pat: decode through the pack plan (%s)", self.decoder.menu)
         if self.store_reason:
             logger.info("pat: SGLang stores the new K/V (%s)", self.store_reason)
-        if self.fused_rope:
-            logger.info("pat: decode layers' rope in the pack kernels where the model allows")
         if self.decoder.sm90_shared_reason:
             logger.warning("pat: %s=1 ignored: %s", SM90_ENV, self.decoder.sm90_shared_reason)
         if self._verify:
@@ -257,22 +251,6 @@ class PatAttnBackend(TritonAttnBackend):
 
     # ------------------------------------------------------------------ per layer
 
-    def _pat_decodes(self, layer: Any) -> bool:
-        """Whether this step's decode of ``layer`` goes through the pack kernels (a layer
-        with sinks, a score_mod, xai temperature or a sliding window goes to triton)."""
-        return (
-            self._pat_step
-            and layer.xai_temperature_len <= 0
-            and (layer.sliding_window_size is None or layer.sliding_window_size <= -1)
-        )
-
-    def takes_rope(self, layer: Any) -> bool:
-        """Whether the model may hand this step's decode of ``layer`` its q and k unrotated,
-        with ``pat_rope=(positions, cos_sin_cache)``: the pack kernels then rotate them
-        (``sglang_pat/rope.py``). Asked by the patched model at capture and in eager steps,
-        so a graph holds the rope in the kernels, and every replay is a pat step."""
-        return self.fused_rope and self._pat_decodes(layer)
-
     def forward_decode(
         self,
         q,
@@ -284,13 +262,14 @@ class PatAttnBackend(TritonAttnBackend):
         sinks=None,
         score_mod=None,
         aux_tensors=None,
-        pat_rope=None,
     ):
-        pat_decodes = self._pat_decodes(layer) and sinks is None and score_mod is None
-        if pat_rope is not None and not (pat_decodes and save_kv_cache and self.fused_rope):
-            # the model skipped its rope because takes_rope said yes: never decode unrotated
-            raise RuntimeError("pat: a layer without its rope reached a decode PAT cannot rotate")
-        if not pat_decodes:
+        if (
+            not self._pat_step
+            or sinks is not None
+            or score_mod is not None
+            or layer.xai_temperature_len > 0
+            or (layer.sliding_window_size is not None and layer.sliding_window_size > -1)
+        ):
             # A decode layer of a pat step that triton takes: graphs captured with it read
             # triton's metadata, which every replay must then refill.
             self._triton_decodes_layers |= self._pat_step
@@ -317,7 +296,6 @@ class PatAttnBackend(TritonAttnBackend):
             sm_scale=layer.scaling,
             logit_cap=logit_capping_mod(layer.logit_capping_method, layer.logit_cap),
             new_kv=new_kv,
-            rope=pat_rope,
         )
         out = out.view(-1, layer.tp_q_head_num * layer.v_head_dim)
         if self._verify:

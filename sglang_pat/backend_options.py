@@ -34,9 +34,6 @@ SM90_ENV = "SGLANG_PAT_SM90_SHARED"
 # slot it reads, instead of SGLang's store kernel before them (one kernel and one graph node a
 # layer fewer), unless this is "0" or the KV pool is one they cannot write (``store_reason``).
 STORE_ENV = "SGLANG_PAT_STORE_IN_KERNEL"
-# Where the kernels store the new K/V, a decode layer's rotary embedding is applied in them too
-# (the model's rope kernel is skipped: ``sglang_pat/rope.py``) unless this is "0".
-ROPE_ENV = "SGLANG_PAT_FUSED_ROPE"
 
 
 def env_flag(name: str, default: str) -> bool:

@@ -243,20 +243,16 @@ class PatDecoder:
         sm_scale: float,
         logit_cap: float = 0.0,
         new_kv: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
-        rope: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> torch.Tensor:
         """One layer: ``o [B, Hq, Dv] = attention(q [B, Hq, D], KV of the planned step)``.
         ``new_kv = (k_new [B, Hkv, D], v_new [B, Hkv, Dv], new_loc [B])`` (a decoder built
         with ``stores_new_kv``): the kernels first write the layer's new K/V at ``new_loc``,
         where the caller would otherwise store them before this call.
-        ``rope = (positions [B], cos_sin_cache [P, D])`` (with ``new_kv``): ``q`` and ``k_new``
-        are not rotated yet; the kernels apply the NeoX rotary embedding to both
-        (``sglang_pat/rope.py``: the model's rope kernel is then skipped).
 
         Inputs are checked once per signature (shapes, dtypes, strides, devices): every layer
         of every step passes the same kinds of tensors, only their contents change.
         """
-        tensors = (q, k_buffer, v_buffer, o, *(new_kv or ()), *(rope or ()))
+        tensors = (q, k_buffer, v_buffer, o, *(new_kv or ()))
         signature = tuple((t.shape, t.dtype, t.stride(), t.device) for t in tensors) + (
             logit_cap >= 0.0,
         )
@@ -267,8 +263,7 @@ class PatDecoder:
         tail = (self.queue, self.partial_o, self.partial_lse)
         args, all_args = (*head, self.header, *tail), (*head, self.header_all, *tail)
         options = dict(menu=self.menu, sm_scale=sm_scale, logit_cap=logit_cap, check=check)
-        # the sm90 part never runs with new_kv (nor so with rope, which needs it)
-        pack_options = dict(options, new_kv=new_kv, rope=rope)
+        pack_options = dict(options, new_kv=new_kv)  # the sm90 part never runs with new_kv
         fork = self.lean_needed and self._side is not None  # on the CPU: one after the other
         # In a switchable capture (graph_switch.py) the all-items launch follows the pair; in
         # its eager warmup runs too, so that no kernel is first compiled while capturing.

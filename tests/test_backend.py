@@ -38,7 +38,6 @@ class FakeDecoder:
         self.sm90_shared_reason = "fake GPU" if self.sm90_shared else None
         self.stores_new_kv = kwargs["stores_new_kv"]
         self.new_kv: list[tuple | None] = []
-        self.ropes: list[tuple | None] = []
         self.graph_switches = GraphSwitches()
         self.plans: list[tuple] = []
         self.graph_batches: list[int | None] = []
@@ -53,10 +52,9 @@ class FakeDecoder:
         self.graph_batches.append(graph_batch)
         self.planned_rows = len(forest.seq_lens)
 
-    def forward(self, q, k_buffer, v_buffer, o, *, sm_scale, logit_cap=0.0, new_kv=None, rope=None):
+    def forward(self, q, k_buffer, v_buffer, o, *, sm_scale, logit_cap=0.0, new_kv=None):
         self.forwards.append(sm_scale)
         self.new_kv.append(new_kv)
-        self.ropes.append(rope)
         o[: self.planned_rows].fill_(7.0)  # rows past the plan (graph padding) stay as they are
         return o
 

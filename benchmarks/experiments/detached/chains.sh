@@ -9,9 +9,8 @@
 # 53's run (at 9d629ec: pat's first server 223 s to healthy, flashinfer's 57 s; two workloads
 # about 6 minutes a server) is in fdf8164's version.
 # SERVERS: the servers in order, each `pat`, `sglstore` (pat, SGLANG_PAT_STORE_IN_KERNEL=0),
-#   `sm90`, `patrope0`, `flashinfer` or `gclog` (default "pat sglstore flashinfer"); run i
-#   writes /tmp/r0/<i>-<server>/. `sm90` is pat with SGLANG_PAT_SM90_SHARED=1 (session 49);
-#   `patrope0` pat with SGLANG_PAT_FUSED_ROPE=0 (the model's own rope kernel; session 61); `gclog`
+#   `sm90`, `flashinfer` or `gclog` (default "pat sglstore flashinfer"); run i writes
+#   /tmp/r0/<i>-<server>/. `sm90` is pat with SGLANG_PAT_SM90_SHARED=1 (session 49); `gclog`
 #   is pat with SGLANG_LOG_GC=1 (session 50 found no collection inside a pass's full-batch
 #   decode lines). `patprof` and `fiprof` run experiments/server_profile/run.py for pat or
 #   flashinfer instead (a warm pass, then 24 full-batch steps traced; the trace is kept).
@@ -101,14 +100,13 @@ for server in $SERVERS; do
     pat) run="python3 benchmarks/bench_serving.py --backends pat" ;;
     sglstore) run="SGLANG_PAT_STORE_IN_KERNEL=0 python3 benchmarks/bench_serving.py --backends pat" ;;
     sm90) run="SGLANG_PAT_SM90_SHARED=1 python3 benchmarks/bench_serving.py --backends pat" ;;
-    patrope0) run="SGLANG_PAT_FUSED_ROPE=0 python3 benchmarks/bench_serving.py --backends pat" ;;
     flashinfer) run="python3 benchmarks/bench_serving.py --backends flashinfer" ;;
     gclog) run="SGLANG_LOG_GC=1 python3 benchmarks/bench_serving.py --backends pat" ;;
     patprof|fiprof)  # experiments/server_profile: GPU trace of 24 full-batch steps, kept
       backend=pat; [ $server = fiprof ] && backend=flashinfer
       steps+=("python3 benchmarks/experiments/server_profile/run.py --backend $backend --workloads ${workloads// /,} --port $port --out $dir > $dir.out 2>&1")
       continue ;;
-    *) echo "unknown server $server (pat, sglstore, sm90, patrope0, flashinfer, gclog, patprof or fiprof)"; exit 1 ;;
+    *) echo "unknown server $server (pat, sglstore, sm90, flashinfer, gclog, patprof or fiprof)"; exit 1 ;;
   esac
   steps+=("$run $W --port $port --out $dir > $dir.out 2>&1")
 done
