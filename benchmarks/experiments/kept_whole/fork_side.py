@@ -24,15 +24,15 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))
+sys.path.insert(0, str(HERE))
 
 
 def one(shape: str, rounds: int, reps: int = 10, trials: int = 7) -> dict:
     import numpy as np
     import torch
     from graph_timing import graphs_us, timed_graphs, warm_up
+    from node_toggle import switched_graphs
     from providers import batch_for, make_decoder
-
-    from sglang_pat import graph_switch
 
     batch = batch_for(shape)
     flush = torch.empty(2**28, dtype=torch.uint8, device="cuda")
@@ -54,22 +54,8 @@ def one(shape: str, rounds: int, reps: int = 10, trials: int = 7) -> dict:
         outputs[f"pair, {side}"] = out_pair
         switched = make_decoder(batch)
         switched.private_on_side = private_on_side
-        graph_switch.make_switchable(switched)
         out_switched = torch.empty_like(batch.q)
-
-        def run_switched(decoder=switched, out=out_switched) -> None:
-            decoder.forward(batch.q, batch.k, batch.v, out, sm_scale=batch.sm_scale)
-
-        captured: list = []
-
-        def capture(run=run_switched, into=captured) -> None:
-            warm_up(run)
-            into.extend(timed_graphs(run, flush, reps))
-
-        graph_switch.switchable_capture(capture, lambda into=captured: into[0])
-        ((switch,),) = switched.graph_switches.by_batch.values()
-        switch.select(switched.splits)
-        graphs[f"switched, {side}"] = (captured[0], captured[1])
+        graphs[f"switched, {side}"], _ = switched_graphs(switched, batch, out_switched, flush, reps)
         outputs[f"switched, {side}"] = out_switched
     times: dict[str, list[float]] = {name: [] for name in graphs}
     for _ in range(rounds):

@@ -64,6 +64,32 @@ def enabled_states(switch) -> dict[str, list[bool]]:
     }
 
 
+def switched_graphs(decoder, batch, out, flush, reps: int):
+    """``decoder`` made switchable and captured as SGLang's ``capture_one`` is patched to:
+    ``timed_graphs``' pair with both forms of each call, and the graph's switch set to the
+    form ``decoder``'s plan wants."""
+    from graph_timing import timed_graphs, warm_up
+
+    from sglang_pat import graph_switch
+
+    graph_switch.make_switchable(decoder)
+
+    def run() -> None:
+        decoder.forward(batch.q, batch.k, batch.v, out, sm_scale=batch.sm_scale)
+
+    captured: list = []
+
+    def capture() -> None:  # warmed up inside, as SGLang's capture_one: the all-items build
+        warm_up(run)  # is launched (compiled) there too
+        captured.extend(timed_graphs(run, flush, reps))
+
+    graph_switch.switchable_capture(capture, lambda: captured[0])
+    ((switch,),) = decoder.graph_switches.by_batch.values()
+    assert len(switch.layers) == reps, f"{len(switch.layers)} switched layers for {reps} calls"
+    switch.select(decoder.splits)
+    return (captured[0], captured[1]), switch
+
+
 def one(shape: str, rounds: int, reps: int = 10, trials: int = 7) -> dict:
     import numpy as np
     import torch
@@ -109,28 +135,14 @@ def one(shape: str, rounds: int, reps: int = 10, trials: int = 7) -> dict:
     # The product's switch (session 25, sglang_pat/graph_switch.py): both forms captured, the
     # one the plan wants enabled.
     switched_decoder = make_decoder(batch)
-    graph_switch.make_switchable(switched_decoder)
     out_switched = torch.empty_like(batch.q)
-
-    def run_switched() -> None:
-        switched_decoder.forward(batch.q, batch.k, batch.v, out_switched, sm_scale=batch.sm_scale)
-
-    captured: list = []
-
-    def capture_switched() -> None:  # warmed up inside, as SGLang's capture_one: the
-        warm_up(run_switched)  # all-items build is launched (compiled) there too
-        captured.extend(timed_graphs(run_switched, flush, reps))
-
-    graph_switch.switchable_capture(capture_switched, lambda: captured[0])
-    ((switch,),) = switched_decoder.graph_switches.by_batch.values()
-    assert len(switch.layers) == reps, f"{len(switch.layers)} switched layers for {reps} calls"
-    switch.select(switched_decoder.splits)
+    captured, switch = switched_graphs(switched_decoder, batch, out_switched, flush, reps)
 
     def pair_us() -> float:
         return graphs_us(pair, reps, trials)
 
     def switched_us() -> float:
-        return graphs_us((captured[0], captured[1]), reps, trials)
+        return graphs_us(captured, reps, trials)
 
     # Session 26: the switched graph took 1-6 µs more than the best form. Its flush-only
     # baseline graph was made kept (``kept_graphs``), the pair's not: each timed against the
