@@ -66,8 +66,7 @@ def main() -> None:
             for g in between:
                 start = g["ts"] - before["last"]
                 print(f"  {start:7.1f} +{g['dur']:6.1f}  {g['name'][:70]}")
-            gap = after["first"] - before["last"]
-            print(f"  {gap:7.1f}          the next graph's first kernel")
+            print(f"  {rows[-1]['gap_us']:7.1f}          the next graph's first kernel")
     print(f"{len(rows)} gaps between {len(steps)} graphs, median (min, max):")
     for key in rows[0]:
         values = [row[key] for row in rows]
