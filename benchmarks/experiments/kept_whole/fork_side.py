@@ -37,6 +37,7 @@ def one(shape: str, rounds: int, reps: int = 10, trials: int = 7) -> dict:
     batch = batch_for(shape)
     flush = torch.empty(2**28, dtype=torch.uint8, device="cuda")
     graphs, outputs = {}, {}
+    decoders = []  # alive while their graphs replay: a graph holds no reference to its buffers
     for private_on_side in (True, False):
         side = "private forked" if private_on_side else "shared forked"
         pair = make_decoder(batch)
@@ -53,6 +54,7 @@ def one(shape: str, rounds: int, reps: int = 10, trials: int = 7) -> dict:
         graphs[f"pair, {side}"] = timed_graphs(run_pair, flush, reps)
         outputs[f"pair, {side}"] = out_pair
         switched = make_decoder(batch)
+        decoders += [pair, switched]
         switched.private_on_side = private_on_side
         out_switched = torch.empty_like(batch.q)
         graphs[f"switched, {side}"], _ = switched_graphs(switched, batch, out_switched, flush, reps)
