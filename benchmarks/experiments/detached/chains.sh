@@ -13,7 +13,8 @@
 #   writes /tmp/r0/<i>-<server>/. `sm90` is pat with SGLANG_PAT_SM90_SHARED=1 (session 49);
 #   `noswitch` pat with SGLANG_PAT_GRAPH_SWITCH=0: every graph runs the pair, never the
 #   all-items launch (in graphs of ten calls the switched graph took 5-8 µs more a call than
-#   the pair on gsp 4 x 32's batches, sessions 26-27, never served side by side); `gclog`
+#   the pair on gsp 4 x 32's batches, sessions 26-27; session 62 served it beside pat on gsp
+#   4 x 32: 0.3% slower decode, 1.3% shorter median ITL, both within the noise); `gclog`
 #   is pat with SGLANG_LOG_GC=1 (session 50 found no collection inside a pass's full-batch
 #   decode lines). `patprof` and `fiprof` run experiments/server_profile/run.py for pat or
 #   flashinfer instead (a warm pass, then 24 full-batch steps traced; the trace is kept).
@@ -89,7 +90,8 @@ fi
 # FORKSIDE=1: experiments/kept_whole/fork_side.py with fork-side.patch applied in place
 #   (reverted after): the pair and the switchable graph with the private part or the shared
 #   part forked on the side stream, on gsp 4 x 32's batches; then the graph GPU tests with the
-#   patch. Prepared in session 61 (its device time ran out first).
+#   patch. Prepared in session 61; session 62 ran fork_side.py alone (no difference either
+#   way, ../kept_whole/README.md).
 if [ "${FORKSIDE:-0}" = 1 ]; then
   xp=benchmarks/experiments/kept_whole
   shapes=${FORKSIDE_SHAPES:-4,128_4096,144 4,128_4096,256 4,128_4096,368 gsp:4x32:4096+208:b128:s0}
