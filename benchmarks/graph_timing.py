@@ -69,6 +69,14 @@ def graphs_us(
     return float(np.median(times[0]) - np.median(times[1]))
 
 
+def read_flush(buffer: torch.Tensor) -> Callable[[], object]:
+    """A flush that only reads: the sum of ``buffer`` (the benchmarks' flush buffer) as floats,
+    into a scalar of its own. It leaves the L2 holding clean lines, as a server's weights do,
+    where the benchmarks' ``zero_`` leaves dirty ones that the timed call writes back."""
+    floats, total = buffer.view(torch.float32), torch.empty((), device=buffer.device)
+    return lambda: torch.sum(floats, dim=0, out=total)
+
+
 def graph_time_us(fn, flush, reps: int = 10, trials: int = 7) -> float:
     """Median µs of ``fn`` per call inside a CUDA graph, each call after an L2 flush.
 

@@ -1,0 +1,99 @@
+"""Experiment: 128-row shared tiles, so the lean pair reads each shared K/V block once a prefix.
+
+python benchmarks/experiments/shared_rows/run.py [SHAPE ...]   (SHAPE as providers.batch_for)
+
+``../contention/`` (session 63) found the pair's parts not bound by memory latency: the private
+part alone takes about as long with its K/V in the L2 as in HBM, on 4 warps or 1, two or three
+programs an SM. Both parts are bound by the bytes the SMs load, L2 hits included. On gsp
+4 × 32's batch the shared part reads each prefix's K/V twice, once for each 64-row tile (16 of
+a group's 32 requests × G = 4), 128 of the pair's 268 MB a layer. A 128-row tile reads them
+once. It needs 8 warps (two warpgroups of 64 rows); one such program fits beside two private
+ones only with the shared part capped at 192 registers (131 KB of shared memory, 528 B of
+spill stack) and the private part on one warp a program (255 registers, no spill; the same
+speed as its 4 warps, ``../lean_warps/one_warp.py``). Variants:
+- ``product``;
+- ``w1``: the private part on one warp, two programs an SM (the same plan);
+- ``rows128``: ``w1`` with a fourth tile of 128 rows × 64 keys and 8 warps for the shared
+  part, capped at 192 registers. The product's launcher passes no register cap to the shared
+  part, so this script wraps the pack kernel's launch to add it to 8-warp builds. The plan
+  then gives each prefix one row tile in four 1,024-token chunks (four shared partials a
+  request instead of two).
+Each variant's forward (the pair and the merge) in the server-like layer of
+``../pdl_after_rope/layer.py`` after the read-only flush and the write flush, then the shared
+part alone (``../contention/parts.py``).
+"""
+
+import dataclasses
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[3]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+sys.path.insert(0, str(ROOT / "benchmarks" / "experiments" / "pdl_after_rope"))
+sys.path.insert(0, str(ROOT / "benchmarks" / "experiments" / "contention"))
+from graph_timing import PAIR_SHAPES, read_flush, run_shapes  # noqa: E402
+from layer import against_first, split_layer, storing  # noqa: E402
+from parts import one_part  # noqa: E402
+from providers import make_decoder  # noqa: E402
+from sglang_pat.kernels import launch  # noqa: E402
+
+from sglang_pat.cost_model import TileConfig  # noqa: E402
+
+SHAPES = PAIR_SHAPES[:7]
+SHARED_WARPS = 8
+# register caps a thread: the 8-warp shared part, the one-warp private part (environment, to
+# run the script again with other caps; 192 and 255 fill the register file exactly)
+SHARED_REGISTERS = int(os.environ.get("SHARED_REGISTERS", "192"))
+PRIVATE_REGISTERS = int(os.environ.get("PRIVATE_REGISTERS", "255"))
+
+
+class _CappedLaunch:
+    """The pack kernel, launched with ``maxnreg`` added to its 8-warp builds."""
+
+    def __init__(self, kernel) -> None:
+        self.kernel = kernel
+
+    def __getitem__(self, grid):
+        launcher = self.kernel[grid]
+
+        def run(*args, **kwargs):
+            if kwargs.get("num_warps") == SHARED_WARPS:
+                kwargs.setdefault("maxnreg", SHARED_REGISTERS)
+            return launcher(*args, **kwargs)
+
+        return run
+
+
+def menus(stock_menu):
+    w1 = dataclasses.replace(stock_menu.lean, num_warps=1, max_registers=PRIVATE_REGISTERS)
+    one_warp = dataclasses.replace(stock_menu, lean=w1)
+    rows128 = dataclasses.replace(
+        one_warp, tiles=stock_menu.tiles + (TileConfig(128, 64),), num_warps=SHARED_WARPS
+    )
+    return {"w1": one_warp, "rows128": rows128}
+
+
+def run_shape(shape: str, flush) -> None:
+    split = split_layer(shape)
+    if split is None:
+        return
+    batch, server, stock = split
+    decoders = {"product": stock}
+    for name, menu in menus(stock.menu).items():
+        decoders[name] = make_decoder(batch, menu=menu, stores_new_kv=True)
+        plan = decoders[name].scheduler
+        print(f"{shape}: {name} splits {decoders[name].splits}, {plan.num_programs} programs")
+    forwards = {name: storing(decoder) for name, decoder in decoders.items()}
+    for flush_name, flush_fn in (("read flush", read_flush(flush)), ("write flush", flush)):
+        medians, errors, line = server.time_attentions(forwards, flush_fn)
+        print(f"{shape} forward ({flush_name}): {line}; {against_first(medians, errors)}")
+    alone = {name: one_part(decoder, "shared") for name, decoder in decoders.items()}
+    _, _, line = server.time_attentions(alone, read_flush(flush))
+    print(f"{shape} shared part alone (read flush): {line}", flush=True)
+
+
+if __name__ == "__main__":
+    launch._pack_decode_kernel = _CappedLaunch(launch._pack_decode_kernel)
+    print(f"# shared part {SHARED_REGISTERS} registers, private part {PRIVATE_REGISTERS}")
+    run_shapes(run_shape, sys.argv[1:] or SHAPES)
