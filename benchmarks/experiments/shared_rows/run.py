@@ -20,13 +20,16 @@ speed as its 4 warps, ``../lean_warps/one_warp.py``). Variants:
   request instead of two).
 Each variant's forward (the pair and the merge) in the server-like layer of
 ``../pdl_after_rope/layer.py`` after the read-only flush and the write flush, then the shared
-part alone (``../contention/parts.py``).
+part alone (``../contention/parts.py``). With ``ORDER=1`` each variant's forward is also timed
+with the shared part launched before the private part (``shared_first``).
 """
 
 import dataclasses
 import os
 import sys
 from pathlib import Path
+
+import torch
 
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -46,6 +49,7 @@ SHARED_WARPS = 8
 # run the script again with other caps; 192 and 255 fill the register file exactly)
 SHARED_REGISTERS = int(os.environ.get("SHARED_REGISTERS", "192"))
 PRIVATE_REGISTERS = int(os.environ.get("PRIVATE_REGISTERS", "255"))
+ORDER = os.environ.get("ORDER") == "1"  # also each variant with the shared part launched first
 
 
 class _CappedLaunch:
@@ -74,6 +78,31 @@ def menus(stock_menu):
     return {"w1": one_warp, "rows128": rows128}
 
 
+def shared_first(decoder):
+    """The decoder's forward with the pair launched the other way round: the shared part on
+    the main stream first, then the private part on the side stream (the decoder launches the
+    private part first), then the join and the merge."""
+
+    def attention(q, k, v, out, sm_scale: float, new_kv) -> None:
+        args = (q, k, v, out, decoder.kv_indices, decoder.items, decoder.members)
+        args += (decoder.header, decoder.queue, decoder.partial_o, decoder.partial_lse)
+        options = dict(menu=decoder.menu, sm_scale=sm_scale, check=False, new_kv=new_kv)
+        main, side = torch.cuda.current_stream(), decoder._side
+        decoder._fork.record(main)
+        side.wait_event(decoder._fork)
+        launch.pack_decode(*args, num_programs=decoder.num_programs, part="shared", **options)
+        with torch.cuda.stream(side):
+            programs = decoder.num_private_programs
+            launch.pack_decode(*args, num_programs=programs, part="private", **options)
+        decoder._join.record(side)
+        main.wait_event(decoder._join)
+        launch.merge_states(
+            out, decoder.partial_o, decoder.partial_lse, decoder.req_partial_indptr, check=False
+        )
+
+    return attention
+
+
 def run_shape(shape: str, flush) -> None:
     split = split_layer(shape)
     if split is None:
@@ -85,6 +114,8 @@ def run_shape(shape: str, flush) -> None:
         plan = decoders[name].scheduler
         print(f"{shape}: {name} splits {decoders[name].splits}, {plan.num_programs} programs")
     forwards = {name: storing(decoder) for name, decoder in decoders.items()}
+    if ORDER:
+        forwards |= {f"{name} shared first": shared_first(d) for name, d in decoders.items()}
     for flush_name, flush_fn in (("read flush", read_flush(flush)), ("write flush", flush)):
         medians, errors, line = server.time_attentions(forwards, flush_fn)
         print(f"{shape} forward ({flush_name}): {line}; {against_first(medians, errors)}")
