@@ -17,7 +17,9 @@ speed as its 4 warps, ``../lean_warps/one_warp.py``). Variants:
   part, capped at 192 registers. The product's launcher passes no register cap to the shared
   part, so this script wraps the pack kernel's launch to add it to 8-warp builds. The plan
   then gives each prefix one row tile in four 1,024-token chunks (four shared partials a
-  request instead of two).
+  request instead of two);
+- ``rows128w4``: the product's 4 warps and private part with a fourth tile of 128 rows × 32
+  keys (the shared part's registers as the product's: 255, some spills in its loops).
 Each variant's forward (the pair and the merge) in the server-like layer of
 ``../pdl_after_rope/layer.py`` after the read-only flush and the write flush, then the shared
 part alone (``../contention/parts.py``). With ``ORDER=1`` each variant's forward is also timed
@@ -75,7 +77,10 @@ def menus(stock_menu):
     rows128 = dataclasses.replace(
         one_warp, tiles=stock_menu.tiles + (TileConfig(128, 64),), num_warps=SHARED_WARPS
     )
-    return {"w1": one_warp, "rows128": rows128}
+    # the same rows on the product's 4 warps and private part, with 32-key blocks: the 64-key
+    # ones spill 37 values a block at 4 warps, the 32-key ones 4 (offline SASS, session 63)
+    rows128w4 = dataclasses.replace(stock_menu, tiles=stock_menu.tiles + (TileConfig(128, 32),))
+    return {"w1": one_warp, "rows128": rows128, "rows128w4": rows128w4}
 
 
 def shared_first(decoder):
