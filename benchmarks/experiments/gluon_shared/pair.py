@@ -25,10 +25,13 @@ CUDA graphs after the benchmarks' flush, merge included where it says so:
   part forked on the decoder's side stream, Gluon on the main stream, join, merge), launched
   private first as the decoder does, and Gluon first, each with the private part on two
   programs per SM (the lean kernel's) and on one (room for the two-warpgroup variant).
+  ``PRIVATE_ONE_WARP=1``: the private part on one warp a program (session 63).
 Every Gluon pair's output is compared with the stock pair's: max |difference| in parentheses.
 """
 
+import dataclasses
 import itertools
+import os
 import sys
 from pathlib import Path
 
@@ -46,6 +49,11 @@ from providers import HEAD_DIM, batch_for, make_decoder  # noqa: E402
 from sglang_pat.kernels.launch import merge_states, pack_decode, prefer_max_shared_carveout  # noqa: E402
 
 from sglang_pat.cost_model import default_tile_menu  # noqa: E402
+
+# The private part on one warp a program, 255 registers (session 63, ``../lean_warps/``: as
+# fast as its 4 warps, and 8 K registers a program instead of 16 K), so that a two-warpgroup
+# variant of 3 stages (128 KB, 176 registers) fits beside two of them
+PRIVATE_ONE_WARP = os.environ.get("PRIVATE_ONE_WARP") == "1"
 
 
 def gluon_items(decoder, group: int, block_m: int):
@@ -88,6 +96,9 @@ def split_decoder(shape: str):
     if menu.lean is None:
         print(f"{shape}: no lean kernel at this head config", flush=True)
         return None
+    if PRIVATE_ONE_WARP:
+        lean = dataclasses.replace(menu.lean, num_warps=1, max_registers=255)
+        menu = dataclasses.replace(menu, lean=lean)
     decoder = make_decoder(batch, menu)
     decoder._splits = lambda plan: plan.num_shared_items > 0  # the split, gate or not
     decoder.upload(decoder.plan, batch.req_to_token)
