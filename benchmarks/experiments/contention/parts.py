@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT / "benchmarks" / "experiments" / "pdl_after_rope"))
 from graph_timing import read_flush, run_shapes  # noqa: E402
-from layer import split_layer, storing  # noqa: E402
+from layer import pack_args, storing, with_variants  # noqa: E402
 from providers import make_decoder  # noqa: E402
 from remap import SHAPES, remapped  # noqa: E402
 from sglang_pat.kernels.launch import pack_decode  # noqa: E402
@@ -28,23 +28,25 @@ def one_part(decoder, part: str):
 
     def attention(q, k, v, out, sm_scale: float, new_kv) -> None:
         pack_decode(
-            *(q, k, v, out, decoder.kv_indices, decoder.items, decoder.members),
-            *(decoder.header, decoder.queue, decoder.partial_o, decoder.partial_lse),
-            num_programs=programs, part=part, menu=decoder.menu, sm_scale=sm_scale,
-            check=False, new_kv=new_kv,
+            *pack_args(decoder, q, k, v, out), num_programs=programs, part=part,
+            menu=decoder.menu, sm_scale=sm_scale, check=False, new_kv=new_kv,
         )  # fmt: skip
 
     return attention
 
 
+def resident(batch, _stock) -> dict:
+    """``with_variants``' variant: a storing decoder with both parts' slots remapped."""
+    return {"L2": make_decoder(remapped(batch, True, True), stores_new_kv=True)}
+
+
 def run_shape(shape: str, flush) -> None:
-    split = split_layer(shape)
-    if split is None:
+    layer = with_variants(shape, resident)
+    if layer is None:
         return
-    batch, server, stock = split
-    resident = make_decoder(remapped(batch, True, True), stores_new_kv=True)
+    _, server, decoders = layer
     attentions = {}
-    for where, decoder in (("HBM", stock), ("L2", resident)):
+    for where, decoder in zip(("HBM", "L2"), decoders.values()):
         attentions[f"shared {where}"] = one_part(decoder, "shared")
         attentions[f"private {where}"] = one_part(decoder, "private")
         attentions[f"pair+merge {where}"] = storing(decoder)

@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT / "benchmarks" / "experiments" / "pdl_after_rope"))
 from graph_timing import PAIR_SHAPES, read_flush, run_shapes  # noqa: E402
-from layer import against_first, split_layer, storing  # noqa: E402
+from layer import print_forwards  # noqa: E402
 from providers import make_decoder  # noqa: E402
 
 SHAPES = PAIR_SHAPES[:6]  # gsp 4 x 32 at serving's tails, 4,128_4096,256
@@ -54,22 +54,20 @@ def torch_slots(slots: np.ndarray, like: torch.Tensor) -> torch.Tensor:
     return torch.as_tensor(slots, dtype=like.dtype, device=like.device)
 
 
+def remapped_decoders(batch, stock) -> dict:
+    """``with_variants``' variants: storing decoders on the batch with remapped slots."""
+    return {
+        name: make_decoder(remapped(batch, private, shared), stores_new_kv=True)
+        for name, private, shared in (
+            ("private in L2", True, False),
+            ("shared in L2", False, True),
+            ("both", True, True),
+        )
+    }
+
+
 def run_shape(shape: str, flush) -> None:
-    split = split_layer(shape)
-    if split is None:
-        return
-    batch, server, stock = split
-    decoders = {"product": stock}
-    for name, private, shared in (
-        ("private in L2", True, False),
-        ("shared in L2", False, True),
-        ("both", True, True),
-    ):
-        decoders[name] = make_decoder(remapped(batch, private, shared), stores_new_kv=True)
-    attentions = {name: storing(decoder) for name, decoder in decoders.items()}
-    for flush_name, flush_fn in (("write flush", flush), ("read flush", read_flush(flush))):
-        medians, errors, line = server.time_attentions(attentions, flush_fn)
-        print(f"{shape} ({flush_name}): {line}; {against_first(medians, errors)}", flush=True)
+    print_forwards(shape, remapped_decoders, {"write": flush, "read": read_flush(flush)})
 
 
 if __name__ == "__main__":

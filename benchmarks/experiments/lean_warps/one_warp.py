@@ -14,7 +14,6 @@ beside each). The programs an SM set only the private launch's grid and the lean
 estimate; the plans of these shapes stay split, and the same.
 """
 
-import dataclasses
 import sys
 from pathlib import Path
 
@@ -23,27 +22,25 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT / "benchmarks" / "experiments" / "pdl_after_rope"))
 sys.path.insert(0, str(ROOT / "benchmarks" / "experiments" / "contention"))
 from graph_timing import PAIR_SHAPES, read_flush, run_shapes  # noqa: E402
-from layer import split_layer, storing  # noqa: E402
+from layer import lean_build, menu_variants, storing, with_variants  # noqa: E402
 from parts import one_part  # noqa: E402
-from providers import make_decoder  # noqa: E402
 
 SHAPES = PAIR_SHAPES[:8]
 BUILDS = {"w1x2": (1, 255, 2), "w1x3": (1, 255, 3), "w2x3": (2, 160, 3)}
 
 
 def run_shape(shape: str, flush) -> None:
-    split = split_layer(shape)
-    if split is None:
+    builds = {
+        name: lean_build(num_warps=warps, max_registers=registers, programs_per_sm=programs)
+        for name, (warps, registers, programs) in BUILDS.items()
+    }
+    layer = with_variants(shape, menu_variants(builds))
+    if layer is None:
         return
-    batch, server, stock = split
-    decoders = {"product": stock}
-    for name, (warps, registers, programs) in BUILDS.items():
-        lean = dataclasses.replace(
-            stock.menu.lean, num_warps=warps, max_registers=registers, programs_per_sm=programs
-        )
-        menu = dataclasses.replace(stock.menu, lean=lean)
-        decoders[name] = make_decoder(batch, menu=menu, stores_new_kv=True)
-        same = decoders[name].splits and decoders[name].items.equal(stock.items)
+    _, server, decoders = layer
+    stock = decoders["product"]
+    for name, decoder in list(decoders.items())[1:]:
+        same = decoder.splits and decoder.items.equal(stock.items)
         print(f"{shape}: {name} plan split and the same as the product's: {same}", flush=True)
     forwards = {name: storing(decoder) for name, decoder in decoders.items()}
     medians, errors, line = server.time_attentions(forwards, read_flush(flush))

@@ -19,7 +19,6 @@ lines are written back during the timed call) and after a read-only flush
 the same plan.
 """
 
-import dataclasses
 import sys
 from pathlib import Path
 
@@ -27,8 +26,7 @@ ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT / "benchmarks" / "experiments" / "pdl_after_rope"))
 from graph_timing import PAIR_SHAPES, read_flush, run_shapes  # noqa: E402
-from layer import against_first, split_layer, storing  # noqa: E402
-from providers import make_decoder  # noqa: E402
+from layer import lean_build, menu_variants, print_forwards  # noqa: E402
 
 SHAPES = PAIR_SHAPES[:8]  # gsp 4 x 32 at serving's tails, 4,128_4096,256, worked example, fan-out
 # name -> (private-part warps, their register cap, shared-part stages) beside the product's
@@ -38,19 +36,11 @@ BUILDS = {"priv w2": (2, 192, 3), "shared s4": (4, 128, 4), "w2 s4": (2, 192, 4)
 
 
 def run_shape(shape: str, flush) -> None:
-    split = split_layer(shape)
-    if split is None:
-        return
-    batch, server, stock = split
-    decoders = {"product": stock}
-    for name, (warps, registers, stages) in BUILDS.items():
-        lean = dataclasses.replace(stock.menu.lean, num_warps=warps, max_registers=registers)
-        menu = dataclasses.replace(stock.menu, lean=lean, num_stages=stages)
-        decoders[name] = make_decoder(batch, menu=menu, stores_new_kv=True)
-    attentions = {name: storing(decoder) for name, decoder in decoders.items()}
-    for flush_name, flush_fn in (("write flush", flush), ("read flush", read_flush(flush))):
-        medians, errors, line = server.time_attentions(attentions, flush_fn)
-        print(f"{shape} ({flush_name}): {line}; {against_first(medians, errors)}", flush=True)
+    builds = {
+        name: lean_build(stages, num_warps=warps, max_registers=registers)
+        for name, (warps, registers, stages) in BUILDS.items()
+    }
+    print_forwards(shape, menu_variants(builds), {"write": flush, "read": read_flush(flush)})
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT / "benchmarks" / "experiments" / "pdl_after_rope"))
 sys.path.insert(0, str(ROOT / "benchmarks" / "experiments" / "shared_rows"))
 from graph_timing import PAIR_SHAPES, read_flush, run_shapes  # noqa: E402
-from layer import against_first, split_layer, storing  # noqa: E402
+from layer import print_after_flushes, split_layer, storing  # noqa: E402
 from run import shared_first  # noqa: E402  (shared_rows/run.py: first on the path)
 
 # gsp 4 x 32 at serving's tails and 4,128_4096,256; then session 19's three split plans
@@ -39,9 +39,7 @@ def run_shape(shape: str, flush) -> None:
     _, server, decoder = split
     forwards = {"private first": storing(decoder), "shared first": shared_first(decoder)}
     flushes = {"write": flush, "read": read_flush(flush), "none": lambda: None}
-    for flush_name, flush_fn in flushes.items():
-        medians, errors, line = server.time_attentions(forwards, flush_fn)
-        print(f"{shape} ({flush_name} flush): {line}; {against_first(medians, errors)}")
+    print_after_flushes(server, shape, forwards, flushes)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ a rotary stand-in writing ``q`` and the new K (a Triton copy out of the fused QK
 values stay the batch's and outputs can be compared), the decoder's ``forward(new_kv=...)``,
 then an o_proj-like GEMM ``[B, Hq·D] × [Hq·D, 4096]``."""
 
+import dataclasses
 from collections.abc import Callable
 
 import torch
@@ -86,6 +87,66 @@ def against_first(medians: dict[str, float], errors: dict[str, float]) -> str:
     changes = ", ".join(f"{name} {medians[name] - medians[first]:+.2f}" for name in later)
     differences = ", ".join(f"{name} {errors[name]:.1e}" for name in later)
     return f"against {first}: {changes} us; max |difference| {differences}"
+
+
+def with_variants(shape: str, variants: Callable[[object, object], dict]):
+    """``split_layer(shape)``'s batch and layer with its decoders by name: the product's as
+    ``"product"``, then those ``variants(batch, stock)`` makes; None where the plan is kept
+    whole."""
+    split = split_layer(shape)
+    if split is None:
+        return None
+    batch, server, stock = split
+    return batch, server, {"product": stock} | variants(batch, stock)
+
+
+def menu_variants(menus: dict[str, Callable]) -> Callable[[object, object], dict]:
+    """``with_variants``' variants: one storing decoder on the batch for each named menu,
+    ``menus[name](stock_menu)``."""
+
+    def variants(batch, stock) -> dict:
+        return {
+            name: make_decoder(batch, menu=menu(stock.menu), stores_new_kv=True)
+            for name, menu in menus.items()
+        }
+
+    return variants
+
+
+def lean_build(stages: int = 0, **lean) -> Callable:
+    """The product's menu with its private part's ``LeanKernel`` fields ``lean`` replaced, and
+    ``stages`` K/V stages for the shared part's tiles (0: the product's)."""
+
+    def menu(stock):
+        changed = dataclasses.replace(stock, lean=dataclasses.replace(stock.lean, **lean))
+        return dataclasses.replace(changed, num_stages=stages) if stages else changed
+
+    return menu
+
+
+def print_after_flushes(server, shape: str, attentions: dict, flushes: dict) -> None:
+    """``attentions`` timed side by side after each named flush (``time_attentions``), a line
+    each: the medians, then each later attention against the first."""
+    for flush_name, flush in flushes.items():
+        medians, errors, line = server.time_attentions(attentions, flush)
+        print(f"{shape} ({flush_name} flush): {line}; {against_first(medians, errors)}", flush=True)
+
+
+def print_forwards(shape: str, variants: Callable[[object, object], dict], flushes) -> None:
+    """Each decoder of ``with_variants(shape, variants)`` as the layer's attention
+    (``storing``), timed side by side after each named flush of ``flushes(flush_buffer)``
+    (``print_after_flushes``); nothing where the plan is kept whole."""
+    layer = with_variants(shape, variants)
+    if layer is not None:
+        _, server, decoders = layer
+        attentions = {name: storing(decoder) for name, decoder in decoders.items()}
+        print_after_flushes(server, shape, attentions, flushes)
+
+
+def pack_args(decoder, q, k, v, out) -> tuple:
+    """``pack_decode``'s tensors for ``decoder``'s uploaded plan, in the launcher's order."""
+    head = (q, k, v, out, decoder.kv_indices, decoder.items, decoder.members, decoder.header)
+    return head + (decoder.queue, decoder.partial_o, decoder.partial_lse)
 
 
 def storing(decoder) -> Callable:

@@ -38,9 +38,8 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT / "benchmarks" / "experiments" / "pdl_after_rope"))
 sys.path.insert(0, str(ROOT / "benchmarks" / "experiments" / "contention"))
 from graph_timing import PAIR_SHAPES, read_flush, run_shapes  # noqa: E402
-from layer import against_first, split_layer, storing  # noqa: E402
+from layer import menu_variants, pack_args, print_after_flushes, storing, with_variants  # noqa: E402
 from parts import one_part  # noqa: E402
-from providers import make_decoder  # noqa: E402
 from sglang_pat.kernels import launch  # noqa: E402
 
 from sglang_pat.cost_model import TileConfig  # noqa: E402
@@ -71,16 +70,25 @@ class _CappedLaunch:
         return run
 
 
-def menus(stock_menu):
-    w1 = dataclasses.replace(stock_menu.lean, num_warps=1, max_registers=PRIVATE_REGISTERS)
-    one_warp = dataclasses.replace(stock_menu, lean=w1)
-    rows128 = dataclasses.replace(
-        one_warp, tiles=stock_menu.tiles + (TileConfig(128, 64),), num_warps=SHARED_WARPS
-    )
-    # the same rows on the product's 4 warps and private part, with 32-key blocks: the 64-key
-    # ones spill 37 values a block at 4 warps, the 32-key ones 4 (offline SASS, session 63)
-    rows128w4 = dataclasses.replace(stock_menu, tiles=stock_menu.tiles + (TileConfig(128, 32),))
-    return {"w1": one_warp, "rows128": rows128, "rows128w4": rows128w4}
+def one_warp(stock):
+    """The product's menu with the private part on one warp a program."""
+    lean = dataclasses.replace(stock.lean, num_warps=1, max_registers=PRIVATE_REGISTERS)
+    return dataclasses.replace(stock, lean=lean)
+
+
+def rows128(stock):
+    """``one_warp`` with a 128 × 64 tile and 8 warps for the shared part."""
+    tiles = stock.tiles + (TileConfig(128, 64),)
+    return dataclasses.replace(one_warp(stock), tiles=tiles, num_warps=SHARED_WARPS)
+
+
+def rows128w4(stock):
+    """The product's menu with a 128 × 32 tile on its 4 warps: 64-key blocks spill 37 values a
+    block at 4 warps, 32-key ones 4 (offline SASS, session 63)."""
+    return dataclasses.replace(stock, tiles=stock.tiles + (TileConfig(128, 32),))
+
+
+MENUS = {"w1": one_warp, "rows128": rows128, "rows128w4": rows128w4}
 
 
 def shared_first(decoder):
@@ -89,8 +97,7 @@ def shared_first(decoder):
     private part first), then the join and the merge."""
 
     def attention(q, k, v, out, sm_scale: float, new_kv) -> None:
-        args = (q, k, v, out, decoder.kv_indices, decoder.items, decoder.members)
-        args += (decoder.header, decoder.queue, decoder.partial_o, decoder.partial_lse)
+        args = pack_args(decoder, q, k, v, out)
         options = dict(menu=decoder.menu, sm_scale=sm_scale, check=False, new_kv=new_kv)
         main, side = torch.cuda.current_stream(), decoder._side
         decoder._fork.record(main)
@@ -109,21 +116,17 @@ def shared_first(decoder):
 
 
 def run_shape(shape: str, flush) -> None:
-    split = split_layer(shape)
-    if split is None:
+    layer = with_variants(shape, menu_variants(MENUS))
+    if layer is None:
         return
-    batch, server, stock = split
-    decoders = {"product": stock}
-    for name, menu in menus(stock.menu).items():
-        decoders[name] = make_decoder(batch, menu=menu, stores_new_kv=True)
-        plan = decoders[name].scheduler
-        print(f"{shape}: {name} splits {decoders[name].splits}, {plan.num_programs} programs")
+    _, server, decoders = layer
+    for name, decoder in list(decoders.items())[1:]:
+        print(f"{shape}: {name} splits {decoder.splits}, {decoder.num_programs} programs")
     forwards = {name: storing(decoder) for name, decoder in decoders.items()}
     if ORDER:
         forwards |= {f"{name} shared first": shared_first(d) for name, d in decoders.items()}
-    for flush_name, flush_fn in (("read flush", read_flush(flush)), ("write flush", flush)):
-        medians, errors, line = server.time_attentions(forwards, flush_fn)
-        print(f"{shape} forward ({flush_name}): {line}; {against_first(medians, errors)}")
+    flushes = {"read": read_flush(flush), "write": flush}
+    print_after_flushes(server, f"{shape} forward", forwards, flushes)
     alone = {name: one_part(decoder, "shared") for name, decoder in decoders.items()}
     _, _, line = server.time_attentions(alone, read_flush(flush))
     print(f"{shape} shared part alone (read flush): {line}", flush=True)
