@@ -71,8 +71,9 @@ def graphs_us(
 
 def read_flush(buffer: torch.Tensor) -> Callable[[], object]:
     """A flush that only reads: the sum of ``buffer`` (the benchmarks' flush buffer) as floats,
-    into a scalar of its own. It leaves the L2 holding clean lines, as a server's weights do,
-    where the benchmarks' ``zero_`` leaves dirty ones that the timed call writes back."""
+    into a scalar of its own. It leaves the L2 holding clean lines, where the benchmarks'
+    ``zero_`` leaves dirty ones that the timed call writes back; yet layers timed after it ran
+    slower than after ``zero_``, for reasons not found (experiments/pair_order/, session 63)."""
     floats, total = buffer.view(torch.float32), torch.empty((), device=buffer.device)
     return lambda: torch.sum(floats, dim=0, out=total)
 
