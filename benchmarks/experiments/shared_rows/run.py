@@ -58,6 +58,7 @@ class _CappedLaunch:
 
     def __init__(self, kernel) -> None:
         self.kernel = kernel
+        self.builds: set[tuple[int, int, int]] = set()
 
     def __getitem__(self, grid):
         launcher = self.kernel[grid]
@@ -65,7 +66,10 @@ class _CappedLaunch:
         def run(*args, **kwargs):
             if kwargs.get("num_warps") == SHARED_WARPS:
                 kwargs.setdefault("maxnreg", SHARED_REGISTERS)
-            return launcher(*args, **kwargs)
+            compiled = launcher(*args, **kwargs)
+            build = (kwargs["num_warps"], compiled.n_regs, compiled.metadata.shared)
+            self.builds.add(build)  # (warps, registers, shared memory) of each launched build
+            return compiled
 
         return run
 
