@@ -19,7 +19,9 @@ speed as its 4 warps, ``../lean_warps/one_warp.py``). Variants:
   then gives each prefix one row tile in four 1,024-token chunks (four shared partials a
   request instead of two);
 - ``rows128w4``: the product's 4 warps and private part with a fourth tile of 128 rows × 32
-  keys (the shared part's registers as the product's: 255, some spills in its loops).
+  keys (the shared part's registers as the product's: 255, some spills in its loops);
+- ``rows128p``: ``rows128``'s shared part beside the product's private part, to run with
+  ``SHARED_REGISTERS=128`` (added after this session's runs; not yet run).
 Each variant's forward (the pair and the merge) in the server-like layer of
 ``../pdl_after_rope/layer.py`` after the read-only flush and the write flush, then the shared
 part alone (``../contention/parts.py``). With ``ORDER=1`` each variant's forward is also timed
@@ -92,7 +94,18 @@ def rows128w4(stock):
     return dataclasses.replace(stock, tiles=stock.tiles + (TileConfig(128, 32),))
 
 
-MENUS = {"w1": one_warp, "rows128": rows128, "rows128w4": rows128w4}
+def rows128p(stock):
+    """A 128 × 64 tile and 8 warps for the shared part beside the product's private part (4
+    warps, 128 registers). With ``SHARED_REGISTERS=128`` each SM sub-partition's 16,384
+    registers hold the shared part's two warps and one warp of each private program (4,096
+    each), which ``rows128``'s one-warp private programs beside 192-register shared warps do
+    not (``overlap.py``); at 128 registers the 128-row tile's loop spills 2 values a block, the
+    64-row one's 24 (offline SASS, session 63). Prepared in session 63, not yet run."""
+    tiles = stock.tiles + (TileConfig(128, 64),)
+    return dataclasses.replace(stock, tiles=tiles, num_warps=SHARED_WARPS)
+
+
+MENUS = {"w1": one_warp, "rows128": rows128, "rows128w4": rows128w4, "rows128p": rows128p}
 
 
 def shared_first(decoder):
