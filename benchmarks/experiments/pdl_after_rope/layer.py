@@ -132,9 +132,9 @@ def print_after_flushes(server, shape: str, attentions: dict, flushes: dict) -> 
         print(f"{shape} ({flush_name} flush): {line}; {against_first(medians, errors)}", flush=True)
 
 
-def print_forwards(shape: str, variants: Callable[[object, object], dict], flushes) -> None:
+def print_forwards(shape: str, variants: Callable[[object, object], dict], flushes: dict) -> None:
     """Each decoder of ``with_variants(shape, variants)`` as the layer's attention
-    (``storing``), timed side by side after each named flush of ``flushes(flush_buffer)``
+    (``storing``), timed side by side after each named flush in ``flushes``
     (``print_after_flushes``); nothing where the plan is kept whole."""
     layer = with_variants(shape, variants)
     if layer is not None:
