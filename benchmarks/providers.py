@@ -68,6 +68,46 @@ def splitting_every_plan(menu: TileMenu) -> TileMenu:
     return dataclasses.replace(menu, lean=lean)
 
 
+def pack_args(decoder: PatDecoder, q, k, v, out) -> tuple:
+    """``pack_decode``'s tensors for ``decoder``'s uploaded plan, in the launcher's order."""
+    head = (q, k, v, out, decoder.kv_indices, decoder.items, decoder.members, decoder.header)
+    return head + (decoder.queue, decoder.partial_o, decoder.partial_lse)
+
+
+def fork_pair(
+    decoder: PatDecoder,
+    args: tuple,
+    options: dict,
+    shared_first: bool = False,
+    private: Callable[[], object] | None = None,
+) -> None:
+    """The decoder's lean pair as its forward forks it: the private part on the side stream,
+    then the shared part, then the join (``shared_first``: the shared part launched first).
+    ``args`` and ``options`` go to both ``pack_decode`` launches; ``private()``, where given,
+    launches an experiment's private part in place of the product's."""
+    from sglang_pat.kernels.launch import pack_decode
+
+    main, side = torch.cuda.current_stream(), decoder._side
+    decoder._fork.record(main)
+    side.wait_event(decoder._fork)
+
+    def private_part() -> None:
+        with torch.cuda.stream(side):
+            if private is None:
+                programs = decoder.num_private_programs
+                pack_decode(*args, num_programs=programs, part="private", **options)
+            else:
+                private()
+
+    def shared_part() -> None:
+        pack_decode(*args, num_programs=decoder.num_programs, part="shared", **options)
+
+    for part in (shared_part, private_part) if shared_first else (private_part, shared_part):
+        part()
+    decoder._join.record(side)
+    main.wait_event(decoder._join)
+
+
 def forked_pair(
     batch: Batch,
     decoder: PatDecoder,
@@ -76,30 +116,18 @@ def forked_pair(
     private: Callable[[torch.Tensor], object] | None = None,
     **options,
 ):
-    """The decoder's lean pair as its forward forks it (private part on the side stream, shared
-    part, join), then the merge unless ``merge`` is False, on ``batch`` into ``out``: a
-    function of no arguments. ``options`` go to both ``pack_decode`` launches; ``private(out)``,
-    where given, launches an experiment's private part in place of the product's."""
-    from sglang_pat.kernels.launch import merge_states, pack_decode
+    """The decoder's lean pair as its forward forks it (``fork_pair``), then the merge unless
+    ``merge`` is False, on ``batch`` into ``out``: a function of no arguments. ``options`` go
+    to both ``pack_decode`` launches; ``private(out)``, where given, launches an experiment's
+    private part in place of the product's."""
+    from sglang_pat.kernels.launch import merge_states
 
-    args = (batch.q, batch.k, batch.v, out, decoder.kv_indices, decoder.items, decoder.members)
-    args += (decoder.header, decoder.queue, decoder.partial_o, decoder.partial_lse)
+    args = pack_args(decoder, batch.q, batch.k, batch.v, out)
     options = dict(menu=decoder.menu, sm_scale=batch.sm_scale, check=False, **options)
+    own_private = None if private is None else (lambda: private(out))
 
     def run() -> None:
-        main, side = torch.cuda.current_stream(), decoder._side
-        decoder._fork.record(main)
-        side.wait_event(decoder._fork)
-        with torch.cuda.stream(side):
-            if private is None:
-                pack_decode(
-                    *args, num_programs=decoder.num_private_programs, part="private", **options
-                )
-            else:
-                private(out)
-        pack_decode(*args, num_programs=decoder.num_programs, part="shared", **options)
-        decoder._join.record(side)
-        main.wait_event(decoder._join)
+        fork_pair(decoder, args, options, private=own_private)
         if merge:
             merge_states(out, decoder.partial_o, decoder.partial_lse, decoder.req_partial_indptr)
 

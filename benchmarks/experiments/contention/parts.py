@@ -16,8 +16,8 @@ ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT / "benchmarks" / "experiments" / "pdl_after_rope"))
 from graph_timing import read_flush, run_shapes  # noqa: E402
-from layer import pack_args, storing, with_variants  # noqa: E402
-from providers import make_decoder  # noqa: E402
+from layer import storing, with_variants  # noqa: E402
+from providers import make_decoder, pack_args  # noqa: E402
 from remap import SHAPES, remapped  # noqa: E402
 from sglang_pat.kernels.launch import pack_decode  # noqa: E402
 

@@ -8,7 +8,7 @@ the benchmarks' write flush). Session 63's ``../shared_rows/`` run saw the other
 µs a layer faster on gsp 4 × 32's batches after a read-only flush, and 3.2-4.8 µs slower after
 the write flush. A server's attention follows the QKV GEMM, which leaves the L2 holding clean
 weight lines, as the read-only flush does. This times the product's forward against the same
-pair launched shared part first (``../shared_rows/run.py``'s ``shared_first``), in the
+pair launched shared part first (``layer.shared_first``), in the
 server-like layer of ``../pdl_after_rope/layer.py`` (CUDA graphs, alternated three times,
 medians), after the write flush, the read-only flush and no flush.
 """
@@ -19,10 +19,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT / "benchmarks" / "experiments" / "pdl_after_rope"))
-sys.path.insert(0, str(ROOT / "benchmarks" / "experiments" / "shared_rows"))
 from graph_timing import PAIR_SHAPES, read_flush, run_shapes  # noqa: E402
-from layer import print_after_flushes, split_layer, storing  # noqa: E402
-from run import shared_first  # noqa: E402  (shared_rows/run.py: first on the path)
+from layer import print_after_flushes, shared_first, split_layer, storing  # noqa: E402
 
 # gsp 4 x 32 at serving's tails and 4,128_4096,256; then session 19's three split plans
 SHAPES = PAIR_SHAPES[:6] + [

@@ -10,7 +10,7 @@ import torch
 import triton
 import triton.language as tl
 from graph_timing import checked_medians  # benchmarks/ on the path, as the experiments put it
-from providers import batch_for, make_decoder
+from providers import batch_for, fork_pair, make_decoder, pack_args
 
 
 @triton.jit
@@ -143,16 +143,25 @@ def print_forwards(shape: str, variants: Callable[[object, object], dict], flush
         print_after_flushes(server, shape, attentions, flushes)
 
 
-def pack_args(decoder, q, k, v, out) -> tuple:
-    """``pack_decode``'s tensors for ``decoder``'s uploaded plan, in the launcher's order."""
-    head = (q, k, v, out, decoder.kv_indices, decoder.items, decoder.members, decoder.header)
-    return head + (decoder.queue, decoder.partial_o, decoder.partial_lse)
-
-
 def storing(decoder) -> Callable:
     """``decoder.forward`` as the layer's attention, the kernels storing the new K/V."""
 
     def attention(q, k, v, out, sm_scale: float, new_kv) -> None:
         decoder.forward(q, k, v, out, sm_scale=sm_scale, new_kv=new_kv)
+
+    return attention
+
+
+def shared_first(decoder) -> Callable:
+    """The decoder's forward with its lean pair launched the other way round (the shared part
+    first, ``providers.fork_pair``), then its merge, as the layer's attention."""
+    from sglang_pat.kernels.launch import merge_states
+
+    def attention(q, k, v, out, sm_scale: float, new_kv) -> None:
+        options = dict(menu=decoder.menu, sm_scale=sm_scale, check=False, new_kv=new_kv)
+        fork_pair(decoder, pack_args(decoder, q, k, v, out), options, shared_first=True)
+        merge_states(
+            out, decoder.partial_o, decoder.partial_lse, decoder.req_partial_indptr, check=False
+        )
 
     return attention

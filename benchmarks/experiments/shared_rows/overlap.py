@@ -27,8 +27,8 @@ from run import MENUS, _CappedLaunch, launch  # noqa: E402  (this folder's run.p
 KERNELS = ("_pack_decode_kernel", "_merge_states_kernel")
 
 
-def trace(server, attention, out) -> list[tuple[str, float, float, int]]:
-    """The last forward's pack and merge kernels: (name, start, end, stream), µs."""
+def trace(server, attention, out) -> list[tuple[str, float, float]]:
+    """The last replay's pack and merge kernels: (name, start, end), µs."""
     layer = server.fn(attention, out)
     warm_up(layer)
     graph = torch.cuda.CUDAGraph()
@@ -44,10 +44,7 @@ def trace(server, attention, out) -> list[tuple[str, float, float, int]]:
     events.sort(key=lambda e: e.time_range.start)
     last = events[-3:]  # private part, shared part, merge of the fifth forward
     t0 = last[0].time_range.start
-    return [
-        (e.name, e.time_range.start - t0, e.time_range.end - t0, getattr(e, "device_index", 0))
-        for e in last
-    ]
+    return [(e.name, e.time_range.start - t0, e.time_range.end - t0) for e in last]
 
 
 def main() -> None:
@@ -60,7 +57,7 @@ def main() -> None:
     for name, decoder in decoders.items():
         out = torch.empty_like(server.batch.q)
         rows = trace(server, storing(decoder), out)
-        text = "; ".join(f"{n} {start:6.1f} -> {end:6.1f}" for n, start, end, _ in rows)
+        text = "; ".join(f"{n} {start:6.1f} -> {end:6.1f}" for n, start, end in rows)
         print(f"{shape} {name}: {text}", flush=True)
     print(
         f"(warps, registers, shared memory) of the pack builds: {launch._pack_decode_kernel.builds}"

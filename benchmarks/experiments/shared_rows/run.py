@@ -25,7 +25,7 @@ speed as its 4 warps, ``../lean_warps/one_warp.py``). Variants:
 Each variant's forward (the pair and the merge) in the server-like layer of
 ``../pdl_after_rope/layer.py`` after the read-only flush and the write flush, then the shared
 part alone (``../contention/parts.py``). With ``ORDER=1`` each variant's forward is also timed
-with the shared part launched before the private part (``shared_first``).
+with the shared part launched before the private part (``layer.shared_first``).
 """
 
 import dataclasses
@@ -33,14 +33,19 @@ import os
 import sys
 from pathlib import Path
 
-import torch
-
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT / "benchmarks" / "experiments" / "pdl_after_rope"))
 sys.path.insert(0, str(ROOT / "benchmarks" / "experiments" / "contention"))
 from graph_timing import PAIR_SHAPES, read_flush, run_shapes  # noqa: E402
-from layer import menu_variants, pack_args, print_after_flushes, storing, with_variants  # noqa: E402
+from layer import (  # noqa: E402
+    lean_build,
+    menu_variants,
+    print_after_flushes,
+    shared_first,
+    storing,
+    with_variants,
+)
 from parts import one_part  # noqa: E402
 from sglang_pat.kernels import launch  # noqa: E402
 
@@ -76,10 +81,8 @@ class _CappedLaunch:
         return run
 
 
-def one_warp(stock):
-    """The product's menu with the private part on one warp a program."""
-    lean = dataclasses.replace(stock.lean, num_warps=1, max_registers=PRIVATE_REGISTERS)
-    return dataclasses.replace(stock, lean=lean)
+# The product's menu with the private part on one warp a program
+one_warp = lean_build(num_warps=1, max_registers=PRIVATE_REGISTERS)
 
 
 def rows128(stock):
@@ -106,30 +109,6 @@ def rows128p(stock):
 
 
 MENUS = {"w1": one_warp, "rows128": rows128, "rows128w4": rows128w4, "rows128p": rows128p}
-
-
-def shared_first(decoder):
-    """The decoder's forward with the pair launched the other way round: the shared part on
-    the main stream first, then the private part on the side stream (the decoder launches the
-    private part first), then the join and the merge."""
-
-    def attention(q, k, v, out, sm_scale: float, new_kv) -> None:
-        args = pack_args(decoder, q, k, v, out)
-        options = dict(menu=decoder.menu, sm_scale=sm_scale, check=False, new_kv=new_kv)
-        main, side = torch.cuda.current_stream(), decoder._side
-        decoder._fork.record(main)
-        side.wait_event(decoder._fork)
-        launch.pack_decode(*args, num_programs=decoder.num_programs, part="shared", **options)
-        with torch.cuda.stream(side):
-            programs = decoder.num_private_programs
-            launch.pack_decode(*args, num_programs=programs, part="private", **options)
-        decoder._join.record(side)
-        main.wait_event(decoder._join)
-        launch.merge_states(
-            out, decoder.partial_o, decoder.partial_lse, decoder.req_partial_indptr, check=False
-        )
-
-    return attention
 
 
 def run_shape(shape: str, flush) -> None:

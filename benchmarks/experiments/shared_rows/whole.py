@@ -14,8 +14,6 @@ import statistics
 import sys
 from pathlib import Path
 
-import torch
-
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from graph_timing import decoders_side_by_side, items_text, run_shapes  # noqa: E402
@@ -39,7 +37,6 @@ def run_shape(shape: str, flush) -> None:
         f"{name} {us:6.1f} ({items_text(plans[name])})" for name, us in medians.items()
     )
     print(f"{shape}: {text} us; max |difference| {diff:.1e}", flush=True)
-    torch.cuda.synchronize()
 
 
 if __name__ == "__main__":
