@@ -21,7 +21,7 @@ speed as its 4 warps, ``../lean_warps/one_warp.py``). Variants:
 - ``rows128w4``: the product's 4 warps and private part with a fourth tile of 128 rows × 32
   keys (the shared part's registers as the product's: 255, some spills in its loops);
 - ``rows128p``: ``rows128``'s shared part beside the product's private part, to run with
-  ``SHARED_REGISTERS=128`` (added after this session's runs; not yet run).
+  ``SHARED_REGISTERS=128`` (run in session 64: +13 to +21 µs a layer, README).
 Each variant's forward (the pair and the merge) in the server-like layer of
 ``../pdl_after_rope/layer.py`` after the read-only flush and the write flush, then the shared
 part alone (``../contention/parts.py``). With ``ORDER=1`` each variant's forward is also timed
