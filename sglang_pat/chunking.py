@@ -199,7 +199,7 @@ class ChunkRule:
     tail_max_len: int  # tails up to this long are packed
     tail_tile: int  # the menu tile of the packed-tail items
     # Tails up to this long are packed where the packed items leave each SM a unit at least
-    # (``packed_tail_limit``); ≤ tail_max_len: never.
+    # (``emit_rows._tail_max_len``); ≤ tail_max_len: never.
     long_tail_max_len: int = 0
     num_sms: int = 0
     # Shared units (shared tiles' items × KV heads, all configs with shared packs together)
@@ -219,25 +219,6 @@ class ChunkRule:
     def __post_init__(self) -> None:
         self.token_cost_list: list[float] = self.token_cost.tolist()  # for the per-step loop
         self.num_configs = self.token_cost.shape[0]
-
-    def packed_tail_limit(self, tail_len: np.ndarray, packable: np.ndarray) -> int:
-        """The longest tail a plan packs, given its tails' lengths and which of them may be
-        packed (tile 0's, of one chunk): ``long_tail_max_len`` where the packed items of those
-        up to that long hold a unit per SM at least (items × KV heads ≥ SMs), else
-        ``tail_max_len``.
-
-        Packed, four 288-448-token tails read one after another in a unit, which beats four
-        one-request units where the units still cover the SMs (gsp 4 × 32's 128 tails: 256
-        units); with fewer, the long units set the launch's length (64 tails of 512: 128
-        units, 7% slower than unpacked; H200, session 44, ``experiments/tail_tile``). As
-        tails grow, fewer stay under either limit, so a lazy update keeps the cold plan's."""
-        if self.long_tail_max_len <= self.tail_max_len:
-            return self.tail_max_len
-        packed = int(np.count_nonzero(packable & (tail_len <= self.long_tail_max_len)))
-        items = -(-packed // self.tail_members)
-        if items * self.num_kv_heads >= self.num_sms:
-            return self.long_tail_max_len
-        return self.tail_max_len
 
     def tile_classes(
         self,

@@ -83,7 +83,7 @@ class TileMenu:
     tail_tile: int = 0  # the tile that packs several requests' short private tails ...
     max_packed_tail: int = 256  # ... up to this many tokens each,
     # or up to this many where the packed items still give each SM a unit: KV heads × items ≥
-    # SMs (ChunkRule.packed_tail_limit; 0 or ≤ max_packed_tail: never)
+    # SMs (emit_rows._tail_max_len; 0 or ≤ max_packed_tail: never)
     max_packed_long_tail: int = 0
     lean: LeanKernel | None = None  # private items beside shared ones in a second kernel
 

@@ -26,7 +26,7 @@ class LazyState:
     tail_len: np.ndarray  # [R] private tails at the cold plan (R = requests, all with a tail)
     tail_chunk: np.ndarray  # [R] chunk length of each private tile
     tail_packed: np.ndarray  # [R] bool: the tail is read by a packed-tail item
-    tail_max_len: int  # the longest tail the cold plan packed (ChunkRule.packed_tail_limit)
+    tail_max_len: int  # the longest tail the cold plan packed (emit_rows._tail_max_len)
     tail_config_breaks: np.ndarray  # lengths at which a private tile changes config
     class_chunk: list[int]  # [L] chunk length chosen per chunk class
     counts: ChunkCounts  # of the cold plan's tiles

@@ -15,10 +15,10 @@ compare_plans = pytest.importorskip("compare_plans")
 
 def copy_planner(tmp_path: Path, edit: tuple[str, str] | None = None) -> Path:
     """This checkout's ``sglang_pat`` under ``tmp_path``, with one text replacement in its
-    plan emission if ``edit`` is given."""
+    plan rows (``emit_rows.py``) if ``edit`` is given."""
     shutil.copytree(ROOT / "sglang_pat", tmp_path / "sglang_pat")
     if edit is not None:
-        emit = tmp_path / "sglang_pat" / "scheduler_emit.py"
+        emit = tmp_path / "sglang_pat" / "emit_rows.py"
         text = emit.read_text()
         assert text.count(edit[0]) == 1
         emit.write_text(text.replace(*edit))
@@ -35,7 +35,7 @@ def test_a_copy_of_the_planner_emits_the_same_plans(tmp_path) -> None:
 
 def test_a_changed_packing_rule_is_reported(tmp_path) -> None:
     """Tails exactly as long as the packing limit stop being packed."""
-    edit = ("packable & (tail_len <= tail_max_len)", "packable & (tail_len < tail_max_len)")
+    edit = ("tile_len[t] <= limit", "tile_len[t] < limit")
     other = compare_plans.import_other_scheduler(copy_planner(tmp_path, edit))
     _, difference = compare_plans.compare(other, forests_per_shape=100, lazy_steps=2, seed=1)
     assert difference is not None

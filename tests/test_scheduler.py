@@ -250,7 +250,7 @@ def test_short_tails_pack_in_the_menus_tail_tile() -> None:
 )
 def test_long_tails_pack_where_the_packed_units_cover_the_sms(spec: str, packed_items) -> None:
     """At G = 4 tails of 257-512 tokens are packed four a unit only where the packed units
-    give each SM one at least (ChunkRule.packed_tail_limit)."""
+    give each SM one at least (emit_rows._tail_max_len)."""
     planner = PackScheduler(num_kv_heads=8, group_size=4, head_dim=128, num_sms=132)
     forest = PrefixForest.from_tree_spec(spec)
     plan = planner.plan(forest, np.arange(forest.num_requests))
