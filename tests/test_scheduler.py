@@ -509,3 +509,20 @@ def test_private_chunk_choice_stops_early_only_where_nothing_cheaper_is_left(sha
                 forest = dataclasses.replace(forest, seq_lens=forest.seq_lens + 1)
                 planner.plan(forest, pool)
     assert checked[0] > 100
+
+
+def test_plan_rows_compile_once() -> None:
+    """Cold plans call the compiled ``emit_rows`` with the same argument types whatever their
+    input's dtypes, so numba builds one specialisation: another would compile for seconds
+    inside a served decode step."""
+    from sglang_pat.emit_rows import _emit_rows
+
+    rng = np.random.default_rng(3)
+    for spec in ("1,8_64,16", "4_33", "1,2,4_16,8,5"):
+        forest = PrefixForest.from_tree_spec(spec)
+        lens = forest.seq_lens.astype(np.int32)
+        for shape in SHAPES:
+            planner = scheduler(shape)
+            planner.plan(forest.with_seq_lens(lens), np.arange(forest.num_requests, dtype=np.int32))
+            planner.plan(PrefixForest.no_sharing(lens), rng.permutation(forest.num_requests))
+    assert len(_emit_rows.signatures) == 1, _emit_rows.signatures
