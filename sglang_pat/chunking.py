@@ -20,7 +20,6 @@ batch's one-wave plan up to twice too long between powers: on the H200, 640 or 7
 
 from __future__ import annotations
 
-import bisect
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -132,46 +131,6 @@ def _candidates(
 def _column_range(size: int) -> np.ndarray:
     """``[size, 1]``: 0 .. size - 1 as a column, to compare against a row of configs."""
     return np.arange(size)[:, None]
-
-
-@dataclass
-class TailGrowth:
-    """How the private tails' share of ``ChunkCounts`` grows when every tail gains a token.
-
-    A tail of length l₀ + s has ⌈(l₀ + s) / c⌉ = ⌈l₀ / c⌉ + s // c + [r + s % c ≥ c] chunks,
-    r = (l₀ − 1) mod c, so per config and candidate the sorted residues give the count at any
-    step by bisection (private tiles have one member: partials grow like items).
-    """
-
-    base: ChunkCounts
-    classes: list[int]  # chunk classes that hold private tails
-    tails: list[int]  # tails per such class
-    residues: list[list[list[int]]]  # [class][candidate] sorted residues
-
-    @classmethod
-    def of_tails(cls, base: ChunkCounts, tail_len: np.ndarray, tail_class: np.ndarray):
-        classes = np.unique(tail_class).tolist()
-        residues, tails = [], []
-        for c in classes:
-            lens = tail_len[tail_class == c] - 1
-            tails.append(int(lens.shape[0]))
-            residues.append([np.sort(lens % k).tolist() for k in base.candidates])
-        return cls(base, classes, tails, residues)
-
-    def at_step(self, step: int) -> tuple[list[list[int]], list[list[int]]]:
-        """(items, member_chunks) [L][K] once every tail has grown by ``step`` tokens."""
-        items, member_chunks = list(self.base.items), list(self.base.member_chunks)
-        candidates = self.base.candidates
-        for c, count, by_candidate in zip(self.classes, self.tails, self.residues):
-            grown = [
-                count * (step // length)
-                + (count - bisect.bisect_left(residues, length - step % length))
-                * (step % length > 0)
-                for length, residues in zip(candidates, by_candidate)
-            ]
-            items[c] = [a + b for a, b in zip(items[c], grown)]
-            member_chunks[c] = [a + b for a, b in zip(member_chunks[c], grown)]
-        return items, member_chunks
 
 
 _ALWAYS = 1 << 62  # lazy steps: no limit

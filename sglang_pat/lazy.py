@@ -7,9 +7,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .chunking import ChunkCounts, ChunkRule, TailGrowth
+from .chunking import ChunkCounts, ChunkRule
 from .forest import PrefixForest
 from .plan import PackPlan
+from .tail_growth import TailGrowth
 
 
 @dataclass

@@ -8,11 +8,12 @@ import numpy as np
 import pytest
 from forests import check_plan, random_forest
 
-from sglang_pat.chunking import ChunkCounts, TailGrowth
+from sglang_pat.chunking import ChunkCounts
 from sglang_pat.cost_model import CostModel, TileConfig, TileMenu, default_tile_menu
 from sglang_pat.forest import PrefixForest
 from sglang_pat.plan import PlanCapacity, PlanCapacityError
 from sglang_pat.scheduler import PackScheduler
+from sglang_pat.tail_growth import TailGrowth
 
 SHAPES = [  # (group, head_dim, num_sms, menu, cost)
     (4, 128, 132, None, None),
@@ -511,18 +512,23 @@ def test_private_chunk_choice_stops_early_only_where_nothing_cheaper_is_left(sha
     assert checked[0] > 100
 
 
-def test_plan_rows_compile_once() -> None:
-    """Cold plans call the compiled ``emit_rows`` with the same argument types whatever their
-    input's dtypes, so numba builds one specialisation: another would compile for seconds
-    inside a served decode step."""
+def test_compiled_planner_parts_compile_once() -> None:
+    """Cold plans call the compiled ``emit_rows`` and lazy updates the compiled tail growth
+    with the same argument types whatever their input's dtypes, so numba builds one
+    specialisation of each: another would compile for seconds inside a served decode step."""
     from sglang_pat.emit_rows import _emit_rows
+    from sglang_pat.tail_growth import _grown_counts
 
     rng = np.random.default_rng(3)
     for spec in ("1,8_64,16", "4_33", "1,2,4_16,8,5"):
         forest = PrefixForest.from_tree_spec(spec)
         lens = forest.seq_lens.astype(np.int32)
+        pool = np.arange(forest.num_requests, dtype=np.int32)
         for shape in SHAPES:
             planner = scheduler(shape)
-            planner.plan(forest.with_seq_lens(lens), np.arange(forest.num_requests, dtype=np.int32))
+            planner.plan(forest.with_seq_lens(lens), pool)
+            planner.plan(forest.with_seq_lens(lens + 1), pool)
+            assert planner.last_plan_was_lazy
             planner.plan(PrefixForest.no_sharing(lens), rng.permutation(forest.num_requests))
     assert len(_emit_rows.signatures) == 1, _emit_rows.signatures
+    assert len(_grown_counts.signatures) == 1, _grown_counts.signatures
