@@ -36,11 +36,10 @@ class TailGrowth:
     A tail of length l₀ + s has ⌈(l₀ + s) / c⌉ = ⌈l₀ / c⌉ + s // c + [r + s % c ≥ c] chunks,
     r = (l₀ − 1) mod c, so per class and candidate the sorted residues give the count at any
     step by bisection (private tiles have one member: partials grow like items). Compiled by
-    numba: as Python lists this was about a third of a lazy update's time.
+    numba: as Python lists this was up to a third of a lazy update's time.
     """
 
-    base: ChunkCounts
-    items: np.ndarray  # [L, K] the base counts, as arrays
+    items: np.ndarray  # [L, K] the cold plan's counts (ChunkCounts.items), as arrays
     member_chunks: np.ndarray  # [L, K]
     classes: np.ndarray  # chunk classes that hold private tails
     tails: np.ndarray  # tails per such class
@@ -48,7 +47,9 @@ class TailGrowth:
     lengths: np.ndarray  # [K] the candidates
 
     @classmethod
-    def of_tails(cls, base: ChunkCounts, tail_len: np.ndarray, tail_class: np.ndarray):
+    def of_tails(
+        cls, base: ChunkCounts, tail_len: np.ndarray, tail_class: np.ndarray
+    ) -> TailGrowth:
         classes, tails = np.unique(tail_class, return_counts=True)
         lengths = np.asarray(base.candidates, dtype=np.int64)
         widest = int(tails.max(initial=0))
@@ -57,7 +58,6 @@ class TailGrowth:
             lens = tail_len[tail_class == c] - 1
             residues[i, :, widest - lens.shape[0] :] = np.sort(lens % lengths[:, None], axis=1)
         return cls(
-            base,
             np.asarray(base.items, dtype=np.int64),
             np.asarray(base.member_chunks, dtype=np.int64),
             classes.astype(np.int64),
