@@ -13,11 +13,17 @@ difference, naming the model shape, the forest and the plan field.
 from __future__ import annotations
 
 import argparse
+import atexit
 import dataclasses
 import importlib
+import importlib.util
+import itertools
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
+import numba
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
@@ -32,18 +38,45 @@ SPECS = ["1,4,16,256_1024,256,128,32", "1,64_4096,512", "256_4096", "1,4,1024_32
 SPECS += ["4,128_4096,256", "1,10_4096,416", "64,256_2048,178"]
 
 
+_IMPORTS = itertools.count()
+
+
 def import_other_scheduler(checkout: Path):
-    """The other checkout's ``sglang_pat.scheduler``, imported beside this one's."""
+    """The other checkout's ``sglang_pat.scheduler``, imported beside this one's as package
+    ``otherN_sglang_pat`` (N counts the imports in this process).
+
+    numba finds a compiled function's environment by its qualified name, so two
+    ``sglang_pat.emit_rows`` in one process clash (a call into the second copy, loaded from its
+    numba cache, failed with "NRT_adapt_ndarray_to_python: descr is NULL"). Each copy therefore
+    runs under a name of its own, and compiles into a cache directory of its own: machine code
+    it cached under its usual name would carry that name back in. While it is imported,
+    ``sglang_pat`` cannot be, so an absolute import inside it raises instead of binding to
+    this checkout's modules.
+    """
+    init = checkout / "sglang_pat" / "__init__.py"
+    name = f"other{next(_IMPORTS)}_sglang_pat"
+    spec = importlib.util.spec_from_file_location(
+        name, init, submodule_search_locations=[str(init.parent)]
+    )
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"no sglang_pat package under {checkout}")
     ours = {
-        name: sys.modules.pop(name) for name in list(sys.modules) if name.startswith("sglang_pat")
+        module: sys.modules.pop(module)
+        for module in list(sys.modules)
+        if module.startswith("sglang_pat")
     }
-    sys.path.insert(0, str(checkout))
-    try:
-        other = importlib.import_module("sglang_pat.scheduler")
+    sys.modules["sglang_pat"] = None  # type: ignore[assignment]  # import raises ImportError
+    cache_dir = numba.config.CACHE_DIR
+    numba.config.CACHE_DIR = tempfile.mkdtemp(prefix="other-sglang-pat-numba-")
+    atexit.register(shutil.rmtree, numba.config.CACHE_DIR, ignore_errors=True)
+    try:  # numba picks a function's cache directory as it is decorated: at this import
+        package = importlib.util.module_from_spec(spec)
+        sys.modules[name] = package
+        spec.loader.exec_module(package)
+        other = importlib.import_module(f"{name}.scheduler")
     finally:
-        sys.path.pop(0)
-        for name in [n for n in sys.modules if n.startswith("sglang_pat")]:
-            sys.modules["other_" + name] = sys.modules.pop(name)
+        numba.config.CACHE_DIR = cache_dir
+        del sys.modules["sglang_pat"]
         sys.modules.update(ours)
     if not Path(other.__file__).resolve().is_relative_to(checkout.resolve()):
         raise SystemExit(f"imported {other.__file__}, not the planner under {checkout}")

@@ -42,7 +42,7 @@ def alternate(calls, steps: int = STEPS) -> list[float]:
 def main() -> None:
     other = import_other_scheduler(Path(sys.argv[1]))
     rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 3
-    forest_types = (PrefixForest, sys.modules["other_sglang_pat.forest"].PrefixForest)
+    forest_types = (PrefixForest, other.PrefixForest)
     for round_ in range(rounds):
         for name, shape in SHAPES.items():
             for batch in (64, 256):
