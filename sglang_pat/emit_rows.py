@@ -27,8 +27,8 @@ class EmittedRows(NamedTuple):
 
 @numba.njit(cache=True)
 def _tail_max_len(
-    tile_len, config, num_shared, tail_members, tail_chunk0, tail_max_len, long_tail_max_len,
-    num_kv_heads, num_sms,
+    tile_len, config, num_shared, max_tail, tail_members, tail_chunk0, tail_max_len,
+    long_tail_max_len, num_kv_heads, num_sms,
 ):  # fmt: skip
     """The longest tail a plan packs: ``long_tail_max_len`` where the packed items of the
     packable tails (tile 0's, of one chunk) up to that long hold a unit per SM at least
@@ -39,10 +39,7 @@ def _tail_max_len(
     with fewer, the long units set the launch's length (64 tails of 512: 128 units, 7% slower
     than unpacked; H200, session 44, ``benchmarks/experiments/tail_tile``). As tails grow, fewer
     stay under either limit, so a lazy update keeps the cold plan's."""
-    longest = 0
-    for t in range(num_shared, tile_len.shape[0]):
-        longest = max(longest, tile_len[t])
-    if longest <= tail_max_len or long_tail_max_len <= tail_max_len:
+    if max_tail <= tail_max_len or long_tail_max_len <= tail_max_len:
         return tail_max_len
     packed = 0
     for t in range(num_shared, tile_len.shape[0]):
@@ -56,8 +53,8 @@ def _tail_max_len(
 @numba.njit(cache=True)
 def _emit_rows(
     tile_len, tile_kv, tile_chunk, config, tile_cost, tile_member_start, tile_count, member_req,
-    num_shared, num_requests, tail_members, tail_chunk0, tail_max_len, long_tail_max_len,
-    num_kv_heads, num_sms, tail_tile,
+    num_shared, num_requests, max_tail, tail_members, tail_chunk0, tail_max_len,
+    long_tail_max_len, num_kv_heads, num_sms, tail_tile,
 ):  # fmt: skip
     num_tiles = tile_len.shape[0]
     num_tails = num_tiles - num_shared
@@ -67,16 +64,15 @@ def _emit_rows(
 
     # Short single-chunk tails of tile 0 are packed into the menu's tail tile, tail_members per
     # item, in runs of consecutive requests (their member rows must be contiguous).
-    tail_packed = np.zeros(num_tails, np.bool_)
+    packed = np.zeros(num_tiles, np.bool_)  # shared tiles never are
     if tail_members >= 2:
         tail_max_len = _tail_max_len(
-            tile_len, config, num_shared, tail_members, tail_chunk0, tail_max_len,
+            tile_len, config, num_shared, max_tail, tail_members, tail_chunk0, tail_max_len,
             long_tail_max_len, num_kv_heads, num_sms,
         )  # fmt: skip
         limit = min(tail_chunk0, tail_max_len)  # a tail of one chunk, short enough
-        for r in range(num_tails):
-            t = num_shared + r
-            tail_packed[r] = config[t] == 0 and tile_len[t] <= limit
+        for t in range(num_shared, num_tiles):
+            packed[t] = config[t] == 0 and tile_len[t] <= limit
     else:
         tail_max_len = 0
     group_first = np.empty(num_tails, np.int64)
@@ -84,11 +80,10 @@ def _emit_rows(
     group_len = np.zeros(num_tails, np.int64)
     num_groups = 0
     open_group = False  # the last group continues this run and has room
-    for r in range(num_tails):
-        if not tail_packed[r]:
+    for t in range(num_shared, num_tiles):
+        if not packed[t]:
             open_group = False
             continue
-        t = num_shared + r
         if not open_group:
             group_first[num_groups] = t
             num_groups += 1
@@ -102,18 +97,18 @@ def _emit_rows(
     # packed tails.
     num_items = 0
     for t in range(num_tiles):
-        if t < num_shared or not tail_packed[t - num_shared]:
+        if not packed[t]:
             num_items += chunks[t]
     item_tile = np.empty(num_items, np.int64)
     item_j = np.empty(num_items, np.int64)
     i = 0
     for t in range(num_tiles):  # every chunk before a tile's last
-        if t < num_shared or not tail_packed[t - num_shared]:
+        if not packed[t]:
             for j in range(chunks[t] - 1):
                 item_tile[i], item_j[i] = t, j
                 i += 1
     for t in range(num_tiles):  # each tile's last chunk
-        if t < num_shared or not tail_packed[t - num_shared]:
+        if not packed[t]:
             item_tile[i], item_j[i] = t, chunks[t] - 1
             i += 1
     sort_key = np.full(num_items, np.inf)
@@ -153,12 +148,11 @@ def _emit_rows(
     member_chunks = np.empty(num_members, np.int64)
     partials = np.zeros(num_requests, np.int64)
     for t in range(num_tiles):
-        packed = t >= num_shared and tail_packed[t - num_shared]
         for m in range(tile_member_start[t], tile_member_start[t] + tile_count[t]):
             member_chunks[m] = chunks[t]
             partials[member_req[m]] += chunks[t]
             members[m, 0] = member_req[m]
-            if packed:  # a packed member reads its own tail
+            if packed[t]:  # a packed member reads its own tail
                 members[m, 2] = tile_kv[t]
                 members[m, 3] = tile_len[t]
     indptr = np.zeros(num_requests + 1, np.int32)
@@ -174,7 +168,7 @@ def _emit_rows(
         else:
             members[m, 1] = -1
     return (
-        items, members, indptr, num_shared_items, tail_packed, tail_max_len,
+        items, members, indptr, num_shared_items, packed[num_shared:], tail_max_len,
         tiles_in_order[num_shared_items:], num_groups,
     )  # fmt: skip
 
@@ -191,6 +185,7 @@ def emit_rows(
     *,
     num_shared: int,
     num_requests: int,
+    max_tail: int,
     tail_members: int,
     tail_chunk0: int,
     tail_max_len: int,
@@ -203,15 +198,15 @@ def emit_rows(
     private tile of one member per request with a tail) with chunk lengths ``tile_chunk``.
 
     Per tile: span ``tile_len``, first KV index ``tile_kv``, config, token cost, members
-    ``member_req[tile_member_start : + tile_count]``. Tails of config 0 that fit one chunk of
-    ``tail_chunk0`` and are at most ``tail_max_len`` long (``long_tail_max_len`` where enough
-    of them pack: ``_tail_max_len``) are packed, ``tail_members`` to an item of the menu's
-    tile ``tail_tile`` (``tail_members`` < 2: none). Arrays are int64 (``tile_cost`` float64):
-    one compiled specialisation.
+    ``member_req[tile_member_start : + tile_count]``; the longest tail ``max_tail``. Tails of
+    config 0 that fit one chunk of ``tail_chunk0`` and are at most ``tail_max_len`` long
+    (``long_tail_max_len`` where enough of them pack: ``_tail_max_len``) are packed,
+    ``tail_members`` to an item of the menu's tile ``tail_tile`` (``tail_members`` < 2: none).
+    Arrays are int64 (``tile_cost`` float64): one compiled specialisation.
     """
     rows = _emit_rows(
         tile_len, tile_kv, tile_chunk, config, tile_cost, tile_member_start, tile_count,
-        member_req, num_shared, num_requests, tail_members, tail_chunk0, tail_max_len,
+        member_req, num_shared, num_requests, max_tail, tail_members, tail_chunk0, tail_max_len,
         long_tail_max_len, num_kv_heads, num_sms, tail_tile,
     )  # fmt: skip
     return EmittedRows(*rows)

@@ -132,6 +132,7 @@ def emit_plan(
         tiles.members,
         num_shared=num_shared,
         num_requests=forest.num_requests,
+        max_tail=max_tail,
         tail_members=rule.tail_members,
         tail_chunk0=class_chunk[num_classes - rule.num_configs],  # class 0, or C when apart
         tail_max_len=rule.tail_max_len,
