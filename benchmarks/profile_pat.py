@@ -10,6 +10,7 @@ import dataclasses
 import sys
 from pathlib import Path
 
+import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -87,11 +88,11 @@ def chunk_experiment(
     for chunk in chunks:
         decoder = make_decoder(batch, menu, plan=False)
         rule = decoder.scheduler._rule
-        choose = rule.choose
         private_tile = decoder.scheduler._config_for_rows[decoder.scheduler.group_size]
-        rule.choose = lambda c, *a, ch=chunk: (
-            ch if (c == private_tile) == (forced == "private") else choose(c, *a)
-        )
+        configs = np.arange(rule.num_configs)
+        # ChunkRule.forced: [config, shared / private-only class]; a chunk that is not one of
+        # a class's candidates is a ValueError
+        rule.forced[(configs == private_tile) == (forced == "private")] = chunk
         plan = decoder.plan_step(batch.forest, batch.pool_rows, batch.req_to_token, for_graph=True)
         private = plan.items[:, 5] == private_tile
         times = item_times(decoder, batch, flush, [None, ~private, private])

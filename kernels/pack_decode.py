@@ -150,7 +150,7 @@ def _pack_decode_kernel(
         else:
             # Issued early: its latency hides behind the unit's work. So the units past the
             # first wave are dealt in start order, not finish order (the planner's chunk cost
-            # charges that: CostModel.chunk_cost). Each unit done takes one ticket, so a
+            # charges that: chunk_cost.chunk_cost). Each unit done takes one ticket, so a
             # launch hands out tickets 0 .. num_units - 1, and the holder of the last one
             # resets the counter: no exit barrier of one atomic per program on one address
             # (2-4 µs a launch: benchmarks/experiments/latency/README.md, "One ticket per

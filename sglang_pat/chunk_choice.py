@@ -1,157 +1,172 @@
-"""ChunkChoice: the chunk length of one tile config, from its exact chunk counts.
+"""The chunk length of each chunk class, from its exact chunk counts (the scheduler's step 3),
+compiled by numba.
 
-``chunking.ChunkRule`` counts, for each candidate chunk length, the items and partials a config
-would make; this picks the candidate that ``CostModel.chunk_cost`` prices cheapest (the
-scheduler's step 3). Its settings are the scheduler's: ``PackScheduler.min_chunk_tokens`` sets
-``shortest_chunk``, ``PackScheduler.min_shared_chunk_tokens`` the shared floor.
+``chunking.ChunkCounts`` counts, for each candidate chunk length, the items and partials a
+class would make; ``class_chunks`` picks per class the candidate that ``chunk_cost.chunk_cost``
+prices cheapest. It runs on every decode step, lazy updates included, where as Python it took
+about half of the update. ``PackScheduler.min_chunk_tokens`` sets ``shortest_chunk``,
+``PackScheduler.min_shared_chunk_tokens`` the shared floor, ``PackScheduler.max_shared_units``
+the cap; ``forced`` fixes a config's chunk for profiling (``benchmarks/profile_pat.py``).
 """
 
 from __future__ import annotations
 
-import bisect
 import math
 
-from .cost_model import CostModel
+import numba
+import numpy as np
+
+from .chunk_cost import chunk_cost, chunk_spread, longest_unit_cost, queue_wait
 
 
-class ChunkChoice:
-    """``ChunkRule.choose`` for one scheduler: cost model, per-config token costs, GPU size."""
+@numba.njit(cache=True)
+def _index_of(candidates, length):
+    """Index of ``length`` among ``candidates``; a ValueError if it is not one."""
+    for k in range(candidates.shape[0]):
+        if candidates[k] == length:
+            return k
+    raise ValueError("a chunk length that is not one of the class's candidates")
 
-    def __init__(
-        self,
-        cost: CostModel,
-        token_cost: list[float],
-        partial_cost: float,
-        *,
-        num_programs: int,
-        num_kv_heads: int,
-        max_chunks_per_tile: int,
-    ) -> None:
-        self.cost = cost
-        self.token_cost = token_cost
-        self.partial_cost = partial_cost
-        self.num_programs = num_programs
-        self.num_kv_heads = num_kv_heads
-        self.max_chunks_per_tile = max_chunks_per_tile
-        self.shortest_chunk: list[int] = []  # per config: block_n doubled to min_chunk_tokens
-        self.min_shared_chunk_tokens: int | None = None
 
-    def __call__(
-        self,
-        config: int,
-        max_len: int,
-        candidates: list[int],
-        items: list[int],
-        member_chunks: list[int],
-        tiles: int,
-        members: int,
-        private_only: bool,
-        total_work: float,
-        queued: tuple[int, float],
-        capped: int = 0,
-    ) -> int:
-        """Chunk length for one config from its exact chunk counts (see ``chunking``).
+@numba.njit(cache=True)
+def class_chunks(
+    candidates, powers, items, member_chunks, shared_items, tiles, members, shared_tiles,
+    active, max_len, total_work, max_tail, token_cost, shortest_chunk, forced, item_overhead,
+    partial_cost, num_programs, num_kv_heads, max_chunks_per_tile, min_shared_chunk,
+    max_shared_units,
+):  # fmt: skip
+    """Chunk length per chunk class (0 for a class without tiles), ``ChunkRule.chunks``.
 
-        Minimises ``CostModel.chunk_cost`` over the candidates (``ChunkRule.chunks`` gives a
-        class with shared packs the powers of two only) from the config's shortest chunk up to
-        the longest span: for shared packs up to where it starts to grow (it is unimodal), for
-        private tails all that may be cheaper (``private_chunk``: the cost counts whole
-        waves of the longest unit, so it is not monotone). ``items[k]`` / ``member_chunks[k]``:
-        the config's items and partials when cut at ``candidates[k]``; ``queued``: (count,
-        longest) of the shared units that a private-only config's units wait behind
-        (``CostModel.queue_wait``); ``capped``: the shortest chunk that keeps the shared units
-        within ``PackScheduler.max_shared_units`` (0: none does, or no cap).
-        """
-        chunk = max(self.shortest_chunk[config], capped)
-        shared_floor = self.min_shared_chunk_tokens
-        if not private_only and shared_floor is not None and chunk < shared_floor:
-            floor = next((c for c in candidates if c >= shared_floor), None)
-            chunk = max(chunk, floor or candidates[-1])  # none: one chunk holds every span
-        while -(-max_len // chunk) > self.max_chunks_per_tile:
-            chunk *= 2
-        k = candidates.index(chunk)
-        if private_only:
-            wait = (0.0, 0)
-            if queued[0]:
-                wait = self.cost.queue_wait(*queued, self.num_programs)
-            return self.private_chunk(
-                config, max_len, candidates, items, member_chunks, tiles, members, k, total_work,
-                wait,
+    Classes with shared packs come first (``active``'s order): private-only classes' units
+    queue behind theirs. Those see the powers of two only (their chunks were measured at
+    those), private-only classes every candidate, the fine ones too. A private-only class's
+    spans are tails of at most ``max_tail`` tokens, so its longest unit and its candidates
+    stop there (``max_len``, the longest span of all, would charge chunks longer than any tail
+    as if their units were that long). ``forced`` [C, 2]: a config's chunk as a shared and as
+    a private-only class (0: chosen); ``min_shared_chunk``, ``max_shared_units``: 0 for none.
+    """
+    num_configs = token_cost.shape[0]
+    chunk = np.zeros(items.shape[0], dtype=np.int64)
+    shared_units, shared_longest = 0, 0.0
+    cap_left = max_shared_units
+    fine = powers.shape[0] < candidates.shape[0]
+    for c in active:
+        config = c % num_configs
+        private_only = shared_tiles[c] == 0
+        pick = powers if fine and not private_only else np.arange(candidates.shape[0])
+        class_candidates, class_items = candidates[pick], items[c][pick]
+        class_partials, class_shared = member_chunks[c][pick], shared_items[c][pick]
+        capped = 0  # shortest candidate in the cap
+        if max_shared_units and not private_only:
+            for k in range(pick.shape[0]):
+                if class_shared[k] * num_kv_heads <= cap_left:
+                    capped = class_candidates[k]
+                    break
+        chunk[c] = forced[config, int(private_only)]
+        if chunk[c]:
+            _index_of(class_candidates, chunk[c])
+        elif private_only:
+            shared_end, free = 0.0, 0
+            if shared_units:
+                shared_end, free = queue_wait(shared_units, shared_longest, num_programs)
+            first = _first_candidate(
+                class_candidates, shortest_chunk[config], 0, 0, max_tail, max_chunks_per_tile
+            )
+            chunk[c] = private_chunk(
+                class_candidates, class_items, class_partials, tiles[c], members[c], first,
+                max_tail, token_cost[config], total_work, shared_end, free, item_overhead,
+                partial_cost, num_programs, num_kv_heads,
             )  # fmt: skip
-        best_chunk, best = chunk, math.inf
-        while True:
-            value = self.cost.chunk_cost(
-                chunk,
-                max_len,
-                items[k] - tiles,
-                member_chunks[k] - members,
-                self.token_cost[config],
-                self.partial_cost,
-                total_work,
-                self.num_programs,
-                self.num_kv_heads,
-                False,
-                items[k] * self.num_kv_heads,
-                (0.0, 0),
-            )
-            if value <= best:  # a tie goes to the longer chunk: fewer items and partials
-                best_chunk, best = chunk, value
-            else:  # unimodal: past the crossing the longest unit only grows
-                return best_chunk
-            if chunk >= max_len:
-                return best_chunk
-            k += 1
-            chunk = candidates[k]
+        else:
+            first = _first_candidate(
+                class_candidates, shortest_chunk[config], capped, min_shared_chunk, max_len,
+                max_chunks_per_tile,
+            )  # fmt: skip
+            chunk[c] = shared_chunk(
+                class_candidates, class_items, class_partials, tiles[c], members[c], first,
+                max_len, token_cost[config], total_work, item_overhead, partial_cost,
+                num_programs, num_kv_heads,
+            )  # fmt: skip
+        if not private_only:
+            k = _index_of(class_candidates, chunk[c])
+            cap_left = max(0, cap_left - class_shared[k] * num_kv_heads)
+            shared_units += class_items[k] * num_kv_heads
+            longest = longest_unit_cost(chunk[c], max_len, token_cost[config], item_overhead)
+            shared_longest = max(shared_longest, longest)
+    return chunk
 
-    def private_chunk(
-        self,
-        config: int,
-        max_len: int,
-        candidates: list[int],
-        items: list[int],
-        member_chunks: list[int],
-        tiles: int,
-        members: int,
-        first: int,
-        total_work: float,
-        wait: tuple[float, int],
-    ) -> int:
-        """``__call__`` for a private-only config: the cheapest of the candidates from
-        ``candidates[first]`` to the first that holds ``max_len`` (the longest tail), a tie
-        going to the longer chunk. Its cost is not monotone (whole waves of the longest unit),
-        but it never goes under the spread work (``CostModel.chunk_spread``), which only grows
-        as the chunks get shorter: taken longest first, the candidates stop where the spread
-        reaches the best cost, usually after a few of the dozen fine ones."""
-        cost = self.cost
-        last = bisect.bisect_left(candidates, max_len, first)
-        best_chunk, best = candidates[last], math.inf
-        for k in range(last, first - 1, -1):
-            extra_items, extra_partials = items[k] - tiles, member_chunks[k] - members
-            spread = cost.chunk_spread(
-                extra_items,
-                extra_partials,
-                self.partial_cost,
-                total_work,
-                self.num_programs,
-                self.num_kv_heads,
-                True,
-            )
-            if spread >= best:
-                return best_chunk
-            value = cost.chunk_cost(
-                candidates[k],
-                max_len,
-                extra_items,
-                extra_partials,
-                self.token_cost[config],
-                self.partial_cost,
-                total_work,
-                self.num_programs,
-                self.num_kv_heads,
-                True,
-                items[k] * self.num_kv_heads,
-                wait,
-            )
-            if value < best:
-                best_chunk, best = candidates[k], value
-        return best_chunk
+
+@numba.njit(cache=True)
+def _first_candidate(candidates, shortest, capped, min_shared_chunk, max_len, max_chunks_per_tile):
+    """Index of the shortest chunk a class may take: the config's shortest chunk, at least
+    ``capped`` (the shortest that keeps the shared units within the cap; 0: none does, or no
+    cap) and, for a shared class, the smallest candidate of at least ``min_shared_chunk`` (the
+    last, one chunk a span, when none is; 0: no floor); doubled until a span of ``max_len``
+    makes at most ``max_chunks_per_tile`` chunks."""
+    chunk = max(shortest, capped)
+    if min_shared_chunk and chunk < min_shared_chunk:
+        floor = candidates[-1]
+        for length in candidates:
+            if length >= min_shared_chunk:
+                floor = length
+                break
+        chunk = max(chunk, floor)
+    while -(-max_len // chunk) > max_chunks_per_tile:
+        chunk *= 2
+    return _index_of(candidates, chunk)
+
+
+@numba.njit(cache=True)
+def shared_chunk(
+    candidates, items, member_chunks, tiles, members, first, max_len, token_cost, total_work,
+    item_overhead, partial_cost, num_programs, num_kv_heads,
+):  # fmt: skip
+    """The chunk of a class with shared packs: the cheapest candidate from ``first`` on, up to
+    where ``chunk_cost`` starts to grow (it is unimodal: past the crossing the longest unit only
+    grows), a tie going to the longer chunk (fewer items and partials). ``items[k]`` /
+    ``member_chunks[k]``: the class's items and partials cut at ``candidates[k]``."""
+    best_chunk, best = candidates[first], math.inf
+    for k in range(first, candidates.shape[0]):
+        value = chunk_cost(
+            item_overhead, candidates[k], max_len, items[k] - tiles, member_chunks[k] - members,
+            token_cost, partial_cost, total_work, num_programs, num_kv_heads, False,
+            items[k] * num_kv_heads, 0.0, 0,
+        )  # fmt: skip
+        if value > best:
+            break
+        best_chunk, best = candidates[k], value
+        if candidates[k] >= max_len:
+            break
+    return best_chunk
+
+
+@numba.njit(cache=True)
+def private_chunk(
+    candidates, items, member_chunks, tiles, members, first, max_len, token_cost, total_work,
+    shared_end, free, item_overhead, partial_cost, num_programs, num_kv_heads,
+):  # fmt: skip
+    """The chunk of a private-only class: the cheapest of the candidates from
+    ``candidates[first]`` to the first that holds ``max_len`` (the longest tail), a tie going
+    to the longer chunk; (``shared_end``, ``free``): ``queue_wait``'s of the shared units
+    ahead. Its cost is not monotone (whole waves of the longest unit), but it never goes under
+    the spread work (``chunk_spread``), which only grows as the chunks get shorter: taken
+    longest first, the candidates stop where the spread reaches the best cost, usually after a
+    few of the dozen fine ones."""
+    last = first + np.searchsorted(candidates[first:], max_len)
+    best_chunk, best = candidates[last], math.inf
+    for k in range(last, first - 1, -1):
+        extra_items, extra_partials = items[k] - tiles, member_chunks[k] - members
+        spread = chunk_spread(
+            item_overhead, extra_items, extra_partials, partial_cost, total_work, num_programs,
+            num_kv_heads, True,
+        )  # fmt: skip
+        if spread >= best:
+            break
+        value = chunk_cost(
+            item_overhead, candidates[k], max_len, extra_items, extra_partials, token_cost,
+            partial_cost, total_work, num_programs, num_kv_heads, True, items[k] * num_kv_heads,
+            shared_end, free,
+        )  # fmt: skip
+        if value < best:
+            best_chunk, best = candidates[k], value
+    return best_chunk

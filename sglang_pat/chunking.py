@@ -6,7 +6,7 @@ private tiles hold most of the launch's work: private tails are then cut by the 
 tails even where a small shared pack takes their tile config (``ChunkRule.tile_classes``).
 
 Cutting a config's tiles into chunks of length c makes Σ_tiles ⌈len / c⌉ items and
-Σ_tiles members · ⌈len / c⌉ partials. Those counts decide the chunk (``CostModel.chunk_cost``
+Σ_tiles members · ⌈len / c⌉ partials. Those counts decide the chunk (``chunk_cost.chunk_cost``
 rounds the work up to whole waves of the longest unit, so an estimate from Σ len alone picks
 badly whenever a few tiles decide the wave count: small batches, spans of whole chunks).
 
@@ -21,41 +21,32 @@ batch's one-wave plan up to twice too long between powers: on the H200, 640 or 7
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
 
-from .cost_model import longest_unit_cost
+from .chunk_choice import class_chunks
 
 # Fine candidates are whole blocks of the private tails' KV tile (block_n 128 at head_dim 128,
 # a multiple of the 32 at 256), so a chunk's units load no partial block but the last.
 FINE_CHUNK_GRANULE = 128
 
-# (config, longest span, candidates, items per candidate, partials per candidate, tiles,
-#  members, private tails only, total work, (shared units, longest shared unit), shortest
-#  chunk the shared units' cap allows (0: any)) -> chunk length
-ChooseChunk = Callable[
-    [int, int, list[int], list[int], list[int], int, int, bool, float, tuple[int, float], int],
-    int,
-]
-
 
 @dataclass
 class ChunkCounts:
-    """Per chunk class and candidate chunk length: Σ ⌈len / c⌉ and Σ members · ⌈len / c⌉ (Python
-    lists: the lazy update reads them every step, a few at a time)."""
+    """Per chunk class and candidate chunk length: Σ ⌈len / c⌉ and Σ members · ⌈len / c⌉
+    (int64 arrays, as the compiled chunk choice takes them)."""
 
-    candidates: list[int]  # [K] ascending: powers of two (and fine ones), the last holds every span
-    items: list[list[int]]  # [L][K] (L chunk classes)
-    member_chunks: list[list[int]]  # [L][K]
-    shared_items: list[list[int]]  # [L][K] the shared tiles' items alone (tails do not grow them)
-    tiles: list[int]  # [L] tiles per class
-    members: list[int]  # [L] Σ members per class
-    shared_tiles: list[int]  # [L] tiles of shared packs per class
-    active: list[int]  # classes with tiles, those with shared tiles first (chunked first)
-    powers: list[int]  # indices of the powers of two among the candidates (all, unless fine)
+    candidates: np.ndarray  # [K] ascending: powers of two (and fine ones); the last holds all spans
+    items: np.ndarray  # [L, K] (L chunk classes)
+    member_chunks: np.ndarray  # [L, K]
+    shared_items: np.ndarray  # [L, K] the shared tiles' items alone (tails do not grow them)
+    tiles: np.ndarray  # [L] tiles per class
+    members: np.ndarray  # [L] Σ members per class
+    shared_tiles: np.ndarray  # [L] tiles of shared packs per class
+    active: np.ndarray  # classes with tiles, those with shared tiles first (chunked first)
+    powers: np.ndarray  # indices of the powers of two among the candidates (all, unless fine)
 
     @classmethod
     def of_tiles(
@@ -89,33 +80,35 @@ class ChunkCounts:
         np.multiply(weights[:num_classes], tile_members, out=weights[num_classes : 2 * num_classes])
         weights[2 * num_classes :, :num_shared] = weights[:num_classes, :num_shared]
         weights[2 * num_classes :, num_shared:] = 0.0
-        sums = weights @ per_tile.T
-        rows = sums.astype(np.int64).tolist()  # [3L, K + 1]
-        items = [row[:-1] for row in rows]
-        tiles = [row[-1] for row in rows[:num_classes]]
-        shared_tiles = [row[-1] for row in rows[2 * num_classes :]]
+        sums = (weights @ per_tile.T).astype(np.int64)  # [3L, K + 1]
+        # contiguous, as numba compiles once per array layout
+        items, totals = np.ascontiguousarray(sums[:, :-1]), np.ascontiguousarray(sums[:, -1])
+        tiles, shared_tiles = totals[:num_classes], totals[2 * num_classes :]
+        with_tiles = tiles > 0
         return cls(
-            list(lengths),  # a plan's own list: the cached tuple is shared
+            lengths.copy(),  # a plan's own arrays: the cached ones are shared
             items[:num_classes],
             items[num_classes : 2 * num_classes],
             items[2 * num_classes :],
             tiles,
-            [row[-1] for row in rows[num_classes : 2 * num_classes]],
+            totals[num_classes : 2 * num_classes],
             shared_tiles,
-            [c for c in range(num_classes) if tiles[c] and shared_tiles[c]]
-            + [c for c in range(num_classes) if tiles[c] and not shared_tiles[c]],
-            list(powers),
+            np.concatenate(
+                [
+                    np.flatnonzero(with_tiles & (shared_tiles > 0)),
+                    np.flatnonzero(with_tiles & (shared_tiles == 0)),
+                ]
+            ),
+            powers.copy(),
         )
 
 
 @functools.cache
-def _candidates(
-    first: int, count: int, fine: bool
-) -> tuple[tuple[int, ...], np.ndarray, tuple[int, ...]]:
+def _candidates(first: int, count: int, fine: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The candidate chunk lengths ``first · 2^k`` (k < count), with ``fine`` also the
     multiples of FINE_CHUNK_GRANULE at 1¼ and 1½ times each but the last; their scales, then
     2^-60 (see ``ChunkCounts.of_tiles``); and the indices of the powers of two among them.
-    Cached, so the sequences are tuples."""
+    Cached: the arrays are shared, not to be written."""
     lengths: list[int] = []
     for k in range(count):
         power = first << k
@@ -123,8 +116,8 @@ def _candidates(
         if fine and k + 1 < count:
             lengths += [c for c in (power * 5 // 4, power * 3 // 2) if c % FINE_CHUNK_GRANULE == 0]
     scales = [(1.0 / length) * (1.0 - 2.0**-40) for length in lengths] + [2.0**-60]
-    powers = tuple(k for k, length in enumerate(lengths) if not length & (length - 1))
-    return tuple(lengths), np.asarray(scales), powers
+    powers = [k for k, length in enumerate(lengths) if not length & (length - 1)]
+    return np.asarray(lengths, dtype=np.int64), np.asarray(scales), np.asarray(powers, np.int64)
 
 
 @functools.cache
@@ -146,12 +139,15 @@ class TileClasses(NamedTuple):
 
 @dataclass
 class ChunkRule:
-    """Emission rules: per-config costs, the chunk choice and the packing of short tails."""
+    """Emission rules: per-config costs, the chunk choice's settings and the packing of short
+    tails."""
 
     token_cost: np.ndarray  # [C] bytes-equivalent per KV token per KV head
     item_overhead: float
     num_kv_heads: int
-    choose: ChooseChunk
+    partial_cost: float  # one more partial of one request (CostModel.partial_cost)
+    num_programs: int  # the pack kernel's programs, which pull its units from one queue
+    max_chunks_per_tile: int
     first_candidate: int  # shortest chunk any config may take
     floor_candidate: int  # the longest of the configs' shortest chunks
     tail_members: int  # requests per packed-tail item (the tail tile's rows / G); < 2: none
@@ -174,10 +170,17 @@ class ChunkRule:
     # Private-only classes may also take the fine candidates (module docstring); False: powers
     # of two only, the default before session 41 (PackScheduler.fine_private_chunks).
     fine_private_chunks: bool = True
+    # Shortest chunk of a class with shared packs: the smallest candidate at least this long
+    # (PackScheduler.min_shared_chunk_tokens); 0: the config's shortest chunk, as any class.
+    min_shared_chunk_tokens: int = 0
 
     def __post_init__(self) -> None:
-        self.token_cost_list: list[float] = self.token_cost.tolist()  # for the per-step loop
         self.num_configs = self.token_cost.shape[0]
+        # per config: block_n doubled up to PackScheduler.min_chunk_tokens
+        self.shortest_chunk = np.zeros(self.num_configs, dtype=np.int64)
+        # [C, 2] a config's chunk as a shared and as a private-only class, whatever the cost
+        # model picks (0: chosen); it must be a candidate. For profiling: profile_pat.py.
+        self.forced = np.zeros((self.num_configs, 2), dtype=np.int64)
 
     def tile_classes(
         self,
@@ -223,61 +226,20 @@ class ChunkRule:
     def chunks(
         self,
         counts: ChunkCounts,
-        items: list[list[int]],
-        member_chunks: list[list[int]],
+        items: np.ndarray,
+        member_chunks: np.ndarray,
         max_len: int,
         total_work: float,
         max_tail: int,
-    ) -> list[int]:
-        """Chunk length per chunk class (0 for a class without tiles). Classes with shared
-        packs come first (``counts.active``'s order): private-only classes' units queue behind
-        theirs. A private-only class's spans are tails of at most ``max_tail`` tokens, so its
-        longest unit and its candidates stop there (``max_len``, the longest span of all, would
-        charge chunks longer than any tail as if their units were that long)."""
-        chunk = [0] * len(items)
-        shared_units, shared_longest = 0, 0.0
-        cap_left = self.max_shared_units
-        # Classes with shared packs see the powers of two only (their chunks were measured
-        # at those); private-only classes every candidate, the fine ones too.
-        powers = counts.powers
-        fine = len(powers) < len(counts.candidates)
-        for c in counts.active:
-            config = c % self.num_configs
-            private_only = counts.shared_tiles[c] == 0
-            candidates, class_items = counts.candidates, items[c]
-            class_partials, shared_items = member_chunks[c], counts.shared_items[c]
-            if fine and not private_only:
-                candidates = [candidates[k] for k in powers]
-                class_items = [class_items[k] for k in powers]
-                class_partials = [class_partials[k] for k in powers]
-                shared_items = [shared_items[k] for k in powers]
-            capped = 0
-            if self.max_shared_units and not private_only:  # shortest candidate in the cap
-                fits = (
-                    length
-                    for length, units in zip(candidates, shared_items)
-                    if units * self.num_kv_heads <= cap_left
-                )
-                capped = next(fits, 0)
-            chunk[c] = self.choose(
-                config,
-                max_tail if private_only else max_len,
-                candidates,
-                class_items,
-                class_partials,
-                counts.tiles[c],
-                counts.members[c],
-                private_only,
-                total_work,
-                (shared_units, shared_longest),
-                capped,
-            )
-            if not private_only:
-                k = candidates.index(chunk[c])
-                cap_left = max(0, cap_left - shared_items[k] * self.num_kv_heads)
-                shared_units += class_items[k] * self.num_kv_heads
-                longest = longest_unit_cost(
-                    chunk[c], max_len, self.token_cost_list[config], self.item_overhead
-                )
-                shared_longest = max(shared_longest, longest)
-        return chunk
+    ) -> np.ndarray:
+        """Chunk length per chunk class (0 for a class without tiles), from the counts'
+        candidates, ``items`` and ``member_chunks`` ([L, K]: the cold plan's, or grown by a
+        lazy update); ``max_len``: the longest span, ``max_tail`` the longest private tail
+        (``chunk_choice.class_chunks``)."""
+        return class_chunks(
+            counts.candidates, counts.powers, items, member_chunks, counts.shared_items,
+            counts.tiles, counts.members, counts.shared_tiles, counts.active, max_len,
+            total_work, max_tail, self.token_cost, self.shortest_chunk, self.forced,
+            self.item_overhead, self.partial_cost, self.num_programs, self.num_kv_heads,
+            self.max_chunks_per_tile, self.min_shared_chunk_tokens, self.max_shared_units,
+        )  # fmt: skip

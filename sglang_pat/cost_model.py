@@ -21,7 +21,6 @@ were calibrated on the H200 by ``benchmarks/calibrate_cost_model.py``; the run i
 from __future__ import annotations
 
 import functools
-import math
 from dataclasses import dataclass
 
 from .lean_gate import LeanGate
@@ -183,17 +182,10 @@ def default_tile_menu(head_dim: int, group_size: int = 1, lean: bool = True) -> 
     )
 
 
-def longest_unit_cost(
-    chunk_len: int, max_len: int, token_cost: float, item_overhead: float
-) -> float:
-    """Cost of a config's longest unit when its spans (the longest ``max_len``) are cut into
-    ``chunk_len`` chunks: the chunk's tokens plus one item's overhead."""
-    return min(chunk_len, max_len) * token_cost + item_overhead
-
-
 @dataclass(frozen=True)
 class CostModel:
-    """Calibrated constants (H200, see module docstring) and the formulas that use them."""
+    """Calibrated constants (H200, see module docstring) and the formulas that use them; the
+    chunk cost, which the chunk choice evaluates every step, is compiled in ``chunk_cost``."""
 
     # benchmarks/results/calibration.json, H200, 2026-11-23 (rounded)
     bandwidth_bytes_per_us: float = 4.27e6
@@ -210,112 +202,3 @@ class CostModel:
     def partial_cost(self, group_size: int, v_head_dim: int) -> float:
         """Cost of one more partial result of one request, all its q heads of one KV head."""
         return group_size * (v_head_dim + 1) * 4 * 2 + self.merge_overhead_bytes
-
-    def chunk_cost(
-        self,
-        chunk_len: int,
-        max_len: int,
-        extra_items: int,
-        extra_partials: int,
-        token_cost: float,
-        partial_cost: float,
-        total_work: float,
-        num_programs: int,
-        num_kv_heads: int,
-        private_only: bool,
-        units: int,
-        wait: tuple[float, int],
-    ) -> float:
-        """Estimated launch cost when one config's spans are cut into ``chunk_len`` chunks.
-
-        Programs pull units from a queue: the launch lasts the total work (every tile config's,
-        plus the ``extra_partials`` partials per KV head that the cut adds) spread over the
-        programs, or the longest unit if that is longer.
-
-        A config of private tails only (``private_only``) has alike, memory-bound units: its
-        launch runs in whole waves of the longest unit, and each extra item costs its
-        overhead, so the spread (``extra_items`` included) is rounded up to whole waves, and,
-        where no shared units queue ahead, to at least ⌈units / programs⌉ of them: the kernel
-        deals the units past the first wave as the programs start, not as they finish (the
-        comment at the return). On the
-        H200 this picks chunks 8-18% faster for batches of 2-16 private requests; applied to
-        configs with shared packs (compute-bound units beside the private ones) it picked
-        chunks up to 41% slower, so they keep the plain maximum. Such a config's ``units``
-        (items × KV heads) also queue behind the shared ones: ``wait`` is ``queue_wait``'s
-        (when the shared units end, programs they leave free). Units that all fit on the free
-        programs before the shared units end cost that end (or the spread, or their longest
-        unit, if longer) instead of whole waves: the tie then keeps the longer chunk.
-        """
-        spread = self.chunk_spread(
-            extra_items,
-            extra_partials,
-            partial_cost,
-            total_work,
-            num_programs,
-            num_kv_heads,
-            private_only,
-        )
-        longest = longest_unit_cost(chunk_len, max_len, token_cost, self.item_overhead_bytes)
-        if private_only:
-            waves = math.ceil(spread / longest) * longest
-            shared_end, free = wait
-            if shared_end:
-                # The free programs take private units at once, as many in turn as fit before
-                # the shared units end; the rest start when they end. When none is left over,
-                # the launch ends with the shared units (or the spread): whole waves of private
-                # units do not apply beside them, and rounding to them cut 1,10_4096,416's
-                # 416-token tails in two at G = 8, 47% slower on the H200 (session 34).
-                late = self.late_units(units, longest, wait)
-                if late > 0:
-                    return max(waves, shared_end + math.ceil(late / num_programs) * longest)
-                return max(spread, shared_end, longest)
-            # A program takes its next unit's ticket as it starts its current one (the pack
-            # kernel hides the atomic's latency behind the unit), so units past the first
-            # wave go to the programs that started first, whatever their first unit's length:
-            # past ``num_programs`` units the launch lasts two of the longest units. Charging
-            # that took Mooncake batches of 16-64 requests 20-27% faster on the H200
-            # (benchmarks/experiments/chunks/ticket_waves.py, session 39).
-            return max(waves, math.ceil(units / num_programs) * longest)
-        return max(spread, longest)
-
-    def chunk_spread(
-        self,
-        extra_items: int,
-        extra_partials: int,
-        partial_cost: float,
-        total_work: float,
-        num_programs: int,
-        num_kv_heads: int,
-        private_only: bool,
-    ) -> float:
-        """The launch's work spread over the programs (``chunk_cost``'s arguments): what
-        ``chunk_cost`` never goes under (an override must keep that). It only grows as the
-        chunks get shorter (more items and partials), so a private-only chunk choice stops
-        where it reaches the best cost (``ChunkChoice.private_chunk``)."""
-        added = extra_partials * partial_cost
-        if private_only:
-            added += extra_items * self.item_overhead_bytes
-        return (total_work + num_kv_heads * added) / num_programs
-
-    @staticmethod
-    def late_units(units: int, longest: float, wait: tuple[float, int]) -> int:
-        """Of a private-only config's ``units`` (the longest ``longest``), how many do not fit
-        on the programs that the shared units ahead leave free (``wait``: ``queue_wait``'s)
-        before those end, so start when they end; ≤ 0: every unit runs beside them."""
-        shared_end, free = wait
-        return units - free * max(1, int(shared_end // longest))
-
-    @staticmethod
-    def queue_wait(
-        shared_units: int, shared_longest: float, num_programs: int
-    ) -> tuple[float, int]:
-        """What private units taken from the queue after ``shared_units`` (the longest
-        ``shared_longest``) wait for: when those end, and how many programs they leave free.
-
-        When the shared units hold nearly every program (``1,10_4096,416`` at G = 8 without
-        ``PackScheduler.max_shared_units``: 256 of 264), this cuts the private tails shorter;
-        when the free programs run every private unit before the shared units end, the tails
-        stay whole (``chunk_cost``).
-        """
-        shared_end = math.ceil(shared_units / num_programs) * shared_longest
-        return shared_end, max(num_programs - shared_units, 0)

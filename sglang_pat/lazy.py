@@ -29,7 +29,7 @@ class LazyState:
     tail_packed: np.ndarray  # [R] bool: the tail is read by a packed-tail item
     tail_max_len: int  # the longest tail the cold plan packed (emit_rows._tail_max_len)
     tail_config_breaks: np.ndarray  # lengths at which a private tile changes config
-    class_chunk: list[int]  # [L] chunk length chosen per chunk class
+    class_chunk: np.ndarray  # [L] chunk length chosen per chunk class
     counts: ChunkCounts  # of the cold plan's tiles
     max_shared: int  # longest shared tile span
     max_tail: int  # longest private tail at the cold plan
@@ -99,10 +99,10 @@ def lazy_update(
     deltas = state.deltas
     items, member_chunks = state.growth.at_step(step)
     total_work = state.total_work + deltas.work
-    if (
-        rule.chunks(state.counts, items, member_chunks, max_len, total_work, state.max_tail + step)
-        != state.class_chunk
-    ):
+    chunk = rule.chunks(
+        state.counts, items, member_chunks, max_len, total_work, state.max_tail + step
+    )
+    if chunk.tobytes() != state.class_chunk.tobytes():
         return None
     prev = state.plan
     members = prev.members if deltas.members is None else prev.members + deltas.members

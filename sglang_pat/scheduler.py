@@ -17,7 +17,6 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .chunk_choice import ChunkChoice
 from .chunking import ChunkRule
 from .cost_model import CostModel, TileMenu, default_tile_menu
 from .decisions import PackDecider
@@ -93,19 +92,13 @@ class PackScheduler:
         tail_members = tail.block_m // group_size
         if tail_members < 2 or tail.block_n % tail_members:
             tail_members = 0
-        self._chunk_choice = ChunkChoice(
-            self.cost,
-            self.token_cost,
-            self.partial_cost,
-            num_programs=self.num_programs,
-            num_kv_heads=num_kv_heads,
-            max_chunks_per_tile=max_chunks_per_tile,
-        )
         self._rule = ChunkRule(
             np.asarray(self.token_cost),
             self.cost.item_overhead_bytes,
             num_kv_heads,
-            self._chunk_choice,
+            self.partial_cost,
+            self.num_programs,
+            max_chunks_per_tile,
             0,
             0,
             tail_members,
@@ -143,7 +136,7 @@ class PackScheduler:
             c.block_n << max(0, (tokens - 1).bit_length() - (c.block_n - 1).bit_length())
             for c in self.tiles
         ]
-        self._chunk_choice.shortest_chunk = shortest
+        self._rule.shortest_chunk = np.asarray(shortest, dtype=np.int64)
         self._rule.first_candidate = min(shortest)
         self._rule.floor_candidate = max(shortest)
         self._lazy = None  # the candidates changed: the next plan is cold
@@ -153,13 +146,13 @@ class PackScheduler:
         """Shortest chunk of a config with shared packs: the smallest candidate at least this
         long, or one chunk a span when none is. None: ``min_chunk_tokens``, as for every
         config (the default; benchmarks/experiments/chunks/plan_variants.py measures others)."""
-        return self._chunk_choice.min_shared_chunk_tokens
+        return self._rule.min_shared_chunk_tokens or None
 
     @min_shared_chunk_tokens.setter
     def min_shared_chunk_tokens(self, tokens: int | None) -> None:
         if tokens is not None and tokens < 1:
             raise ValueError(f"min_shared_chunk_tokens must be positive or None, got {tokens}")
-        self._chunk_choice.min_shared_chunk_tokens = tokens
+        self._rule.min_shared_chunk_tokens = tokens or 0
         self._lazy = None  # the next plan is cold
 
     @property
@@ -185,7 +178,7 @@ class PackScheduler:
         (``benchmarks/experiments/chunks/``, ``benchmarks/results/2026-12-02-NVIDIA-H200/
         session41.md``); served beside flashinfer in session 42, mean TPOT 1.002×. Known
         loss: no-sharing batches of 24 equal requests, 1.04-1.10× (session 42), whose one
-        underfilled wave of whole requests ``CostModel.chunk_cost`` rounds up to a full wave;
+        underfilled wave of whole requests ``chunk_cost.chunk_cost`` rounds up to a full wave;
         pricing that wave at its own pace took them back but lost 4-6% elsewhere
         (``benchmarks/experiments/chunks/one_wave.py``). It costs the lazy update 2-5 µs (no
         sharing, 256 requests). False: powers of two only."""

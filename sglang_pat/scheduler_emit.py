@@ -120,7 +120,7 @@ def emit_plan(
     class_chunk = rule.chunks(
         counts, counts.items, counts.member_chunks, max_len, total_work, max_tail
     )
-    tile_chunk = np.asarray(class_chunk, dtype=np.int64)[tile_class]
+    tile_chunk = class_chunk[tile_class]
     rows = emit_rows(
         tile_len,
         tile_kv,

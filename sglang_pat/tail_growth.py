@@ -39,37 +39,28 @@ class TailGrowth:
     numba: as Python lists this was up to a third of a lazy update's time.
     """
 
-    items: np.ndarray  # [L, K] the cold plan's counts (ChunkCounts.items), as arrays
-    member_chunks: np.ndarray  # [L, K]
+    counts: ChunkCounts  # the cold plan's
     classes: np.ndarray  # chunk classes that hold private tails
     tails: np.ndarray  # tails per such class
     residues: np.ndarray  # [classes, K, widest] sorted residues, padded with -1 in front
-    lengths: np.ndarray  # [K] the candidates
 
     @classmethod
     def of_tails(
-        cls, base: ChunkCounts, tail_len: np.ndarray, tail_class: np.ndarray
+        cls, counts: ChunkCounts, tail_len: np.ndarray, tail_class: np.ndarray
     ) -> TailGrowth:
         classes, tails = np.unique(tail_class, return_counts=True)
-        lengths = np.asarray(base.candidates, dtype=np.int64)
+        lengths = counts.candidates
         widest = int(tails.max(initial=0))
         residues = np.full((classes.shape[0], lengths.shape[0], widest), -1, dtype=np.int64)
         for i, c in enumerate(classes.tolist()):
             lens = tail_len[tail_class == c] - 1
             residues[i, :, widest - lens.shape[0] :] = np.sort(lens % lengths[:, None], axis=1)
-        return cls(
-            np.asarray(base.items, dtype=np.int64),
-            np.asarray(base.member_chunks, dtype=np.int64),
-            classes.astype(np.int64),
-            tails.astype(np.int64),
-            residues,
-            lengths,
-        )
+        return cls(counts, classes.astype(np.int64), tails.astype(np.int64), residues)
 
-    def at_step(self, step: int) -> tuple[list[list[int]], list[list[int]]]:
-        """(items, member_chunks) [L][K] once every tail has grown by ``step`` tokens."""
-        items, member_chunks = _grown_counts(
-            self.items, self.member_chunks, self.classes, self.tails, self.residues,
-            self.lengths, step,
+    def at_step(self, step: int) -> tuple[np.ndarray, np.ndarray]:
+        """(items, member_chunks) [L, K] once every tail has grown by ``step`` tokens."""
+        counts = self.counts
+        return _grown_counts(
+            counts.items, counts.member_chunks, self.classes, self.tails, self.residues,
+            counts.candidates, step,
         )  # fmt: skip
-        return items.tolist(), member_chunks.tolist()

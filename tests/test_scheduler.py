@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 from forests import check_plan, random_forest
 
+from sglang_pat.chunk_choice import class_chunks, private_chunk
+from sglang_pat.chunk_cost import chunk_cost, queue_wait
 from sglang_pat.chunking import ChunkCounts
 from sglang_pat.cost_model import CostModel, TileConfig, TileMenu, default_tile_menu
 from sglang_pat.forest import PrefixForest
@@ -284,27 +286,26 @@ def test_lazy_update_across_the_long_packed_tail_limit(spec: str) -> None:
 
 
 def test_private_units_queue_behind_the_shared_ones() -> None:
-    """``CostModel.queue_wait``: private units beyond the programs the shared units leave free
+    """``chunk_cost.queue_wait``: private units beyond the programs the shared units leave free
     start when those end; units that all fit beside them end with them (no whole waves of
     their own, which cut tails that need not be: 47% slower on the H200, session 34). At G = 8
     without the shared units' cap, the shared units of ``1,10_4096,416`` hold 256 of 264
     programs, so the 416-token private tails are cut in two; with the cap (128 units) and at
     G = 4 they stay whole."""
-    cost = CostModel(item_overhead_bytes=0.0)
-    assert cost.queue_wait(256, 30.0, 264) == (30.0, 8)
-    assert cost.queue_wait(600, 30.0, 264) == (90.0, 0)
+    assert queue_wait(256, 30.0, 264) == (30.0, 8)
+    assert queue_wait(600, 30.0, 264) == (90.0, 0)
 
     def private(units: int, queued: tuple[float, int], work: float = 1.0) -> float:
-        return cost.chunk_cost(10, 10, 0, 0, 1.0, 0.0, work, 264, 1, True, units, queued)
+        return chunk_cost(0.0, 10, 10, 0, 0, 1.0, 0.0, work, 264, 1, True, units, *queued)
 
     assert private(80, (0.0, 0)) == 10.0  # units of 10 B, one wave
     assert private(80, (0.0, 0), work=264 * 25.0) == 30.0  # the spread in whole waves
-    assert private(80, cost.queue_wait(128, 30.0, 264)) == 30.0  # 136 free programs
+    assert private(80, queue_wait(128, 30.0, 264)) == 30.0  # 136 free programs
     # the spread past the shared units' end, not rounded up to whole waves (40)
-    assert private(80, cost.queue_wait(128, 30.0, 264), work=264 * 31.0) == 31.0
+    assert private(80, queue_wait(128, 30.0, 264), work=264 * 31.0) == 31.0
     # 8 free programs run 3 units each before the shared units end at 30, 56 start then
-    assert private(80, cost.queue_wait(256, 30.0, 264)) == 40.0
-    assert private(80, cost.queue_wait(600, 30.0, 264)) == 100.0
+    assert private(80, queue_wait(256, 30.0, 264)) == 40.0
+    assert private(80, queue_wait(600, 30.0, 264)) == 100.0
     forest = PrefixForest.from_tree_spec("1,10_4096,416")
     for group, per_sm, private_items in ((8, None, 20), (8, 1, 10), (4, 1, 10)):
         planner = PackScheduler(
@@ -335,8 +336,8 @@ def test_tail_growth_counts_equal_recounting(fine: bool) -> None:
         per_tile = -(-grown[:, None] // np.asarray(base.candidates)[None, :])
         for c in range(3):
             mine = config == c
-            assert items[c] == per_tile[mine].sum(axis=0).tolist()
-            assert member_chunks[c] == (members[mine] @ per_tile[mine]).tolist()
+            assert np.array_equal(items[c], per_tile[mine].sum(axis=0))
+            assert np.array_equal(member_chunks[c], members[mine] @ per_tile[mine])
 
 
 @pytest.mark.parametrize("spec", ["6_3300", "2_8000", "8_2500"])
@@ -463,59 +464,75 @@ def test_shared_packs_keep_power_of_two_chunks_with_fine_candidates(spec: str) -
     assert chunk & (chunk - 1) == 0
 
 
-def exhaustive_private_choice(planner: PackScheduler, checked: list[int]):
-    """``planner``'s ``ChunkChoice.private_chunk``, asserting it equals the cheapest candidate
-    of all (ascending, a tie to the longer: the choice before it stopped early); counts in
-    checked."""
-    choose = planner._chunk_choice.private_chunk
-
-    def every_candidate(config, max_len, candidates, items, member_chunks, tiles, members,
-                        first, total_work, wait):  # fmt: skip
+@pytest.mark.parametrize("fine", [False, True])
+def test_private_chunk_choice_stops_early_only_where_nothing_cheaper_is_left(fine: bool) -> None:
+    """The private-only chunk choice stops at the spread work (``chunk_cost.chunk_spread``);
+    over random tails, work, waits and constants it takes the chunk that every candidate's
+    cost gives (ascending from its first, a tie to the longer)."""
+    rng = np.random.default_rng(int(fine))
+    for _ in range(400):
+        tails = rng.integers(1, 6000, int(rng.integers(1, 300)))
+        ones = np.ones_like(tails)
+        counts = ChunkCounts.of_tiles(tails, ones, ones * 0, 0, 1, 128, 128, fine)
+        candidates, items, partials = counts.candidates, counts.items[0], counts.member_chunks[0]
+        tiles, members = int(counts.tiles[0]), int(counts.members[0])
+        max_len = int(tails.max())
+        first = int(rng.integers(0, np.searchsorted(candidates, max_len) + 1))
+        heads, programs = int(rng.choice([1, 8, 32])), int(rng.choice([8, 264]))
+        overhead, partial = float(rng.choice([0.0, 94000.0])), float(rng.choice([0.0, 5000.0]))
+        token = float(rng.choice([4096.0, 9000.0]))
+        work = heads * (float(tails.sum()) * token + overhead * tails.shape[0])
+        work += float(rng.choice([0.0, rng.uniform(0, 4e9)]))  # shared packs' work too
+        wait = (0.0, 0)
+        if rng.integers(2):
+            wait = queue_wait(int(rng.integers(1, 600)), rng.uniform(1e5, 3e7), programs)
+        settings = (overhead, partial, programs, heads)
+        chunk = private_chunk(
+            candidates, items, partials, tiles, members, first, max_len, token, work, *wait,
+            *settings,
+        )  # fmt: skip
         best_chunk, best = 0, float("inf")
-        for k in range(first, len(candidates)):
-            value = planner.cost.chunk_cost(
-                candidates[k], max_len, items[k] - tiles, member_chunks[k] - members,
-                planner.token_cost[config], planner.partial_cost, total_work,
-                planner.num_programs, planner.num_kv_heads, True,
-                items[k] * planner.num_kv_heads, wait,
+        for k in range(first, candidates.shape[0]):
+            value = chunk_cost(
+                overhead, candidates[k], max_len, items[k] - tiles, partials[k] - members,
+                token, partial, work, programs, heads, True, items[k] * heads, *wait,
             )  # fmt: skip
             if value <= best:
                 best_chunk, best = candidates[k], value
             if candidates[k] >= max_len:
                 break
-        chunk = choose(config, max_len, candidates, items, member_chunks, tiles, members, first,
-                       total_work, wait)  # fmt: skip
         assert chunk == best_chunk
-        checked[0] += 1
-        return chunk
-
-    return every_candidate
 
 
-@pytest.mark.parametrize("shape", range(len(SHAPES)))
-def test_private_chunk_choice_stops_early_only_where_nothing_cheaper_is_left(shape: int) -> None:
-    """The private-only chunk choice stops at the spread work (``CostModel.chunk_spread``);
-    over random forests, cold and lazy, knob on and off, it takes the chunk that every
-    candidate's cost gives."""
-    rng = np.random.default_rng(shape)
-    checked = [0]
-    for fine in (False, True):
-        planner = scheduler(SHAPES[shape], fine)
-        planner._chunk_choice.private_chunk = exhaustive_private_choice(planner, checked)
-        for i in range(60):
-            forest = random_forest(rng, max_nodes=int(rng.integers(1, 12)), long_spans=bool(i % 2))
-            pool = np.arange(forest.num_requests)
-            planner.plan_cold(forest, pool)
-            for _ in range(3):
-                forest = dataclasses.replace(forest, seq_lens=forest.seq_lens + 1)
-                planner.plan(forest, pool)
-    assert checked[0] > 100
+def test_forced_chunks_are_taken_and_must_be_candidates() -> None:
+    """``ChunkRule.forced`` (for ``benchmarks/profile_pat.py``) fixes a config's chunk as a
+    shared class and as a private-only class apart; a length that is not a candidate is a
+    ValueError, not a silently different plan."""
+    forest = PrefixForest.from_tree_spec("1,64_4096,512")
+    planner = PackScheduler(num_kv_heads=8, group_size=4, head_dim=128, num_sms=132)
+    pool = np.arange(forest.num_requests)
+    chosen = planner.plan(forest, pool)
+    shared_config = int(chosen.items[0, 5])
+    planner._rule.forced[shared_config, 0] = 512
+    plan = planner.plan_cold(forest, pool)
+    shared = plan.items[: plan.num_shared_items]
+    assert set(shared[:, 1].tolist()) == {512}
+    tails = plan.items[plan.num_shared_items :]
+    assert np.array_equal(tails, chosen.items[chosen.num_shared_items :])  # private: chosen
+    planner._rule.forced[shared_config, 0] = 0
+    private_config = int(tails[0, 5])
+    planner._rule.forced[private_config, 1] = 256
+    plan = planner.plan_cold(forest, pool)
+    assert set(plan.items[plan.num_shared_items :, 1].tolist()) == {256}
+    planner._rule.forced[private_config, 1] = 300
+    with pytest.raises(ValueError, match="candidates"):
+        planner.plan_cold(forest, pool)
 
 
 def test_compiled_planner_parts_compile_once() -> None:
-    """Cold plans call the compiled ``emit_rows`` and lazy updates the compiled tail growth
-    with the same argument types whatever their input's dtypes, so numba builds one
-    specialisation of each: another would compile for seconds inside a served decode step."""
+    """Plans call the compiled ``emit_rows``, chunk choice and tail growth with the same
+    argument types whatever their input's dtypes, so numba builds one specialisation of each:
+    another would compile for seconds inside a served decode step."""
     from sglang_pat.emit_rows import _emit_rows
     from sglang_pat.tail_growth import _grown_counts
 
@@ -530,5 +547,5 @@ def test_compiled_planner_parts_compile_once() -> None:
             planner.plan(forest.with_seq_lens(lens + 1), pool)
             assert planner.last_plan_was_lazy
             planner.plan(PrefixForest.no_sharing(lens), rng.permutation(forest.num_requests))
-    assert len(_emit_rows.signatures) == 1, _emit_rows.signatures
-    assert len(_grown_counts.signatures) == 1, _grown_counts.signatures
+    for compiled in (_emit_rows, _grown_counts, class_chunks):  # what the planner calls
+        assert len(compiled.signatures) == 1, (compiled, compiled.signatures)

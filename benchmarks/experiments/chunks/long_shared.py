@@ -35,16 +35,8 @@ def forced_decoder(batch, chunk: int | None):
     group = batch.q.shape[1] // batch.k.shape[1]
     decoder = make_decoder(batch, default_tile_menu(HEAD_DIM, group), plan=False)
     rule = decoder.scheduler._rule
-    choose = rule.choose
-    if chunk is not None:
-
-        def forced(config, max_len, candidates, *rest):
-            private_only = rest[4]  # ChooseChunk's eighth argument
-            if not private_only and chunk in candidates:
-                return chunk
-            return choose(config, max_len, candidates, *rest)
-
-        rule.choose = forced
+    if chunk is not None:  # every shared class (a ValueError where it is not a candidate)
+        rule.forced[:, 0] = chunk
     decoder.plan_step(batch.forest, batch.pool_rows, batch.req_to_token, for_graph=True)
     return decoder
 

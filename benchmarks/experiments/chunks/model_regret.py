@@ -66,26 +66,12 @@ BATCHES += [
 ]
 
 
-class NotACandidate(Exception):
-    """The forced length is not among a private class's candidates."""
-
-
 def planner(fine: bool, private_chunk: int = 0) -> PackScheduler:
     """The planner at 32 q / 8 KV heads; ``private_chunk``: every private-only class cut there."""
     scheduler = PackScheduler(num_kv_heads=8, group_size=4, head_dim=128, num_sms=132)
     scheduler.fine_private_chunks = fine
-    if private_chunk:
-        choose = scheduler._rule.choose
-
-        def forced(config, max_len, candidates, items, partials, tiles, members, private, *rest):
-            if not private:
-                return choose(config, max_len, candidates, items, partials, tiles, members, private,
-                              *rest)  # fmt: skip
-            if private_chunk not in candidates:
-                raise NotACandidate
-            return private_chunk
-
-        scheduler._rule.choose = forced
+    if private_chunk:  # ChunkRule.forced: a ValueError where it is not a candidate
+        scheduler._rule.forced[:, 1] = private_chunk
     return scheduler
 
 
@@ -101,7 +87,7 @@ def best_forced_us(spec: str) -> float:
     for length in CANDIDATES:
         try:
             best = min(best, model_us(planner(True, length), spec))
-        except NotACandidate:
+        except ValueError:  # not one of a private class's candidates
             continue
     return best
 

@@ -35,7 +35,7 @@ def record() -> dict:
             choose = planner._rule.chunks
 
             def chunks(*args, seen=seen, choose=choose):
-                seen["chunks"] = choose(*args)
+                seen["chunks"] = [int(x) for x in choose(*args)]
                 return seen["chunks"]
 
             planner._rule.chunks = chunks
@@ -61,7 +61,8 @@ def time_sets(old: dict, new: dict) -> None:
         decoders, items = {}, {}
         for name, chunks in (("old", old[key]), ("new", new[key])):
             decoder = decoders[name] = make_decoder(data, plan=False)
-            decoder.scheduler._rule.choose = lambda c, *a, ch=chunks: ch[c]
+            rule = decoder.scheduler._rule  # each config's recorded chunk, both class kinds
+            rule.forced[:] = np.asarray(chunks[: rule.num_configs])[:, None]
             decoder.plan_step(data.forest, data.pool_rows, data.req_to_token, for_graph=True)
             items[name] = decoder.plan.items.shape[0]
         times, outs = decoders_side_by_side(data, decoders, flush)

@@ -31,7 +31,7 @@ for head in heads:
 
         def chunks(*a, **k):
             r = orig(*a, **k)
-            rec["c"] = list(r)
+            rec["c"] = [int(x) for x in r]
             return r
 
         p._rule.chunks = chunks
