@@ -21,9 +21,11 @@ batch's one-wave plan up to twice too long between powers: on the H200, 640 or 7
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass
 from typing import NamedTuple
 
+import numba
 import numpy as np
 
 from .chunk_choice import class_chunks
@@ -66,41 +68,50 @@ class ChunkCounts:
         longest = max(int(tile_len.max(initial=1)), last, first)
         count = (longest - 1).bit_length() - (first - 1).bit_length() + 1
         lengths, scales, powers = _candidates(first, count, fine)
-        # ⌈len / c⌉ as ⌈len · s⌉ in float64, s = (1 / c)(1 - 2^-40): exact for len + c < 2^39
-        # (the product stays below an integer quotient and above the floor of any other), and
-        # cheaper than int64 division, as is the float matmul that sums it per config (this
-        # runs every cold plan). The last scale is 2^-60: its row is ⌈len · 2^-60⌉ = 1, so the
-        # sums also count each class's tiles and members. Arrays are [K, T], not [T, K]:
-        # numpy's loops run along the last axis, and K is a handful.
-        num_tiles = tile_len.shape[0]
-        per_tile = scales[:, None] * tile_len  # [K + 1, T]
-        np.ceil(per_tile, out=per_tile)
-        weights = np.empty((3 * num_classes, num_tiles))  # [3L, T]: tiles, members, shared tiles
-        np.equal(tile_class, _column_range(num_classes), out=weights[:num_classes])
-        np.multiply(weights[:num_classes], tile_members, out=weights[num_classes : 2 * num_classes])
-        weights[2 * num_classes :, :num_shared] = weights[:num_classes, :num_shared]
-        weights[2 * num_classes :, num_shared:] = 0.0
-        sums = (weights @ per_tile.T).astype(np.int64)  # [3L, K + 1]
-        # contiguous, as numba compiles once per array layout
-        items, totals = np.ascontiguousarray(sums[:, :-1]), np.ascontiguousarray(sums[:, -1])
-        tiles, shared_tiles = totals[:num_classes], totals[2 * num_classes :]
-        with_tiles = tiles > 0
+        items, totals, active = _class_counts(
+            tile_len, tile_members, tile_class, num_shared, num_classes, scales
+        )
         return cls(
             lengths.copy(),  # a plan's own arrays: the cached ones are shared
             items[:num_classes],
             items[num_classes : 2 * num_classes],
             items[2 * num_classes :],
-            tiles,
+            totals[:num_classes],
             totals[num_classes : 2 * num_classes],
-            shared_tiles,
-            np.concatenate(
-                [
-                    np.flatnonzero(with_tiles & (shared_tiles > 0)),
-                    np.flatnonzero(with_tiles & (shared_tiles == 0)),
-                ]
-            ),
+            totals[2 * num_classes :],
+            active,
             powers.copy(),
         )
+
+
+@numba.njit(cache=True)
+def _class_counts(tile_len, tile_members, tile_class, num_shared, num_classes, scales):
+    """``ChunkCounts.of_tiles``' sums, compiled (a cold plan's largest numpy part before):
+    items [3L, K] (per class Σ ⌈len / c⌉, Σ members · ⌈len / c⌉, the shared tiles' Σ ⌈len / c⌉
+    per candidate c), totals [3L] (tiles, members, shared tiles) and the active classes.
+
+    ⌈len / c⌉ is ⌈len · s⌉ in float64 with s = (1 / c)(1 - 2^-40): exact for len + c < 2^39
+    (the product stays below an integer quotient and above the floor of any other), and
+    cheaper than int64 division; the last scale is 2^-60, whose ⌈len · s⌉ = 1 counts the
+    tiles and members."""
+    num_candidates = scales.shape[0] - 1
+    sums = np.zeros((3 * num_classes, num_candidates + 1), dtype=np.int64)
+    for t in range(tile_len.shape[0]):
+        c, members, length = tile_class[t], tile_members[t], tile_len[t]
+        for k in range(num_candidates + 1):
+            chunks = math.ceil(scales[k] * length)
+            sums[c, k] += chunks
+            sums[num_classes + c, k] += members * chunks
+            if t < num_shared:
+                sums[2 * num_classes + c, k] += chunks
+    active = np.empty(num_classes, dtype=np.int64)  # with tiles, those with shared ones first
+    count = 0
+    for shared in (True, False):
+        for c in range(num_classes):
+            if sums[c, -1] and (sums[2 * num_classes + c, -1] > 0) == shared:
+                active[count] = c
+                count += 1
+    return sums[:, :-1].copy(), sums[:, -1].copy(), active[:count]
 
 
 @functools.cache
@@ -118,12 +129,6 @@ def _candidates(first: int, count: int, fine: bool) -> tuple[np.ndarray, np.ndar
     scales = [(1.0 / length) * (1.0 - 2.0**-40) for length in lengths] + [2.0**-60]
     powers = [k for k, length in enumerate(lengths) if not length & (length - 1)]
     return np.asarray(lengths, dtype=np.int64), np.asarray(scales), np.asarray(powers, np.int64)
-
-
-@functools.cache
-def _column_range(size: int) -> np.ndarray:
-    """``[size, 1]``: 0 .. size - 1 as a column, to compare against a row of configs."""
-    return np.arange(size)[:, None]
 
 
 _ALWAYS = 1 << 62  # lazy steps: no limit
