@@ -10,7 +10,7 @@ from forests import check_plan, random_forest
 
 from sglang_pat.chunk_choice import class_chunks, private_chunk
 from sglang_pat.chunk_cost import chunk_cost, queue_wait
-from sglang_pat.chunking import ChunkCounts
+from sglang_pat.chunking import ChunkCounts, _class_counts
 from sglang_pat.cost_model import CostModel, TileConfig, TileMenu, default_tile_menu
 from sglang_pat.forest import PrefixForest
 from sglang_pat.plan import PlanCapacity, PlanCapacityError
@@ -530,7 +530,7 @@ def test_forced_chunks_are_taken_and_must_be_candidates() -> None:
 
 
 def test_compiled_planner_parts_compile_once() -> None:
-    """Plans call the compiled ``emit_rows``, chunk choice and tail growth with the same
+    """Plans call the compiled ``emit_rows``, chunk counts and choice and tail growth with the same
     argument types whatever their input's dtypes, so numba builds one specialisation of each:
     another would compile for seconds inside a served decode step."""
     from sglang_pat.emit_rows import _emit_rows
@@ -547,5 +547,5 @@ def test_compiled_planner_parts_compile_once() -> None:
             planner.plan(forest.with_seq_lens(lens + 1), pool)
             assert planner.last_plan_was_lazy
             planner.plan(PrefixForest.no_sharing(lens), rng.permutation(forest.num_requests))
-    for compiled in (_emit_rows, _grown_counts, class_chunks):  # what the planner calls
+    for compiled in (_emit_rows, _grown_counts, class_chunks, _class_counts):
         assert len(compiled.signatures) == 1, (compiled, compiled.signatures)
