@@ -153,8 +153,6 @@ class ChunkRule:
     partial_cost: float  # one more partial of one request (CostModel.partial_cost)
     num_programs: int  # the pack kernel's programs, which pull its units from one queue
     max_chunks_per_tile: int
-    first_candidate: int  # shortest chunk any config may take
-    floor_candidate: int  # the longest of the configs' shortest chunks
     tail_members: int  # requests per packed-tail item (the tail tile's rows / G); < 2: none
     tail_max_len: int  # tails up to this long are packed
     tail_tile: int  # the menu tile of the packed-tail items
@@ -181,11 +179,17 @@ class ChunkRule:
 
     def __post_init__(self) -> None:
         self.num_configs = self.token_cost.shape[0]
-        # per config: block_n doubled up to PackScheduler.min_chunk_tokens
-        self.shortest_chunk = np.zeros(self.num_configs, dtype=np.int64)
+        self.set_shortest_chunks([1] * self.num_configs)
         # [C, 2] a config's chunk as a shared and as a private-only class, whatever the cost
         # model picks (0: chosen); it must be a candidate. For profiling: profile_pat.py.
         self.forced = np.zeros((self.num_configs, 2), dtype=np.int64)
+
+    def set_shortest_chunks(self, shortest: list[int]) -> None:
+        """Each config's shortest chunk (``PackScheduler.min_chunk_tokens``: block_n doubled up
+        to it), and from them the candidates' range: from the shortest of all
+        (``first_candidate``) to at least the longest (``floor_candidate``)."""
+        self.shortest_chunk = np.asarray(shortest, dtype=np.int64)
+        self.first_candidate, self.floor_candidate = min(shortest), max(shortest)
 
     def tile_classes(
         self,

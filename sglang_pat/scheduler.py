@@ -99,8 +99,6 @@ class PackScheduler:
             self.partial_cost,
             self.num_programs,
             max_chunks_per_tile,
-            0,
-            0,
             tail_members,
             self.menu.max_packed_tail,
             self.menu.tail_tile,
@@ -136,9 +134,7 @@ class PackScheduler:
             c.block_n << max(0, (tokens - 1).bit_length() - (c.block_n - 1).bit_length())
             for c in self.tiles
         ]
-        self._rule.shortest_chunk = np.asarray(shortest, dtype=np.int64)
-        self._rule.first_candidate = min(shortest)
-        self._rule.floor_candidate = max(shortest)
+        self._rule.set_shortest_chunks(shortest)
         self._lazy = None  # the candidates changed: the next plan is cold
 
     @property
