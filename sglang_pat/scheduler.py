@@ -176,8 +176,9 @@ class PackScheduler:
         loss: no-sharing batches of 24 equal requests, 1.04-1.10× (session 42), whose one
         underfilled wave of whole requests ``chunk_cost.chunk_cost`` rounds up to a full wave;
         pricing that wave at its own pace took them back but lost 4-6% elsewhere
-        (``benchmarks/experiments/chunks/one_wave.py``). It costs the lazy update 2-5 µs (no
-        sharing, 256 requests). False: powers of two only."""
+        (``benchmarks/experiments/chunks/one_wave.py``). It cost the lazy update 2-5 µs (no
+        sharing, 256 requests) while the chunk choice ran in Python (before session 65).
+        False: powers of two only."""
         return self._rule.fine_private_chunks
 
     @fine_private_chunks.setter

@@ -1,5 +1,5 @@
-"""Emission of the pack plan: chunk lengths by numpy and the cost model, then the rows by
-``emit_rows`` (compiled); the lazy update is in ``lazy``."""
+"""Emission of the pack plan: the chunk counts and lengths (``chunking``, ``chunk_choice``),
+then the rows (``emit_rows``), each compiled; the lazy update is in ``lazy``."""
 
 from __future__ import annotations
 
