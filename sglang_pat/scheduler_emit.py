@@ -83,8 +83,8 @@ def emit_plan(
     rule: ChunkRule,
     tail_config_breaks: np.ndarray,
 ) -> tuple[PackPlan, LazyState | None]:
-    """Plan arrays from the tile table (this runs every cold step: few numpy calls, then one
-    compiled call for the rows)."""
+    """Plan arrays from the tile table (this runs every cold step: a few numpy calls around
+    the compiled chunk counts, chunk choice and rows)."""
     num_packs = tiles.pack_len.shape[0]
     kv_offset = _exclusive_cumsum(tiles.pack_len)
     segments = np.empty((num_packs, 4), dtype=np.int32)
