@@ -2,8 +2,9 @@
 
     python benchmarks/bench_planner.py [--out benchmarks/results] [--powers]
 
-Cold: a new batch (the decision memo cleared, so every node is decided afresh; the planner's
-tables that depend on a pack size only, row tiles and staying marks, stay). Lazy: the same
+Cold: a new batch, every node decided afresh (before session 65 the planner kept a memo of
+decisions, cleared here before each cold plan; the tables that depend on a pack size only,
+row tiles and their costs, stay). Lazy: the same
 requests one token longer, the common decode step. Llama-3-8B shapes (8 KV heads, GQA 4,
 d=128), 132 SMs. ``--powers``: ``PackScheduler.fine_private_chunks`` off (private chunks at
 powers of two only, the default before session 41; runs before it took ``--fine`` for on).
@@ -49,7 +50,6 @@ def bench(spec: str, steps: int = 200, fine: bool | None = None) -> dict:
         planner.plan_cold(forest, pool)
     cold = []
     for _ in range(steps):
-        planner.forget_decisions()
         start = time.perf_counter()
         planner.plan_cold(forest, pool)
         cold.append(time.perf_counter() - start)

@@ -4,20 +4,36 @@ Top-down, at node u (span L tokens since the last pack above it, S members), the
 u (child subtrees and requests ending at u) are ordered largest first; the first k groups
 re-read the span inside their own packs, the rest share one pack of u. k minimises the byte
 cost of ``cost_model`` (reads, padding, items, partials); a pack left with one group is no
-pack.
+pack. Compiled by numba: as Python (with a memo of decisions) it was about a third of a cold
+plan.
 """
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
+import numba
 import numpy as np
 
 from .cost_model import TileConfig
 from .forest import PrefixForest
 
 
+class SharedPacks(NamedTuple):
+    """The shared packs, in the order they were decided (preorder of their nodes)."""
+
+    start: np.ndarray  # [P] first token of the pack's span in its requests' rows
+    end: np.ndarray  # [P]
+    member_ptr: np.ndarray  # [P + 1] pack p's requests are members[member_ptr[p]:member_ptr[p + 1]]
+    members: np.ndarray  # batch indices, the pack's representative (the row read) first
+
+
+_EMPTY = np.zeros(0, dtype=np.int64)
+_NO_PACKS = SharedPacks(_EMPTY, _EMPTY, np.zeros(1, dtype=np.int64), _EMPTY)
+
+
 class PackDecider:
-    """The pack decisions for one model shape, with per-pack-size tile tables and a memo of
-    decisions (siblings and consecutive steps ask the same questions)."""
+    """The pack decisions for one model shape, with per-pack-size tile tables."""
 
     def __init__(
         self,
@@ -36,12 +52,10 @@ class PackDecider:
         self.config_for_rows = config_for_rows  # rows -> config index (see PackScheduler)
         self.item_overhead = item_overhead
         self.partial_cost = partial_cost
-        self.tile_cost: list[float] = [0.0]  # [n] Σ token cost of the tiles of n members
-        self.tile_count: list[int] = [0]
         self.tile_split: list[list[int]] = [[]]  # [n] member counts of the tiles of n members
-        self.decisions: dict[tuple[int, ...], int] = {}
-        self.tile_marks = [c.block_m // group_size for c in tiles]  # tile shape changes
-        self._staying_marks: dict[int, list[int]] = {}  # staying_max -> staying_marks()
+        self.tile_cost = np.zeros(1)  # [n] Σ token cost of the tiles of n members
+        self.tile_count = np.zeros(1, dtype=np.int64)  # [n] their number
+        self.tile_marks = np.asarray([c.block_m // group_size for c in tiles], dtype=np.int64)
 
     def tiles_of(self, num_members: int) -> list[int]:
         """Member counts of the row tiles of a pack of ``num_members`` requests."""
@@ -58,148 +72,202 @@ class PackDecider:
 
     def _grow_tile_tables(self, num_members: int) -> None:
         """Extend the per-pack-size tables (row tiles, Σ tile token costs) to ``num_members``."""
-        while num_members >= len(self.tile_cost):
-            tiles = self.tiles_of(len(self.tile_cost))
-            self.tile_split.append(tiles)
-            self.tile_cost.append(
-                sum(self.token_cost[self.config_for_rows[m * self.group_size]] for m in tiles)
+        first = len(self.tile_split)
+        if num_members < first:
+            return
+        added = [self.tiles_of(n) for n in range(first, num_members + 1)]
+        self.tile_split += added
+        rows = self.config_for_rows
+        cost = [sum(self.token_cost[rows[m * self.group_size]] for m in tiles) for tiles in added]
+        self.tile_cost = np.concatenate([self.tile_cost, cost])
+        self.tile_count = np.concatenate([self.tile_count, [len(tiles) for tiles in added]])
+
+    def decide(self, forest: PrefixForest) -> tuple[SharedPacks, np.ndarray]:
+        """The shared packs and each request's tail start (``_decide``)."""
+        tail_start = forest.private_start()
+        if forest.num_nodes == 0:
+            return _NO_PACKS, tail_start
+        self._grow_tile_tables(forest.num_requests)
+        packs = _decide(
+            forest.node_start, forest.node_end, forest.node_parent, forest.node_members,
+            forest.req_node + 1, tail_start, self.tile_cost, self.tile_count, self.tile_marks,
+            self.max_rows // self.group_size, self.item_overhead, self.partial_cost,
+        )  # fmt: skip
+        return SharedPacks(*packs), tail_start
+
+
+@numba.njit(cache=True)
+def _pull_decision(
+    span, kid_sizes, singles, tile_cost, tile_count, tile_marks, per_tile, overhead, partial
+):  # fmt: skip
+    """How many groups re-read the span themselves: children (largest first), then singles.
+
+    Pulling k groups costs their re-reads plus the pack of those staying; a pack of one
+    group is no pack. Among the singles the cost is linear between the break points of the
+    tiling (tile count or tile shape changes: ``_staying_marks``), so only those are
+    evaluated."""
+    total = kid_sizes.sum() + singles
+    groups = kid_sizes.shape[0] + singles
+    single_read = span * tile_cost[1] + tile_count[1] * overhead - overhead
+    best_k = groups
+    best = 0.0
+    for size in kid_sizes:  # each kid's own re-read
+        best += span * tile_cost[size] + tile_count[size] * overhead - overhead
+    best += singles * single_read
+    reads, pulled = 0.0, 0
+    for k in range(kid_sizes.shape[0]):
+        size = kid_sizes[k]
+        if k < groups - 1:
+            staying = total - pulled  # the pack of those staying: reads and partials
+            cost = reads + (
+                (span * tile_cost[staying] + tile_count[staying] * overhead) + staying * partial
             )
-            self.tile_count.append(len(tiles))
-
-    def _remember(self, key: tuple[int, ...], span: int, kid_sizes: list[int], singles: int) -> int:
-        """``pull_decision``, stored in the memo under ``key`` = ``(span, singles, *kid_sizes)``
-        (cleared when full): siblings and consecutive steps repeat the same question, so
-        ``decide`` reads the memo first."""
-        if len(self.decisions) >= 65536:
-            self.decisions.clear()
-        pulled = self.decisions[key] = self.pull_decision(span, kid_sizes, singles)
-        return pulled
-
-    def pull_decision(self, span: int, kid_sizes: list[int], singles: int) -> int:
-        """How many groups re-read the span themselves: children (largest first), then singles.
-
-        Pulling k groups costs their re-reads plus the pack of those staying; a pack of one
-        group is no pack. Among the singles the cost is linear between the break points of
-        the tiling (tile count or tile shape changes), so only those are evaluated.
-        """
-        total = sum(kid_sizes) + singles
-        if total >= len(self.tile_cost):
-            self._grow_tile_tables(total)
-        tile_cost, tile_count = self.tile_cost, self.tile_count
-        overhead, partial = self.item_overhead, self.partial_cost
-
-        def read(members: int) -> float:  # reading the span in a pack of ``members``: its tiles
-            return span * tile_cost[members] + tile_count[members] * overhead
-
-        def pack(staying: int) -> float:  # the pack of those staying: reads and partials
-            return read(staying) + staying * partial
-
-        groups = len(kid_sizes) + singles
-        single_read = read(1) - overhead
-        kid_reads = [read(size) - overhead for size in kid_sizes]  # each kid's own re-read
-        best_k = groups
-        best = float(sum(kid_reads)) + singles * single_read
-        reads, pulled = 0.0, 0
-        for k, size in enumerate(kid_sizes):
-            if k < groups - 1:
-                cost = reads + pack(total - pulled)
-                if cost < best:
-                    best_k, best = k, cost
-            reads += kid_reads[k]
-            pulled += size
-        if singles == 0:
-            return best_k
-        staying_max = total - pulled  # all children pulled, every single staying
-        marks = self._staying_marks.get(staying_max)
-        if marks is None:
-            marks = self._staying_marks[staying_max] = self.staying_marks(staying_max)
-        for staying in marks:  # pack(staying), inline: this loop is most of a cold decision
+            if cost < best:
+                best_k, best = k, cost
+        reads += span * tile_cost[size] + tile_count[size] * overhead - overhead
+        pulled += size
+    if singles == 0:
+        return best_k
+    staying_max = total - pulled  # all children pulled, every single staying
+    marks = _staying_marks(staying_max, tile_marks, per_tile)
+    for staying in range(2, staying_max + 1):
+        if marks[staying]:
             cost = reads + (staying_max - staying) * single_read
             cost += span * tile_cost[staying] + tile_count[staying] * overhead + staying * partial
             if cost < best:
-                best_k, best = len(kid_sizes) + staying_max - staying, cost
-        return best_k
+                best_k, best = kid_sizes.shape[0] + staying_max - staying, cost
+    return best_k
 
-    def staying_marks(self, staying_max: int) -> list[int]:
-        """The numbers of staying singles (2 .. ``staying_max``, ascending) at which the
-        tiling changes (tile count or tile shape), and one more: the cost of a pack is
-        linear between them."""
-        per_tile = self.max_rows // self.group_size
-        marks = {staying_max, 2, *self.tile_marks}
-        marks.update(range(per_tile, staying_max + 1, per_tile))
-        return [s for s in sorted(marks | {m + 1 for m in marks}) if 2 <= s <= staying_max]
 
-    def decide(self, forest: PrefixForest) -> tuple[list[tuple[int, int, np.ndarray]], np.ndarray]:
-        """Shared packs ``(span_start, span_end, members)`` and each request's tail start."""
-        n = forest.num_nodes
-        tail_start = forest.private_start()
-        if n == 0:
-            return [], tail_start
-        req_slot = forest.req_node + 1  # 0: the request shares nothing
-        parent = forest.node_parent.tolist()
-        end = forest.node_end.tolist()
-        members = forest.node_members.tolist()
-        ending = np.bincount(req_slot, minlength=n + 1).tolist()  # [1 + n] requests ending there
-        children: list[list[int]] = [[] for _ in range(n)]
-        roots: list[int] = []
-        for node, up in enumerate(parent):
-            (children[up] if up >= 0 else roots).append(node)
-        # One pass in DFS preorder decides each node after its parent. Sorted by their node's
-        # preorder, a subtree's requests are contiguous (requests sharing nothing first, a
-        # node's own requests before its children's), so the pass records member ranges
-        # ``[lo, lo + count)`` of that order, made into arrays once it is known.
-        order_key = [-1] * (n + 1)
-        visited = 0
-        lo = [0] * n
-        taken = ending[0]
-        span = forest.node_start.tolist()  # a child shares from its parent's end unless pulled
-        decisions = self.decisions
-        # (span start, span end, first, count, kids): the pack's requests are ``count`` from
-        # ``first`` in that order, then the whole subtrees of ``kids``.
-        pack_ranges: list[tuple[int, int, int, int, list[int]]] = []
-        pulled_ranges: list[tuple[int, int, int]] = []  # (start, lo, count) of pulled singles
-        stack = roots[::-1]
-        while stack:
-            node = stack.pop()
-            visited += 1
-            order_key[node + 1] = visited
-            first = lo[node] = taken
-            singles = ending[node + 1]
-            taken += singles
-            kids = children[node]
-            start, stop = span[node], end[node]
-            if kids:
-                if len(kids) > 1:
-                    kids = sorted(kids, key=members.__getitem__, reverse=True)  # stable
-                sizes = [members[c] for c in kids]
-                key = (stop - start, singles, *sizes)
-                stack.extend(reversed(children[node]))
-            else:
-                sizes = kids
-                key = (stop - start, singles)
-            pulled = decisions.get(key)  # the memo (``_remember``): most nodes hit it
-            if pulled is None:
-                pulled = self._remember(key, stop - start, sizes, singles)
-            if pulled == 0:  # the whole subtree shares the pack
-                pack_ranges.append((start, stop, first, members[node], []))
-                continue
+@numba.njit(cache=True)
+def _staying_marks(staying_max, tile_marks, per_tile):
+    """[staying_max + 1] True at the numbers of staying singles at which the tiling changes
+    (tile count or tile shape), and one more: the cost of a pack is linear between them."""
+    marks = np.zeros(max(staying_max + 2, 4), dtype=np.bool_)
+    marks[staying_max] = marks[staying_max + 1] = marks[2] = marks[3] = True
+    for mark in tile_marks:
+        if mark <= staying_max:
+            marks[mark] = marks[mark + 1] = True
+    for mark in range(per_tile, staying_max + 1, per_tile):
+        marks[mark] = marks[mark + 1] = True
+    return marks[: staying_max + 1]
+
+
+@numba.njit(cache=True)
+def _decide(
+    node_start, node_end, node_parent, node_members, req_slot, tail_start, tile_cost,
+    tile_count, tile_marks, per_tile, overhead, partial,
+):  # fmt: skip
+    """``PackDecider.decide``: one pass in DFS preorder decides each node after its parent,
+    moving pulled requests' tail starts up in ``tail_start`` (in place); returns the packs'
+    spans and members (``SharedPacks``' fields).
+
+    Sorted by their node's preorder, a subtree's requests are contiguous (requests sharing
+    nothing first, a node's own requests before its children's), so the pass records member
+    ranges ``[lo, lo + count)`` of that order, made into batch indices once it is known."""
+    n, num_requests = node_start.shape[0], req_slot.shape[0]
+    ending = np.zeros(n + 1, dtype=np.int64)  # requests ending at each node (0: at none)
+    for slot in req_slot:
+        ending[slot] += 1
+    child_ptr = np.zeros(n + 1, dtype=np.int64)  # children in node order, CSR
+    for node in range(n):
+        if node_parent[node] >= 0:
+            child_ptr[node_parent[node] + 1] += 1
+    child_ptr = np.cumsum(child_ptr)
+    children, filled = np.empty(n, dtype=np.int64), child_ptr[:-1].copy()
+    stack, depth = np.empty(n, dtype=np.int64), 0
+    for node in range(n - 1, -1, -1):  # roots pushed last first: popped in node order
+        if node_parent[node] < 0:
+            stack[depth] = node
+            depth += 1
+    for node in range(n):
+        up = node_parent[node]
+        if up >= 0:
+            children[filled[up]] = node
+            filled[up] += 1
+    order_key = np.full(n + 1, -1, dtype=np.int64)
+    lo = np.zeros(n, dtype=np.int64)
+    span = node_start.copy()  # a child shares from its parent's end unless pulled
+    # Packs as (start, end, first, count) and their whole-subtree kids; pulled singles as
+    # (start, first, count).
+    packs = np.empty((n, 4), dtype=np.int64)
+    pack_kids_ptr, pack_kids = np.zeros(n + 1, dtype=np.int64), np.empty(n, dtype=np.int64)
+    pulled_ranges = np.empty((n, 3), dtype=np.int64)
+    num_packs = num_pulled = visited = 0
+    taken = ending[0]
+    while depth:
+        depth -= 1
+        node = stack[depth]
+        visited += 1
+        order_key[node + 1] = visited
+        first = lo[node] = taken
+        singles = ending[node + 1]
+        taken += singles
+        kids = children[child_ptr[node] : child_ptr[node + 1]].copy()
+        for k in range(kids.shape[0] - 1, -1, -1):  # the next to visit: in node order
+            stack[depth] = kids[k]
+            depth += 1
+        for k in range(1, kids.shape[0]):  # largest first, stable (insertion sort)
+            kid, j = kids[k], k
+            while j > 0 and node_members[kids[j - 1]] < node_members[kid]:
+                kids[j] = kids[j - 1]
+                j -= 1
+            kids[j] = kid
+        start, stop = span[node], node_end[node]
+        pulled = _pull_decision(
+            stop - start, node_members[kids], singles, tile_cost, tile_count, tile_marks,
+            per_tile, overhead, partial,
+        )  # fmt: skip
+        staying = -1  # the whole subtree shares the pack
+        if pulled:
             for child in kids[:pulled]:
                 span[child] = start
-            pulled_singles = pulled - len(kids)
+            pulled_singles = pulled - kids.shape[0]
             if pulled_singles > 0:
-                pulled_ranges.append((start, first, pulled_singles))
-            if pulled < len(kids) + singles:
+                pulled_ranges[num_pulled, 0] = start
+                pulled_ranges[num_pulled, 1] = first
+                pulled_ranges[num_pulled, 2] = pulled_singles
+                num_pulled += 1
+            if pulled < kids.shape[0] + singles:
                 staying = max(0, pulled_singles)
-                pack_ranges.append((start, stop, first + staying, singles - staying, kids[pulled:]))
-        # Children are visited after their parent: their ranges are known now.
-        by_node = np.asarray(order_key)[req_slot].argsort(kind="stable")
-        for start, first, count in pulled_ranges:
-            tail_start[by_node[first : first + count]] = start
-        packs = []
-        for start, stop, first, count, kids in pack_ranges:
-            pack_members = by_node[first : first + count]
-            if kids:
-                parts = [by_node[lo[c] : lo[c] + members[c]] for c in kids]
-                pack_members = np.concatenate([pack_members, *parts])
-            packs.append((start, stop, pack_members))
-        return packs, tail_start
+            else:
+                continue
+        packs[num_packs, 0], packs[num_packs, 1] = start, stop
+        packs[num_packs, 2], packs[num_packs, 3] = first, node_members[node]
+        kids_start = pack_kids_ptr[num_packs]
+        if staying >= 0:
+            packs[num_packs, 2], packs[num_packs, 3] = first + staying, singles - staying
+            staying_kids = kids[pulled:]
+            pack_kids[kids_start : kids_start + staying_kids.shape[0]] = staying_kids
+            kids_start += staying_kids.shape[0]
+        num_packs += 1
+        pack_kids_ptr[num_packs] = kids_start
+    # Children are visited after their parent: the order is known now (a counting sort by
+    # preorder, stable: requests of one node stay in batch order).
+    key_count = np.zeros(n + 3, dtype=np.int64)  # preorder keys -1 .. n, counted one over
+    for r in range(num_requests):
+        key_count[order_key[req_slot[r]] + 2] += 1
+    key_count = np.cumsum(key_count)
+    by_node = np.empty(num_requests, dtype=np.int64)
+    for r in range(num_requests):
+        key = order_key[req_slot[r]] + 1
+        by_node[key_count[key]] = r
+        key_count[key] += 1
+    for i in range(num_pulled):
+        start, first, count = pulled_ranges[i, 0], pulled_ranges[i, 1], pulled_ranges[i, 2]
+        tail_start[by_node[first : first + count]] = start
+    member_ptr = np.zeros(num_packs + 1, dtype=np.int64)
+    for p in range(num_packs):
+        size = packs[p, 3]
+        for kid in pack_kids[pack_kids_ptr[p] : pack_kids_ptr[p + 1]]:
+            size += node_members[kid]
+        member_ptr[p + 1] = member_ptr[p] + size
+    members = np.empty(member_ptr[num_packs], dtype=np.int64)
+    for p in range(num_packs):
+        at, first, count = member_ptr[p], packs[p, 2], packs[p, 3]
+        members[at : at + count] = by_node[first : first + count]
+        at += count
+        for kid in pack_kids[pack_kids_ptr[p] : pack_kids_ptr[p + 1]]:
+            members[at : at + node_members[kid]] = by_node[lo[kid] : lo[kid] + node_members[kid]]
+            at += node_members[kid]
+    return packs[:num_packs, 0].copy(), packs[:num_packs, 1].copy(), member_ptr, members

@@ -247,12 +247,6 @@ class PackScheduler:
             private_programs=self.num_private_part_programs,
         )
 
-    def forget_decisions(self) -> None:
-        """Drop the memo of pack decisions, so the next plan decides every node afresh (cold
-        plans in benchmarks). The decider's tables of pack sizes (row tiles, the marks of
-        ``PackDecider.staying_marks``) stay: they depend on the menu and a size only."""
-        self._decider.decisions.clear()
-
     # ------------------------------------------------------------------ tile configs
 
     def _configs_for(self, rows: int, spans: np.ndarray) -> np.ndarray:
@@ -274,15 +268,12 @@ class PackScheduler:
     def _plan_cold(
         self, forest: PrefixForest, pool_rows: np.ndarray
     ) -> tuple[PackPlan, LazyState | None]:
-        decider = self._decider
-        packs, tail_start = decider.decide(forest)
-        shared_packs: list[int] = []  # flat (start, length, representative)
+        packs, tail_start = self._decider.decide(forest)
         shared_tiles: list[int] = []  # flat (pack, member row, count, config)
         member_row = 0
         pack_tiles: dict[tuple[int, int], list[tuple[int, int]]] = {}  # sibling packs repeat
-        for pack, (start, end, pack_members) in enumerate(packs):
-            shared_packs += (start, end - start, int(pack_members[0]))
-            key = (pack_members.shape[0], end - start)
+        pack_sizes = (packs.member_ptr[1:] - packs.member_ptr[:-1]).tolist()
+        for pack, key in enumerate(zip(pack_sizes, (packs.end - packs.start).tolist())):
             tiles = pack_tiles.get(key)
             if tiles is None:
                 tiles = pack_tiles[key] = self._pack_tiles(*key)
@@ -291,12 +282,7 @@ class PackScheduler:
                 member_row += count
         tails = forest.seq_lens - tail_start
         tiles = TileTable.build(
-            shared_packs,
-            [pack_members for _, _, pack_members in packs],
-            shared_tiles,
-            tail_start,
-            tails,
-            self._configs_for(self.group_size, tails),
+            packs, shared_tiles, tail_start, tails, self._configs_for(self.group_size, tails)
         )
         block_ns, _ = self._kv_options[int(self._config_for_rows[self.group_size])]
         plan, state = emit_plan(tiles, pool_rows, forest, self._rule, block_ns[1:])

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .chunking import ChunkCounts, ChunkRule
+from .decisions import SharedPacks
 from .emit_rows import emit_rows
 from .forest import PrefixForest
 from .lazy import LazyState
@@ -41,32 +42,30 @@ class TileTable:
     @classmethod
     def build(
         cls,
-        shared_packs: list[int],
-        pack_members: list[np.ndarray],
+        packs: SharedPacks,
         shared_tiles: list[int],
         tail_start: np.ndarray,
         tails: np.ndarray,
         private_config: np.ndarray,
     ) -> TileTable:
-        """Shared packs, flat ``start, length, representative`` triples, with their members,
-        their tiles as flat ``pack, first member row, members, config`` quadruples, then one
-        private tile per tail. (Flat lists: numpy converts them at half the cost of tuples.)"""
+        """The shared packs, their tiles as flat ``pack, first member row, members, config``
+        quadruples (a flat list: numpy converts it at half the cost of tuples), then one
+        private tile per tail."""
         num_requests = tails.shape[0]
         private_reqs = tails.nonzero()[0]
         num_private = private_reqs.shape[0]
         if num_private < num_requests:  # else every request has a tail: no gathers
             tail_start, tails = tail_start[private_reqs], tails[private_reqs]
             private_config = private_config[private_reqs]
-        packs = np.array(shared_packs, dtype=np.int64).reshape(-1, 3)
         shared = np.array(shared_tiles, dtype=np.int64).reshape(-1, 4)
         private_rows = np.arange(num_private)
-        members = np.concatenate([*pack_members, private_reqs])
+        members = np.concatenate([packs.members, private_reqs])
         return cls(
-            pack_start=np.concatenate([packs[:, 0], tail_start]),
-            pack_len=np.concatenate([packs[:, 1], tails]),
-            pack_rep=np.concatenate([packs[:, 2], private_reqs]),
+            pack_start=np.concatenate([packs.start, tail_start]),
+            pack_len=np.concatenate([packs.end - packs.start, tails]),
+            pack_rep=np.concatenate([packs.members[packs.member_ptr[:-1]], private_reqs]),
             members=members,
-            tile_pack=np.concatenate([shared[:, 0], packs.shape[0] + private_rows]),
+            tile_pack=np.concatenate([shared[:, 0], packs.start.shape[0] + private_rows]),
             tile_member_start=np.concatenate(
                 [shared[:, 1], members.shape[0] - num_private + private_rows]
             ),

@@ -12,6 +12,7 @@ from sglang_pat.chunk_choice import class_chunks, private_chunk
 from sglang_pat.chunk_cost import chunk_cost, queue_wait
 from sglang_pat.chunking import ChunkCounts, _class_counts
 from sglang_pat.cost_model import CostModel, TileConfig, TileMenu, default_tile_menu
+from sglang_pat.decisions import _decide
 from sglang_pat.forest import PrefixForest
 from sglang_pat.plan import PlanCapacity, PlanCapacityError
 from sglang_pat.scheduler import PackScheduler
@@ -530,9 +531,9 @@ def test_forced_chunks_are_taken_and_must_be_candidates() -> None:
 
 
 def test_compiled_planner_parts_compile_once() -> None:
-    """Plans call the compiled ``emit_rows``, chunk counts and choice and tail growth with the same
-    argument types whatever their input's dtypes, so numba builds one specialisation of each:
-    another would compile for seconds inside a served decode step."""
+    """Plans call the compiled pack decisions, ``emit_rows``, chunk counts and choice and tail
+    growth with the same argument types whatever their input's dtypes, so numba builds one
+    specialisation of each: another would compile for seconds inside a served decode step."""
     from sglang_pat.emit_rows import _emit_rows
     from sglang_pat.tail_growth import _grown_counts
 
@@ -547,5 +548,5 @@ def test_compiled_planner_parts_compile_once() -> None:
             planner.plan(forest.with_seq_lens(lens + 1), pool)
             assert planner.last_plan_was_lazy
             planner.plan(PrefixForest.no_sharing(lens), rng.permutation(forest.num_requests))
-    for compiled in (_emit_rows, _grown_counts, class_chunks, _class_counts):
+    for compiled in (_decide, _emit_rows, _grown_counts, class_chunks, _class_counts):
         assert len(compiled.signatures) == 1, (compiled, compiled.signatures)
