@@ -43,24 +43,27 @@ def median_us(samples: list[float]) -> float:
 def bench(spec: str, steps: int = 200, fine: bool | None = None) -> dict:
     forest = PrefixForest.from_tree_spec(spec)
     pool = np.arange(forest.num_requests) + 1
-    planner = PackScheduler(num_kv_heads=8, group_size=4, head_dim=128, num_sms=132)
+    cold_planner, lazy_planner = (
+        PackScheduler(num_kv_heads=8, group_size=4, head_dim=128, num_sms=132) for _ in range(2)
+    )
     if fine is not None:  # None: the planner's default
-        planner.fine_private_chunks = fine
+        cold_planner.fine_private_chunks = lazy_planner.fine_private_chunks = fine
     for _ in range(10):
-        planner.plan_cold(forest, pool)
-    cold = []
-    for _ in range(steps):
+        cold_planner.plan_cold(forest, pool)
+    grown = [dataclasses.replace(forest, seq_lens=forest.seq_lens + s) for s in range(1, steps + 1)]
+    lazy_planner.plan_cold(forest, pool)
+    # Cold plans and lazy updates alternate (a planner each), so that this machine's drift (up
+    # to 2x between minutes) slows both alike; timed in two blocks, as before session 65, a
+    # slow spell in one block moved their ratio by up to 2x.
+    cold, lazy, hits = [], [], 0
+    for step in range(steps):
         start = time.perf_counter()
-        planner.plan_cold(forest, pool)
+        cold_planner.plan_cold(forest, pool)
         cold.append(time.perf_counter() - start)
-    grown, lazy, hits = forest, [], 0
-    planner.plan_cold(forest, pool)
-    for _ in range(steps):
-        grown = dataclasses.replace(grown, seq_lens=grown.seq_lens + 1)
         start = time.perf_counter()
-        planner.plan(grown, pool)
+        lazy_planner.plan(grown[step], pool)
         lazy.append(time.perf_counter() - start)
-        hits += planner.last_plan_was_lazy
+        hits += lazy_planner.last_plan_was_lazy
     return dict(
         tree=spec,
         requests=forest.num_requests,

@@ -248,7 +248,13 @@ class ChunkRule:
         return class_chunks(
             counts.candidates, counts.powers, items, member_chunks, counts.shared_items,
             counts.tiles, counts.members, counts.shared_tiles, counts.active, max_len,
-            total_work, max_tail, self.token_cost, self.shortest_chunk, self.forced,
-            self.item_overhead, self.partial_cost, self.num_programs, self.num_kv_heads,
-            self.max_chunks_per_tile, self.min_shared_chunk_tokens, self.max_shared_units,
+            total_work, max_tail, *self.choice_settings(),
+        )  # fmt: skip
+
+    def choice_settings(self) -> tuple:
+        """``class_chunks``' arguments that are this rule's settings, in its order."""
+        return (
+            self.token_cost, self.shortest_chunk, self.forced, self.item_overhead,
+            self.partial_cost, self.num_programs, self.num_kv_heads, self.max_chunks_per_tile,
+            self.min_shared_chunk_tokens, self.max_shared_units,
         )  # fmt: skip

@@ -97,12 +97,10 @@ def lazy_update(
         return None  # a tail's own length forbids it, or a longer chunk becomes a candidate
     assert state.growth is not None and state.deltas is not None
     deltas = state.deltas
-    items, member_chunks = state.growth.at_step(step)
     total_work = state.total_work + deltas.work
-    chunk = rule.chunks(
-        state.counts, items, member_chunks, max_len, total_work, state.max_tail + step
-    )
-    if chunk.tobytes() != state.class_chunk.tobytes():
+    if not state.growth.chunks_hold(
+        step, rule, state.class_chunk, max_len, total_work, state.max_tail + step
+    ):
         return None
     prev = state.plan
     members = prev.members if deltas.members is None else prev.members + deltas.members

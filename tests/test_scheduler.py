@@ -535,7 +535,7 @@ def test_compiled_planner_parts_compile_once() -> None:
     growth with the same argument types whatever their input's dtypes, so numba builds one
     specialisation of each: another would compile for seconds inside a served decode step."""
     from sglang_pat.emit_rows import _emit_rows
-    from sglang_pat.tail_growth import _grown_counts
+    from sglang_pat.tail_growth import _chunks_hold
 
     rng = np.random.default_rng(3)
     for spec in ("1,8_64,16", "4_33", "1,2,4_16,8,5"):
@@ -548,5 +548,5 @@ def test_compiled_planner_parts_compile_once() -> None:
             planner.plan(forest.with_seq_lens(lens + 1), pool)
             assert planner.last_plan_was_lazy
             planner.plan(PrefixForest.no_sharing(lens), rng.permutation(forest.num_requests))
-    for compiled in (_decide, _emit_rows, _grown_counts, class_chunks, _class_counts):
+    for compiled in (_decide, _emit_rows, _chunks_hold, class_chunks, _class_counts):
         assert len(compiled.signatures) == 1, (compiled, compiled.signatures)
