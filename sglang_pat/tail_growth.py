@@ -95,11 +95,3 @@ class TailGrowth:
             counts.members, counts.shared_tiles, counts.active, max_len, total_work, max_tail,
             *rule.choice_settings(),
         )  # fmt: skip
-
-    def at_step(self, step: int) -> tuple[np.ndarray, np.ndarray]:
-        """(items, member_chunks) [L, K] once every tail has grown by ``step`` tokens."""
-        counts = self.counts
-        return _grown_counts(
-            counts.items, counts.member_chunks, self.classes, self.tails, self.residues,
-            counts.candidates, step,
-        )  # fmt: skip
