@@ -4,10 +4,11 @@
 
 Cold: a new batch, every node decided afresh (before session 65 the planner kept a memo of
 decisions, cleared here before each cold plan; the tables that depend on a pack size only,
-row tiles and their costs, stay). Lazy: the same
-requests one token longer, the common decode step. Llama-3-8B shapes (8 KV heads, GQA 4,
-d=128), 132 SMs. ``--powers``: ``PackScheduler.fine_private_chunks`` off (private chunks at
-powers of two only, the default before session 41; runs before it took ``--fine`` for on).
+row tiles and their costs, stay). Lazy: the same requests one token longer, the common
+decode step. The two alternate call for call (since session 65; before, they were timed in
+two blocks). Llama-3-8B shapes (8 KV heads, GQA 4, d=128), 132 SMs. ``--powers``:
+``PackScheduler.fine_private_chunks`` off (private chunks at powers of two only, the default
+before session 41; runs before it took ``--fine`` for on).
 """
 
 from __future__ import annotations
