@@ -39,6 +39,7 @@ from .forest import PrefixForest
 from .graph_switch import make_switchable
 from .plan import PlanCapacityError
 from .radix import RadixForestBuilder
+from .warm_planner import warm_compiled_planner
 
 logger = logging.getLogger(__name__)
 PLAN_TIMES_LOGGED_EVERY = 200  # decode steps between two 'planning µs per step' log lines
@@ -102,6 +103,7 @@ class PatAttnBackend(TritonAttnBackend):
             device=self.device,
         )
         self.decoder.scheduler.fine_private_chunks = env_flag(FINE_ENV, "1")
+        warm_compiled_planner()  # not inside the first served step that shares a prefix
         if self.decoder.menu.lean is not None and env_flag(SWITCH_ENV, "1"):
             make_switchable(self.decoder)
         logger.info("pat: decode through the pack plan (%s)", self.decoder.menu)

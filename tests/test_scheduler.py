@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -553,3 +555,23 @@ def test_compiled_planner_parts_compile_once() -> None:
             planner.plan(PrefixForest.no_sharing(lens), rng.permutation(forest.num_requests))
     for compiled in (_decide, _emit_rows, _chunks_hold, class_chunks, _class_counts):
         assert len(compiled.signatures) == 1, (compiled, compiled.signatures)
+
+
+def test_warm_up_reaches_every_compiled_part() -> None:
+    """``warm_compiled_planner`` (which the SGLang backend calls before serving) runs each
+    compiled entry point of the planner, so none is first compiled or loaded inside a served
+    step. In a fresh process: this one has run them all already."""
+    code = (
+        "from sglang_pat.warm_planner import warm_compiled_planner\n"
+        "from sglang_pat.decisions import _decide\n"
+        "from sglang_pat.emit_rows import _emit_rows\n"
+        "from sglang_pat.chunking import _class_counts\n"
+        "from sglang_pat.chunk_choice import class_chunks\n"
+        "from sglang_pat.tail_growth import _chunks_hold\n"
+        "parts = (_decide, _emit_rows, _class_counts, class_chunks, _chunks_hold)\n"
+        "assert not any(part.signatures for part in parts)\n"
+        "warm_compiled_planner()\n"
+        "print([len(part.signatures) for part in parts])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["[1,", "1,", "1,", "1,", "1]"]
