@@ -56,43 +56,47 @@ def class_chunks(
         pick = powers if fine and not private_only else np.arange(candidates.shape[0])
         class_candidates, class_items = candidates[pick], items[c][pick]
         class_partials, class_shared = member_chunks[c][pick], shared_items[c][pick]
-        capped = 0  # shortest candidate in the cap
-        if max_shared_units and not private_only:
-            for k in range(pick.shape[0]):
-                if class_shared[k] * num_kv_heads <= cap_left:
-                    capped = class_candidates[k]
-                    break
-        chunk[c] = forced[config, int(private_only)]
-        if chunk[c]:
-            _index_of(class_candidates, chunk[c])
-        elif private_only:
-            shared_end, free = 0.0, 0
-            if shared_units:
-                shared_end, free = queue_wait(shared_units, shared_longest, num_programs)
-            first = _first_candidate(
-                class_candidates, shortest_chunk[config], 0, 0, max_tail, max_chunks_per_tile
-            )
-            chunk[c] = private_chunk(
-                class_candidates, class_items, class_partials, tiles[c], members[c], first,
-                max_tail, token_cost[config], total_work, shared_end, free, item_overhead,
-                partial_cost, num_programs, num_kv_heads,
-            )  # fmt: skip
+        forced_chunk = forced[config, int(private_only)]
+        if private_only:
+            if forced_chunk:
+                k = _index_of(class_candidates, forced_chunk)
+            else:
+                shared_end, free = 0.0, 0
+                if shared_units:
+                    shared_end, free = queue_wait(shared_units, shared_longest, num_programs)
+                first = _first_candidate(
+                    class_candidates, shortest_chunk[config], 0, 0, max_tail, max_chunks_per_tile
+                )
+                k = private_chunk(
+                    class_candidates, class_items, class_partials, tiles[c], members[c], first,
+                    max_tail, token_cost[config], total_work, shared_end, free, item_overhead,
+                    partial_cost, num_programs, num_kv_heads,
+                )  # fmt: skip
+            chunk[c] = class_candidates[k]
+            continue
+        if forced_chunk:
+            k = _index_of(class_candidates, forced_chunk)
         else:
+            capped = 0  # shortest candidate in the cap
+            if max_shared_units:
+                for j in range(pick.shape[0]):
+                    if class_shared[j] * num_kv_heads <= cap_left:
+                        capped = class_candidates[j]
+                        break
             first = _first_candidate(
                 class_candidates, shortest_chunk[config], capped, min_shared_chunk, max_len,
                 max_chunks_per_tile,
             )  # fmt: skip
-            chunk[c] = shared_chunk(
+            k = shared_chunk(
                 class_candidates, class_items, class_partials, tiles[c], members[c], first,
                 max_len, token_cost[config], total_work, item_overhead, partial_cost,
                 num_programs, num_kv_heads,
             )  # fmt: skip
-        if not private_only:
-            k = _index_of(class_candidates, chunk[c])
-            cap_left = max(0, cap_left - class_shared[k] * num_kv_heads)
-            shared_units += class_items[k] * num_kv_heads
-            longest = longest_unit_cost(chunk[c], max_len, token_cost[config], item_overhead)
-            shared_longest = max(shared_longest, longest)
+        chunk[c] = class_candidates[k]
+        cap_left = max(0, cap_left - class_shared[k] * num_kv_heads)
+        shared_units += class_items[k] * num_kv_heads
+        longest = longest_unit_cost(chunk[c], max_len, token_cost[config], item_overhead)
+        shared_longest = max(shared_longest, longest)
     return chunk
 
 
@@ -121,11 +125,12 @@ def shared_chunk(
     candidates, items, member_chunks, tiles, members, first, max_len, token_cost, total_work,
     item_overhead, partial_cost, num_programs, num_kv_heads,
 ):  # fmt: skip
-    """The chunk of a class with shared packs: the cheapest candidate from ``first`` on, up to
-    where ``chunk_cost`` starts to grow (it is unimodal: past the crossing the longest unit only
-    grows), a tie going to the longer chunk (fewer items and partials). ``items[k]`` /
-    ``member_chunks[k]``: the class's items and partials cut at ``candidates[k]``."""
-    best_chunk, best = candidates[first], math.inf
+    """The chunk of a class with shared packs, as its index: the cheapest candidate from
+    ``first`` on, up to where ``chunk_cost`` starts to grow (it is unimodal: past the crossing
+    the longest unit only grows), a tie going to the longer chunk (fewer items and partials).
+    ``items[k]`` / ``member_chunks[k]``: the class's items and partials cut at
+    ``candidates[k]``."""
+    best_k, best = first, math.inf
     for k in range(first, candidates.shape[0]):
         value = chunk_cost(
             item_overhead, candidates[k], max_len, items[k] - tiles, member_chunks[k] - members,
@@ -134,10 +139,10 @@ def shared_chunk(
         )  # fmt: skip
         if value > best:
             break
-        best_chunk, best = candidates[k], value
+        best_k, best = k, value
         if candidates[k] >= max_len:
             break
-    return best_chunk
+    return best_k
 
 
 @numba.njit(cache=True)
@@ -145,7 +150,7 @@ def private_chunk(
     candidates, items, member_chunks, tiles, members, first, max_len, token_cost, total_work,
     shared_end, free, item_overhead, partial_cost, num_programs, num_kv_heads,
 ):  # fmt: skip
-    """The chunk of a private-only class: the cheapest of the candidates from
+    """The chunk of a private-only class, as its index: the cheapest of the candidates from
     ``candidates[first]`` to the first that holds ``max_len`` (the longest tail), a tie going
     to the longer chunk; (``shared_end``, ``free``): ``queue_wait``'s of the shared units
     ahead. Its cost is not monotone (whole waves of the longest unit), but it never goes under
@@ -153,7 +158,7 @@ def private_chunk(
     longest first, the candidates stop where the spread reaches the best cost, usually after a
     few of the dozen fine ones."""
     last = first + np.searchsorted(candidates[first:], max_len)
-    best_chunk, best = candidates[last], math.inf
+    best_k, best = last, math.inf
     for k in range(last, first - 1, -1):
         extra_items, extra_partials = items[k] - tiles, member_chunks[k] - members
         spread = chunk_spread(
@@ -168,5 +173,5 @@ def private_chunk(
             shared_end, free,
         )  # fmt: skip
         if value < best:
-            best_chunk, best = candidates[k], value
-    return best_chunk
+            best_k, best = k, value
+    return best_k

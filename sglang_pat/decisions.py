@@ -109,10 +109,12 @@ def _pull_decision(
     total = kid_sizes.sum() + singles
     groups = kid_sizes.shape[0] + singles
     single_read = span * tile_cost[1] + tile_count[1] * overhead - overhead
-    best_k = groups
-    best = 0.0
-    for size in kid_sizes:  # each kid's own re-read
-        best += span * tile_cost[size] + tile_count[size] * overhead - overhead
+    kid_reads = np.empty(kid_sizes.shape[0])  # each kid's own re-read
+    best_k, best = groups, 0.0
+    for k in range(kid_sizes.shape[0]):  # summed in order, as the costs compare exactly
+        size = kid_sizes[k]
+        kid_reads[k] = span * tile_cost[size] + tile_count[size] * overhead - overhead
+        best += kid_reads[k]
     best += singles * single_read
     reads, pulled = 0.0, 0
     for k in range(kid_sizes.shape[0]):
@@ -124,7 +126,7 @@ def _pull_decision(
             )
             if cost < best:
                 best_k, best = k, cost
-        reads += span * tile_cost[size] + tile_count[size] * overhead - overhead
+        reads += kid_reads[k]
         pulled += size
     if singles == 0:
         return best_k

@@ -493,10 +493,11 @@ def test_private_chunk_choice_stops_early_only_where_nothing_cheaper_is_left(fin
         if rng.integers(2):
             wait = queue_wait(int(rng.integers(1, 600)), rng.uniform(1e5, 3e7), programs)
         settings = (overhead, partial, programs, heads)
-        chunk = private_chunk(
+        k = private_chunk(
             candidates, items, partials, tiles, members, first, max_len, token, work, *wait,
             *settings,
         )  # fmt: skip
+        chunk = candidates[k]
         best_chunk, best = 0, float("inf")
         for k in range(first, candidates.shape[0]):
             value = chunk_cost(
