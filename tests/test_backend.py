@@ -112,7 +112,9 @@ def backend(monkeypatch):
         ),
         model_config=SimpleNamespace(is_encoder_decoder=False, head_dim=HEAD_DIM),
         kv_cache_dtype=torch.float16,
-        server_args=SimpleNamespace(speculative_algorithm=None),
+        server_args=SimpleNamespace(
+            speculative_algorithm=None, get_attention_backends=lambda: ("triton", "pat")
+        ),
         dtype=torch.float16,
     )
     pat = backend_module.PatAttnBackend(runner)
@@ -308,7 +310,9 @@ def test_unsupported_model_decodes_with_triton(backend, monkeypatch) -> None:
         ),
         model_config=SimpleNamespace(is_encoder_decoder=False, head_dim=96),
         kv_cache_dtype=torch.float16,
-        server_args=SimpleNamespace(speculative_algorithm=None),
+        server_args=SimpleNamespace(
+            speculative_algorithm=None, get_attention_backends=lambda: ("triton", "pat")
+        ),
         dtype=torch.float16,
     )
     pat = backend_module.PatAttnBackend(runner)
@@ -377,6 +381,29 @@ def test_lean_graphs_are_switchable_unless_turned_off(
     if lean == "1":
         with pytest.raises(ValueError, match=options.SWITCH_ENV):
             backend_module.PatAttnBackend(backend.runner)
+
+
+@pytest.mark.parametrize("prefill, warmed", [("flashinfer", True), ("triton", False)])
+def test_flashinfer_prefill_merge_warmed_at_start(
+    prefill, warmed, backend, monkeypatch, caplog
+) -> None:
+    """Where FlashInfer prefills beside pat, the backend builds its merge_state module before
+    serving (warm_prefill.py), and says so; elsewhere it leaves FlashInfer alone."""
+    asked = []
+
+    def fake_warm(name):
+        asked.append(name)
+        return 0.25 if name == "flashinfer" else None
+
+    monkeypatch.setattr(backend_module, "warm_flashinfer_merge", fake_warm)
+    runner = SimpleNamespace(**vars(backend.runner))
+    runner.server_args = SimpleNamespace(
+        speculative_algorithm=None, get_attention_backends=lambda: (prefill, "pat")
+    )
+    with caplog.at_level("INFO", logger=backend_module.logger.name):
+        backend_module.PatAttnBackend(runner)
+    assert asked == [prefill]
+    assert ("merge_state module ready in 0.25 s" in caplog.text) is warmed
 
 
 @pytest.mark.parametrize("value, wanted", [(None, False), ("0", False), ("1", True), ("on", None)])
