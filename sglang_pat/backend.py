@@ -40,7 +40,7 @@ from .graph_switch import make_switchable
 from .plan import PlanCapacityError
 from .radix import RadixForestBuilder
 from .warm_planner import warm_compiled_planner
-from .warm_prefill import prefill_backend_name, warm_flashinfer_merge
+from .warm_prefill import warm_flashinfer_merge
 
 logger = logging.getLogger(__name__)
 PLAN_TIMES_LOGGED_EVERY = 200  # decode steps between two 'planning µs per step' log lines
@@ -70,7 +70,8 @@ class PatAttnBackend(TritonAttnBackend):
         # Requests in the step: a replayed graph also runs padding rows, which PAT leaves
         # unwritten and SGLang drops, so they are not compared.
         self._verify_rows = torch.zeros((), dtype=torch.int64, device=self.device)
-        merge_seconds = warm_flashinfer_merge(prefill_backend_name(model_runner.server_args))
+        prefill_backend, _ = model_runner.server_args.get_attention_backends()
+        merge_seconds = warm_flashinfer_merge(prefill_backend)
         if merge_seconds is not None:  # before /health, not in the first prefix-hit prefill
             logger.info("pat: FlashInfer's merge_state module ready in %.2f s", merge_seconds)
         if self.unsupported:

@@ -13,19 +13,12 @@ it happens before the server answers /health; where the module is cached, this o
 from __future__ import annotations
 
 import time
-from typing import Any
-
-
-def prefill_backend_name(server_args: Any) -> str | None:
-    """The backend that prefills (SGLang's ``--prefill-attention-backend``, else
-    ``--attention-backend``)."""
-    prefill, _decode = server_args.get_attention_backends()
-    return prefill
 
 
 def warm_flashinfer_merge(prefill_backend: str | None) -> float | None:
     """Seconds spent building or loading FlashInfer's cascade module where ``prefill_backend``
-    is FlashInfer; None (nothing done) otherwise."""
+    (the first of SGLang's ``ServerArgs.get_attention_backends()``) is FlashInfer; None
+    (nothing done) otherwise."""
     if prefill_backend != "flashinfer":
         return None
     from flashinfer.cascade import get_cascade_module  # imported only where FlashInfer prefills

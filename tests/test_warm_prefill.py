@@ -3,28 +3,11 @@
 from __future__ import annotations
 
 import sys
-from types import SimpleNamespace
 
 import pytest
 import torch
-from sglang.srt.server_args import ServerArgs
 
-from sglang_pat.warm_prefill import prefill_backend_name, warm_flashinfer_merge
-
-
-@pytest.mark.parametrize(
-    ("prefill", "attention", "expected"),
-    [("flashinfer", "pat", "flashinfer"), (None, "pat", "pat"), ("triton", "pat", "triton")],
-)
-def test_prefill_backend_is_sglangs(prefill, attention, expected) -> None:
-    """SGLang's own resolution: the prefill backend if named, else the attention backend."""
-    args = SimpleNamespace(
-        prefill_attention_backend=prefill,
-        decode_attention_backend=None,
-        attention_backend=attention,
-    )
-    args.get_attention_backends = lambda: ServerArgs.get_attention_backends(args)
-    assert prefill_backend_name(args) == expected
+from sglang_pat.warm_prefill import warm_flashinfer_merge
 
 
 def test_flashinfer_prefill_builds_the_cascade_module(monkeypatch) -> None:
