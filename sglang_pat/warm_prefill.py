@@ -4,10 +4,11 @@ SGLang's FlashInfer prefill of requests that hit the radix cache attends to the 
 (ragged) and to the cached prefix (paged) apart, then merges the two with
 ``flashinfer.cascade.merge_state``. FlashInfer JIT-builds that op's module at its first call,
 and SGLang's start-up warm-up request hits no cached prefix. So on a machine without FlashInfer's
-cache the build (11 s on the H200) ran inside the first served request that shared a prefix:
-the first pat server on each machine stalled 7-10 s in its first gsp pass, sessions 19 to 66
-(``benchmarks/experiments/first_stall/``). Built here, from the decode backend's constructor,
-it happens before the server answers /health; where the module is cached, this only loads it.
+cache the build (9.6-11.1 s on the H200) ran inside the first served request that shared a
+prefix: the first pat server on each machine stalled about 7-11 s in its first gsp pass,
+sessions 19 to 66 (``benchmarks/experiments/first_stall/``). Built here, from the decode
+backend's constructor, it happens before the server answers /health; where the module is
+cached, this only loads it.
 """
 
 from __future__ import annotations
