@@ -132,9 +132,12 @@ def shared_chunk(
     ``candidates[k]``."""
     best_k, best = first, math.inf
     for k in range(first, candidates.shape[0]):
+        spread = chunk_spread(
+            item_overhead, items[k] - tiles, member_chunks[k] - members, partial_cost,
+            total_work, num_programs, num_kv_heads, False,
+        )  # fmt: skip
         value = chunk_cost(
-            item_overhead, candidates[k], max_len, items[k] - tiles, member_chunks[k] - members,
-            token_cost, partial_cost, total_work, num_programs, num_kv_heads, False,
+            spread, candidates[k], max_len, token_cost, item_overhead, num_programs, False,
             items[k] * num_kv_heads, 0.0, 0,
         )  # fmt: skip
         if value > best:
@@ -160,17 +163,15 @@ def private_chunk(
     last = first + np.searchsorted(candidates[first:], max_len)
     best_k, best = last, math.inf
     for k in range(last, first - 1, -1):
-        extra_items, extra_partials = items[k] - tiles, member_chunks[k] - members
         spread = chunk_spread(
-            item_overhead, extra_items, extra_partials, partial_cost, total_work, num_programs,
-            num_kv_heads, True,
+            item_overhead, items[k] - tiles, member_chunks[k] - members, partial_cost,
+            total_work, num_programs, num_kv_heads, True,
         )  # fmt: skip
         if spread >= best:
             break
         value = chunk_cost(
-            item_overhead, candidates[k], max_len, extra_items, extra_partials, token_cost,
-            partial_cost, total_work, num_programs, num_kv_heads, True, items[k] * num_kv_heads,
-            shared_end, free,
+            spread, candidates[k], max_len, token_cost, item_overhead, num_programs, True,
+            items[k] * num_kv_heads, shared_end, free,
         )  # fmt: skip
         if value < best:
             best_k, best = k, value

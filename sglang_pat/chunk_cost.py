@@ -25,8 +25,9 @@ def chunk_spread(
     item_overhead, extra_items, extra_partials, partial_cost, total_work, num_programs,
     num_kv_heads, private_only,
 ):  # fmt: skip
-    """The launch's work spread over the programs (``chunk_cost``'s arguments): what
-    ``chunk_cost`` never goes under. It only grows as the chunks get shorter (more items and
+    """The launch's work spread over the programs, with the ``extra_items`` items (counted
+    for a private-only config) and ``extra_partials`` partials per KV head that a cut adds:
+    what ``chunk_cost`` never goes under. It only grows as the chunks get shorter (more items and
     partials), so a private-only chunk choice stops where it reaches the best cost
     (``chunk_choice.private_chunk``)."""
     added = extra_partials * partial_cost
@@ -60,18 +61,19 @@ def queue_wait(shared_units, shared_longest, num_programs):
 
 @numba.njit(cache=True)
 def chunk_cost(
-    item_overhead, chunk_len, max_len, extra_items, extra_partials, token_cost, partial_cost,
-    total_work, num_programs, num_kv_heads, private_only, units, shared_end, free,
+    spread, chunk_len, max_len, token_cost, item_overhead, num_programs, private_only, units,
+    shared_end, free,
 ):  # fmt: skip
     """Estimated launch cost when one config's spans are cut into ``chunk_len`` chunks.
 
     Programs pull units from a queue: the launch lasts the total work (every tile config's,
-    plus the ``extra_partials`` partials per KV head that the cut adds) spread over the
-    programs, or the longest unit if that is longer.
+    plus the partials, and for a private-only config the items, that the cut adds) spread
+    over the programs, ``spread`` (``chunk_spread``'s: the callers need it apart), or the
+    longest unit if that is longer.
 
     A config of private tails only (``private_only``) has alike, memory-bound units: its
     launch runs in whole waves of the longest unit, and each extra item costs its
-    overhead, so the spread (``extra_items`` included) is rounded up to whole waves, and,
+    overhead, so the spread (its items included) is rounded up to whole waves, and,
     where no shared units queue ahead, to at least ⌈units / programs⌉ of them: the kernel
     deals the units past the first wave as the programs start, not as they finish (the
     comment at the return). On the H200 this picks chunks 8-18% faster for batches of 2-16
@@ -82,10 +84,6 @@ def chunk_cost(
     programs before the shared units end cost that end (or the spread, or their longest
     unit, if longer) instead of whole waves: the tie then keeps the longer chunk.
     """
-    spread = chunk_spread(
-        item_overhead, extra_items, extra_partials, partial_cost, total_work, num_programs,
-        num_kv_heads, private_only,
-    )  # fmt: skip
     longest = longest_unit_cost(chunk_len, max_len, token_cost, item_overhead)
     if private_only:
         waves = math.ceil(spread / longest) * longest

@@ -11,7 +11,7 @@ import pytest
 from forests import check_plan, random_forest
 
 from sglang_pat.chunk_choice import class_chunks, private_chunk
-from sglang_pat.chunk_cost import chunk_cost, queue_wait
+from sglang_pat.chunk_cost import chunk_cost, chunk_spread, queue_wait
 from sglang_pat.chunking import ChunkCounts, _class_counts
 from sglang_pat.cost_model import CostModel, TileConfig, TileMenu, default_tile_menu
 from sglang_pat.decisions import _decide
@@ -299,7 +299,8 @@ def test_private_units_queue_behind_the_shared_ones() -> None:
     assert queue_wait(600, 30.0, 264) == (90.0, 0)
 
     def private(units: int, queued: tuple[float, int], work: float = 1.0) -> float:
-        return chunk_cost(0.0, 10, 10, 0, 0, 1.0, 0.0, work, 264, 1, True, units, *queued)
+        spread = chunk_spread(0.0, 0, 0, 0.0, work, 264, 1, True)
+        return chunk_cost(spread, 10, 10, 1.0, 0.0, 264, True, units, *queued)
 
     assert private(80, (0.0, 0)) == 10.0  # units of 10 B, one wave
     assert private(80, (0.0, 0), work=264 * 25.0) == 30.0  # the spread in whole waves
@@ -500,9 +501,13 @@ def test_private_chunk_choice_stops_early_only_where_nothing_cheaper_is_left(fin
         chunk = candidates[k]
         best_chunk, best = 0, float("inf")
         for k in range(first, candidates.shape[0]):
+            spread = chunk_spread(
+                overhead, items[k] - tiles, partials[k] - members, partial, work, programs,
+                heads, True,
+            )  # fmt: skip
             value = chunk_cost(
-                overhead, candidates[k], max_len, items[k] - tiles, partials[k] - members,
-                token, partial, work, programs, heads, True, items[k] * heads, *wait,
+                spread, candidates[k], max_len, token, overhead, programs, True, items[k] * heads,
+                *wait,
             )  # fmt: skip
             if value <= best:
                 best_chunk, best = candidates[k], value
