@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import subprocess
 import sys
 
@@ -10,15 +11,23 @@ import numpy as np
 import pytest
 from forests import check_plan, random_forest
 
-from sglang_pat.chunk_choice import class_chunks, private_chunk
+from sglang_pat.chunk_choice import private_chunk
 from sglang_pat.chunk_cost import chunk_cost, chunk_spread, queue_wait
-from sglang_pat.chunking import ChunkCounts, _class_counts
+from sglang_pat.chunking import ChunkCounts
 from sglang_pat.cost_model import CostModel, TileConfig, TileMenu, default_tile_menu
-from sglang_pat.decisions import _decide
 from sglang_pat.forest import PrefixForest
 from sglang_pat.plan import PlanCapacity, PlanCapacityError
 from sglang_pat.scheduler import PackScheduler
 from sglang_pat.tail_growth import TailGrowth, _grown_counts
+
+# Every compiled entry point of the planner: (module, function)
+COMPILED_PARTS = [
+    ("sglang_pat.decisions", "_decide"),
+    ("sglang_pat.emit_rows", "_emit_rows"),
+    ("sglang_pat.chunking", "_class_counts"),
+    ("sglang_pat.chunk_choice", "class_chunks"),
+    ("sglang_pat.tail_growth", "_chunks_hold"),
+]
 
 SHAPES = [  # (group, head_dim, num_sms, menu, cost)
     (4, 128, 132, None, None),
@@ -545,9 +554,6 @@ def test_compiled_planner_parts_compile_once() -> None:
     """Plans call the compiled pack decisions, ``emit_rows``, chunk counts and choice and tail
     growth with the same argument types whatever their input's dtypes, so numba builds one
     specialisation of each: another would compile for seconds inside a served decode step."""
-    from sglang_pat.emit_rows import _emit_rows
-    from sglang_pat.tail_growth import _chunks_hold
-
     rng = np.random.default_rng(3)
     for spec in ("1,8_64,16", "4_33", "1,2,4_16,8,5"):
         forest = PrefixForest.from_tree_spec(spec)
@@ -559,7 +565,8 @@ def test_compiled_planner_parts_compile_once() -> None:
             planner.plan(forest.with_seq_lens(lens + 1), pool)
             assert planner.last_plan_was_lazy
             planner.plan(PrefixForest.no_sharing(lens), rng.permutation(forest.num_requests))
-    for compiled in (_decide, _emit_rows, _chunks_hold, class_chunks, _class_counts):
+    for module, name in COMPILED_PARTS:
+        compiled = getattr(importlib.import_module(module), name)
         assert len(compiled.signatures) == 1, (compiled, compiled.signatures)
 
 
@@ -569,12 +576,8 @@ def test_warm_up_reaches_every_compiled_part() -> None:
     step. In a fresh process: this one has run them all already."""
     code = (
         "from sglang_pat.warm_planner import warm_compiled_planner\n"
-        "from sglang_pat.decisions import _decide\n"
-        "from sglang_pat.emit_rows import _emit_rows\n"
-        "from sglang_pat.chunking import _class_counts\n"
-        "from sglang_pat.chunk_choice import class_chunks\n"
-        "from sglang_pat.tail_growth import _chunks_hold\n"
-        "parts = (_decide, _emit_rows, _class_counts, class_chunks, _chunks_hold)\n"
+        "import importlib\n"
+        f"parts = [getattr(importlib.import_module(m), f) for m, f in {COMPILED_PARTS!r}]\n"
         "assert not any(part.signatures for part in parts)\n"
         "warm_compiled_planner()\n"
         "print([len(part.signatures) for part in parts])\n"
