@@ -6,8 +6,6 @@ and the tile config, never on the plan's contents, so CUDA graphs can capture th
 
 from __future__ import annotations
 
-import ctypes
-import functools
 from collections.abc import Sequence
 
 import torch
@@ -24,6 +22,7 @@ from .checks import (
     check_pack_inputs,
     kv_layout,
 )
+from .driver import pdl_supported, prefer_max_shared_carveout
 from .gather import _upload_plan_kernel
 from .merge import _merge_states_kernel
 from .pack_decode import _pack_decode_kernel
@@ -37,7 +36,6 @@ MERGE_PIPELINE_FROM = 8  # requests with more partial slots than this pipeline t
 # ``slots_at_once``: a program merges MERGE_SLOT_HEADS heads, MERGE_SLOTS slots at a time
 MERGE_SLOT_HEADS, MERGE_SLOTS = 2, 16
 MERGE_HEADS = 8  # heads a program of the slot-by-slot merge merges
-CU_FUNC_ATTRIBUTE_PREFERRED_SHARED_MEMORY_CARVEOUT = 9  # cuda.h's CUfunction_attribute
 
 
 def upload_plan(
@@ -146,45 +144,6 @@ def needs_64bit_offsets(*tensors: torch.Tensor) -> bool:
     """Whether an indexed tensor is too large for int32 element offsets, which the kernels
     use otherwise (a third fewer loop instructions in the pack kernel)."""
     return max(t.numel() for t in tensors) >= INT32_OFFSET_LIMIT
-
-
-_carveout_set: set[int] = set()  # ids of compiled kernels (Triton caches them for good)
-
-
-@functools.cache
-def cuda_driver() -> ctypes.CDLL:
-    """The CUDA driver library, for the calls PyTorch and Triton do not expose (the carveout
-    here, the decoder's own stream in ``sglang_pat/streams.py``)."""
-    return ctypes.CDLL("libcuda.so.1")
-
-
-def prefer_max_shared_carveout(compiled: object) -> None:
-    """Ask the driver to configure an SM running this kernel with the largest shared-memory
-    carveout, once per compiled kernel.
-
-    Triton asks so only for kernels above 48 KB. The private part's smaller build would
-    otherwise get SMs configured with less shared memory, where no shared-part program fits
-    beside it, and the two would run one after the other
-    (benchmarks/experiments/two_kernels/, "c1").
-    """
-    if id(compiled) in _carveout_set:
-        return
-    compiled._init_handles()  # type: ignore[attr-defined]
-    result = cuda_driver().cuFuncSetAttribute(
-        ctypes.c_void_p(compiled.function),  # type: ignore[attr-defined]
-        CU_FUNC_ATTRIBUTE_PREFERRED_SHARED_MEMORY_CARVEOUT,
-        100,  # percent of the unified L1 / shared memory
-    )
-    if result != 0:
-        raise RuntimeError(f"cuFuncSetAttribute(carveout) failed with CUresult {result}")
-    _carveout_set.add(id(compiled))
-
-
-@functools.cache
-def pdl_supported(device: torch.device) -> bool:
-    """Programmatic dependent launch: CUDA on compute capability 9.0 or later (the Triton
-    interpreter has no grid dependency control)."""
-    return device.type == "cuda" and torch.cuda.get_device_capability(device)[0] >= 9
 
 
 def pack_decode(

@@ -13,7 +13,8 @@ import torch
 
 from ..cost_model import TileMenu
 from .checks import check_arg, check_pack_inputs, kv_layout
-from .launch import needs_64bit_offsets, prefer_max_shared_carveout
+from .driver import prefer_max_shared_carveout
+from .launch import needs_64bit_offsets
 
 SM90_DTYPES = (torch.float16, torch.bfloat16)
 SM90_HEAD_DIMS = (64, 128)

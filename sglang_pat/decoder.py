@@ -18,7 +18,8 @@ import torch
 from .cost_model import CostModel, TileMenu
 from .forest import PrefixForest
 from .graph_switch import GraphSwitch, GraphSwitches, LayerNodes, last_captured_node, recorder
-from .kernels.launch import merge_states, pack_decode, pdl_supported
+from .kernels.driver import pdl_supported
+from .kernels.launch import merge_states, pack_decode
 from .kernels.launch_sm90 import shared_part_sm90, sm90_inputs_fit, sm90_unsupported_reason
 from .launch_policy import MERGE_SLOTS_AT_ONCE_MAX_BATCH, PDL_MAX_BATCH, launch_header
 from .plan import PackPlan, PlanCapacity, PlanCapacityError

@@ -28,7 +28,7 @@ from typing import Any, NamedTuple
 
 import torch
 
-from .kernels.launch import cuda_driver
+from .kernels.driver import cuda_driver
 
 CAPTURE_STATUS_ACTIVE = 1  # CU_STREAM_CAPTURE_STATUS_ACTIVE
 

@@ -18,7 +18,7 @@ import weakref
 
 import torch
 
-from .kernels.launch import cuda_driver
+from .kernels.driver import cuda_driver
 
 CU_STREAM_NON_BLOCKING = 1  # cuda.h: no implicit sync with the legacy default stream, as PyTorch's
 

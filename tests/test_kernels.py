@@ -414,7 +414,8 @@ def test_small_batches_merge_as_the_pack_kernels_dependent() -> None:
     """Under PDL_MAX_BATCH rows the one launch starts the merge as a programmatic dependent
     where the device can (sm90+): the same outputs as the plain launch. Elsewhere (the
     interpreter) the launchers refuse it by name."""
-    from sglang_pat.kernels.launch import merge_states, pdl_supported
+    from sglang_pat.kernels.driver import pdl_supported
+    from sglang_pat.kernels.launch import merge_states
 
     from sglang_pat.launch_policy import PDL_MAX_BATCH
 
