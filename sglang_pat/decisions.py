@@ -66,8 +66,7 @@ class PackDecider:
 
     def tiles_for(self, num_members: int) -> list[int]:
         """``tiles_of``, from the table (grown on demand)."""
-        if num_members >= len(self.tile_split):
-            self._grow_tile_tables(num_members)
+        self._grow_tile_tables(num_members)
         return self.tile_split[num_members]
 
     def _grow_tile_tables(self, num_members: int) -> None:

@@ -272,7 +272,7 @@ class PackScheduler:
         shared_tiles: list[int] = []  # flat (pack, member row, count, config)
         member_row = 0
         pack_tiles: dict[tuple[int, int], list[tuple[int, int]]] = {}  # sibling packs repeat
-        pack_sizes = (packs.member_ptr[1:] - packs.member_ptr[:-1]).tolist()
+        pack_sizes = np.diff(packs.member_ptr).tolist()
         for pack, key in enumerate(zip(pack_sizes, (packs.end - packs.start).tolist())):
             tiles = pack_tiles.get(key)
             if tiles is None:
