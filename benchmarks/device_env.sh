@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# On the H200 machine: install one part of the offline SGLang bundle (see ../shared/device),
+# On the H200 machine: install one part of the offline SGLang bundle (see ../shared/device;
+# benchmarks/device_parts.sh re-packs it into parts q0.. that fit beside the tracked tree),
 # or, with no argument, make the installed bundle and this project importable.
-# usage: bash benchmarks/device_env.sh .wheelhouse/part1   # first call on a fresh machine
+# usage: bash benchmarks/device_env.sh .wheelhouse/q0      # one call per part, fresh machine
 #        source benchmarks/device_env.sh                   # later: PYTHONPATH + project install
 if [ -n "${1:-}" ]; then
   bash .wheelhouse/install.sh "$1" || exit 1
