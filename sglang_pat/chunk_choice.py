@@ -57,25 +57,20 @@ def class_chunks(
         class_candidates, class_items = candidates[pick], items[c][pick]
         class_partials, class_shared = member_chunks[c][pick], shared_items[c][pick]
         forced_chunk = forced[config, int(private_only)]
-        if private_only:
-            if forced_chunk:
-                k = _index_of(class_candidates, forced_chunk)
-            else:
-                shared_end, free = 0.0, 0
-                if shared_units:
-                    shared_end, free = queue_wait(shared_units, shared_longest, num_programs)
-                first = _first_candidate(
-                    class_candidates, shortest_chunk[config], 0, 0, max_tail, max_chunks_per_tile
-                )
-                k = private_chunk(
-                    class_candidates, class_items, class_partials, tiles[c], members[c], first,
-                    max_tail, token_cost[config], total_work, shared_end, free, item_overhead,
-                    partial_cost, num_programs, num_kv_heads,
-                )  # fmt: skip
-            chunk[c] = class_candidates[k]
-            continue
         if forced_chunk:
             k = _index_of(class_candidates, forced_chunk)
+        elif private_only:
+            shared_end, free = 0.0, 0
+            if shared_units:
+                shared_end, free = queue_wait(shared_units, shared_longest, num_programs)
+            first = _first_candidate(
+                class_candidates, shortest_chunk[config], 0, 0, max_tail, max_chunks_per_tile
+            )
+            k = private_chunk(
+                class_candidates, class_items, class_partials, tiles[c], members[c], first,
+                max_tail, token_cost[config], total_work, shared_end, free, item_overhead,
+                partial_cost, num_programs, num_kv_heads,
+            )  # fmt: skip
         else:
             capped = 0  # shortest candidate in the cap
             if max_shared_units:
@@ -93,6 +88,8 @@ def class_chunks(
                 num_programs, num_kv_heads,
             )  # fmt: skip
         chunk[c] = class_candidates[k]
+        if private_only:  # only shared classes' units queue ahead of the private-only ones
+            continue
         cap_left = max(0, cap_left - class_shared[k] * num_kv_heads)
         shared_units += class_items[k] * num_kv_heads
         longest = longest_unit_cost(chunk[c], max_len, token_cost[config], item_overhead)
