@@ -1,0 +1,209 @@
+"""Experiment: joules, not microseconds — the energy of one decode layer's attention and GEMMs.
+
+    python benchmarks/experiments/energy/run.py [SHAPE ...] [--seconds 3] [--out FILE.json]
+
+Both gsp servers decode at the H200's 700 W cap (``../power_cap/``), where a step takes its
+energy divided by the cap: the decode ratio follows the energy per step, not the kernels'
+times. This measures what a layer costs in energy. Each provider runs in a CUDA graph of
+``COPIES`` calls, each on its own copy of the K/V (so the 50 MB L2 holds nothing of the next
+call, as in a server whose next layer reads other buffers), replayed back to back for
+``--seconds`` while the host keeps the GPU's queue full. NVML's total-energy counter is read
+before and after (through ctypes: no pynvml on the device machine); its SM clock and power are
+sampled between replays. Providers: pat (the product's decoder), pat with the Gluon sm90
+shared part, FlashInfer decode (page 16), and the GEMMs of one Llama-3-8B layer at M = the
+batch (QKV, O, gate-up, down; weights uniform in ±1e-3 as SGLang's dummy load). The GPU's idle
+power over the same span is measured too: a server's static power is paid by every kernel
+alike, so the rows give both the total and the part above idle.
+
+Per shape it prints µs and mJ a call, mean W, median SM MHz; then, for the first shape, a
+step model: 32 × (attention + GEMMs) for pat and FlashInfer, their ratio (the served decode
+ratio follows it at the cap), and the attention energy pat would need for the ratio to reach 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[3]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from graph_timing import warm_up  # noqa: E402
+from providers import Batch, make_decoder, run_flashinfer_decode  # noqa: E402
+from workloads import workload_for  # noqa: E402
+
+COPIES = 4  # K/V copies a graph cycles through (4 × gsp 4 × 32's ~200 MB ≫ the 50 MB L2)
+LAYERS = 32  # Llama-3-8B
+HIDDEN, INTERMEDIATE = 4096, 14336
+
+
+class Nvml:
+    """The three NVML reads this needs, through libnvidia-ml's C API."""
+
+    def __init__(self, index: int = 0) -> None:
+        self.lib = ctypes.CDLL("libnvidia-ml.so.1")
+        if self.lib.nvmlInit_v2():
+            raise RuntimeError("nvmlInit_v2 failed")
+        self.handle = ctypes.c_void_p()
+        if self.lib.nvmlDeviceGetHandleByIndex_v2(index, ctypes.byref(self.handle)):
+            raise RuntimeError(f"no NVML handle for GPU {index}")
+
+    def energy_mj(self) -> int:
+        value = ctypes.c_ulonglong()
+        if self.lib.nvmlDeviceGetTotalEnergyConsumption(self.handle, ctypes.byref(value)):
+            raise RuntimeError("nvmlDeviceGetTotalEnergyConsumption failed")
+        return value.value
+
+    def sm_mhz(self) -> int:
+        value = ctypes.c_uint()
+        self.lib.nvmlDeviceGetClockInfo(self.handle, 1, ctypes.byref(value))  # NVML_CLOCK_SM
+        return value.value
+
+    def watts(self) -> float:
+        value = ctypes.c_uint()
+        self.lib.nvmlDeviceGetPowerUsage(self.handle, ctypes.byref(value))
+        return value.value / 1000
+
+
+def measure(nvml: Nvml, graph: torch.cuda.CUDAGraph, calls_per_replay: int, seconds: float) -> dict:
+    """Replays ``graph`` back to back for ``seconds``: µs and mJ a call, mean W, SM MHz."""
+    graph.replay()
+    torch.cuda.synchronize()
+    mhz, watts, pending = [], [], []
+    start_event = torch.cuda.Event(enable_timing=True)
+    end_event = torch.cuda.Event(enable_timing=True)
+    start_energy, start = nvml.energy_mj(), time.perf_counter()
+    start_event.record()
+    replays = 0
+    while time.perf_counter() - start < seconds:
+        graph.replay()
+        done = torch.cuda.Event()
+        done.record()
+        pending.append(done)
+        replays += 1
+        if len(pending) > 3:  # keep three replays queued ahead: the GPU never waits for us
+            pending.pop(0).synchronize()
+            mhz.append(nvml.sm_mhz())
+            watts.append(nvml.watts())
+    end_event.record()
+    torch.cuda.synchronize()
+    joules = (nvml.energy_mj() - start_energy) / 1000
+    calls = replays * calls_per_replay
+    gpu_us = start_event.elapsed_time(end_event) * 1000
+    return dict(
+        calls=calls,
+        us=gpu_us / calls,
+        mj=joules * 1000 / calls,
+        watts=joules / (gpu_us / 1e6),
+        sm_mhz=statistics.median(mhz) if mhz else None,
+        sampled_watts=statistics.median(watts) if watts else None,
+    )
+
+
+def idle_watts(nvml: Nvml, seconds: float) -> float:
+    torch.cuda.synchronize()
+    start_energy, start = nvml.energy_mj(), time.perf_counter()
+    time.sleep(seconds)
+    return (nvml.energy_mj() - start_energy) / 1000 / (time.perf_counter() - start)
+
+
+def graph_of(calls: list) -> torch.cuda.CUDAGraph:
+    for call in calls:
+        warm_up(call)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        for call in calls:
+            call()
+    return graph
+
+
+def attention_calls(batch: Batch) -> dict[str, list]:
+    """Each provider's COPIES calls, call i on K/V copy i."""
+    copies = [(batch.k, batch.v)] + [(batch.k.clone(), batch.v.clone()) for _ in range(COPIES - 1)]
+    out = torch.empty_like(batch.q)
+    calls: dict[str, list] = {}
+    for name, sm90 in (("pat", False), ("pat-sm90", True)):
+        decoder = make_decoder(batch, sm90_shared=sm90)
+        if sm90 and not decoder.sm90_shared:
+            print(f"  {name}: skipped ({decoder.sm90_shared_reason})")
+            continue
+        calls[name] = [
+            lambda d=decoder, k=k, v=v: d.forward(batch.q, k, v, out, sm_scale=batch.sm_scale)
+            for k, v in copies
+        ]
+    fi_calls = []  # a planned wrapper a copy: run_flashinfer_decode reads batch.k / batch.v
+    for k, v in copies:
+        batch.k, batch.v = k, v
+        fi_calls.append(run_flashinfer_decode(batch)[1])
+    batch.k, batch.v = copies[0]
+    calls["flashinfer-decode"] = fi_calls
+    return calls
+
+
+def gemm_calls(rows: int) -> list:
+    """One Llama-3-8B layer's four GEMMs at ``rows`` tokens (weights as SGLang's dummy load)."""
+    bf16 = dict(device="cuda", dtype=torch.bfloat16)
+    shapes = [(HIDDEN, 6144), (HIDDEN, HIDDEN), (HIDDEN, 2 * INTERMEDIATE), (INTERMEDIATE, HIDDEN)]
+    calls = []
+    for k, n in shapes:
+        weight = torch.empty(n, k, **bf16).uniform_(-1e-3, 1e-3)
+        x = torch.randn(rows, k, **bf16)
+        y = torch.empty(rows, n, **bf16)
+        calls.append(lambda x=x, w=weight, y=y: torch.matmul(x, w.t(), out=y))
+    return [lambda cs=calls: [c() for c in cs]]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("shapes", nargs="*", default=["4,128_4096,256", "64,256_2048,256"])
+    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    nvml = Nvml()
+    result: dict = dict(gpu=torch.cuda.get_device_name(), idle_watts=idle_watts(nvml, 2.0))
+    print(f"{result['gpu']}: idle {result['idle_watts']:.1f} W")
+    heads = ("µs", "mJ", "mJ>idle", "W", "MHz")
+    print(f"{'shape':22s} {'provider':18s} " + " ".join(f"{h:>8s}" for h in heads))
+    for shape in args.shapes:
+        batch = Batch(workload_for(shape), 32, 8)
+        rows = {}
+        providers = attention_calls(batch)
+        providers["llama-8b layer gemms"] = gemm_calls(batch.q.shape[0])
+        for name, calls in providers.items():
+            row = measure(nvml, graph_of(calls), len(calls), args.seconds)
+            row["mj_above_idle"] = row["mj"] - result["idle_watts"] * row["us"] / 1000
+            rows[name] = row
+            print(
+                f"{shape:22s} {name:18s} {row['us']:8.1f} {row['mj']:8.2f} "
+                f"{row['mj_above_idle']:8.2f} {row['watts']:8.0f} {row['sm_mhz'] or 0:8.0f}",
+                flush=True,
+            )
+        result[shape] = rows
+    first = result[args.shapes[0]]
+    gemm = first["llama-8b layer gemms"]["mj"]
+    pat, fi = first["pat"]["mj"], first["flashinfer-decode"]["mj"]
+    model = dict(
+        pat_step_j=LAYERS * (pat + gemm) / 1000,
+        flashinfer_step_j=LAYERS * (fi + gemm) / 1000,
+        ratio=(fi + gemm) / (pat + gemm),
+        pat_attention_mj_for_2x=(fi + gemm) / 2 - gemm,
+    )
+    result["step_model"] = model
+    print(
+        f"step model ({args.shapes[0]}, attention + GEMMs only): pat {model['pat_step_j']:.2f} J, "
+        f"flashinfer {model['flashinfer_step_j']:.2f} J, ratio {model['ratio']:.3f}; "
+        f"2× needs pat's attention at {model['pat_attention_mj_for_2x']:.2f} mJ a layer "
+        f"(now {pat:.2f})"
+    )
+    if args.out:
+        args.out.write_text(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()
