@@ -80,20 +80,31 @@ def item_times(decoder: PatDecoder, batch: Batch, flush, keeps) -> list[float]:
     return times
 
 
+def decoder_with_chunk(
+    batch: Batch, menu: TileMenu | None, chunk: int, forced: str = "shared", **options
+) -> PatDecoder:
+    """A decoder whose plan of ``batch`` has the shared tiles' configs (or, ``forced ==
+    "private"``, the private tails' config) at chunk length ``chunk``, planned for a graph."""
+    decoder = make_decoder(batch, menu, plan=False, **options)
+    rule = decoder.scheduler._rule
+    private_tile = decoder.scheduler._config_for_rows[decoder.scheduler.group_size]
+    configs = np.arange(rule.num_configs)
+    # ChunkRule.forced: [config, shared / private-only class]; a chunk that is not one of
+    # a class's candidates is a ValueError
+    rule.forced[(configs == private_tile) == (forced == "private")] = chunk
+    decoder.plan_step(batch.forest, batch.pool_rows, batch.req_to_token, for_graph=True)
+    return decoder
+
+
 def chunk_experiment(
     batch: Batch, menu: TileMenu, flush, chunks: list[int], forced: str = "shared"
 ) -> None:
     """Force the chunk length of the shared tiles' configs (or of the private tails' config);
     time all items (merge included), shared items only, private only."""
     for chunk in chunks:
-        decoder = make_decoder(batch, menu, plan=False)
-        rule = decoder.scheduler._rule
+        decoder = decoder_with_chunk(batch, menu, chunk, forced)
+        plan = decoder.plan
         private_tile = decoder.scheduler._config_for_rows[decoder.scheduler.group_size]
-        configs = np.arange(rule.num_configs)
-        # ChunkRule.forced: [config, shared / private-only class]; a chunk that is not one of
-        # a class's candidates is a ValueError
-        rule.forced[(configs == private_tile) == (forced == "private")] = chunk
-        plan = decoder.plan_step(batch.forest, batch.pool_rows, batch.req_to_token, for_graph=True)
         private = plan.items[:, 5] == private_tile
         times = item_times(decoder, batch, flush, [None, ~private, private])
         print(

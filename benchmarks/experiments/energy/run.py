@@ -35,6 +35,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from graph_timing import warm_up  # noqa: E402
+from profile_pat import decoder_with_chunk  # noqa: E402
 from providers import Batch, make_decoder, run_flashinfer_decode  # noqa: E402
 from workloads import workload_for  # noqa: E402
 
@@ -123,13 +124,18 @@ def graph_of(calls: list) -> torch.cuda.CUDAGraph:
     return graph
 
 
-def attention_calls(batch: Batch) -> dict[str, list]:
+def attention_calls(batch: Batch, shared_chunks: list[int]) -> dict[str, list]:
     """Each provider's COPIES calls, call i on K/V copy i."""
     copies = [(batch.k, batch.v)] + [(batch.k.clone(), batch.v.clone()) for _ in range(COPIES - 1)]
     out = torch.empty_like(batch.q)
     calls: dict[str, list] = {}
-    for name, sm90 in (("pat", False), ("pat-sm90", True)):
-        decoder = make_decoder(batch, sm90_shared=sm90)
+    variants = [("pat", False, None), ("pat-sm90", True, None)]
+    variants += [(f"pat, shared chunk {chunk}", False, chunk) for chunk in shared_chunks]
+    for name, sm90, chunk in variants:
+        if chunk is None:
+            decoder = make_decoder(batch, sm90_shared=sm90)
+        else:
+            decoder = decoder_with_chunk(batch, None, chunk)
         if sm90 and not decoder.sm90_shared:
             print(f"  {name}: skipped ({decoder.sm90_shared_reason})")
             continue
@@ -164,23 +170,27 @@ def main() -> None:
     parser.add_argument("shapes", nargs="*", default=["4,128_4096,256", "64,256_2048,256"])
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--out", type=Path)
+    parser.add_argument(
+        "--shared-chunks", default="", help="also pat with its shared chunks forced, e.g. 1024,2048"
+    )
     args = parser.parse_args()
     nvml = Nvml()
     result: dict = dict(gpu=torch.cuda.get_device_name(), idle_watts=idle_watts(nvml, 2.0))
     print(f"{result['gpu']}: idle {result['idle_watts']:.1f} W")
     heads = ("µs", "mJ", "mJ>idle", "W", "MHz")
-    print(f"{'shape':22s} {'provider':18s} " + " ".join(f"{h:>8s}" for h in heads))
+    print(f"{'shape':22s} {'provider':24s} " + " ".join(f"{h:>8s}" for h in heads))
     for shape in args.shapes:
         batch = Batch(workload_for(shape), 32, 8)
         rows = {}
-        providers = attention_calls(batch)
+        chunks = [int(c) for c in args.shared_chunks.split(",") if c]
+        providers = attention_calls(batch, chunks)
         providers["llama-8b layer gemms"] = gemm_calls(batch.q.shape[0])
         for name, calls in providers.items():
             row = measure(nvml, graph_of(calls), len(calls), args.seconds)
             row["mj_above_idle"] = row["mj"] - result["idle_watts"] * row["us"] / 1000
             rows[name] = row
             print(
-                f"{shape:22s} {name:18s} {row['us']:8.1f} {row['mj']:8.2f} "
+                f"{shape:22s} {name:24s} {row['us']:8.1f} {row['mj']:8.2f} "
                 f"{row['mj_above_idle']:8.2f} {row['watts']:8.0f} {row['sm_mhz'] or 0:8.0f}",
                 flush=True,
             )
