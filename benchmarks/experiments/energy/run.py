@@ -1,23 +1,24 @@
 """Experiment: joules, not microseconds — the energy of one decode layer's attention and GEMMs.
 
-    python benchmarks/experiments/energy/run.py [SHAPE ...] [--seconds 3] [--out FILE.json]
+    python benchmarks/experiments/energy/run.py [SHAPE ...] [--seconds 5] [--rounds 2]
+        [--shared-chunks 1024,2048] [--out FILE.json]
 
 Both gsp servers decode at the H200's 700 W cap (``../power_cap/``), where a step takes its
-energy divided by the cap: the decode ratio follows the energy per step, not the kernels'
-times. This measures what a layer costs in energy. Each provider runs in a CUDA graph of
-``COPIES`` calls, each on its own copy of the K/V (so the 50 MB L2 holds nothing of the next
-call, as in a server whose next layer reads other buffers), replayed back to back for
-``--seconds`` while the host keeps the GPU's queue full. NVML's total-energy counter is read
-before and after (through ctypes: no pynvml on the device machine); its SM clock and power are
-sampled between replays. Providers: pat (the product's decoder), pat with the Gluon sm90
-shared part, FlashInfer decode (page 16), and the GEMMs of one Llama-3-8B layer at M = the
-batch (QKV, O, gate-up, down; weights uniform in ±1e-3 as SGLang's dummy load). The GPU's idle
-power over the same span is measured too: a server's static power is paid by every kernel
-alike, so the rows give both the total and the part above idle.
+energy divided by the cap: the decode ratio follows the energy per step, not the kernels' times.
+This measures what a layer costs in energy. Each provider runs in a CUDA graph of ``COPIES``
+calls, each on its own copy of the K/V (so the 50 MB L2 holds nothing of the next call, as in a
+server whose next layer reads other buffers), replayed back to back for ``--seconds`` (in
+``--rounds`` that alternate the providers) while the host keeps the GPU's queue full. NVML's
+total-energy counter is read before and after (through ctypes: no pynvml on the device machine);
+its SM clock and power are sampled between replays. Providers: pat (the product's decoder), pat
+with the Gluon sm90 shared part, FlashInfer decode (page 16), and the GEMMs of one Llama-3-8B
+layer at M = the batch (QKV, O, gate-up, down; weights uniform in ±1e-3 as SGLang's dummy load).
+The GPU's idle power (2 s asleep, first) is measured too: a server's static power is paid by
+every kernel alike, so the rows give both the total and the part above idle.
 
-Per shape it prints µs and mJ a call, mean W, median SM MHz; then, for the first shape, a
-step model: 32 × (attention + GEMMs) for pat and FlashInfer, their ratio (the served decode
-ratio follows it at the cap), and the attention energy pat would need for the ratio to reach 2.
+Per shape it prints µs and mJ a call, mean W, median SM MHz; then, for the first shape, a step
+model: 32 × (attention + GEMMs) for pat and FlashInfer, their ratio (the served decode ratio
+follows it at the cap), and the attention energy pat would need for the ratio to reach 2.
 """
 
 from __future__ import annotations
@@ -168,7 +169,8 @@ def gemm_calls(rows: int) -> list:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("shapes", nargs="*", default=["4,128_4096,256", "64,256_2048,256"])
-    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--seconds", type=float, default=5.0, help="a measurement's span")
+    parser.add_argument("--rounds", type=int, default=2, help="providers alternated, medians kept")
     parser.add_argument("--out", type=Path)
     parser.add_argument(
         "--shared-chunks", default="", help="also pat with its shared chunks forced, e.g. 1024,2048"
@@ -179,19 +181,27 @@ def main() -> None:
     print(f"{result['gpu']}: idle {result['idle_watts']:.1f} W")
     heads = ("µs", "mJ", "mJ>idle", "W", "MHz")
     print(f"{'shape':22s} {'provider':24s} " + " ".join(f"{h:>8s}" for h in heads))
+    chunks = [int(c) for c in args.shared_chunks.split(",") if c]
     for shape in args.shapes:
         batch = Batch(workload_for(shape), 32, 8)
-        rows = {}
-        chunks = [int(c) for c in args.shared_chunks.split(",") if c]
         providers = attention_calls(batch, chunks)
         providers["llama-8b layer gemms"] = gemm_calls(batch.q.shape[0])
-        for name, calls in providers.items():
-            row = measure(nvml, graph_of(calls), len(calls), args.seconds)
+        graphs = {name: (graph_of(calls), len(calls)) for name, calls in providers.items()}
+        # Rounds alternate the providers, so that a drift of the GPU's temperature (and with
+        # it the leakage power) falls on all of them alike.
+        runs: dict[str, list[dict]] = {name: [] for name in graphs}
+        for _ in range(args.rounds):
+            for name, (graph, calls) in graphs.items():
+                runs[name].append(measure(nvml, graph, calls, args.seconds))
+        rows = {}
+        for name, measured in runs.items():
+            row = {key: statistics.median(r[key] or 0 for r in measured) for key in measured[0]}
+            row["mj_rounds"] = [r["mj"] for r in measured]
             row["mj_above_idle"] = row["mj"] - result["idle_watts"] * row["us"] / 1000
             rows[name] = row
             print(
                 f"{shape:22s} {name:24s} {row['us']:8.1f} {row['mj']:8.2f} "
-                f"{row['mj_above_idle']:8.2f} {row['watts']:8.0f} {row['sm_mhz'] or 0:8.0f}",
+                f"{row['mj_above_idle']:8.2f} {row['watts']:8.0f} {row['sm_mhz']:8.0f}",
                 flush=True,
             )
         result[shape] = rows
