@@ -249,9 +249,11 @@ def run_sglang_triton(batch: Batch):
     )
 
 
-def paged_cache(batch: Batch):
-    hkv = batch.k.shape[1]
-    return (batch.k.view(-1, PAGE, hkv, HEAD_DIM), batch.v.view(-1, PAGE, hkv, HEAD_DIM))
+def paged_cache(batch: Batch, kv: tuple[torch.Tensor, torch.Tensor] | None = None):
+    """``batch``'s K/V buffers (or ``kv``, buffers of the same layout) as FlashInfer's pages."""
+    k, v = kv or (batch.k, batch.v)
+    hkv = k.shape[1]
+    return (k.view(-1, PAGE, hkv, HEAD_DIM), v.view(-1, PAGE, hkv, HEAD_DIM))
 
 
 def _level_pages(batch: Batch, rows: list[int], lo: int, hi: int):
@@ -261,7 +263,9 @@ def _level_pages(batch: Batch, rows: list[int], lo: int, hi: int):
     return indptr, torch.cat(pages).int(), last
 
 
-def run_flashinfer_decode(batch: Batch):
+def run_flashinfer_decode(batch: Batch, kv: tuple[torch.Tensor, torch.Tensor] | None = None):
+    """FlashInfer decode planned for ``batch``: its output and a call that runs it on the
+    batch's K/V, or on ``kv`` (copies of the same layout)."""
     import flashinfer
 
     hq, hkv = batch.q.shape[1], batch.k.shape[1]
@@ -286,7 +290,7 @@ def run_flashinfer_decode(batch: Batch):
         sm_scale=batch.sm_scale,
     )
     out = torch.empty_like(batch.q)
-    cache = paged_cache(batch)
+    cache = paged_cache(batch, kv)
     return out, lambda: wrapper.run(batch.q, cache, out=out)
 
 

@@ -144,12 +144,7 @@ def attention_calls(batch: Batch, shared_chunks: list[int]) -> dict[str, list]:
             lambda d=decoder, k=k, v=v: d.forward(batch.q, k, v, out, sm_scale=batch.sm_scale)
             for k, v in copies
         ]
-    fi_calls = []  # a planned wrapper a copy: run_flashinfer_decode reads batch.k / batch.v
-    for k, v in copies:
-        batch.k, batch.v = k, v
-        fi_calls.append(run_flashinfer_decode(batch)[1])
-    batch.k, batch.v = copies[0]
-    calls["flashinfer-decode"] = fi_calls
+    calls["flashinfer-decode"] = [run_flashinfer_decode(batch, kv)[1] for kv in copies]
     return calls
 
 
@@ -162,8 +157,13 @@ def gemm_calls(rows: int) -> list:
         weight = torch.empty(n, k, **bf16).uniform_(-1e-3, 1e-3)
         x = torch.randn(rows, k, **bf16)
         y = torch.empty(rows, n, **bf16)
-        calls.append(lambda x=x, w=weight, y=y: torch.matmul(x, w.t(), out=y))
-    return [lambda cs=calls: [c() for c in cs]]
+        calls.append((x, weight, y))
+
+    def layer_gemms() -> None:
+        for x, weight, y in calls:
+            torch.matmul(x, weight.t(), out=y)
+
+    return [layer_gemms]
 
 
 def main() -> None:
