@@ -25,24 +25,44 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import dataclasses
+import importlib.util
 import json
 import statistics
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
+import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from graph_timing import warm_up  # noqa: E402
 from profile_pat import decoder_with_chunk  # noqa: E402
-from providers import Batch, make_decoder, run_flashinfer_decode  # noqa: E402
+from providers import HEAD_DIM, Batch, make_decoder, run_flashinfer_decode  # noqa: E402
 from workloads import workload_for  # noqa: E402
+
+from sglang_pat.cost_model import default_tile_menu  # noqa: E402
 
 COPIES = 4  # K/V copies a graph cycles through (4 × gsp 4 × 32's ~200 MB ≫ the 50 MB L2)
 LAYERS = 32  # Llama-3-8B
 HIDDEN, INTERMEDIATE = 4096, 14336
+LOAD_UNIT = 256  # tokens of the unique KV a pure-load unit reads (--floor)
+LOAD_CONFIGS = ["row:16:3:4:2", "head:64:3:1:2"]  # private_bw's best of each kind
+
+
+def private_bw_make_load():
+    """``make_load`` of ``../private_bw/exp.py``: its pure-load kernel, no attention math."""
+    path = Path(__file__).resolve().parents[1] / "private_bw" / "exp.py"
+    spec = importlib.util.spec_from_file_location("private_bw_exp", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.make_load
+
+
+MAKE_LOAD = private_bw_make_load()
 
 
 class Nvml:
@@ -125,18 +145,40 @@ def graph_of(calls: list) -> torch.cuda.CUDAGraph:
     return graph
 
 
-def attention_calls(batch: Batch, shared_chunks: list[int]) -> dict[str, list]:
+def unique_kv_loads(batch: Batch, kv: tuple[torch.Tensor, torch.Tensor], config: str):
+    """A pure-load call reading each KV slot the batch uses once (the bytes pat must read), in
+    units of LOAD_UNIT tokens, with private_bw's kernel: the floor an attention kernel's
+    memory traffic sets, measured at the cap like the providers."""
+    used = batch.req_to_token[1:, : int(batch.seq_lens.max())]
+    in_request = (
+        torch.arange(used.shape[1], device="cuda")[None, :]
+        < torch.from_numpy(batch.seq_lens).cuda()[:, None]
+    )
+    slots = torch.unique(used[in_request])
+    units = slots.split(LOAD_UNIT)
+    rows = torch.zeros(len(units) + 1, LOAD_UNIT, dtype=torch.int32, device="cuda")
+    for index, unit in enumerate(units):
+        rows[1 + index, : unit.shape[0]] = unit
+    lens = np.array([unit.shape[0] for unit in units])
+    loads = SimpleNamespace(k=kv[0], v=kv[1], seq_lens=lens, req_to_token=rows)
+    return MAKE_LOAD(loads, config, torch.cuda.get_device_properties(0).multi_processor_count)
+
+
+def attention_calls(batch: Batch, shared_chunks: list[int], floor: bool) -> dict[str, list]:
     """Each provider's COPIES calls, call i on K/V copy i."""
     copies = [(batch.k, batch.v)] + [(batch.k.clone(), batch.v.clone()) for _ in range(COPIES - 1)]
     out = torch.empty_like(batch.q)
     calls: dict[str, list] = {}
-    variants = [("pat", False, None), ("pat-sm90", True, None)]
-    variants += [(f"pat, shared chunk {chunk}", False, chunk) for chunk in shared_chunks]
-    for name, sm90, chunk in variants:
+    group = batch.q.shape[1] // batch.k.shape[1]
+    one_launch = dataclasses.replace(default_tile_menu(HEAD_DIM, group), lean=None)
+    variants = [("pat", None, False, None), ("pat-sm90", None, True, None)]
+    variants += [("pat, one launch (no lean kernel)", one_launch, False, None)]
+    variants += [(f"pat, shared chunk {chunk}", None, False, chunk) for chunk in shared_chunks]
+    for name, menu, sm90, chunk in variants:
         if chunk is None:
-            decoder = make_decoder(batch, sm90_shared=sm90)
+            decoder = make_decoder(batch, menu, sm90_shared=sm90)
         else:
-            decoder = decoder_with_chunk(batch, None, chunk)
+            decoder = decoder_with_chunk(batch, menu, chunk)
         if sm90 and not decoder.sm90_shared:
             print(f"  {name}: skipped ({decoder.sm90_shared_reason})")
             continue
@@ -145,6 +187,8 @@ def attention_calls(batch: Batch, shared_chunks: list[int]) -> dict[str, list]:
             for k, v in copies
         ]
     calls["flashinfer-decode"] = [run_flashinfer_decode(batch, kv)[1] for kv in copies]
+    for config in LOAD_CONFIGS if floor else []:
+        calls[f"loads {config}, unique KV"] = [unique_kv_loads(batch, kv, config) for kv in copies]
     return calls
 
 
@@ -175,6 +219,7 @@ def main() -> None:
     parser.add_argument(
         "--shared-chunks", default="", help="also pat with its shared chunks forced, e.g. 1024,2048"
     )
+    parser.add_argument("--floor", action="store_true", help="also pure loads of the unique KV")
     args = parser.parse_args()
     nvml = Nvml()
     result: dict = dict(gpu=torch.cuda.get_device_name(), idle_watts=idle_watts(nvml, 2.0))
@@ -184,7 +229,7 @@ def main() -> None:
     chunks = [int(c) for c in args.shared_chunks.split(",") if c]
     for shape in args.shapes:
         batch = Batch(workload_for(shape), 32, 8)
-        providers = attention_calls(batch, chunks)
+        providers = attention_calls(batch, chunks, args.floor)
         providers["llama-8b layer gemms"] = gemm_calls(batch.q.shape[0])
         graphs = {name: (graph_of(calls), len(calls)) for name, calls in providers.items()}
         # Rounds alternate the providers, so that a drift of the GPU's temperature (and with
