@@ -26,8 +26,10 @@ from __future__ import annotations
 import argparse
 import ctypes
 import dataclasses
+import datetime
 import importlib.util
 import json
+import os
 import statistics
 import sys
 import time
@@ -220,9 +222,18 @@ def main() -> None:
         "--shared-chunks", default="", help="also pat with its shared chunks forced, e.g. 1024,2048"
     )
     parser.add_argument("--floor", action="store_true", help="also pure loads of the unique KV")
+    parser.add_argument(
+        "--commit", default=os.environ.get("PAT_COMMIT", "unknown"), help="recorded as measured"
+    )
     args = parser.parse_args()
     nvml = Nvml()
-    result: dict = dict(gpu=torch.cuda.get_device_name(), idle_watts=idle_watts(nvml, 2.0))
+    result: dict = dict(
+        gpu=torch.cuda.get_device_name(),
+        commit=args.commit,
+        date=datetime.date.today().isoformat(),
+        command=" ".join(["python3", *sys.argv]),
+        idle_watts=idle_watts(nvml, 2.0),
+    )
     print(f"{result['gpu']}: idle {result['idle_watts']:.1f} W")
     heads = ("µs", "mJ", "mJ>idle", "W", "MHz")
     print(f"{'shape':22s} {'provider':24s} " + " ".join(f"{h:>8s}" for h in heads))
