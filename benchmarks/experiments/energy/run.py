@@ -44,9 +44,11 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from graph_timing import warm_up  # noqa: E402
 from profile_pat import decoder_with_chunk  # noqa: E402
 from providers import HEAD_DIM, Batch, make_decoder, run_flashinfer_decode  # noqa: E402
+from sglang_pat.kernels.launch_sm90 import sm90_inputs_fit  # noqa: E402
 from workloads import workload_for  # noqa: E402
 
 from sglang_pat.cost_model import default_tile_menu  # noqa: E402
+from sglang_pat.decoder import PatDecoder  # noqa: E402
 
 COPIES = 4  # K/V copies a graph cycles through (4 × gsp 4 × 32's ~200 MB ≫ the 50 MB L2)
 LAYERS = 32  # Llama-3-8B
@@ -166,6 +168,14 @@ def unique_kv_loads(batch: Batch, kv: tuple[torch.Tensor, torch.Tensor], config:
     return MAKE_LOAD(loads, config, torch.cuda.get_device_properties(0).multi_processor_count)
 
 
+def sm90_in_graphs(decoder: PatDecoder) -> None:
+    """Let ``decoder`` run its sm90 shared part inside a plain CUDA graph capture. The product
+    keeps the Triton part there (``PatDecoder._sm90_shared_runs``), since a graph without the
+    switch may replay a whole plan through the pair; a decoder here replays the one plan it was
+    planned with, so a split plan is all it needs (the caller checks ``decoder.splits``)."""
+    decoder._sm90_shared_runs = lambda qkv, logit_cap, switchable: sm90_inputs_fit(*qkv, logit_cap)
+
+
 def attention_calls(batch: Batch, shared_chunks: list[int], floor: bool) -> dict[str, list]:
     """Each provider's COPIES calls, call i on K/V copy i."""
     copies = [(batch.k, batch.v)] + [(batch.k.clone(), batch.v.clone()) for _ in range(COPIES - 1)]
@@ -181,9 +191,11 @@ def attention_calls(batch: Batch, shared_chunks: list[int], floor: bool) -> dict
             decoder = make_decoder(batch, menu, sm90_shared=sm90)
         else:
             decoder = decoder_with_chunk(batch, menu, chunk)
-        if sm90 and not decoder.sm90_shared:
-            print(f"  {name}: skipped ({decoder.sm90_shared_reason})")
+        if sm90 and not (decoder.sm90_shared and decoder.splits):
+            print(f"  {name}: skipped ({decoder.sm90_shared_reason or 'the plan is kept whole'})")
             continue
+        if sm90:
+            sm90_in_graphs(decoder)
         calls[name] = [
             lambda d=decoder, k=k, v=v: d.forward(batch.q, k, v, out, sm_scale=batch.sm_scale)
             for k, v in copies

@@ -1,0 +1,49 @@
+"""Compile the paired-tiles kernel for sm90 without a GPU: registers, spills, shared memory, and
+ptxas's warning when it serializes the wgmma pipeline (C7514); the product's sm90 shared part
+beside it for comparison.
+
+python benchmarks/experiments/paired_tiles/offline.py [STAGES ...]   (default: 3)
+"""
+
+import sys
+from pathlib import Path
+
+from triton.experimental.gluon._runtime import GluonASTSource
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "latency"))
+sys.path.insert(0, str(HERE))
+from kernel import _paired_shared_kernel  # noqa: E402
+from offline_compile import compile_for_sm90  # noqa: E402
+from sglang_pat.kernels.launch_sm90 import SM90_BLOCK_N, SM90_STAGES  # noqa: E402
+from sglang_pat.kernels.shared_part_sm90 import _shared_part_kernel  # noqa: E402
+
+POINTERS = {
+    "q_ptr": "*bf16", "k_ptr": "*bf16", "v_ptr": "*bf16", "o_ptr": "*bf16",
+    "kv_indices_ptr": "*i32", "items_ptr": "*i32", "members_ptr": "*i32", "pairs_ptr": "*i32",
+    "count_ptr": "*i32", "partial_o_ptr": "*fp32", "partial_lse_ptr": "*fp32",
+}  # fmt: skip
+KEEP = ("Used", "spill", "C7514")  # registers, spills, a serialized wgmma pipeline
+
+
+def report(name: str, kernel, stages: int) -> None:
+    constexprs = dict(NUM_KV_HEADS=8, GROUP=4, BLOCK_D=128, BLOCK_M=64, BLOCK_N=SM90_BLOCK_N,
+                      STAGES=stages, OFFSET_64=False)  # fmt: skip
+    pointers = {n: t for n, t in POINTERS.items() if n in kernel.arg_names}
+    aligned = {n for n in kernel.arg_names if n in pointers or n.startswith("stride")}
+    compiled, ptxas, sass = compile_for_sm90(
+        kernel, pointers, constexprs, aligned, dict(num_warps=4), source=GluonASTSource
+    )
+    print(f"== {name}, {stages} stages: shared {compiled.metadata.shared} B, "
+          f"{sass.count('HGMMA')} HGMMA in SASS")  # fmt: skip
+    print("\n".join(line for line in ptxas.splitlines() if any(k in line for k in KEEP)))
+
+
+def main() -> None:
+    report("product sm90 shared part", _shared_part_kernel, SM90_STAGES)
+    for stages in [int(a) for a in sys.argv[1:]] or [3]:
+        report("paired tiles", _paired_shared_kernel, stages)
+
+
+if __name__ == "__main__":
+    main()
