@@ -1,0 +1,131 @@
+"""Experiment: the paired-tiles shared part in the lean pair, against the product, on the H200.
+
+    python3 benchmarks/experiments/paired_tiles/run.py [SHAPE ...] [--chunks 1024,512]
+        [--block-n 64,32] [--seconds 3] [--rounds 2] [--out FILE.json]
+
+Per shape (default gsp 4 × 32's batch ``4,128_4096,256`` and its prefixes alone,
+``4,128_4096,16``), each provider's layer first runs once eagerly and its output is compared
+with the product's (pat, the Triton shared part); a provider off by more than ``TOLERANCE``
+is reported and not measured. Then ``../energy/run.py``'s method: CUDA graphs over four K/V
+copies replayed back to back, µs and mJ a call at the power cap, rounds alternating the
+providers. Providers:
+- ``pat`` (the product) and ``pat-sm90`` (the product's Gluon shared part, one 64-row tile a
+  program; forced in the graphs as ``../energy/``'s ``sm90_in_graphs``);
+- per chunk of ``--chunks`` (the shared items' chunk forced, ``profile_pat.decoder_with_chunk``):
+  ``pat-sm90`` at that chunk, and the paired kernel (``kernel.py``) at each ``--block-n``. At
+  1024 gsp 4 × 32's prefixes give 16 pairs × 8 KV heads = 128 units, one an SM; the plan's own
+  2048 would give 64.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import statistics
+import sys
+from pathlib import Path
+
+import torch
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[2]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+sys.path.insert(0, str(HERE))
+from launch import use_paired  # noqa: E402
+from profile_pat import decoder_with_chunk  # noqa: E402
+from providers import Batch, make_decoder  # noqa: E402
+from workloads import workload_for  # noqa: E402
+
+TOLERANCE = 2e-2  # bf16 outputs; the product's sm90 part is within 2.4e-4 of its Triton part
+
+
+def energy_module():
+    """``../energy/run.py`` (its Nvml, graph_of, measure, COPIES, sm90_in_graphs)."""
+    spec = importlib.util.spec_from_file_location("energy_run", HERE.parent / "energy" / "run.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+ENERGY = energy_module()
+
+
+def decoders(batch: Batch, chunks: list[int], block_ns: list[int]) -> dict:
+    """Each provider's decoder, planned for a graph."""
+    made = {"pat": make_decoder(batch), "pat-sm90": make_decoder(batch, sm90_shared=True)}
+    for chunk in chunks:
+        made[f"pat-sm90, chunk {chunk}"] = decoder_with_chunk(batch, None, chunk, sm90_shared=True)
+        for block_n in block_ns:
+            decoder = decoder_with_chunk(batch, None, chunk, sm90_shared=True)
+            made[f"paired, chunk {chunk}, {block_n}-key blocks"] = (decoder, block_n)
+    return made
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("shapes", nargs="*", default=["4,128_4096,256", "4,128_4096,16"])
+    parser.add_argument("--chunks", default="1024,512")
+    parser.add_argument("--block-n", default="64,32")
+    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    chunks = [int(c) for c in args.chunks.split(",") if c]
+    block_ns = [int(b) for b in args.block_n.split(",") if b]
+    nvml = ENERGY.Nvml()
+    result: dict = dict(gpu=torch.cuda.get_device_name(), command=" ".join(["python3", *sys.argv]))
+    for shape in args.shapes:
+        batch = Batch(workload_for(shape), 32, 8)
+        copies = [(batch.k, batch.v)]
+        copies += [(batch.k.clone(), batch.v.clone()) for _ in range(ENERGY.COPIES - 1)]
+        reference = None
+        rows: dict[str, dict] = {}
+        graphs = {}
+        for name, made in decoders(batch, chunks, block_ns).items():
+            decoder, block_n = made if isinstance(made, tuple) else (made, None)
+            if name != "pat":
+                if not (decoder.sm90_shared and decoder.splits):
+                    print(f"{shape} {name}: skipped (no sm90 part, or the plan is kept whole)")
+                    continue
+                ENERGY.sm90_in_graphs(decoder)
+            if block_n is not None:
+                use_paired(decoder, block_n)
+            out = torch.empty_like(batch.q)
+            decoder.forward(batch.q, batch.k, batch.v, out, sm_scale=batch.sm_scale)
+            torch.cuda.synchronize()
+            if reference is None:
+                reference = out.float().clone()
+            diff = float((out.float() - reference).abs().max())
+            rows[name] = dict(max_abs_diff_vs_pat=diff, partials=decoder.plan.num_partials)
+            if not diff <= TOLERANCE:  # NaN fails too
+                print(f"{shape} {name}: max |out - pat| = {diff:.3g}, not measured", flush=True)
+                continue
+            calls = [
+                lambda d=decoder, k=k, v=v, o=out: d.forward(
+                    batch.q, k, v, o, sm_scale=batch.sm_scale
+                )
+                for k, v in copies
+            ]
+            graphs[name] = (ENERGY.graph_of(calls), len(calls))
+        runs: dict[str, list[dict]] = {name: [] for name in graphs}
+        for _ in range(args.rounds):
+            for name, (graph, calls) in graphs.items():
+                runs[name].append(ENERGY.measure(nvml, graph, calls, args.seconds))
+        for name, measured in runs.items():
+            for key in ("us", "mj", "watts", "sm_mhz"):
+                rows[name][key] = statistics.median(r[key] or 0 for r in measured)
+            row = rows[name]
+            print(
+                f"{shape:16s} {name:34s} {row['us']:7.1f} µs {row['mj']:7.2f} mJ "
+                f"{row['watts']:5.0f} W {row['sm_mhz']:5.0f} MHz  "
+                f"|Δ| {row['max_abs_diff_vs_pat']:.2g}  partials {row['partials']}",
+                flush=True,
+            )
+        result[shape] = rows
+    if args.out:
+        args.out.write_text(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()
