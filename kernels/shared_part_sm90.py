@@ -29,6 +29,20 @@ from triton.experimental.gluon.language.nvidia.hopper import (
 )
 
 
+@gluon.constexpr_function
+def _wgmma_layout(columns):
+    """One warpgroup's (4 warps') wgmma accumulator layout for tiles of ``columns`` columns."""
+    return gl.NVMMADistributedLayout(
+        version=[3, 0], warps_per_cta=[4, 1], instr_shape=[16, columns, 16]
+    )
+
+
+@gluon.constexpr_function
+def _gather_layout(head_dim):
+    """The K/V and Q row gathers' layout on 4 warps: 16 B a thread a row piece (one cp.async)."""
+    return gl.BlockedLayout([1, 8], [32 * 8 // head_dim, head_dim // 8], [4, 1], [1, 0])
+
+
 @gluon.jit
 def _issue_block(
     k_ptr, v_ptr, k_smem, v_smem, loc, valid, kv_head, stride_k_tok, stride_kh,
@@ -60,6 +74,68 @@ def _tile_rows(members_ptr, member_start, num_members, kv_head, rows, GROUP: gl.
     if OFFSET_64:
         batch = batch.to(gl.int64)
     return valid, member, batch, kv_head * GROUP + rows % GROUP
+
+
+@gluon.jit
+def _load_q(q_ptr, q_smem, members_ptr, member_start, num_members, kv_head, stride_qb, stride_qh,
+            GROUP: gl.constexpr, BLOCK_M: gl.constexpr, BLOCK_D: gl.constexpr,
+            OFFSET_64: gl.constexpr, ld_layout: gl.constexpr):  # fmt: skip
+    """A tile's Q rows (its members × the GQA group of ``kv_head``) into ``q_smem``."""
+    rows = gl.arange(0, BLOCK_M, layout=gl.SliceLayout(1, ld_layout))
+    offs_d = gl.arange(0, BLOCK_D, layout=gl.SliceLayout(0, ld_layout))
+    valid, _, batch, q_head = _tile_rows(
+        members_ptr, member_start, num_members, kv_head, rows, GROUP, OFFSET_64
+    )
+    q = gl.load(
+        q_ptr + (batch * stride_qb + q_head * stride_qh)[:, None] + offs_d[None, :],
+        mask=valid[:, None],
+        other=0.0,
+    )
+    q_smem.store(q.to(q_smem.dtype))
+
+
+@gluon.jit
+def _store_tile(o, m_i, l_i, o_ptr, partial_o_ptr, partial_lse_ptr, members_ptr, member_start,
+                num_members, chunk, kv_head, exp2_scale, stride_ob, stride_oh, stride_po_slot,
+                stride_po_head, stride_pl_slot, GROUP: gl.constexpr, BLOCK_M: gl.constexpr,
+                BLOCK_D: gl.constexpr, OFFSET_64: gl.constexpr, s_layout: gl.constexpr,
+                o_layout: gl.constexpr):  # fmt: skip
+    """A tile's partial O and LSE to its members' slots (``slot_base + chunk``; tails pass
+    chunk 0), or its final output for members with one partial (``slot_base < 0``)."""
+    out_rows = gl.arange(0, BLOCK_M, layout=gl.SliceLayout(1, o_layout))
+    out_d = gl.arange(0, BLOCK_D, layout=gl.SliceLayout(0, o_layout))
+    out_valid, out_member, out_batch, out_head = _tile_rows(
+        members_ptr, member_start, num_members, kv_head, out_rows, GROUP, OFFSET_64
+    )
+    slot_base = gl.load(members_ptr + out_member * 4 + 1, mask=out_valid, other=-1)
+    out = o / gl.convert_layout(l_i, gl.SliceLayout(1, o_layout))[:, None]
+    gl.store(
+        o_ptr + (out_batch * stride_ob + out_head * stride_oh)[:, None] + out_d[None, :],
+        out.to(o_ptr.dtype.element_ty),
+        mask=(out_valid & (slot_base < 0))[:, None],
+    )
+    slot = (slot_base + chunk).to(gl.int64)
+    gl.store(
+        partial_o_ptr
+        + (slot * stride_po_slot + out_head * stride_po_head)[:, None]
+        + out_d[None, :],
+        out,
+        mask=(out_valid & (slot_base >= 0))[:, None],
+    )
+    lse = (m_i * exp2_scale + gl.log2(l_i)) * 0.6931471805599453
+    lse_rows = gl.arange(0, BLOCK_M, layout=gl.SliceLayout(1, s_layout))
+    lse_valid = lse_rows // GROUP < num_members
+    lse_slot = gl.load(
+        members_ptr + (member_start + lse_rows // GROUP) * 4 + 1, mask=lse_valid, other=-1
+    )
+    gl.store(
+        partial_lse_ptr
+        + (lse_slot + chunk).to(gl.int64) * stride_pl_slot
+        + kv_head * GROUP
+        + lse_rows % GROUP,
+        lse,
+        mask=lse_valid & (lse_slot >= 0),
+    )
 
 
 @gluon.jit
@@ -130,19 +206,11 @@ def _shared_part_kernel(
 ):  # fmt: skip
     gl.static_assert(STAGES >= 3, "K of block j+1 must land while block j's V is in flight")
     gl.static_assert(BLOCK_M == 64, "one warpgroup of 64 rows")
-    WARPS: gl.constexpr = 4
     dtype: gl.constexpr = k_ptr.dtype.element_ty
-    s_layout: gl.constexpr = gl.NVMMADistributedLayout(
-        version=[3, 0], warps_per_cta=[WARPS, 1], instr_shape=[16, BLOCK_N, 16]
-    )
-    o_layout: gl.constexpr = gl.NVMMADistributedLayout(
-        version=[3, 0], warps_per_cta=[WARPS, 1], instr_shape=[16, BLOCK_D, 16]
-    )
+    s_layout: gl.constexpr = _wgmma_layout(BLOCK_N)
+    o_layout: gl.constexpr = _wgmma_layout(BLOCK_D)
     p_layout: gl.constexpr = gl.DotOperandLayout(operand_index=0, parent=o_layout, k_width=2)
-    # 16 B a thread a row piece: one cp.async each
-    ld_layout: gl.constexpr = gl.BlockedLayout(
-        [1, 8], [32 * 8 // BLOCK_D, BLOCK_D // 8], [WARPS, 1], [1, 0]
-    )
+    ld_layout: gl.constexpr = _gather_layout(BLOCK_D)
     tile_layout: gl.constexpr = gl.NVMMASharedLayout.get_default_for([BLOCK_N, BLOCK_D], dtype)
     q_smem_layout: gl.constexpr = gl.NVMMASharedLayout.get_default_for([BLOCK_M, BLOCK_D], dtype)
 
@@ -161,18 +229,9 @@ def _shared_part_kernel(
         chunk = gl.load(record + 4)
         # every warp is done with the last unit's Q, K and V buffers before they are refilled
         gl.thread_barrier()
-        # Q rows: the item's members × the GQA group of this KV head
-        rows = gl.arange(0, BLOCK_M, layout=gl.SliceLayout(1, ld_layout))
         offs_d = gl.arange(0, BLOCK_D, layout=gl.SliceLayout(0, ld_layout))
-        row_valid, _, batch, q_head = _tile_rows(
-            members_ptr, member_start, num_members, kv_head, rows, GROUP, OFFSET_64
-        )
-        q = gl.load(
-            q_ptr + (batch * stride_qb + q_head * stride_qh)[:, None] + offs_d[None, :],
-            mask=row_valid[:, None],
-            other=0.0,
-        )
-        q_smem.store(q.to(dtype))
+        _load_q(q_ptr, q_smem, members_ptr, member_start, num_members, kv_head, stride_qb,
+                stride_qh, GROUP, BLOCK_M, BLOCK_D, OFFSET_64, ld_layout)  # fmt: skip
         if chunk < 0:
             o, m_i, l_i = _attend_tails(
                 q_smem, k_smem, v_smem, k_ptr, v_ptr, kv_indices_ptr, members_ptr, member_start,
@@ -242,37 +301,7 @@ def _shared_part_kernel(
             o = warpgroup_mma_wait(0, deps=(acc,))
             cp.wait_group(0)
 
-        out_rows = gl.arange(0, BLOCK_M, layout=gl.SliceLayout(1, o_layout))
-        out_d = gl.arange(0, BLOCK_D, layout=gl.SliceLayout(0, o_layout))
-        out_valid, out_member, out_batch, out_head = _tile_rows(
-            members_ptr, member_start, num_members, kv_head, out_rows, GROUP, OFFSET_64
-        )
-        slot_base = gl.load(members_ptr + out_member * 4 + 1, mask=out_valid, other=-1)
-        l_o = gl.convert_layout(l_i, gl.SliceLayout(1, o_layout))
-        out = o / l_o[:, None]
-        gl.store(
-            o_ptr + (out_batch * stride_ob + out_head * stride_oh)[:, None] + out_d[None, :],
-            out.to(o_ptr.dtype.element_ty),
-            mask=(out_valid & (slot_base < 0))[:, None],
-        )
-        slot = (slot_base + gl.maximum(chunk, 0)).to(gl.int64)  # tails: slot_base
-        gl.store(
-            partial_o_ptr
-            + (slot * stride_po_slot + out_head * stride_po_head)[:, None]
-            + out_d[None, :],
-            out,
-            mask=(out_valid & (slot_base >= 0))[:, None],
-        )
-        lse = (m_i * exp2_scale + gl.log2(l_i)) * 0.6931471805599453
-        lse_rows = gl.arange(0, BLOCK_M, layout=gl.SliceLayout(1, s_layout))
-        lse_member = member_start + lse_rows // GROUP
-        lse_valid = lse_rows // GROUP < num_members
-        lse_slot = gl.load(members_ptr + lse_member * 4 + 1, mask=lse_valid, other=-1)
-        gl.store(
-            partial_lse_ptr
-            + (lse_slot + gl.maximum(chunk, 0)).to(gl.int64) * stride_pl_slot
-            + kv_head * GROUP
-            + lse_rows % GROUP,
-            lse,
-            mask=lse_valid & (lse_slot >= 0),
-        )
+        _store_tile(o, m_i, l_i, o_ptr, partial_o_ptr, partial_lse_ptr, members_ptr,
+                    member_start, num_members, gl.maximum(chunk, 0), kv_head, exp2_scale,
+                    stride_ob, stride_oh, stride_po_slot, stride_po_head, stride_pl_slot, GROUP,
+                    BLOCK_M, BLOCK_D, OFFSET_64, s_layout, o_layout)  # fmt: skip

@@ -25,7 +25,13 @@ from ``pairs_ptr`` ([P, 2] item indices, the second −1 for an item without a p
 of packed tails (chunk < 0) are not taken (the launcher checks).
 """
 
-from sglang_pat.kernels.shared_part_sm90 import _issue_block, _tile_rows
+from sglang_pat.kernels.shared_part_sm90 import (
+    _gather_layout,
+    _issue_block,
+    _load_q,
+    _store_tile,
+    _wgmma_layout,
+)
 from triton.experimental import gluon
 from triton.experimental.gluon import language as gl
 from triton.experimental.gluon.language.nvidia.ampere import async_copy as cp
@@ -35,24 +41,6 @@ from triton.experimental.gluon.language.nvidia.hopper import (
     warpgroup_mma_init,
     warpgroup_mma_wait,
 )
-
-
-@gluon.jit
-def _load_q(q_ptr, q_smem, members_ptr, member_start, num_members, kv_head, stride_qb, stride_qh,
-            GROUP: gl.constexpr, BLOCK_M: gl.constexpr, BLOCK_D: gl.constexpr,
-            OFFSET_64: gl.constexpr, ld_layout: gl.constexpr):  # fmt: skip
-    """A tile's Q rows (its members × the GQA group of ``kv_head``) into ``q_smem``."""
-    rows = gl.arange(0, BLOCK_M, layout=gl.SliceLayout(1, ld_layout))
-    offs_d = gl.arange(0, BLOCK_D, layout=gl.SliceLayout(0, ld_layout))
-    valid, _, batch, q_head = _tile_rows(
-        members_ptr, member_start, num_members, kv_head, rows, GROUP, OFFSET_64
-    )
-    q = gl.load(
-        q_ptr + (batch * stride_qb + q_head * stride_qh)[:, None] + offs_d[None, :],
-        mask=valid[:, None],
-        other=0.0,
-    )
-    q_smem.store(q.to(q_smem.dtype))
 
 
 @gluon.jit
@@ -71,50 +59,6 @@ def _softmax_step(s, m_i, l_i, key_valid, exp2_scale, dtype: gl.constexpr,
 
 
 @gluon.jit
-def _store_tile(o, m_i, l_i, o_ptr, partial_o_ptr, partial_lse_ptr, members_ptr, member_start,
-                num_members, chunk, kv_head, exp2_scale, stride_ob, stride_oh, stride_po_slot,
-                stride_po_head, stride_pl_slot, GROUP: gl.constexpr, BLOCK_M: gl.constexpr,
-                BLOCK_D: gl.constexpr, OFFSET_64: gl.constexpr, s_layout: gl.constexpr,
-                o_layout: gl.constexpr):  # fmt: skip
-    """A tile's partial O and LSE to its members' slots (``slot_base + chunk``), or its final
-    output for members with one partial; the product's sm90 epilogue."""
-    out_rows = gl.arange(0, BLOCK_M, layout=gl.SliceLayout(1, o_layout))
-    out_d = gl.arange(0, BLOCK_D, layout=gl.SliceLayout(0, o_layout))
-    out_valid, out_member, out_batch, out_head = _tile_rows(
-        members_ptr, member_start, num_members, kv_head, out_rows, GROUP, OFFSET_64
-    )
-    slot_base = gl.load(members_ptr + out_member * 4 + 1, mask=out_valid, other=-1)
-    out = o / gl.convert_layout(l_i, gl.SliceLayout(1, o_layout))[:, None]
-    gl.store(
-        o_ptr + (out_batch * stride_ob + out_head * stride_oh)[:, None] + out_d[None, :],
-        out.to(o_ptr.dtype.element_ty),
-        mask=(out_valid & (slot_base < 0))[:, None],
-    )
-    slot = (slot_base + chunk).to(gl.int64)
-    gl.store(
-        partial_o_ptr
-        + (slot * stride_po_slot + out_head * stride_po_head)[:, None]
-        + out_d[None, :],
-        out,
-        mask=(out_valid & (slot_base >= 0))[:, None],
-    )
-    lse = (m_i * exp2_scale + gl.log2(l_i)) * 0.6931471805599453
-    lse_rows = gl.arange(0, BLOCK_M, layout=gl.SliceLayout(1, s_layout))
-    lse_valid = lse_rows // GROUP < num_members
-    lse_slot = gl.load(
-        members_ptr + (member_start + lse_rows // GROUP) * 4 + 1, mask=lse_valid, other=-1
-    )
-    gl.store(
-        partial_lse_ptr
-        + (lse_slot + chunk).to(gl.int64) * stride_pl_slot
-        + kv_head * GROUP
-        + lse_rows % GROUP,
-        lse,
-        mask=lse_valid & (lse_slot >= 0),
-    )
-
-
-@gluon.jit
 def _paired_shared_kernel(
     q_ptr, k_ptr, v_ptr, o_ptr, kv_indices_ptr, items_ptr, members_ptr, pairs_ptr, count_ptr,
     partial_o_ptr, partial_lse_ptr,
@@ -127,18 +71,11 @@ def _paired_shared_kernel(
 ):  # fmt: skip
     gl.static_assert(STAGES >= 3, "block j+1's K must be in flight while block j is computed")
     gl.static_assert(BLOCK_M == 64, "one warpgroup, tiles of 64 rows")
-    WARPS: gl.constexpr = 4
     dtype: gl.constexpr = k_ptr.dtype.element_ty
-    s_layout: gl.constexpr = gl.NVMMADistributedLayout(
-        version=[3, 0], warps_per_cta=[WARPS, 1], instr_shape=[16, BLOCK_N, 16]
-    )
-    o_layout: gl.constexpr = gl.NVMMADistributedLayout(
-        version=[3, 0], warps_per_cta=[WARPS, 1], instr_shape=[16, BLOCK_D, 16]
-    )
+    s_layout: gl.constexpr = _wgmma_layout(BLOCK_N)
+    o_layout: gl.constexpr = _wgmma_layout(BLOCK_D)
     p_layout: gl.constexpr = gl.DotOperandLayout(operand_index=0, parent=o_layout, k_width=2)
-    ld_layout: gl.constexpr = gl.BlockedLayout(
-        [1, 8], [32 * 8 // BLOCK_D, BLOCK_D // 8], [WARPS, 1], [1, 0]
-    )
+    ld_layout: gl.constexpr = _gather_layout(BLOCK_D)
     tile_layout: gl.constexpr = gl.NVMMASharedLayout.get_default_for([BLOCK_N, BLOCK_D], dtype)
     q_smem_layout: gl.constexpr = gl.NVMMASharedLayout.get_default_for([BLOCK_M, BLOCK_D], dtype)
 
