@@ -102,10 +102,8 @@ def sass(kernel) -> list[str]:
     return [re.sub(r"/\*[0-9a-f]+\*/", "", s).strip() for s in text.splitlines() if "/*" in s]
 
 
-def old_kernels(commit: str):
-    """That commit's pack, merge and upload kernels (None for a commit before session 60's upload
-    kernel). Until session 57 they were one module, ``kernels/pack_decode.py``; since,
-    ``kernels/`` holds them in several, imported here as a package of their own."""
+def old_package(commit: str) -> tuple[str, Path]:
+    """That commit's ``kernels/`` as an importable package of its own: (its name, its folder)."""
     root = Path(tempfile.mkdtemp())
     package = root / ("kernels_" + re.sub(r"\W", "_", commit))  # an importable name
     package.mkdir()
@@ -119,10 +117,18 @@ def old_kernels(commit: str):
         ).stdout
         (package / name).write_text(text)
     sys.path.insert(0, str(root))
-    pack = importlib.import_module(f"{package.name}.pack_decode")
+    return package.name, package
+
+
+def old_kernels(commit: str):
+    """That commit's pack, merge and upload kernels (None for a commit before session 60's upload
+    kernel). Until session 57 they were one module, ``kernels/pack_decode.py``; since,
+    ``kernels/`` holds them in several, imported here as a package of their own."""
+    name, package = old_package(commit)
+    pack = importlib.import_module(f"{name}.pack_decode")
     split = (package / "merge.py").exists()
-    merge = importlib.import_module(f"{package.name}.merge") if split else pack
-    gather = importlib.import_module(f"{package.name}.gather") if split else pack
+    merge = importlib.import_module(f"{name}.merge") if split else pack
+    gather = importlib.import_module(f"{name}.gather") if split else pack
     upload = getattr(gather, "_upload_plan_kernel", None)
     return pack._pack_decode_kernel, merge._merge_states_kernel, upload
 
