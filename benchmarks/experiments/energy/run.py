@@ -12,13 +12,15 @@ server whose next layer reads other buffers), replayed back to back for ``--seco
 total-energy counter is read before and after (through ctypes: no pynvml on the device machine);
 its SM clock and power are sampled between replays. Providers: pat (the product's decoder), pat
 with the Gluon sm90 shared part, FlashInfer decode (page 16), and the GEMMs of one Llama-3-8B
-layer at M = the batch (QKV, O, gate-up, down; weights uniform in ±1e-3 as SGLang's dummy load).
+layer at M = the batch (QKV, O, gate-up, down; weights uniform in ±1e-3 as SGLang's dummy load),
+and its LM head (4096 × 128,256).
 The GPU's idle power (2 s asleep, first) is measured too: a server's static power is paid by
 every kernel alike, so the rows give both the total and the part above idle.
 
 Per shape it prints µs and mJ a call, mean W, median SM MHz; then, for the first shape, a step
-model: 32 × (attention + GEMMs) for pat and FlashInfer, their ratio (the served decode ratio
-follows it at the cap), and the attention energy pat would need for the ratio to reach 2.
+model: 32 × (attention + GEMMs) + LM head for pat and FlashInfer, their ratio (the served decode
+ratio follows it at the cap), and the attention energy pat would need for the ratio to reach 2.
+(Session 70's runs predate the LM head: their model is 32 × (attention + GEMMs).)
 """
 
 from __future__ import annotations
@@ -52,7 +54,8 @@ from sglang_pat.decoder import PatDecoder  # noqa: E402
 
 COPIES = 4  # K/V copies a graph cycles through (4 × gsp 4 × 32's ~200 MB ≫ the 50 MB L2)
 LAYERS = 32  # Llama-3-8B
-HIDDEN, INTERMEDIATE = 4096, 14336
+HIDDEN, INTERMEDIATE, VOCAB = 4096, 14336, 128256
+LAYER_GEMMS = [(HIDDEN, 6144), (HIDDEN, HIDDEN), (HIDDEN, 2 * INTERMEDIATE), (INTERMEDIATE, HIDDEN)]
 LOAD_UNIT = 256  # tokens of the unique KV a pure-load unit reads (--floor)
 LOAD_CONFIGS = ["row:16:3:4:2", "head:64:3:1:2"]  # private_bw's best of each kind
 
@@ -206,10 +209,10 @@ def attention_calls(batch: Batch, shared_chunks: list[int], floor: bool) -> dict
     return calls
 
 
-def gemm_calls(rows: int) -> list:
-    """One Llama-3-8B layer's four GEMMs at ``rows`` tokens (weights as SGLang's dummy load)."""
+def gemm_calls(rows: int, shapes: list[tuple[int, int]]) -> list:
+    """GEMMs of ``(k, n)`` weights at ``rows`` tokens, one call (weights as SGLang's dummy load):
+    a Llama-3-8B layer's four (``LAYER_GEMMS``) or its LM head."""
     bf16 = dict(device="cuda", dtype=torch.bfloat16)
-    shapes = [(HIDDEN, 6144), (HIDDEN, HIDDEN), (HIDDEN, 2 * INTERMEDIATE), (INTERMEDIATE, HIDDEN)]
     calls = []
     for k, n in shapes:
         weight = torch.empty(n, k, **bf16).uniform_(-1e-3, 1e-3)
@@ -253,7 +256,8 @@ def main() -> None:
     for shape in args.shapes:
         batch = Batch(workload_for(shape), 32, 8)
         providers = attention_calls(batch, chunks, args.floor)
-        providers["llama-8b layer gemms"] = gemm_calls(batch.q.shape[0])
+        providers["llama-8b layer gemms"] = gemm_calls(batch.q.shape[0], LAYER_GEMMS)
+        providers["llama-8b lm head"] = gemm_calls(batch.q.shape[0], [(HIDDEN, VOCAB)])
         graphs = {name: (graph_of(calls), len(calls)) for name, calls in providers.items()}
         # Rounds alternate the providers, so that a drift of the GPU's temperature (and with
         # it the leakage power) falls on all of them alike.
@@ -274,17 +278,19 @@ def main() -> None:
             )
         result[shape] = rows
     first = result[args.shapes[0]]
-    gemm = first["llama-8b layer gemms"]["mj"]
+    gemm, head = first["llama-8b layer gemms"]["mj"], first["llama-8b lm head"]["mj"]
     pat, fi = first["pat"]["mj"], first["flashinfer-decode"]["mj"]
+    pat_step, fi_step = LAYERS * (pat + gemm) + head, LAYERS * (fi + gemm) + head
     model = dict(
-        pat_step_j=LAYERS * (pat + gemm) / 1000,
-        flashinfer_step_j=LAYERS * (fi + gemm) / 1000,
-        ratio=(fi + gemm) / (pat + gemm),
-        pat_attention_mj_for_2x=(fi + gemm) / 2 - gemm,
+        pat_step_j=pat_step / 1000,
+        flashinfer_step_j=fi_step / 1000,
+        ratio=fi_step / pat_step,
+        pat_attention_mj_for_2x=(fi_step / 2 - head) / LAYERS - gemm,
     )
     result["step_model"] = model
     print(
-        f"step model ({args.shapes[0]}, attention + GEMMs only): pat {model['pat_step_j']:.2f} J, "
+        f"step model ({args.shapes[0]}, attention + GEMMs + LM head): "
+        f"pat {model['pat_step_j']:.2f} J, "
         f"flashinfer {model['flashinfer_step_j']:.2f} J, ratio {model['ratio']:.3f}; "
         f"2× needs pat's attention at {model['pat_attention_mj_for_2x']:.2f} mJ a layer "
         f"(now {pat:.2f})"
