@@ -48,9 +48,8 @@ class PairedShared:
         rows = decoder.plan.items[: decoder.plan.num_shared_items, 3] * decoder.scheduler.group_size
         if (rows > SM90_ROWS).any():
             raise ValueError(f"PairedShared: a shared tile of more than {SM90_ROWS} rows")
-        self.num_pairs = pairs.shape[0]
         self.pairs = torch.from_numpy(pairs).to(decoder.device)
-        self.count = torch.tensor([self.num_pairs], dtype=torch.int32, device=decoder.device)
+        self.count = torch.tensor([pairs.shape[0]], dtype=torch.int32, device=decoder.device)
         self.block_n = block_n
 
     def __call__(self, q, k_buffer, v_buffer, o, kv_indices, items, members, header,
