@@ -64,6 +64,24 @@ def _issue_block(
 
 
 @gluon.jit
+def _issue_ring_block(
+    k_ptr, v_ptr, k_smem, v_smem, kv_indices_ptr, kv_start, kv_len, block, loc, keys, kv_head,
+    stride_k_tok, stride_kh, stride_v_tok, stride_vh, offs_d, BLOCK_N: gl.constexpr,
+    STAGES: gl.constexpr, OFFSET_64: gl.constexpr,
+):  # fmt: skip
+    """Gather block ``block`` of the chunk (its slots ``loc``) into ring stage ``block % STAGES``
+    (``_issue_block``); returns the next block's slots, loaded meanwhile."""
+    ahead = (block + 1) * BLOCK_N + keys
+    next_loc = gl.load(kv_indices_ptr + kv_start + ahead, mask=ahead < kv_len, other=0)
+    _issue_block(
+        k_ptr, v_ptr, k_smem.index(block % STAGES), v_smem.index(block % STAGES), loc,
+        block * BLOCK_N + keys < kv_len, kv_head, stride_k_tok, stride_kh, stride_v_tok,
+        stride_vh, offs_d, OFFSET_64,
+    )  # fmt: skip
+    return next_loc
+
+
+@gluon.jit
 def _tile_rows(members_ptr, member_start, num_members, kv_head, rows, GROUP: gl.constexpr,
                OFFSET_64: gl.constexpr):  # fmt: skip
     """Rows ``rows`` (an arange in the layout of their use) of an item's tile: whether each is
@@ -245,14 +263,11 @@ def _shared_part_kernel(
             # prologue: blocks 0 .. STAGES-2 in flight, block STAGES-1's slots in registers
             loc = gl.load(kv_indices_ptr + kv_start + keys, mask=keys < kv_len, other=0)
             for b in gl.static_range(STAGES - 1):
-                ahead = (b + 1) * BLOCK_N + keys
-                next_loc = gl.load(kv_indices_ptr + kv_start + ahead, mask=ahead < kv_len, other=0)
-                _issue_block(
-                    k_ptr, v_ptr, k_smem.index(b), v_smem.index(b), loc,
-                    b * BLOCK_N + keys < kv_len, kv_head, stride_k_tok, stride_kh, stride_v_tok,
-                    stride_vh, offs_d, OFFSET_64,
+                loc = _issue_ring_block(
+                    k_ptr, v_ptr, k_smem, v_smem, kv_indices_ptr, kv_start, kv_len, b, loc, keys,
+                    kv_head, stride_k_tok, stride_kh, stride_v_tok, stride_vh, offs_d, BLOCK_N,
+                    STAGES, OFFSET_64,
                 )  # fmt: skip
-                loc = next_loc
 
             score_keys = gl.arange(0, BLOCK_N, layout=gl.SliceLayout(0, s_layout))
             zeros_s = gl.zeros([BLOCK_M, BLOCK_N], gl.float32, s_layout)
@@ -289,15 +304,11 @@ def _shared_part_kernel(
                 acc = warpgroup_mma(p, v_smem.index(stage), o, is_async=True)
                 s = s_done
                 # the stage of block j-1 is free (its P·V is done): refill it with block j+STAGES-1
-                refill = j + STAGES - 1
-                ahead = (refill + 1) * BLOCK_N + keys
-                next_loc = gl.load(kv_indices_ptr + kv_start + ahead, mask=ahead < kv_len, other=0)
-                _issue_block(
-                    k_ptr, v_ptr, k_smem.index(refill % STAGES), v_smem.index(refill % STAGES),
-                    loc, refill * BLOCK_N + keys < kv_len, kv_head, stride_k_tok, stride_kh,
-                    stride_v_tok, stride_vh, offs_d, OFFSET_64,
+                loc = _issue_ring_block(
+                    k_ptr, v_ptr, k_smem, v_smem, kv_indices_ptr, kv_start, kv_len,
+                    j + STAGES - 1, loc, keys, kv_head, stride_k_tok, stride_kh, stride_v_tok,
+                    stride_vh, offs_d, BLOCK_N, STAGES, OFFSET_64,
                 )  # fmt: skip
-                loc = next_loc
             o = warpgroup_mma_wait(0, deps=(acc,))
             cp.wait_group(0)
 

@@ -27,7 +27,7 @@ of packed tails (chunk < 0) are not taken (the launcher checks).
 
 from sglang_pat.kernels.shared_part_sm90 import (
     _gather_layout,
-    _issue_block,
+    _issue_ring_block,
     _load_q,
     _store_tile,
     _wgmma_layout,
@@ -110,13 +110,11 @@ def _paired_shared_kernel(
         # prologue: blocks 0 .. STAGES-2 in flight, block STAGES-1's slots in registers
         loc = gl.load(kv_indices_ptr + kv_start + keys, mask=keys < kv_len, other=0)
         for b in gl.static_range(STAGES - 1):
-            ahead = (b + 1) * BLOCK_N + keys
-            next_loc = gl.load(kv_indices_ptr + kv_start + ahead, mask=ahead < kv_len, other=0)
-            _issue_block(
-                k_ptr, v_ptr, k_smem.index(b), v_smem.index(b), loc, b * BLOCK_N + keys < kv_len,
-                kv_head, stride_k_tok, stride_kh, stride_v_tok, stride_vh, offs_d, OFFSET_64,
+            loc = _issue_ring_block(
+                k_ptr, v_ptr, k_smem, v_smem, kv_indices_ptr, kv_start, kv_len, b, loc, keys,
+                kv_head, stride_k_tok, stride_kh, stride_v_tok, stride_vh, offs_d, BLOCK_N,
+                STAGES, OFFSET_64,
             )  # fmt: skip
-            loc = next_loc
         m_a = gl.full([BLOCK_M], float("-inf"), gl.float32, gl.SliceLayout(1, s_layout))
         l_a = gl.zeros([BLOCK_M], gl.float32, gl.SliceLayout(1, s_layout))
         m_b = gl.full([BLOCK_M], float("-inf"), gl.float32, gl.SliceLayout(1, s_layout))
@@ -137,15 +135,11 @@ def _paired_shared_kernel(
             stage = j % STAGES
             # A's Q·Kᵀ j and B's P·V j-1 done: the stage of block j-1 is free for block j+S-1
             scores_a, o_b = warpgroup_mma_wait(0, deps=(s_a, acc_b))
-            refill = j + STAGES - 1
-            ahead = (refill + 1) * BLOCK_N + keys
-            next_loc = gl.load(kv_indices_ptr + kv_start + ahead, mask=ahead < kv_len, other=0)
-            _issue_block(
-                k_ptr, v_ptr, k_smem.index(refill % STAGES), v_smem.index(refill % STAGES), loc,
-                refill * BLOCK_N + keys < kv_len, kv_head, stride_k_tok, stride_kh,
-                stride_v_tok, stride_vh, offs_d, OFFSET_64,
+            loc = _issue_ring_block(
+                k_ptr, v_ptr, k_smem, v_smem, kv_indices_ptr, kv_start, kv_len, j + STAGES - 1,
+                loc, keys, kv_head, stride_k_tok, stride_kh, stride_v_tok, stride_vh, offs_d,
+                BLOCK_N, STAGES, OFFSET_64,
             )  # fmt: skip
-            loc = next_loc
             # B's Q·Kᵀ j on the tensor cores during A's softmax
             s_b = warpgroup_mma(
                 q_smem.index(1), k_smem.index(stage).permute((1, 0)), zeros_s, use_acc=False,
