@@ -179,9 +179,14 @@ def sm90_in_graphs(decoder: PatDecoder) -> None:
     decoder._sm90_shared_runs = lambda qkv, logit_cap, switchable: sm90_inputs_fit(*qkv, logit_cap)
 
 
+def kv_copies(batch: Batch) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """The batch's K/V and COPIES - 1 clones: a graph's calls each read their own."""
+    return [(batch.k, batch.v)] + [(batch.k.clone(), batch.v.clone()) for _ in range(COPIES - 1)]
+
+
 def attention_calls(batch: Batch, shared_chunks: list[int], floor: bool) -> dict[str, list]:
     """Each provider's COPIES calls, call i on K/V copy i."""
-    copies = [(batch.k, batch.v)] + [(batch.k.clone(), batch.v.clone()) for _ in range(COPIES - 1)]
+    copies = kv_copies(batch)
     out = torch.empty_like(batch.q)
     calls: dict[str, list] = {}
     group = batch.q.shape[1] // batch.k.shape[1]

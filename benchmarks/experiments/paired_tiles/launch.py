@@ -42,12 +42,10 @@ class PairedShared:
     signature, so that the decoder's forward calls it where it calls the product's."""
 
     def __init__(self, decoder: PatDecoder, block_n: int = 64) -> None:
-        if decoder.plan is None or not decoder.splits:
-            raise ValueError("PairedShared: the decoder needs a planned, split plan")
+        # sm90_shared: its menu's tiles hold at most SM90_ROWS rows (sm90_unsupported_reason)
+        if not decoder.sm90_shared or decoder.plan is None or not decoder.splits:
+            raise ValueError("PairedShared: the decoder needs its sm90 part and a split plan")
         pairs = item_pairs(decoder.plan)
-        rows = decoder.plan.items[: decoder.plan.num_shared_items, 3] * decoder.scheduler.group_size
-        if (rows > SM90_ROWS).any():
-            raise ValueError(f"PairedShared: a shared tile of more than {SM90_ROWS} rows")
         self.pairs = torch.from_numpy(pairs).to(decoder.device)
         self.count = torch.tensor([pairs.shape[0]], dtype=torch.int32, device=decoder.device)
         self.block_n = block_n

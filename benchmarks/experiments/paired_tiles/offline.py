@@ -12,17 +12,17 @@ from triton.experimental.gluon._runtime import GluonASTSource
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "latency"))
+sys.path.insert(0, str(HERE.parent / "aot_sass"))
 sys.path.insert(0, str(HERE))
 from kernel import _paired_shared_kernel  # noqa: E402
 from offline_compile import compile_for_sm90  # noqa: E402
 from sglang_pat.kernels.launch_sm90 import SM90_BLOCK_N, SM90_STAGES  # noqa: E402
 from sglang_pat.kernels.shared_part_sm90 import _shared_part_kernel  # noqa: E402
+from sm90_against import POINTERS as SM90_POINTERS  # noqa: E402
 
-POINTERS = {
-    "q_ptr": "*bf16", "k_ptr": "*bf16", "v_ptr": "*bf16", "o_ptr": "*bf16",
-    "kv_indices_ptr": "*i32", "items_ptr": "*i32", "members_ptr": "*i32", "pairs_ptr": "*i32",
-    "count_ptr": "*i32", "partial_o_ptr": "*fp32", "partial_lse_ptr": "*fp32",
-}  # fmt: skip
+# the product's pointer types (bf16 K/V) and the paired kernel's pairs
+POINTERS = {name: kind.format(t="bf16") for name, kind in SM90_POINTERS.items()}
+POINTERS["pairs_ptr"] = "*i32"
 KEEP = ("Used", "spill", "C7514")  # registers, spills, a serialized wgmma pipeline
 
 

@@ -52,13 +52,18 @@ ENERGY = energy_module()
 
 
 def decoders(batch: Batch, chunks: list[int], block_ns: list[int]) -> dict:
-    """Each provider's decoder, planned for a graph."""
-    made = {"pat": make_decoder(batch), "pat-sm90": make_decoder(batch, sm90_shared=True)}
+    """Each provider's decoder, planned for a graph, and the paired kernel's key block (None:
+    the product's shared part)."""
+    made = {"pat": (make_decoder(batch), None)}
+    made["pat-sm90"] = (make_decoder(batch, sm90_shared=True), None)
     for chunk in chunks:
-        made[f"pat-sm90, chunk {chunk}"] = decoder_with_chunk(batch, None, chunk, sm90_shared=True)
-        for block_n in block_ns:
-            decoder = decoder_with_chunk(batch, None, chunk, sm90_shared=True)
-            made[f"paired, chunk {chunk}, {block_n}-key blocks"] = (decoder, block_n)
+        for block_n in [None, *block_ns]:
+            name = (
+                f"paired, chunk {chunk}, {block_n}-key blocks"
+                if block_n
+                else f"pat-sm90, chunk {chunk}"
+            )
+            made[name] = (decoder_with_chunk(batch, None, chunk, sm90_shared=True), block_n)
     return made
 
 
@@ -77,13 +82,11 @@ def main() -> None:
     result: dict = dict(gpu=torch.cuda.get_device_name(), command=" ".join(["python3", *sys.argv]))
     for shape in args.shapes:
         batch = Batch(workload_for(shape), 32, 8)
-        copies = [(batch.k, batch.v)]
-        copies += [(batch.k.clone(), batch.v.clone()) for _ in range(ENERGY.COPIES - 1)]
+        copies = ENERGY.kv_copies(batch)
         reference = None
         rows: dict[str, dict] = {}
         graphs = {}
-        for name, made in decoders(batch, chunks, block_ns).items():
-            decoder, block_n = made if isinstance(made, tuple) else (made, None)
+        for name, (decoder, block_n) in decoders(batch, chunks, block_ns).items():
             if name != "pat":
                 if not (decoder.sm90_shared and decoder.splits):
                     print(f"{shape} {name}: skipped (no sm90 part, or the plan is kept whole)")
