@@ -20,8 +20,11 @@ providers. Providers:
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import datetime
 import importlib.util
 import json
+import os
 import statistics
 import sys
 from pathlib import Path
@@ -34,8 +37,10 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(HERE))
 from launch import use_paired  # noqa: E402
 from profile_pat import decoder_with_chunk  # noqa: E402
-from providers import Batch, make_decoder  # noqa: E402
+from providers import HEAD_DIM, Batch, make_decoder  # noqa: E402
 from workloads import workload_for  # noqa: E402
+
+from sglang_pat.cost_model import TileMenu, default_tile_menu  # noqa: E402
 
 TOLERANCE = 2e-2  # bf16 outputs; the product's sm90 part is within 2.4e-4 of its Triton part
 
@@ -51,11 +56,19 @@ def energy_module():
 ENERGY = energy_module()
 
 
-def decoders(batch: Batch, chunks: list[int], block_ns: list[int]) -> dict:
+def ungated_menu(batch: Batch) -> TileMenu:
+    """The default menu with the lean gate off: every plan with shared and private items runs
+    as the lean pair, as a shape whose tails the gate keeps whole (the prefixes alone) needs
+    for its shared part to be the paired kernel or the Gluon one."""
+    menu = default_tile_menu(HEAD_DIM, batch.q.shape[1] // batch.k.shape[1])
+    return dataclasses.replace(menu, lean=dataclasses.replace(menu.lean, gate=None))
+
+
+def decoders(batch: Batch, chunks: list[int], block_ns: list[int], menu: TileMenu | None) -> dict:
     """Each provider's decoder, planned for a graph, and the paired kernel's key block (None:
     the product's shared part)."""
-    made = {"pat": (make_decoder(batch), None)}
-    made["pat-sm90"] = (make_decoder(batch, sm90_shared=True), None)
+    made = {"pat": (make_decoder(batch, menu), None)}
+    made["pat-sm90"] = (make_decoder(batch, menu, sm90_shared=True), None)
     for chunk in chunks:
         for block_n in [None, *block_ns]:
             name = (
@@ -63,7 +76,7 @@ def decoders(batch: Batch, chunks: list[int], block_ns: list[int]) -> dict:
                 if block_n
                 else f"pat-sm90, chunk {chunk}"
             )
-            made[name] = (decoder_with_chunk(batch, None, chunk, sm90_shared=True), block_n)
+            made[name] = (decoder_with_chunk(batch, menu, chunk, sm90_shared=True), block_n)
     return made
 
 
@@ -75,18 +88,32 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--out", type=Path)
+    parser.add_argument(
+        "--ungated", action="store_true", help="the lean gate off: every provider splits"
+    )
+    parser.add_argument(
+        "--commit", default=os.environ.get("PAT_COMMIT", "unknown"), help="recorded as measured"
+    )
     args = parser.parse_args()
     chunks = [int(c) for c in args.chunks.split(",") if c]
     block_ns = [int(b) for b in args.block_n.split(",") if b]
     nvml = ENERGY.Nvml()
-    result: dict = dict(gpu=torch.cuda.get_device_name(), command=" ".join(["python3", *sys.argv]))
+    result: dict = dict(
+        gpu=torch.cuda.get_device_name(),
+        commit=args.commit,
+        date=datetime.date.today().isoformat(),
+        command=" ".join(["python3", *sys.argv]),
+        lean_gate="off" if args.ungated else "on",
+    )
     for shape in args.shapes:
         batch = Batch(workload_for(shape), 32, 8)
         copies = ENERGY.kv_copies(batch)
         reference = None
         rows: dict[str, dict] = {}
         graphs = {}
-        for name, (decoder, block_n) in decoders(batch, chunks, block_ns).items():
+        for name, (decoder, block_n) in decoders(
+            batch, chunks, block_ns, ungated_menu(batch) if args.ungated else None
+        ).items():
             if name != "pat":
                 if not (decoder.sm90_shared and decoder.splits):
                     print(f"{shape} {name}: skipped (no sm90 part, or the plan is kept whole)")
