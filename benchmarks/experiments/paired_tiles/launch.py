@@ -3,6 +3,8 @@ that puts it in a ``PatDecoder``'s lean pair in place of the product's sm90 shar
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 from kernel import _paired_shared_kernel
@@ -74,22 +76,27 @@ class PairedShared:
         return compiled
 
 
-_paired: dict[int, PairedShared] = {}  # a decoder's items buffer (data_ptr) → its launch
+_launches: dict[int, Callable] = {}  # a decoder's items buffer (data_ptr) → its launch
 _product_launch = decoder_module.shared_part_sm90
 
 
 def _dispatch(*args, **kwargs):
-    """``sglang_pat.decoder.shared_part_sm90`` while this module is loaded: the paired launch
-    for decoders given one (``use_paired``), the product's for the others."""
-    launch = _paired.get(args[5].data_ptr())  # args[5]: the decoder's items buffer
+    """``sglang_pat.decoder.shared_part_sm90`` while this module is loaded: an experiment's
+    launch for decoders given one (``register_shared_launch``), the product's for the others."""
+    launch = _launches.get(args[5].data_ptr())  # args[5]: the decoder's items buffer
     return (launch or _product_launch)(*args, **kwargs)
 
 
 decoder_module.shared_part_sm90 = _dispatch
 
 
+def register_shared_launch(decoder: PatDecoder, launch: Callable) -> None:
+    """Run ``launch`` (``shared_part_sm90``'s signature) as ``decoder``'s sm90 shared part."""
+    _launches[decoder.items.data_ptr()] = launch
+
+
 def use_paired(decoder: PatDecoder, block_n: int = 64) -> PairedShared:
     """Make ``decoder``'s sm90 shared part the paired-tiles kernel (its plan as it is now)."""
     launch = PairedShared(decoder, block_n)
-    _paired[decoder.items.data_ptr()] = launch
+    register_shared_launch(decoder, launch)
     return launch

@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime
+import functools
 import importlib.util
 import json
 import os
@@ -35,7 +36,9 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[2]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent / "producer_warp"))
 from launch import use_paired  # noqa: E402
+from producer_launch import use_producer_warp  # noqa: E402
 from profile_pat import decoder_with_chunk  # noqa: E402
 from providers import HEAD_DIM, Batch, make_decoder  # noqa: E402
 from workloads import workload_for  # noqa: E402
@@ -64,19 +67,32 @@ def ungated_menu(batch: Batch) -> TileMenu:
     return dataclasses.replace(menu, lean=dataclasses.replace(menu.lean, gate=None))
 
 
-def decoders(batch: Batch, chunks: list[int], block_ns: list[int], menu: TileMenu | None) -> dict:
-    """Each provider's decoder, planned for a graph, and the paired kernel's key block (None:
-    the product's shared part)."""
+def decoders(
+    batch: Batch,
+    chunks: list[int],
+    block_ns: list[int],
+    menu: TileMenu | None,
+    producer_maxnregs: list[int],
+) -> dict:
+    """Each provider's decoder, planned for a graph, and what makes its shared part an
+    experiment's kernel (None: the product's)."""
     made = {"pat": (make_decoder(batch, menu), None)}
     made["pat-sm90"] = (make_decoder(batch, menu, sm90_shared=True), None)
+    for maxnreg in producer_maxnregs:
+        made[f"producer warp, maxnreg {maxnreg}"] = (
+            make_decoder(batch, menu, sm90_shared=True),
+            functools.partial(use_producer_warp, maxnreg=maxnreg),
+        )
     for chunk in chunks:
-        for block_n in [None, *block_ns]:
-            name = (
-                f"paired, chunk {chunk}, {block_n}-key blocks"
-                if block_n
-                else f"pat-sm90, chunk {chunk}"
+        made[f"pat-sm90, chunk {chunk}"] = (
+            decoder_with_chunk(batch, menu, chunk, sm90_shared=True),
+            None,
+        )
+        for block_n in block_ns:
+            made[f"paired, chunk {chunk}, {block_n}-key blocks"] = (
+                decoder_with_chunk(batch, menu, chunk, sm90_shared=True),
+                functools.partial(use_paired, block_n=block_n),
             )
-            made[name] = (decoder_with_chunk(batch, menu, chunk, sm90_shared=True), block_n)
     return made
 
 
@@ -85,6 +101,9 @@ def main() -> None:
     parser.add_argument("shapes", nargs="*", default=["4,128_4096,256", "4,128_4096,16"])
     parser.add_argument("--chunks", default="1024,512")
     parser.add_argument("--block-n", default="64,32")
+    parser.add_argument(
+        "--producer", default="", help="also ../producer_warp/'s kernel at these maxnreg, e.g. 128"
+    )
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--out", type=Path)
@@ -97,6 +116,7 @@ def main() -> None:
     args = parser.parse_args()
     chunks = [int(c) for c in args.chunks.split(",") if c]
     block_ns = [int(b) for b in args.block_n.split(",") if b]
+    producers = [int(m) for m in args.producer.split(",") if m]
     nvml = ENERGY.Nvml()
     result: dict = dict(
         gpu=torch.cuda.get_device_name(),
@@ -111,16 +131,15 @@ def main() -> None:
         reference = None
         rows: dict[str, dict] = {}
         graphs = {}
-        for name, (decoder, block_n) in decoders(
-            batch, chunks, block_ns, ungated_menu(batch) if args.ungated else None
-        ).items():
+        menu = ungated_menu(batch) if args.ungated else None
+        for name, (decoder, use) in decoders(batch, chunks, block_ns, menu, producers).items():
             if name != "pat":
                 if not (decoder.sm90_shared and decoder.splits):
                     print(f"{shape} {name}: skipped (no sm90 part, or the plan is kept whole)")
                     continue
                 ENERGY.sm90_in_graphs(decoder)
-            if block_n is not None:
-                use_paired(decoder, block_n)
+            if use is not None:
+                use(decoder)
             out = torch.empty_like(batch.q)
             decoder.forward(batch.q, batch.k, batch.v, out, sm_scale=batch.sm_scale)
             torch.cuda.synchronize()

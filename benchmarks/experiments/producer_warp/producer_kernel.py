@@ -1,0 +1,233 @@
+"""The sm90 shared part with its K/V gathers in a producer partition (``gl.warp_specialize``).
+
+The product's sm90 part (``kernels/shared_part_sm90.py``) gathers each 64-key block with
+``cp.async`` issued by the same warpgroup that runs the wgmma and the softmax, and waits for
+the copies (``cp.async.wait_group`` + a CTA barrier) inside its chain. Session 71 measured
+that chain, not the bytes, as what sets the shared part's time (``../paired_tiles/``). Here a
+worker partition of PRODUCER_WARPS warps walks the same units and blocks, fills the ring of
+STAGES buffers and signals each stage's ``ready`` mbarrier when its copies land
+(``cp.async.mbarrier.arrive``); the math warpgroup (the default partition) waits on that
+barrier, and gives a stage back on its ``empty`` mbarrier once the block's P·V is done.
+
+Shared items only (``chunk >= 0``): the launcher rejects plans whose shared part holds packed
+tails. Otherwise as the product's kernel: same units, same outputs, same schedule of wgmma.
+"""
+
+from sglang_pat.kernels.shared_part_sm90 import (
+    _issue_block,
+    _load_q,
+    _store_tile,
+    _wgmma_layout,
+)
+from triton.experimental import gluon
+from triton.experimental.gluon import language as gl
+from triton.experimental.gluon.language.nvidia.ampere import async_copy as cp
+from triton.experimental.gluon.language.nvidia.hopper import (
+    fence_async_shared,
+    mbarrier,
+    warpgroup_mma,
+    warpgroup_mma_init,
+    warpgroup_mma_wait,
+)
+
+
+@gluon.jit
+def _producer(
+    k_ptr, v_ptr, kv_indices_ptr, items_ptr, count_ptr, k_smem, v_smem, ready, empty,
+    stride_k_tok, stride_kh, stride_v_tok, stride_vh, NUM_KV_HEADS: gl.constexpr,
+    BLOCK_N: gl.constexpr, BLOCK_D: gl.constexpr, STAGES: gl.constexpr,
+    OFFSET_64: gl.constexpr, PRODUCER_WARPS: gl.constexpr,
+):  # fmt: skip
+    """Every unit's blocks, in the consumer's order, into the ring: wait for the stage to be
+    empty, gather the block's K and V rows, arrive on its ``ready`` barrier when they land."""
+    ld_layout: gl.constexpr = gl.BlockedLayout(
+        [1, 8], [32 * 8 // BLOCK_D, BLOCK_D // 8], [PRODUCER_WARPS, 1], [1, 0]
+    )
+    keys = gl.arange(0, BLOCK_N, layout=gl.SliceLayout(1, ld_layout))
+    offs_d = gl.arange(0, BLOCK_D, layout=gl.SliceLayout(0, ld_layout))
+    filled = 0
+    for unit in range(gl.program_id(0), gl.load(count_ptr) * NUM_KV_HEADS, gl.num_programs(0)):
+        record = items_ptr + (unit // NUM_KV_HEADS) * 6
+        kv_start = gl.load(record + 0)
+        kv_len = gl.load(record + 1)
+        for block in range(gl.cdiv(kv_len, BLOCK_N)):
+            stage = filled % STAGES
+            # a fresh barrier counts as having completed the phase before 0, so the first
+            # pass over the ring does not wait
+            mbarrier.wait(empty.index(stage), ((filled // STAGES) & 1) ^ 1)
+            offset = block * BLOCK_N + keys
+            valid = offset < kv_len
+            loc = gl.load(kv_indices_ptr + kv_start + offset, mask=valid, other=0)
+            _issue_block(
+                k_ptr, v_ptr, k_smem.index(stage), v_smem.index(stage), loc, valid,
+                unit % NUM_KV_HEADS, stride_k_tok, stride_kh, stride_v_tok, stride_vh, offs_d,
+                OFFSET_64,
+            )  # fmt: skip
+            cp.mbarrier_arrive(ready.index(stage), increment_count=False)
+            filled += 1
+    cp.wait_group(0)
+
+
+@gluon.jit
+def _consumer(
+    q_ptr, o_ptr, items_ptr, members_ptr, count_ptr, partial_o_ptr, partial_lse_ptr, q_smem,
+    k_smem, v_smem, ready, empty, stride_qb, stride_qh, stride_ob, stride_oh, stride_po_slot,
+    stride_po_head, stride_pl_slot, sm_scale, NUM_KV_HEADS: gl.constexpr, GROUP: gl.constexpr,
+    BLOCK_D: gl.constexpr, BLOCK_M: gl.constexpr, BLOCK_N: gl.constexpr, STAGES: gl.constexpr,
+    OFFSET_64: gl.constexpr,
+):  # fmt: skip
+    """The product's math per unit (block j+1's Q·Kᵀ in flight during block j's softmax, block
+    j's P·V into block j+1's), with the ring's stages from the producer's barriers."""
+    dtype: gl.constexpr = q_smem.dtype
+    s_layout: gl.constexpr = _wgmma_layout(BLOCK_N)
+    o_layout: gl.constexpr = _wgmma_layout(BLOCK_D)
+    p_layout: gl.constexpr = gl.DotOperandLayout(operand_index=0, parent=o_layout, k_width=2)
+    q_layout: gl.constexpr = gl.BlockedLayout(
+        [1, 8], [32 * 8 // BLOCK_D, BLOCK_D // 8], [4, 1], [1, 0]
+    )
+    exp2_scale = sm_scale * 1.4426950408889634
+    score_keys = gl.arange(0, BLOCK_N, layout=gl.SliceLayout(0, s_layout))
+    zeros_s = gl.zeros([BLOCK_M, BLOCK_N], gl.float32, s_layout)
+    used = 0
+    for unit in range(gl.program_id(0), gl.load(count_ptr) * NUM_KV_HEADS, gl.num_programs(0)):
+        record = items_ptr + (unit // NUM_KV_HEADS) * 6
+        kv_head = unit % NUM_KV_HEADS
+        kv_len = gl.load(record + 1)
+        member_start = gl.load(record + 2)
+        num_members = gl.load(record + 3)
+        chunk = gl.load(record + 4)
+        _load_q(q_ptr, q_smem, members_ptr, member_start, num_members, kv_head, stride_qb,
+                stride_qh, GROUP, BLOCK_M, BLOCK_D, OFFSET_64, q_layout)  # fmt: skip
+        gl.thread_barrier()  # every warp's Q rows are stored before the wgmma reads them
+        fence_async_shared()
+        num_blocks = gl.cdiv(kv_len, BLOCK_N)
+        m_i = gl.full([BLOCK_M], float("-inf"), gl.float32, gl.SliceLayout(1, s_layout))
+        l_i = gl.zeros([BLOCK_M], gl.float32, gl.SliceLayout(1, s_layout))
+        acc = warpgroup_mma_init(gl.zeros([BLOCK_M, BLOCK_D], gl.float32, o_layout))
+        mbarrier.wait(ready.index(used % STAGES), (used // STAGES) & 1)
+        s = warpgroup_mma(
+            q_smem, k_smem.index(used % STAGES).permute((1, 0)), zeros_s, use_acc=False
+        )
+        for j in range(num_blocks):
+            current = used + j
+            upcoming = current + 1
+            # block j+1's K, when the unit has one; past the end the stage's contents are
+            # read and thrown away (as the product reads its ring's zeros there)
+            mbarrier.wait(
+                ready.index(upcoming % STAGES), (upcoming // STAGES) & 1, pred=j + 1 < num_blocks
+            )
+            s_next = warpgroup_mma(
+                q_smem, k_smem.index(upcoming % STAGES).permute((1, 0)), zeros_s,
+                use_acc=False, is_async=True,
+            )  # fmt: skip
+            s = gl.where((j * BLOCK_N + score_keys < kv_len)[None, :], s, float("-inf"))
+            m_new = gl.maximum(m_i, gl.max(s, 1))
+            alpha = gl.exp2((m_i - m_new) * exp2_scale)
+            p = gl.exp2(s * exp2_scale - (m_new * exp2_scale)[:, None])
+            l_i = l_i * alpha + gl.sum(p, 1)
+            m_i = m_new
+            p = gl.convert_layout(p.to(dtype), p_layout)
+            o, s_done = warpgroup_mma_wait(0, deps=(acc, s_next))
+            # block j-1's P·V is done: its stage goes back to the producer
+            mbarrier.arrive(empty.index((current + STAGES - 1) % STAGES), pred=j > 0)
+            o = o * gl.convert_layout(alpha, gl.SliceLayout(1, o_layout))[:, None]
+            acc = warpgroup_mma(p, v_smem.index(current % STAGES), o, is_async=True)
+            s = s_done
+        o = warpgroup_mma_wait(0, deps=(acc,))
+        used += num_blocks
+        mbarrier.arrive(empty.index((used + STAGES - 1) % STAGES))  # the unit's last block
+        _store_tile(o, m_i, l_i, o_ptr, partial_o_ptr, partial_lse_ptr, members_ptr,
+                    member_start, num_members, chunk, kv_head, exp2_scale, stride_ob, stride_oh,
+                    stride_po_slot, stride_po_head, stride_pl_slot, GROUP, BLOCK_M, BLOCK_D,
+                    OFFSET_64, s_layout, o_layout)  # fmt: skip
+        gl.thread_barrier()  # every warp is done with Q before the next unit's is stored
+
+
+@gluon.jit
+def _producer_warp_kernel(
+    q_ptr, k_ptr, v_ptr, o_ptr, kv_indices_ptr, items_ptr, members_ptr, count_ptr,
+    partial_o_ptr, partial_lse_ptr,
+    stride_qb, stride_qh, stride_k_tok, stride_kh, stride_v_tok, stride_vh,
+    stride_ob, stride_oh, stride_po_slot, stride_po_head, stride_pl_slot,
+    sm_scale,
+    NUM_KV_HEADS: gl.constexpr, GROUP: gl.constexpr, BLOCK_D: gl.constexpr,
+    BLOCK_M: gl.constexpr, BLOCK_N: gl.constexpr, STAGES: gl.constexpr,
+    OFFSET_64: gl.constexpr, PRODUCER_WARPS: gl.constexpr, PRODUCER_REGS: gl.constexpr,
+):  # fmt: skip
+    gl.static_assert(STAGES >= 3, "block j+1's K lands while block j's V is read")
+    gl.static_assert(BLOCK_M == 64, "one warpgroup of 64 rows")
+    dtype: gl.constexpr = k_ptr.dtype.element_ty
+    tile_layout: gl.constexpr = gl.NVMMASharedLayout.get_default_for([BLOCK_N, BLOCK_D], dtype)
+    q_smem_layout: gl.constexpr = gl.NVMMASharedLayout.get_default_for([BLOCK_M, BLOCK_D], dtype)
+    q_smem = gl.allocate_shared_memory(dtype, [BLOCK_M, BLOCK_D], q_smem_layout)
+    k_smem = gl.allocate_shared_memory(dtype, [STAGES, BLOCK_N, BLOCK_D], tile_layout)
+    v_smem = gl.allocate_shared_memory(dtype, [STAGES, BLOCK_N, BLOCK_D], tile_layout)
+    ready = gl.allocate_shared_memory(gl.int64, [STAGES, 1], mbarrier.MBarrierLayout())
+    empty = gl.allocate_shared_memory(gl.int64, [STAGES, 1], mbarrier.MBarrierLayout())
+    for stage in gl.static_range(STAGES):
+        # every producer thread arrives once a block (cp.async.mbarrier.arrive.noinc, when its
+        # own copies land); the math warpgroup once
+        mbarrier.init(ready.index(stage), count=32 * PRODUCER_WARPS)
+        mbarrier.init(empty.index(stage), count=1)
+    gl.warp_specialize(
+        [
+            (
+                _consumer,
+                (
+                    q_ptr,
+                    o_ptr,
+                    items_ptr,
+                    members_ptr,
+                    count_ptr,
+                    partial_o_ptr,
+                    partial_lse_ptr,
+                    q_smem,
+                    k_smem,
+                    v_smem,
+                    ready,
+                    empty,
+                    stride_qb,
+                    stride_qh,
+                    stride_ob,
+                    stride_oh,
+                    stride_po_slot,
+                    stride_po_head,
+                    stride_pl_slot,
+                    sm_scale,
+                    NUM_KV_HEADS,
+                    GROUP,
+                    BLOCK_D,
+                    BLOCK_M,
+                    BLOCK_N,
+                    STAGES,
+                    OFFSET_64,
+                ),
+            ),  # fmt: skip
+            (
+                _producer,
+                (
+                    k_ptr,
+                    v_ptr,
+                    kv_indices_ptr,
+                    items_ptr,
+                    count_ptr,
+                    k_smem,
+                    v_smem,
+                    ready,
+                    empty,
+                    stride_k_tok,
+                    stride_kh,
+                    stride_v_tok,
+                    stride_vh,
+                    NUM_KV_HEADS,
+                    BLOCK_N,
+                    BLOCK_D,
+                    STAGES,
+                    OFFSET_64,
+                    PRODUCER_WARPS,
+                ),
+            ),  # fmt: skip
+        ],
+        [PRODUCER_WARPS],
+        [PRODUCER_REGS],
+    )
