@@ -105,6 +105,9 @@ def _consumer(
         l_i = gl.zeros([BLOCK_M], gl.float32, gl.SliceLayout(1, s_layout))
         acc = warpgroup_mma_init(gl.zeros([BLOCK_M, BLOCK_D], gl.float32, o_layout))
         mbarrier.wait(ready.index(used % STAGES), (used // STAGES) & 1)
+        # the producer's cp.async wrote through the generic proxy; the wgmma reads through
+        # the async one: fence after the barrier's acquire
+        fence_async_shared()
         s = warpgroup_mma(
             q_smem, k_smem.index(used % STAGES).permute((1, 0)), zeros_s, use_acc=False
         )
@@ -116,6 +119,7 @@ def _consumer(
             mbarrier.wait(
                 ready.index(upcoming % STAGES), (upcoming // STAGES) & 1, pred=j + 1 < num_blocks
             )
+            fence_async_shared()
             s_next = warpgroup_mma(
                 q_smem, k_smem.index(upcoming % STAGES).permute((1, 0)), zeros_s,
                 use_acc=False, is_async=True,
