@@ -25,7 +25,7 @@ class ProducerWarpShared:
     """The producer-warp launch with ``shared_part_sm90``'s signature. ``maxnreg``: the
     registers a thread of the 8-warp launch reserves (128: the product's 4 × 255, so that the
     private part's two programs still fit beside it); the math warps take back what the
-    producers give up (``setmaxnreg``: 232 at 128)."""
+    producers give up (``setmaxnreg``: 216 and 40 at 128)."""
 
     def __init__(self, decoder: PatDecoder, maxnreg: int = 128) -> None:
         if not decoder.sm90_shared or decoder.plan is None or not decoder.splits:
