@@ -82,6 +82,21 @@ def _issue_ring_block(
 
 
 @gluon.jit
+def _softmax_step(s, m_i, l_i, key_valid, exp2_scale, dtype: gl.constexpr,
+                  o_layout: gl.constexpr, p_layout: gl.constexpr):  # fmt: skip
+    """One block's online softmax for one tile: (P in the dot layout, m, l, O's rescale).
+    O is rescaled by the caller once no wgmma is in flight: ptxas serializes the pipeline
+    where other instructions define an accumulator's registers meanwhile (C7515)."""
+    s = gl.where(key_valid[None, :], s, float("-inf"))
+    m_new = gl.maximum(m_i, gl.max(s, 1))
+    alpha = gl.exp2((m_i - m_new) * exp2_scale)
+    p = gl.exp2(s * exp2_scale - (m_new * exp2_scale)[:, None])
+    l_i = l_i * alpha + gl.sum(p, 1)
+    rescale = gl.convert_layout(alpha, gl.SliceLayout(1, o_layout))[:, None]
+    return gl.convert_layout(p.to(dtype), p_layout), m_new, l_i, rescale
+
+
+@gluon.jit
 def _tile_rows(members_ptr, member_start, num_members, kv_head, rows, GROUP: gl.constexpr,
                OFFSET_64: gl.constexpr):  # fmt: skip
     """Rows ``rows`` (an arange in the layout of their use) of an item's tile: whether each is
@@ -289,19 +304,15 @@ def _shared_part_kernel(
                     q_smem, k_smem.index((j + 1) % STAGES).permute((1, 0)), zeros_s,
                     use_acc=False, is_async=True,
                 )  # fmt: skip
-                s = gl.where((j * BLOCK_N + score_keys < kv_len)[None, :], s, float("-inf"))
-                m_new = gl.maximum(m_i, gl.max(s, 1))
-                alpha = gl.exp2((m_i - m_new) * exp2_scale)
-                p = gl.exp2(s * exp2_scale - (m_new * exp2_scale)[:, None])
-                l_i = l_i * alpha + gl.sum(p, 1)
-                m_i = m_new
-                p = gl.convert_layout(p.to(dtype), p_layout)
+                p, m_i, l_i, rescale = _softmax_step(
+                    s, m_i, l_i, j * BLOCK_N + score_keys < kv_len, exp2_scale, dtype, o_layout,
+                    p_layout,
+                )  # fmt: skip
                 # Both in flight during the softmax above; waiting for one of them only
                 # (pendings 1) makes ptxas serialize every wgmma (C7514: the other's
                 # accumulator is read meanwhile).
                 o, s_done = warpgroup_mma_wait(0, deps=(acc, s_next))
-                o = o * gl.convert_layout(alpha, gl.SliceLayout(1, o_layout))[:, None]
-                acc = warpgroup_mma(p, v_smem.index(stage), o, is_async=True)
+                acc = warpgroup_mma(p, v_smem.index(stage), o * rescale, is_async=True)
                 s = s_done
                 # the stage of block j-1 is free (its P·V is done): refill it with block j+STAGES-1
                 loc = _issue_ring_block(

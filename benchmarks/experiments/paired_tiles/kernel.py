@@ -29,6 +29,7 @@ from sglang_pat.kernels.shared_part_sm90 import (
     _gather_layout,
     _issue_ring_block,
     _load_q,
+    _softmax_step,
     _store_tile,
     _wgmma_layout,
 )
@@ -41,21 +42,6 @@ from triton.experimental.gluon.language.nvidia.hopper import (
     warpgroup_mma_init,
     warpgroup_mma_wait,
 )
-
-
-@gluon.jit
-def _softmax_step(s, m_i, l_i, key_valid, exp2_scale, dtype: gl.constexpr,
-                  o_layout: gl.constexpr, p_layout: gl.constexpr):  # fmt: skip
-    """One block's online softmax for one tile: (P in the dot layout, m, l, O's rescale).
-    O is rescaled by the caller once no wgmma is in flight: ptxas serializes the pipeline
-    where other instructions define an accumulator's registers meanwhile (C7515)."""
-    s = gl.where(key_valid[None, :], s, float("-inf"))
-    m_new = gl.maximum(m_i, gl.max(s, 1))
-    alpha = gl.exp2((m_i - m_new) * exp2_scale)
-    p = gl.exp2(s * exp2_scale - (m_new * exp2_scale)[:, None])
-    l_i = l_i * alpha + gl.sum(p, 1)
-    rescale = gl.convert_layout(alpha, gl.SliceLayout(1, o_layout))[:, None]
-    return gl.convert_layout(p.to(dtype), p_layout), m_new, l_i, rescale
 
 
 @gluon.jit

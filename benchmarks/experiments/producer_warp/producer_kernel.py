@@ -16,6 +16,7 @@ tails. Otherwise as the product's kernel: same units, same outputs, same schedul
 from sglang_pat.kernels.shared_part_sm90 import (
     _issue_block,
     _load_q,
+    _softmax_step,
     _store_tile,
     _wgmma_layout,
 )
@@ -124,18 +125,14 @@ def _consumer(
                 q_smem, k_smem.index(upcoming % STAGES).permute((1, 0)), zeros_s,
                 use_acc=False, is_async=True,
             )  # fmt: skip
-            s = gl.where((j * BLOCK_N + score_keys < kv_len)[None, :], s, float("-inf"))
-            m_new = gl.maximum(m_i, gl.max(s, 1))
-            alpha = gl.exp2((m_i - m_new) * exp2_scale)
-            p = gl.exp2(s * exp2_scale - (m_new * exp2_scale)[:, None])
-            l_i = l_i * alpha + gl.sum(p, 1)
-            m_i = m_new
-            p = gl.convert_layout(p.to(dtype), p_layout)
+            p, m_i, l_i, rescale = _softmax_step(
+                s, m_i, l_i, j * BLOCK_N + score_keys < kv_len, exp2_scale, dtype, o_layout,
+                p_layout,
+            )  # fmt: skip
             o, s_done = warpgroup_mma_wait(0, deps=(acc, s_next))
             # block j-1's P·V is done: its stage goes back to the producer
             mbarrier.arrive(empty.index((current + STAGES - 1) % STAGES), pred=j > 0)
-            o = o * gl.convert_layout(alpha, gl.SliceLayout(1, o_layout))[:, None]
-            acc = warpgroup_mma(p, v_smem.index(current % STAGES), o, is_async=True)
+            acc = warpgroup_mma(p, v_smem.index(current % STAGES), o * rescale, is_async=True)
             s = s_done
         o = warpgroup_mma_wait(0, deps=(acc,))
         used += num_blocks
