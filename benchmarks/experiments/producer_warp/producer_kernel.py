@@ -51,20 +51,23 @@ def _producer(
         record = items_ptr + (unit // NUM_KV_HEADS) * 6
         kv_start = gl.load(record + 0)
         kv_len = gl.load(record + 1)
+        loc = gl.load(kv_indices_ptr + kv_start + keys, mask=keys < kv_len, other=0)
         for block in range(gl.cdiv(kv_len, BLOCK_N)):
+            # the next block's slots load while this block waits for its stage (as the
+            # product's ring refill does): their latency stays off the ring's critical path
+            ahead = (block + 1) * BLOCK_N + keys
+            next_loc = gl.load(kv_indices_ptr + kv_start + ahead, mask=ahead < kv_len, other=0)
             stage = filled % STAGES
             # a fresh barrier counts as having completed the phase before 0, so the first
             # pass over the ring does not wait
             mbarrier.wait(empty.index(stage), ((filled // STAGES) & 1) ^ 1)
-            offset = block * BLOCK_N + keys
-            valid = offset < kv_len
-            loc = gl.load(kv_indices_ptr + kv_start + offset, mask=valid, other=0)
             _issue_block(
-                k_ptr, v_ptr, k_smem.index(stage), v_smem.index(stage), loc, valid,
-                unit % NUM_KV_HEADS, stride_k_tok, stride_kh, stride_v_tok, stride_vh, offs_d,
-                OFFSET_64,
+                k_ptr, v_ptr, k_smem.index(stage), v_smem.index(stage), loc,
+                block * BLOCK_N + keys < kv_len, unit % NUM_KV_HEADS, stride_k_tok, stride_kh,
+                stride_v_tok, stride_vh, offs_d, OFFSET_64,
             )  # fmt: skip
             cp.mbarrier_arrive(ready.index(stage), increment_count=False)
+            loc = next_loc
             filled += 1
     cp.wait_group(0)
 

@@ -30,8 +30,11 @@ class ProducerWarpShared:
     def __init__(self, decoder: PatDecoder, maxnreg: int = 128) -> None:
         if not decoder.sm90_shared or decoder.plan is None or not decoder.splits:
             raise ValueError("ProducerWarpShared: the decoder needs its sm90 part and a split plan")
-        if (decoder.plan.items[: decoder.plan.num_shared_items, 4] < 0).any():
+        shared = decoder.plan.items[: decoder.plan.num_shared_items]
+        if (shared[:, 4] < 0).any():
             raise ValueError("ProducerWarpShared: a shared item of packed tails (chunk < 0)")
+        if (shared[:, 1] <= 0).any():  # the math partition would wait for a block never filled
+            raise ValueError("ProducerWarpShared: a shared item without keys")
         self.maxnreg = maxnreg
 
     def __call__(self, q, k_buffer, v_buffer, o, kv_indices, items, members, header,
