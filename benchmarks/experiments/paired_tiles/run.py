@@ -1,7 +1,8 @@
 """Experiment: the paired-tiles shared part in the lean pair, against the product, on the H200.
 
     python3 benchmarks/experiments/paired_tiles/run.py [SHAPE ...] [--chunks 1024,512]
-        [--block-n 64,32] [--seconds 3] [--rounds 2] [--out FILE.json]
+        [--block-n 64,32] [--producer 128] [--ungated] [--seconds 3] [--rounds 2]
+        [--commit SHA] [--out FILE.json]
 
 Per shape (default gsp 4 × 32's batch ``4,128_4096,256`` and its prefixes alone,
 ``4,128_4096,16``), each provider's layer first runs once eagerly and its output is compared
@@ -14,7 +15,11 @@ providers. Providers:
 - per chunk of ``--chunks`` (the shared items' chunk forced, ``profile_pat.decoder_with_chunk``):
   ``pat-sm90`` at that chunk, and the paired kernel (``kernel.py``) at each ``--block-n``. At
   1024 gsp 4 × 32's prefixes give 16 pairs × 8 KV heads = 128 units, one an SM; the plan's own
-  2048 would give 64.
+  2048 would give 64;
+- per maxnreg of ``--producer``: ``../producer_warp/``'s kernel (the gathers in a producer
+  partition) at the plan's own chunks.
+``--ungated`` turns the lean gate off, so that shapes whose tails it keeps whole (the prefixes
+alone) run as the lean pair too.
 """
 
 from __future__ import annotations
