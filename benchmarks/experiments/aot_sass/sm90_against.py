@@ -34,6 +34,22 @@ POINTERS = {
     "kv_indices_ptr": "*i32", "items_ptr": "*i32", "members_ptr": "*i32", "count_ptr": "*i32",
     "partial_o_ptr": "*fp32", "partial_lse_ptr": "*fp32",
 }  # fmt: skip
+EXTRA_POINTERS = {"pairs_ptr": "*i32"}  # ../paired_tiles/'s kernel
+
+
+def compile_shared_kernel(kernel, constexprs: dict, dtype: str = "bf16", **options):
+    """``compile_for_sm90`` for a Gluon kernel with the sm90 shared part's pointer arguments
+    (``dtype`` K/V and outputs; those of ``kernel.arg_names`` only) on 4 warps unless
+    ``options`` say otherwise: (compiled kernel, ptxas's report, SASS)."""
+    pointers = {
+        n: t.format(t=dtype)
+        for n, t in {**POINTERS, **EXTRA_POINTERS}.items()
+        if n in kernel.arg_names
+    }
+    aligned = {n for n in kernel.arg_names if n in pointers or n.startswith("stride")}
+    return compile_for_sm90(
+        kernel, pointers, constexprs, aligned, {"num_warps": 4, **options}, source=GluonASTSource
+    )
 
 
 def instructions(kernel, dtype: str, head_dim: int, offset_64: bool) -> tuple[list[str], list]:
@@ -41,11 +57,7 @@ def instructions(kernel, dtype: str, head_dim: int, offset_64: bool) -> tuple[li
     lines."""
     constexprs = dict(NUM_KV_HEADS=8, GROUP=4, BLOCK_D=head_dim, BLOCK_M=SM90_ROWS,
                       BLOCK_N=SM90_BLOCK_N, STAGES=SM90_STAGES, OFFSET_64=offset_64)  # fmt: skip
-    pointers = {n: t.format(t=dtype) for n, t in POINTERS.items()}
-    aligned = {n for n in kernel.arg_names if n in pointers or n.startswith("stride")}
-    _, report, sass = compile_for_sm90(
-        kernel, pointers, constexprs, aligned, dict(num_warps=4), source=GluonASTSource
-    )
+    _, report, sass = compile_shared_kernel(kernel, constexprs, dtype)
     lines = []
     for line in sass.splitlines():
         line = re.sub(r"/\*[0-9a-f]{4,}\*/", "", line).strip()

@@ -9,17 +9,12 @@ import re
 import sys
 from pathlib import Path
 
-from triton.experimental.gluon._runtime import GluonASTSource
-
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "latency"))
 sys.path.insert(0, str(HERE.parent / "aot_sass"))
 sys.path.insert(0, str(HERE))
-from offline_compile import compile_for_sm90  # noqa: E402
 from producer_kernel import _producer_warp_kernel  # noqa: E402
-from sm90_against import POINTERS as SM90_POINTERS  # noqa: E402
+from sm90_against import compile_shared_kernel  # noqa: E402
 
-POINTERS = {name: kind.format(t="bf16") for name, kind in SM90_POINTERS.items()}
 KEEP = ("Used", "spill", "C7514", "C7515", "error")
 PTX_PATTERNS = (
     r"setmaxnreg\.\w+\.sync\.aligned\.u32\s+\d+",  # the partitions' register split
@@ -33,13 +28,9 @@ def report(maxnreg: int, stages: int, producer_warps: int, producer_regs: int) -
     constexprs = dict(NUM_KV_HEADS=8, GROUP=4, BLOCK_D=128, BLOCK_M=64, BLOCK_N=64,
                       STAGES=stages, OFFSET_64=False, PRODUCER_WARPS=producer_warps,
                       PRODUCER_REGS=producer_regs)  # fmt: skip
-    kernel = _producer_warp_kernel
-    pointers = {n: t for n, t in POINTERS.items() if n in kernel.arg_names}
-    aligned = {n for n in kernel.arg_names if n in pointers or n.startswith("stride")}
-    compiled, ptxas, sass = compile_for_sm90(
-        kernel, pointers, constexprs, aligned, dict(num_warps=4, maxnreg=maxnreg),
-        source=GluonASTSource,
-    )  # fmt: skip
+    compiled, ptxas, sass = compile_shared_kernel(
+        _producer_warp_kernel, constexprs, maxnreg=maxnreg
+    )
     ptx = compiled.asm["ptx"]
     print(f"== maxnreg {maxnreg}, {stages} stages, producer {producer_warps} warps × "
           f"{producer_regs} registers: shared {compiled.metadata.shared} B, "
