@@ -38,9 +38,10 @@ def _wgmma_layout(columns):
 
 
 @gluon.constexpr_function
-def _gather_layout(head_dim):
-    """The K/V and Q row gathers' layout on 4 warps: 16 B a thread a row piece (one cp.async)."""
-    return gl.BlockedLayout([1, 8], [32 * 8 // head_dim, head_dim // 8], [4, 1], [1, 0])
+def _gather_layout(head_dim, num_warps=4):
+    """The K/V and Q row gathers' layout on ``num_warps`` warps (one warpgroup unless a
+    producer partition gathers): 16 B a thread a row piece (one cp.async)."""
+    return gl.BlockedLayout([1, 8], [32 * 8 // head_dim, head_dim // 8], [num_warps, 1], [1, 0])
 
 
 @gluon.jit

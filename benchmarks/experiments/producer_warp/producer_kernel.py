@@ -14,6 +14,7 @@ tails. Otherwise as the product's kernel: same units, same outputs, same schedul
 """
 
 from sglang_pat.kernels.shared_part_sm90 import (
+    _gather_layout,
     _issue_block,
     _load_q,
     _softmax_step,
@@ -41,9 +42,7 @@ def _producer(
 ):  # fmt: skip
     """Every unit's blocks, in the consumer's order, into the ring: wait for the stage to be
     empty, gather the block's K and V rows, arrive on its ``ready`` barrier when they land."""
-    ld_layout: gl.constexpr = gl.BlockedLayout(
-        [1, 8], [32 * 8 // BLOCK_D, BLOCK_D // 8], [PRODUCER_WARPS, 1], [1, 0]
-    )
+    ld_layout: gl.constexpr = _gather_layout(BLOCK_D, PRODUCER_WARPS)
     keys = gl.arange(0, BLOCK_N, layout=gl.SliceLayout(1, ld_layout))
     offs_d = gl.arange(0, BLOCK_D, layout=gl.SliceLayout(0, ld_layout))
     filled = 0
@@ -86,9 +85,7 @@ def _consumer(
     s_layout: gl.constexpr = _wgmma_layout(BLOCK_N)
     o_layout: gl.constexpr = _wgmma_layout(BLOCK_D)
     p_layout: gl.constexpr = gl.DotOperandLayout(operand_index=0, parent=o_layout, k_width=2)
-    q_layout: gl.constexpr = gl.BlockedLayout(
-        [1, 8], [32 * 8 // BLOCK_D, BLOCK_D // 8], [4, 1], [1, 0]
-    )
+    q_layout: gl.constexpr = _gather_layout(BLOCK_D)
     exp2_scale = sm_scale * 1.4426950408889634
     score_keys = gl.arange(0, BLOCK_N, layout=gl.SliceLayout(0, s_layout))
     zeros_s = gl.zeros([BLOCK_M, BLOCK_N], gl.float32, s_layout)
