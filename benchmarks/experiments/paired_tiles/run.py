@@ -1,7 +1,8 @@
 """Experiment: the paired-tiles shared part in the lean pair, against the product, on the H200.
 
     python3 benchmarks/experiments/paired_tiles/run.py [SHAPE ...] [--chunks 1024,512]
-        [--block-n 64,32] [--producer 128] [--ungated] [--seconds 3] [--rounds 2]
+        [--block-n 64,32] [--producer 128] [--producer-pairs 168] [--ungated] [--seconds 3]
+        [--rounds 2]
         [--commit SHA] [--out FILE.json]
 
 Per shape (default gsp 4 × 32's batch ``4,128_4096,256`` and its prefixes alone,
@@ -17,7 +18,9 @@ providers. Providers:
   1024 gsp 4 × 32's prefixes give 16 pairs × 8 KV heads = 128 units, one an SM; the plan's own
   2048 would give 64;
 - per maxnreg of ``--producer``: ``../producer_warp/``'s kernel (the gathers in a producer
-  partition) at the plan's own chunks.
+  partition) at the plan's own chunks; per maxnreg of ``--producer-pairs``, its build with
+  two math warpgroups on each pair of items of one chunk (``item_pairs``), 12 warps, at the
+  plan's own chunks and at each of ``--chunks``.
 ``--ungated`` turns the lean gate off, so that shapes whose tails it keeps whole (the prefixes
 alone) run as the lean pair too.
 """
@@ -78,6 +81,7 @@ def decoders(
     block_ns: list[int],
     menu: TileMenu | None,
     producer_maxnregs: list[int],
+    pair_maxnregs: list[int],
 ) -> dict:
     """Each provider's decoder, planned for a graph, and what makes its shared part an
     experiment's kernel (None: the product's)."""
@@ -87,6 +91,11 @@ def decoders(
         made[f"producer warp, maxnreg {maxnreg}"] = (
             make_decoder(batch, menu, sm90_shared=True),
             functools.partial(use_producer_warp, maxnreg=maxnreg),
+        )
+    for maxnreg in pair_maxnregs:
+        made[f"producer warp, pairs, maxnreg {maxnreg}"] = (
+            make_decoder(batch, menu, sm90_shared=True),
+            functools.partial(use_producer_warp, maxnreg=maxnreg, pairs=True),
         )
     for chunk in chunks:
         made[f"pat-sm90, chunk {chunk}"] = (
@@ -98,6 +107,11 @@ def decoders(
                 decoder_with_chunk(batch, menu, chunk, sm90_shared=True),
                 functools.partial(use_paired, block_n=block_n),
             )
+        for maxnreg in pair_maxnregs:
+            made[f"producer warp, pairs, maxnreg {maxnreg}, chunk {chunk}"] = (
+                decoder_with_chunk(batch, menu, chunk, sm90_shared=True),
+                functools.partial(use_producer_warp, maxnreg=maxnreg, pairs=True),
+            )
     return made
 
 
@@ -108,6 +122,11 @@ def main() -> None:
     parser.add_argument("--block-n", default="64,32")
     parser.add_argument(
         "--producer", default="", help="also ../producer_warp/'s kernel at these maxnreg, e.g. 128"
+    )
+    parser.add_argument(
+        "--producer-pairs",
+        default="",
+        help="also its two-consumer build (a pair of items a unit) at these maxnreg, e.g. 168",
     )
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--rounds", type=int, default=2)
@@ -122,6 +141,7 @@ def main() -> None:
     chunks = [int(c) for c in args.chunks.split(",") if c]
     block_ns = [int(b) for b in args.block_n.split(",") if b]
     producers = [int(m) for m in args.producer.split(",") if m]
+    pair_producers = [int(m) for m in args.producer_pairs.split(",") if m]
     nvml = ENERGY.Nvml()
     result: dict = dict(
         gpu=torch.cuda.get_device_name(),
@@ -139,7 +159,9 @@ def main() -> None:
         # its decoder's plan buffers) alive, or a freed plan is replayed from reused memory
         graphs = {}
         menu = ungated_menu(batch) if args.ungated else None
-        for name, (decoder, use) in decoders(batch, chunks, block_ns, menu, producers).items():
+        for name, (decoder, use) in decoders(
+            batch, chunks, block_ns, menu, producers, pair_producers
+        ).items():
             if name != "pat":
                 if not (decoder.sm90_shared and decoder.splits):
                     print(f"{shape} {name}: skipped (no sm90 part, or the plan is kept whole)")

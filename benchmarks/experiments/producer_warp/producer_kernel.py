@@ -34,20 +34,33 @@ from triton.experimental.gluon.language.nvidia.hopper import (
 
 
 @gluon.jit
+def _unit_item(pairs_ptr, unit, NUM_KV_HEADS: gl.constexpr, SLOT: gl.constexpr):
+    """The item that a partition computes of ``unit`` (work, KV head): the unit's own item
+    when the work is items (SLOT < 0), else item SLOT of the unit's pair (−1: no partner)."""
+    if SLOT < 0:
+        item = unit // NUM_KV_HEADS
+    else:
+        item = gl.load(pairs_ptr + (unit // NUM_KV_HEADS) * 2 + SLOT)
+    return item
+
+
+@gluon.jit
 def _producer(
-    k_ptr, v_ptr, kv_indices_ptr, items_ptr, count_ptr, k_smem, v_smem, ready, empty,
-    stride_k_tok, stride_kh, stride_v_tok, stride_vh, NUM_KV_HEADS: gl.constexpr,
+    k_ptr, v_ptr, kv_indices_ptr, items_ptr, pairs_ptr, count_ptr, k_smem, v_smem, ready,
+    empty, stride_k_tok, stride_kh, stride_v_tok, stride_vh, NUM_KV_HEADS: gl.constexpr,
     BLOCK_N: gl.constexpr, BLOCK_D: gl.constexpr, STAGES: gl.constexpr,
-    OFFSET_64: gl.constexpr, PRODUCER_WARPS: gl.constexpr,
+    OFFSET_64: gl.constexpr, PRODUCER_WARPS: gl.constexpr, LEAD_SLOT: gl.constexpr,
 ):  # fmt: skip
-    """Every unit's blocks, in the consumer's order, into the ring: wait for the stage to be
-    empty, gather the block's K and V rows, arrive on its ``ready`` barrier when they land."""
+    """Every unit's blocks, in the consumers' order, into the ring: wait for the stage to be
+    empty, gather the block's K and V rows, arrive on its ``ready`` barrier when they land.
+    A unit's KV range is its lead item's (LEAD_SLOT: see ``_unit_item``; a pair's two items
+    read the same range)."""
     ld_layout: gl.constexpr = _gather_layout(BLOCK_D, PRODUCER_WARPS)
     keys = gl.arange(0, BLOCK_N, layout=gl.SliceLayout(1, ld_layout))
     offs_d = gl.arange(0, BLOCK_D, layout=gl.SliceLayout(0, ld_layout))
     filled = 0
     for unit in range(gl.program_id(0), gl.load(count_ptr) * NUM_KV_HEADS, gl.num_programs(0)):
-        record = items_ptr + (unit // NUM_KV_HEADS) * 6
+        record = items_ptr + _unit_item(pairs_ptr, unit, NUM_KV_HEADS, LEAD_SLOT) * 6
         kv_start = gl.load(record + 0)
         kv_len = gl.load(record + 1)
         loc = gl.load(kv_indices_ptr + kv_start + keys, mask=keys < kv_len, other=0)
@@ -72,81 +85,125 @@ def _producer(
 
 
 @gluon.jit
-def _consumer(
-    q_ptr, o_ptr, items_ptr, members_ptr, count_ptr, partial_o_ptr, partial_lse_ptr, q_smem,
-    k_smem, v_smem, ready, empty, stride_qb, stride_qh, stride_ob, stride_oh, stride_po_slot,
-    stride_po_head, stride_pl_slot, sm_scale, NUM_KV_HEADS: gl.constexpr, GROUP: gl.constexpr,
-    BLOCK_D: gl.constexpr, BLOCK_M: gl.constexpr, BLOCK_N: gl.constexpr, STAGES: gl.constexpr,
-    OFFSET_64: gl.constexpr,
+def _release_blocks(ready, empty, used, num_blocks, STAGES: gl.constexpr):
+    """Take ring blocks ``used .. used + num_blocks - 1`` and give them back unread (a pair's
+    missing partner), so that the stages' ``empty`` barriers still count every consumer."""
+    for j in range(num_blocks):
+        block = used + j
+        mbarrier.wait(ready.index(block % STAGES), (block // STAGES) & 1)
+        mbarrier.arrive(empty.index(block % STAGES))
+
+
+@gluon.jit
+def _attend_unit(
+    q_ptr, o_ptr, items_ptr, members_ptr, partial_o_ptr, partial_lse_ptr, q_smem, k_smem,
+    v_smem, ready, empty, item, kv_head, kv_len, used, stride_qb, stride_qh, stride_ob,
+    stride_oh, stride_po_slot, stride_po_head, stride_pl_slot, exp2_scale,
+    GROUP: gl.constexpr, BLOCK_D: gl.constexpr, BLOCK_M: gl.constexpr, BLOCK_N: gl.constexpr,
+    STAGES: gl.constexpr, OFFSET_64: gl.constexpr,
 ):  # fmt: skip
-    """The product's math per unit (block j+1's Q·Kᵀ in flight during block j's softmax, block
-    j's P·V into block j+1's), with the ring's stages from the producer's barriers."""
+    """One unit's tile over ring blocks ``used ..``: the product's math (block j+1's Q·Kᵀ in
+    flight during block j's softmax, block j's P·V into block j+1's), each block's stage
+    taken on its ``ready`` barrier and given back on ``empty`` once its P·V is done."""
     dtype: gl.constexpr = q_smem.dtype
     s_layout: gl.constexpr = _wgmma_layout(BLOCK_N)
     o_layout: gl.constexpr = _wgmma_layout(BLOCK_D)
     p_layout: gl.constexpr = gl.DotOperandLayout(operand_index=0, parent=o_layout, k_width=2)
     q_layout: gl.constexpr = _gather_layout(BLOCK_D)
-    exp2_scale = sm_scale * 1.4426950408889634
     score_keys = gl.arange(0, BLOCK_N, layout=gl.SliceLayout(0, s_layout))
     zeros_s = gl.zeros([BLOCK_M, BLOCK_N], gl.float32, s_layout)
+    record = items_ptr + item * 6
+    member_start = gl.load(record + 2)
+    num_members = gl.load(record + 3)
+    chunk = gl.load(record + 4)
+    _load_q(q_ptr, q_smem, members_ptr, member_start, num_members, kv_head, stride_qb,
+            stride_qh, GROUP, BLOCK_M, BLOCK_D, OFFSET_64, q_layout)  # fmt: skip
+    gl.thread_barrier()  # every warp's Q rows are stored before the wgmma reads them
+    fence_async_shared()
+    num_blocks = gl.cdiv(kv_len, BLOCK_N)
+    m_i = gl.full([BLOCK_M], float("-inf"), gl.float32, gl.SliceLayout(1, s_layout))
+    l_i = gl.zeros([BLOCK_M], gl.float32, gl.SliceLayout(1, s_layout))
+    acc = warpgroup_mma_init(gl.zeros([BLOCK_M, BLOCK_D], gl.float32, o_layout))
+    mbarrier.wait(ready.index(used % STAGES), (used // STAGES) & 1)
+    # the producer's cp.async wrote through the generic proxy; the wgmma reads through the
+    # async one: fence after the barrier's acquire
+    fence_async_shared()
+    s = warpgroup_mma(q_smem, k_smem.index(used % STAGES).permute((1, 0)), zeros_s, use_acc=False)
+    for j in range(num_blocks):
+        current = used + j
+        upcoming = current + 1
+        # block j+1's K, when the unit has one; past the end the stage's contents are read
+        # and thrown away (as the product reads its ring's zeros there)
+        mbarrier.wait(
+            ready.index(upcoming % STAGES), (upcoming // STAGES) & 1, pred=j + 1 < num_blocks
+        )
+        fence_async_shared()
+        s_next = warpgroup_mma(
+            q_smem, k_smem.index(upcoming % STAGES).permute((1, 0)), zeros_s,
+            use_acc=False, is_async=True,
+        )  # fmt: skip
+        p, m_i, l_i, rescale = _softmax_step(
+            s, m_i, l_i, j * BLOCK_N + score_keys < kv_len, exp2_scale, dtype, o_layout,
+            p_layout,
+        )  # fmt: skip
+        o, s_done = warpgroup_mma_wait(0, deps=(acc, s_next))
+        # block j-1's P·V is done: its stage goes back to the producer
+        mbarrier.arrive(empty.index((current + STAGES - 1) % STAGES), pred=j > 0)
+        acc = warpgroup_mma(p, v_smem.index(current % STAGES), o * rescale, is_async=True)
+        s = s_done
+    o = warpgroup_mma_wait(0, deps=(acc,))
+    mbarrier.arrive(empty.index((used + num_blocks - 1) % STAGES))  # the unit's last block
+    _store_tile(o, m_i, l_i, o_ptr, partial_o_ptr, partial_lse_ptr, members_ptr, member_start,
+                num_members, chunk, kv_head, exp2_scale, stride_ob, stride_oh, stride_po_slot,
+                stride_po_head, stride_pl_slot, GROUP, BLOCK_M, BLOCK_D, OFFSET_64, s_layout,
+                o_layout)  # fmt: skip
+    gl.thread_barrier()  # every warp is done with Q before the next unit's is stored
+
+
+@gluon.jit
+def _release_blocks(ready, empty, used, num_blocks, STAGES: gl.constexpr):
+    """Take ring blocks ``used .. used + num_blocks - 1`` and give them back unread (a pair's
+    missing partner), so that the stages' ``empty`` barriers still count every consumer."""
+    for j in range(num_blocks):
+        block = used + j
+        mbarrier.wait(ready.index(block % STAGES), (block // STAGES) & 1)
+        mbarrier.arrive(empty.index(block % STAGES))
+
+
+@gluon.jit
+def _consumer(
+    q_ptr, o_ptr, items_ptr, members_ptr, pairs_ptr, count_ptr, partial_o_ptr,
+    partial_lse_ptr, q_smem, k_smem, v_smem, ready, empty, stride_qb, stride_qh, stride_ob,
+    stride_oh, stride_po_slot, stride_po_head, stride_pl_slot, sm_scale,
+    NUM_KV_HEADS: gl.constexpr, GROUP: gl.constexpr, BLOCK_D: gl.constexpr,
+    BLOCK_M: gl.constexpr, BLOCK_N: gl.constexpr, STAGES: gl.constexpr,
+    OFFSET_64: gl.constexpr, SLOT: gl.constexpr, LEAD_SLOT: gl.constexpr,
+):  # fmt: skip
+    """A math warpgroup: per unit, the item ``_unit_item`` gives it at SLOT over the unit's
+    ring blocks (``_attend_unit``); without one (a pair's missing partner) it releases the
+    blocks unread. Every consumer walks the same units, so each counts the same blocks."""
+    exp2_scale = sm_scale * 1.4426950408889634
     used = 0
     for unit in range(gl.program_id(0), gl.load(count_ptr) * NUM_KV_HEADS, gl.num_programs(0)):
-        record = items_ptr + (unit // NUM_KV_HEADS) * 6
-        kv_head = unit % NUM_KV_HEADS
-        kv_len = gl.load(record + 1)
-        member_start = gl.load(record + 2)
-        num_members = gl.load(record + 3)
-        chunk = gl.load(record + 4)
-        _load_q(q_ptr, q_smem, members_ptr, member_start, num_members, kv_head, stride_qb,
-                stride_qh, GROUP, BLOCK_M, BLOCK_D, OFFSET_64, q_layout)  # fmt: skip
-        gl.thread_barrier()  # every warp's Q rows are stored before the wgmma reads them
-        fence_async_shared()
-        num_blocks = gl.cdiv(kv_len, BLOCK_N)
-        m_i = gl.full([BLOCK_M], float("-inf"), gl.float32, gl.SliceLayout(1, s_layout))
-        l_i = gl.zeros([BLOCK_M], gl.float32, gl.SliceLayout(1, s_layout))
-        acc = warpgroup_mma_init(gl.zeros([BLOCK_M, BLOCK_D], gl.float32, o_layout))
-        mbarrier.wait(ready.index(used % STAGES), (used // STAGES) & 1)
-        # the producer's cp.async wrote through the generic proxy; the wgmma reads through
-        # the async one: fence after the barrier's acquire
-        fence_async_shared()
-        s = warpgroup_mma(
-            q_smem, k_smem.index(used % STAGES).permute((1, 0)), zeros_s, use_acc=False
-        )
-        for j in range(num_blocks):
-            current = used + j
-            upcoming = current + 1
-            # block j+1's K, when the unit has one; past the end the stage's contents are
-            # read and thrown away (as the product reads its ring's zeros there)
-            mbarrier.wait(
-                ready.index(upcoming % STAGES), (upcoming // STAGES) & 1, pred=j + 1 < num_blocks
-            )
-            fence_async_shared()
-            s_next = warpgroup_mma(
-                q_smem, k_smem.index(upcoming % STAGES).permute((1, 0)), zeros_s,
-                use_acc=False, is_async=True,
+        item = _unit_item(pairs_ptr, unit, NUM_KV_HEADS, SLOT)
+        lead = _unit_item(pairs_ptr, unit, NUM_KV_HEADS, LEAD_SLOT)
+        kv_len = gl.load(items_ptr + lead * 6 + 1)
+        if item < 0:
+            _release_blocks(ready, empty, used, gl.cdiv(kv_len, BLOCK_N), STAGES)
+        else:
+            _attend_unit(
+                q_ptr, o_ptr, items_ptr, members_ptr, partial_o_ptr, partial_lse_ptr, q_smem,
+                k_smem, v_smem, ready, empty, item, unit % NUM_KV_HEADS, kv_len, used,
+                stride_qb, stride_qh, stride_ob, stride_oh, stride_po_slot, stride_po_head,
+                stride_pl_slot, exp2_scale, GROUP, BLOCK_D, BLOCK_M, BLOCK_N, STAGES,
+                OFFSET_64,
             )  # fmt: skip
-            p, m_i, l_i, rescale = _softmax_step(
-                s, m_i, l_i, j * BLOCK_N + score_keys < kv_len, exp2_scale, dtype, o_layout,
-                p_layout,
-            )  # fmt: skip
-            o, s_done = warpgroup_mma_wait(0, deps=(acc, s_next))
-            # block j-1's P·V is done: its stage goes back to the producer
-            mbarrier.arrive(empty.index((current + STAGES - 1) % STAGES), pred=j > 0)
-            acc = warpgroup_mma(p, v_smem.index(current % STAGES), o * rescale, is_async=True)
-            s = s_done
-        o = warpgroup_mma_wait(0, deps=(acc,))
-        used += num_blocks
-        mbarrier.arrive(empty.index((used + STAGES - 1) % STAGES))  # the unit's last block
-        _store_tile(o, m_i, l_i, o_ptr, partial_o_ptr, partial_lse_ptr, members_ptr,
-                    member_start, num_members, chunk, kv_head, exp2_scale, stride_ob, stride_oh,
-                    stride_po_slot, stride_po_head, stride_pl_slot, GROUP, BLOCK_M, BLOCK_D,
-                    OFFSET_64, s_layout, o_layout)  # fmt: skip
-        gl.thread_barrier()  # every warp is done with Q before the next unit's is stored
+        used += gl.cdiv(kv_len, BLOCK_N)
 
 
 @gluon.jit
 def _producer_warp_kernel(
-    q_ptr, k_ptr, v_ptr, o_ptr, kv_indices_ptr, items_ptr, members_ptr, count_ptr,
+    q_ptr, k_ptr, v_ptr, o_ptr, kv_indices_ptr, items_ptr, members_ptr, pairs_ptr, count_ptr,
     partial_o_ptr, partial_lse_ptr,
     stride_qb, stride_qh, stride_k_tok, stride_kh, stride_v_tok, stride_vh,
     stride_ob, stride_oh, stride_po_slot, stride_po_head, stride_pl_slot,
@@ -154,81 +211,78 @@ def _producer_warp_kernel(
     NUM_KV_HEADS: gl.constexpr, GROUP: gl.constexpr, BLOCK_D: gl.constexpr,
     BLOCK_M: gl.constexpr, BLOCK_N: gl.constexpr, STAGES: gl.constexpr,
     OFFSET_64: gl.constexpr, PRODUCER_WARPS: gl.constexpr, PRODUCER_REGS: gl.constexpr,
+    CONSUMERS: gl.constexpr, CONSUMER_REGS: gl.constexpr,
 ):  # fmt: skip
+    """CONSUMERS 1: the work is the plan's first ``count_ptr[0]`` items, one math warpgroup.
+    CONSUMERS 2: the work is ``pairs_ptr``'s first ``count_ptr[0]`` item pairs (``[P, 2]``,
+    two items of one KV chunk, the second −1 without a partner): the producer gathers each
+    block once and two math warpgroups (the default partition and a worker of
+    CONSUMER_REGS registers) each run one item of the pair on it."""
     gl.static_assert(STAGES >= 3, "block j+1's K lands while block j's V is read")
     gl.static_assert(BLOCK_M == 64, "one warpgroup of 64 rows")
+    gl.static_assert(CONSUMERS == 1 or CONSUMERS == 2, "one item a unit, or a pair")
     dtype: gl.constexpr = k_ptr.dtype.element_ty
     tile_layout: gl.constexpr = gl.NVMMASharedLayout.get_default_for([BLOCK_N, BLOCK_D], dtype)
     q_smem_layout: gl.constexpr = gl.NVMMASharedLayout.get_default_for([BLOCK_M, BLOCK_D], dtype)
-    q_smem = gl.allocate_shared_memory(dtype, [BLOCK_M, BLOCK_D], q_smem_layout)
+    q_smem = gl.allocate_shared_memory(dtype, [CONSUMERS, BLOCK_M, BLOCK_D], q_smem_layout)
     k_smem = gl.allocate_shared_memory(dtype, [STAGES, BLOCK_N, BLOCK_D], tile_layout)
     v_smem = gl.allocate_shared_memory(dtype, [STAGES, BLOCK_N, BLOCK_D], tile_layout)
     ready = gl.allocate_shared_memory(gl.int64, [STAGES, 1], mbarrier.MBarrierLayout())
     empty = gl.allocate_shared_memory(gl.int64, [STAGES, 1], mbarrier.MBarrierLayout())
     for stage in gl.static_range(STAGES):
         # every producer thread arrives once a block (cp.async.mbarrier.arrive.noinc, when its
-        # own copies land); the math warpgroup once
+        # own copies land); each math warpgroup once
         mbarrier.init(ready.index(stage), count=32 * PRODUCER_WARPS)
-        mbarrier.init(empty.index(stage), count=1)
-    gl.warp_specialize(
-        [
-            (
-                _consumer,
+        mbarrier.init(empty.index(stage), count=CONSUMERS)
+    # Partition arguments are written out in full in each call: a jit function is no value
+    # to hold in a tuple, and constexprs joined into a tuple by + arrive as tensors.
+    if CONSUMERS == 1:
+        gl.warp_specialize(
+            [
                 (
-                    q_ptr,
-                    o_ptr,
-                    items_ptr,
-                    members_ptr,
-                    count_ptr,
-                    partial_o_ptr,
-                    partial_lse_ptr,
-                    q_smem,
-                    k_smem,
-                    v_smem,
-                    ready,
-                    empty,
-                    stride_qb,
-                    stride_qh,
-                    stride_ob,
-                    stride_oh,
-                    stride_po_slot,
-                    stride_po_head,
-                    stride_pl_slot,
-                    sm_scale,
-                    NUM_KV_HEADS,
-                    GROUP,
-                    BLOCK_D,
-                    BLOCK_M,
-                    BLOCK_N,
-                    STAGES,
-                    OFFSET_64,
+                    _consumer,
+                    (q_ptr, o_ptr, items_ptr, members_ptr, pairs_ptr, count_ptr, partial_o_ptr,
+                     partial_lse_ptr, q_smem.index(0), k_smem, v_smem, ready, empty, stride_qb,
+                     stride_qh, stride_ob, stride_oh, stride_po_slot, stride_po_head,
+                     stride_pl_slot, sm_scale, NUM_KV_HEADS, GROUP, BLOCK_D, BLOCK_M, BLOCK_N,
+                     STAGES, OFFSET_64, -1, -1),
                 ),
-            ),  # fmt: skip
-            (
-                _producer,
                 (
-                    k_ptr,
-                    v_ptr,
-                    kv_indices_ptr,
-                    items_ptr,
-                    count_ptr,
-                    k_smem,
-                    v_smem,
-                    ready,
-                    empty,
-                    stride_k_tok,
-                    stride_kh,
-                    stride_v_tok,
-                    stride_vh,
-                    NUM_KV_HEADS,
-                    BLOCK_N,
-                    BLOCK_D,
-                    STAGES,
-                    OFFSET_64,
-                    PRODUCER_WARPS,
+                    _producer,
+                    (k_ptr, v_ptr, kv_indices_ptr, items_ptr, pairs_ptr, count_ptr, k_smem,
+                     v_smem, ready, empty, stride_k_tok, stride_kh, stride_v_tok, stride_vh,
+                     NUM_KV_HEADS, BLOCK_N, BLOCK_D, STAGES, OFFSET_64, PRODUCER_WARPS, -1),
                 ),
-            ),  # fmt: skip
-        ],
-        [PRODUCER_WARPS],
-        [PRODUCER_REGS],
-    )
+            ],
+            [PRODUCER_WARPS],
+            [PRODUCER_REGS],
+        )  # fmt: skip
+    else:
+        gl.warp_specialize(
+            [
+                (
+                    _consumer,
+                    (q_ptr, o_ptr, items_ptr, members_ptr, pairs_ptr, count_ptr, partial_o_ptr,
+                     partial_lse_ptr, q_smem.index(0), k_smem, v_smem, ready, empty, stride_qb,
+                     stride_qh, stride_ob, stride_oh, stride_po_slot, stride_po_head,
+                     stride_pl_slot, sm_scale, NUM_KV_HEADS, GROUP, BLOCK_D, BLOCK_M, BLOCK_N,
+                     STAGES, OFFSET_64, 0, 0),
+                ),
+                (
+                    _consumer,
+                    (q_ptr, o_ptr, items_ptr, members_ptr, pairs_ptr, count_ptr, partial_o_ptr,
+                     partial_lse_ptr, q_smem.index(1), k_smem, v_smem, ready, empty, stride_qb,
+                     stride_qh, stride_ob, stride_oh, stride_po_slot, stride_po_head,
+                     stride_pl_slot, sm_scale, NUM_KV_HEADS, GROUP, BLOCK_D, BLOCK_M, BLOCK_N,
+                     STAGES, OFFSET_64, 1, 0),
+                ),
+                (
+                    _producer,
+                    (k_ptr, v_ptr, kv_indices_ptr, items_ptr, pairs_ptr, count_ptr, k_smem,
+                     v_smem, ready, empty, stride_k_tok, stride_kh, stride_v_tok, stride_vh,
+                     NUM_KV_HEADS, BLOCK_N, BLOCK_D, STAGES, OFFSET_64, PRODUCER_WARPS, 0),
+                ),
+            ],
+            [4, PRODUCER_WARPS],
+            [CONSUMER_REGS, PRODUCER_REGS],
+        )  # fmt: skip
