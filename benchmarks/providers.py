@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
+from sglang_pat.kernels.launch_sm90 import sm90_inputs_fit
 from workloads import Workload, page_table, workload_for
 
 from sglang_pat.cost_model import TileMenu, default_tile_menu
@@ -177,9 +178,40 @@ def make_decoder(
     return decoder
 
 
-def run_pat(batch: Batch, lean: bool = True, fine: bool | None = None):
+def sm90_in_graphs(decoder: PatDecoder) -> None:
+    """Let ``decoder`` run its sm90 shared part inside a plain CUDA graph capture. The product
+    keeps the Triton part there (``PatDecoder._sm90_shared_runs``), since a graph without the
+    switch may replay a whole plan through the pair; a decoder here replays the one plan it was
+    planned with, so a split plan is all it needs (the caller checks ``decoder.splits``)."""
+    decoder._sm90_shared_runs = lambda qkv, logit_cap, switchable: sm90_inputs_fit(*qkv, logit_cap)
+
+
+def ungated(menu: TileMenu) -> TileMenu:
+    """``menu`` with its lean gate off: every plan with shared and private items splits."""
+    if menu.lean is None:
+        raise ValueError("ungated: the menu has no lean kernel")
+    return dataclasses.replace(menu, lean=dataclasses.replace(menu.lean, gate=None))
+
+
+def run_pat(
+    batch: Batch,
+    lean: bool = True,
+    fine: bool | None = None,
+    gate: bool = True,
+    sm90: bool = False,
+):
+    """pat on ``batch``: the product's decoder, or without the lean kernel (``lean``), with
+    private chunks at powers of two (``fine`` False), its lean gate off (``gate`` False:
+    every plan splits), or with the sm90 shared part in the graph where the plan splits
+    (``sm90``; it needs a compute capability 9.0 GPU)."""
     group = batch.q.shape[1] // batch.k.shape[1]
-    decoder = make_decoder(batch, default_tile_menu(HEAD_DIM, group, lean=lean), fine=fine)
+    menu = default_tile_menu(HEAD_DIM, group, lean=lean)
+    decoder = make_decoder(batch, menu if gate else ungated(menu), fine=fine, sm90_shared=sm90)
+    if sm90:
+        if not decoder.sm90_shared:
+            raise ValueError(f"pat-sm90: {decoder.sm90_shared_reason}")
+        if decoder.splits:
+            sm90_in_graphs(decoder)
     out = torch.empty_like(batch.q)
     return out, lambda: decoder.forward(batch.q, batch.k, batch.v, out, sm_scale=batch.sm_scale)
 
@@ -362,6 +394,11 @@ PROVIDERS = {
     # pat with private chunks at powers of two only (the default before session 41;
     # PackScheduler.fine_private_chunks)
     "pat-powers": lambda batch: run_pat(batch, fine=False),
+    # pat with its lean gate off (every plan with shared and private items split), and with
+    # the sm90 shared part (kernels/shared_part_sm90.py) where the plan splits, gated or not
+    "pat-split": lambda batch: run_pat(batch, gate=False),
+    "pat-sm90": lambda batch: run_pat(batch, sm90=True),
+    "pat-sm90-split": lambda batch: run_pat(batch, gate=False, sm90=True),
     "sglang-triton": run_sglang_triton,
     "flashinfer-decode": run_flashinfer_decode,
     "flashinfer-cascade": run_flashinfer_cascade,

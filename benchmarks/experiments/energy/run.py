@@ -45,12 +45,16 @@ ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from graph_timing import warm_up  # noqa: E402
 from profile_pat import decoder_with_chunk  # noqa: E402
-from providers import HEAD_DIM, Batch, make_decoder, run_flashinfer_decode  # noqa: E402
-from sglang_pat.kernels.launch_sm90 import sm90_inputs_fit  # noqa: E402
+from providers import (  # noqa: E402
+    HEAD_DIM,
+    Batch,
+    make_decoder,
+    run_flashinfer_decode,
+    sm90_in_graphs,
+)
 from workloads import workload_for  # noqa: E402
 
 from sglang_pat.cost_model import default_tile_menu  # noqa: E402
-from sglang_pat.decoder import PatDecoder  # noqa: E402
 
 COPIES = 4  # K/V copies a graph cycles through (4 × gsp 4 × 32's ~200 MB ≫ the 50 MB L2)
 LAYERS = 32  # Llama-3-8B
@@ -169,14 +173,6 @@ def unique_kv_loads(batch: Batch, kv: tuple[torch.Tensor, torch.Tensor], config:
     lens = np.array([unit.shape[0] for unit in units])
     loads = SimpleNamespace(k=kv[0], v=kv[1], seq_lens=lens, req_to_token=rows)
     return MAKE_LOAD(loads, config, torch.cuda.get_device_properties(0).multi_processor_count)
-
-
-def sm90_in_graphs(decoder: PatDecoder) -> None:
-    """Let ``decoder`` run its sm90 shared part inside a plain CUDA graph capture. The product
-    keeps the Triton part there (``PatDecoder._sm90_shared_runs``), since a graph without the
-    switch may replay a whole plan through the pair; a decoder here replays the one plan it was
-    planned with, so a split plan is all it needs (the caller checks ``decoder.splits``)."""
-    decoder._sm90_shared_runs = lambda qkv, logit_cap, switchable: sm90_inputs_fit(*qkv, logit_cap)
 
 
 def kv_copies(batch: Batch) -> list[tuple[torch.Tensor, torch.Tensor]]:

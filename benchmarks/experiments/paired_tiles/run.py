@@ -12,7 +12,7 @@ is reported and not measured. Then ``../energy/run.py``'s method: CUDA graphs ov
 copies replayed back to back, µs and mJ a call at the power cap, rounds alternating the
 providers. Providers:
 - ``pat`` (the product) and ``pat-sm90`` (the product's Gluon shared part, one 64-row tile a
-  program; forced in the graphs as ``../energy/``'s ``sm90_in_graphs``);
+  program; forced in the graphs by ``providers.sm90_in_graphs``);
 - per chunk of ``--chunks`` (the shared items' chunk forced, ``profile_pat.decoder_with_chunk``):
   ``pat-sm90`` at that chunk, and the paired kernel (``kernel.py``) at each ``--block-n``. At
   1024 gsp 4 × 32's prefixes give 16 pairs × 8 KV heads = 128 units, one an SM; the plan's own
@@ -28,7 +28,6 @@ alone) run as the lean pair too.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import datetime
 import functools
 import importlib.util
@@ -48,7 +47,7 @@ sys.path.insert(0, str(HERE.parent / "producer_warp"))
 from launch import use_paired  # noqa: E402
 from producer_launch import use_producer_warp  # noqa: E402
 from profile_pat import decoder_with_chunk  # noqa: E402
-from providers import HEAD_DIM, Batch, make_decoder  # noqa: E402
+from providers import HEAD_DIM, Batch, make_decoder, sm90_in_graphs, ungated  # noqa: E402
 from workloads import workload_for  # noqa: E402
 
 from sglang_pat.cost_model import TileMenu, default_tile_menu  # noqa: E402
@@ -57,7 +56,7 @@ TOLERANCE = 2e-2  # bf16 outputs; the product's sm90 part is within 2.4e-4 of it
 
 
 def energy_module():
-    """``../energy/run.py`` (its Nvml, graph_of, measure, COPIES, sm90_in_graphs)."""
+    """``../energy/run.py`` (its Nvml, graph_of, measure, kv_copies)."""
     spec = importlib.util.spec_from_file_location("energy_run", HERE.parent / "energy" / "run.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -71,8 +70,7 @@ def ungated_menu(batch: Batch) -> TileMenu:
     """The default menu with the lean gate off: every plan with shared and private items runs
     as the lean pair, as a shape whose tails the gate keeps whole (the prefixes alone) needs
     for its shared part to be the paired kernel or the Gluon one."""
-    menu = default_tile_menu(HEAD_DIM, batch.q.shape[1] // batch.k.shape[1])
-    return dataclasses.replace(menu, lean=dataclasses.replace(menu.lean, gate=None))
+    return ungated(default_tile_menu(HEAD_DIM, batch.q.shape[1] // batch.k.shape[1]))
 
 
 def decoders(
@@ -166,7 +164,7 @@ def main() -> None:
                 if not (decoder.sm90_shared and decoder.splits):
                     print(f"{shape} {name}: skipped (no sm90 part, or the plan is kept whole)")
                     continue
-                ENERGY.sm90_in_graphs(decoder)
+                sm90_in_graphs(decoder)
             if use is not None:
                 use(decoder)
             out = torch.empty_like(batch.q)

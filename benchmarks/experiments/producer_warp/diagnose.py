@@ -39,7 +39,7 @@ def main() -> None:
     for name in args.providers.split("|"):
         decoder, use = made[name]
         if name != "pat":
-            RUN.ENERGY.sm90_in_graphs(decoder)
+            RUN.sm90_in_graphs(decoder)
         if use is not None:
             use(decoder)
         print(name, "plan:", decoder.plan.num_shared_items, "shared items,",
