@@ -85,16 +85,6 @@ def _producer(
 
 
 @gluon.jit
-def _release_blocks(ready, empty, used, num_blocks, STAGES: gl.constexpr):
-    """Take ring blocks ``used .. used + num_blocks - 1`` and give them back unread (a pair's
-    missing partner), so that the stages' ``empty`` barriers still count every consumer."""
-    for j in range(num_blocks):
-        block = used + j
-        mbarrier.wait(ready.index(block % STAGES), (block // STAGES) & 1)
-        mbarrier.arrive(empty.index(block % STAGES))
-
-
-@gluon.jit
 def _attend_unit(
     q_ptr, o_ptr, items_ptr, members_ptr, partial_o_ptr, partial_lse_ptr, q_smem, k_smem,
     v_smem, ready, empty, item, kv_head, kv_len, used, stride_qb, stride_qh, stride_ob,
