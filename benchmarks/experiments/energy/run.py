@@ -37,6 +37,7 @@ import sys
 import time
 from pathlib import Path
 from types import SimpleNamespace
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -104,8 +105,20 @@ class Nvml:
         return value.value / 1000
 
 
-def measure(nvml: Nvml, graph: torch.cuda.CUDAGraph, calls_per_replay: int, seconds: float) -> dict:
-    """Replays ``graph`` back to back for ``seconds``: µs and mJ a call, mean W, SM MHz."""
+class Replay(NamedTuple):
+    """A CUDA graph of ``calls``, with the calls: a graph holds no reference to what its
+    kernels read, so the calls (their decoders' plans and buffers) live as long as it does."""
+
+    graph: torch.cuda.CUDAGraph
+    calls: list
+
+    def replay(self) -> None:
+        self.graph.replay()
+
+
+def measure(nvml: Nvml, replay: Replay, seconds: float) -> dict:
+    """Replays ``replay`` back to back for ``seconds``: µs and mJ a call, mean W, SM MHz."""
+    graph = replay.graph
     graph.replay()
     torch.cuda.synchronize()
     mhz, watts, pending = [], [], []
@@ -127,7 +140,7 @@ def measure(nvml: Nvml, graph: torch.cuda.CUDAGraph, calls_per_replay: int, seco
     end_event.record()
     torch.cuda.synchronize()
     joules = (nvml.energy_mj() - start_energy) / 1000
-    calls = replays * calls_per_replay
+    calls = replays * len(replay.calls)
     gpu_us = start_event.elapsed_time(end_event) * 1000
     return dict(
         calls=calls,
@@ -146,14 +159,26 @@ def idle_watts(nvml: Nvml, seconds: float) -> float:
     return (nvml.energy_mj() - start_energy) / 1000 / (time.perf_counter() - start)
 
 
-def graph_of(calls: list) -> torch.cuda.CUDAGraph:
+def graph_of(calls: list) -> Replay:
     for call in calls:
         warm_up(call)
     graph = torch.cuda.CUDAGraph()
     with torch.cuda.graph(graph):
         for call in calls:
             call()
-    return graph
+    return Replay(graph, calls)
+
+
+def measure_rounds(
+    nvml: Nvml, replays: dict[str, Replay], rounds: int, seconds: float
+) -> dict[str, list[dict]]:
+    """Each replay's ``measure`` ``rounds`` times. Rounds alternate the providers, so that a
+    drift of the GPU's temperature (and with it the leakage power) falls on all of them alike."""
+    runs: dict[str, list[dict]] = {name: [] for name in replays}
+    for _ in range(rounds):
+        for name, replay in replays.items():
+            runs[name].append(measure(nvml, replay, seconds))
+    return runs
 
 
 def unique_kv_loads(batch: Batch, kv: tuple[torch.Tensor, torch.Tensor], config: str):
@@ -259,13 +284,8 @@ def main() -> None:
         providers = attention_calls(batch, chunks, args.floor)
         providers["llama-8b layer gemms"] = gemm_calls(batch.q.shape[0], LAYER_GEMMS)
         providers["llama-8b lm head"] = gemm_calls(batch.q.shape[0], [(HIDDEN, VOCAB)])
-        graphs = {name: (graph_of(calls), len(calls)) for name, calls in providers.items()}
-        # Rounds alternate the providers, so that a drift of the GPU's temperature (and with
-        # it the leakage power) falls on all of them alike.
-        runs: dict[str, list[dict]] = {name: [] for name in graphs}
-        for _ in range(args.rounds):
-            for name, (graph, calls) in graphs.items():
-                runs[name].append(measure(nvml, graph, calls, args.seconds))
+        replays = {name: graph_of(calls) for name, calls in providers.items()}
+        runs = measure_rounds(nvml, replays, args.rounds, args.seconds)
         rows = {}
         for name, measured in runs.items():
             row = {key: statistics.median(r[key] or 0 for r in measured) for key in measured[0]}

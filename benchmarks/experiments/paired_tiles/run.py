@@ -56,7 +56,7 @@ TOLERANCE = 2e-2  # bf16 outputs; the product's sm90 part is within 2.4e-4 of it
 
 
 def energy_module():
-    """``../energy/run.py`` (its Nvml, graph_of, measure, kv_copies)."""
+    """``../energy/run.py`` (its Nvml, graph_of, measure_rounds, kv_copies)."""
     spec = importlib.util.spec_from_file_location("energy_run", HERE.parent / "energy" / "run.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -153,9 +153,7 @@ def main() -> None:
         copies = ENERGY.kv_copies(batch)
         reference = None
         rows: dict[str, dict] = {}
-        # a graph holds no reference to what its kernels read: each keeps its calls (and so
-        # its decoder's plan buffers) alive, or a freed plan is replayed from reused memory
-        graphs = {}
+        replays = {}
         menu = ungated_menu(batch) if args.ungated else None
         for name, (decoder, use) in decoders(
             batch, chunks, block_ns, menu, producers, pair_producers
@@ -183,11 +181,8 @@ def main() -> None:
                 )
                 for k, v in copies
             ]
-            graphs[name] = (ENERGY.graph_of(calls), calls)
-        runs: dict[str, list[dict]] = {name: [] for name in graphs}
-        for _ in range(args.rounds):
-            for name, (graph, calls) in graphs.items():
-                runs[name].append(ENERGY.measure(nvml, graph, len(calls), args.seconds))
+            replays[name] = ENERGY.graph_of(calls)  # (it keeps the calls, and the decoder)
+        runs = ENERGY.measure_rounds(nvml, replays, args.rounds, args.seconds)
         for name, measured in runs.items():
             for key in ("us", "mj", "watts", "sm_mhz"):
                 rows[name][key] = statistics.median(r[key] or 0 for r in measured)
