@@ -16,7 +16,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "aot_sass"))
 sys.path.insert(0, str(HERE))
 from producer_kernel import _producer_warp_kernel  # noqa: E402
-from producer_launch import PAIR_PRODUCER_REGS, pair_consumer_regs  # noqa: E402
+from producer_launch import PRODUCER_REGS, pair_consumer_regs  # noqa: E402
 from sm90_against import compile_shared_kernel  # noqa: E402
 
 KEEP = ("Used", "spill", "C7514", "C7515", "error")
@@ -53,7 +53,7 @@ def main() -> None:
     maxnregs = [int(a) for a in sys.argv[1:] if a != "--pairs"]
     for maxnreg in maxnregs or ([168] if pairs else [128, 168]):
         if pairs:
-            report(maxnreg, 4, 4, PAIR_PRODUCER_REGS, 2, pair_consumer_regs(maxnreg))
+            report(maxnreg, 4, 4, PRODUCER_REGS, 2, pair_consumer_regs(maxnreg))
         else:
             report(maxnreg, 4, 4, 40, 1, 0)
 

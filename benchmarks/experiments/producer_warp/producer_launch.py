@@ -21,13 +21,12 @@ from launch import item_pairs, register_shared_launch  # noqa: E402
 
 PRODUCER_WARPS = 4  # warps are reserved by warpgroups: a 1-warp partition holds 4 anyway
 PRODUCER_REGS = 40  # each producer thread holds its 16 gathers' pointers (2 × 8 × 64-bit)
-PAIR_PRODUCER_REGS = PRODUCER_REGS
 
 
 def pair_consumer_regs(maxnreg: int) -> int:
     """The two math warpgroups' registers a thread in a 12-warp launch of ``maxnreg``: an
     equal split of what the producer leaves (setmaxnreg takes multiples of 8)."""
-    return (3 * maxnreg - PAIR_PRODUCER_REGS) // 2 // 8 * 8
+    return (3 * maxnreg - PRODUCER_REGS) // 2 // 8 * 8
 
 
 class ProducerWarpShared:
