@@ -23,6 +23,13 @@ SM90_ROWS = 64  # one warpgroup: tiles of up to 64 rows (members × GQA group)
 # beside the private part's two (benchmarks/experiments/gluon_shared/README.md, session 31);
 # 4 stages were 20% faster than 3 where one program per SM runs (session 15)
 SM90_STAGES, SM90_BLOCK_N = 4, 64
+# The gather partition: warps are reserved by warpgroups, so 4. Its threads hold their rows'
+# 64-bit pointers, and for packed tails each row's member range: at 40 registers it spilled
+# (52 B at d = 128); at 64 only GQA 1 and 16 at d = 128 spill, 4-40 B (offline, session 72).
+# maxnreg 128 on the program's 8 warps keeps its register file the one-warpgroup build's
+# (4 × 255), so that the private part's two programs still fit on its SM; setmaxnreg then
+# gives the math warpgroup 192 (benchmarks/experiments/producer_warp/README.md).
+SM90_GATHER_WARPS, SM90_GATHER_REGS, SM90_MAXNREG = 4, 64, 128
 
 
 @functools.cache
@@ -84,10 +91,10 @@ def shared_part_sm90(
     check: bool = True,
 ) -> object:
     """The first ``header[0]`` items over every KV head, as ``pack_decode(part="shared")``
-    computes them, on ``num_programs`` programs (one an SM beside the private part). Items of
-    packed tails (``chunk < 0``) are computed one block at a time: right, but slow, for the
-    whole plans that reach a pair (``PatDecoder._sm90_shared_runs``). Returns the compiled
-    kernel."""
+    computes them, on ``num_programs`` programs (one an SM beside the private part): a gather
+    partition fills each program's ring, its math warpgroup computes. Items of packed tails
+    (``chunk < 0``) are computed one block at a time: right, but slow, for the whole plans
+    that reach a pair (``PatDecoder._sm90_shared_runs``). Returns the compiled kernel."""
     if check:
         check_pack_inputs(
             *(q, k_buffer, v_buffer, o, kv_indices, items, members, header, None),
@@ -114,7 +121,8 @@ def shared_part_sm90(
         NUM_KV_HEADS=num_kv_heads, GROUP=q.shape[1] // num_kv_heads, BLOCK_D=k_buffer.shape[-1],
         BLOCK_M=SM90_ROWS, BLOCK_N=SM90_BLOCK_N, STAGES=SM90_STAGES,
         OFFSET_64=needs_64bit_offsets(q, k_buffer, v_buffer, o),
-        num_warps=4,
+        GATHER_WARPS=SM90_GATHER_WARPS, GATHER_REGS=SM90_GATHER_REGS,
+        num_warps=4, maxnreg=SM90_MAXNREG,
     )  # fmt: skip
     prefer_max_shared_carveout(compiled)  # beside the private part, as the Triton parts ask
     return compiled

@@ -1,21 +1,29 @@
-"""The lean pair's shared part in Gluon for sm90: FlashAttention-3's intra-warpgroup overlap.
+"""The lean pair's shared part in Gluon for sm90: its K/V gathers in a producer partition.
 
-Plain Triton 3.6 waits for every Q·Kᵀ right after issuing it and issues a block's K/V copies
-after the previous block's math (benchmarks/experiments/latency/README.md). Gluon states the
-schedule: one warpgroup a program, 64 rows (an item's members × the GQA group of one KV head),
-64-key blocks gathered by ``cp.async`` into a ring of STAGES buffers, block j+1's Q·Kᵀ issued
-(async wgmma) before block j's softmax while block j's P·V runs into block j+1's softmax.
-The program strides over the (item, KV head) units of the plan's first ``count_ptr[0]`` items
-on a fixed grid, so a CUDA graph replays it whatever the plan.
+One program a unit at a time (an item's 64 rows, its members × the GQA group, on one KV head),
+on a fixed grid that strides over the units of the plan's first ``count_ptr[0]`` items, so a
+CUDA graph replays it whatever the plan. ``gl.warp_specialize`` splits the program in two:
+- the **gather partition** (GATHER_WARPS warps): per 64-key block, waits for a ring stage to
+  be ``empty``, loads the block's slots and gathers its K and V rows by ``cp.async``, and has
+  each thread arrive on the stage's ``ready`` mbarrier when its own copies land
+  (``cp.async.mbarrier.arrive.noinc``: ``ready`` counts every gathering thread);
+- the **math partition** (one warpgroup): FlashAttention-3's intra-warpgroup overlap. Block
+  j+1's Q·Kᵀ is issued (async wgmma) before block j's softmax, and block j's P·V runs into
+  block j+1's softmax. Each stage is taken on ``ready`` and given back on ``empty`` once its
+  P·V is done.
+When the math warps also issued the gathers and waited for them (``cp.async.wait_group``, a
+barrier), their chain set the time. With a gather partition the step of a 64 × 64 tile falls
+from ~1.4 to ~1.15 µs: 17% off gsp 4 × 32's prefixes alone, 17% off the wide fan-out's pair
+(benchmarks/experiments/producer_warp/README.md, session 72).
 
 Outputs follow ``_pack_decode_kernel``: fp32 O and natural-log LSE to slot ``slot_base + chunk``,
-or the final output for a member with a single partial (``slot_base < 0``); on gsp's batches
-the partials equal the Triton shared part's bit for bit (benchmarks/experiments/gluon_shared/).
+or the final output for a member with a single partial (``slot_base < 0``).
 Pages of one token, bf16/fp16, head_dim = BLOCK_D, no logit cap: ``launch_sm90.py`` checks.
 Items of packed tails (``chunk < 0``: each member its own KV range) are never a shared part's,
 but a graph left in the pair's form replays a whole plan through this launch (slower, never
-wrong: ``graph_switch.py``), so ``_attend_tails`` computes them too, plainly: one block at a
-time, a block-diagonal mask as in the Triton kernel's ``_attend_tails``.
+wrong: ``graph_switch.py``), so they are computed too, plainly. Each block holds BLOCK_N /
+members keys of every member (``_tails_block``), and the math applies a block-diagonal mask
+as the Triton kernel's ``_attend_tails`` does, one block at a time.
 """
 
 from triton.experimental import gluon
@@ -23,6 +31,7 @@ from triton.experimental.gluon import language as gl
 from triton.experimental.gluon.language.nvidia.ampere import async_copy as cp
 from triton.experimental.gluon.language.nvidia.hopper import (
     fence_async_shared,
+    mbarrier,
     warpgroup_mma,
     warpgroup_mma_init,
     warpgroup_mma_wait,
@@ -62,24 +71,6 @@ def _issue_block(
         v_smem, v_ptr + v_rows[:, None] + offs_d[None, :], mask=valid[:, None]
     )
     cp.commit_group()
-
-
-@gluon.jit
-def _issue_ring_block(
-    k_ptr, v_ptr, k_smem, v_smem, kv_indices_ptr, kv_start, kv_len, block, loc, keys, kv_head,
-    stride_k_tok, stride_kh, stride_v_tok, stride_vh, offs_d, BLOCK_N: gl.constexpr,
-    STAGES: gl.constexpr, OFFSET_64: gl.constexpr,
-):  # fmt: skip
-    """Gather block ``block`` of the chunk (its slots ``loc``) into ring stage ``block % STAGES``
-    (``_issue_block``); returns the next block's slots, loaded meanwhile."""
-    ahead = (block + 1) * BLOCK_N + keys
-    next_loc = gl.load(kv_indices_ptr + kv_start + ahead, mask=ahead < kv_len, other=0)
-    _issue_block(
-        k_ptr, v_ptr, k_smem.index(block % STAGES), v_smem.index(block % STAGES), loc,
-        block * BLOCK_N + keys < kv_len, kv_head, stride_k_tok, stride_kh, stride_v_tok,
-        stride_vh, offs_d, OFFSET_64,
-    )  # fmt: skip
-    return next_loc
 
 
 @gluon.jit
@@ -173,23 +164,140 @@ def _store_tile(o, m_i, l_i, o_ptr, partial_o_ptr, partial_lse_ptr, members_ptr,
 
 
 @gluon.jit
-def _attend_tails(
-    q_smem, k_smem, v_smem, k_ptr, v_ptr, kv_indices_ptr, members_ptr, member_start,
-    num_members, max_len, kv_head, stride_k_tok, stride_kh, stride_v_tok, stride_vh, exp2_scale,
-    GROUP: gl.constexpr, BLOCK_D: gl.constexpr, BLOCK_M: gl.constexpr, BLOCK_N: gl.constexpr,
-    OFFSET_64: gl.constexpr, ld_layout: gl.constexpr, s_layout: gl.constexpr,
-    o_layout: gl.constexpr, p_layout: gl.constexpr,
+def _gather_block(
+    k_ptr, v_ptr, k_smem, v_smem, ready, empty, filled, loc, valid, kv_head, stride_k_tok,
+    stride_kh, stride_v_tok, stride_vh, offs_d, STAGES: gl.constexpr, OFFSET_64: gl.constexpr,
 ):  # fmt: skip
-    """Packed tails: each block holds BLOCK_N / members keys of every member, and member j's
-    G rows see only j's keys. Returns (O, m, l) as the pipelined loop leaves them."""
-    MEMBERS: gl.constexpr = BLOCK_M // GROUP
-    SUB: gl.constexpr = BLOCK_N // MEMBERS
-    dtype: gl.constexpr = k_ptr.dtype.element_ty
+    """Ring block ``filled``: wait for its stage to be empty, gather rows ``loc`` (``valid``
+    ones; the others zero-filled), and arrive on the stage's ``ready`` barrier as they land.
+    A fresh barrier counts as having completed the phase before 0, so the ring's first pass
+    does not wait."""
+    stage = filled % STAGES
+    mbarrier.wait(empty.index(stage), ((filled // STAGES) & 1) ^ 1)
+    _issue_block(
+        k_ptr, v_ptr, k_smem.index(stage), v_smem.index(stage), loc, valid, kv_head,
+        stride_k_tok, stride_kh, stride_v_tok, stride_vh, offs_d, OFFSET_64,
+    )  # fmt: skip
+    cp.mbarrier_arrive(ready.index(stage), increment_count=False)
+
+
+@gluon.jit
+def _gather_partition(
+    k_ptr, v_ptr, kv_indices_ptr, items_ptr, members_ptr, count_ptr, k_smem, v_smem, ready,
+    empty, stride_k_tok, stride_kh, stride_v_tok, stride_vh, NUM_KV_HEADS: gl.constexpr,
+    GROUP: gl.constexpr, BLOCK_M: gl.constexpr, BLOCK_N: gl.constexpr, BLOCK_D: gl.constexpr,
+    STAGES: gl.constexpr, OFFSET_64: gl.constexpr, GATHER_WARPS: gl.constexpr,
+):  # fmt: skip
+    """Every unit's blocks into the ring, in the math partition's order. A chunk's blocks are
+    its 64-key runs, each block's slots loaded while the one before waits for its stage. A
+    packed-tails block holds BLOCK_N / members keys of each member (row r: member r // SUB)."""
+    SUB: gl.constexpr = BLOCK_N // (BLOCK_M // GROUP)
+    ld_layout: gl.constexpr = _gather_layout(BLOCK_D, GATHER_WARPS)
     keys = gl.arange(0, BLOCK_N, layout=gl.SliceLayout(1, ld_layout))
     offs_d = gl.arange(0, BLOCK_D, layout=gl.SliceLayout(0, ld_layout))
-    key_has = keys // SUB < num_members
-    key_start = gl.load(members_ptr + (member_start + keys // SUB) * 4 + 2, mask=key_has, other=0)
-    key_len = gl.load(members_ptr + (member_start + keys // SUB) * 4 + 3, mask=key_has, other=0)
+    filled = 0
+    for unit in range(gl.program_id(0), gl.load(count_ptr) * NUM_KV_HEADS, gl.num_programs(0)):
+        record = items_ptr + (unit // NUM_KV_HEADS) * 6
+        kv_start = gl.load(record + 0)
+        kv_len = gl.load(record + 1)
+        chunk = gl.load(record + 4)
+        kv_head = unit % NUM_KV_HEADS
+        if chunk < 0:
+            member_start = gl.load(record + 2)
+            key_has = keys // SUB < gl.load(record + 3)
+            key_record = members_ptr + (member_start + keys // SUB) * 4
+            key_start = gl.load(key_record + 2, mask=key_has, other=0)
+            key_len = gl.load(key_record + 3, mask=key_has, other=0)
+            for start in range(0, kv_len, SUB):
+                offset = start + keys % SUB
+                valid = offset < key_len
+                loc = gl.load(kv_indices_ptr + key_start + offset, mask=valid, other=0)
+                _gather_block(
+                    k_ptr, v_ptr, k_smem, v_smem, ready, empty, filled, loc, valid, kv_head,
+                    stride_k_tok, stride_kh, stride_v_tok, stride_vh, offs_d, STAGES,
+                    OFFSET_64,
+                )  # fmt: skip
+                filled += 1
+        else:
+            loc = gl.load(kv_indices_ptr + kv_start + keys, mask=keys < kv_len, other=0)
+            for block in range(gl.cdiv(kv_len, BLOCK_N)):
+                ahead = (block + 1) * BLOCK_N + keys
+                next_loc = gl.load(kv_indices_ptr + kv_start + ahead, mask=ahead < kv_len, other=0)
+                _gather_block(
+                    k_ptr, v_ptr, k_smem, v_smem, ready, empty, filled, loc,
+                    block * BLOCK_N + keys < kv_len, kv_head, stride_k_tok, stride_kh,
+                    stride_v_tok, stride_vh, offs_d, STAGES, OFFSET_64,
+                )  # fmt: skip
+                loc = next_loc
+                filled += 1
+    cp.wait_group(0)  # no copy in flight when the program ends
+
+
+@gluon.jit
+def _attend_chunk(
+    q_smem, k_smem, v_smem, ready, empty, used, kv_len, exp2_scale, BLOCK_M: gl.constexpr,
+    BLOCK_N: gl.constexpr, BLOCK_D: gl.constexpr, STAGES: gl.constexpr,
+):  # fmt: skip
+    """An item's chunk over ring blocks ``used ..``: block j+1's Q·Kᵀ in flight during block
+    j's softmax, block j's P·V into block j+1's. Returns (O, m, l)."""
+    dtype: gl.constexpr = q_smem.dtype
+    s_layout: gl.constexpr = _wgmma_layout(BLOCK_N)
+    o_layout: gl.constexpr = _wgmma_layout(BLOCK_D)
+    p_layout: gl.constexpr = gl.DotOperandLayout(operand_index=0, parent=o_layout, k_width=2)
+    score_keys = gl.arange(0, BLOCK_N, layout=gl.SliceLayout(0, s_layout))
+    zeros_s = gl.zeros([BLOCK_M, BLOCK_N], gl.float32, s_layout)
+    num_blocks = gl.cdiv(kv_len, BLOCK_N)
+    m_i = gl.full([BLOCK_M], float("-inf"), gl.float32, gl.SliceLayout(1, s_layout))
+    l_i = gl.zeros([BLOCK_M], gl.float32, gl.SliceLayout(1, s_layout))
+    acc = warpgroup_mma_init(gl.zeros([BLOCK_M, BLOCK_D], gl.float32, o_layout))
+    # A unit without keys has no block to wait for (its O is then 0 / 0, as in the Triton
+    # part). The gathers wrote through the generic proxy and the wgmma reads through the
+    # async one: a proxy fence after each barrier's acquire.
+    mbarrier.wait(ready.index(used % STAGES), (used // STAGES) & 1, pred=num_blocks > 0)
+    fence_async_shared()
+    s = warpgroup_mma(q_smem, k_smem.index(used % STAGES).permute((1, 0)), zeros_s, use_acc=False)
+    for j in range(num_blocks):
+        current = used + j
+        upcoming = current + 1
+        # block j+1's K when the chunk has one; past the end the stage is read and the
+        # scores thrown away
+        mbarrier.wait(
+            ready.index(upcoming % STAGES), (upcoming // STAGES) & 1, pred=j + 1 < num_blocks
+        )
+        fence_async_shared()
+        s_next = warpgroup_mma(
+            q_smem, k_smem.index(upcoming % STAGES).permute((1, 0)), zeros_s, use_acc=False,
+            is_async=True,
+        )  # fmt: skip
+        p, m_i, l_i, rescale = _softmax_step(
+            s, m_i, l_i, j * BLOCK_N + score_keys < kv_len, exp2_scale, dtype, o_layout, p_layout
+        )
+        # Both in flight during the softmax above; waiting for one of them only (pendings 1)
+        # makes ptxas serialize every wgmma (C7514: the other's accumulator is read meanwhile).
+        o, s_done = warpgroup_mma_wait(0, deps=(acc, s_next))
+        # block j-1's P·V is done: its stage goes back to the gathers
+        mbarrier.arrive(empty.index((current + STAGES - 1) % STAGES), pred=j > 0)
+        acc = warpgroup_mma(p, v_smem.index(current % STAGES), o * rescale, is_async=True)
+        s = s_done
+    o = warpgroup_mma_wait(0, deps=(acc,))
+    last_stage = (used + num_blocks + STAGES - 1) % STAGES
+    mbarrier.arrive(empty.index(last_stage), pred=num_blocks > 0)
+    return o, m_i, l_i
+
+
+@gluon.jit
+def _attend_tails(
+    q_smem, k_smem, v_smem, ready, empty, used, members_ptr, member_start, num_members,
+    max_len, exp2_scale, GROUP: gl.constexpr, BLOCK_M: gl.constexpr, BLOCK_N: gl.constexpr,
+    BLOCK_D: gl.constexpr, STAGES: gl.constexpr,
+):  # fmt: skip
+    """Packed tails over ring blocks ``used ..``: member j's G rows see only block columns
+    j·SUB .. (j+1)·SUB − 1, its keys. One block at a time. Returns (O, m, l)."""
+    SUB: gl.constexpr = BLOCK_N // (BLOCK_M // GROUP)
+    dtype: gl.constexpr = q_smem.dtype
+    s_layout: gl.constexpr = _wgmma_layout(BLOCK_N)
+    o_layout: gl.constexpr = _wgmma_layout(BLOCK_D)
+    p_layout: gl.constexpr = gl.DotOperandLayout(operand_index=0, parent=o_layout, k_width=2)
     score_keys = gl.arange(0, BLOCK_N, layout=gl.SliceLayout(0, s_layout))
     score_has = score_keys // SUB < num_members
     score_len = gl.load(
@@ -202,18 +310,11 @@ def _attend_tails(
     l_i = gl.zeros([BLOCK_M], gl.float32, gl.SliceLayout(1, s_layout))
     acc = gl.zeros([BLOCK_M, BLOCK_D], gl.float32, o_layout)
     for start in range(0, max_len, SUB):
-        offset = start + keys % SUB
-        valid = offset < key_len
-        loc = gl.load(kv_indices_ptr + key_start + offset, mask=valid, other=0)
-        gl.thread_barrier()  # every warp is done with the last block's K and V
-        _issue_block(
-            k_ptr, v_ptr, k_smem.index(0), v_smem.index(0), loc, valid, kv_head, stride_k_tok,
-            stride_kh, stride_v_tok, stride_vh, offs_d, OFFSET_64,
-        )  # fmt: skip
-        cp.wait_group(0)
-        gl.thread_barrier()
+        block = used + start // SUB
+        stage = block % STAGES
+        mbarrier.wait(ready.index(stage), (block // STAGES) & 1)
         fence_async_shared()
-        s = warpgroup_mma(q_smem, k_smem.index(0).permute((1, 0)), zeros_s, use_acc=False)
+        s = warpgroup_mma(q_smem, k_smem.index(stage).permute((1, 0)), zeros_s, use_acc=False)
         seen = same & (start + score_keys % SUB < score_len)[None, :]
         s = gl.where(seen, s, float("-inf"))
         m_new = gl.maximum(m_i, gl.max(s, 1))
@@ -223,8 +324,55 @@ def _attend_tails(
         l_i = l_i * alpha + gl.sum(p, 1)
         m_i = m_new
         acc = acc * gl.convert_layout(alpha, gl.SliceLayout(1, o_layout))[:, None]
-        acc = warpgroup_mma(gl.convert_layout(p.to(dtype), p_layout), v_smem.index(0), acc)
+        acc = warpgroup_mma(gl.convert_layout(p.to(dtype), p_layout), v_smem.index(stage), acc)
+        mbarrier.arrive(empty.index(stage))  # the P·V above is complete (a synchronous wgmma)
     return acc, m_i, l_i
+
+
+@gluon.jit
+def _math_partition(
+    q_ptr, o_ptr, items_ptr, members_ptr, count_ptr, partial_o_ptr, partial_lse_ptr, q_smem,
+    k_smem, v_smem, ready, empty, stride_qb, stride_qh, stride_ob, stride_oh, stride_po_slot,
+    stride_po_head, stride_pl_slot, sm_scale, NUM_KV_HEADS: gl.constexpr, GROUP: gl.constexpr,
+    BLOCK_D: gl.constexpr, BLOCK_M: gl.constexpr, BLOCK_N: gl.constexpr, STAGES: gl.constexpr,
+    OFFSET_64: gl.constexpr,
+):  # fmt: skip
+    """Per unit: its Q tile into shared memory, its blocks from the ring (``_attend_chunk``
+    or ``_attend_tails``, which count them as the gather partition does), its outputs."""
+    SUB: gl.constexpr = BLOCK_N // (BLOCK_M // GROUP)
+    s_layout: gl.constexpr = _wgmma_layout(BLOCK_N)
+    o_layout: gl.constexpr = _wgmma_layout(BLOCK_D)
+    q_layout: gl.constexpr = _gather_layout(BLOCK_D)
+    exp2_scale = sm_scale * 1.4426950408889634
+    used = 0
+    for unit in range(gl.program_id(0), gl.load(count_ptr) * NUM_KV_HEADS, gl.num_programs(0)):
+        record = items_ptr + (unit // NUM_KV_HEADS) * 6
+        kv_head = unit % NUM_KV_HEADS
+        kv_len = gl.load(record + 1)
+        member_start = gl.load(record + 2)
+        num_members = gl.load(record + 3)
+        chunk = gl.load(record + 4)
+        _load_q(q_ptr, q_smem, members_ptr, member_start, num_members, kv_head, stride_qb,
+                stride_qh, GROUP, BLOCK_M, BLOCK_D, OFFSET_64, q_layout)  # fmt: skip
+        gl.thread_barrier()  # every warp's Q rows are stored before the wgmma reads them
+        fence_async_shared()
+        if chunk < 0:
+            o, m_i, l_i = _attend_tails(
+                q_smem, k_smem, v_smem, ready, empty, used, members_ptr, member_start,
+                num_members, kv_len, exp2_scale, GROUP, BLOCK_M, BLOCK_N, BLOCK_D, STAGES,
+            )  # fmt: skip
+            used += gl.cdiv(kv_len, SUB)
+        else:
+            o, m_i, l_i = _attend_chunk(
+                q_smem, k_smem, v_smem, ready, empty, used, kv_len, exp2_scale, BLOCK_M,
+                BLOCK_N, BLOCK_D, STAGES,
+            )  # fmt: skip
+            used += gl.cdiv(kv_len, BLOCK_N)
+        _store_tile(o, m_i, l_i, o_ptr, partial_o_ptr, partial_lse_ptr, members_ptr,
+                    member_start, num_members, gl.maximum(chunk, 0), kv_head, exp2_scale,
+                    stride_ob, stride_oh, stride_po_slot, stride_po_head, stride_pl_slot, GROUP,
+                    BLOCK_M, BLOCK_D, OFFSET_64, s_layout, o_layout)  # fmt: skip
+        gl.thread_barrier()  # every warp is done with Q before the next unit's is stored
 
 
 @gluon.jit
@@ -236,95 +384,40 @@ def _shared_part_kernel(
     sm_scale,
     NUM_KV_HEADS: gl.constexpr, GROUP: gl.constexpr, BLOCK_D: gl.constexpr,
     BLOCK_M: gl.constexpr, BLOCK_N: gl.constexpr, STAGES: gl.constexpr,
-    OFFSET_64: gl.constexpr,
+    OFFSET_64: gl.constexpr, GATHER_WARPS: gl.constexpr, GATHER_REGS: gl.constexpr,
 ):  # fmt: skip
-    gl.static_assert(STAGES >= 3, "K of block j+1 must land while block j's V is in flight")
+    gl.static_assert(STAGES >= 3, "block j+1's K lands while block j's V is read")
     gl.static_assert(BLOCK_M == 64, "one warpgroup of 64 rows")
     dtype: gl.constexpr = k_ptr.dtype.element_ty
-    s_layout: gl.constexpr = _wgmma_layout(BLOCK_N)
-    o_layout: gl.constexpr = _wgmma_layout(BLOCK_D)
-    p_layout: gl.constexpr = gl.DotOperandLayout(operand_index=0, parent=o_layout, k_width=2)
-    ld_layout: gl.constexpr = _gather_layout(BLOCK_D)
     tile_layout: gl.constexpr = gl.NVMMASharedLayout.get_default_for([BLOCK_N, BLOCK_D], dtype)
     q_smem_layout: gl.constexpr = gl.NVMMASharedLayout.get_default_for([BLOCK_M, BLOCK_D], dtype)
-
     q_smem = gl.allocate_shared_memory(dtype, [BLOCK_M, BLOCK_D], q_smem_layout)
     k_smem = gl.allocate_shared_memory(dtype, [STAGES, BLOCK_N, BLOCK_D], tile_layout)
     v_smem = gl.allocate_shared_memory(dtype, [STAGES, BLOCK_N, BLOCK_D], tile_layout)
-    exp2_scale = sm_scale * 1.4426950408889634
-    for unit in range(gl.program_id(0), gl.load(count_ptr) * NUM_KV_HEADS, gl.num_programs(0)):
-        item = unit // NUM_KV_HEADS
-        kv_head = unit % NUM_KV_HEADS
-        record = items_ptr + item * 6
-        kv_start = gl.load(record + 0)
-        kv_len = gl.load(record + 1)
-        member_start = gl.load(record + 2)
-        num_members = gl.load(record + 3)
-        chunk = gl.load(record + 4)
-        # every warp is done with the last unit's Q, K and V buffers before they are refilled
-        gl.thread_barrier()
-        offs_d = gl.arange(0, BLOCK_D, layout=gl.SliceLayout(0, ld_layout))
-        _load_q(q_ptr, q_smem, members_ptr, member_start, num_members, kv_head, stride_qb,
-                stride_qh, GROUP, BLOCK_M, BLOCK_D, OFFSET_64, ld_layout)  # fmt: skip
-        if chunk < 0:
-            o, m_i, l_i = _attend_tails(
-                q_smem, k_smem, v_smem, k_ptr, v_ptr, kv_indices_ptr, members_ptr, member_start,
-                num_members, kv_len, kv_head, stride_k_tok, stride_kh, stride_v_tok, stride_vh,
-                exp2_scale, GROUP, BLOCK_D, BLOCK_M, BLOCK_N, OFFSET_64, ld_layout, s_layout,
-                o_layout, p_layout,
-            )  # fmt: skip
-        else:
-            keys = gl.arange(0, BLOCK_N, layout=gl.SliceLayout(1, ld_layout))
-            num_blocks = gl.cdiv(kv_len, BLOCK_N)
-            # prologue: blocks 0 .. STAGES-2 in flight, block STAGES-1's slots in registers
-            loc = gl.load(kv_indices_ptr + kv_start + keys, mask=keys < kv_len, other=0)
-            for b in gl.static_range(STAGES - 1):
-                loc = _issue_ring_block(
-                    k_ptr, v_ptr, k_smem, v_smem, kv_indices_ptr, kv_start, kv_len, b, loc, keys,
-                    kv_head, stride_k_tok, stride_kh, stride_v_tok, stride_vh, offs_d, BLOCK_N,
-                    STAGES, OFFSET_64,
-                )  # fmt: skip
-
-            score_keys = gl.arange(0, BLOCK_N, layout=gl.SliceLayout(0, s_layout))
-            zeros_s = gl.zeros([BLOCK_M, BLOCK_N], gl.float32, s_layout)
-            m_i = gl.full([BLOCK_M], float("-inf"), gl.float32, gl.SliceLayout(1, s_layout))
-            l_i = gl.zeros([BLOCK_M], gl.float32, gl.SliceLayout(1, s_layout))
-            acc = warpgroup_mma_init(gl.zeros([BLOCK_M, BLOCK_D], gl.float32, o_layout))
-
-            cp.wait_group(2 * STAGES - 3)  # K of block 0 landed
-            gl.thread_barrier()
-            fence_async_shared()
-            s = warpgroup_mma(q_smem, k_smem.index(0).permute((1, 0)), zeros_s, use_acc=False)
-            for j in range(num_blocks):
-                stage = j % STAGES
-                # K of block j+1 (zeros past the end): issue its Q·Kᵀ before block j's softmax
-                cp.wait_group(2 * STAGES - 5)
-                gl.thread_barrier()
-                fence_async_shared()
-                s_next = warpgroup_mma(
-                    q_smem, k_smem.index((j + 1) % STAGES).permute((1, 0)), zeros_s,
-                    use_acc=False, is_async=True,
-                )  # fmt: skip
-                p, m_i, l_i, rescale = _softmax_step(
-                    s, m_i, l_i, j * BLOCK_N + score_keys < kv_len, exp2_scale, dtype, o_layout,
-                    p_layout,
-                )  # fmt: skip
-                # Both in flight during the softmax above; waiting for one of them only
-                # (pendings 1) makes ptxas serialize every wgmma (C7514: the other's
-                # accumulator is read meanwhile).
-                o, s_done = warpgroup_mma_wait(0, deps=(acc, s_next))
-                acc = warpgroup_mma(p, v_smem.index(stage), o * rescale, is_async=True)
-                s = s_done
-                # the stage of block j-1 is free (its P·V is done): refill it with block j+STAGES-1
-                loc = _issue_ring_block(
-                    k_ptr, v_ptr, k_smem, v_smem, kv_indices_ptr, kv_start, kv_len,
-                    j + STAGES - 1, loc, keys, kv_head, stride_k_tok, stride_kh, stride_v_tok,
-                    stride_vh, offs_d, BLOCK_N, STAGES, OFFSET_64,
-                )  # fmt: skip
-            o = warpgroup_mma_wait(0, deps=(acc,))
-            cp.wait_group(0)
-
-        _store_tile(o, m_i, l_i, o_ptr, partial_o_ptr, partial_lse_ptr, members_ptr,
-                    member_start, num_members, gl.maximum(chunk, 0), kv_head, exp2_scale,
-                    stride_ob, stride_oh, stride_po_slot, stride_po_head, stride_pl_slot, GROUP,
-                    BLOCK_M, BLOCK_D, OFFSET_64, s_layout, o_layout)  # fmt: skip
+    ready = gl.allocate_shared_memory(gl.int64, [STAGES, 1], mbarrier.MBarrierLayout())
+    empty = gl.allocate_shared_memory(gl.int64, [STAGES, 1], mbarrier.MBarrierLayout())
+    for stage in gl.static_range(STAGES):
+        # every gathering thread arrives once a block (when its own copies land); the math
+        # warpgroup once (one thread, after its partition's barrier)
+        mbarrier.init(ready.index(stage), count=32 * GATHER_WARPS)
+        mbarrier.init(empty.index(stage), count=1)
+    gl.warp_specialize(
+        [
+            (
+                _math_partition,
+                (q_ptr, o_ptr, items_ptr, members_ptr, count_ptr, partial_o_ptr,
+                 partial_lse_ptr, q_smem, k_smem, v_smem, ready, empty, stride_qb, stride_qh,
+                 stride_ob, stride_oh, stride_po_slot, stride_po_head, stride_pl_slot,
+                 sm_scale, NUM_KV_HEADS, GROUP, BLOCK_D, BLOCK_M, BLOCK_N, STAGES, OFFSET_64),
+            ),
+            (
+                _gather_partition,
+                (k_ptr, v_ptr, kv_indices_ptr, items_ptr, members_ptr, count_ptr, k_smem,
+                 v_smem, ready, empty, stride_k_tok, stride_kh, stride_v_tok, stride_vh,
+                 NUM_KV_HEADS, GROUP, BLOCK_M, BLOCK_N, BLOCK_D, STAGES, OFFSET_64,
+                 GATHER_WARPS),
+            ),
+        ],
+        [GATHER_WARPS],
+        [GATHER_REGS],
+    )  # fmt: skip

@@ -26,7 +26,14 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "latency"))
 from check import old_package  # noqa: E402
 from offline_compile import compile_for_sm90  # noqa: E402
-from sglang_pat.kernels.launch_sm90 import SM90_BLOCK_N, SM90_ROWS, SM90_STAGES  # noqa: E402
+from sglang_pat.kernels.launch_sm90 import (  # noqa: E402
+    SM90_BLOCK_N,
+    SM90_GATHER_REGS,
+    SM90_GATHER_WARPS,
+    SM90_MAXNREG,
+    SM90_ROWS,
+    SM90_STAGES,
+)
 from sglang_pat.kernels.shared_part_sm90 import _shared_part_kernel  # noqa: E402
 
 POINTERS = {
@@ -52,12 +59,24 @@ def compile_shared_kernel(kernel, constexprs: dict, dtype: str = "bf16", **optio
     )
 
 
+def compile_product_build(kernel, dtype: str = "bf16", head_dim: int = 128,
+                          offset_64: bool = False, group: int = 4):  # fmt: skip
+    """``compile_shared_kernel`` with the launcher's constexprs and options, for the product's
+    sm90 shared part here or at another commit (a build before its gather partition takes
+    neither GATHER_* nor maxnreg)."""
+    constexprs = dict(NUM_KV_HEADS=8, GROUP=group, BLOCK_D=head_dim, BLOCK_M=SM90_ROWS,
+                      BLOCK_N=SM90_BLOCK_N, STAGES=SM90_STAGES, OFFSET_64=offset_64)  # fmt: skip
+    options = {}
+    if "GATHER_WARPS" in kernel.arg_names:
+        constexprs.update(GATHER_WARPS=SM90_GATHER_WARPS, GATHER_REGS=SM90_GATHER_REGS)
+        options["maxnreg"] = SM90_MAXNREG
+    return compile_shared_kernel(kernel, constexprs, dtype, **options)
+
+
 def instructions(kernel, dtype: str, head_dim: int, offset_64: bool) -> tuple[list[str], list]:
     """The kernel's SASS instructions, registers renamed away, and ptxas's register and spill
     lines."""
-    constexprs = dict(NUM_KV_HEADS=8, GROUP=4, BLOCK_D=head_dim, BLOCK_M=SM90_ROWS,
-                      BLOCK_N=SM90_BLOCK_N, STAGES=SM90_STAGES, OFFSET_64=offset_64)  # fmt: skip
-    _, report, sass = compile_shared_kernel(kernel, constexprs, dtype)
+    _, report, sass = compile_product_build(kernel, dtype, head_dim, offset_64)
     lines = []
     for line in sass.splitlines():
         line = re.sub(r"/\*[0-9a-f]{4,}\*/", "", line).strip()

@@ -27,7 +27,7 @@ of packed tails (chunk < 0) are not taken (the launcher checks).
 
 from sglang_pat.kernels.shared_part_sm90 import (
     _gather_layout,
-    _issue_ring_block,
+    _issue_block,
     _load_q,
     _softmax_step,
     _store_tile,
@@ -42,6 +42,25 @@ from triton.experimental.gluon.language.nvidia.hopper import (
     warpgroup_mma_init,
     warpgroup_mma_wait,
 )
+
+
+@gluon.jit
+def _issue_ring_block(
+    k_ptr, v_ptr, k_smem, v_smem, kv_indices_ptr, kv_start, kv_len, block, loc, keys, kv_head,
+    stride_k_tok, stride_kh, stride_v_tok, stride_vh, offs_d, BLOCK_N: gl.constexpr,
+    STAGES: gl.constexpr, OFFSET_64: gl.constexpr,
+):  # fmt: skip
+    """Gather block ``block`` of the chunk (its slots ``loc``) into ring stage ``block % STAGES``
+    (``_issue_block``); returns the next block's slots, loaded meanwhile. (The product's until
+    its gathers moved to a partition of their own, session 72.)"""
+    ahead = (block + 1) * BLOCK_N + keys
+    next_loc = gl.load(kv_indices_ptr + kv_start + ahead, mask=ahead < kv_len, other=0)
+    _issue_block(
+        k_ptr, v_ptr, k_smem.index(block % STAGES), v_smem.index(block % STAGES), loc,
+        block * BLOCK_N + keys < kv_len, kv_head, stride_k_tok, stride_kh, stride_v_tok,
+        stride_vh, offs_d, OFFSET_64,
+    )  # fmt: skip
+    return next_loc
 
 
 @gluon.jit
