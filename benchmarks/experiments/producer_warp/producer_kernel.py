@@ -11,26 +11,24 @@ barrier, and gives a stage back on its ``empty`` mbarrier once the block's P·V 
 
 Shared items only (``chunk >= 0``): the launcher rejects plans whose shared part holds packed
 tails. Otherwise as the product's kernel: same units, same outputs, same schedule of wgmma.
+
+Since the product took this design (its gather and math partitions, with packed tails too),
+the build here reuses the product's ``_gather_block`` and ``_attend_chunk``; what stays its
+own is the pairing (``CONSUMERS = 2``) and its register split (PRODUCER_REGS, no tails path).
 """
 
 from sglang_pat.kernels.shared_part_sm90 import (
+    _attend_chunk,
+    _gather_block,
     _gather_layout,
-    _issue_block,
     _load_q,
-    _softmax_step,
     _store_tile,
     _wgmma_layout,
 )
 from triton.experimental import gluon
 from triton.experimental.gluon import language as gl
 from triton.experimental.gluon.language.nvidia.ampere import async_copy as cp
-from triton.experimental.gluon.language.nvidia.hopper import (
-    fence_async_shared,
-    mbarrier,
-    warpgroup_mma,
-    warpgroup_mma_init,
-    warpgroup_mma_wait,
-)
+from triton.experimental.gluon.language.nvidia.hopper import fence_async_shared, mbarrier
 
 
 @gluon.jit
@@ -65,20 +63,13 @@ def _producer(
         kv_len = gl.load(record + 1)
         loc = gl.load(kv_indices_ptr + kv_start + keys, mask=keys < kv_len, other=0)
         for block in range(gl.cdiv(kv_len, BLOCK_N)):
-            # the next block's slots load while this block waits for its stage (as the
-            # product's ring refill does): their latency stays off the ring's critical path
             ahead = (block + 1) * BLOCK_N + keys
             next_loc = gl.load(kv_indices_ptr + kv_start + ahead, mask=ahead < kv_len, other=0)
-            stage = filled % STAGES
-            # a fresh barrier counts as having completed the phase before 0, so the first
-            # pass over the ring does not wait
-            mbarrier.wait(empty.index(stage), ((filled // STAGES) & 1) ^ 1)
-            _issue_block(
-                k_ptr, v_ptr, k_smem.index(stage), v_smem.index(stage), loc,
+            _gather_block(
+                k_ptr, v_ptr, k_smem, v_smem, ready, empty, filled, loc,
                 block * BLOCK_N + keys < kv_len, unit % NUM_KV_HEADS, stride_k_tok, stride_kh,
-                stride_v_tok, stride_vh, offs_d, OFFSET_64,
+                stride_v_tok, stride_vh, offs_d, STAGES, OFFSET_64,
             )  # fmt: skip
-            cp.mbarrier_arrive(ready.index(stage), increment_count=False)
             loc = next_loc
             filled += 1
     cp.wait_group(0)
@@ -92,61 +83,23 @@ def _attend_unit(
     GROUP: gl.constexpr, BLOCK_D: gl.constexpr, BLOCK_M: gl.constexpr, BLOCK_N: gl.constexpr,
     STAGES: gl.constexpr, OFFSET_64: gl.constexpr,
 ):  # fmt: skip
-    """One unit's tile over ring blocks ``used ..``: the product's math (block j+1's Q·Kᵀ in
-    flight during block j's softmax, block j's P·V into block j+1's), each block's stage
-    taken on its ``ready`` barrier and given back on ``empty`` once its P·V is done."""
-    dtype: gl.constexpr = q_smem.dtype
-    s_layout: gl.constexpr = _wgmma_layout(BLOCK_N)
-    o_layout: gl.constexpr = _wgmma_layout(BLOCK_D)
-    p_layout: gl.constexpr = gl.DotOperandLayout(operand_index=0, parent=o_layout, k_width=2)
-    q_layout: gl.constexpr = _gather_layout(BLOCK_D)
-    score_keys = gl.arange(0, BLOCK_N, layout=gl.SliceLayout(0, s_layout))
-    zeros_s = gl.zeros([BLOCK_M, BLOCK_N], gl.float32, s_layout)
+    """One unit's tile over ring blocks ``used ..``: its Q, the product's ``_attend_chunk``,
+    its outputs."""
     record = items_ptr + item * 6
     member_start = gl.load(record + 2)
     num_members = gl.load(record + 3)
-    chunk = gl.load(record + 4)
     _load_q(q_ptr, q_smem, members_ptr, member_start, num_members, kv_head, stride_qb,
-            stride_qh, GROUP, BLOCK_M, BLOCK_D, OFFSET_64, q_layout)  # fmt: skip
+            stride_qh, GROUP, BLOCK_M, BLOCK_D, OFFSET_64, _gather_layout(BLOCK_D))  # fmt: skip
     gl.thread_barrier()  # every warp's Q rows are stored before the wgmma reads them
     fence_async_shared()
-    num_blocks = gl.cdiv(kv_len, BLOCK_N)
-    m_i = gl.full([BLOCK_M], float("-inf"), gl.float32, gl.SliceLayout(1, s_layout))
-    l_i = gl.zeros([BLOCK_M], gl.float32, gl.SliceLayout(1, s_layout))
-    acc = warpgroup_mma_init(gl.zeros([BLOCK_M, BLOCK_D], gl.float32, o_layout))
-    mbarrier.wait(ready.index(used % STAGES), (used // STAGES) & 1)
-    # the producer's cp.async wrote through the generic proxy; the wgmma reads through the
-    # async one: fence after the barrier's acquire
-    fence_async_shared()
-    s = warpgroup_mma(q_smem, k_smem.index(used % STAGES).permute((1, 0)), zeros_s, use_acc=False)
-    for j in range(num_blocks):
-        current = used + j
-        upcoming = current + 1
-        # block j+1's K, when the unit has one; past the end the stage's contents are read
-        # and thrown away (as the product reads its ring's zeros there)
-        mbarrier.wait(
-            ready.index(upcoming % STAGES), (upcoming // STAGES) & 1, pred=j + 1 < num_blocks
-        )
-        fence_async_shared()
-        s_next = warpgroup_mma(
-            q_smem, k_smem.index(upcoming % STAGES).permute((1, 0)), zeros_s,
-            use_acc=False, is_async=True,
-        )  # fmt: skip
-        p, m_i, l_i, rescale = _softmax_step(
-            s, m_i, l_i, j * BLOCK_N + score_keys < kv_len, exp2_scale, dtype, o_layout,
-            p_layout,
-        )  # fmt: skip
-        o, s_done = warpgroup_mma_wait(0, deps=(acc, s_next))
-        # block j-1's P·V is done: its stage goes back to the producer
-        mbarrier.arrive(empty.index((current + STAGES - 1) % STAGES), pred=j > 0)
-        acc = warpgroup_mma(p, v_smem.index(current % STAGES), o * rescale, is_async=True)
-        s = s_done
-    o = warpgroup_mma_wait(0, deps=(acc,))
-    mbarrier.arrive(empty.index((used + num_blocks - 1) % STAGES))  # the unit's last block
+    o, m_i, l_i = _attend_chunk(
+        q_smem, k_smem, v_smem, ready, empty, used, kv_len, exp2_scale, BLOCK_M, BLOCK_N,
+        BLOCK_D, STAGES,
+    )  # fmt: skip
     _store_tile(o, m_i, l_i, o_ptr, partial_o_ptr, partial_lse_ptr, members_ptr, member_start,
-                num_members, chunk, kv_head, exp2_scale, stride_ob, stride_oh, stride_po_slot,
-                stride_po_head, stride_pl_slot, GROUP, BLOCK_M, BLOCK_D, OFFSET_64, s_layout,
-                o_layout)  # fmt: skip
+                num_members, gl.load(record + 4), kv_head, exp2_scale, stride_ob, stride_oh,
+                stride_po_slot, stride_po_head, stride_pl_slot, GROUP, BLOCK_M, BLOCK_D,
+                OFFSET_64, _wgmma_layout(BLOCK_N), _wgmma_layout(BLOCK_D))  # fmt: skip
     gl.thread_barrier()  # every warp is done with Q before the next unit's is stored
 
 
