@@ -250,6 +250,10 @@ def _attend_chunk(
     m_i = gl.full([BLOCK_M], float("-inf"), gl.float32, gl.SliceLayout(1, s_layout))
     l_i = gl.zeros([BLOCK_M], gl.float32, gl.SliceLayout(1, s_layout))
     acc = warpgroup_mma_init(gl.zeros([BLOCK_M, BLOCK_D], gl.float32, o_layout))
+    # P·V reads its P from registers while in flight: they must stay P's until its wait, so P
+    # is a dependency of that wait. Without it ptxas gave them to the next block's softmax
+    # (garbage O with the right LSE at d = 64, session 73).
+    p_in_flight = gl.zeros([BLOCK_M, BLOCK_N], dtype, p_layout)
     # A unit without keys has no block to wait for (its O is then 0 / 0, as in the Triton
     # part). The gathers wrote through the generic proxy and the wgmma reads through the
     # async one: a proxy fence after each barrier's acquire.
@@ -274,12 +278,13 @@ def _attend_chunk(
         )
         # Both in flight during the softmax above; waiting for one of them only (pendings 1)
         # makes ptxas serialize every wgmma (C7514: the other's accumulator is read meanwhile).
-        o, s_done = warpgroup_mma_wait(0, deps=(acc, s_next))
+        o, s_done, _ = warpgroup_mma_wait(0, deps=(acc, s_next, p_in_flight))
         # block j-1's P·V is done: its stage goes back to the gathers
         mbarrier.arrive(empty.index((current + STAGES - 1) % STAGES), pred=j > 0)
         acc = warpgroup_mma(p, v_smem.index(current % STAGES), o * rescale, is_async=True)
+        p_in_flight = p
         s = s_done
-    o = warpgroup_mma_wait(0, deps=(acc,))
+    o, _ = warpgroup_mma_wait(0, deps=(acc, p_in_flight))
     last_stage = (used + num_blocks + STAGES - 1) % STAGES
     mbarrier.arrive(empty.index(last_stage), pred=num_blocks > 0)
     return o, m_i, l_i
