@@ -26,7 +26,7 @@ cost-model bytes, see ``cost_model``):
 
 It splits when ``max(t_shared, t_private) + overlap·min(...) < margin·t_one``.
 
-The coefficients were fitted on 79 shapes on the H200 by
+The coefficients were fitted on 98 shapes on the H200 by
 ``benchmarks/experiments/lean_gate/fit.py``, each shape in its own process:
 - session 18's suite trees with sharing at four head configs, the acceptance shapes, gsp
   4 × 32's batch and the uniform served batches;
@@ -34,20 +34,21 @@ The coefficients were fitted on 79 shapes on the H200 by
   ``benchmarks/workloads.py``): groups of 1 to ~10 running requests;
 - session 44's eighteen batches with packed tails of 288-512 tokens
   (``TileMenu.max_packed_long_tail``): gsp 4 × 32's batch late in its decode, where the
-  split is 17-24% faster, and gsp defaults' shuffled batches, where it is 9-14% slower.
-  Until then a packed unit and a one-request one shared L, and the gate kept the first
-  kind whole and split the second.
-Rows whose plans have changed since they were measured are left out: 6 of 85.
-- The gated choice takes 0.943× the one launch's time (geometric mean; 0.946× with each
-  shape's time models refitted without it). Always splitting takes 0.988×, the best choice
-  per shape 0.934×, and session 24's coefficients 0.970×.
-- Three shapes lose 3–14% (``1,2,64_1024,256,256`` at (32, 8): 1.14).
-- What it cost where it chose otherwise than session 24's coefficients (kernel benchmark at
-  514de5a against session 43's): the worked example 61.7 → 65.7 µs (now kept whole),
-  ``1,2,64_1024,256,256`` 41.2 → 46.5 at (32, 8) and 43.5 → 50.3 at (64, 8) (the latter a
-  row the fit left out as stale); the suite's geometric mean over FlashInfer decode 2.696× →
-  2.676×. Served, gsp 4 × 32 went from 1.921× to 1.980× flashinfer and gsp defaults from
-  1.349× to 1.410×, with the long tails packed.
+  split is 17-24% faster, and gsp defaults' shuffled batches, where it is 9-14% slower;
+- sessions 45 and 73: rows measured again, and ten wide fan-outs (one or two prefixes of
+  1,024-4,096 tokens under 128-256 requests with short tails), where the split is 14-26%
+  faster at G ≤ 4 and which the earlier coefficients, fitted without them, kept whole.
+Rows whose plans have changed since they were measured are left out.
+- The gated choice takes 0.928× the one launch's time (geometric mean; 0.932× with each
+  shape's time models refitted without it). Always splitting takes 0.964×, the best choice
+  per shape 0.914×, and session 44's coefficients 0.937× (over the same 98).
+- Against session 44's coefficients it splits five more shapes, none slower: three wide
+  fan-outs (0.74-0.78×), ``1,4,8,256_32,256,256,32`` at (32, 32) (0.94×) and
+  ``1,1024_2048,32`` (1.00×). Two wide fan-outs (``1,256_4096,32``, ``1,256_2048,16``) are
+  still kept whole: the shared model reads their shared part ~25% slow.
+- Shapes that lose 3–25% split: ``1,2,64_1024,256,256`` at (32, 8) (1.14),
+  ``1,4,16,512_1024,256,128,32`` at (32, 32) (1.07), ``8,16,32,256_256,128,64,32`` (1.03),
+  ``1,68_4096,448`` (1.25), as with session 44's.
 """
 
 from __future__ import annotations
@@ -101,14 +102,14 @@ def plan_work(
 
 @dataclass(frozen=True)
 class LeanGate:
-    """The split rule of the module docstring; coefficients in µs (H200, sessions 18, 24 and
-    44)."""
+    """The split rule of the module docstring; coefficients in µs (H200, sessions 18, 24, 44,
+    45 and 73)."""
 
-    shared_us: tuple[float, float, float] = (18.85, 31.20, 14.36)  # a0..a2
-    private_us: tuple[float, float, float, float] = (57.92, 41.12, 17.85, 7.41)  # b0..b3
-    one_launch_us: tuple[float, ...] = (13.59, 16.40, 46.15, 17.40, 22.52, 15.18)  # c0..c5
-    overlap: float = 0.3
-    margin: float = 0.95
+    shared_us: tuple[float, float, float] = (17.68, 32.95, 14.29)  # a0..a2
+    private_us: tuple[float, float, float, float] = (57.92, 40.58, 18.79, 6.89)  # b0..b3
+    one_launch_us: tuple[float, ...] = (13.82, 17.49, 46.85, 12.74, 20.84, 14.89)  # c0..c5
+    overlap: float = 0.35
+    margin: float = 1.0
 
     def estimates(self, work: PlanWork) -> tuple[float, float, float]:
         """µs of the shared part alone, the private part alone, and the one launch."""
