@@ -1,13 +1,14 @@
 """The sm90 shared part with its K/V gathers in a producer partition (``gl.warp_specialize``).
 
-The product's sm90 part (``kernels/shared_part_sm90.py``) gathers each 64-key block with
-``cp.async`` issued by the same warpgroup that runs the wgmma and the softmax, and waits for
-the copies (``cp.async.wait_group`` + a CTA barrier) inside its chain. Session 71 measured
-that chain, not the bytes, as what sets the shared part's time (``../paired_tiles/``). Here a
-worker partition of PRODUCER_WARPS warps walks the same units and blocks, fills the ring of
-STAGES buffers and signals each stage's ``ready`` mbarrier when its copies land
-(``cp.async.mbarrier.arrive``); the math warpgroup (the default partition) waits on that
-barrier, and gives a stage back on its ``empty`` mbarrier once the block's P·V is done.
+Until session 73 the product's sm90 part (``kernels/shared_part_sm90.py``) gathered each
+64-key block with ``cp.async`` issued by the same warpgroup that runs the wgmma and the
+softmax, and waited for the copies (``cp.async.wait_group`` + a CTA barrier) inside its
+chain. Session 71 measured that chain, not the bytes, as what sets the shared part's time
+(``../paired_tiles/``). Here a worker partition of PRODUCER_WARPS warps walks the same
+units and blocks, fills the ring of STAGES buffers and signals each stage's ``ready`` mbarrier
+when its copies land (``cp.async.mbarrier.arrive``); the math warpgroup (the default
+partition) waits on that barrier, and gives a stage back on its ``empty`` mbarrier once the
+block's P·V is done.
 
 Shared items only (``chunk >= 0``): the launcher rejects plans whose shared part holds packed
 tails. Otherwise as the product's kernel: same units, same outputs, same schedule of wgmma.
