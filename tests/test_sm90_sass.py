@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from sass_hazards import a_operand_hazards
+from sglang_pat.kernels.launch_sm90 import SM90_BLOCK_N
 
 AOT_SASS = Path(__file__).resolve().parents[1] / "benchmarks" / "experiments" / "aot_sass"
 # In a process of its own: under TRITON_INTERPRET=1 (the CPU test command) the Gluon kernel's
@@ -42,8 +43,8 @@ def test_no_asynchronous_wgmma_has_its_a_registers_written_before_its_wait(
     dtype: str, head_dim: int, group: int
 ) -> None:
     count, hazards = a_operand_hazards(product_sass(dtype, head_dim, group))
-    # P·V: one HGMMA a 16-key step of the 64-key block, in the chunk loop and for tails
-    assert count == 2 * 64 // 16, count
+    # P·V: one HGMMA a 16-key step of a block, in the chunk loop and for tails
+    assert count == 2 * SM90_BLOCK_N // 16, count
     assert not hazards, hazards
 
 
