@@ -25,7 +25,7 @@ SM90_ROWS = 64  # one warpgroup: tiles of up to 64 rows (members × GQA group)
 SM90_STAGES, SM90_BLOCK_N = 4, 64
 # The gather partition: warps are reserved by warpgroups, so 4. Its threads hold their rows'
 # 64-bit pointers, and for packed tails each row's member range: at 40 registers it spilled
-# (52 B at d = 128); at 64 only GQA 1 and 16 at d = 128 spill, 4-40 B (offline, session 72).
+# (52 B at d = 128); at 64 only GQA 1 at d = 128 spills, 4 B (offline, bf16, session 73).
 # maxnreg 128 on the program's 8 warps keeps its register file the one-warpgroup build's
 # (4 × 255), so that the private part's two programs still fit on its SM; setmaxnreg then
 # gives the math warpgroup 192 (benchmarks/experiments/producer_warp/README.md).
