@@ -22,7 +22,7 @@ Pages of one token, bf16/fp16, head_dim = BLOCK_D, no logit cap: ``launch_sm90.p
 Items of packed tails (``chunk < 0``: each member its own KV range) are never a shared part's,
 but a graph left in the pair's form replays a whole plan through this launch (slower, never
 wrong: ``graph_switch.py``), so they are computed too, plainly. Each block holds BLOCK_N /
-members keys of every member (``_tails_block``), and the math applies a block-diagonal mask
+members keys of every member (``_gather_partition``), and the math applies a block-diagonal mask
 as the Triton kernel's ``_attend_tails`` does, one block at a time.
 """
 
