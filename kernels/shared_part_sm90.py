@@ -53,6 +53,13 @@ def _gather_layout(head_dim, num_warps=4):
     return gl.BlockedLayout([1, 8], [32 * 8 // head_dim, head_dim // 8], [num_warps, 1], [1, 0])
 
 
+@gluon.constexpr_function
+def _tail_keys(block_n, block_m, group):
+    """Keys of each member in a packed-tails block: BLOCK_N / the tile's members. The gather
+    and math partitions count a tails unit's ring blocks by it, so both take it from here."""
+    return block_n // (block_m // group)
+
+
 @gluon.jit
 def _issue_block(
     k_ptr, v_ptr, k_smem, v_smem, loc, valid, kv_head, stride_k_tok, stride_kh,
@@ -191,7 +198,7 @@ def _gather_partition(
     """Every unit's blocks into the ring, in the math partition's order. A chunk's blocks are
     its 64-key runs, each block's slots loaded while the one before waits for its stage. A
     packed-tails block holds BLOCK_N / members keys of each member (row r: member r // SUB)."""
-    SUB: gl.constexpr = BLOCK_N // (BLOCK_M // GROUP)
+    SUB: gl.constexpr = _tail_keys(BLOCK_N, BLOCK_M, GROUP)
     ld_layout: gl.constexpr = _gather_layout(BLOCK_D, GATHER_WARPS)
     keys = gl.arange(0, BLOCK_N, layout=gl.SliceLayout(1, ld_layout))
     offs_d = gl.arange(0, BLOCK_D, layout=gl.SliceLayout(0, ld_layout))
@@ -298,7 +305,7 @@ def _attend_tails(
 ):  # fmt: skip
     """Packed tails over ring blocks ``used ..``: member j's G rows see only block columns
     j·SUB .. (j+1)·SUB − 1, its keys. One block at a time. Returns (O, m, l)."""
-    SUB: gl.constexpr = BLOCK_N // (BLOCK_M // GROUP)
+    SUB: gl.constexpr = _tail_keys(BLOCK_N, BLOCK_M, GROUP)
     dtype: gl.constexpr = q_smem.dtype
     s_layout: gl.constexpr = _wgmma_layout(BLOCK_N)
     o_layout: gl.constexpr = _wgmma_layout(BLOCK_D)
@@ -344,7 +351,7 @@ def _math_partition(
 ):  # fmt: skip
     """Per unit: its Q tile into shared memory, its blocks from the ring (``_attend_chunk``
     or ``_attend_tails``, which count them as the gather partition does), its outputs."""
-    SUB: gl.constexpr = BLOCK_N // (BLOCK_M // GROUP)
+    SUB: gl.constexpr = _tail_keys(BLOCK_N, BLOCK_M, GROUP)
     s_layout: gl.constexpr = _wgmma_layout(BLOCK_N)
     o_layout: gl.constexpr = _wgmma_layout(BLOCK_D)
     q_layout: gl.constexpr = _gather_layout(BLOCK_D)
