@@ -108,7 +108,7 @@ def old_package(commit: str) -> tuple[str, Path]:
     package = root / ("kernels_" + re.sub(r"\W", "_", commit))  # an importable name
     package.mkdir()
     names = subprocess.run(
-        ["git", "ls-tree", "--name-only", f"{commit}:kernels"],
+        ["git", "ls-tree", "--full-tree", "--name-only", f"{commit}:kernels"],
         capture_output=True, text=True, check=True,
     ).stdout.split()  # fmt: skip
     for name in names:
