@@ -40,9 +40,8 @@ MODELS = {  # name: (measured key, features of a PlanWork)
 }
 
 
-def work_of(row: dict) -> tuple[int, PlanWork | None]:
-    """The row's shape planned again: its item count, and its ``PlanWork`` (None without both
-    kinds of item)."""
+def plan_of(row: dict) -> tuple[PackScheduler, object]:
+    """The row's shape planned again (the planner is deterministic; the row's SM count)."""
     spec, _, heads = row["shape"].partition("@")
     q_heads, kv_heads = map(int, (heads or "32,8").split(","))
     group = q_heads // kv_heads
@@ -52,11 +51,31 @@ def work_of(row: dict) -> tuple[int, PlanWork | None]:
         num_kv_heads=kv_heads, group_size=group, head_dim=HEAD_DIM, num_sms=row["num_sms"],
         menu=menu,
     )  # fmt: skip
-    plan = scheduler.plan(forest, np.arange(forest.num_requests))
+    return scheduler, scheduler.plan(forest, np.arange(forest.num_requests))
+
+
+def work_of(row: dict) -> tuple[int, PlanWork | None]:
+    """The row's shape planned again: its item count, and its ``PlanWork`` (None without both
+    kinds of item)."""
+    scheduler, plan = plan_of(row)
     num_items = plan.items.shape[0]
     if not 0 < plan.num_shared_items < num_items:
         return num_items, None
     return num_items, scheduler.plan_work(plan)
+
+
+def fresh_rows(paths: list[Path]) -> list[dict]:
+    """exp.py's rows, each with its ``work``; a shape measured again (a later file) replaces
+    its earlier row, and a row whose plan has changed since it was measured is left out."""
+    rows = [json.loads(line) for path in paths for line in path.read_text().splitlines()]
+    fresh = []
+    for row in {r["shape"]: r for r in rows if "us" in r}.values():
+        num_items, row["work"] = work_of(row)
+        if num_items == row["items"]:
+            fresh.append(row)
+        else:
+            print(f"left out: {row['shape']} (planned otherwise since it was measured)")
+    return fresh
 
 
 def fit(rows: list[dict]) -> LeanGate:
@@ -84,17 +103,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("results", type=Path, nargs="+", help="exp.py's JSON lines, merged")
     args = parser.parse_args()
-    rows = [json.loads(line) for path in args.results for line in path.read_text().splitlines()]
-    # A shape measured again (a later file) replaces its earlier row.
-    rows = list({r["shape"]: r for r in rows if "us" in r}.values())
-    fresh = []
-    for row in rows:
-        num_items, row["work"] = work_of(row)
-        if num_items == row["items"]:
-            fresh.append(row)
-        else:
-            print(f"left out: {row['shape']} (planned otherwise since it was measured)")
-    rows = fresh
+    rows = fresh_rows(args.results)
     split_rows = [r for r in rows if r["work"] is not None and "shared-part" in r["us"]]
     gate = fit(split_rows)
     for name, (key, features) in MODELS.items():

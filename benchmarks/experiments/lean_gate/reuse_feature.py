@@ -13,31 +13,16 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import json
 import math
 import sys
 from pathlib import Path
 
 import numpy as np
-from fit import HEAD_DIM, chosen, fit, work_of
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from workloads import workload_for  # noqa: E402
-
-from sglang_pat.cost_model import default_tile_menu  # noqa: E402
-from sglang_pat.scheduler import PackScheduler  # noqa: E402
+from fit import chosen, fit, fresh_rows, plan_of
 
 
 def reread_share(row: dict) -> float:
-    spec, _, heads = row["shape"].partition("@")
-    q_heads, kv_heads = map(int, (heads or "32,8").split(","))
-    group = q_heads // kv_heads
-    scheduler = PackScheduler(
-        num_kv_heads=kv_heads, group_size=group, head_dim=HEAD_DIM, num_sms=row["num_sms"],
-        menu=default_tile_menu(HEAD_DIM, group),
-    )  # fmt: skip
-    forest = workload_for(spec).forest
-    plan = scheduler.plan(forest, np.arange(forest.num_requests))
+    _, plan = plan_of(row)
     ranges = plan.items[: plan.num_shared_items, :2]
     if not len(ranges):
         return 0.0
@@ -46,15 +31,9 @@ def reread_share(row: dict) -> float:
 
 
 def main() -> None:
-    lines = [
-        json.loads(line) for path in sys.argv[1:] for line in Path(path).read_text().splitlines()
-    ]
-    rows = []
-    for row in {r["shape"]: r for r in lines if "us" in r}.values():
-        num_items, row["work"] = work_of(row)
-        if num_items == row["items"]:
-            row["reread"] = reread_share(row)
-            rows.append(row)
+    rows = fresh_rows([Path(path) for path in sys.argv[1:]])
+    for row in rows:
+        row["reread"] = reread_share(row)
     split_rows = [r for r in rows if r["work"] is not None and "shared-part" in r["us"]]
     gate = fit(split_rows)
 
