@@ -128,6 +128,9 @@ def _paired_shared_kernel(
         # as wgmma accumulators still in flight
         acc_a = gl.zeros([BLOCK_M, BLOCK_D], gl.float32, o_layout)
         acc_b = warpgroup_mma_init(gl.zeros([BLOCK_M, BLOCK_D], gl.float32, o_layout))
+        # a P·V's P (registers) is a dependency of its wait, so that ptxas keeps its registers
+        # until the wgmma has read them (session 73: ../producer_warp/README.md)
+        p_b = gl.zeros([BLOCK_M, BLOCK_N], dtype, p_layout)
         cp.wait_group(2 * STAGES - 3)  # K of block 0 landed
         gl.thread_barrier()
         fence_async_shared()
@@ -139,7 +142,7 @@ def _paired_shared_kernel(
         for j in range(num_blocks):
             stage = j % STAGES
             # A's Q·Kᵀ j and B's P·V j-1 done: the stage of block j-1 is free for block j+S-1
-            scores_a, o_b = warpgroup_mma_wait(0, deps=(s_a, acc_b))
+            scores_a, o_b, _ = warpgroup_mma_wait(0, deps=(s_a, acc_b, p_b))
             loc = _issue_ring_block(
                 k_ptr, v_ptr, k_smem, v_smem, kv_indices_ptr, kv_start, kv_len, j + STAGES - 1,
                 loc, keys, kv_head, stride_k_tok, stride_kh, stride_v_tok, stride_vh, offs_d,
@@ -163,7 +166,7 @@ def _paired_shared_kernel(
             p_b, m_b, l_b, rescale_b = _softmax_step(
                 scores_b, m_b, l_b, key_valid, exp2_scale, dtype, o_layout, p_layout
             )
-            acc_a = warpgroup_mma_wait(0, deps=(pv_a,))
+            acc_a, _ = warpgroup_mma_wait(0, deps=(pv_a, p_a))
             cp.wait_group(2 * STAGES - 3)  # K of block j+1 landed (zeros past the end)
             gl.thread_barrier()
             fence_async_shared()
@@ -173,7 +176,7 @@ def _paired_shared_kernel(
                 q_smem.index(0), k_smem.index((j + 1) % STAGES).permute((1, 0)), zeros_s,
                 use_acc=False, is_async=True,
             )  # fmt: skip
-        _, o_b = warpgroup_mma_wait(0, deps=(s_a, acc_b))
+        _, o_b, _ = warpgroup_mma_wait(0, deps=(s_a, acc_b, p_b))
         cp.wait_group(0)
         _store_tile(acc_a, m_a, l_a, o_ptr, partial_o_ptr, partial_lse_ptr, members_ptr, start_a,
                     members_a, chunk, kv_head, exp2_scale, stride_ob, stride_oh, stride_po_slot,
