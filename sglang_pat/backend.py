@@ -79,7 +79,7 @@ class PatAttnBackend(TritonAttnBackend):
             return
         max_requests = model_runner.req_to_token_pool.size
         sm90_shared = env_flag(SM90_ENV, "0")
-        self.store_reason = store_reason(self, model_runner, sm90_shared)
+        self.store_reason = store_reason(self, model_runner)
         # Any batch, read privately, fits in one int32 copy of req_to_token (Σ seq_lens can
         # never exceed it). Partials get a fixed budget (16 KiB each at 32 heads × 128);
         # a plan needing more falls back to the all-private plan.

@@ -69,14 +69,11 @@ def unsupported_reason(backend: TritonAttnBackend, model_runner: Any) -> str | N
     return None
 
 
-def store_reason(backend: TritonAttnBackend, model_runner: Any, sm90_shared: bool) -> str | None:
-    """Why the pack kernels cannot store the new K/V (SGLang's store then runs), or None;
-    ``sm90_shared``: the sm90 shared part was asked for."""
+def store_reason(backend: TritonAttnBackend, model_runner: Any) -> str | None:
+    """Why the pack kernels cannot store the new K/V (SGLang's store then runs), or None."""
     pool = backend.token_to_kv_pool
     if not env_flag(STORE_ENV, "1"):
         return f"{STORE_ENV}=0"
-    if sm90_shared:
-        return f"{SM90_ENV}=1 (the sm90 shared part does not store)"
     if type(pool) is not MHATokenToKVPool:
         return f"KV pool {type(pool).__name__}"
     if pool.is_quantized_kv_cache or pool.store_dtype != pool.dtype:

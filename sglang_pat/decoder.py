@@ -67,8 +67,6 @@ class PatDecoder:
     ) -> None:
         if num_q_heads % num_kv_heads:
             raise ValueError(f"num_q_heads {num_q_heads} is not a multiple of {num_kv_heads}")
-        if stores_new_kv and sm90_shared:
-            raise ValueError("stores_new_kv: the sm90 shared part does not store the new K/V")
         self.device = torch.device(device)
         self.v_head_dim = v_head_dim or head_dim
         num_sms = num_sms or device_sm_count(self.device)
@@ -128,6 +126,10 @@ class PatDecoder:
         # ``forward(new_kv=...)``: the pack kernels write the layer's new K/V themselves, so
         # every plan keeps each request's new token in a private tail (see plan_step).
         self.stores_new_kv = stores_new_kv
+        # The sm90 part stores nothing: beside a storing private part, the pair always takes
+        # the split (every new token is a private item's), whatever the gate chose. A pair
+        # then replays a whole plan right too (a graph left in that form), only slower.
+        self._pair_always_splits = self.sm90_shared and stores_new_kv
         self.shared_tail_fallbacks = 0
         self._graph_batch = 0  # the batch size of the graph last planned for
         self._pdl = pdl_supported(self.device)
@@ -225,7 +227,7 @@ class PatDecoder:
             self.splits = self._splits(plan)
         header = launch_header(
             plan,
-            self.splits,
+            self.splits or self._pair_always_splits,
             num_programs=self.num_programs,
             shared_part_programs=self.scheduler.num_shared_part_programs,
             num_kv_heads=self.scheduler.num_kv_heads,
@@ -264,7 +266,7 @@ class PatDecoder:
         tail = (self.queue, self.partial_o, self.partial_lse)
         args, all_args = (*head, self.header, *tail), (*head, self.header_all, *tail)
         options = dict(menu=self.menu, sm_scale=sm_scale, logit_cap=logit_cap, check=check)
-        pack_options = dict(options, new_kv=new_kv)  # the sm90 part never runs with new_kv
+        pack_options = dict(options, new_kv=new_kv)  # the sm90 part has none to store
         fork = self.lean_needed and self._side is not None  # on the CPU: one after the other
         # In a switchable capture (graph_switch.py) the all-items launch follows the pair; in
         # its eager warmup runs too, so that no kernel is first compiled while capturing.
@@ -331,10 +333,12 @@ class PatDecoder:
         """Whether this layer's shared part runs the sm90 kernel: asked for and available,
         the layer's tensors of its kinds, and whole plans kept away from it. A whole plan's
         shared-part launch runs every item, and the kernel computes packed tails one block at
-        a time (right, but slow). A switchable graph's pair replays split plans only, unless a
-        graph is left in the other form; an eager step launches the pair only when its plan is
-        split. A graph without the switch, or an eager step planned for one, may run a whole
-        plan through the pair, so those keep the Triton shared part."""
+        a time (right where SGLang stored the new K/V, but slow; beside a storing private part
+        the pair's header always splits, see ``_pair_always_splits``). A switchable graph's
+        pair replays split plans only, unless a graph is left in the other form; an eager step
+        launches the pair only when its plan is split. A graph without the switch, or an eager
+        step planned for one, may run a whole plan through the pair, so those keep the Triton
+        shared part."""
         return (
             self.sm90_shared
             and sm90_inputs_fit(*qkv, logit_cap)

@@ -465,9 +465,12 @@ def backend_on(backend, pool: MHATokenToKVPool, monkeypatch: pytest.MonkeyPatch)
     return pat
 
 
-def test_the_kernels_store_the_new_kv_on_a_plain_pool(backend, monkeypatch) -> None:
+@pytest.mark.parametrize("sm90", ["0", "1"])
+def test_the_kernels_store_the_new_kv_on_a_plain_pool(sm90, backend, monkeypatch) -> None:
     """On SGLang's plain MHA pool the decoder gets the layer's new K/V and their slots, and
-    SGLang's store does not run."""
+    SGLang's store does not run, with the sm90 shared part asked for too (the private part
+    stores)."""
+    monkeypatch.setenv(options.SM90_ENV, sm90)
     pat = backend_on(backend, kv_pool(), monkeypatch)
     assert pat.store_reason is None and pat.decoder.stores_new_kv
     batch = radix_batch(PROMPTS)
@@ -488,12 +491,11 @@ def test_the_kernels_store_the_new_kv_on_a_plain_pool(backend, monkeypatch) -> N
     "env, overrides, reason",
     [
         ({options.STORE_ENV: "0"}, {}, "STORE_IN_KERNEL=0"),
-        ({options.SM90_ENV: "1"}, {}, "sm90"),
         ({}, {"store_dtype": torch.uint8}, "quantized"),
         ({}, {"kv_cache_layout": "hnd"}, "layout hnd"),
         ({}, {"dtype": torch.bfloat16, "store_dtype": torch.bfloat16}, "model dtype"),
     ],
-    ids=["env-off", "sm90", "quantized", "hnd", "cast"],
+    ids=["env-off", "quantized", "hnd", "cast"],
 )
 def test_sglang_stores_where_the_kernels_cannot(
     env, overrides, reason, backend, monkeypatch

@@ -286,9 +286,14 @@ def replay_plans(
         if switch:  # the other form, as if a wrong graph were switched: slower, still right
             (bound,) = decoder.graph_switches.by_batch[graph_batch]
             bound.select(not decoder.splits)
+            if store:  # garbage in the new slots again: this form must store them too
+                take_new_kv(kv, k_pool, v_pool)
             out.fill_(3.0)
             graph.replay()
             assert_close(out[:rows], expected, torch.bfloat16)
+            if store:
+                assert torch.equal(k_pool[taken_loc], k_taken)
+                assert torch.equal(v_pool[taken_loc], v_taken)
     return splits
 
 

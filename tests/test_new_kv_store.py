@@ -181,8 +181,6 @@ def test_bad_new_kv_names_the_argument() -> None:
             decode_with(forest, kv, new_kv, stores_new_kv=True)
     with pytest.raises(ValueError, match="stores_new_kv"):
         decode_with(forest, kv, (k_new, v_new, new_loc), stores_new_kv=False)
-    with pytest.raises(ValueError, match="sm90"):
-        decoder_for(kv, max_requests=4, max_kv_indices=64, sm90_shared=True, stores_new_kv=True)
 
 
 def decode_with(forest: PrefixForest, kv: KVBatch, new_kv: tuple, *, stores_new_kv: bool):

@@ -150,15 +150,22 @@ def test_eager_split_matches_sglang_triton(tree, heads, head_dim, dtype, sm90_la
 @pytest.mark.cuda
 @sm90_only
 @pytest.mark.parametrize("switch", [True, False], ids=["switched", "no-switch"])
-def test_graphs_replay_every_plan_right(switch: bool, sm90_launches) -> None:
+@pytest.mark.parametrize("store", [False, True], ids=["sglang-stores", "kernels-store"])
+def test_graphs_replay_every_plan_right(switch: bool, store: bool, sm90_launches) -> None:
     """In a switchable graph the pair's shared part is the sm90 kernel, and every plan replays
     right in either form: a whole plan through the pair computes its packed tails
-    (``_attend_tails``), as when a graph is left in the other form. The first plan is whole,
-    so the capture's warmup gives the pair a whole plan too. A graph without the switch keeps
-    the Triton shared part (it may replay whole plans)."""
+    (``_attend_tails``), as when a graph is left in the other form; where the private part
+    stores the new K/V, the pair splits it instead, and stores in either form. The first
+    plan is whole, so the capture's warmup gives the pair a whole plan too. A graph without
+    the switch keeps the Triton shared part (it may replay whole plans)."""
     trees = ["64_64", "1,32_512,40", "32_300", "2,4,32_128,64,17", "32_64", "1,8,32_64,64,1000"]
     splits = replay_plans(
-        trees, tile_menu(128, 4, "always"), graph_batch=64, switch=switch, sm90_shared=True
+        trees,
+        tile_menu(128, 4, "always"),
+        graph_batch=64,
+        switch=switch,
+        store=store,
+        sm90_shared=True,
     )
     assert splits[1] and splits[3] and not splits[0] and not splits[4]
     assert bool(sm90_launches) == switch

@@ -2,19 +2,19 @@
 
 python benchmarks/experiments/sm90_store/run.py [SHAPE ...]   (SHAPE as providers.batch_for)
 
-The product keeps the two apart (``PatDecoder`` refuses ``sm90_shared`` with
-``stores_new_kv``): a graph left in the pair's form may replay a whole plan through the sm90
+Until session 74 the product kept the two apart (``PatDecoder`` refused ``sm90_shared`` with
+``stores_new_kv``): a graph left in the pair's form could replay a whole plan through the sm90
 shared part, whose packed-tails path does not store. In a split plan the private part holds
-every request's new token, so the sm90 part has nothing to store there. Before the sm90 kernel
-learns to store, this times what the combination would give on split plans, in the
-server-like layer of ``../pdl_after_rope/layer.py`` (CUDA graphs after the flush, alternated
-three times, medians):
+every request's new token, so the sm90 part has nothing to store there; since session 74 the
+pair always takes the split beside a storing private part (``PatDecoder._pair_always_splits``).
+This times the combination on split plans, in the server-like layer of
+``../pdl_after_rope/layer.py`` (CUDA graphs after the flush, alternated three times, medians):
 
-- ``triton stores``: the shipped server (Triton shared part, the pack kernels store);
-- ``sm90 stores``: the sm90 shared part, the private part storing (the decoder's refusal
-  bypassed, the sm90 part forced on for these split plans);
-- ``store + sm90``: the opt-in server today (a store kernel before the layer's attention, the
-  sm90 shared part).
+- ``triton stores``: the default server (Triton shared part, the pack kernels store);
+- ``sm90 stores``: the sm90 shared part, the private part storing (the sm90 part forced on
+  for these split plans in these non-switchable captures);
+- ``store + sm90``: the opt-in server before session 74 (a store kernel before the layer's
+  attention, the sm90 shared part).
 """
 
 import importlib.util
@@ -42,10 +42,9 @@ SHAPES = PAIR_SHAPES[:6]  # gsp 4 x 32 at serving's tails, 4,128_4096,256
 
 def sm90_decoder(batch, stores: bool):
     """A decoder with the sm90 shared part on for its split plan, storing if ``stores``."""
-    decoder = make_decoder(batch, plan=False, sm90_shared=True)
+    decoder = make_decoder(batch, plan=False, sm90_shared=True, stores_new_kv=stores)
     if decoder.sm90_shared_reason:
         raise SystemExit(f"sm90 shared part unavailable: {decoder.sm90_shared_reason}")
-    decoder.stores_new_kv = stores  # the refusal bypassed: split plans only, checked below
     decoder.plan_step(batch.forest, batch.pool_rows, batch.req_to_token, for_graph=True)
     # the pair's shared part in these non-switchable captures: the plan is split and fixed
     decoder._sm90_shared_runs = lambda qkv, logit_cap, switchable: decoder.splits
