@@ -27,8 +27,9 @@ SWITCH_ENV = "SGLANG_PAT_GRAPH_SWITCH"
 # by default since session 41: see its docstring); "0" keeps them to the powers of two.
 FINE_ENV = "SGLANG_PAT_FINE_CHUNKS"
 # "1": the lean pair's shared part runs the Gluon kernel for sm90 (kernels/shared_part_sm90.py)
-# where the GPU and the layer allow. Off by default: served side by side (session 49) it gained
-# 0.39% on gsp 4 x 32 and 0.67% on gsp defaults, within one server's pass-to-pass spread.
+# where the GPU and the layer allow; the pack kernels still store the new K/V. Off by default:
+# served side by side it moved gsp 4 x 32 by +0.39% (session 49, beside SGLang's store) and
+# -0.03% (session 74, beside the kernels' store), within one server's pass-to-pass spread.
 SM90_ENV = "SGLANG_PAT_SM90_SHARED"
 # The pack kernels write each layer's new K/V themselves, each unit for the requests whose new
 # slot it reads, instead of SGLang's store kernel before them (one kernel and one graph node a
