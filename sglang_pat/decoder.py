@@ -126,10 +126,6 @@ class PatDecoder:
         # ``forward(new_kv=...)``: the pack kernels write the layer's new K/V themselves, so
         # every plan keeps each request's new token in a private tail (see plan_step).
         self.stores_new_kv = stores_new_kv
-        # The sm90 part stores nothing: beside a storing private part, the pair always takes
-        # the split (every new token is a private item's), whatever the gate chose. A pair
-        # then replays a whole plan right too (a graph left in that form), only slower.
-        self._pair_always_splits = self.sm90_shared and stores_new_kv
         self.shared_tail_fallbacks = 0
         self._graph_batch = 0  # the batch size of the graph last planned for
         self._pdl = pdl_supported(self.device)
@@ -326,6 +322,13 @@ class PatDecoder:
         if check:
             self._checked.add(signature)
         return o
+
+    @property
+    def _pair_always_splits(self) -> bool:
+        """The sm90 part stores nothing: beside a storing private part the pair's header always
+        takes the split (every new token is a private item's), whatever the gate chose, so a
+        pair that replays a whole plan (a graph left in that form) is slower, never wrong."""
+        return self.sm90_shared and self.stores_new_kv
 
     def _sm90_shared_runs(
         self, qkv: tuple[torch.Tensor, ...], logit_cap: float, switchable: bool

@@ -101,6 +101,26 @@ def test_runs_only_where_no_whole_plan_reaches_it(
     assert not decoder._sm90_shared_runs((q, kv, kv), logit_cap, switchable)
 
 
+@pytest.mark.parametrize("stores", [False, True])
+def test_pair_splits_whole_plans_beside_the_kernels_store(stores: bool) -> None:
+    """A plan kept whole leaves the pair's header whole (the pair then runs every item in its
+    shared part), unless the sm90 part runs beside a storing private part: then the pair's
+    header splits it, so no new token reaches the sm90 part in any graph form. The all-items
+    launch's header is the same either way."""
+    forest = PrefixForest.from_tree_spec("1,4_256,40")
+    kv = make_batch(forest, num_q_heads=32, num_kv_heads=8, head_dim=128, dtype=torch.float16)
+    decoder = cpu_decoder(stores_new_kv=stores)
+    decoder.sm90_shared = True  # as on an sm90 GPU
+    plan = decoder.scheduler.plan(forest, kv.pool_rows)
+    shared, items = plan.num_shared_items, plan.items.shape[0]
+    assert 0 < shared < items
+    decoder.upload(plan, kv.req_to_token, may_split=False)
+    assert not decoder.splits
+    pair = [shared, decoder.scheduler.num_shared_part_programs, items - shared]
+    assert decoder.header.tolist() == (pair if stores else [items, decoder.num_programs, 0])
+    assert decoder.header_all[0].item() == items
+
+
 @pytest.fixture
 def sm90_launches(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Counts the decoder's launches of the sm90 shared part."""
