@@ -280,9 +280,7 @@ def replay_plans(
         assert_close(out[:rows], expected, torch.bfloat16)
         assert bool((out[rows:] == 3.0).all())
         if store:
-            k_taken, v_taken, taken_loc = taken
-            assert torch.equal(k_pool[taken_loc], k_taken)
-            assert torch.equal(v_pool[taken_loc], v_taken)
+            assert_stored(k_pool, v_pool, taken)
         if switch:  # the other form, as if a wrong graph were switched: slower, still right
             (bound,) = decoder.graph_switches.by_batch[graph_batch]
             bound.select(not decoder.splits)
@@ -292,9 +290,15 @@ def replay_plans(
             graph.replay()
             assert_close(out[:rows], expected, torch.bfloat16)
             if store:
-                assert torch.equal(k_pool[taken_loc], k_taken)
-                assert torch.equal(v_pool[taken_loc], v_taken)
+                assert_stored(k_pool, v_pool, taken)
     return splits
+
+
+def assert_stored(k_pool: torch.Tensor, v_pool: torch.Tensor, taken: tuple) -> None:
+    """The pools hold ``take_new_kv``'s new K/V at its slots again: the replay stored them."""
+    k_taken, v_taken, taken_loc = taken
+    assert torch.equal(k_pool[taken_loc], k_taken)
+    assert torch.equal(v_pool[taken_loc], v_taken)
 
 
 @pytest.mark.parametrize("lean", ["off", "always", "gated"])
