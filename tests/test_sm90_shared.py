@@ -22,17 +22,17 @@ SM90 = DEVICE.type == "cuda" and torch.cuda.get_device_capability() == (9, 0)
 sm90_only = pytest.mark.skipif(not SM90, reason="needs a CUDA device of capability 9.0")
 
 
-def cpu_decoder(**options) -> PatDecoder:
+def small_decoder(device: torch.device | str = "cpu", **options) -> PatDecoder:
     return PatDecoder(
-        num_q_heads=32, num_kv_heads=8, head_dim=128, device="cpu", max_requests=8,
+        num_q_heads=32, num_kv_heads=8, head_dim=128, device=device, max_requests=8,
         max_kv_indices=4096, menu=tile_menu(128, 4, "always"), **options,
     )  # fmt: skip
 
 
 def test_unavailable_off_cuda_and_without_the_lean_kernel() -> None:
-    decoder = cpu_decoder(sm90_shared=True)
+    decoder = small_decoder(sm90_shared=True)
     assert not decoder.sm90_shared and "not CUDA" in decoder.sm90_shared_reason
-    assert cpu_decoder().sm90_shared_reason is None  # not asked for: nothing to say
+    assert small_decoder().sm90_shared_reason is None  # not asked for: nothing to say
     if DEVICE.type == "cuda":
         reason = sm90_unsupported_reason(DEVICE, tile_menu(128, 4, "off"))
         assert reason is not None  # no lean kernel, or not capability 9.0
@@ -55,7 +55,7 @@ def test_inputs_fit_only_the_kinds_the_kernel_reads() -> None:
 def test_launcher_names_what_it_cannot_read() -> None:
     """The launcher checks as ``pack_decode`` does for a shared part, then what only the sm90
     kernel needs, each a ValueError naming the argument, before anything launches."""
-    decoder = cpu_decoder()
+    decoder = small_decoder()
     q = torch.zeros(2, 32, 128, dtype=torch.bfloat16)
     kv = torch.zeros(64, 8, 128, dtype=torch.bfloat16)
 
@@ -91,7 +91,7 @@ def test_launcher_names_what_it_cannot_read() -> None:
 def test_runs_only_where_no_whole_plan_reaches_it(
     switchable, splits, capturing, logit_cap, runs, monkeypatch
 ) -> None:
-    decoder = cpu_decoder()
+    decoder = small_decoder()
     decoder.sm90_shared, decoder.splits = True, splits  # as on an sm90 GPU
     monkeypatch.setattr(torch.cuda, "is_current_stream_capturing", lambda: capturing)
     q = torch.zeros(2, 32, 128, dtype=torch.bfloat16)
@@ -109,7 +109,7 @@ def test_pair_splits_whole_plans_beside_the_kernels_store(stores: bool) -> None:
     launch's header is the same either way."""
     forest = PrefixForest.from_tree_spec("1,4_256,40")
     kv = make_batch(forest, num_q_heads=32, num_kv_heads=8, head_dim=128, dtype=torch.float16)
-    decoder = cpu_decoder(stores_new_kv=stores)
+    decoder = small_decoder(DEVICE, stores_new_kv=stores)  # beside the batch's req_to_token
     decoder.sm90_shared = True  # as on an sm90 GPU
     plan = decoder.scheduler.plan(forest, kv.pool_rows)
     shared, items = plan.num_shared_items, plan.items.shape[0]
