@@ -246,7 +246,7 @@ def _attend_chunk(
     BLOCK_N: gl.constexpr, BLOCK_D: gl.constexpr, STAGES: gl.constexpr,
 ):  # fmt: skip
     """An item's chunk over ring blocks ``used ..``: block j+1's Q·Kᵀ in flight during block
-    j's softmax, block j's P·V into block j+1's. Returns (O, m, l)."""
+    j's softmax, block j's P·V into block j+1's. Returns (O, m, l, the ring's next block)."""
     dtype: gl.constexpr = q_smem.dtype
     s_layout: gl.constexpr = _wgmma_layout(BLOCK_N)
     o_layout: gl.constexpr = _wgmma_layout(BLOCK_D)
@@ -294,7 +294,7 @@ def _attend_chunk(
     o, _ = warpgroup_mma_wait(0, deps=(acc, p_in_flight))
     last_stage = (used + num_blocks + STAGES - 1) % STAGES
     mbarrier.arrive(empty.index(last_stage), pred=num_blocks > 0)
-    return o, m_i, l_i
+    return o, m_i, l_i, used + num_blocks
 
 
 @gluon.jit
@@ -304,7 +304,8 @@ def _attend_tails(
     BLOCK_D: gl.constexpr, STAGES: gl.constexpr,
 ):  # fmt: skip
     """Packed tails over ring blocks ``used ..``: member j's G rows see only block columns
-    j·SUB .. (j+1)·SUB − 1, its keys. One block at a time. Returns (O, m, l)."""
+    j·SUB .. (j+1)·SUB − 1, its keys. One block at a time. Returns (O, m, l, the ring's next
+    block)."""
     SUB: gl.constexpr = _tail_keys(BLOCK_N, BLOCK_M, GROUP)
     dtype: gl.constexpr = q_smem.dtype
     s_layout: gl.constexpr = _wgmma_layout(BLOCK_N)
@@ -338,7 +339,7 @@ def _attend_tails(
         acc = acc * gl.convert_layout(alpha, gl.SliceLayout(1, o_layout))[:, None]
         acc = warpgroup_mma(gl.convert_layout(p.to(dtype), p_layout), v_smem.index(stage), acc)
         mbarrier.arrive(empty.index(stage))  # the P·V above is complete (a synchronous wgmma)
-    return acc, m_i, l_i
+    return acc, m_i, l_i, used + gl.cdiv(max_len, SUB)
 
 
 @gluon.jit
@@ -350,8 +351,8 @@ def _math_partition(
     OFFSET_64: gl.constexpr,
 ):  # fmt: skip
     """Per unit: its Q tile into shared memory, its blocks from the ring (``_attend_chunk``
-    or ``_attend_tails``, which count them as the gather partition does), its outputs."""
-    SUB: gl.constexpr = _tail_keys(BLOCK_N, BLOCK_M, GROUP)
+    or ``_attend_tails``, which count them as the gather partition does and return the ring's
+    next block), its outputs."""
     s_layout: gl.constexpr = _wgmma_layout(BLOCK_N)
     o_layout: gl.constexpr = _wgmma_layout(BLOCK_D)
     q_layout: gl.constexpr = _gather_layout(BLOCK_D)
@@ -369,17 +370,15 @@ def _math_partition(
         gl.thread_barrier()  # every warp's Q rows are stored before the wgmma reads them
         fence_async_shared()
         if chunk < 0:
-            o, m_i, l_i = _attend_tails(
+            o, m_i, l_i, used = _attend_tails(
                 q_smem, k_smem, v_smem, ready, empty, used, members_ptr, member_start,
                 num_members, kv_len, exp2_scale, GROUP, BLOCK_M, BLOCK_N, BLOCK_D, STAGES,
             )  # fmt: skip
-            used += gl.cdiv(kv_len, SUB)
         else:
-            o, m_i, l_i = _attend_chunk(
+            o, m_i, l_i, used = _attend_chunk(
                 q_smem, k_smem, v_smem, ready, empty, used, kv_len, exp2_scale, BLOCK_M,
                 BLOCK_N, BLOCK_D, STAGES,
             )  # fmt: skip
-            used += gl.cdiv(kv_len, BLOCK_N)
         _store_tile(o, m_i, l_i, o_ptr, partial_o_ptr, partial_lse_ptr, members_ptr,
                     member_start, num_members, gl.maximum(chunk, 0), kv_head, exp2_scale,
                     stride_ob, stride_oh, stride_po_slot, stride_po_head, stride_pl_slot, GROUP,
