@@ -1,0 +1,65 @@
+"""One request's first token and gaps on two servers, pass by pass (session 76, CPU).
+
+    python benchmarks/experiments/replay_timeline/first_token_split.py \
+        --pat A.jsonl[.gz] [B.jsonl ...] --flashinfer A.jsonl[.gz] [B.jsonl ...] [--request 4]
+
+The Mooncake conversation's mean TPOT has been decided, pass after pass, by request 4 (3 output
+tokens): its first token comes with one prefill of the opening burst or with the next, and its
+two gaps then hold the remaining prefills or not. This prints, per paired pass (the files'
+passes in order, pat's k-th against flashinfer's k-th), that request's TTFT and gaps on each
+server, the mean TPOT ratio with and without it, and the mean end-to-end latency ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from serving_results import read_text  # noqa: E402
+
+
+def passes(paths: list[Path]) -> list[dict]:
+    return [json.loads(line) for p in paths for line in read_text(p).splitlines() if line.strip()]
+
+
+def mean_tpot_ms(result: dict, leave_out: int | None = None) -> float:
+    """bench_serving's mean TPOT (requests of 2+ tokens), optionally without one request."""
+    tpots = [
+        sum(itls) / (out - 1) * 1000
+        for i, (out, itls) in enumerate(zip(result["output_lens"], result["itls"]))
+        if out > 1 and i != leave_out
+    ]
+    return sum(tpots) / len(tpots)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pat", type=Path, nargs="+", required=True)
+    parser.add_argument("--flashinfer", type=Path, nargs="+", required=True)
+    parser.add_argument("--request", type=int, default=4)
+    args = parser.parse_args()
+    first, second = passes(args.pat), passes(args.flashinfer)
+    if len(first) != len(second):
+        parser.error(f"{len(first)} pat passes against {len(second)} flashinfer passes")
+    r = args.request
+    print(f"| pass | pat: TTFT / gaps ms | flashinfer: TTFT / gaps ms | mean TPOT ratio"
+          f" | without request {r} | mean e2e ratio |")  # fmt: skip
+    print("|---:|---|---|---:|---:|---:|")
+    for k, (a, b) in enumerate(zip(first, second)):
+        if a["output_lens"] != b["output_lens"]:
+            raise SystemExit(f"pass {k + 1}: the servers did not serve the same requests")
+        cell = lambda d: "{:.0f} / {}".format(  # noqa: E731
+            d["ttfts"][r] * 1000, ", ".join(f"{g * 1000:.0f}" for g in d["itls"][r])
+        )
+        print(
+            f"| {k + 1} | {cell(a)} | {cell(b)} | {mean_tpot_ms(a) / mean_tpot_ms(b):.3f}"
+            f" | {mean_tpot_ms(a, r) / mean_tpot_ms(b, r):.3f}"
+            f" | {a['mean_e2e_latency_ms'] / b['mean_e2e_latency_ms']:.4f} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
