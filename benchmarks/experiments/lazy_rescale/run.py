@@ -29,16 +29,10 @@ import torch
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-# The block update of ``kernels/attend.py``'s ``_attend_block`` and its lazy form.
-BASE_UPDATE = """    m_new = tl.maximum(m_i, tl.max(qk, 1))
-    alpha = tl.exp2((m_i - m_new) * exp2_scale)
-    p = tl.exp2(qk * exp2_scale - (m_new * exp2_scale)[:, None])
-    l_i = l_i * alpha + tl.sum(p, 1)
-    v = tl.load(
-        v_ptr + v_row[:, None] + kv_head * stride_vh + offs_dv[None, :], mask=v_mask, other=0.0
-    )
-    acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v)
-"""
+# The first and last lines of ``kernels/attend.py``'s block update in ``_attend_block``
+# (replaced from the first through the last) and its lazy form.
+BASE_FIRST = "    m_new = tl.maximum(m_i, tl.max(qk, 1))\n"
+BASE_LAST = "    acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v)\n"
 LAZY_UPDATE = """    m_block = tl.max(qk, 1)
     grow = (m_block - m_i) * exp2_scale > 8.0
     m_new = tl.where(grow, m_block, m_i)
@@ -64,10 +58,20 @@ def make_lazy() -> None:
     if path is None or ROOT in path.resolve().parents:
         raise SystemExit(f"attend.py at {path}: run on a copy of the package (PYTHONPATH)")
     text = path.read_text()
-    if LAZY_UPDATE not in text:
-        if text.count(BASE_UPDATE) != 1:
-            raise SystemExit(f"{path}: the block update is not the expected one")
-        path.write_text(text.replace(BASE_UPDATE, LAZY_UPDATE))
+    if LAZY_UPDATE in text:
+        return
+    # _attend_tails has the same lines: look in _attend_block only
+    block_start, block_end = text.find("def _attend_block("), text.find("def _attend_item(")
+    block = text[block_start:block_end]
+    if (
+        min(block_start, block_end) < 0
+        or block.count(BASE_FIRST) != 1
+        or block.count(BASE_LAST) != 1
+    ):
+        raise SystemExit(f"{path}: the block update is not the expected one")
+    start = block_start + block.index(BASE_FIRST)
+    end = block_start + block.index(BASE_LAST) + len(BASE_LAST)
+    path.write_text(text[:start] + LAZY_UPDATE + text[end:])
 
 
 def energy_module():
