@@ -20,6 +20,10 @@
 #   flashinfer instead (a warm pass, then 24 full-batch steps traced; the trace is kept).
 # WORKLOADS (default gsp-4x32-4096; several separated by commas or spaces), PASSES measured
 #   passes each (default 2).
+# SERVER_FLAGS: extra flags for every server (bench_serving.py --server-flags). Session 76's
+#   open question, how SGLang's scheduler cuts the Mooncake replay's opening burst (session76.md
+#   section 3), wants SERVER_FLAGS="--log-requests --log-requests-level 0" with SGLANG_LOG_MS=1
+#   exported (millisecond stamps; the servers inherit the environment).
 # KERNELS=1 first runs the store_in_kernel experiment and the store's GPU tests (about 2
 #   minutes); EQ=1 then the server equality check with a pat server storing through SGLang
 #   (check_equality.py --plain-pat --sglang-store, four servers at once, about 5 minutes).
@@ -49,6 +53,7 @@ export PYTHONUNBUFFERED=1 PAT_COMMIT=${PAT_COMMIT:-unknown}
 rm -rf /tmp/r0; mkdir -p /tmp/r0
 workloads=${WORKLOADS:-gsp-4x32-4096}
 W="--workloads ${workloads// /,} --passes ${PASSES:-2}"
+[ -n "${SERVER_FLAGS:-}" ] && W="$W --server-flags='$SERVER_FLAGS'"
 # Mooncake workloads: the traces come gzipped in .mooncake/ (git-ignored; carry it, made here
 # with `gzip -9c ../shared/data/mooncake/<t>_trace.jsonl > .mooncake/<t>_trace.jsonl.gz`)
 if [[ $workloads == *mooncake* ]]; then
