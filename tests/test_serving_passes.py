@@ -201,3 +201,27 @@ def test_paired_tpot_command_pairs_the_first_passes_and_plots(
         with pytest.raises(SystemExit):
             tpot_paired.main()
         assert "the files hold 2 and 1 passes" in capsys.readouterr().err
+
+
+def test_first_token_split_leaves_one_request_out_of_the_mean_tpot(
+    capsys, tmp_path, monkeypatch
+) -> None:
+    """``replay_timeline/first_token_split.py``: bench_serving's mean TPOT (requests of two or
+    more tokens), the same without the named request, and one table row per paired pass."""
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "benchmarks/experiments"))
+    from replay_timeline import first_token_split
+
+    # request 0: 1 token (no TPOT); 1: gaps 10, 20 ms; 2: one gap of 100 ms
+    result = dict(
+        output_lens=[1, 3, 2], itls=[[], [0.010, 0.020], [0.100]], ttfts=[0.5, 0.4, 0.3],
+        mean_e2e_latency_ms=900.0,
+    )  # fmt: skip
+    assert first_token_split.mean_tpot_ms(result) == pytest.approx((15 + 100) / 2)
+    assert first_token_split.mean_tpot_ms(result, leave_out=2) == pytest.approx(15)
+    path = tmp_path / "a.jsonl"
+    path.write_text(json.dumps(result) + "\n" + json.dumps(result) + "\n")
+    argv = ["x", "--pat", str(path), "--flashinfer", str(path), "--request", "1"]
+    monkeypatch.setattr(sys, "argv", argv)
+    first_token_split.main()
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| 1 ")]
+    assert rows == ["| 1 | 400 / 10, 20 | 400 / 10, 20 | 1.000 | 1.000 | 1.0000 |"]
