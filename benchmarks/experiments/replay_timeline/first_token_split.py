@@ -35,6 +35,12 @@ def mean_tpot_ms(result: dict, leave_out: int | None = None) -> float:
     return sum(tpots) / len(tpots)
 
 
+def ttft_and_gaps(result: dict, request: int) -> str:
+    """A request's TTFT / its gaps, ms."""
+    gaps = ", ".join(f"{gap * 1000:.0f}" for gap in result["itls"][request])
+    return f"{result['ttfts'][request] * 1000:.0f} / {gaps}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pat", type=Path, nargs="+", required=True)
@@ -51,11 +57,9 @@ def main() -> None:
     for k, (a, b) in enumerate(zip(first, second)):
         if a["output_lens"] != b["output_lens"]:
             raise SystemExit(f"pass {k + 1}: the servers did not serve the same requests")
-        cell = lambda d: "{:.0f} / {}".format(  # noqa: E731
-            d["ttfts"][r] * 1000, ", ".join(f"{g * 1000:.0f}" for g in d["itls"][r])
-        )
         print(
-            f"| {k + 1} | {cell(a)} | {cell(b)} | {mean_tpot_ms(a) / mean_tpot_ms(b):.3f}"
+            f"| {k + 1} | {ttft_and_gaps(a, r)} | {ttft_and_gaps(b, r)}"
+            f" | {mean_tpot_ms(a) / mean_tpot_ms(b):.3f}"
             f" | {mean_tpot_ms(a, r) / mean_tpot_ms(b, r):.3f}"
             f" | {a['mean_e2e_latency_ms'] / b['mean_e2e_latency_ms']:.4f} |"
         )
