@@ -214,6 +214,7 @@ def test_first_token_split_leaves_one_request_out_of_the_mean_tpot(
     # request 0: 1 token (no TPOT); 1: gaps 10, 20 ms; 2: one gap of 100 ms
     result = dict(
         output_lens=[1, 3, 2], itls=[[], [0.010, 0.020], [0.100]], ttfts=[0.5, 0.4, 0.3],
+        input_lens=[10, 20, 30],
         mean_e2e_latency_ms=900.0,
     )  # fmt: skip
     assert first_token_split.mean_tpot_ms(result) == pytest.approx((15 + 100) / 2)

@@ -13,26 +13,21 @@ server, the mean TPOT ratio with and without it, and the mean end-to-end latency
 from __future__ import annotations
 
 import argparse
-import json
+import math
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from serving_results import read_text  # noqa: E402
-
-
-def passes(paths: list[Path]) -> list[dict]:
-    return [json.loads(line) for p in paths for line in read_text(p).splitlines() if line.strip()]
+from tpot_paired import gaps_ms, read_passes, split_tpot  # noqa: E402
 
 
 def mean_tpot_ms(result: dict, leave_out: int | None = None) -> float:
-    """bench_serving's mean TPOT (requests of 2+ tokens), optionally without one request."""
-    tpots = [
-        sum(itls) / (out - 1) * 1000
-        for i, (out, itls) in enumerate(zip(result["output_lens"], result["itls"]))
-        if out > 1 and i != leave_out
-    ]
-    return sum(tpots) / len(tpots)
+    """bench_serving's mean TPOT (``tpot_paired.split_tpot``'s parts with no gap a stall),
+    optionally without one request."""
+    itls, output_lens = gaps_ms(result)
+    kept = [i for i in range(len(itls)) if i != leave_out]
+    decode, stall = split_tpot([itls[i] for i in kept], output_lens[kept], math.inf)
+    return float((decode + stall).mean())
 
 
 def ttft_and_gaps(result: dict, request: int) -> str:
@@ -47,7 +42,9 @@ def main() -> None:
     parser.add_argument("--flashinfer", type=Path, nargs="+", required=True)
     parser.add_argument("--request", type=int, default=4)
     args = parser.parse_args()
-    first, second = passes(args.pat), passes(args.flashinfer)
+    first, second = (
+        [p for path in paths for p in read_passes(path)] for paths in (args.pat, args.flashinfer)
+    )
     if len(first) != len(second):
         parser.error(f"{len(first)} pat passes against {len(second)} flashinfer passes")
     r = args.request
