@@ -18,7 +18,6 @@ keeps each shape's output (base) or compares with the kept one (lazy).
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import statistics
 import sys
@@ -28,6 +27,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "benchmarks"))
+sys.path.insert(0, str(ROOT / "benchmarks" / "experiments"))  # ../energy/run.py as energy.run
 
 # The first and last lines of ``kernels/attend.py``'s block update in ``_attend_block``
 # (replaced from the first through the last) and its lazy form.
@@ -74,14 +74,6 @@ def make_lazy() -> None:
     path.write_text(text[:start] + LAZY_UPDATE + text[end:])
 
 
-def energy_module():
-    path = ROOT / "benchmarks" / "experiments" / "energy" / "run.py"
-    spec = importlib.util.spec_from_file_location("energy_run", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("shapes", nargs="*", default=["4,128_4096,256", "4,128_4096,16"])
@@ -93,7 +85,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.variant == "lazy":
         make_lazy()
-    energy = energy_module()
+    import energy.run as energy  # after make_lazy: it imports the package
     from providers import Batch, make_decoder
     from workloads import workload_for
 
