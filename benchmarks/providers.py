@@ -13,7 +13,6 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
-from sglang_pat.kernels.launch_sm90 import sm90_inputs_fit
 from workloads import Workload, page_table, workload_for
 
 from sglang_pat.cost_model import TileMenu, default_tile_menu
@@ -178,14 +177,6 @@ def make_decoder(
     return decoder
 
 
-def sm90_in_graphs(decoder: PatDecoder) -> None:
-    """Let ``decoder`` run its sm90 shared part inside a plain CUDA graph capture. The product
-    keeps the Triton part there (``PatDecoder._sm90_shared_runs``), since a graph without the
-    switch may replay a whole plan through the pair; a decoder here replays the one plan it was
-    planned with, so a split plan is all it needs (the caller checks ``decoder.splits``)."""
-    decoder._sm90_shared_runs = lambda qkv, logit_cap, switchable: sm90_inputs_fit(*qkv, logit_cap)
-
-
 def ungated(menu: TileMenu) -> TileMenu:
     """``menu`` with its lean gate off: every plan with shared and private items splits."""
     if menu.lean is None:
@@ -202,16 +193,13 @@ def run_pat(
 ):
     """pat on ``batch``: the product's decoder, or without the lean kernel (``lean``), with
     private chunks at powers of two (``fine`` False), its lean gate off (``gate`` False:
-    every plan splits), or with the sm90 shared part in the graph where the plan splits
-    (``sm90``; it needs a compute capability 9.0 GPU)."""
+    every plan splits), or with the sm90 shared part (``sm90``; it needs a compute capability
+    9.0 GPU; its pair splits every plan, a kept-whole one too)."""
     group = batch.q.shape[1] // batch.k.shape[1]
     menu = default_tile_menu(HEAD_DIM, group, lean=lean)
     decoder = make_decoder(batch, menu if gate else ungated(menu), fine=fine, sm90_shared=sm90)
-    if sm90:
-        if not decoder.sm90_shared:
-            raise ValueError(f"pat-sm90: {decoder.sm90_shared_reason}")
-        if decoder.splits:
-            sm90_in_graphs(decoder)
+    if sm90 and not decoder.sm90_shared:
+        raise ValueError(f"pat-sm90: {decoder.sm90_shared_reason}")
     out = torch.empty_like(batch.q)
     return out, lambda: decoder.forward(batch.q, batch.k, batch.v, out, sm_scale=batch.sm_scale)
 

@@ -92,9 +92,9 @@ def shared_part_sm90(
 ) -> object:
     """The first ``header[0]`` items over every KV head, as ``pack_decode(part="shared")``
     computes them, on ``num_programs`` programs (one an SM beside the private part): a gather
-    partition fills each program's ring, its math warpgroup computes. Items of packed tails
-    (``chunk < 0``) are computed one block at a time: right, but slow, for the whole plans
-    that reach a pair (``PatDecoder._sm90_shared_runs``). Returns the compiled kernel."""
+    partition fills each program's ring, its math warpgroup computes. Those items must be
+    shared ones (``chunk >= 0``): the kernel has no packed-tails path, so ``header`` must be a
+    split one, as ``PatDecoder`` always stages beside this part. Returns the compiled kernel."""
     if check:
         check_pack_inputs(
             *(q, k_buffer, v_buffer, o, kv_indices, items, members, header, None),

@@ -19,11 +19,9 @@ from ~1.4 to ~1.15 µs: 17% off gsp 4 × 32's prefixes alone, 17% off the wide f
 Outputs follow ``_pack_decode_kernel``: fp32 O and natural-log LSE to slot ``slot_base + chunk``,
 or the final output for a member with a single partial (``slot_base < 0``).
 Pages of one token, bf16/fp16, head_dim = BLOCK_D, no logit cap: ``launch_sm90.py`` checks.
-Items of packed tails (``chunk < 0``: each member its own KV range) are never a shared part's,
-but a graph left in the pair's form replays a whole plan through this launch (slower, never
-wrong: ``graph_switch.py``), so they are computed too, plainly. Each block holds BLOCK_N /
-members keys of every member (``_gather_partition``), and the math applies a block-diagonal mask
-as the Triton kernel's ``_attend_tails`` does, one block at a time.
+Every item it reads is a shared one (``chunk >= 0``, one KV range for all members): where this
+part runs, the decoder's pair header always splits (``PatDecoder.stage``), so no packed tails
+reach it, whole plans included.
 """
 
 from triton.experimental import gluon
@@ -51,13 +49,6 @@ def _gather_layout(head_dim, num_warps=4):
     """The K/V and Q row gathers' layout on ``num_warps`` warps (one warpgroup unless a
     producer partition gathers): 16 B a thread a row piece (one cp.async)."""
     return gl.BlockedLayout([1, 8], [32 * 8 // head_dim, head_dim // 8], [num_warps, 1], [1, 0])
-
-
-@gluon.constexpr_function
-def _tail_keys(block_n, block_m, group):
-    """Keys of each member in a packed-tails block: BLOCK_N / the tile's members. The gather
-    and math partitions count a tails unit's ring blocks by it, so both take it from here."""
-    return block_n // (block_m // group)
 
 
 @gluon.jit
@@ -132,8 +123,8 @@ def _store_tile(o, m_i, l_i, o_ptr, partial_o_ptr, partial_lse_ptr, members_ptr,
                 stride_po_head, stride_pl_slot, GROUP: gl.constexpr, BLOCK_M: gl.constexpr,
                 BLOCK_D: gl.constexpr, OFFSET_64: gl.constexpr, s_layout: gl.constexpr,
                 o_layout: gl.constexpr):  # fmt: skip
-    """A tile's partial O and LSE to its members' slots (``slot_base + chunk``; tails pass
-    chunk 0), or its final output for members with one partial (``slot_base < 0``)."""
+    """A tile's partial O and LSE to its members' slots (``slot_base + chunk``), or its final
+    output for members with one partial (``slot_base < 0``)."""
     out_rows = gl.arange(0, BLOCK_M, layout=gl.SliceLayout(1, o_layout))
     out_d = gl.arange(0, BLOCK_D, layout=gl.SliceLayout(0, o_layout))
     out_valid, out_member, out_batch, out_head = _tile_rows(
@@ -190,15 +181,13 @@ def _gather_block(
 
 @gluon.jit
 def _gather_partition(
-    k_ptr, v_ptr, kv_indices_ptr, items_ptr, members_ptr, count_ptr, k_smem, v_smem, ready,
-    empty, stride_k_tok, stride_kh, stride_v_tok, stride_vh, NUM_KV_HEADS: gl.constexpr,
-    GROUP: gl.constexpr, BLOCK_M: gl.constexpr, BLOCK_N: gl.constexpr, BLOCK_D: gl.constexpr,
-    STAGES: gl.constexpr, OFFSET_64: gl.constexpr, GATHER_WARPS: gl.constexpr,
+    k_ptr, v_ptr, kv_indices_ptr, items_ptr, count_ptr, k_smem, v_smem, ready, empty,
+    stride_k_tok, stride_kh, stride_v_tok, stride_vh, NUM_KV_HEADS: gl.constexpr,
+    BLOCK_N: gl.constexpr, BLOCK_D: gl.constexpr, STAGES: gl.constexpr,
+    OFFSET_64: gl.constexpr, GATHER_WARPS: gl.constexpr,
 ):  # fmt: skip
-    """Every unit's blocks into the ring, in the math partition's order. A chunk's blocks are
-    its 64-key runs, each block's slots loaded while the one before waits for its stage. A
-    packed-tails block holds BLOCK_N / members keys of each member (row r: member r // SUB)."""
-    SUB: gl.constexpr = _tail_keys(BLOCK_N, BLOCK_M, GROUP)
+    """Every unit's blocks into the ring, in the math partition's order: its chunk's 64-key
+    runs, each block's slots loaded while the one before waits for its stage."""
     ld_layout: gl.constexpr = _gather_layout(BLOCK_D, GATHER_WARPS)
     keys = gl.arange(0, BLOCK_N, layout=gl.SliceLayout(1, ld_layout))
     offs_d = gl.arange(0, BLOCK_D, layout=gl.SliceLayout(0, ld_layout))
@@ -207,36 +196,18 @@ def _gather_partition(
         record = items_ptr + (unit // NUM_KV_HEADS) * 6
         kv_start = gl.load(record + 0)
         kv_len = gl.load(record + 1)
-        chunk = gl.load(record + 4)
         kv_head = unit % NUM_KV_HEADS
-        if chunk < 0:
-            member_start = gl.load(record + 2)
-            key_has = keys // SUB < gl.load(record + 3)
-            key_record = members_ptr + (member_start + keys // SUB) * 4
-            key_start = gl.load(key_record + 2, mask=key_has, other=0)
-            key_len = gl.load(key_record + 3, mask=key_has, other=0)
-            for start in range(0, kv_len, SUB):
-                offset = start + keys % SUB
-                valid = offset < key_len
-                loc = gl.load(kv_indices_ptr + key_start + offset, mask=valid, other=0)
-                _gather_block(
-                    k_ptr, v_ptr, k_smem, v_smem, ready, empty, filled, loc, valid, kv_head,
-                    stride_k_tok, stride_kh, stride_v_tok, stride_vh, offs_d, STAGES,
-                    OFFSET_64,
-                )  # fmt: skip
-                filled += 1
-        else:
-            loc = gl.load(kv_indices_ptr + kv_start + keys, mask=keys < kv_len, other=0)
-            for block in range(gl.cdiv(kv_len, BLOCK_N)):
-                ahead = (block + 1) * BLOCK_N + keys
-                next_loc = gl.load(kv_indices_ptr + kv_start + ahead, mask=ahead < kv_len, other=0)
-                _gather_block(
-                    k_ptr, v_ptr, k_smem, v_smem, ready, empty, filled, loc,
-                    block * BLOCK_N + keys < kv_len, kv_head, stride_k_tok, stride_kh,
-                    stride_v_tok, stride_vh, offs_d, STAGES, OFFSET_64,
-                )  # fmt: skip
-                loc = next_loc
-                filled += 1
+        loc = gl.load(kv_indices_ptr + kv_start + keys, mask=keys < kv_len, other=0)
+        for block in range(gl.cdiv(kv_len, BLOCK_N)):
+            ahead = (block + 1) * BLOCK_N + keys
+            next_loc = gl.load(kv_indices_ptr + kv_start + ahead, mask=ahead < kv_len, other=0)
+            _gather_block(
+                k_ptr, v_ptr, k_smem, v_smem, ready, empty, filled, loc,
+                block * BLOCK_N + keys < kv_len, kv_head, stride_k_tok, stride_kh,
+                stride_v_tok, stride_vh, offs_d, STAGES, OFFSET_64,
+            )  # fmt: skip
+            loc = next_loc
+            filled += 1
     cp.wait_group(0)  # no copy in flight when the program ends
 
 
@@ -298,51 +269,6 @@ def _attend_chunk(
 
 
 @gluon.jit
-def _attend_tails(
-    q_smem, k_smem, v_smem, ready, empty, used, members_ptr, member_start, num_members,
-    max_len, exp2_scale, GROUP: gl.constexpr, BLOCK_M: gl.constexpr, BLOCK_N: gl.constexpr,
-    BLOCK_D: gl.constexpr, STAGES: gl.constexpr,
-):  # fmt: skip
-    """Packed tails over ring blocks ``used ..``: member j's G rows see only block columns
-    j·SUB .. (j+1)·SUB − 1, its keys. One block at a time. Returns (O, m, l, the ring's next
-    block)."""
-    SUB: gl.constexpr = _tail_keys(BLOCK_N, BLOCK_M, GROUP)
-    dtype: gl.constexpr = q_smem.dtype
-    s_layout: gl.constexpr = _wgmma_layout(BLOCK_N)
-    o_layout: gl.constexpr = _wgmma_layout(BLOCK_D)
-    p_layout: gl.constexpr = gl.DotOperandLayout(operand_index=0, parent=o_layout, k_width=2)
-    score_keys = gl.arange(0, BLOCK_N, layout=gl.SliceLayout(0, s_layout))
-    score_has = score_keys // SUB < num_members
-    score_len = gl.load(
-        members_ptr + (member_start + score_keys // SUB) * 4 + 3, mask=score_has, other=0
-    )
-    score_rows = gl.arange(0, BLOCK_M, layout=gl.SliceLayout(1, s_layout))
-    same = (score_rows // GROUP)[:, None] == (score_keys // SUB)[None, :]
-    zeros_s = gl.zeros([BLOCK_M, BLOCK_N], gl.float32, s_layout)
-    m_i = gl.full([BLOCK_M], float("-inf"), gl.float32, gl.SliceLayout(1, s_layout))
-    l_i = gl.zeros([BLOCK_M], gl.float32, gl.SliceLayout(1, s_layout))
-    acc = gl.zeros([BLOCK_M, BLOCK_D], gl.float32, o_layout)
-    for start in range(0, max_len, SUB):
-        block = used + start // SUB
-        stage = block % STAGES
-        mbarrier.wait(ready.index(stage), (block // STAGES) & 1)
-        fence_async_shared()
-        s = warpgroup_mma(q_smem, k_smem.index(stage).permute((1, 0)), zeros_s, use_acc=False)
-        seen = same & (start + score_keys % SUB < score_len)[None, :]
-        s = gl.where(seen, s, float("-inf"))
-        m_new = gl.maximum(m_i, gl.max(s, 1))
-        m_use = gl.where(m_new == float("-inf"), 0.0, m_new)  # a row with no key yet
-        alpha = gl.exp2((m_i - m_use) * exp2_scale)
-        p = gl.exp2(s * exp2_scale - (m_use * exp2_scale)[:, None])
-        l_i = l_i * alpha + gl.sum(p, 1)
-        m_i = m_new
-        acc = acc * gl.convert_layout(alpha, gl.SliceLayout(1, o_layout))[:, None]
-        acc = warpgroup_mma(gl.convert_layout(p.to(dtype), p_layout), v_smem.index(stage), acc)
-        mbarrier.arrive(empty.index(stage))  # the P·V above is complete (a synchronous wgmma)
-    return acc, m_i, l_i, used + gl.cdiv(max_len, SUB)
-
-
-@gluon.jit
 def _math_partition(
     q_ptr, o_ptr, items_ptr, members_ptr, count_ptr, partial_o_ptr, partial_lse_ptr, q_smem,
     k_smem, v_smem, ready, empty, stride_qb, stride_qh, stride_ob, stride_oh, stride_po_slot,
@@ -350,9 +276,9 @@ def _math_partition(
     BLOCK_D: gl.constexpr, BLOCK_M: gl.constexpr, BLOCK_N: gl.constexpr, STAGES: gl.constexpr,
     OFFSET_64: gl.constexpr,
 ):  # fmt: skip
-    """Per unit: its Q tile into shared memory, its blocks from the ring (``_attend_chunk``
-    or ``_attend_tails``, which count them as the gather partition does and return the ring's
-    next block), its outputs."""
+    """Per unit: its Q tile into shared memory, its blocks from the ring (``_attend_chunk``,
+    which counts them as the gather partition does and returns the ring's next block), its
+    outputs."""
     s_layout: gl.constexpr = _wgmma_layout(BLOCK_N)
     o_layout: gl.constexpr = _wgmma_layout(BLOCK_D)
     q_layout: gl.constexpr = _gather_layout(BLOCK_D)
@@ -369,18 +295,12 @@ def _math_partition(
                 stride_qh, GROUP, BLOCK_M, BLOCK_D, OFFSET_64, q_layout)  # fmt: skip
         gl.thread_barrier()  # every warp's Q rows are stored before the wgmma reads them
         fence_async_shared()
-        if chunk < 0:
-            o, m_i, l_i, used = _attend_tails(
-                q_smem, k_smem, v_smem, ready, empty, used, members_ptr, member_start,
-                num_members, kv_len, exp2_scale, GROUP, BLOCK_M, BLOCK_N, BLOCK_D, STAGES,
-            )  # fmt: skip
-        else:
-            o, m_i, l_i, used = _attend_chunk(
-                q_smem, k_smem, v_smem, ready, empty, used, kv_len, exp2_scale, BLOCK_M,
-                BLOCK_N, BLOCK_D, STAGES,
-            )  # fmt: skip
+        o, m_i, l_i, used = _attend_chunk(
+            q_smem, k_smem, v_smem, ready, empty, used, kv_len, exp2_scale, BLOCK_M, BLOCK_N,
+            BLOCK_D, STAGES,
+        )  # fmt: skip
         _store_tile(o, m_i, l_i, o_ptr, partial_o_ptr, partial_lse_ptr, members_ptr,
-                    member_start, num_members, gl.maximum(chunk, 0), kv_head, exp2_scale,
+                    member_start, num_members, chunk, kv_head, exp2_scale,
                     stride_ob, stride_oh, stride_po_slot, stride_po_head, stride_pl_slot, GROUP,
                     BLOCK_M, BLOCK_D, OFFSET_64, s_layout, o_layout)  # fmt: skip
         gl.thread_barrier()  # every warp is done with Q before the next unit's is stored
@@ -423,10 +343,9 @@ def _shared_part_kernel(
             ),
             (
                 _gather_partition,
-                (k_ptr, v_ptr, kv_indices_ptr, items_ptr, members_ptr, count_ptr, k_smem,
-                 v_smem, ready, empty, stride_k_tok, stride_kh, stride_v_tok, stride_vh,
-                 NUM_KV_HEADS, GROUP, BLOCK_M, BLOCK_N, BLOCK_D, STAGES, OFFSET_64,
-                 GATHER_WARPS),
+                (k_ptr, v_ptr, kv_indices_ptr, items_ptr, count_ptr, k_smem, v_smem, ready,
+                 empty, stride_k_tok, stride_kh, stride_v_tok, stride_vh, NUM_KV_HEADS,
+                 BLOCK_N, BLOCK_D, STAGES, OFFSET_64, GATHER_WARPS),
             ),
         ],
         [GATHER_WARPS],

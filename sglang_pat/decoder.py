@@ -221,9 +221,12 @@ class PatDecoder:
             self.splits = False
         elif not keep_split:
             self.splits = self._splits(plan)
+        # The sm90 part computes shared items only (no packed tails, no store), so with it the
+        # pair's header always splits: a pair that replays a whole plan (a graph without the
+        # switch, or left in the pair's form) runs it split, slower than whole, never wrong.
         header = launch_header(
             plan,
-            self.splits or self._pair_always_splits,
+            self.splits or self.sm90_shared,
             num_programs=self.num_programs,
             shared_part_programs=self.scheduler.num_shared_part_programs,
             num_kv_heads=self.scheduler.num_kv_heads,
@@ -280,7 +283,9 @@ class PatDecoder:
         )
         # An eager step that the gate keeps whole launches the all-items build alone, as without
         # the lean kernel; a graph-planned one captures the pair (and, switchable, the
-        # all-items launch below; else a whole plan replays the pair, its private part empty).
+        # all-items launch below; else a whole plan replays the pair, its private part empty,
+        # or split where the sm90 part is on: see ``stage``). The sm90 part runs where the
+        # layer's tensors are of its kinds; elsewhere the Triton shared part does.
         if self.lean_needed:
             with torch.cuda.stream(self._side) if fork else contextlib.nullcontext():
                 pack_decode(
@@ -288,7 +293,7 @@ class PatDecoder:
                 )
             if capturing:
                 private_node = last_captured_node(self._side)
-            if self._sm90_shared_runs((q, k_buffer, v_buffer), logit_cap, record is not None):
+            if self.sm90_shared and sm90_inputs_fit(q, k_buffer, v_buffer, logit_cap):
                 shared_part_sm90(
                     *(*head, self.header, self.partial_o, self.partial_lse),
                     num_programs=self.scheduler.num_shared_part_programs, **options,
@@ -322,28 +327,3 @@ class PatDecoder:
         if check:
             self._checked.add(signature)
         return o
-
-    @property
-    def _pair_always_splits(self) -> bool:
-        """The sm90 part stores nothing: beside a storing private part the pair's header always
-        takes the split (every new token is a private item's), whatever the gate chose, so a
-        pair that replays a whole plan (a graph left in that form) is slower, never wrong."""
-        return self.sm90_shared and self.stores_new_kv
-
-    def _sm90_shared_runs(
-        self, qkv: tuple[torch.Tensor, ...], logit_cap: float, switchable: bool
-    ) -> bool:
-        """Whether this layer's shared part runs the sm90 kernel: asked for and available,
-        the layer's tensors of its kinds, and whole plans kept away from it. A whole plan's
-        shared-part launch runs every item, and the kernel computes packed tails one block at
-        a time (right where SGLang stored the new K/V, but slow; beside a storing private part
-        the pair's header always splits, see ``_pair_always_splits``). A switchable graph's
-        pair replays split plans only, unless a graph is left in the other form; an eager step
-        launches the pair only when its plan is split. A graph without the switch, or an eager
-        step planned for one, may run a whole plan through the pair, so those keep the Triton
-        shared part."""
-        return (
-            self.sm90_shared
-            and sm90_inputs_fit(*qkv, logit_cap)
-            and (switchable or (self.splits and not torch.cuda.is_current_stream_capturing()))
-        )

@@ -77,47 +77,24 @@ def test_launcher_names_what_it_cannot_read() -> None:
         launch(logit_cap=30.0)
 
 
-@pytest.mark.parametrize(
-    ("switchable", "splits", "capturing", "logit_cap", "runs"),
-    [
-        (True, True, True, 0.0, True),  # a switchable graph's pair: split plans only
-        (True, False, False, 0.0, True),  # its warmup: the all-items launch follows
-        (False, True, False, 0.0, True),  # an eager split step
-        (False, False, False, 0.0, False),  # an eager step planned for a graph, kept whole
-        (False, True, True, 0.0, False),  # a graph without the switch may replay whole plans
-        (True, True, True, 30.0, False),  # a logit cap: the Triton shared part
-    ],
-)
-def test_runs_only_where_no_whole_plan_reaches_it(
-    switchable, splits, capturing, logit_cap, runs, monkeypatch
-) -> None:
-    decoder = small_decoder()
-    decoder.sm90_shared, decoder.splits = True, splits  # as on an sm90 GPU
-    monkeypatch.setattr(torch.cuda, "is_current_stream_capturing", lambda: capturing)
-    q = torch.zeros(2, 32, 128, dtype=torch.bfloat16)
-    kv = torch.zeros(64, 8, 128, dtype=torch.bfloat16)
-    assert decoder._sm90_shared_runs((q, kv, kv), logit_cap, switchable) is runs
-    decoder.sm90_shared = False
-    assert not decoder._sm90_shared_runs((q, kv, kv), logit_cap, switchable)
-
-
-@pytest.mark.parametrize("stores", [False, True])
-def test_pair_splits_whole_plans_beside_the_kernels_store(stores: bool) -> None:
+@pytest.mark.parametrize("stores", [False, True], ids=["sglang-stores", "kernels-store"])
+@pytest.mark.parametrize("sm90", [False, True], ids=["triton-part", "sm90-part"])
+def test_pair_header_splits_every_plan_beside_the_sm90_part(sm90: bool, stores: bool) -> None:
     """A plan kept whole leaves the pair's header whole (the pair then runs every item in its
-    shared part), unless the sm90 part runs beside a storing private part: then the pair's
-    header splits it, so no new token reaches the sm90 part in any graph form. The all-items
-    launch's header is the same either way."""
+    Triton shared part), unless the sm90 part is on: it has no packed-tails path, so the
+    pair's header splits every plan, whoever stores the new K/V. The all-items launch's
+    header is the same either way."""
     forest = PrefixForest.from_tree_spec("1,4_256,40")
     kv = make_batch(forest, num_q_heads=32, num_kv_heads=8, head_dim=128, dtype=torch.float16)
     decoder = small_decoder(DEVICE, stores_new_kv=stores)  # beside the batch's req_to_token
-    decoder.sm90_shared = True  # as on an sm90 GPU
+    decoder.sm90_shared = sm90  # as on an sm90 GPU
     plan = decoder.scheduler.plan(forest, kv.pool_rows)
     shared, items = plan.num_shared_items, plan.items.shape[0]
     assert 0 < shared < items
     decoder.upload(plan, kv.req_to_token, may_split=False)
     assert not decoder.splits
     pair = [shared, decoder.scheduler.num_shared_part_programs, items - shared]
-    assert decoder.header.tolist() == (pair if stores else [items, decoder.num_programs, 0])
+    assert decoder.header.tolist() == (pair if sm90 else [items, decoder.num_programs, 0])
     assert decoder.header_all[0].item() == items
 
 
@@ -172,12 +149,11 @@ def test_eager_split_matches_sglang_triton(tree, heads, head_dim, dtype, sm90_la
 @pytest.mark.parametrize("switch", [True, False], ids=["switched", "no-switch"])
 @pytest.mark.parametrize("store", [False, True], ids=["sglang-stores", "kernels-store"])
 def test_graphs_replay_every_plan_right(switch: bool, store: bool, sm90_launches) -> None:
-    """In a switchable graph the pair's shared part is the sm90 kernel, and every plan replays
-    right in either form: a whole plan through the pair computes its packed tails
-    (``_attend_tails``), as when a graph is left in the other form; where the private part
-    stores the new K/V, the pair splits it instead, and stores in either form. The first
-    plan is whole, so the capture's warmup gives the pair a whole plan too. A graph without
-    the switch keeps the Triton shared part (it may replay whole plans)."""
+    """The pair's shared part is the sm90 kernel in every graph, and every plan replays right
+    in either form and without the switch: a whole plan that reaches the pair (a graph
+    without the switch, or left in the pair's form) runs split, so no packed tails reach the
+    sm90 part, and where the private part stores the new K/V it stores in either form. The
+    first plan is whole, so the capture's warmup gives the pair a whole plan too."""
     trees = ["64_64", "1,32_512,40", "32_300", "2,4,32_128,64,17", "32_64", "1,8,32_64,64,1000"]
     splits = replay_plans(
         trees,
@@ -188,4 +164,4 @@ def test_graphs_replay_every_plan_right(switch: bool, store: bool, sm90_launches
         sm90_shared=True,
     )
     assert splits[1] and splits[3] and not splits[0] and not splits[4]
-    assert bool(sm90_launches) == switch
+    assert sm90_launches, "the sm90 shared part did not run"

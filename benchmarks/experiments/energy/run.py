@@ -51,7 +51,6 @@ from providers import (  # noqa: E402
     Batch,
     make_decoder,
     run_flashinfer_decode,
-    sm90_in_graphs,
 )
 from workloads import workload_for  # noqa: E402
 
@@ -223,8 +222,6 @@ def attention_calls(batch: Batch, shared_chunks: list[int], floor: bool) -> dict
         if sm90 and not (decoder.sm90_shared and decoder.splits):
             print(f"  {name}: skipped ({decoder.sm90_shared_reason or 'the plan is kept whole'})")
             continue
-        if sm90:
-            sm90_in_graphs(decoder)
         calls[name] = [
             lambda d=decoder, k=k, v=v: d.forward(batch.q, k, v, out, sm_scale=batch.sm_scale)
             for k, v in copies

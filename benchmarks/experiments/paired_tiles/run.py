@@ -12,7 +12,7 @@ is reported and not measured. Then ``../energy/run.py``'s method: CUDA graphs ov
 copies replayed back to back, µs and mJ a call at the power cap, rounds alternating the
 providers. Providers:
 - ``pat`` (the product) and ``pat-sm90`` (the product's Gluon shared part, one 64-row tile a
-  program; forced in the graphs by ``providers.sm90_in_graphs``);
+  program, in the graphs too);
 - per chunk of ``--chunks`` (the shared items' chunk forced, ``profile_pat.decoder_with_chunk``):
   ``pat-sm90`` at that chunk, and the paired kernel (``kernel.py``) at each ``--block-n``. At
   1024 gsp 4 × 32's prefixes give 16 pairs × 8 KV heads = 128 units, one an SM; the plan's own
@@ -47,7 +47,7 @@ sys.path.insert(0, str(HERE.parent / "producer_warp"))
 from launch import use_paired  # noqa: E402
 from producer_launch import use_producer_warp  # noqa: E402
 from profile_pat import decoder_with_chunk  # noqa: E402
-from providers import HEAD_DIM, Batch, make_decoder, sm90_in_graphs, ungated  # noqa: E402
+from providers import HEAD_DIM, Batch, make_decoder, ungated  # noqa: E402
 from workloads import workload_for  # noqa: E402
 
 from sglang_pat.cost_model import TileMenu, default_tile_menu  # noqa: E402
@@ -162,7 +162,6 @@ def main() -> None:
                 if not (decoder.sm90_shared and decoder.splits):
                     print(f"{shape} {name}: skipped (no sm90 part, or the plan is kept whole)")
                     continue
-                sm90_in_graphs(decoder)
             if use is not None:
                 use(decoder)
             out = torch.empty_like(batch.q)

@@ -38,8 +38,6 @@ def main() -> None:
     graphs = {}
     for name in args.providers.split("|"):
         decoder, use = made[name]
-        if name != "pat":
-            RUN.sm90_in_graphs(decoder)
         if use is not None:
             use(decoder)
         print(name, "plan:", decoder.plan.num_shared_items, "shared items,",

@@ -11,8 +11,8 @@ This times the combination on split plans, in the server-like layer of
 ``../pdl_after_rope/layer.py`` (CUDA graphs after the flush, alternated three times, medians):
 
 - ``triton stores``: the default server (Triton shared part, the pack kernels store);
-- ``sm90 stores``: the sm90 shared part, the private part storing (the sm90 part forced on
-  for these split plans in these non-switchable captures);
+- ``sm90 stores``: the sm90 shared part, the private part storing (in session 74 the sm90
+  part was forced on in these non-switchable captures; since session 77 it runs in any);
 - ``store + sm90``: the opt-in server before session 74 (a store kernel before the layer's
   attention, the sm90 shared part).
 """
@@ -46,9 +46,7 @@ def sm90_decoder(batch, stores: bool):
     if decoder.sm90_shared_reason:
         raise SystemExit(f"sm90 shared part unavailable: {decoder.sm90_shared_reason}")
     decoder.plan_step(batch.forest, batch.pool_rows, batch.req_to_token, for_graph=True)
-    # the pair's shared part in these non-switchable captures: the plan is split and fixed
-    decoder._sm90_shared_runs = lambda qkv, logit_cap, switchable: decoder.splits
-    return decoder
+    return decoder  # its pair runs the sm90 part in any graph (since session 77)
 
 
 def run_shape(shape: str, flush) -> None:
