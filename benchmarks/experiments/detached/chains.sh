@@ -77,6 +77,11 @@ fi
 if [ -n "${PYTESTS:-}" ]; then
   steps+=("timeout 300 python3 -m pytest -p no:cacheprovider -q -rs -n 12 $PYTESTS > /tmp/r0/pytests.out 2>&1")
 fi
+# EXPERIMENT="SCRIPT [ARGS]": that script (python3, 300 s at most) after PYTESTS, into
+#   /tmp/r0/experiment.out; session 77 ran experiments/sm90_split_pair/run.py so.
+if [ -n "${EXPERIMENT:-}" ]; then
+  steps+=("timeout 300 python3 $EXPERIMENT > /tmp/r0/experiment.out 2>&1")
+fi
 if [ "${KERNELS:-0}" = 1 ]; then
   steps+=("timeout 200 python3 benchmarks/experiments/store_in_kernel/run.py > /tmp/r0/store_in_kernel.out 2>&1")
   steps+=("timeout 240 python3 -m pytest -q -p no:cacheprovider -n 8 tests/test_new_kv_store.py tests/test_kernels_gpu.py > /tmp/r0/gpu_tests.out 2>&1")
