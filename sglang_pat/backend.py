@@ -109,13 +109,22 @@ class PatAttnBackend(TritonAttnBackend):
         )
         self.decoder.scheduler.fine_private_chunks = env_flag(FINE_ENV, "1")
         warm_compiled_planner()  # not inside the first served step that shares a prefix
-        if self.decoder.menu.lean is not None and env_flag(SWITCH_ENV, "1"):
+        switchable = self.decoder.menu.lean is not None and env_flag(SWITCH_ENV, "1")
+        if switchable:
             make_switchable(self.decoder)
         logger.info("pat: decode through the pack plan (%s)", self.decoder.menu)
         if self.store_reason:
             logger.info("pat: SGLang stores the new K/V (%s)", self.store_reason)
         if self.decoder.sm90_shared_reason:
             logger.warning("pat: %s=1 ignored: %s", SM90_ENV, self.decoder.sm90_shared_reason)
+        elif self.decoder.sm90_shared and not switchable:
+            logger.warning(
+                "pat: %s=1 with %s=0: a graph runs every plan split, the ones the lean gate keeps "
+                "whole too (up to 21%% slower on batches without sharing; session 77's "
+                "benchmarks/experiments/sm90_split_pair)",
+                SM90_ENV,
+                SWITCH_ENV,
+            )
         if self._verify:
             logger.warning(
                 "pat: %s is set: triton re-runs every decode layer to check PAT", VERIFY_ENV

@@ -31,11 +31,13 @@ NUM_HEADS, NUM_KV_HEADS, HEAD_DIM = 4, 2, 64
 class FakeDecoder:
     """Records what the backend asks of PatDecoder; 'attention' writes a marker."""
 
+    SM90_REASON: str | None = "fake GPU"  # why the sm90 part cannot run (None: it can)
+
     def __init__(self, **kwargs) -> None:
         self.menu = kwargs["menu"]
         self.scheduler = SimpleNamespace(fine_private_chunks=False)  # the backend's env knob
         self.sm90_shared = kwargs["sm90_shared"]  # as asked; the real one also checks the GPU
-        self.sm90_shared_reason = "fake GPU" if self.sm90_shared else None
+        self.sm90_shared_reason = self.SM90_REASON if self.sm90_shared else None
         self.stores_new_kv = kwargs["stores_new_kv"]
         self.new_kv: list[tuple | None] = []
         self.graph_switches = GraphSwitches()
@@ -420,6 +422,19 @@ def test_sm90_shared_env(value, wanted, backend, monkeypatch, caplog) -> None:
         pat = backend_module.PatAttnBackend(backend.runner)
     assert pat.decoder.sm90_shared is wanted
     assert ("fake GPU" in caplog.text) is wanted
+
+
+@pytest.mark.parametrize("switch", ["1", "0"])
+def test_sm90_without_the_switch_is_said(switch, backend, monkeypatch, caplog) -> None:
+    """With the sm90 shared part the pair splits every plan, so a graph without the switch
+    runs kept-whole plans split too (slower, never wrong): the server says so."""
+    monkeypatch.setenv(options.SM90_ENV, "1")
+    monkeypatch.setenv(options.SWITCH_ENV, switch)
+    monkeypatch.setattr(FakeDecoder, "SM90_REASON", None)  # as on an sm90 GPU
+    with caplog.at_level("WARNING", logger=backend_module.logger.name):
+        pat = backend_module.PatAttnBackend(backend.runner)
+    assert pat.decoder.sm90_shared
+    assert ("a graph runs every plan split" in caplog.text) is (switch == "0")
 
 
 @pytest.mark.parametrize("value, fine", [(None, True), ("0", False), ("1", True), ("on", None)])
