@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from sglang_pat import graph_switch
+
 if TYPE_CHECKING:
     from sglang_pat.decoder import PatDecoder
 
@@ -37,19 +39,34 @@ def timed_graphs(
     fn, flush, reps: int = 10, keep_graph: bool = False
 ) -> tuple[torch.cuda.CUDAGraph, torch.cuda.CUDAGraph]:
     """The graph of ``reps`` × (L2 flush + ``fn``) and the flush-only graph, instantiated
-    (``keep_graph``: the first keeps its cudaGraph_t, so its nodes can still be addressed)."""
+    (``keep_graph``: the first keeps its cudaGraph_t, so its nodes can still be addressed).
+    The first is captured as the server captures its graphs (``switchable_capture``): the
+    layers of a switchable decoder in ``fn`` replay the form its plan wants."""
     flush_fn = flush if callable(flush) else flush.zero_
-    graphs = []
-    for body in (fn, None):
+    graphs: list[torch.cuda.CUDAGraph] = []
+
+    def capture(body=None) -> None:
         graph = torch.cuda.CUDAGraph(keep_graph=keep_graph and body is not None)
         with torch.cuda.graph(graph):
             for _ in range(reps):
                 flush_fn()
                 if body is not None:
                     body()
-        if keep_graph and body is not None:
-            graph.instantiate()
         graphs.append(graph)
+
+    if graph_switch.any_switchable():  # kept, instantiated and bound there
+
+        def warm_and_capture() -> None:
+            fn()  # while recording, a switchable decoder's eager call compiles both forms
+            torch.cuda.synchronize()
+            capture(fn)
+
+        graph_switch.switchable_capture(warm_and_capture, lambda: graphs[0])
+    else:
+        capture(fn)
+        if keep_graph:
+            graphs[0].instantiate()
+    capture()
     return graphs[0], graphs[1]
 
 

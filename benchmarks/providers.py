@@ -17,6 +17,7 @@ from workloads import Workload, page_table, workload_for
 
 from sglang_pat.cost_model import TileMenu, default_tile_menu
 from sglang_pat.decoder import PatDecoder
+from sglang_pat.graph_switch import make_switchable
 
 PAGE = 16
 HEAD_DIM = 128
@@ -184,22 +185,31 @@ def ungated(menu: TileMenu) -> TileMenu:
     return dataclasses.replace(menu, lean=dataclasses.replace(menu.lean, gate=None))
 
 
-def run_pat(
+def pat_decoder(
     batch: Batch,
     lean: bool = True,
     fine: bool | None = None,
     gate: bool = True,
     sm90: bool = False,
-):
-    """pat on ``batch``: the product's decoder, or without the lean kernel (``lean``), with
-    private chunks at powers of two (``fine`` False), its lean gate off (``gate`` False:
-    every plan splits), or with the sm90 shared part (``sm90``; it needs a compute capability
-    9.0 GPU; its pair splits every plan, a kept-whole one too)."""
+) -> PatDecoder:
+    """The product's decoder on ``batch``, planned as for a CUDA graph and switchable as the
+    server's (in a graph a plan the lean gate keeps whole runs the all-items launch,
+    ``graph_timing.timed_graphs``); or without the lean kernel (``lean``), with private chunks
+    at powers of two (``fine`` False), its lean gate off (``gate`` False: every plan splits),
+    or with the sm90 shared part (``sm90``; it needs a compute capability 9.0 GPU)."""
     group = batch.q.shape[1] // batch.k.shape[1]
     menu = default_tile_menu(HEAD_DIM, group, lean=lean)
     decoder = make_decoder(batch, menu if gate else ungated(menu), fine=fine, sm90_shared=sm90)
     if sm90 and not decoder.sm90_shared:
         raise ValueError(f"pat-sm90: {decoder.sm90_shared_reason}")
+    if decoder.menu.lean is not None:  # as the server's decoder: its graphs switch form
+        make_switchable(decoder)
+    return decoder
+
+
+def run_pat(batch: Batch, **options):
+    """pat on ``batch`` (``pat_decoder(batch, **options)``): its output and one layer's call."""
+    decoder = pat_decoder(batch, **options)
     out = torch.empty_like(batch.q)
     return out, lambda: decoder.forward(batch.q, batch.k, batch.v, out, sm_scale=batch.sm_scale)
 

@@ -184,8 +184,11 @@ class PatDecoder:
         return plan
 
     def bind_graph(self, switch: GraphSwitch) -> None:
-        """The switch of the graph just captured for the last planned graph batch size."""
+        """The switch of the graph just captured for the last planned graph batch size, set to
+        the form that plan wants: a graph replayed without another plan_step (a benchmark's)
+        runs as a server's would."""
         self.graph_switches.add(self._graph_batch, switch)
+        switch.select(self.splits)
 
     def _splits(self, plan: PackPlan) -> bool:
         """Whether the plan's private items go to the private-part launch: with the lean kernel

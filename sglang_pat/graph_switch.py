@@ -162,14 +162,13 @@ def recorder(decoder: Any) -> list[tuple[Any, LayerNodes]] | None:
 
 def bind(graph: Any, recorded: list[tuple[Any, LayerNodes]]) -> None:
     """Give each decoder that recorded layers into the instantiated ``graph`` its switch,
-    set to the all-items form (the replay's plan selects again)."""
+    which the decoder sets to the form of its last plan (``PatDecoder.bind_graph``; each
+    replay's plan selects again)."""
     layers: dict[int, tuple[Any, list[LayerNodes]]] = {}
     for decoder, nodes in recorded:
         layers.setdefault(id(decoder), (decoder, []))[1].append(nodes)
     for decoder, nodes in layers.values():
-        switch = GraphSwitch(graph, nodes)
-        switch.select(False)
-        decoder.bind_graph(switch)
+        decoder.bind_graph(GraphSwitch(graph, nodes))
 
 
 class _KeptCUDAGraph(torch.cuda.CUDAGraph):
@@ -192,11 +191,16 @@ def kept_graphs() -> Iterator[None]:
         torch.cuda.CUDAGraph = original  # type: ignore[misc]
 
 
+def any_switchable() -> bool:
+    """Whether a switchable decoder exists, so that ``switchable_capture`` records."""
+    return bool(_switchable)
+
+
 def switchable_capture(capture: Callable[[], Any], captured_graph: Callable[[], Any]) -> Any:
     """Run ``capture`` (which makes and captures one graph; ``captured_graph`` returns it)
     with kept graphs and recording when a switchable decoder exists; then instantiate the
     graph and bind the recorded layers to it. Otherwise ``capture`` alone, untouched."""
-    if not _switchable:
+    if not any_switchable():
         return capture()
     with recording() as recorded, kept_graphs():
         result = capture()

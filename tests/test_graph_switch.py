@@ -34,8 +34,9 @@ class FakeDecoder:
     def __init__(self) -> None:
         self.switches: list[GraphSwitch] = []
 
-    def bind_graph(self, switch: GraphSwitch) -> None:
+    def bind_graph(self, switch: GraphSwitch) -> None:  # as PatDecoder's after a whole plan
         self.switches.append(switch)
+        switch.select(False)
 
 
 @pytest.fixture
@@ -146,8 +147,9 @@ class RecordingSwitch:
 
 
 def test_plan_step_selects_the_form_of_the_graph_about_to_replay() -> None:
-    """Each graph-planned step selects its plan's form in the switch of its graph batch size
-    (the one SGLang replays next); eager steps and other sizes' graphs are left alone."""
+    """A graph's switch is bound in the form of the plan it was captured with; then each
+    graph-planned step selects its plan's form in the switch of its graph batch size (the one
+    SGLang replays next); eager steps and other sizes' graphs are left alone."""
     shared = PrefixForest.from_tree_spec("1,8_256,16")  # shared and private items: splits
     private = PrefixForest.from_tree_spec("8_40")  # no shared items: kept whole
     kv = make_batch(shared, num_q_heads=4, num_kv_heads=1, head_dim=64, dtype=torch.float16)
@@ -163,7 +165,8 @@ def test_plan_step_selects_the_form_of_the_graph_about_to_replay() -> None:
     for forest in (shared, private, shared):
         decoder.plan_step(forest, rows, kv.req_to_token, for_graph=True, graph_batch=16)
     decoder.plan_step(private, rows, kv.req_to_token)  # eager
-    assert size_16.selected == variant_16.selected == [True, False, True]
+    # bound in the captured plan's form (it splits), then each graph-planned step's
+    assert size_16.selected == variant_16.selected == [True, True, False, True]
     assert size_8.selected == []
     assert decoder.graph_switches.counts() == (3, 0)  # the stand-ins count no changes
 

@@ -333,6 +333,42 @@ def test_switched_graph_replays_each_plan_in_its_form(lean: str) -> None:
         assert splits[0] and splits[2]
 
 
+@pytest.mark.parametrize("tree", ["1,64_4096,512", "1,32_4096,256"])
+def test_benchmark_graphs_replay_the_servers_form(tree: str) -> None:
+    """The kernel benchmark's pat decoder (``providers.pat_decoder``) in its timing graphs
+    (``graph_timing.timed_graphs``) replays what a server's switchable graph replays: the
+    all-items launch for the worked example, which the gate keeps whole, and the pair for a
+    plan it splits; the output as the eager pair's."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from graph_timing import timed_graphs
+    from providers import Batch, pat_decoder
+    from workloads import workload_for
+
+    batch = Batch(workload_for(tree), 32, 8)
+    decoder = pat_decoder(batch)
+    out = torch.empty_like(batch.q)
+
+    def layer() -> None:
+        decoder.forward(batch.q, batch.k, batch.v, out, sm_scale=batch.sm_scale)
+
+    layer()  # eager: the pair, whatever the plan
+    expected = out.float().clone()
+    graph, _ = timed_graphs(layer, torch.zeros(1024, dtype=torch.uint8, device="cuda"), reps=2)
+    (switch,) = decoder.graph_switches.by_batch[batch.q.shape[0]]
+    assert switch.splits == decoder.splits == (tree == "1,32_4096,256")
+    assert len(switch.layers) == 2  # one a call
+    for nodes in switch.layers:
+        assert graph_switch.node_enabled(switch.graph_exec, nodes.whole) is not decoder.splits
+        assert graph_switch.node_enabled(switch.graph_exec, nodes.shared) is decoder.splits
+    out.fill_(float("nan"))
+    graph.replay()
+    torch.cuda.synchronize()
+    assert_close(out.float(), expected, torch.bfloat16)
+
+
 def test_small_graph_replays_whole_plans() -> None:
     """A graph for fewer requests than ``LeanKernel.min_graph_batch`` captures the one launch,
     so the plans it replays (up to its batch size, padded) stay whole, here even those that a
