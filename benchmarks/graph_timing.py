@@ -8,6 +8,7 @@ those whose shapes interfere measure each shape in a process of its own.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import statistics
 import subprocess
@@ -41,7 +42,8 @@ def timed_graphs(
     """The graph of ``reps`` × (L2 flush + ``fn``) and the flush-only graph, instantiated
     (``keep_graph``: the first keeps its cudaGraph_t, so its nodes can still be addressed).
     The first is captured as the server captures its graphs (``switchable_capture``): the
-    layers of a switchable decoder in ``fn`` replay the form its plan wants."""
+    layers of a switchable decoder in ``fn`` (``providers.pat_decoder(switchable=True)``)
+    replay the form its plan wants."""
     flush_fn = flush if callable(flush) else flush.zero_
     graphs: list[torch.cuda.CUDAGraph] = []
 
@@ -54,6 +56,7 @@ def timed_graphs(
                     body()
         graphs.append(graph)
 
+    gc.collect()  # a switchable decoder of an earlier call, in a reference cycle
     if graph_switch.any_switchable():  # kept, instantiated and bound there
 
         def warm_and_capture() -> None:

@@ -191,18 +191,24 @@ def pat_decoder(
     fine: bool | None = None,
     gate: bool = True,
     sm90: bool = False,
+    switchable: bool = False,
 ) -> PatDecoder:
-    """The product's decoder on ``batch``, planned as for a CUDA graph and switchable as the
-    server's (in a graph a plan the lean gate keeps whole runs the all-items launch,
-    ``graph_timing.timed_graphs``); or without the lean kernel (``lean``), with private chunks
-    at powers of two (``fine`` False), its lean gate off (``gate`` False: every plan splits),
-    or with the sm90 shared part (``sm90``; it needs a compute capability 9.0 GPU)."""
+    """The product's decoder on ``batch``, planned as for a CUDA graph; in a plain graph it
+    runs as a server's graph without the switch does (SGLANG_PAT_GRAPH_SWITCH=0: the pair,
+    whatever the plan). Or without the lean kernel (``lean``), with private chunks at powers
+    of two (``fine`` False), its lean gate off (``gate`` False: every plan splits), with the
+    sm90 shared part (``sm90``; it needs a compute capability 9.0 GPU), or switchable as the
+    default server's (``switchable``: ``graph_timing.timed_graphs`` then captures both forms
+    of the layer and enables the one its plan wants, the all-items launch for a plan the lean
+    gate keeps whole)."""
     group = batch.q.shape[1] // batch.k.shape[1]
     menu = default_tile_menu(HEAD_DIM, group, lean=lean)
     decoder = make_decoder(batch, menu if gate else ungated(menu), fine=fine, sm90_shared=sm90)
     if sm90 and not decoder.sm90_shared:
         raise ValueError(f"pat-sm90: {decoder.sm90_shared_reason}")
-    if decoder.menu.lean is not None:  # as the server's decoder: its graphs switch form
+    if switchable:
+        if decoder.menu.lean is None:
+            raise ValueError("switchable: a switchable graph needs the lean kernel")
         make_switchable(decoder)
     return decoder
 
@@ -397,6 +403,10 @@ PROVIDERS = {
     "pat-split": lambda batch: run_pat(batch, gate=False),
     "pat-sm90": lambda batch: run_pat(batch, sm90=True),
     "pat-sm90-split": lambda batch: run_pat(batch, gate=False, sm90=True),
+    # pat in the default server's graph form: both forms of the layer captured, the one its
+    # plan wants enabled (graph_switch.py; session 77: 1-3 us a call more than the pair's
+    # graph on kept-whole plans, about 11 on split ones, experiments/switch_cost/)
+    "pat-switched": lambda batch: run_pat(batch, switchable=True),
     "sglang-triton": run_sglang_triton,
     "flashinfer-decode": run_flashinfer_decode,
     "flashinfer-cascade": run_flashinfer_cascade,
