@@ -6,6 +6,19 @@
 #        source benchmarks/device_env.sh                   # later: PYTHONPATH + project install
 if [ -n "${1:-}" ]; then
   bash .wheelhouse/install.sh "$1" || exit 1
+  # Chunks of an archive too big for one part (device_parts.sh), NAME.tar.xz.chunkI-of-N: kept
+  # in /tmp/chunks until all N have come, then joined and unpacked into /tmp/site.
+  for chunk in "$1"/*.tar.xz.chunk*-of-*; do
+    [ -e "$chunk" ] || continue
+    mkdir -p /tmp/chunks && cp "$chunk" /tmp/chunks/ || exit 1
+    base=${chunk##*/}; name=${base%.chunk*}; n=${base##*-of-}
+    have=$(ls /tmp/chunks/"$name".chunk*-of-"$n" | wc -l)
+    if [ "$have" -eq "$n" ]; then
+      for i in $(seq 1 "$n"); do cat "/tmp/chunks/$name.chunk$i-of-$n"; done > "/tmp/chunks/$name" \
+        && tar xJf "/tmp/chunks/$name" -C /tmp/site && rm -f "/tmp/chunks/$name"* || exit 1
+      echo "joined $name from $n chunks into /tmp/site"
+    fi
+  done
 fi
 # Extra wheels for the GPU runs when carried (.whl: pytest-xdist and execnet, so that the GPU
 # tests compile their kernels in parallel processes on the machine's 16 cores), installed by

@@ -32,9 +32,11 @@
 # pass 25-30 s. flashinfer's server first on a fresh machine took 249 s. TESTS=1 runs the GPU
 # suite first (sm90_tests.sh, about 3 minutes).
 # Session 50's chain (SERVERS="pat flashinfer gclog" PASSES=3) is in baecf2a's version.
-# Install part1, part1b, part2, part2b, part3 and part3b, one call each (since session 56 the
-# tree is about 36 MiB, and the old 27 MiB part3 beside it passed the 64 MiB a call carries);
-# then this chain, carrying .whl and .wheelhouse/install.sh (which installs .whl; without it
+# Since session 77: `bash benchmarks/device_parts.sh` here makes .wheelhouse/q0..q8 (about 7.5 MB
+# each beside a 55 MB tree; the three biggest archives cut in chunks that device_env.sh
+# joins), then one call each, `bash benchmarks/device_env.sh .wheelhouse/qN`, the last with
+# this chain. (Sessions 56-76 carried larger parts, q0..q5 at the end, which a 55 MB tree
+# no longer leaves room for.) The chain call carries .whl and .wheelhouse/install.sh (which installs .whl; without it
 # device_env.sh exits 1), and .mooncake for Mooncake; then poll at once, call after call: a machine
 # left idle 30 s goes back with the chain (session 56 lost one so, half through Mooncake).
 cd "$(dirname "$0")/../../.." || exit 1
