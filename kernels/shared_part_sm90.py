@@ -180,14 +180,35 @@ def _gather_block(
 
 
 @gluon.jit
+def _gather_chunk(
+    k_ptr, v_ptr, kv_indices_ptr, k_smem, v_smem, ready, empty, filled, kv_start, kv_len,
+    kv_head, keys, offs_d, stride_k_tok, stride_kh, stride_v_tok, stride_vh,
+    BLOCK_N: gl.constexpr, STAGES: gl.constexpr, OFFSET_64: gl.constexpr,
+):  # fmt: skip
+    """A chunk's 64-key runs into ring blocks ``filled ..``, each block's slots loaded while
+    the one before waits for its stage. Returns the ring's next block."""
+    loc = gl.load(kv_indices_ptr + kv_start + keys, mask=keys < kv_len, other=0)
+    for block in range(gl.cdiv(kv_len, BLOCK_N)):
+        ahead = (block + 1) * BLOCK_N + keys
+        next_loc = gl.load(kv_indices_ptr + kv_start + ahead, mask=ahead < kv_len, other=0)
+        _gather_block(
+            k_ptr, v_ptr, k_smem, v_smem, ready, empty, filled, loc,
+            block * BLOCK_N + keys < kv_len, kv_head, stride_k_tok, stride_kh,
+            stride_v_tok, stride_vh, offs_d, STAGES, OFFSET_64,
+        )  # fmt: skip
+        loc = next_loc
+        filled += 1
+    return filled
+
+
+@gluon.jit
 def _gather_partition(
     k_ptr, v_ptr, kv_indices_ptr, items_ptr, count_ptr, k_smem, v_smem, ready, empty,
     stride_k_tok, stride_kh, stride_v_tok, stride_vh, NUM_KV_HEADS: gl.constexpr,
     BLOCK_N: gl.constexpr, BLOCK_D: gl.constexpr, STAGES: gl.constexpr,
     OFFSET_64: gl.constexpr, GATHER_WARPS: gl.constexpr,
 ):  # fmt: skip
-    """Every unit's blocks into the ring, in the math partition's order: its chunk's 64-key
-    runs, each block's slots loaded while the one before waits for its stage."""
+    """Every unit's blocks into the ring, in the math partition's order (``_gather_chunk``)."""
     ld_layout: gl.constexpr = _gather_layout(BLOCK_D, GATHER_WARPS)
     keys = gl.arange(0, BLOCK_N, layout=gl.SliceLayout(1, ld_layout))
     offs_d = gl.arange(0, BLOCK_D, layout=gl.SliceLayout(0, ld_layout))
@@ -196,18 +217,11 @@ def _gather_partition(
         record = items_ptr + (unit // NUM_KV_HEADS) * 6
         kv_start = gl.load(record + 0)
         kv_len = gl.load(record + 1)
-        kv_head = unit % NUM_KV_HEADS
-        loc = gl.load(kv_indices_ptr + kv_start + keys, mask=keys < kv_len, other=0)
-        for block in range(gl.cdiv(kv_len, BLOCK_N)):
-            ahead = (block + 1) * BLOCK_N + keys
-            next_loc = gl.load(kv_indices_ptr + kv_start + ahead, mask=ahead < kv_len, other=0)
-            _gather_block(
-                k_ptr, v_ptr, k_smem, v_smem, ready, empty, filled, loc,
-                block * BLOCK_N + keys < kv_len, kv_head, stride_k_tok, stride_kh,
-                stride_v_tok, stride_vh, offs_d, STAGES, OFFSET_64,
-            )  # fmt: skip
-            loc = next_loc
-            filled += 1
+        filled = _gather_chunk(
+            k_ptr, v_ptr, kv_indices_ptr, k_smem, v_smem, ready, empty, filled, kv_start,
+            kv_len, unit % NUM_KV_HEADS, keys, offs_d, stride_k_tok, stride_kh, stride_v_tok,
+            stride_vh, BLOCK_N, STAGES, OFFSET_64,
+        )  # fmt: skip
     cp.wait_group(0)  # no copy in flight when the program ends
 
 

@@ -13,14 +13,14 @@ block's P·V is done.
 Shared items only (``chunk >= 0``): the launcher rejects plans whose shared part holds packed
 tails. Otherwise as the product's kernel: same units, same outputs, same schedule of wgmma.
 
-Since the product took this design (its gather and math partitions, with packed tails too),
-the build here reuses the product's ``_gather_block`` and ``_attend_chunk``; what stays its
-own is the pairing (``CONSUMERS = 2``) and its register split (PRODUCER_REGS, no tails path).
+Since the product took this design (its gather and math partitions; with packed tails too
+until session 77), the build here reuses the product's ``_gather_chunk`` and ``_attend_chunk``;
+what stays its own is the pairing (``CONSUMERS = 2``) and its register split (PRODUCER_REGS).
 """
 
 from sglang_pat.kernels.shared_part_sm90 import (
     _attend_chunk,
-    _gather_block,
+    _gather_chunk,
     _gather_layout,
     _load_q,
     _store_tile,
@@ -62,17 +62,11 @@ def _producer(
         record = items_ptr + _unit_item(pairs_ptr, unit, NUM_KV_HEADS, LEAD_SLOT) * 6
         kv_start = gl.load(record + 0)
         kv_len = gl.load(record + 1)
-        loc = gl.load(kv_indices_ptr + kv_start + keys, mask=keys < kv_len, other=0)
-        for block in range(gl.cdiv(kv_len, BLOCK_N)):
-            ahead = (block + 1) * BLOCK_N + keys
-            next_loc = gl.load(kv_indices_ptr + kv_start + ahead, mask=ahead < kv_len, other=0)
-            _gather_block(
-                k_ptr, v_ptr, k_smem, v_smem, ready, empty, filled, loc,
-                block * BLOCK_N + keys < kv_len, unit % NUM_KV_HEADS, stride_k_tok, stride_kh,
-                stride_v_tok, stride_vh, offs_d, STAGES, OFFSET_64,
-            )  # fmt: skip
-            loc = next_loc
-            filled += 1
+        filled = _gather_chunk(
+            k_ptr, v_ptr, kv_indices_ptr, k_smem, v_smem, ready, empty, filled, kv_start,
+            kv_len, unit % NUM_KV_HEADS, keys, offs_d, stride_k_tok, stride_kh, stride_v_tok,
+            stride_vh, BLOCK_N, STAGES, OFFSET_64,
+        )  # fmt: skip
     cp.wait_group(0)
 
 
