@@ -56,8 +56,11 @@ def timed_graphs(
                     body()
         graphs.append(graph)
 
-    gc.collect()  # a switchable decoder of an earlier call, in a reference cycle
-    if graph_switch.any_switchable():  # kept, instantiated and bound there
+    switching = graph_switch.any_switchable()
+    if switching:  # or only a switchable decoder of an earlier call, left in a reference cycle
+        gc.collect()
+        switching = graph_switch.any_switchable()
+    if switching:  # kept, instantiated and bound there
 
         def warm_and_capture() -> None:
             fn()  # while recording, a switchable decoder's eager call compiles both forms
