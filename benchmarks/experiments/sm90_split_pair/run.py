@@ -23,6 +23,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "benchmarks"))
+sys.path.insert(0, str(ROOT / "benchmarks" / "experiments" / "pdl_after_rope"))
 from graph_timing import (  # noqa: E402
     PAIR_SHAPES,
     checked_medians,
@@ -30,6 +31,7 @@ from graph_timing import (  # noqa: E402
     items_text,
     run_shapes,
 )
+from layer import against_first  # noqa: E402
 from providers import batch_for, make_decoder  # noqa: E402
 
 SHAPES = PAIR_SHAPES + ["64_4096", "128_2176", "1,32_4096,256"]
@@ -49,15 +51,9 @@ def run_shape(shape: str, flush) -> None:
     decoders = {"triton pair": triton_pair, "sm90 pair": sm90_pair, "one launch": one_launch}
     fns, outs = decoder_fns(batch, decoders)
     medians, errors, line = checked_medians(fns, outs, tuple(decoders), flush)
-    base = medians["triton pair"]
-    changes = ", ".join(f"{name} {medians[name] - base:+.2f}" for name in list(medians)[1:])
-    differences = ", ".join(f"{name} {error:.1e}" for name, error in errors.items())
     form = "kept whole" if kept_whole else "split"
-    print(
-        f"{shape} ({form}, {items_text(plan)}): {line}; against triton pair: {changes} us; "
-        f"max |difference| {differences}",
-        flush=True,
-    )
+    text = against_first(medians, errors)
+    print(f"{shape} ({form}, {items_text(plan)}): {line}; {text}", flush=True)
 
 
 if __name__ == "__main__":
