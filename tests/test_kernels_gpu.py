@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pytest
 import torch
 from helpers import (
@@ -19,6 +22,11 @@ from sglang_pat.kernels import launch
 from sglang_pat import graph_switch
 from sglang_pat.cost_model import default_tile_menu
 from sglang_pat.forest import PrefixForest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from graph_timing import timed_graphs  # noqa: E402  (the kernel benchmark's harness)
+from providers import Batch, pat_decoder  # noqa: E402
+from workloads import workload_for  # noqa: E402
 
 pytestmark = [
     pytest.mark.cuda,
@@ -339,14 +347,6 @@ def test_benchmark_graphs_replay_the_servers_form(tree: str) -> None:
     ``pat-switched``) in its timing graphs (``graph_timing.timed_graphs``) replays what a
     server's switchable graph replays: the all-items launch for the worked example, which the
     gate keeps whole, and the pair for a plan it splits; the output as the eager pair's."""
-    import sys
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-    from graph_timing import timed_graphs
-    from providers import Batch, pat_decoder
-    from workloads import workload_for
-
     batch = Batch(workload_for(tree), 32, 8)
     decoder = pat_decoder(batch, switchable=True)
     out = torch.empty_like(batch.q)
