@@ -12,10 +12,11 @@ session 73. This times one decoder's planned forward in these ways, in CUDA grap
 - ``pair, kept``: the same decoder while a switchable one is alive, so its graph is kept
   (``keep_graph``) and captured inside ``switchable_capture``, no node of it recorded;
 - ``switched``: a switchable copy of the decoder, both forms captured, its plan's enabled;
-- ``counts`` (added after the session 77 run, not yet timed): both forms captured and both
-  enabled, the one the plan does not want given no items by its header's count (0), in place
-  of a disabled node. A server could select so in the header it uploads each step anyway,
-  with no node toggled and no empty node in the pair's chain; it pays a launch with no work.
+- ``counts`` (added after the session 77 run; timed in session 78, no cheaper): both forms
+  captured and both enabled, the one the plan does not want given no items by its header's
+  count (0), in place of a disabled node. A server could select so in the header it uploads
+  each step anyway, with no node toggled and no empty node in the pair's chain; it pays a
+  launch with no work.
 """
 
 import argparse
