@@ -34,6 +34,30 @@ from providers import batch_for, make_decoder  # noqa: E402
 from sglang_pat.kernels.launch import merge_states, pack_decode  # noqa: E402
 
 
+def part_programs(decoder, part: str) -> int:
+    """The grid of the decoder's ``part`` launch."""
+    return decoder.num_private_programs if part == "private" else decoder.num_programs
+
+
+def pack_launch(decoder, batch, part: str, out: torch.Tensor | None = None):
+    """A launch of the decoder's ``part`` build ("all", "shared" or "private") on its own
+    grid, as a function of no arguments that returns Triton's compiled kernel. With ``out``,
+    on the plan's header and queue, writing ``out``; without, it finds no work (a header of
+    zeros, a queue of its own, so that it may run beside the pair's launches, writing
+    nothing)."""
+    if out is not None:
+        header = decoder.header_all if part == "all" else decoder.header
+        queue, o = decoder.queue, out
+    else:
+        header, queue = torch.zeros_like(decoder.header), torch.zeros_like(decoder.queue)
+        o = torch.empty_like(batch.q)
+    args = (batch.q, batch.k, batch.v, o, decoder.kv_indices, decoder.items, decoder.members)
+    args += (header, queue, decoder.partial_o, decoder.partial_lse)
+    programs = part_programs(decoder, part)
+    options = dict(menu=decoder.menu, num_programs=programs, sm_scale=batch.sm_scale, part=part)
+    return lambda: pack_decode(*args, **options)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("shape", nargs="?", default="gsp:4x32:4096+256:b128:s0")
@@ -43,40 +67,23 @@ def main() -> None:
     print(f"# {torch.cuda.get_device_name()}, {sys.argv}", flush=True)
     batch = batch_for(args.shape)
     decoder = make_decoder(batch)
-    zeros = torch.zeros_like(decoder.header)  # the three entries a pair launch reads
-    queue = torch.zeros_like(decoder.queue)
-    spare = torch.empty_like(batch.q)
     tiny = torch.zeros(1, device="cuda")
-    head = (batch.q, batch.k, batch.v, spare, decoder.kv_indices, decoder.items, decoder.members)
-    tail = (zeros, queue, decoder.partial_o, decoder.partial_lse)
-    programs = {
-        "all": decoder.num_programs,
-        "shared": decoder.num_programs,
-        "private": decoder.num_private_programs,
-    }
+    parts = ("all", "shared", "private")
     compiled = {}
 
+    def recorded(part: str, launch):
+        def run():
+            compiled[part] = launch()
+
+        return run
+
     real_out = torch.empty_like(batch.q)
-
-    def launcher(part: str, real: bool = False):
-        plan_header = decoder.header_all if part == "all" else decoder.header
-        own = (plan_header, decoder.queue) if real else (zeros, queue)
-        args = (*head[:3], real_out if real else spare, *head[4:])
-
-        def launch():
-            compiled[part] = pack_decode(
-                *args, own[0], own[1], *tail[2:], menu=decoder.menu,
-                num_programs=programs[part], sm_scale=batch.sm_scale, part=part,
-            )  # fmt: skip
-
-        return launch
-
     out = torch.empty_like(batch.q)
-    steps = {"tiny": lambda: tiny.add_(1), **{part: launcher(part) for part in programs}}
+    steps = {"tiny": lambda: tiny.add_(1)}
+    steps.update({part: recorded(part, pack_launch(decoder, batch, part)) for part in parts})
     steps["pair"] = lambda: decoder.forward(batch.q, batch.k, batch.v, out, sm_scale=batch.sm_scale)
-    steps["shared_real"] = launcher("shared", real=True)
-    steps["private_real"] = launcher("private", real=True)
-    steps["all_real"] = launcher("all", real=True)
+    for part in parts:
+        steps[f"{part}_real"] = pack_launch(decoder, batch, part, out=real_out)
     steps["merge"] = lambda: merge_states(
         real_out, decoder.partial_o, decoder.partial_lse, decoder.req_partial_indptr
     )
@@ -93,7 +100,7 @@ def main() -> None:
 
         return run
 
-    fns = {name: steps[name] for name in ("tiny", *programs)}
+    fns = {name: steps[name] for name in ("tiny", *parts)}
     fns.update({text: sequence(text.split(",")) for text in args.sequences})
     flushes = {
         "flush": torch.empty(2**28, dtype=torch.uint8, device="cuda"),
@@ -108,7 +115,7 @@ def main() -> None:
         kernel._init_handles()  # n_regs is read as the module loads
         cubin = len(kernel.asm.get("cubin", b""))
         print(
-            f"{part}: {programs[part]} programs, {kernel.n_regs} registers, "
+            f"{part}: {part_programs(decoder, part)} programs, {kernel.n_regs} registers, "
             f"{kernel.metadata.shared} B shared, {kernel.metadata.num_warps} warps, "
             f"cubin {cubin / 1024:.0f} KiB",
             flush=True,

@@ -10,8 +10,8 @@ followed or accompanied by one more launch that does no work:
 - ``pair``: the decoder's planned forward alone;
 - ``tiny after join``: a one-element add between the pair's join and the merge;
 - ``all0 / shared0 / private0 after join``: a launch of that build of the pack kernel on its
-  own grid, every program finding no work (``empty_launch``), between the join and the merge
-  (``all0`` is session 77's ``counts``);
+  own grid, every program finding no work (``launch_cost.pack_launch``), between the join and
+  the merge (``all0`` is session 77's ``counts``);
 - ``all0 after merge`` / ``all0 before fork``: the same after the merge / before the pair;
 - ``all0 beside`` / ``tiny beside``: on a third stream, forked before the pair and joined
   after the merge, off the pair's chain.
@@ -31,24 +31,12 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "benchmarks"))
+sys.path.insert(0, str(Path(__file__).parent))  # its sibling launch_cost.py (also under -P)
 from graph_timing import graph_time_us, items_text  # noqa: E402
+from launch_cost import pack_launch  # noqa: E402
 from providers import batch_for, make_decoder  # noqa: E402
-from sglang_pat.kernels.launch import pack_decode  # noqa: E402
 
 from sglang_pat import decoder as decoder_module  # noqa: E402
-
-
-def empty_launch(decoder, batch, part: str):
-    """A launch of the decoder's ``part`` build ("all", "shared" or "private") on its own grid
-    that finds no work (a header of zeros, a queue of its own, so that it may run beside the
-    pair's launches and write nothing)."""
-    header, queue = torch.zeros_like(decoder.header), torch.zeros_like(decoder.queue)
-    spare = torch.empty_like(batch.q)
-    args = (batch.q, batch.k, batch.v, spare, decoder.kv_indices, decoder.items, decoder.members)
-    args += (header, queue, decoder.partial_o, decoder.partial_lse)
-    programs = decoder.num_private_programs if part == "private" else decoder.num_programs
-    options = dict(menu=decoder.menu, num_programs=programs, sm_scale=batch.sm_scale, part=part)
-    return lambda: pack_decode(*args, **options)
 
 
 @contextlib.contextmanager
@@ -101,7 +89,7 @@ def run_shape(shape: str, rounds: int) -> None:
     def tiny_add():
         tiny.add_(1)
 
-    empty = {part: empty_launch(decoder, batch, part) for part in ("all", "shared", "private")}
+    empty = {part: pack_launch(decoder, batch, part) for part in ("all", "shared", "private")}
     forward(ref)
     torch.cuda.synchronize()
 
