@@ -9,7 +9,7 @@ after the benchmarks' L2 flush and after a 4-byte one (their code and data then 
 - a one-element add (``tiny``);
 - each build of the pack kernel the decoder launches (``all``, ``shared``, ``private``) on its
   own grid, its header all zeros so that every program exits at once;
-- the merge with no partials to merge is not run (its grid is the batch's);
+- no empty merge (its grid is the batch's; the plan's merge is a sequence step, below);
 - ``--sequences``: launches one after the other in one graph, comma-separated names: the empty
   launches above, ``pair`` (the decoder's planned forward: the pair and its merge),
   ``shared_real``, ``private_real`` and ``all_real`` (one part of the pair, or the all-items
