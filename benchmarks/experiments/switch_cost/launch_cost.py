@@ -58,6 +58,16 @@ def pack_launch(decoder, batch, part: str, out: torch.Tensor | None = None):
     return lambda: pack_decode(*args, **options)
 
 
+def in_order(launches):
+    """The ``launches`` (functions of no arguments) one after the other, as one function."""
+
+    def run():
+        for launch in launches:
+            launch()
+
+    return run
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("shape", nargs="?", default="gsp:4x32:4096+256:b128:s0")
@@ -93,15 +103,8 @@ def main() -> None:
     qkv = hidden.new_empty(batch.q.shape[0], 6144)
     steps["gemm"] = lambda: torch.mm(hidden, qkv_weight, out=qkv)
 
-    def sequence(names: list[str]):
-        def run():
-            for name in names:
-                steps[name]()
-
-        return run
-
     fns = {name: steps[name] for name in ("tiny", *parts)}
-    fns.update({text: sequence(text.split(",")) for text in args.sequences})
+    fns.update({text: in_order([steps[n] for n in text.split(",")]) for text in args.sequences})
     flushes = {
         "flush": torch.empty(2**28, dtype=torch.uint8, device="cuda"),
         "no flush": torch.empty(4, dtype=torch.uint8, device="cuda"),

@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(Path(__file__).parent))  # its sibling launch_cost.py (also under -P)
 from graph_timing import graph_time_us, items_text  # noqa: E402
-from launch_cost import pack_launch  # noqa: E402
+from launch_cost import in_order, pack_launch  # noqa: E402
 from providers import batch_for, make_decoder  # noqa: E402
 
 from sglang_pat import decoder as decoder_module  # noqa: E402
@@ -100,21 +100,14 @@ def run_shape(shape: str, rounds: int) -> None:
 
         return run
 
-    def in_chain(first, second):
-        def run():
-            first()
-            second()
-
-        return run
-
     forms = {
         "pair": forward,
         "tiny after join": after_join(tiny_add),
         "all0 after join": after_join(empty["all"]),
         "shared0 after join": after_join(empty["shared"]),
         "private0 after join": after_join(empty["private"]),
-        "all0 after merge": in_chain(forward, empty["all"]),
-        "all0 before fork": in_chain(empty["all"], forward),
+        "all0 after merge": in_order([forward, empty["all"]]),
+        "all0 before fork": in_order([empty["all"], forward]),
         "all0 beside": beside(forward, empty["all"]),
         "tiny beside": beside(forward, tiny_add),
     }
