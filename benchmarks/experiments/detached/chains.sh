@@ -14,7 +14,8 @@
 #   `noswitch` pat with SGLANG_PAT_GRAPH_SWITCH=0: every graph runs the pair, never the
 #   all-items launch (in graphs of ten calls the switched graph took 5-8 µs more a call than
 #   the pair on gsp 4 x 32's batches, sessions 26-27; session 62 served it beside pat on gsp
-#   4 x 32: 0.3% slower decode, 1.3% shorter median ITL, both within the noise); `gclog`
+#   4 x 32: 0.3% slower decode, 1.3% shorter median ITL, both within the noise; session 79 on
+#   gsp defaults and random-ids: level, and 0.86% slower); `gclog`
 #   is pat with SGLANG_LOG_GC=1 (session 50 found no collection inside a pass's full-batch
 #   decode lines). `patprof` and `fiprof` run experiments/server_profile/run.py for pat or
 #   flashinfer instead (a warm pass, then 24 full-batch steps traced; the trace is kept).
