@@ -10,7 +10,9 @@ calls, each on its own copy of the K/V (so the 50 MB L2 holds nothing of the nex
 server whose next layer reads other buffers), replayed back to back for ``--seconds`` (in
 ``--rounds`` that alternate the providers) while the host keeps the GPU's queue full. NVML's
 total-energy counter is read before and after (through ctypes: no pynvml on the device machine);
-its SM clock and power are sampled between replays. Providers: pat (the product's decoder), pat
+its SM clock and power are sampled between replays. Providers: pat (the product's decoder, in a
+plain graph: the pair whatever the plan, as a server with SGLANG_PAT_GRAPH_SWITCH=0 runs it),
+pat-switched (captured as the default server captures: both forms, the plan's enabled), pat
 with the Gluon sm90 shared part, FlashInfer decode (page 16), and the GEMMs of one Llama-3-8B
 layer at M = the batch (QKV, O, gate-up, down; weights uniform in ±1e-3 as SGLang's dummy load),
 and its LM head (4096 × 128,256).
@@ -50,10 +52,12 @@ from providers import (  # noqa: E402
     HEAD_DIM,
     Batch,
     make_decoder,
+    pat_decoder,
     run_flashinfer_decode,
 )
 from workloads import workload_for  # noqa: E402
 
+from sglang_pat import graph_switch  # noqa: E402
 from sglang_pat.cost_model import default_tile_menu  # noqa: E402
 
 COPIES = 4  # K/V copies a graph cycles through (4 × gsp 4 × 32's ~200 MB ≫ the 50 MB L2)
@@ -62,6 +66,7 @@ HIDDEN, INTERMEDIATE, VOCAB = 4096, 14336, 128256
 LAYER_GEMMS = [(HIDDEN, 6144), (HIDDEN, HIDDEN), (HIDDEN, 2 * INTERMEDIATE), (INTERMEDIATE, HIDDEN)]
 LOAD_UNIT = 256  # tokens of the unique KV a pure-load unit reads (--floor)
 LOAD_CONFIGS = ["row:16:3:4:2", "head:64:3:1:2"]  # private_bw's best of each kind
+SWITCHED = "pat-switched"  # the default server's graph form (session 79)
 
 
 def private_bw_make_load():
@@ -106,7 +111,8 @@ class Nvml:
 
 class Replay(NamedTuple):
     """A CUDA graph of ``calls``, with the calls: a graph holds no reference to what its
-    kernels read, so the calls (their decoders' plans and buffers) live as long as it does."""
+    kernels read, so the calls (their decoders' plans and buffers, a switchable decoder's graph
+    switch) live as long as it does."""
 
     graph: torch.cuda.CUDAGraph
     calls: list
@@ -158,14 +164,30 @@ def idle_watts(nvml: Nvml, seconds: float) -> float:
     return (nvml.energy_mj() - start_energy) / 1000 / (time.perf_counter() - start)
 
 
-def graph_of(calls: list) -> Replay:
+def graph_of(calls: list, switchable: bool = False) -> Replay:
+    """``calls`` in one CUDA graph; ``switchable``: captured as the default server captures
+    (``graph_switch.switchable_capture``), so that a switchable decoder's layers hold both
+    forms and replay the one its plan wants."""
     for call in calls:
         warm_up(call)
-    graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph):
-        for call in calls:
-            call()
-    return Replay(graph, calls)
+    graphs: list[torch.cuda.CUDAGraph] = []
+
+    def capture() -> None:
+        if switchable:  # while recording, a switchable decoder's eager call compiles both forms
+            for call in calls:
+                call()
+            torch.cuda.synchronize()
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            for call in calls:
+                call()
+        graphs.append(graph)
+
+    if switchable:
+        graph_switch.switchable_capture(capture, lambda: graphs[0])
+    else:
+        capture()
+    return Replay(graphs[0], calls)
 
 
 def measure_rounds(
@@ -212,10 +234,13 @@ def attention_calls(batch: Batch, shared_chunks: list[int], floor: bool) -> dict
     group = batch.q.shape[1] // batch.k.shape[1]
     one_launch = dataclasses.replace(default_tile_menu(HEAD_DIM, group), lean=None)
     variants = [("pat", None, False, None), ("pat-sm90", None, True, None)]
+    variants += [(SWITCHED, None, False, None)]
     variants += [("pat, one launch (no lean kernel)", one_launch, False, None)]
     variants += [(f"pat, shared chunk {chunk}", None, False, chunk) for chunk in shared_chunks]
     for name, menu, sm90, chunk in variants:
-        if chunk is None:
+        if name == SWITCHED:
+            decoder = pat_decoder(batch, switchable=True)
+        elif chunk is None:
             decoder = make_decoder(batch, menu, sm90_shared=sm90)
         else:
             decoder = decoder_with_chunk(batch, menu, chunk)
@@ -281,7 +306,7 @@ def main() -> None:
         providers = attention_calls(batch, chunks, args.floor)
         providers["llama-8b layer gemms"] = gemm_calls(batch.q.shape[0], LAYER_GEMMS)
         providers["llama-8b lm head"] = gemm_calls(batch.q.shape[0], [(HIDDEN, VOCAB)])
-        replays = {name: graph_of(calls) for name, calls in providers.items()}
+        replays = {name: graph_of(calls, name == SWITCHED) for name, calls in providers.items()}
         runs = measure_rounds(nvml, replays, args.rounds, args.seconds)
         rows = {}
         for name, measured in runs.items():
