@@ -46,7 +46,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from graph_timing import warm_up  # noqa: E402
+from graph_timing import timed_graphs, warm_up  # noqa: E402
 from profile_pat import decoder_with_chunk  # noqa: E402
 from providers import (  # noqa: E402
     HEAD_DIM,
@@ -57,7 +57,6 @@ from providers import (  # noqa: E402
 )
 from workloads import workload_for  # noqa: E402
 
-from sglang_pat import graph_switch  # noqa: E402
 from sglang_pat.cost_model import default_tile_menu  # noqa: E402
 
 COPIES = 4  # K/V copies a graph cycles through (4 × gsp 4 × 32's ~200 MB ≫ the 50 MB L2)
@@ -164,30 +163,19 @@ def idle_watts(nvml: Nvml, seconds: float) -> float:
     return (nvml.energy_mj() - start_energy) / 1000 / (time.perf_counter() - start)
 
 
-def graph_of(calls: list, switchable: bool = False) -> Replay:
-    """``calls`` in one CUDA graph; ``switchable``: captured as the default server captures
-    (``graph_switch.switchable_capture``), so that a switchable decoder's layers hold both
-    forms and replay the one its plan wants."""
+def graph_of(calls: list) -> Replay:
+    """``calls`` in one CUDA graph, captured by the kernel benchmark's ``timed_graphs`` (one
+    rep, no flush): as the server captures, so that a switchable decoder's layers
+    (``pat-switched``) hold both forms and replay the one its plan wants."""
+
+    def in_order() -> None:
+        for call in calls:
+            call()
+
     for call in calls:
         warm_up(call)
-    graphs: list[torch.cuda.CUDAGraph] = []
-
-    def capture() -> None:
-        if switchable:  # while recording, a switchable decoder's eager call compiles both forms
-            for call in calls:
-                call()
-            torch.cuda.synchronize()
-        graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph):
-            for call in calls:
-                call()
-        graphs.append(graph)
-
-    if switchable:
-        graph_switch.switchable_capture(capture, lambda: graphs[0])
-    else:
-        capture()
-    return Replay(graphs[0], calls)
+    graph, _ = timed_graphs(in_order, flush=lambda: None, reps=1)
+    return Replay(graph, calls)
 
 
 def measure_rounds(
@@ -306,7 +294,7 @@ def main() -> None:
         providers = attention_calls(batch, chunks, args.floor)
         providers["llama-8b layer gemms"] = gemm_calls(batch.q.shape[0], LAYER_GEMMS)
         providers["llama-8b lm head"] = gemm_calls(batch.q.shape[0], [(HIDDEN, VOCAB)])
-        replays = {name: graph_of(calls, name == SWITCHED) for name, calls in providers.items()}
+        replays = {name: graph_of(calls) for name, calls in providers.items()}
         runs = measure_rounds(nvml, replays, args.rounds, args.seconds)
         rows = {}
         for name, measured in runs.items():
