@@ -27,6 +27,9 @@ if [ -d .whl ] && [ -d /tmp/site ] && [ ! -d /tmp/site/xdist ]; then
   [ -f .wheelhouse/install.sh ] || { echo "device_env.sh: .whl needs .wheelhouse/install.sh carried" >&2; exit 1; }
   bash .wheelhouse/install.sh .whl || exit 1
 fi
+# JIT builds kept from an earlier machine (jit_cache.sh), when carried in .jitcache: put in
+# place once all chunks have come and FlashInfer is installed; a failure costs only the builds
+bash benchmarks/jit_cache.sh restore .jitcache || echo "device_env.sh: jit cache not restored" >&2
 if [ -d /tmp/site/sglang ]; then
   export PYTHONPATH=/tmp/site
   python3 -m pip install -q --no-deps --no-build-isolation -e . >/tmp/pat-install.log 2>&1 \
