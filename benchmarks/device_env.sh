@@ -4,6 +4,7 @@
 # or, with no argument, make the installed bundle and this project importable.
 # usage: bash benchmarks/device_env.sh .wheelhouse/q0      # one call per part, fresh machine
 #        source benchmarks/device_env.sh                   # later: PYTHONPATH + project install
+source "$(dirname "${BASH_SOURCE[0]}")/chunks.sh"
 if [ -n "${1:-}" ]; then
   bash .wheelhouse/install.sh "$1" || exit 1
   # Chunks of an archive too big for one part (device_parts.sh), NAME.tar.xz.chunkI-of-N: kept
@@ -14,7 +15,7 @@ if [ -n "${1:-}" ]; then
     base=${chunk##*/}; name=${base%.chunk*}; n=${base##*-of-}
     have=$(ls /tmp/chunks/"$name".chunk*-of-"$n" | wc -l)
     if [ "$have" -eq "$n" ]; then
-      for i in $(seq 1 "$n"); do cat "/tmp/chunks/$name.chunk$i-of-$n"; done > "/tmp/chunks/$name" \
+      join_chunks /tmp/chunks "$name" "$n" > "/tmp/chunks/$name" \
         && tar xJf "/tmp/chunks/$name" -C /tmp/site && rm -f "/tmp/chunks/$name"* || exit 1
       echo "joined $name from $n chunks into /tmp/site"
     fi

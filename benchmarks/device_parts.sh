@@ -11,6 +11,7 @@
 # usage (project root, after make-bundle.sh):  bash benchmarks/device_parts.sh [BUNDLE=.wheelhouse]
 # then one device call per part, back to back: bash benchmarks/device_env.sh BUNDLE/qN
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/chunks.sh"
 bundle=${1:-.wheelhouse}
 shopt -s nullglob
 inputs=("$bundle"/part*/*)
@@ -45,10 +46,7 @@ done
 for f in "$work"/files/*.tar.xz; do
   s=$(stat -c %s "$f")
   (( s > limit )) || continue
-  n=$(( (s + limit - 1) / limit ))
-  split -n "$n" -d -a 2 "$f" "$f.cut"
-  for i in $(seq 0 $((n - 1))); do mv "$f.cut$(printf %02d "$i")" "$f.chunk$((i + 1))-of-$n"; done
-  rm "$f"
+  cut_in_chunks "$f" $(( (s + limit - 1) / limit ))
 done
 
 # Biggest first into the first part with room, as make-bundle.sh packs.

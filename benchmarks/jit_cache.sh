@@ -26,6 +26,7 @@
 #     installed, then puts each cache in place, once a machine. A cache built with another
 #     FlashInfer, Triton or GPU is left out, said so.
 set -uo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/chunks.sh"
 site=${PAT_SITE:-/tmp/site}
 chunks_dir=${JIT_CHUNKS_DIR:-/tmp/jit-chunks}
 flashinfer_cache=${FLASHINFER_WORKSPACE_BASE:-$HOME}/.cache/flashinfer
@@ -81,22 +82,18 @@ save() {
       echo "$part: $(find "$stage/$part" -type f | wc -l) files, $(du -sk "$stage/$part" | cut -f1) KiB"
     done
   } > "$out/jit-cache.txt"
-  tar cf - -C "$stage" . | xz -T0 -6 > "$stage.tar.xz" || return 1
+  tar cf - -C "$stage" . | xz -T0 -6 > "$out/$name" || return 1
   rm -rf "$stage"
-  size=$(stat -c %s "$stage.tar.xz")
+  size=$(stat -c %s "$out/$name")
   n=$(( (size + chunk_mib * 1048576 - 1) / (chunk_mib * 1048576) ))
   echo "archive: $size bytes, $n chunks of at most $chunk_mib MiB" >> "$out/jit-cache.txt"
   cat "$out/jit-cache.txt"
   # what comes back from a device call: at most 8 files, 64 MiB together (jit-cache.txt one)
   if (( n > 7 || size > 63 * 1048576 )); then
     echo "jit_cache.sh: the archive is too big to come back in one call's \$OUT" >&2
-    rm -f "$stage.tar.xz"; return 1
+    rm -f "$out/$name"; return 1
   fi
-  split -n "$n" -d -a 2 "$stage.tar.xz" "$out/$name.cut" || return 1
-  for i in $(seq 0 $((n - 1))); do
-    mv "$out/$name.cut$(printf %02d "$i")" "$out/$name.chunk$((i + 1))-of-$n" || return 1
-  done
-  rm -f "$stage.tar.xz"
+  cut_in_chunks "$out/$name" "$n"
 }
 
 restore() {
@@ -116,7 +113,7 @@ spec = importlib.util.find_spec('flashinfer')
 print(pathlib.Path(spec.origin).parent / 'data' / 'aot' if spec else '')" 2>/dev/null)
   if [ -z "$aot" ]; then echo "jit cache: all $n chunks here, FlashInfer not installed yet"; return 0; fi
   stage=$(mktemp -d) || return 1
-  for i in $(seq 1 "$n"); do cat "$chunks_dir/$name.chunk$i-of-$n"; done | xz -d | tar xf - -C "$stage" \
+  join_chunks "$chunks_dir" "$name" "$n" | xz -d | tar xf - -C "$stage" \
     || { echo "jit cache: the chunks do not unpack" >&2; rm -rf "$stage"; return 1; }
   if [ "$(cat "$stage/BUILT_WITH")" != "$(built_with)" ]; then
     echo "jit cache: left out, built with $(cat "$stage/BUILT_WITH"); here $(built_with)"
