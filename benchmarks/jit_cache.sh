@@ -13,6 +13,9 @@
 #     .so SGLang loads as it is when present (sglang/kernels/jit/utils/compile.py);
 #   - Triton's: ${TRITON_CACHE_DIR:-~/.triton/cache}, keyed by each kernel's source and
 #     options, so a kernel changed since is compiled again.
+# (FlashInfer's own prebuilt modules, the flashinfer-jit-cache wheel, hold every module: 1.3-1.9
+# GB a wheel for 0.6.16, far more than device calls carry; these are only the modules the
+# servers built.)
 #
 # usage, on the device machine, after a server has run (its own call, $OUT otherwise empty):
 #   bash benchmarks/jit_cache.sh save "$OUT" [CHUNK_MIB]
