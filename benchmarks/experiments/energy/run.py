@@ -65,7 +65,6 @@ HIDDEN, INTERMEDIATE, VOCAB = 4096, 14336, 128256
 LAYER_GEMMS = [(HIDDEN, 6144), (HIDDEN, HIDDEN), (HIDDEN, 2 * INTERMEDIATE), (INTERMEDIATE, HIDDEN)]
 LOAD_UNIT = 256  # tokens of the unique KV a pure-load unit reads (--floor)
 LOAD_CONFIGS = ["row:16:3:4:2", "head:64:3:1:2"]  # private_bw's best of each kind
-SWITCHED = "pat-switched"  # the default server's graph form (session 79)
 
 
 def private_bw_make_load():
@@ -221,17 +220,18 @@ def attention_calls(batch: Batch, shared_chunks: list[int], floor: bool) -> dict
     calls: dict[str, list] = {}
     group = batch.q.shape[1] // batch.k.shape[1]
     one_launch = dataclasses.replace(default_tile_menu(HEAD_DIM, group), lean=None)
-    variants = [("pat", None, False, None), ("pat-sm90", None, True, None)]
-    variants += [(SWITCHED, None, False, None)]
-    variants += [("pat, one launch (no lean kernel)", one_launch, False, None)]
-    variants += [(f"pat, shared chunk {chunk}", None, False, chunk) for chunk in shared_chunks]
-    for name, menu, sm90, chunk in variants:
-        if name == SWITCHED:
-            decoder = pat_decoder(batch, switchable=True)
-        elif chunk is None:
-            decoder = make_decoder(batch, menu, sm90_shared=sm90)
-        else:
-            decoder = decoder_with_chunk(batch, menu, chunk)
+    variants = [  # name, the decoder's maker, whether it is the sm90 part's
+        ("pat", lambda: make_decoder(batch), False),
+        ("pat-sm90", lambda: make_decoder(batch, sm90_shared=True), True),
+        ("pat-switched", lambda: pat_decoder(batch, switchable=True), False),
+        ("pat, one launch (no lean kernel)", lambda: make_decoder(batch, one_launch), False),
+    ]
+    variants += [
+        (f"pat, shared chunk {chunk}", lambda c=chunk: decoder_with_chunk(batch, None, c), False)
+        for chunk in shared_chunks
+    ]
+    for name, make, sm90 in variants:
+        decoder = make()
         if sm90 and not (decoder.sm90_shared and decoder.splits):
             print(f"  {name}: skipped ({decoder.sm90_shared_reason or 'the plan is kept whole'})")
             continue
