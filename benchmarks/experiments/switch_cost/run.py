@@ -31,10 +31,10 @@ import torch
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from graph_timing import decoder_fns, graph_time_us, items_text  # noqa: E402
-from providers import batch_for, make_decoder  # noqa: E402
+from providers import batch_for, make_decoder, pat_decoder  # noqa: E402
 
 from sglang_pat import decoder as decoder_module  # noqa: E402
-from sglang_pat.graph_switch import any_switchable, make_switchable  # noqa: E402
+from sglang_pat.graph_switch import any_switchable  # noqa: E402
 
 SHAPES = ["1,4,256_32,256,32@16,8", "1,256_2048,32", "1,64_4096,512", "64_4096"]
 
@@ -72,8 +72,7 @@ def run_shape(shape: str, flush, rounds: int) -> None:
             times["pair"].append(graph_time_us(fns["pair"], flush))
             times["counts"].append(graph_time_us(fns["counts"], flush))
     pair = fns["pair"]
-    switched = make_decoder(batch)
-    make_switchable(switched)
+    switched = pat_decoder(batch, switchable=True)
     (switched_fn,) = decoder_fns(batch, {"switched": switched})[0].values()
     for _ in range(rounds):
         times["pair, kept"].append(graph_time_us(pair, flush))
