@@ -100,7 +100,7 @@ save() {
 }
 
 restore() {
-  local from=${1:-.jitcache} chunk have n aot stage
+  local from=${1:-.jitcache} chunk have n aot stage here
   [ -e "$chunks_dir/restored" ] && return 0
   mkdir -p "$chunks_dir" || return 1
   for chunk in "$from"/$name.chunk*-of-*; do
@@ -118,8 +118,9 @@ print(pathlib.Path(spec.origin).parent / 'data' / 'aot' if spec else '')" 2>/dev
   stage=$(mktemp -d) || return 1
   join_chunks "$chunks_dir" "$name" "$n" | xz -d | tar xf - -C "$stage" \
     || { echo "jit cache: the chunks do not unpack" >&2; rm -rf "$stage"; return 1; }
-  if [ "$(cat "$stage/BUILT_WITH")" != "$(built_with)" ]; then
-    echo "jit cache: left out, built with $(cat "$stage/BUILT_WITH"); here $(built_with)"
+  here=$(built_with)
+  if [ "$(cat "$stage/BUILT_WITH")" != "$here" ]; then
+    echo "jit cache: left out, built with $(cat "$stage/BUILT_WITH"); here $here"
   else
     mkdir -p "$aot" "$tvm_cache" "$triton_cache" \
       && cp -r "$stage/flashinfer-aot/." "$aot/" \
