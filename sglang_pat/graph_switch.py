@@ -6,9 +6,9 @@ every item in the shared-part build, which is 1-3.5 µs a layer slower than the 
 on gsp defaults' batches, and the fork costs up to 9% where the private launch's programs reach
 the SMs first (benchmarks/experiments/kept_whole/README.md). So a switchable capture records
 both forms, the pair and, after its join (or beside it: ``PatDecoder.whole_beside``), the
-all-items launch, and per step exactly one form is enabled with ``cuGraphNodeSetEnabled``: a
-disabled kernel node runs as an empty node (session 25: the disabled private launch cost
-nothing). A toggle costs ~6 µs of host time, so
+all-items launch, and per step exactly one form
+is enabled with ``cuGraphNodeSetEnabled``: a disabled kernel node runs as an empty node
+(session 25: the disabled private launch cost nothing). A toggle costs ~6 µs of host time, so
 a graph is switched only when the plan's choice differs from that graph's last. Either form
 computes any plan (the all-items launch reads every item's count, ``PatDecoder.header_all``),
 so a graph left in the other form is slower, never wrong.
