@@ -192,7 +192,6 @@ def pat_decoder(
     gate: bool = True,
     sm90: bool = False,
     switchable: bool = False,
-    beside: bool = False,
 ) -> PatDecoder:
     """The product's decoder on ``batch``, planned as for a CUDA graph; in a plain graph it
     runs as a server's graph without the switch does (SGLANG_PAT_GRAPH_SWITCH=0: the pair,
@@ -201,20 +200,16 @@ def pat_decoder(
     sm90 shared part (``sm90``; it needs a compute capability 9.0 GPU), or switchable as the
     default server's (``switchable``: ``graph_timing.timed_graphs`` then captures both forms
     of the layer and enables the one its plan wants, the all-items launch for a plan the lean
-    gate keeps whole), with the all-items launch captured beside the pair (``beside``, as a
-    server with SGLANG_PAT_SWITCH_BESIDE=1; ``PatDecoder.whole_beside``)."""
+    gate keeps whole)."""
     group = batch.q.shape[1] // batch.k.shape[1]
     menu = default_tile_menu(HEAD_DIM, group, lean=lean)
     decoder = make_decoder(batch, menu if gate else ungated(menu), fine=fine, sm90_shared=sm90)
     if sm90 and not decoder.sm90_shared:
         raise ValueError(f"pat-sm90: {decoder.sm90_shared_reason}")
-    if beside and not switchable:
-        raise ValueError("beside: only a switchable graph holds the all-items launch")
     if switchable:
         if decoder.menu.lean is None:
             raise ValueError("switchable: a switchable graph needs the lean kernel")
         make_switchable(decoder)
-        decoder.whole_beside = beside
     return decoder
 
 

@@ -24,7 +24,6 @@ from sglang.srt.layers.attention.triton_backend import TritonAttnBackend, logit_
 from sglang.srt.mem_cache.memory_pool import KVWriteLoc
 
 from .backend_options import (
-    BESIDE_ENV,
     FINE_ENV,
     SM90_ENV,
     SWITCH_ENV,
@@ -111,12 +110,8 @@ class PatAttnBackend(TritonAttnBackend):
         self.decoder.scheduler.fine_private_chunks = env_flag(FINE_ENV, "1")
         warm_compiled_planner()  # not inside the first served step that shares a prefix
         switchable = self.decoder.menu.lean is not None and env_flag(SWITCH_ENV, "1")
-        beside = env_flag(BESIDE_ENV, "0")
         if switchable:
             make_switchable(self.decoder)
-            self.decoder.whole_beside = beside
-        elif beside:
-            logger.warning("pat: %s=1 ignored: the graphs are not switchable", BESIDE_ENV)
         logger.info("pat: decode through the pack plan (%s)", self.decoder.menu)
         if self.store_reason:
             logger.info("pat: SGLang stores the new K/V (%s)", self.store_reason)

@@ -23,10 +23,6 @@ LEAN_ENV = "SGLANG_PAT_LEAN_KERNEL"
 # With the lean kernel, each graph holds both forms of a layer and runs the one the step's
 # plan wants (graph_switch.py), unless this is "0".
 SWITCH_ENV = "SGLANG_PAT_GRAPH_SWITCH"
-# "1": with the switch, each layer's all-items launch is captured beside the pair (a third
-# branch from the fork) rather than after its join (PatDecoder.whole_beside). Off by default
-# until served side by side (session 80 built it; not yet run on the GPU).
-BESIDE_ENV = "SGLANG_PAT_SWITCH_BESIDE"
 # Private tails may take chunks between the powers of two (PackScheduler.fine_private_chunks, on
 # by default since session 41: see its docstring); "0" keeps them to the powers of two.
 FINE_ENV = "SGLANG_PAT_FINE_CHUNKS"

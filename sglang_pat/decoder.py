@@ -117,15 +117,6 @@ class PatDecoder:
         self._side = dedicated_stream(self.device, self) if fork else None
         self._fork = torch.cuda.Event() if fork else None
         self._join = torch.cuda.Event() if fork else None
-        # ``whole_beside``: a switchable capture puts the all-items launch on a third branch
-        # from the fork (a stream, join event and work queue of its own) instead of after the
-        # pair's join, so that the form a step disables is an empty node beside the other
-        # form, not one more node on its path (session 80: the switched graph cost 2.3-2.6 mJ
-        # and 3 µs a layer more than the pair alone on gsp 4 x 32's batches).
-        self.whole_beside = False
-        self._whole_side = dedicated_stream(self.device, self) if fork else None
-        self._whole_join = torch.cuda.Event() if fork else None
-        self._whole_queue = torch.zeros(1, **int32)
         # The lean pair's shared part in Gluon (kernels/shared_part_sm90.py) where asked for and
         # the device and menu allow; layers whose tensors it does not read keep the Triton one.
         self.sm90_shared_reason = (
@@ -283,14 +274,11 @@ class PatDecoder:
         # its eager warmup runs too, so that no kernel is first compiled while capturing.
         record = recorder(self) if fork else None
         capturing = record is not None and torch.cuda.is_current_stream_capturing()
-        beside = capturing and self.whole_beside  # eager warmups run the forms one after another
         private_node = shared_node = 0
         if fork:
             main = torch.cuda.current_stream(self.device)
             self._fork.record(main)
             self._side.wait_event(self._fork)
-            if beside:
-                self._whole_side.wait_event(self._fork)
         # The one launch of a small batch: the merge follows the pack kernel on the stream
         # with nothing between them, so it can start as its programmatic dependent.
         pdl = (
@@ -325,18 +313,10 @@ class PatDecoder:
             self._join.record(self._side)
             main.wait_event(self._join)
         if record is not None:
-            whole_stream, whole_args = main, all_args
-            if beside:
-                whole_stream = self._whole_side
-                whole_args = (*head, self.header_all, self._whole_queue, *tail[1:])
-            with torch.cuda.stream(whole_stream):
-                pack_decode(*whole_args, num_programs=self.num_programs, part="all", **pack_options)
+            pack_decode(*all_args, num_programs=self.num_programs, part="all", **pack_options)
             if capturing:
-                nodes = LayerNodes(private_node, shared_node, last_captured_node(whole_stream))
+                nodes = LayerNodes(private_node, shared_node, last_captured_node(main))
                 record.append((self, nodes))
-            if beside:
-                self._whole_join.record(self._whole_side)
-                main.wait_event(self._whole_join)
         if self.merge_needed:
             merge_states(
                 o,

@@ -5,8 +5,7 @@ decoder's side stream and the shared-part build. A plan the lean gate keeps whol
 every item in the shared-part build, which is 1-3.5 µs a layer slower than the all-items build
 on gsp defaults' batches, and the fork costs up to 9% where the private launch's programs reach
 the SMs first (benchmarks/experiments/kept_whole/README.md). So a switchable capture records
-both forms, the pair and, after its join (or beside it: ``PatDecoder.whole_beside``), the
-all-items launch, and per step exactly one form
+both forms, the pair and, after its join, the all-items launch, and per step exactly one form
 is enabled with ``cuGraphNodeSetEnabled``: a disabled kernel node runs as an empty node
 (session 25: the disabled private launch cost nothing). A toggle costs ~6 µs of host time, so
 a graph is switched only when the plan's choice differs from that graph's last. Either form

@@ -41,7 +41,6 @@ class FakeDecoder:
         self.stores_new_kv = kwargs["stores_new_kv"]
         self.new_kv: list[tuple | None] = []
         self.graph_switches = GraphSwitches()
-        self.whole_beside = False  # PatDecoder's default: the all-items launch after the pair
         self.plans: list[tuple] = []
         self.graph_batches: list[int | None] = []
         self.forwards: list[float] = []
@@ -380,28 +379,10 @@ def test_lean_graphs_are_switchable_unless_turned_off(
     set_env(monkeypatch, options.SWITCH_ENV, switch)
     pat = backend_module.PatAttnBackend(backend.runner)
     assert (pat.decoder in graph_switch._switchable) is switchable
-    assert pat.decoder.whole_beside is False
     monkeypatch.setenv(options.SWITCH_ENV, "yes")
     if lean == "1":
         with pytest.raises(ValueError, match=options.SWITCH_ENV):
             backend_module.PatAttnBackend(backend.runner)
-
-
-@pytest.mark.parametrize("switch, beside", [(None, "1"), ("0", "1"), (None, "yes")])
-def test_switch_beside_env(switch, beside, backend, monkeypatch, caplog) -> None:
-    """``SGLANG_PAT_SWITCH_BESIDE=1`` captures the all-items launch beside the pair in a
-    switchable graph; without the switch it is said to be ignored; anything but 0 or 1 is
-    refused."""
-    set_env(monkeypatch, options.SWITCH_ENV, switch)
-    monkeypatch.setenv(options.BESIDE_ENV, beside)
-    if beside == "yes":
-        with pytest.raises(ValueError, match=options.BESIDE_ENV):
-            backend_module.PatAttnBackend(backend.runner)
-        return
-    with caplog.at_level("WARNING", logger=backend_module.logger.name):
-        pat = backend_module.PatAttnBackend(backend.runner)
-    assert pat.decoder.whole_beside is (switch is None)
-    assert (f"{options.BESIDE_ENV}=1 ignored" in caplog.text) is (switch == "0")
 
 
 @pytest.mark.parametrize("prefill, warmed", [("flashinfer", True), ("triton", False)])

@@ -215,16 +215,14 @@ def replay_plans(
     graph_batch: int,
     switch: bool = False,
     store: bool = False,
-    beside: bool = False,
     **decoder_options,
 ) -> list[bool]:
     """Capture one graph for ``graph_batch`` requests after planning the first tree, then plan
     each tree and replay the graph; every output is checked, the padded rows included (left
     alone). ``switch``: a switchable capture (``graph_switch.py``), the form each plan wants
-    enabled; ``beside``: its all-items launch captured beside the pair
-    (``PatDecoder.whole_beside``). ``store``: the kernels store each request's new K/V
-    (``stores_new_kv``), put over garbage before each replay and checked after it.
-    ``decoder_options``: more ``PatDecoder`` arguments. Returns each replayed plan's ``splits``."""
+    enabled. ``store``: the kernels store each request's new K/V (``stores_new_kv``), put
+    over garbage before each replay and checked after it. ``decoder_options``: more
+    ``PatDecoder`` arguments. Returns each replayed plan's ``splits``."""
     forests = [PrefixForest.from_tree_spec(t) for t in trees]
     batches = [
         make_batch(f, num_q_heads=32, num_kv_heads=8, head_dim=128, dtype=torch.bfloat16, seed=i)
@@ -263,7 +261,6 @@ def replay_plans(
 
     if switch:
         graph_switch.make_switchable(decoder)
-        decoder.whole_beside = beside
         graph_switch.switchable_capture(capture, lambda: graphs[0])
         (bound,) = decoder.graph_switches.by_batch[graph_batch]
         assert len(bound.layers) == 1
@@ -322,27 +319,23 @@ def test_cuda_graph_replays_new_plans(lean: str) -> None:
         assert any(splits) == (lean == "always")
 
 
-@pytest.mark.parametrize("switch", ["plain", "switchable", "beside"])
+@pytest.mark.parametrize("switch", [False, True], ids=["plain", "switchable"])
 @pytest.mark.parametrize("lean", ["off", "gated"])
-def test_cuda_graph_replays_store_the_new_kv(lean: str, switch: str) -> None:
+def test_cuda_graph_replays_store_the_new_kv(lean: str, switch: bool) -> None:
     """The kernels storing the new K/V inside a graph: each replay's new slots hold garbage
     before it and the new K/V after it, the outputs as the reference's."""
-    if switch != "plain" and lean == "off":
+    if switch and lean == "off":
         pytest.skip("a switchable capture needs the lean kernel")
     trees = ["1,32_512,40", "32_300", "2,4,32_128,64,17", "1,8,32_64,64,1000"]
-    switched = dict(switch=switch != "plain", beside=switch == "beside")
-    replay_plans(trees, tile_menu(128, 4, lean), graph_batch=32, store=True, **switched)
+    replay_plans(trees, tile_menu(128, 4, lean), graph_batch=32, switch=switch, store=True)
 
 
-@pytest.mark.parametrize("beside", [False, True], ids=["after", "beside"])
 @pytest.mark.parametrize("lean", ["always", "gated"])
-def test_switched_graph_replays_each_plan_in_its_form(lean: str, beside: bool) -> None:
-    """A switchable capture holds the pair and the all-items launch, after the pair's join
-    or beside the pair (``beside``); each replay runs the form its plan wants
-    (``graph_switch.py``), and both forms give the right outputs."""
+def test_switched_graph_replays_each_plan_in_its_form(lean: str) -> None:
+    """A switchable capture holds the pair and the all-items launch; each replay runs the
+    form its plan wants (``graph_switch.py``), and both forms give the right outputs."""
     trees = ["1,32_512,40", "32_300", "2,4,32_128,64,17", "32_64", "1,8,32_64,64,1000"]
-    menu = tile_menu(128, 4, lean)
-    splits = replay_plans(trees, menu, graph_batch=32, switch=True, beside=beside)
+    splits = replay_plans(trees, tile_menu(128, 4, lean), graph_batch=32, switch=True)
     assert not splits[1] and not splits[3]  # no shared items: kept whole
     if lean == "always":  # and the shared plans split: both forms replayed
         assert splits[0] and splits[2]

@@ -12,8 +12,7 @@ server whose next layer reads other buffers), replayed back to back for ``--seco
 total-energy counter is read before and after (through ctypes: no pynvml on the device machine);
 its SM clock and power are sampled between replays. Providers: pat (the product's decoder, in a
 plain graph: the pair whatever the plan, as a server with SGLANG_PAT_GRAPH_SWITCH=0 runs it),
-pat-switched (captured as the default server captures: both forms, the plan's enabled),
-pat-switched-beside (the same with the all-items launch beside the pair, not after it), pat
+pat-switched (captured as the default server captures: both forms, the plan's enabled), pat
 with the Gluon sm90 shared part, FlashInfer decode (page 16), and the GEMMs of one Llama-3-8B
 layer at M = the batch (QKV, O, gate-up, down; weights uniform in ±1e-3 as SGLang's dummy load),
 and its LM head (4096 × 128,256).
@@ -225,7 +224,6 @@ def attention_calls(batch: Batch, shared_chunks: list[int], floor: bool) -> dict
         ("pat", lambda: make_decoder(batch), False),
         ("pat-sm90", lambda: make_decoder(batch, sm90_shared=True), True),
         ("pat-switched", lambda: pat_decoder(batch, switchable=True), False),
-        ("pat-switched-beside", lambda: pat_decoder(batch, switchable=True, beside=True), False),
         ("pat, one launch (no lean kernel)", lambda: make_decoder(batch, one_launch), False),
     ]
     variants += [
