@@ -8,7 +8,8 @@ monkey-patches where no hook exists:
   ForwardBatch, which the eager path copies and graph replay replaces with a namespace);
 - ``FullCudaGraphBackend.capture_one`` is wrapped so that, when the PAT decoder captures the
   lean kernel's pair, the graph is kept and each layer's two forms are recorded for the
-  per-step switch (``sglang_pat/graph_switch.py``); otherwise it runs unchanged.
+  per-step switch, or (``SGLANG_PAT_GRAPH_FORMS=1``) each form is captured as a graph of its
+  own (``sglang_pat/graph_switch.py``); otherwise it runs unchanged.
 Each patch is logged once per process. Nothing here touches CUDA.
 """
 
@@ -104,11 +105,17 @@ def _wrap_capture_one() -> None:
         return
 
     def capture_one(self, shape_key, *args, **kwargs):
-        from sglang_pat.graph_switch import switchable_capture  # lazy: CUDA-side only
+        from sglang_pat import graph_switch  # lazy: CUDA-side only
 
-        return switchable_capture(
-            lambda: original(self, shape_key, *args, **kwargs), lambda: self._graphs[shape_key]
-        )
+        def capture():
+            return graph_switch.switchable_capture(
+                lambda: original(self, shape_key, *args, **kwargs),
+                lambda: self._graphs[shape_key],
+            )
+
+        if not graph_switch.any_per_form():
+            return capture()
+        return graph_switch.form_capture(capture, self._graphs, self._outputs, shape_key)
 
     capture_one._sglang_pat = True
     capture_one.__wrapped__ = original

@@ -25,6 +25,7 @@ from sglang.srt.mem_cache.memory_pool import KVWriteLoc
 
 from .backend_options import (
     FINE_ENV,
+    FORMS_ENV,
     SM90_ENV,
     SWITCH_ENV,
     VERIFY_ENV,
@@ -36,7 +37,7 @@ from .backend_options import (
 from .cost_model import default_tile_menu
 from .decoder import SERVER_MAX_PARTIALS, PatDecoder
 from .forest import PrefixForest
-from .graph_switch import make_switchable
+from .graph_switch import make_per_form, make_switchable
 from .plan import PlanCapacityError
 from .radix import RadixForestBuilder
 from .warm_planner import warm_compiled_planner
@@ -110,8 +111,13 @@ class PatAttnBackend(TritonAttnBackend):
         self.decoder.scheduler.fine_private_chunks = env_flag(FINE_ENV, "1")
         warm_compiled_planner()  # not inside the first served step that shares a prefix
         switchable = self.decoder.menu.lean is not None and env_flag(SWITCH_ENV, "1")
-        if switchable:
+        per_form = env_flag(FORMS_ENV, "0")
+        if switchable and per_form:
+            make_per_form(self.decoder)
+        elif switchable:
             make_switchable(self.decoder)
+        elif per_form:
+            logger.warning("pat: %s=1 ignored: the graphs hold the pair alone", FORMS_ENV)
         logger.info("pat: decode through the pack plan (%s)", self.decoder.menu)
         if self.store_reason:
             logger.info("pat: SGLang stores the new K/V (%s)", self.store_reason)

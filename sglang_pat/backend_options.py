@@ -23,6 +23,11 @@ LEAN_ENV = "SGLANG_PAT_LEAN_KERNEL"
 # With the lean kernel, each graph holds both forms of a layer and runs the one the step's
 # plan wants (graph_switch.py), unless this is "0".
 SWITCH_ENV = "SGLANG_PAT_GRAPH_SWITCH"
+# "1": with the switch, the two forms are captured as two graphs of each shape, and a step
+# replays its plan's (graph_switch.FormGraphs): no graph holds both large pack builds, which
+# cost 5-10 µs a layer call on split plans together (session 78). Off by default: not yet run
+# on the GPU (session 80).
+FORMS_ENV = "SGLANG_PAT_GRAPH_FORMS"
 # Private tails may take chunks between the powers of two (PackScheduler.fine_private_chunks, on
 # by default since session 41: see its docstring); "0" keeps them to the powers of two.
 FINE_ENV = "SGLANG_PAT_FINE_CHUNKS"

@@ -117,6 +117,12 @@ class PatDecoder:
         self._side = dedicated_stream(self.device, self) if fork else None
         self._fork = torch.cuda.Event() if fork else None
         self._join = torch.cuda.Event() if fork else None
+        # Set by ``graph_switch.form_capture`` while it captures one form: False captures the
+        # all-items launch where the plan has the pair (True, or None outside it: as planned).
+        # ``captured_pair``: whether a layer launched the pair in that capture (SGLang's
+        # prefill graphs run no PAT layer).
+        self.capture_form: bool | None = None
+        self.captured_pair = False
         # The lean pair's shared part in Gluon (kernels/shared_part_sm90.py) where asked for and
         # the device and menu allow; layers whose tensors it does not read keep the Triton one.
         self.sm90_shared_reason = (
@@ -269,7 +275,10 @@ class PatDecoder:
         args, all_args = (*head, self.header, *tail), (*head, self.header_all, *tail)
         options = dict(menu=self.menu, sm_scale=sm_scale, logit_cap=logit_cap, check=check)
         pack_options = dict(options, new_kv=new_kv)  # the sm90 part has none to store
-        fork = self.lean_needed and self._side is not None  # on the CPU: one after the other
+        lean = self.lean_needed and self.capture_form is not False
+        if self.capture_form is not None:
+            self.captured_pair = self.captured_pair or lean
+        fork = lean and self._side is not None  # on the CPU: one after the other
         # In a switchable capture (graph_switch.py) the all-items launch follows the pair; in
         # its eager warmup runs too, so that no kernel is first compiled while capturing.
         record = recorder(self) if fork else None
@@ -281,15 +290,13 @@ class PatDecoder:
             self._side.wait_event(self._fork)
         # The one launch of a small batch: the merge follows the pack kernel on the stream
         # with nothing between them, so it can start as its programmatic dependent.
-        pdl = (
-            self._pdl and not self.lean_needed and self.merge_needed and q.shape[0] < PDL_MAX_BATCH
-        )
+        pdl = self._pdl and not lean and self.merge_needed and q.shape[0] < PDL_MAX_BATCH
         # An eager step that the gate keeps whole launches the all-items build alone, as without
         # the lean kernel; a graph-planned one captures the pair (and, switchable, the
         # all-items launch below; else a whole plan replays the pair, its private part empty,
         # or split where the sm90 part is on: see ``stage``). The sm90 part runs where the
         # layer's tensors are of its kinds; elsewhere the Triton shared part does.
-        if self.lean_needed:
+        if lean:
             with torch.cuda.stream(self._side) if fork else contextlib.nullcontext():
                 pack_decode(
                     *args, num_programs=self.num_private_programs, part="private", **pack_options

@@ -171,6 +171,85 @@ def bind(graph: Any, recorded: list[tuple[Any, LayerNodes]]) -> None:
         decoder.bind_graph(GraphSwitch(graph, nodes))
 
 
+class FormGraphs:
+    """One graph shape's two graphs in SGLang's graph backend (``form_capture``): the pair's
+    and the all-items launch's. ``select`` puts the plan's form where SGLang's replay takes
+    its graph and output. So no graph holds the second large pack build, which costs 5-10 µs
+    a layer call on split plans wherever it stands, even disabled or beside the pair
+    (benchmarks/experiments/switch_cost/, session 78), and a change of form is two dict
+    stores, not a node toggle a launch. Both graphs are held here: the backend's dicts hold
+    only the selected one."""
+
+    def __init__(
+        self, graphs: dict, outputs: dict, key: Any, pair: tuple[Any, Any], whole: tuple[Any, Any]
+    ) -> None:
+        self._graphs, self._outputs, self._key = graphs, outputs, key
+        self._forms = {True: pair, False: whole}
+        self.splits: bool | None = None  # None: the backend holds the last captured form
+        self.changes = 0
+
+    @property
+    def alive(self) -> bool:
+        """Whether the backend still replays one of these graphs for the shape (SGLang's
+        cleanup or a re-capture replaces them)."""
+        current = self._graphs.get(self._key)
+        return any(current is graph for graph, _ in self._forms.values())
+
+    def select(self, splits: bool) -> None:
+        """Let the backend replay the pair's graph (``splits``) or the all-items launch's."""
+        splits = bool(splits)  # the gate's choice may be a numpy bool
+        if splits == self.splits or not self.alive:
+            return
+        self._graphs[self._key], self._outputs[self._key] = self._forms[splits]
+        self.splits = splits
+        self.changes += 1
+
+
+_per_form: weakref.WeakSet[Any] = weakref.WeakSet()  # decoders captured once per form
+
+
+def make_per_form(decoder: Any) -> None:
+    """Let ``form_capture`` capture ``decoder``'s lean pairs and all-items launches in graphs
+    of their own (``PatDecoder.capture_form``)."""
+    _per_form.add(decoder)
+
+
+@contextlib.contextmanager
+def _capturing_form(decoders: list[Any], pair: bool) -> Iterator[None]:
+    for decoder in decoders:
+        decoder.capture_form, decoder.captured_pair = pair, False
+    try:
+        yield
+    finally:
+        for decoder in decoders:
+            decoder.capture_form = None
+
+
+def form_capture(capture: Callable[[], Any], graphs: dict, outputs: dict, key: Any) -> Any:
+    """Run ``capture`` (SGLang's, which stores one graph and its output under ``key`` in
+    ``graphs`` and ``outputs``) with the per-form decoders (``make_per_form``) in the pair's
+    form; where one launched a pair in it, capture again in the all-items launch's form and
+    give it both graphs (``FormGraphs``, through ``PatDecoder.bind_graph``). Otherwise
+    ``capture`` alone, untouched."""
+    decoders = list(_per_form)
+    if not decoders:
+        return capture()
+    with _capturing_form(decoders, True):
+        result = capture()
+        paired = [decoder for decoder in decoders if decoder.captured_pair]
+    # None: a graph without PAT layers (SGLang's prefill graphs) or too small for the pair
+    # (LeanKernel.min_graph_batch) has one form.
+    if not paired:
+        return result
+    pair = (graphs[key], outputs[key])
+    with _capturing_form(decoders, False):
+        capture()
+    whole = (graphs[key], outputs[key])
+    for decoder in paired:
+        decoder.bind_graph(FormGraphs(graphs, outputs, key, pair, whole))
+    return result
+
+
 class _KeptCUDAGraph(torch.cuda.CUDAGraph):
     """A ``torch.cuda.CUDAGraph`` that keeps its cudaGraph_t, whatever the caller asks (the
     flag is taken by PyTorch's pybind ``__init__``; ``__new__`` ignores it)."""
@@ -189,6 +268,11 @@ def kept_graphs() -> Iterator[None]:
         yield
     finally:
         torch.cuda.CUDAGraph = original  # type: ignore[misc]
+
+
+def any_per_form() -> bool:
+    """Whether a per-form decoder exists, so that ``form_capture`` captures twice."""
+    return bool(_per_form)
 
 
 def any_switchable() -> bool:

@@ -385,6 +385,26 @@ def test_lean_graphs_are_switchable_unless_turned_off(
             backend_module.PatAttnBackend(backend.runner)
 
 
+@pytest.mark.parametrize("switch, forms", [(None, "1"), ("0", "1"), (None, "yes")])
+def test_graph_forms_env(switch, forms, backend, monkeypatch, caplog) -> None:
+    """``SGLANG_PAT_GRAPH_FORMS=1`` captures the two forms as graphs of their own instead of
+    switching nodes in one (graph_switch.form_capture); without the switch it is said to be
+    ignored; anything but 0 or 1 is refused."""
+    from sglang_pat import graph_switch
+
+    set_env(monkeypatch, options.SWITCH_ENV, switch)
+    monkeypatch.setenv(options.FORMS_ENV, forms)
+    if forms == "yes":
+        with pytest.raises(ValueError, match=options.FORMS_ENV):
+            backend_module.PatAttnBackend(backend.runner)
+        return
+    with caplog.at_level("WARNING", logger=backend_module.logger.name):
+        pat = backend_module.PatAttnBackend(backend.runner)
+    assert (pat.decoder in graph_switch._per_form) is (switch is None)
+    assert pat.decoder not in graph_switch._switchable
+    assert (f"{options.FORMS_ENV}=1 ignored" in caplog.text) is (switch == "0")
+
+
 @pytest.mark.parametrize("prefill, warmed", [("flashinfer", True), ("triton", False)])
 def test_flashinfer_prefill_merge_warmed_at_start(
     prefill, warmed, backend, monkeypatch, caplog

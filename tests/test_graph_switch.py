@@ -253,3 +253,139 @@ def test_node_enabled_reads_the_flag_and_raises_on_error(monkeypatch) -> None:
     driver.result = 1
     with pytest.raises(RuntimeError, match="cuGraphNodeGetEnabled failed with CUresult 1"):
         graph_switch.node_enabled(7, 8)
+
+
+class FormDecoder:
+    """A per-form decoder as ``form_capture`` sees it: the form it is asked to capture, what
+    its layers launched (``forward``: the pair where its plan has it and the form allows),
+    and the ``FormGraphs`` it is given."""
+
+    def __init__(self, lean_needed: bool, splits: bool) -> None:
+        self.lean_needed, self.splits = lean_needed, splits
+        self.capture_form: bool | None = None
+        self.captured_pair = False
+        self.bound: list[graph_switch.FormGraphs] = []
+
+    def forward(self) -> None:  # PatDecoder.forward's bookkeeping
+        if self.capture_form is not None:
+            self.captured_pair |= self.lean_needed and self.capture_form is not False
+
+    def bind_graph(self, graphs: graph_switch.FormGraphs) -> None:  # as PatDecoder's
+        self.bound.append(graphs)
+        graphs.select(self.splits)
+
+
+def sglang_capture(graphs: dict, outputs: dict, key: int, decoders: list[FormDecoder]):
+    """SGLang's capture_one as far as ``form_capture`` relies on it: a new graph and output
+    stored under ``key``; it notes the form each decoder was in."""
+    forms: list[tuple] = []
+
+    def capture() -> str:
+        forms.append(tuple(d.capture_form for d in decoders))
+        for decoder in decoders:
+            decoder.forward()
+        graphs[key], outputs[key] = object(), object()
+        return "captured"
+
+    return capture, forms
+
+
+def test_form_capture_captures_each_form_and_selects_the_plans() -> None:
+    """A decoder whose capture plan has the pair gets two graphs of the shape, the pair's and
+    the all-items launch's; the backend's dicts then hold the plan's, and ``select`` swaps the
+    graph and its output together."""
+    gc.collect()
+    decoder = FormDecoder(lean_needed=True, splits=True)
+    graph_switch.make_per_form(decoder)
+    graphs, outputs = {8: "older shape"}, {8: "its output"}
+    capture, forms = sglang_capture(graphs, outputs, 16, [decoder])
+    assert graph_switch.form_capture(capture, graphs, outputs, 16) == "captured"
+    assert forms == [(True,), (False,)] and decoder.capture_form is None
+    (bound,) = decoder.bound
+    pair, whole = bound._forms[True], bound._forms[False]
+    assert pair[0] is not whole[0] and pair[1] is not whole[1]
+    assert (graphs[16], outputs[16]) == pair and bound.splits is True and bound.alive
+    bound.select(np.False_)
+    assert (graphs[16], outputs[16]) == whole and bound.changes == 2
+    bound.select(False)
+    assert bound.changes == 2  # no change, no store
+    assert graphs[8] == "older shape" and outputs[8] == "its output"
+    graphs.clear()  # SGLang's cleanup: the switch goes dead and stores nothing
+    bound.select(True)
+    assert not bound.alive and graphs == {}
+
+
+def test_form_capture_of_a_graph_without_the_pair_captures_once() -> None:
+    """A graph below ``LeanKernel.min_graph_batch`` has one form: one capture, no switch; and
+    without a per-form decoder the capture runs untouched."""
+    gc.collect()
+    graphs: dict = {}
+    outputs: dict = {}
+    capture, forms = sglang_capture(graphs, outputs, 4, [])
+    assert graph_switch.form_capture(capture, graphs, outputs, 4) == "captured"
+    assert len(forms) == 1
+    small = FormDecoder(lean_needed=False, splits=False)
+    graph_switch.make_per_form(small)
+    capture, forms = sglang_capture(graphs, outputs, 4, [small])
+    assert graph_switch.form_capture(capture, graphs, outputs, 4) == "captured"
+    assert forms == [(True,)] and small.bound == [] and small.capture_form is None
+
+
+def test_form_capture_of_a_graph_without_pat_layers_captures_once() -> None:
+    """SGLang's prefill graphs go through the same capture but run no PAT layer: captured
+    once, whatever the decoder's last plan, and no switch bound."""
+    gc.collect()
+    decoder = FormDecoder(lean_needed=True, splits=True)
+    graph_switch.make_per_form(decoder)
+    graphs: dict = {}
+    outputs: dict = {}
+    capture, forms = sglang_capture(graphs, outputs, 8192, [])  # no layer calls the decoder
+    assert graph_switch.form_capture(capture, graphs, outputs, 8192) == "captured"
+    assert len(forms) == 1 and decoder.bound == [] and decoder.capture_form is None
+
+
+def test_a_failed_form_capture_leaves_the_decoder_as_planned() -> None:
+    gc.collect()
+    decoder = FormDecoder(lean_needed=True, splits=True)
+    graph_switch.make_per_form(decoder)
+
+    def capture() -> None:
+        raise RuntimeError("capture failed")
+
+    with pytest.raises(RuntimeError, match="capture failed"):
+        graph_switch.form_capture(capture, {}, {}, 16)
+    assert decoder.capture_form is None and decoder.bound == []
+
+
+def test_decoder_captures_the_form_it_is_asked_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``PatDecoder.capture_form``: False launches the all-items build where the plan has the
+    pair, True or None the pair, and a form capture notes whether the pair ran; either way
+    the output is the pair's."""
+    from sglang_pat import decoder as decoder_module
+
+    forest = PrefixForest.from_tree_spec("1,8_256,16")
+    kv = make_batch(forest, num_q_heads=4, num_kv_heads=1, head_dim=64, dtype=torch.float16)
+    decoder = decoder_for(kv, max_requests=16, max_kv_indices=512, menu=tile_menu(64, 4, "always"))
+    decoder.plan_step(forest, kv.pool_rows, kv.req_to_token, for_graph=True, graph_batch=16)
+    assert decoder.lean_needed
+    parts: list[str] = []
+    launch = decoder_module.pack_decode
+
+    def recorded(*args, part: str, **kwargs):
+        parts.append(part)
+        return launch(*args, part=part, **kwargs)
+
+    monkeypatch.setattr(decoder_module, "pack_decode", recorded)
+    q = torch.zeros(16, 4, 64, dtype=torch.float16)
+    q[: forest.num_requests] = kv.q
+    outputs, paired = [], []
+    for form in (None, False, True):
+        decoder.capture_form, decoder.captured_pair = form, False
+        out = torch.zeros_like(q)
+        decoder.forward(q, kv.k_buffer, kv.v_buffer, out, sm_scale=64**-0.5)
+        outputs.append(out[: forest.num_requests])
+        paired.append(decoder.captured_pair)
+    assert parts == ["private", "shared", "all", "private", "shared"]
+    assert paired == [False, False, True]  # noted only in a form capture
+    torch.testing.assert_close(outputs[1], outputs[0], atol=2e-3, rtol=2e-3)
+    torch.testing.assert_close(outputs[2], outputs[0], atol=0, rtol=0)

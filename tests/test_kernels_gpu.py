@@ -215,12 +215,14 @@ def replay_plans(
     graph_batch: int,
     switch: bool = False,
     store: bool = False,
+    forms: bool = False,
     **decoder_options,
 ) -> list[bool]:
     """Capture one graph for ``graph_batch`` requests after planning the first tree, then plan
     each tree and replay the graph; every output is checked, the padded rows included (left
     alone). ``switch``: a switchable capture (``graph_switch.py``), the form each plan wants
-    enabled. ``store``: the kernels store each request's new K/V (``stores_new_kv``), put
+    enabled; with ``forms``, each form a graph of its own (``form_capture``), the plan's
+    replayed. ``store``: the kernels store each request's new K/V (``stores_new_kv``), put
     over garbage before each replay and checked after it. ``decoder_options``: more
     ``PatDecoder`` arguments. Returns each replayed plan's ``splits``."""
     forests = [PrefixForest.from_tree_spec(t) for t in trees]
@@ -256,10 +258,21 @@ def replay_plans(
         decoder.forward(q, k_pool, v_pool, out, sm_scale=128**-0.5, new_kv=new_kv)
         torch.cuda.synchronize()
         graphs.append(torch.cuda.CUDAGraph())
-        with torch.cuda.graph(graphs[0]):
+        with torch.cuda.graph(graphs[-1]):
             decoder.forward(q, k_pool, v_pool, out, sm_scale=128**-0.5, new_kv=new_kv)
 
-    if switch:
+    held: dict = {}  # SGLang's graph backend's graphs and outputs, as form_capture swaps them
+    outputs: dict = {}
+    if switch and forms:
+        graph_switch.make_per_form(decoder)
+
+        def sglang_capture() -> None:
+            capture()
+            held[graph_batch], outputs[graph_batch] = graphs[-1], out
+
+        graph_switch.form_capture(sglang_capture, held, outputs, graph_batch)
+        assert len(graphs) == 2  # the pair's graph, then the all-items launch's
+    elif switch:
         graph_switch.make_switchable(decoder)
         graph_switch.switchable_capture(capture, lambda: graphs[0])
         (bound,) = decoder.graph_switches.by_batch[graph_batch]
@@ -267,12 +280,17 @@ def replay_plans(
         assert graphs[0].raw_cuda_graph()  # kept (torch raises unless keep_graph=True)
     else:
         capture()
-    graph = graphs[0]
+
+    def graph() -> torch.cuda.CUDAGraph:  # the one SGLang replays
+        return held[graph_batch] if forms else graphs[0]
+
     splits = []
     for forest, kv in zip(forests, batches):
         decoder.plan_step(forest, kv.pool_rows, kv.req_to_token, **plan)
         splits.append(decoder.splits)
-        if switch:
+        if forms:
+            assert graph() is graphs[0 if decoder.splits else 1]
+        elif switch:
             assert_form_enabled(decoder.graph_switches.by_batch[graph_batch][0], decoder.splits)
         rows = forest.num_requests
         q[:rows].copy_(kv.q)
@@ -284,7 +302,7 @@ def replay_plans(
             for static, value in zip(new_kv, taken):
                 static[:rows] = value
         out.fill_(3.0)
-        graph.replay()
+        graph().replay()
         assert_close(out[:rows], expected, torch.bfloat16)
         assert bool((out[rows:] == 3.0).all())
         if store:
@@ -295,7 +313,7 @@ def replay_plans(
             if store:  # garbage in the new slots again: this form must store them too
                 take_new_kv(kv, k_pool, v_pool)
             out.fill_(3.0)
-            graph.replay()
+            graph().replay()
             assert_close(out[:rows], expected, torch.bfloat16)
             if store:
                 assert_stored(k_pool, v_pool, taken)
@@ -319,23 +337,27 @@ def test_cuda_graph_replays_new_plans(lean: str) -> None:
         assert any(splits) == (lean == "always")
 
 
-@pytest.mark.parametrize("switch", [False, True], ids=["plain", "switchable"])
+@pytest.mark.parametrize("switch", ["plain", "switchable", "forms"])
 @pytest.mark.parametrize("lean", ["off", "gated"])
-def test_cuda_graph_replays_store_the_new_kv(lean: str, switch: bool) -> None:
+def test_cuda_graph_replays_store_the_new_kv(lean: str, switch: str) -> None:
     """The kernels storing the new K/V inside a graph: each replay's new slots hold garbage
     before it and the new K/V after it, the outputs as the reference's."""
-    if switch and lean == "off":
+    if switch != "plain" and lean == "off":
         pytest.skip("a switchable capture needs the lean kernel")
     trees = ["1,32_512,40", "32_300", "2,4,32_128,64,17", "1,8,32_64,64,1000"]
-    replay_plans(trees, tile_menu(128, 4, lean), graph_batch=32, switch=switch, store=True)
+    switched = dict(switch=switch != "plain", forms=switch == "forms")
+    replay_plans(trees, tile_menu(128, 4, lean), graph_batch=32, store=True, **switched)
 
 
+@pytest.mark.parametrize("forms", [False, True], ids=["nodes", "forms"])
 @pytest.mark.parametrize("lean", ["always", "gated"])
-def test_switched_graph_replays_each_plan_in_its_form(lean: str) -> None:
-    """A switchable capture holds the pair and the all-items launch; each replay runs the
-    form its plan wants (``graph_switch.py``), and both forms give the right outputs."""
+def test_switched_graph_replays_each_plan_in_its_form(lean: str, forms: bool) -> None:
+    """A switchable capture holds the pair and the all-items launch, in one graph or
+    (``forms``) in a graph each; each replay runs the form its plan wants
+    (``graph_switch.py``), and both forms give the right outputs."""
     trees = ["1,32_512,40", "32_300", "2,4,32_128,64,17", "32_64", "1,8,32_64,64,1000"]
-    splits = replay_plans(trees, tile_menu(128, 4, lean), graph_batch=32, switch=True)
+    menu = tile_menu(128, 4, lean)
+    splits = replay_plans(trees, menu, graph_batch=32, switch=True, forms=forms)
     assert not splits[1] and not splits[3]  # no shared items: kept whole
     if lean == "always":  # and the shared plans split: both forms replayed
         assert splits[0] and splits[2]

@@ -76,6 +76,47 @@ def test_capture_one_runs_stock_without_a_switchable_decoder() -> None:
     assert "capture result 16 forward inputs True" in out
 
 
+def test_capture_one_captures_each_form_for_a_per_form_decoder() -> None:
+    """With a per-form decoder (``SGLANG_PAT_GRAPH_FORMS=1``) whose capture plan has the pair,
+    the wrapped capture runs SGLang's twice, the pair's form then the all-items launch's, and
+    the backend's dicts hold the graph and output of the form the plan wants."""
+    out = run_python(
+        """
+        from sglang.srt.model_executor.runner_backend.full_cuda_graph_backend import (
+            FullCudaGraphBackend,
+        )
+        import sglang_pat.patches as patches
+        from sglang_pat import graph_switch
+
+        class Decoder:
+            lean_needed, splits, capture_form, captured_pair, bound = True, False, None, False, None
+            def forward(self):
+                self.captured_pair |= self.capture_form is True
+                return self.capture_form
+            def bind_graph(self, graphs):
+                self.bound = graphs
+                graphs.select(self.splits)
+
+        def fake_capture_one(self, shape_key, forward_fn):
+            form = forward_fn()
+            self._graphs[shape_key] = f"graph {form}"
+            self._outputs[shape_key] = f"output {form}"
+        FullCudaGraphBackend.capture_one = fake_capture_one
+        patches.apply()
+        decoder = Decoder()
+        graph_switch.make_per_form(decoder)
+        backend = FullCudaGraphBackend.__new__(FullCudaGraphBackend)
+        backend._graphs, backend._outputs = {}, {}
+        backend.capture_one(32, decoder.forward)
+        print("held", backend._graphs[32], "|", backend._outputs[32], "|", decoder.capture_form)
+        decoder.bound.select(True)
+        print("selected", backend._graphs[32], "|", backend._outputs[32])
+        """
+    )
+    assert "held graph False | output False | None" in out
+    assert "selected graph True | output True" in out
+
+
 def test_spawned_child_loads_the_plugin(tmp_path) -> None:
     """SGLang's scheduler processes are spawned and call load_plugins(); so does this one."""
     out = run_python(
