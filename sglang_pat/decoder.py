@@ -17,7 +17,7 @@ import torch
 
 from .cost_model import CostModel, TileMenu
 from .forest import PrefixForest
-from .graph_switch import GraphSwitch, GraphSwitches, LayerNodes, last_captured_node, recorder
+from .graph_switch import FormSwitch, GraphSwitches, LayerNodes, last_captured_node, recorder
 from .kernels.driver import pdl_supported
 from .kernels.launch import merge_states, pack_decode
 from .kernels.launch_sm90 import shared_part_sm90, sm90_inputs_fit, sm90_unsupported_reason
@@ -189,7 +189,7 @@ class PatDecoder:
             self.graph_switches.select(self._graph_batch, self.splits)
         return plan
 
-    def bind_graph(self, switch: GraphSwitch) -> None:
+    def bind_graph(self, switch: FormSwitch) -> None:
         """The switch of the graph just captured for the last planned graph batch size, set to
         the form that plan wants: a graph replayed without another plan_step (a benchmark's)
         runs as a server's would."""

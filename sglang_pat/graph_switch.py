@@ -81,33 +81,51 @@ def node_enabled(graph_exec: int, node: int) -> bool:
     return bool(enabled.value)
 
 
-class GraphSwitch:
-    """A decoder's layers in one instantiated graph; ``select`` enables one form of each."""
+class FormSwitch:
+    """What a decoder's ``GraphSwitches`` holds for one captured graph shape: ``select`` puts
+    the pair (``splits``) or the all-items launch in place, only when the form changes."""
+
+    def __init__(self) -> None:
+        self.splits: bool | None = None  # None: as captured
+        self.changes = 0
+
+    @property
+    def alive(self) -> bool:
+        raise NotImplementedError
+
+    def _put(self, splits: bool) -> None:
+        raise NotImplementedError
+
+    def select(self, splits: bool) -> None:
+        splits = bool(splits)  # the gate's choice may be a numpy bool
+        if splits == self.splits or not self.alive:
+            return
+        self._put(splits)
+        self.splits = splits
+        self.changes += 1
+
+
+class GraphSwitch(FormSwitch):
+    """A decoder's layers in one instantiated graph; ``select`` enables one form of each (as
+    captured, both forms are enabled)."""
 
     def __init__(self, graph: Any, layers: list[LayerNodes]) -> None:
+        super().__init__()
         # Weak: the graph (its cudaGraph_t, which owns the nodes, and its exec) lives as long
         # as SGLang keeps it; a dropped graph's switch goes dead instead of holding its memory.
         self._graph = weakref.ref(graph)
         self.graph_exec = graph.raw_cuda_graph_exec()
         self.layers = tuple(layers)
-        self.splits: bool | None = None  # None: as captured, both forms enabled
-        self.changes = 0
 
     @property
     def alive(self) -> bool:
         return self._graph() is not None
 
-    def select(self, splits: bool) -> None:
-        """Enable the pair (``splits``) or the all-items launch in every layer."""
-        splits = bool(splits)  # the gate's choice may be a numpy bool
-        if splits == self.splits or not self.alive:
-            return
+    def _put(self, splits: bool) -> None:
         for layer in self.layers:
             set_node_enabled(self.graph_exec, layer.private, splits)
             set_node_enabled(self.graph_exec, layer.shared, splits)
             set_node_enabled(self.graph_exec, layer.whole, not splits)
-        self.splits = splits
-        self.changes += 1
 
 
 class GraphSwitches:
@@ -115,11 +133,16 @@ class GraphSwitches:
     stream variant is another) takes the form of the plan last planned for that size."""
 
     def __init__(self) -> None:
-        self.by_batch: dict[int, list[GraphSwitch]] = {}
+        self.by_batch: dict[int, list[FormSwitch]] = {}
 
-    def add(self, batch: int, switch: GraphSwitch) -> None:
-        live = [s for s in self.by_batch.get(batch, []) if s.alive]
-        self.by_batch[batch] = [*live, switch]
+    def add(self, batch: int, switch: FormSwitch) -> None:
+        # Dead switches of every size go: a FormGraphs holds its graphs until then.
+        self.by_batch = {
+            size: live
+            for size, switches in self.by_batch.items()
+            if (live := [s for s in switches if s.alive])
+        }
+        self.by_batch[batch] = [*self.by_batch.get(batch, []), switch]
 
     def select(self, batch: int, splits: bool) -> None:
         for switch in self.by_batch.get(batch, ()):
@@ -171,22 +194,21 @@ def bind(graph: Any, recorded: list[tuple[Any, LayerNodes]]) -> None:
         decoder.bind_graph(GraphSwitch(graph, nodes))
 
 
-class FormGraphs:
+class FormGraphs(FormSwitch):
     """One graph shape's two graphs in SGLang's graph backend (``form_capture``): the pair's
     and the all-items launch's. ``select`` puts the plan's form where SGLang's replay takes
     its graph and output. So no graph holds the second large pack build, which costs 5-10 µs
     a layer call on split plans wherever it stands, even disabled or beside the pair
     (benchmarks/experiments/switch_cost/, session 78), and a change of form is two dict
-    stores, not a node toggle a launch. Both graphs are held here: the backend's dicts hold
-    only the selected one."""
+    stores, not a node toggle a launch. Both graphs are held here (as captured, the backend's
+    dicts hold the last captured form's) until the switch is dead and dropped."""
 
     def __init__(
         self, graphs: dict, outputs: dict, key: Any, pair: tuple[Any, Any], whole: tuple[Any, Any]
     ) -> None:
+        super().__init__()
         self._graphs, self._outputs, self._key = graphs, outputs, key
         self._forms = {True: pair, False: whole}
-        self.splits: bool | None = None  # None: the backend holds the last captured form
-        self.changes = 0
 
     @property
     def alive(self) -> bool:
@@ -195,14 +217,8 @@ class FormGraphs:
         current = self._graphs.get(self._key)
         return any(current is graph for graph, _ in self._forms.values())
 
-    def select(self, splits: bool) -> None:
-        """Let the backend replay the pair's graph (``splits``) or the all-items launch's."""
-        splits = bool(splits)  # the gate's choice may be a numpy bool
-        if splits == self.splits or not self.alive:
-            return
+    def _put(self, splits: bool) -> None:
         self._graphs[self._key], self._outputs[self._key] = self._forms[splits]
-        self.splits = splits
-        self.changes += 1
 
 
 _per_form: weakref.WeakSet[Any] = weakref.WeakSet()  # decoders captured once per form

@@ -389,3 +389,18 @@ def test_decoder_captures_the_form_it_is_asked_for(monkeypatch: pytest.MonkeyPat
     assert paired == [False, False, True]  # noted only in a form capture
     torch.testing.assert_close(outputs[1], outputs[0], atol=2e-3, rtol=2e-3)
     torch.testing.assert_close(outputs[2], outputs[0], atol=0, rtol=0)
+
+
+def test_binding_drops_every_dead_switch() -> None:
+    """A new graph's switch drops the dead ones of every batch size (SGLang cleared or
+    re-captured their graphs): a FormGraphs would otherwise hold its two graphs."""
+    switches = graph_switch.GraphSwitches()
+    graphs: dict = {8: "graph"}
+    outputs: dict = {8: "output"}
+    old = graph_switch.FormGraphs(graphs, outputs, 8, ("graph", "o"), ("other", "o"))
+    switches.add(8, old)
+    assert switches.counts() == (1, 0)
+    graphs.clear()  # SGLang's cleanup
+    fresh = RecordingSwitch()
+    switches.add(16, fresh)
+    assert switches.by_batch == {16: [fresh]}
