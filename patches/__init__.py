@@ -113,9 +113,7 @@ def _wrap_capture_one() -> None:
                 lambda: self._graphs[shape_key],
             )
 
-        if not graph_switch.any_per_form():
-            return capture()
-        return graph_switch.form_capture(capture, self._graphs, self._outputs, shape_key)
+        return graph_switch.form_capture(capture, lambda: (self._graphs, self._outputs), shape_key)
 
     capture_one._sglang_pat = True
     capture_one.__wrapped__ = original

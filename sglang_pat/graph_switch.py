@@ -241,12 +241,14 @@ def _capturing_form(decoders: list[Any], pair: bool) -> Iterator[None]:
             decoder.capture_form = None
 
 
-def form_capture(capture: Callable[[], Any], graphs: dict, outputs: dict, key: Any) -> Any:
-    """Run ``capture`` (SGLang's, which stores one graph and its output under ``key`` in
-    ``graphs`` and ``outputs``) with the per-form decoders (``make_per_form``) in the pair's
-    form; where one launched a pair in it, capture again in the all-items launch's form and
-    give it both graphs (``FormGraphs``, through ``PatDecoder.bind_graph``). Otherwise
-    ``capture`` alone, untouched."""
+def form_capture(
+    capture: Callable[[], Any], held: Callable[[], tuple[dict, dict]], key: Any
+) -> Any:
+    """Run ``capture`` (SGLang's, which stores one graph and its output under ``key`` in the
+    graphs and outputs dicts that ``held`` returns) with the per-form decoders
+    (``make_per_form``) in the pair's form; where one launched a pair in it, capture again in
+    the all-items launch's form and give it both graphs (``FormGraphs``, through
+    ``PatDecoder.bind_graph``). Without a per-form decoder, ``capture`` alone, untouched."""
     decoders = list(_per_form)
     if not decoders:
         return capture()
@@ -257,6 +259,7 @@ def form_capture(capture: Callable[[], Any], graphs: dict, outputs: dict, key: A
     # (LeanKernel.min_graph_batch) has one form.
     if not paired:
         return result
+    graphs, outputs = held()
     pair = (graphs[key], outputs[key])
     with _capturing_form(decoders, False):
         capture()
@@ -284,11 +287,6 @@ def kept_graphs() -> Iterator[None]:
         yield
     finally:
         torch.cuda.CUDAGraph = original  # type: ignore[misc]
-
-
-def any_per_form() -> bool:
-    """Whether a per-form decoder exists, so that ``form_capture`` captures twice."""
-    return bool(_per_form)
 
 
 def any_switchable() -> bool:

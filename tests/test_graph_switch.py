@@ -299,7 +299,7 @@ def test_form_capture_captures_each_form_and_selects_the_plans() -> None:
     graph_switch.make_per_form(decoder)
     graphs, outputs = {8: "older shape"}, {8: "its output"}
     capture, forms = sglang_capture(graphs, outputs, 16, [decoder])
-    assert graph_switch.form_capture(capture, graphs, outputs, 16) == "captured"
+    assert graph_switch.form_capture(capture, lambda: (graphs, outputs), 16) == "captured"
     assert forms == [(True,), (False,)] and decoder.capture_form is None
     (bound,) = decoder.bound
     pair, whole = bound._forms[True], bound._forms[False]
@@ -322,12 +322,12 @@ def test_form_capture_of_a_graph_without_the_pair_captures_once() -> None:
     graphs: dict = {}
     outputs: dict = {}
     capture, forms = sglang_capture(graphs, outputs, 4, [])
-    assert graph_switch.form_capture(capture, graphs, outputs, 4) == "captured"
+    assert graph_switch.form_capture(capture, lambda: (graphs, outputs), 4) == "captured"
     assert len(forms) == 1
     small = FormDecoder(lean_needed=False, splits=False)
     graph_switch.make_per_form(small)
     capture, forms = sglang_capture(graphs, outputs, 4, [small])
-    assert graph_switch.form_capture(capture, graphs, outputs, 4) == "captured"
+    assert graph_switch.form_capture(capture, lambda: (graphs, outputs), 4) == "captured"
     assert forms == [(True,)] and small.bound == [] and small.capture_form is None
 
 
@@ -340,7 +340,7 @@ def test_form_capture_of_a_graph_without_pat_layers_captures_once() -> None:
     graphs: dict = {}
     outputs: dict = {}
     capture, forms = sglang_capture(graphs, outputs, 8192, [])  # no layer calls the decoder
-    assert graph_switch.form_capture(capture, graphs, outputs, 8192) == "captured"
+    assert graph_switch.form_capture(capture, lambda: (graphs, outputs), 8192) == "captured"
     assert len(forms) == 1 and decoder.bound == [] and decoder.capture_form is None
 
 
@@ -353,7 +353,7 @@ def test_a_failed_form_capture_leaves_the_decoder_as_planned() -> None:
         raise RuntimeError("capture failed")
 
     with pytest.raises(RuntimeError, match="capture failed"):
-        graph_switch.form_capture(capture, {}, {}, 16)
+        graph_switch.form_capture(capture, lambda: ({}, {}), 16)
     assert decoder.capture_form is None and decoder.bound == []
 
 

@@ -270,7 +270,7 @@ def replay_plans(
             capture()
             held[graph_batch], outputs[graph_batch] = graphs[-1], out
 
-        graph_switch.form_capture(sglang_capture, held, outputs, graph_batch)
+        graph_switch.form_capture(sglang_capture, lambda: (held, outputs), graph_batch)
         assert len(graphs) == 2  # the pair's graph, then the all-items launch's
     elif switch:
         graph_switch.make_switchable(decoder)
