@@ -7,9 +7,11 @@ monkey-patches where no hook exists:
   built from ``batch.reqs`` / ``batch.tree_cache`` and staged on the PAT backend (not on the
   ForwardBatch, which the eager path copies and graph replay replaces with a namespace);
 - ``FullCudaGraphBackend.capture_one`` is wrapped so that, when the PAT decoder captures the
-  lean kernel's pair, the graph is kept and each layer's two forms are recorded for the
-  per-step switch, or (``SGLANG_PAT_GRAPH_FORMS=1``) each form is captured as a graph of its
-  own (``sglang_pat/graph_switch.py``); otherwise it runs unchanged.
+  lean kernel's pair, each form of the layers (the pair, the all-items launch) is captured as
+  a graph of its own, which each step's plan puts in place; or, with
+  ``SGLANG_PAT_GRAPH_FORMS=0``, the graph is kept and each layer's two forms are recorded in
+  it for a per-step node switch (``sglang_pat/graph_switch.py``); otherwise it runs
+  unchanged.
 Each patch is logged once per process. Nothing here touches CUDA.
 """
 

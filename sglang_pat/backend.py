@@ -111,12 +111,12 @@ class PatAttnBackend(TritonAttnBackend):
         self.decoder.scheduler.fine_private_chunks = env_flag(FINE_ENV, "1")
         warm_compiled_planner()  # not inside the first served step that shares a prefix
         switchable = self.decoder.menu.lean is not None and env_flag(SWITCH_ENV, "1")
-        per_form = env_flag(FORMS_ENV, "0")
+        per_form = env_flag(FORMS_ENV, "1")
         if switchable and per_form:
             make_per_form(self.decoder)
         elif switchable:
             make_switchable(self.decoder)
-        elif per_form:
+        elif per_form and FORMS_ENV in os.environ:  # asked for, not the default
             logger.warning("pat: %s=1 ignored: the graphs hold the pair alone", FORMS_ENV)
         logger.info("pat: decode through the pack plan (%s)", self.decoder.menu)
         if self.store_reason:

@@ -371,38 +371,53 @@ def test_lean_kernel_env(value, wanted, monkeypatch: pytest.MonkeyPatch) -> None
 def test_lean_graphs_are_switchable_unless_turned_off(
     lean, switch, switchable, backend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """With the lean kernel on, the backend's decoder records both forms of each layer in
-    SGLang's captures (graph_switch.py); ``SGLANG_PAT_GRAPH_SWITCH=0`` keeps the pair alone."""
+    """With the lean kernel on, SGLang's captures take both forms of each of the backend's
+    layers, by default in a graph each (graph_switch.py); ``SGLANG_PAT_GRAPH_SWITCH=0`` keeps
+    the pair alone."""
     from sglang_pat import graph_switch
 
     monkeypatch.setenv(options.LEAN_ENV, lean)
     set_env(monkeypatch, options.SWITCH_ENV, switch)
+    monkeypatch.delenv(options.FORMS_ENV, raising=False)
     pat = backend_module.PatAttnBackend(backend.runner)
-    assert (pat.decoder in graph_switch._switchable) is switchable
+    assert (pat.decoder in graph_switch._per_form) is switchable
+    assert pat.decoder not in graph_switch._switchable
     monkeypatch.setenv(options.SWITCH_ENV, "yes")
     if lean == "1":
         with pytest.raises(ValueError, match=options.SWITCH_ENV):
             backend_module.PatAttnBackend(backend.runner)
 
 
-@pytest.mark.parametrize("switch, forms", [(None, "1"), ("0", "1"), (None, "yes")])
-def test_graph_forms_env(switch, forms, backend, monkeypatch, caplog) -> None:
-    """``SGLANG_PAT_GRAPH_FORMS=1`` captures the two forms as graphs of their own instead of
-    switching nodes in one (graph_switch.form_capture); without the switch it is said to be
-    ignored; anything but 0 or 1 is refused."""
+@pytest.mark.parametrize(
+    "switch, forms, per_form, nodes, ignored",
+    [
+        (None, None, True, False, False),
+        (None, "1", True, False, False),
+        (None, "0", False, True, False),
+        ("0", None, False, False, False),
+        ("0", "1", False, False, True),
+        (None, "yes", None, None, None),
+    ],
+)
+def test_graph_forms_env(
+    switch, forms, per_form, nodes, ignored, backend, monkeypatch, caplog
+) -> None:
+    """By default (or ``SGLANG_PAT_GRAPH_FORMS=1``) the switch captures the two forms as graphs
+    of their own (graph_switch.form_capture); "0" switches nodes in one graph instead. Asked
+    for without the switch, it is said to be ignored; anything but 0 or 1 is refused."""
     from sglang_pat import graph_switch
 
     set_env(monkeypatch, options.SWITCH_ENV, switch)
-    monkeypatch.setenv(options.FORMS_ENV, forms)
-    if forms == "yes":
+    set_env(monkeypatch, options.FORMS_ENV, forms)
+    if per_form is None:
         with pytest.raises(ValueError, match=options.FORMS_ENV):
             backend_module.PatAttnBackend(backend.runner)
         return
     with caplog.at_level("WARNING", logger=backend_module.logger.name):
         pat = backend_module.PatAttnBackend(backend.runner)
-    assert (pat.decoder in graph_switch._per_form) is (switch is None)
-    assert pat.decoder not in graph_switch._switchable
-    assert (f"{options.FORMS_ENV}=1 ignored" in caplog.text) is (switch == "0")
+    assert (pat.decoder in graph_switch._per_form) is per_form
+    assert (pat.decoder in graph_switch._switchable) is nodes
+    assert (f"{options.FORMS_ENV}=1 ignored" in caplog.text) is ignored
 
 
 @pytest.mark.parametrize("prefill, warmed", [("flashinfer", True), ("triton", False)])

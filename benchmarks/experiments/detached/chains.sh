@@ -9,15 +9,18 @@
 # 53's run (at 9d629ec: pat's first server 223 s to healthy, flashinfer's 57 s; two workloads
 # about 6 minutes a server) is in fdf8164's version.
 # SERVERS: the servers in order, each `pat`, `sglstore` (pat, SGLANG_PAT_STORE_IN_KERNEL=0),
-#   `sm90`, `noswitch`, `forms`, `flashinfer` or `gclog` (default "pat sglstore flashinfer"); run i
+#   `sm90`, `noswitch`, `nodes`, `flashinfer` or `gclog` (default "pat sglstore flashinfer"); run i
 #   writes /tmp/r0/<i>-<server>/. `sm90` is pat with SGLANG_PAT_SM90_SHARED=1 (session 49);
 #   `noswitch` pat with SGLANG_PAT_GRAPH_SWITCH=0: every graph runs the pair, never the
 #   all-items launch (in graphs of ten calls the switched graph took 5-8 µs more a call than
 #   the pair on gsp 4 x 32's batches, sessions 26-27; session 62 served it beside pat on gsp
 #   4 x 32: 0.3% slower decode, 1.3% shorter median ITL, both within the noise; session 79 on
 #   gsp defaults and random-ids: level, and 0.86% slower; session 80 on gsp 4 x 32: 0.84%
-#   faster decode, a longer median ITL); `forms` pat with SGLANG_PAT_GRAPH_FORMS=1 (each form
-#   a graph of its own, the plan's replayed: graph_switch.FormGraphs; not yet served); `gclog`
+#   faster decode, a longer median ITL; session 81: level, 16,535 against 16,505); `nodes` pat
+#   with SGLANG_PAT_GRAPH_FORMS=0, the switch as before session 81: both forms in one graph,
+#   the plan's nodes enabled (the default since then captures a graph a form,
+#   graph_switch.FormGraphs; served as `forms` in session 81: +0.07% on gsp 4 x 32 and +0.49%
+#   on random-ids beside this one); `gclog`
 #   is pat with SGLANG_LOG_GC=1 (session 50 found no collection inside a pass's full-batch
 #   decode lines). `patprof` and `fiprof` run experiments/server_profile/run.py for pat or
 #   flashinfer instead (a warm pass, then 24 full-batch steps traced; the trace is kept).
@@ -130,14 +133,14 @@ for server in $SERVERS; do
     sglstore) run="SGLANG_PAT_STORE_IN_KERNEL=0 python3 benchmarks/bench_serving.py --backends pat" ;;
     sm90) run="SGLANG_PAT_SM90_SHARED=1 python3 benchmarks/bench_serving.py --backends pat" ;;
     noswitch) run="SGLANG_PAT_GRAPH_SWITCH=0 python3 benchmarks/bench_serving.py --backends pat" ;;
-    forms) run="SGLANG_PAT_GRAPH_FORMS=1 python3 benchmarks/bench_serving.py --backends pat" ;;
+    nodes) run="SGLANG_PAT_GRAPH_FORMS=0 python3 benchmarks/bench_serving.py --backends pat" ;;
     flashinfer) run="python3 benchmarks/bench_serving.py --backends flashinfer" ;;
     gclog) run="SGLANG_LOG_GC=1 python3 benchmarks/bench_serving.py --backends pat" ;;
     patprof|fiprof)  # experiments/server_profile: GPU trace of 24 full-batch steps, kept
       backend=pat; [ $server = fiprof ] && backend=flashinfer
       steps+=("python3 benchmarks/experiments/server_profile/run.py --backend $backend --workloads ${workloads// /,} --port $port --out $dir > $dir.out 2>&1")
       continue ;;
-    *) echo "unknown server $server (pat, sglstore, sm90, noswitch, forms, flashinfer, gclog, patprof or fiprof)"; exit 1 ;;
+    *) echo "unknown server $server (pat, sglstore, sm90, noswitch, nodes, flashinfer, gclog, patprof or fiprof)"; exit 1 ;;
   esac
   steps+=("$run $W --port $port --out $dir > $dir.out 2>&1")
 done
