@@ -192,24 +192,31 @@ def pat_decoder(
     gate: bool = True,
     sm90: bool = False,
     switchable: bool = False,
+    forms: bool = False,
 ) -> PatDecoder:
     """The product's decoder on ``batch``, planned as for a CUDA graph; in a plain graph it
     runs as a server's graph without the switch does (SGLANG_PAT_GRAPH_SWITCH=0: the pair,
     whatever the plan). Or without the lean kernel (``lean``), with private chunks at powers
     of two (``fine`` False), its lean gate off (``gate`` False: every plan splits), with the
-    sm90 shared part (``sm90``; it needs a compute capability 9.0 GPU), or switchable as the
-    default server's (``switchable``: ``graph_timing.timed_graphs`` then captures both forms
-    of the layer and enables the one its plan wants, the all-items launch for a plan the lean
-    gate keeps whole)."""
+    sm90 shared part (``sm90``; it needs a compute capability 9.0 GPU), in the default
+    server's graph (``forms``: the form its plan wants alone, the all-items launch for a plan
+    the lean gate keeps whole, as ``graph_switch.form_capture`` captures it for that plan), or
+    switchable as a server's with SGLANG_PAT_GRAPH_FORMS=0, the default before session 81
+    (``switchable``: ``graph_timing.timed_graphs`` then captures both forms of the layer and
+    enables the one its plan wants)."""
     group = batch.q.shape[1] // batch.k.shape[1]
     menu = default_tile_menu(HEAD_DIM, group, lean=lean)
     decoder = make_decoder(batch, menu if gate else ungated(menu), fine=fine, sm90_shared=sm90)
     if sm90 and not decoder.sm90_shared:
         raise ValueError(f"pat-sm90: {decoder.sm90_shared_reason}")
+    if (switchable or forms) and decoder.menu.lean is None:
+        raise ValueError("switchable, forms: the graph's two forms need the lean kernel")
+    if switchable and forms:
+        raise ValueError("switchable, forms: one graph for both forms or one a form, not both")
     if switchable:
-        if decoder.menu.lean is None:
-            raise ValueError("switchable: a switchable graph needs the lean kernel")
         make_switchable(decoder)
+    if forms:  # every call, eager or captured, launches the plan's form (PatDecoder.forward)
+        decoder.capture_form = bool(decoder.splits)
     return decoder
 
 
@@ -403,9 +410,13 @@ PROVIDERS = {
     "pat-split": lambda batch: run_pat(batch, gate=False),
     "pat-sm90": lambda batch: run_pat(batch, sm90=True),
     "pat-sm90-split": lambda batch: run_pat(batch, gate=False, sm90=True),
-    # pat in the default server's graph form: both forms of the layer captured, the one its
-    # plan wants enabled (graph_switch.py; session 77: 1-3 us a call more than the pair's
-    # graph on kept-whole plans, about 11 on split ones, experiments/switch_cost/)
+    # pat in the default server's graph form since session 81: the form its plan wants alone
+    # (graph_switch.form_capture), the pair's graph (``pat``) on a plan the gate splits
+    "pat-forms": lambda batch: run_pat(batch, forms=True),
+    # pat in the graph form of a server with SGLANG_PAT_GRAPH_FORMS=0: both forms of the layer
+    # captured, the one its plan wants enabled (graph_switch.py; session 77: 1-3 us a call
+    # more than the pair's graph on kept-whole plans, about 11 on split ones,
+    # experiments/switch_cost/)
     "pat-switched": lambda batch: run_pat(batch, switchable=True),
     "sglang-triton": run_sglang_triton,
     "flashinfer-decode": run_flashinfer_decode,

@@ -391,6 +391,31 @@ def test_benchmark_graphs_replay_the_servers_form(tree: str) -> None:
     assert_close(out.float(), expected, torch.bfloat16)
 
 
+@pytest.mark.parametrize("tree", ["1,64_4096,512", "1,32_4096,256"])
+def test_benchmark_forms_graph_replays_the_plans_form_alone(tree: str) -> None:
+    """The kernel benchmark's ``pat-forms`` decoder (``providers.pat_decoder(forms=True)``)
+    captures its plan's form alone, as a default server's graph for that plan: the all-items
+    launch for the worked example, which the gate keeps whole, the pair for a plan it splits;
+    the graph's output as the plain decoder's eager pair's."""
+    batch = Batch(workload_for(tree), 32, 8)
+    expected = torch.empty_like(batch.q)
+    pat_decoder(batch).forward(batch.q, batch.k, batch.v, expected, sm_scale=batch.sm_scale)
+    decoder = pat_decoder(batch, forms=True)
+    out = torch.empty_like(batch.q)
+
+    def layer() -> None:
+        decoder.forward(batch.q, batch.k, batch.v, out, sm_scale=batch.sm_scale)
+
+    graph, _ = timed_graphs(layer, torch.zeros(1024, dtype=torch.uint8, device="cuda"), reps=2)
+    assert decoder.splits == (tree == "1,32_4096,256")
+    assert decoder.captured_pair is decoder.splits  # the pair launched only for a split plan
+    assert not decoder.graph_switches.by_batch  # no switch: the graph holds one form
+    out.fill_(float("nan"))
+    graph.replay()
+    torch.cuda.synchronize()
+    assert_close(out.float(), expected.float(), torch.bfloat16)
+
+
 def test_small_graph_replays_whole_plans() -> None:
     """A graph for fewer requests than ``LeanKernel.min_graph_batch`` captures the one launch,
     so the plans it replays (up to its batch size, padded) stay whole, here even those that a
