@@ -29,7 +29,7 @@ SWITCH_ENV = "SGLANG_PAT_GRAPH_SWITCH"
 # 5-10 µs a layer call on split plans together (session 78); "0" keeps both forms in one graph
 # and toggles its nodes. On by default since session 81: served beside the node toggle, one
 # server after another on one H200, two measured passes each, +0.07% decode tok/s on gsp 4 x 32
-# (16,516 against 16,505; the graph switch off gave 16,535) and +0.49% on random-ids (8,747
+# (16,516 against 16,505; the graph switch off gave 16,535) and +0.50% on random-ids (8,747
 # against 8,704, both passes ahead); the decode graphs take 1.2-1.5 s longer to capture and
 # 0.03 GB more.
 FORMS_ENV = "SGLANG_PAT_GRAPH_FORMS"

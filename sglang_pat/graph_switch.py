@@ -4,7 +4,7 @@ By default each form is a graph of its own (``form_capture``, ``FormGraphs``): S
 capture of a shape runs once per form, and each step puts its plan's graph where SGLang's
 replay takes it. With ``SGLANG_PAT_GRAPH_FORMS=0`` one graph holds both forms and a node
 switch enables one (the rest of this docstring); served beside it, the graphs by form decoded
-0.07% faster on gsp 4 x 32 and 0.49% on random-ids (session 81).
+0.07% faster on gsp 4 x 32 and 0.50% on random-ids (session 81).
 
 With the lean kernel a graph-planned step launches a pair: the private part forked on the
 decoder's side stream and the shared-part build. A plan the lean gate keeps whole then runs

@@ -19,7 +19,7 @@
 #   faster decode, a longer median ITL; session 81: level, 16,535 against 16,505); `nodes` pat
 #   with SGLANG_PAT_GRAPH_FORMS=0, the switch as before session 81: both forms in one graph,
 #   the plan's nodes enabled (the default since then captures a graph a form,
-#   graph_switch.FormGraphs; served as `forms` in session 81: +0.07% on gsp 4 x 32 and +0.49%
+#   graph_switch.FormGraphs; served as `forms` in session 81: +0.07% on gsp 4 x 32 and +0.50%
 #   on random-ids beside this one); `gclog`
 #   is pat with SGLANG_LOG_GC=1 (session 50 found no collection inside a pass's full-batch
 #   decode lines). `patprof` and `fiprof` run experiments/server_profile/run.py for pat or
