@@ -215,7 +215,7 @@ def pat_decoder(
         raise ValueError("switchable, forms: one graph for both forms or one a form, not both")
     if switchable:
         make_switchable(decoder)
-    if forms:  # every call, eager or captured, launches the plan's form (PatDecoder.forward)
+    if forms:  # planned once: every call, eager or captured, launches this plan's form
         decoder.capture_form = bool(decoder.splits)
     return decoder
 
