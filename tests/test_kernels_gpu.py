@@ -366,9 +366,10 @@ def test_switched_graph_replays_each_plan_in_its_form(lean: str, forms: bool) ->
 @pytest.mark.parametrize("tree", ["1,64_4096,512", "1,32_4096,256"])
 def test_benchmark_graphs_replay_the_servers_form(tree: str) -> None:
     """The kernel benchmark's switchable pat decoder (``providers.pat_decoder``, provider
-    ``pat-switched``) in its timing graphs (``graph_timing.timed_graphs``) replays what a
-    server's switchable graph replays: the all-items launch for the worked example, which the
-    gate keeps whole, and the pair for a plan it splits; the output as the eager pair's."""
+    ``pat-switched``) in its timing graphs (``graph_timing.timed_graphs``) replays what the
+    switchable graph of a server with ``SGLANG_PAT_GRAPH_FORMS=0`` replays: the all-items
+    launch for the worked example, which the gate keeps whole, and the pair for a plan it
+    splits; the output as the eager pair's."""
     batch = Batch(workload_for(tree), 32, 8)
     decoder = pat_decoder(batch, switchable=True)
     out = torch.empty_like(batch.q)
