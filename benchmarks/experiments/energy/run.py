@@ -12,7 +12,8 @@ server whose next layer reads other buffers), replayed back to back for ``--seco
 total-energy counter is read before and after (through ctypes: no pynvml on the device machine);
 its SM clock and power are sampled between replays. Providers: pat (the product's decoder, in a
 plain graph: the pair whatever the plan, as a server with SGLANG_PAT_GRAPH_SWITCH=0 runs it),
-pat-switched (captured as the default server captures: both forms, the plan's enabled), pat
+pat-forms (the plan's form alone, as the default server captures it since session 81),
+pat-switched (both forms, the plan's enabled, as a server with SGLANG_PAT_GRAPH_FORMS=0), pat
 with the Gluon sm90 shared part, FlashInfer decode (page 16), and the GEMMs of one Llama-3-8B
 layer at M = the batch (QKV, O, gate-up, down; weights uniform in ±1e-3 as SGLang's dummy load),
 and its LM head (4096 × 128,256).
@@ -223,6 +224,7 @@ def attention_calls(batch: Batch, shared_chunks: list[int], floor: bool) -> dict
     variants = [  # name, the decoder's maker, whether it is the sm90 part's
         ("pat", lambda: make_decoder(batch), False),
         ("pat-sm90", lambda: make_decoder(batch, sm90_shared=True), True),
+        ("pat-forms", lambda: pat_decoder(batch, forms=True), False),
         ("pat-switched", lambda: pat_decoder(batch, switchable=True), False),
         ("pat, one launch (no lean kernel)", lambda: make_decoder(batch, one_launch), False),
     ]
