@@ -117,8 +117,9 @@ class PatDecoder:
         self._side = dedicated_stream(self.device, self) if fork else None
         self._fork = torch.cuda.Event() if fork else None
         self._join = torch.cuda.Event() if fork else None
-        # Set by ``graph_switch.form_capture`` while it captures one form: False captures the
-        # all-items launch where the plan has the pair (True, or None outside it: as planned).
+        # Set by ``graph_switch.form_capture`` while it captures one form (and for good by the
+        # kernel benchmark's ``pat-forms``): False launches the all-items build where the plan
+        # has the pair (True, or None outside a capture: as planned).
         # ``captured_pair``: whether a layer launched the pair in that capture (SGLang's
         # prefill graphs run no PAT layer).
         self.capture_form: bool | None = None
