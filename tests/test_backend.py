@@ -352,6 +352,17 @@ def set_env(monkeypatch: pytest.MonkeyPatch, name: str, value: str | None) -> No
         monkeypatch.setenv(name, value)
 
 
+def built_backend(backend, caplog, refused: str | None = None):
+    """The backend, built with its warnings in ``caplog``; or, with ``refused`` (a variable's
+    name), None once building it is refused by a ValueError that names the variable."""
+    if refused is not None:
+        with pytest.raises(ValueError, match=refused):
+            backend_module.PatAttnBackend(backend.runner)
+        return None
+    with caplog.at_level("WARNING", logger=backend_module.logger.name):
+        return backend_module.PatAttnBackend(backend.runner)
+
+
 @pytest.mark.parametrize("value, wanted", [(None, True), ("0", False), ("1", True), ("yes", None)])
 def test_lean_kernel_env(value, wanted, monkeypatch: pytest.MonkeyPatch) -> None:
     """The server's lean kernel is on by default: "1" or unset on, "0" off, anything else
@@ -409,12 +420,9 @@ def test_graph_forms_env(
 
     set_env(monkeypatch, options.SWITCH_ENV, switch)
     set_env(monkeypatch, options.FORMS_ENV, forms)
-    if per_form is None:
-        with pytest.raises(ValueError, match=options.FORMS_ENV):
-            backend_module.PatAttnBackend(backend.runner)
+    pat = built_backend(backend, caplog, refused=options.FORMS_ENV if per_form is None else None)
+    if pat is None:
         return
-    with caplog.at_level("WARNING", logger=backend_module.logger.name):
-        pat = backend_module.PatAttnBackend(backend.runner)
     assert (pat.decoder in graph_switch._per_form) is per_form
     assert (pat.decoder in graph_switch._switchable) is nodes
     assert (f"{options.FORMS_ENV}=1 ignored" in caplog.text) is ignored
@@ -449,12 +457,9 @@ def test_sm90_shared_env(value, wanted, backend, monkeypatch, caplog) -> None:
     default); where the decoder cannot run it, the server says why; anything but 0 or 1 is
     refused."""
     set_env(monkeypatch, options.SM90_ENV, value)
-    if wanted is None:
-        with pytest.raises(ValueError, match=options.SM90_ENV):
-            backend_module.PatAttnBackend(backend.runner)
+    pat = built_backend(backend, caplog, refused=options.SM90_ENV if wanted is None else None)
+    if pat is None:
         return
-    with caplog.at_level("WARNING", logger=backend_module.logger.name):
-        pat = backend_module.PatAttnBackend(backend.runner)
     assert pat.decoder.sm90_shared is wanted
     assert ("fake GPU" in caplog.text) is wanted
 
@@ -466,8 +471,7 @@ def test_sm90_without_the_switch_is_said(switch, backend, monkeypatch, caplog) -
     monkeypatch.setenv(options.SM90_ENV, "1")
     monkeypatch.setenv(options.SWITCH_ENV, switch)
     monkeypatch.setattr(FakeDecoder, "SM90_REASON", None)  # as on an sm90 GPU
-    with caplog.at_level("WARNING", logger=backend_module.logger.name):
-        pat = backend_module.PatAttnBackend(backend.runner)
+    pat = built_backend(backend, caplog)
     assert pat.decoder.sm90_shared
     assert ("a graph runs every plan split" in caplog.text) is (switch == "0")
 
