@@ -8,10 +8,8 @@ monkey-patches where no hook exists:
   ForwardBatch, which the eager path copies and graph replay replaces with a namespace);
 - ``FullCudaGraphBackend.capture_one`` is wrapped so that, when the PAT decoder captures the
   lean kernel's pair, each form of the layers (the pair, the all-items launch) is captured as
-  a graph of its own, which each step's plan puts in place; or, with
-  ``SGLANG_PAT_GRAPH_FORMS=0``, the graph is kept and each layer's two forms are recorded in
-  it for a per-step node switch (``sglang_pat/graph_switch.py``); otherwise it runs
-  unchanged.
+  a graph of its own, which each step's plan puts in place (``sglang_pat/graph_switch.py``);
+  otherwise it runs unchanged.
 Each patch is logged once per process. Nothing here touches CUDA.
 """
 
@@ -109,18 +107,16 @@ def _wrap_capture_one() -> None:
     def capture_one(self, shape_key, *args, **kwargs):
         from sglang_pat import graph_switch  # lazy: CUDA-side only
 
-        def capture():
-            return graph_switch.switchable_capture(
-                lambda: original(self, shape_key, *args, **kwargs),
-                lambda: self._graphs[shape_key],
-            )
-
-        return graph_switch.form_capture(capture, lambda: (self._graphs, self._outputs), shape_key)
+        return graph_switch.form_capture(
+            lambda: original(self, shape_key, *args, **kwargs),
+            lambda: (self._graphs, self._outputs),
+            shape_key,
+        )
 
     capture_one._sglang_pat = True
     capture_one.__wrapped__ = original
     FullCudaGraphBackend.capture_one = capture_one
-    _log_once("capture_one", "FullCudaGraphBackend.capture_one keeps switchable PAT graphs")
+    _log_once("capture_one", "FullCudaGraphBackend.capture_one captures PAT graphs a form each")
 
 
 def apply() -> None:

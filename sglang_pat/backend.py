@@ -25,7 +25,7 @@ from sglang.srt.mem_cache.memory_pool import KVWriteLoc
 
 from .backend_options import (
     FINE_ENV,
-    FORMS_ENV,
+    RETIRED_FORMS_ENV,
     SM90_ENV,
     SWITCH_ENV,
     VERIFY_ENV,
@@ -37,7 +37,7 @@ from .backend_options import (
 from .cost_model import default_tile_menu
 from .decoder import SERVER_MAX_PARTIALS, PatDecoder
 from .forest import PrefixForest
-from .graph_switch import make_per_form, make_switchable
+from .graph_switch import make_per_form
 from .plan import PlanCapacityError
 from .radix import RadixForestBuilder
 from .warm_planner import warm_compiled_planner
@@ -111,13 +111,15 @@ class PatAttnBackend(TritonAttnBackend):
         self.decoder.scheduler.fine_private_chunks = env_flag(FINE_ENV, "1")
         warm_compiled_planner()  # not inside the first served step that shares a prefix
         switchable = self.decoder.menu.lean is not None and env_flag(SWITCH_ENV, "1")
-        per_form = env_flag(FORMS_ENV, "1")
-        if switchable and per_form:
+        if switchable:
             make_per_form(self.decoder)
-        elif switchable:
-            make_switchable(self.decoder)
-        elif per_form and FORMS_ENV in os.environ:  # asked for, not the default
-            logger.warning("pat: %s=1 ignored: the graphs hold the pair alone", FORMS_ENV)
+        if RETIRED_FORMS_ENV in os.environ:  # a server script of sessions 80-81
+            logger.warning(
+                "pat: %s is no longer read (the node switch was retired in session 82): the "
+                "switch captures a graph a form; %s=0 turns it off",
+                RETIRED_FORMS_ENV,
+                SWITCH_ENV,
+            )
         logger.info("pat: decode through the pack plan (%s)", self.decoder.menu)
         if self.store_reason:
             logger.info("pat: SGLang stores the new K/V (%s)", self.store_reason)

@@ -21,18 +21,12 @@ VERIFY_ENV = "SGLANG_PAT_VERIFY"
 # random-ids, mean TPOT -1.8% on Mooncake conversation. "0" gives the one launch back.
 LEAN_ENV = "SGLANG_PAT_LEAN_KERNEL"
 # With the lean kernel, each step's graph runs the form of each layer that its plan wants, the
-# pair or the all-items launch (graph_switch.py), unless this is "0": then every graph runs
-# the pair.
+# pair or the all-items launch, each form captured as a graph of its own (graph_switch.py),
+# unless this is "0": then every graph runs the pair.
 SWITCH_ENV = "SGLANG_PAT_GRAPH_SWITCH"
-# With the switch, the two forms are captured as two graphs of each shape and a step replays
-# its plan's (graph_switch.FormGraphs), so no graph holds both large pack builds, which cost
-# 5-10 µs a layer call on split plans together (session 78); "0" keeps both forms in one graph
-# and toggles its nodes. On by default since session 81: served beside the node toggle, one
-# server after another on one H200, two measured passes each, +0.07% decode tok/s on gsp 4 x 32
-# (16,516 against 16,505; the graph switch off gave 16,535) and +0.50% on random-ids (8,747
-# against 8,704, both passes ahead); the decode graphs take 1.2-1.5 s longer to capture and
-# 0.03 GB more.
-FORMS_ENV = "SGLANG_PAT_GRAPH_FORMS"
+# Read no more: "0" chose, in sessions 80-81, the node switch (one graph holding both forms)
+# that session 82 retired. Set, it is warned about, so that a script relying on it knows.
+RETIRED_FORMS_ENV = "SGLANG_PAT_GRAPH_FORMS"
 # Private tails may take chunks between the powers of two (PackScheduler.fine_private_chunks, on
 # by default since session 41: see its docstring); "0" keeps them to the powers of two.
 FINE_ENV = "SGLANG_PAT_FINE_CHUNKS"

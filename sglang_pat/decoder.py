@@ -17,7 +17,7 @@ import torch
 
 from .cost_model import CostModel, TileMenu
 from .forest import PrefixForest
-from .graph_switch import FormSwitch, GraphSwitches, LayerNodes, last_captured_node, recorder
+from .graph_switch import FormGraphs, GraphSwitches
 from .kernels.driver import pdl_supported
 from .kernels.launch import merge_states, pack_decode
 from .kernels.launch_sm90 import shared_part_sm90, sm90_inputs_fit, sm90_unsupported_reason
@@ -190,7 +190,7 @@ class PatDecoder:
             self.graph_switches.select(self._graph_batch, self.splits)
         return plan
 
-    def bind_graph(self, switch: FormSwitch) -> None:
+    def bind_graph(self, switch: FormGraphs) -> None:
         """The switch of the graph just captured for the last planned graph batch size, set to
         the form that plan wants: a graph replayed without another plan_step (a benchmark's)
         runs as a server's would."""
@@ -280,11 +280,6 @@ class PatDecoder:
         if self.capture_form is not None:
             self.captured_pair = self.captured_pair or lean
         fork = lean and self._side is not None  # on the CPU: one after the other
-        # In a switchable capture (graph_switch.py) the all-items launch follows the pair; in
-        # its eager warmup runs too, so that no kernel is first compiled while capturing.
-        record = recorder(self) if fork else None
-        capturing = record is not None and torch.cuda.is_current_stream_capturing()
-        private_node = shared_node = 0
         if fork:
             main = torch.cuda.current_stream(self.device)
             self._fork.record(main)
@@ -293,17 +288,16 @@ class PatDecoder:
         # with nothing between them, so it can start as its programmatic dependent.
         pdl = self._pdl and not lean and self.merge_needed and q.shape[0] < PDL_MAX_BATCH
         # An eager step that the gate keeps whole launches the all-items build alone, as without
-        # the lean kernel; a graph-planned one captures the pair (and, switchable, the
-        # all-items launch below; else a whole plan replays the pair, its private part empty,
-        # or split where the sm90 part is on: see ``stage``). The sm90 part runs where the
-        # layer's tensors are of its kinds; elsewhere the Triton shared part does.
+        # the lean kernel; a graph-planned one captures the pair (and, in the graph of the
+        # other form, the all-items launch: graph_switch.form_capture; with the switch off a
+        # whole plan replays the pair, its private part empty, or split where the sm90 part is
+        # on: see ``stage``). The sm90 part runs where the layer's tensors are of its kinds;
+        # elsewhere the Triton shared part does.
         if lean:
             with torch.cuda.stream(self._side) if fork else contextlib.nullcontext():
                 pack_decode(
                     *args, num_programs=self.num_private_programs, part="private", **pack_options
                 )
-            if capturing:
-                private_node = last_captured_node(self._side)
             if self.sm90_shared and sm90_inputs_fit(q, k_buffer, v_buffer, logit_cap):
                 shared_part_sm90(
                     *(*head, self.header, self.partial_o, self.partial_lse),
@@ -316,15 +310,8 @@ class PatDecoder:
                 *all_args, num_programs=self.num_programs, part="all", pdl=pdl, **pack_options
             )
         if fork:
-            if capturing:
-                shared_node = last_captured_node(main)
             self._join.record(self._side)
             main.wait_event(self._join)
-        if record is not None:
-            pack_decode(*all_args, num_programs=self.num_programs, part="all", **pack_options)
-            if capturing:
-                nodes = LayerNodes(private_node, shared_node, last_captured_node(main))
-                record.append((self, nodes))
         if self.merge_needed:
             merge_states(
                 o,

@@ -389,10 +389,9 @@ def test_lean_graphs_are_switchable_unless_turned_off(
 
     monkeypatch.setenv(options.LEAN_ENV, lean)
     set_env(monkeypatch, options.SWITCH_ENV, switch)
-    monkeypatch.delenv(options.FORMS_ENV, raising=False)
+    monkeypatch.delenv(options.RETIRED_FORMS_ENV, raising=False)
     pat = backend_module.PatAttnBackend(backend.runner)
     assert (pat.decoder in graph_switch._per_form) is switchable
-    assert pat.decoder not in graph_switch._switchable
     monkeypatch.setenv(options.SWITCH_ENV, "yes")
     if lean == "1":
         with pytest.raises(ValueError, match=options.SWITCH_ENV):
@@ -400,32 +399,24 @@ def test_lean_graphs_are_switchable_unless_turned_off(
 
 
 @pytest.mark.parametrize(
-    "switch, forms, per_form, nodes, ignored",
-    [
-        (None, None, True, False, False),
-        (None, "1", True, False, False),
-        (None, "0", False, True, False),
-        ("0", None, False, False, False),
-        ("0", "1", False, False, True),
-        (None, "yes", None, None, None),
-    ],
+    "switch, forms, per_form",
+    [(None, None, True), (None, "0", True), (None, "1", True), ("0", "1", False)],
 )
-def test_graph_forms_env(
-    switch, forms, per_form, nodes, ignored, backend, monkeypatch, caplog
+def test_retired_graph_forms_env_is_warned_about(
+    switch, forms, per_form, backend, monkeypatch, caplog
 ) -> None:
-    """By default (or ``SGLANG_PAT_GRAPH_FORMS=1``) the switch captures the two forms as graphs
-    of their own (graph_switch.form_capture); "0" switches nodes in one graph instead. Asked
-    for without the switch, it is said to be ignored; anything but 0 or 1 is refused."""
+    """``SGLANG_PAT_GRAPH_FORMS`` chose the node switch ("0") until session 82 retired it: set
+    to anything, it changes nothing and the backend says so, naming the switch's own
+    variable; unset, nothing is said."""
     from sglang_pat import graph_switch
 
     set_env(monkeypatch, options.SWITCH_ENV, switch)
-    set_env(monkeypatch, options.FORMS_ENV, forms)
-    pat = built_backend(backend, caplog, refused=options.FORMS_ENV if per_form is None else None)
-    if pat is None:
-        return
+    set_env(monkeypatch, options.RETIRED_FORMS_ENV, forms)
+    pat = built_backend(backend, caplog)
     assert (pat.decoder in graph_switch._per_form) is per_form
-    assert (pat.decoder in graph_switch._switchable) is nodes
-    assert (f"{options.FORMS_ENV}=1 ignored" in caplog.text) is ignored
+    warned = f"{options.RETIRED_FORMS_ENV} is no longer read" in caplog.text
+    assert warned is (forms is not None)
+    assert not warned or f"{options.SWITCH_ENV}=0 turns it off" in caplog.text
 
 
 @pytest.mark.parametrize("prefill, warmed", [("flashinfer", True), ("triton", False)])

@@ -1,12 +1,10 @@
-"""The per-step switch between a graph's two forms of each PAT layer (``graph_switch.py``), on
-the CPU with stand-ins for the driver and the graph; the GPU test replays a real one
-(``test_kernels_gpu.py``)."""
+"""The per-step switch between the two forms of each PAT layer, a graph each
+(``graph_switch.py``), on the CPU with stand-ins for SGLang's capture and graphs; the GPU test
+replays real ones (``test_kernels_gpu.py``)."""
 
 from __future__ import annotations
 
-import ctypes
 import gc
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -15,124 +13,6 @@ from helpers import decoder_for, make_batch, tile_menu
 
 from sglang_pat import graph_switch
 from sglang_pat.forest import PrefixForest
-from sglang_pat.graph_switch import GraphSwitch, LayerNodes
-
-
-class FakeGraph:
-    def __init__(self) -> None:
-        self.instantiated = 0
-
-    def instantiate(self) -> None:
-        self.instantiated += 1
-
-    def raw_cuda_graph_exec(self) -> int:
-        assert self.instantiated, "the exec is read before the graph is instantiated"
-        return 77
-
-
-class FakeDecoder:
-    def __init__(self) -> None:
-        self.switches: list[GraphSwitch] = []
-
-    def bind_graph(self, switch: GraphSwitch) -> None:  # as PatDecoder's after a whole plan
-        self.switches.append(switch)
-        switch.select(False)
-
-
-@pytest.fixture
-def toggles(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int, bool]]:
-    calls: list[tuple[int, int, bool]] = []
-    monkeypatch.setattr(graph_switch, "set_node_enabled", lambda *call: calls.append(call))
-    return calls
-
-
-def test_select_enables_one_form_and_toggles_only_on_a_change(toggles) -> None:
-    graph = FakeGraph()
-    graph.instantiate()
-    switch = GraphSwitch(graph, [LayerNodes(1, 2, 3), LayerNodes(4, 5, 6)])
-    assert switch.splits is None  # as captured: both forms on
-    switch.select(True)
-    assert toggles == [(77, 1, True), (77, 2, True), (77, 3, False)] + [
-        (77, 4, True),
-        (77, 5, True),
-        (77, 6, False),
-    ]
-    toggles.clear()
-    switch.select(True)
-    assert toggles == [] and switch.changes == 1
-    switch.select(False)
-    assert sorted(toggles) == sorted(
-        [(77, node, False) for node in (1, 2, 4, 5)] + [(77, 3, True), (77, 6, True)]
-    )
-    assert switch.splits is False and switch.changes == 2
-    toggles.clear()
-    switch.select(np.False_)  # the gate's numpy bool is the same choice
-    assert toggles == [] and switch.changes == 2
-
-
-def test_recording_is_for_switchable_decoders_only() -> None:
-    switchable, other = FakeDecoder(), FakeDecoder()
-    graph_switch.make_switchable(switchable)
-    assert graph_switch.recorder(switchable) is None  # no capture running
-    with graph_switch.recording() as recorded:
-        assert graph_switch.recorder(switchable) is recorded
-        assert graph_switch.recorder(other) is None
-        with pytest.raises(RuntimeError, match="already active"):
-            with graph_switch.recording():
-                pass
-    assert graph_switch.recorder(switchable) is None
-
-
-def test_capture_without_a_switchable_decoder_is_untouched() -> None:
-    gc.collect()  # earlier tests' decoders leave the weak set
-    stock = torch.cuda.CUDAGraph
-
-    def capture() -> str:
-        assert torch.cuda.CUDAGraph is stock
-        return "captured"
-
-    def graph_of() -> FakeGraph:
-        raise AssertionError("no graph is looked up")
-
-    assert graph_switch.switchable_capture(capture, graph_of) == "captured"
-
-
-def test_switchable_capture_keeps_the_graph_and_binds_each_decoder(toggles) -> None:
-    stock = torch.cuda.CUDAGraph
-    first, second = FakeDecoder(), FakeDecoder()
-    for decoder in (first, second):
-        graph_switch.make_switchable(decoder)
-    graph = FakeGraph()
-
-    def capture() -> str:
-        assert torch.cuda.CUDAGraph is graph_switch._KeptCUDAGraph
-        for layer in range(3):
-            graph_switch.recorder(first).append((first, LayerNodes(layer, 10 + layer, 20 + layer)))
-        graph_switch.recorder(second).append((second, LayerNodes(7, 8, 9)))
-        return "captured"
-
-    assert graph_switch.switchable_capture(capture, lambda: graph) == "captured"
-    assert torch.cuda.CUDAGraph is stock and graph.instantiated == 1
-    (switch,) = first.switches
-    assert switch.layers == tuple(LayerNodes(i, 10 + i, 20 + i) for i in range(3))
-    assert switch.splits is False  # bound with the all-items form on
-    assert len(second.switches) == 1 and second.switches[0].layers == (LayerNodes(7, 8, 9),)
-    assert (77, 20, True) in toggles and (77, 0, False) in toggles
-
-
-def test_a_failed_capture_restores_torch_and_binds_nothing() -> None:
-    stock = torch.cuda.CUDAGraph
-    decoder = FakeDecoder()
-    graph_switch.make_switchable(decoder)
-
-    def capture() -> None:
-        graph_switch.recorder(decoder).append((decoder, LayerNodes(1, 2, 3)))
-        raise RuntimeError("capture failed")
-
-    with pytest.raises(RuntimeError, match="capture failed"):
-        graph_switch.switchable_capture(capture, FakeGraph)
-    assert torch.cuda.CUDAGraph is stock and decoder.switches == []
-    assert graph_switch.recorder(decoder) is None
 
 
 class RecordingSwitch:
@@ -169,90 +49,6 @@ def test_plan_step_selects_the_form_of_the_graph_about_to_replay() -> None:
     assert size_16.selected == variant_16.selected == [True, True, False, True]
     assert size_8.selected == []
     assert decoder.graph_switches.counts() == (3, 0)  # the stand-ins count no changes
-
-
-def test_a_dropped_graph_switch_goes_dead(toggles) -> None:
-    """SGLang may drop its graphs (cleanup, recapture): their switches neither keep them
-    alive nor toggle their freed execs, and the decoder drops them at the next bind."""
-    graph = FakeGraph()
-    graph.instantiate()
-    switch = GraphSwitch(graph, [LayerNodes(1, 2, 3)])
-    del graph
-    gc.collect()
-    switch.select(True)
-    assert not switch.alive and toggles == [] and switch.changes == 0
-
-
-class FakeDriver:
-    """``cuStreamGetCaptureInfo`` (v2, or v3 only) and ``cuGraphNodeSetEnabled`` as the driver
-    answers them, writing through the pointers the caller passes."""
-
-    def __init__(self, status: int, count: int, node: int, v2: bool = True, result: int = 0):
-        self.status, self.count, self.result = status, count, result
-        self.node = ctypes.c_void_p(node)  # kept alive: the caller reads it through a pointer
-        self.calls: list[tuple] = []
-        if v2:
-            self.cuStreamGetCaptureInfo_v2 = self._capture_info
-
-    def _capture_info(self, stream, status, capture_id, graph, dependencies, *rest):
-        self.calls.append(("info", stream.value, len(rest)))
-        status._obj.value = self.status
-        dependencies._obj.contents = self.node
-        rest[-1]._obj.value = self.count  # v2: count last; v3: edge data, then count
-        return self.result
-
-    def cuStreamGetCaptureInfo_v3(self, stream, status, capture_id, graph, dependencies, *rest):
-        return self._capture_info(stream, status, capture_id, graph, dependencies, *rest)
-
-    def cuGraphNodeSetEnabled(self, graph_exec, node, enabled):
-        self.calls.append(("enable", graph_exec.value, node.value, enabled.value))
-        return self.result
-
-    def cuGraphNodeGetEnabled(self, graph_exec, node, enabled):
-        self.calls.append(("get", graph_exec.value, node.value))
-        ctypes.cast(enabled, ctypes.POINTER(ctypes.c_uint))[0] = node.value % 2
-        return self.result
-
-
-@pytest.mark.parametrize("v2", [True, False], ids=["v2", "v3"])
-def test_last_captured_node_reads_the_streams_one_dependency(v2, monkeypatch) -> None:
-    driver = FakeDriver(graph_switch.CAPTURE_STATUS_ACTIVE, 1, 0xBEEF, v2=v2)
-    monkeypatch.setattr(graph_switch, "cuda_driver", lambda: driver)
-    stream = SimpleNamespace(cuda_stream=0x1234)
-    assert graph_switch.last_captured_node(stream) == 0xBEEF
-    assert driver.calls == [("info", 0x1234, 1 if v2 else 2)]
-
-
-@pytest.mark.parametrize(
-    "status, count, result", [(0, 1, 0), (1, 2, 0), (1, 1, 900)], ids=["idle", "fork", "error"]
-)
-def test_last_captured_node_refuses_what_it_cannot_name(status, count, result, monkeypatch):
-    """Not capturing, a stream joined from two (two dependencies), or a driver error: a clear
-    error, never a wrong node."""
-    driver = FakeDriver(status, count, 0xBEEF, result=result)
-    monkeypatch.setattr(graph_switch, "cuda_driver", lambda: driver)
-    with pytest.raises(RuntimeError, match="expected one active dependency"):
-        graph_switch.last_captured_node(SimpleNamespace(cuda_stream=1))
-
-
-def test_set_node_enabled_passes_the_flag_and_raises_on_error(monkeypatch) -> None:
-    driver = FakeDriver(1, 1, 0)
-    monkeypatch.setattr(graph_switch, "cuda_driver", lambda: driver)
-    graph_switch.set_node_enabled(7, 8, False)
-    assert driver.calls == [("enable", 7, 8, 0)]
-    driver.result = 1
-    with pytest.raises(RuntimeError, match="cuGraphNodeSetEnabled failed with CUresult 1"):
-        graph_switch.set_node_enabled(7, 8, True)
-
-
-def test_node_enabled_reads_the_flag_and_raises_on_error(monkeypatch) -> None:
-    driver = FakeDriver(1, 1, 0)
-    monkeypatch.setattr(graph_switch, "cuda_driver", lambda: driver)
-    assert graph_switch.node_enabled(7, 9) is True and graph_switch.node_enabled(7, 8) is False
-    assert driver.calls == [("get", 7, 9), ("get", 7, 8)]
-    driver.result = 1
-    with pytest.raises(RuntimeError, match="cuGraphNodeGetEnabled failed with CUresult 1"):
-        graph_switch.node_enabled(7, 8)
 
 
 class FormDecoder:

@@ -195,34 +195,18 @@ def test_default_menu_keeps_its_programs_per_sm() -> None:
     assert lean_compiled.n_regs <= lean.max_registers and registers <= 65536
 
 
-def assert_form_enabled(switch: graph_switch.GraphSwitch, splits: bool) -> None:
-    """The driver's own view of the switched graph: the pair's nodes on and the all-items
-    node off for a split plan, the other way round for a plan kept whole."""
-    splits = bool(splits)
-    assert switch.splits == splits
-    for layer in switch.layers:
-        for node, wanted in (
-            (layer.private, splits),
-            (layer.shared, splits),
-            (layer.whole, not splits),
-        ):
-            assert graph_switch.node_enabled(switch.graph_exec, node) is wanted
-
-
 def replay_plans(
     trees: list[str],
     menu,
     graph_batch: int,
     switch: bool = False,
     store: bool = False,
-    forms: bool = False,
     **decoder_options,
 ) -> list[bool]:
     """Capture one graph for ``graph_batch`` requests after planning the first tree, then plan
     each tree and replay the graph; every output is checked, the padded rows included (left
-    alone). ``switch``: a switchable capture (``graph_switch.py``), the form each plan wants
-    enabled; with ``forms``, each form a graph of its own (``form_capture``), the plan's
-    replayed. ``store``: the kernels store each request's new K/V (``stores_new_kv``), put
+    alone). ``switch``: each form a graph of its own (``graph_switch.form_capture``), the
+    plan's replayed. ``store``: the kernels store each request's new K/V (``stores_new_kv``), put
     over garbage before each replay and checked after it. ``decoder_options``: more
     ``PatDecoder`` arguments. Returns each replayed plan's ``splits``."""
     forests = [PrefixForest.from_tree_spec(t) for t in trees]
@@ -263,7 +247,7 @@ def replay_plans(
 
     held: dict = {}  # SGLang's graph backend's graphs and outputs, as form_capture swaps them
     outputs: dict = {}
-    if switch and forms:
+    if switch:
         graph_switch.make_per_form(decoder)
 
         def sglang_capture() -> None:
@@ -272,26 +256,18 @@ def replay_plans(
 
         graph_switch.form_capture(sglang_capture, lambda: (held, outputs), graph_batch)
         assert len(graphs) == 2  # the pair's graph, then the all-items launch's
-    elif switch:
-        graph_switch.make_switchable(decoder)
-        graph_switch.switchable_capture(capture, lambda: graphs[0])
-        (bound,) = decoder.graph_switches.by_batch[graph_batch]
-        assert len(bound.layers) == 1
-        assert graphs[0].raw_cuda_graph()  # kept (torch raises unless keep_graph=True)
     else:
         capture()
 
     def graph() -> torch.cuda.CUDAGraph:  # the one SGLang replays
-        return held[graph_batch] if forms else graphs[0]
+        return held[graph_batch] if switch else graphs[0]
 
     splits = []
     for forest, kv in zip(forests, batches):
         decoder.plan_step(forest, kv.pool_rows, kv.req_to_token, **plan)
         splits.append(decoder.splits)
-        if forms:
+        if switch:
             assert graph() is graphs[0 if decoder.splits else 1]
-        elif switch:
-            assert_form_enabled(decoder.graph_switches.by_batch[graph_batch][0], decoder.splits)
         rows = forest.num_requests
         q[:rows].copy_(kv.q)
         k_pool[: kv.k_buffer.shape[0]] = kv.k_buffer
@@ -337,59 +313,29 @@ def test_cuda_graph_replays_new_plans(lean: str) -> None:
         assert any(splits) == (lean == "always")
 
 
-@pytest.mark.parametrize("switch", ["plain", "switchable", "forms"])
+@pytest.mark.parametrize("switch", ["plain", "forms"])
 @pytest.mark.parametrize("lean", ["off", "gated"])
 def test_cuda_graph_replays_store_the_new_kv(lean: str, switch: str) -> None:
     """The kernels storing the new K/V inside a graph: each replay's new slots hold garbage
     before it and the new K/V after it, the outputs as the reference's."""
     if switch != "plain" and lean == "off":
-        pytest.skip("a switchable capture needs the lean kernel")
+        pytest.skip("the graphs by form need the lean kernel")
     trees = ["1,32_512,40", "32_300", "2,4,32_128,64,17", "1,8,32_64,64,1000"]
-    switched = dict(switch=switch != "plain", forms=switch == "forms")
-    replay_plans(trees, tile_menu(128, 4, lean), graph_batch=32, store=True, **switched)
+    menu = tile_menu(128, 4, lean)
+    replay_plans(trees, menu, graph_batch=32, store=True, switch=switch == "forms")
 
 
-@pytest.mark.parametrize("forms", [False, True], ids=["nodes", "forms"])
 @pytest.mark.parametrize("lean", ["always", "gated"])
-def test_switched_graph_replays_each_plan_in_its_form(lean: str, forms: bool) -> None:
-    """A switchable capture holds the pair and the all-items launch, in one graph or
-    (``forms``) in a graph each; each replay runs the form its plan wants
-    (``graph_switch.py``), and both forms give the right outputs."""
+def test_switched_graph_replays_each_plan_in_its_form(lean: str) -> None:
+    """The switch captures the pair and the all-items launch in a graph each; each replay
+    runs the graph of the form its plan wants (``graph_switch.py``), and both forms give the
+    right outputs."""
     trees = ["1,32_512,40", "32_300", "2,4,32_128,64,17", "32_64", "1,8,32_64,64,1000"]
     menu = tile_menu(128, 4, lean)
-    splits = replay_plans(trees, menu, graph_batch=32, switch=True, forms=forms)
+    splits = replay_plans(trees, menu, graph_batch=32, switch=True)
     assert not splits[1] and not splits[3]  # no shared items: kept whole
     if lean == "always":  # and the shared plans split: both forms replayed
         assert splits[0] and splits[2]
-
-
-@pytest.mark.parametrize("tree", ["1,64_4096,512", "1,32_4096,256"])
-def test_benchmark_graphs_replay_the_servers_form(tree: str) -> None:
-    """The kernel benchmark's switchable pat decoder (``providers.pat_decoder``, provider
-    ``pat-switched``) in its timing graphs (``graph_timing.timed_graphs``) replays what the
-    switchable graph of a server with ``SGLANG_PAT_GRAPH_FORMS=0`` replays: the all-items
-    launch for the worked example, which the gate keeps whole, and the pair for a plan it
-    splits; the output as the eager pair's."""
-    batch = Batch(workload_for(tree), 32, 8)
-    decoder = pat_decoder(batch, switchable=True)
-    out = torch.empty_like(batch.q)
-
-    def layer() -> None:
-        decoder.forward(batch.q, batch.k, batch.v, out, sm_scale=batch.sm_scale)
-
-    layer()  # eager: the pair, whatever the plan
-    expected = out.float().clone()
-    graph, _ = timed_graphs(layer, torch.zeros(1024, dtype=torch.uint8, device="cuda"), reps=2)
-    (switch,) = decoder.graph_switches.by_batch[batch.q.shape[0]]
-    assert switch.splits == decoder.splits == (tree == "1,32_4096,256")
-    assert len(switch.layers) == 2  # one a call
-    for nodes in switch.layers:
-        assert graph_switch.node_enabled(switch.graph_exec, nodes.whole) is not decoder.splits
-        assert graph_switch.node_enabled(switch.graph_exec, nodes.shared) is decoder.splits
-    out.fill_(float("nan"))
-    graph.replay()
-    torch.cuda.synchronize()
-    assert_close(out.float(), expected, torch.bfloat16)
 
 
 @pytest.mark.parametrize("tree", ["1,64_4096,512", "1,32_4096,256"])

@@ -50,9 +50,9 @@ def test_apply_before_after_twice() -> None:
     assert "after True 1 True True True True" in out
 
 
-def test_capture_one_runs_stock_without_a_switchable_decoder() -> None:
-    """The wrapped capture is SGLang's own, with its arguments and result, when no PAT decoder
-    asked for switchable graphs (the lean kernel off)."""
+def test_capture_one_runs_stock_without_a_per_form_decoder() -> None:
+    """The wrapped capture is SGLang's own, with its arguments, result and graph class, when no
+    PAT decoder asked for a graph a form (the lean kernel or the switch off)."""
     out = run_python(
         """
         from sglang.srt.model_executor.runner_backend.full_cuda_graph_backend import (
@@ -77,7 +77,7 @@ def test_capture_one_runs_stock_without_a_switchable_decoder() -> None:
 
 
 def test_capture_one_captures_each_form_for_a_per_form_decoder() -> None:
-    """With a per-form decoder (``SGLANG_PAT_GRAPH_FORMS=1``) whose capture plan has the pair,
+    """With a per-form decoder (the lean kernel and the switch on) whose capture plan has the pair,
     the wrapped capture runs SGLang's twice, the pair's form then the all-items launch's, and
     the backend's dicts hold the graph and output of the form the plan wants."""
     out = run_python(
