@@ -8,7 +8,6 @@ those whose shapes interfere measure each shape in a process of its own.
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import statistics
 import subprocess
@@ -18,8 +17,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
-
-from sglang_pat import graph_switch
 
 if TYPE_CHECKING:
     from sglang_pat.decoder import PatDecoder
@@ -36,19 +33,15 @@ def warm_up(fn) -> None:
     torch.cuda.synchronize()
 
 
-def timed_graphs(
-    fn, flush, reps: int = 10, keep_graph: bool = False
-) -> tuple[torch.cuda.CUDAGraph, torch.cuda.CUDAGraph]:
-    """The graph of ``reps`` × (L2 flush + ``fn``) and the flush-only graph, instantiated
-    (``keep_graph``: the first keeps its cudaGraph_t, so its nodes can still be addressed).
-    The first is captured as the server captures its graphs (``switchable_capture``): the
-    layers of a switchable decoder in ``fn`` (``providers.pat_decoder(switchable=True)``)
-    replay the form its plan wants."""
+def timed_graphs(fn, flush, reps: int = 10) -> tuple[torch.cuda.CUDAGraph, torch.cuda.CUDAGraph]:
+    """The graph of ``reps`` × (L2 flush + ``fn``) and the flush-only graph. A decoder in
+    ``fn`` runs its plan's form (the pair, or the all-items launch where ``capture_form`` is
+    False: ``providers.pat_decoder(forms=True)``), as a server's graph of that form does."""
     flush_fn = flush if callable(flush) else flush.zero_
     graphs: list[torch.cuda.CUDAGraph] = []
 
     def capture(body=None) -> None:
-        graph = torch.cuda.CUDAGraph(keep_graph=keep_graph and body is not None)
+        graph = torch.cuda.CUDAGraph()
         with torch.cuda.graph(graph):
             for _ in range(reps):
                 flush_fn()
@@ -56,22 +49,7 @@ def timed_graphs(
                     body()
         graphs.append(graph)
 
-    switching = graph_switch.any_switchable()
-    if switching:  # or only a switchable decoder of an earlier call, left in a reference cycle
-        gc.collect()
-        switching = graph_switch.any_switchable()
-    if switching:  # kept, instantiated and bound there
-
-        def warm_and_capture() -> None:
-            fn()  # while recording, a switchable decoder's eager call compiles both forms
-            torch.cuda.synchronize()
-            capture(fn)
-
-        graph_switch.switchable_capture(warm_and_capture, lambda: graphs[0])
-    else:
-        capture(fn)
-        if keep_graph:
-            graphs[0].instantiate()
+    capture(fn)
     capture()
     return graphs[0], graphs[1]
 

@@ -17,7 +17,6 @@ from workloads import Workload, page_table, workload_for
 
 from sglang_pat.cost_model import TileMenu, default_tile_menu
 from sglang_pat.decoder import PatDecoder
-from sglang_pat.graph_switch import make_switchable
 
 PAGE = 16
 HEAD_DIM = 128
@@ -191,7 +190,6 @@ def pat_decoder(
     fine: bool | None = None,
     gate: bool = True,
     sm90: bool = False,
-    switchable: bool = False,
     forms: bool = False,
 ) -> PatDecoder:
     """The product's decoder on ``batch``, planned as for a CUDA graph; in a plain graph it
@@ -200,21 +198,14 @@ def pat_decoder(
     of two (``fine`` False), its lean gate off (``gate`` False: every plan splits), with the
     sm90 shared part (``sm90``; it needs a compute capability 9.0 GPU), in the default
     server's graph (``forms``: the form its plan wants alone, the all-items launch for a plan
-    the lean gate keeps whole, as ``graph_switch.form_capture`` captures it for that plan), or
-    switchable as a server's with SGLANG_PAT_GRAPH_FORMS=0, the default before session 81
-    (``switchable``: ``graph_timing.timed_graphs`` then captures both forms of the layer and
-    enables the one its plan wants)."""
+    the lean gate keeps whole, as ``graph_switch.form_capture`` captures it for that plan)."""
     group = batch.q.shape[1] // batch.k.shape[1]
     menu = default_tile_menu(HEAD_DIM, group, lean=lean)
     decoder = make_decoder(batch, menu if gate else ungated(menu), fine=fine, sm90_shared=sm90)
     if sm90 and not decoder.sm90_shared:
         raise ValueError(f"pat-sm90: {decoder.sm90_shared_reason}")
-    if (switchable or forms) and decoder.menu.lean is None:
-        raise ValueError("switchable, forms: the graph's two forms need the lean kernel")
-    if switchable and forms:
-        raise ValueError("switchable, forms: one graph for both forms or one a form, not both")
-    if switchable:
-        make_switchable(decoder)
+    if forms and decoder.menu.lean is None:
+        raise ValueError("forms: the graph's two forms need the lean kernel")
     if forms:  # planned once: every call, eager or captured, launches this plan's form
         decoder.capture_form = bool(decoder.splits)
     return decoder
@@ -413,11 +404,6 @@ PROVIDERS = {
     # pat in the default server's graph form since session 81: the form its plan wants alone
     # (graph_switch.form_capture), the pair's graph (``pat``) on a plan the gate splits
     "pat-forms": lambda batch: run_pat(batch, forms=True),
-    # pat in the graph form of a server with SGLANG_PAT_GRAPH_FORMS=0: both forms of the layer
-    # captured, the one its plan wants enabled (graph_switch.py; session 77: 1-3 us a call
-    # more than the pair's graph on kept-whole plans, about 11 on split ones,
-    # experiments/switch_cost/)
-    "pat-switched": lambda batch: run_pat(batch, switchable=True),
     "sglang-triton": run_sglang_triton,
     "flashinfer-decode": run_flashinfer_decode,
     "flashinfer-cascade": run_flashinfer_cascade,

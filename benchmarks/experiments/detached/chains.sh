@@ -9,18 +9,17 @@
 # 53's run (at 9d629ec: pat's first server 223 s to healthy, flashinfer's 57 s; two workloads
 # about 6 minutes a server) is in fdf8164's version.
 # SERVERS: the servers in order, each `pat`, `sglstore` (pat, SGLANG_PAT_STORE_IN_KERNEL=0),
-#   `sm90`, `noswitch`, `nodes`, `flashinfer` or `gclog` (default "pat sglstore flashinfer"); run i
+#   `sm90`, `noswitch`, `flashinfer` or `gclog` (default "pat sglstore flashinfer"); run i
 #   writes /tmp/r0/<i>-<server>/. `sm90` is pat with SGLANG_PAT_SM90_SHARED=1 (session 49);
 #   `noswitch` pat with SGLANG_PAT_GRAPH_SWITCH=0: every graph runs the pair, never the
 #   all-items launch (in graphs of ten calls the switched graph took 5-8 µs more a call than
 #   the pair on gsp 4 x 32's batches, sessions 26-27; session 62 served it beside pat on gsp
 #   4 x 32: 0.3% slower decode, 1.3% shorter median ITL, both within the noise; session 79 on
 #   gsp defaults and random-ids: level, and 0.86% slower; session 80 on gsp 4 x 32: 0.84%
-#   faster decode, a longer median ITL; session 81: level, 16,535 against 16,505); `nodes` pat
-#   with SGLANG_PAT_GRAPH_FORMS=0, the switch as before session 81: both forms in one graph,
-#   the plan's nodes enabled (the default since then captures a graph a form,
-#   graph_switch.FormGraphs; served as `forms` in session 81: +0.07% on gsp 4 x 32 and +0.50%
-#   on random-ids beside this one); `gclog`
+#   faster decode, a longer median ITL; session 81: level, 16,535 against 16,505); `nodes`,
+#   the node switch (SGLANG_PAT_GRAPH_FORMS=0, both forms in one graph), served beside the
+#   graphs by form in sessions 81-82 (forms +0.07% on gsp 4 x 32, +0.50% on random-ids,
+#   +0.39% on gsp defaults), went with it in session 82 (175c548's version); `gclog`
 #   is pat with SGLANG_LOG_GC=1 (session 50 found no collection inside a pass's full-batch
 #   decode lines). `patprof` and `fiprof` run experiments/server_profile/run.py for pat or
 #   flashinfer instead (a warm pass, then 24 full-batch steps traced; the trace is kept).
@@ -105,16 +104,8 @@ if [ "${PDL:-0}" = 1 ]; then
   pairs=${PDL_PAIR_SHAPES:-gsp:4x32:4096+140:b128:s0 gsp:4x32:4096+208:b128:s0 gsp:4x32:4096+300:b128:s0 gsp:4x32:4096+368:b128:s0 4,128_4096,256}
   steps+=("$(patched $xp/dependent-launch.patch "EAGER=1 timeout 240 python3 $xp/run.py $shapes > /tmp/r0/pdl_eager.out 2>&1; timeout 240 python3 $xp/run.py $pairs > /tmp/r0/pdl_pair.out 2>&1; timeout 120 python3 -m pytest -q -p no:cacheprovider -rs tests/test_kernels.py -k dependent > /tmp/r0/pdl_tests.out 2>&1" /tmp/r0/pdl_tests.out)")
 fi
-# FORKSIDE=1: experiments/kept_whole/fork_side.py with fork-side.patch applied in place
-#   (reverted after): the pair and the switchable graph with the private part or the shared
-#   part forked on the side stream, on gsp 4 x 32's batches; then the graph GPU tests with the
-#   patch. Prepared in session 61; session 62 ran fork_side.py alone (no difference either
-#   way, ../kept_whole/README.md).
-if [ "${FORKSIDE:-0}" = 1 ]; then
-  xp=benchmarks/experiments/kept_whole
-  shapes=${FORKSIDE_SHAPES:-4,128_4096,144 4,128_4096,256 4,128_4096,368 gsp:4x32:4096+208:b128:s0}
-  steps+=("$(patched $xp/fork-side.patch "timeout 240 python3 $xp/fork_side.py $shapes > /tmp/r0/fork_side.out 2>&1; timeout 240 python3 -m pytest -q -p no:cacheprovider -n 8 tests/test_graph_switch.py tests/test_kernels_gpu.py tests/test_new_kv_store.py > /tmp/r0/fork_side_tests.out 2>&1" /tmp/r0/fork_side_tests.out)")
-fi
+# FORKSIDE=1 (sessions 61-62: kept_whole/fork_side.py, the shared part forked instead of the
+#   private part) went with the node switch in session 82; it is in 175c548's version.
 # GRID=1: experiments/shared_grid (the lean pair's shared part on a grid of its active
 #   programs only, gsp 4 x 32's split plans), about 1 minute. Session 55: not adopted (0 to
 #   +0.7 us a layer).
@@ -133,14 +124,13 @@ for server in $SERVERS; do
     sglstore) run="SGLANG_PAT_STORE_IN_KERNEL=0 python3 benchmarks/bench_serving.py --backends pat" ;;
     sm90) run="SGLANG_PAT_SM90_SHARED=1 python3 benchmarks/bench_serving.py --backends pat" ;;
     noswitch) run="SGLANG_PAT_GRAPH_SWITCH=0 python3 benchmarks/bench_serving.py --backends pat" ;;
-    nodes) run="SGLANG_PAT_GRAPH_FORMS=0 python3 benchmarks/bench_serving.py --backends pat" ;;
     flashinfer) run="python3 benchmarks/bench_serving.py --backends flashinfer" ;;
     gclog) run="SGLANG_LOG_GC=1 python3 benchmarks/bench_serving.py --backends pat" ;;
     patprof|fiprof)  # experiments/server_profile: GPU trace of 24 full-batch steps, kept
       backend=pat; [ $server = fiprof ] && backend=flashinfer
       steps+=("python3 benchmarks/experiments/server_profile/run.py --backend $backend --workloads ${workloads// /,} --port $port --out $dir > $dir.out 2>&1")
       continue ;;
-    *) echo "unknown server $server (pat, sglstore, sm90, noswitch, nodes, flashinfer, gclog, patprof or fiprof)"; exit 1 ;;
+    *) echo "unknown server $server (pat, sglstore, sm90, noswitch, flashinfer, gclog, patprof or fiprof)"; exit 1 ;;
   esac
   steps+=("$run $W --port $port --out $dir > $dir.out 2>&1")
 done

@@ -12,8 +12,8 @@ server whose next layer reads other buffers), replayed back to back for ``--seco
 total-energy counter is read before and after (through ctypes: no pynvml on the device machine);
 its SM clock and power are sampled between replays. Providers: pat (the product's decoder, in a
 plain graph: the pair whatever the plan, as a server with SGLANG_PAT_GRAPH_SWITCH=0 runs it),
-pat-forms (the plan's form alone, as the default server captures it since session 81),
-pat-switched (both forms, the plan's enabled, as a server with SGLANG_PAT_GRAPH_FORMS=0), pat
+pat-forms (the plan's form alone, as the default server captures it since session 81; the
+node switch's pat-switched, both forms in one graph, was retired with it in session 82), pat
 with the Gluon sm90 shared part, FlashInfer decode (page 16), and the GEMMs of one Llama-3-8B
 layer at M = the batch (QKV, O, gate-up, down; weights uniform in ±1e-3 as SGLang's dummy load),
 and its LM head (4096 × 128,256).
@@ -110,8 +110,7 @@ class Nvml:
 
 class Replay(NamedTuple):
     """A CUDA graph of ``calls``, with the calls: a graph holds no reference to what its
-    kernels read, so the calls (their decoders' plans and buffers, a switchable decoder's graph
-    switch) live as long as it does."""
+    kernels read, so the calls (their decoders' plans and buffers) live as long as it does."""
 
     graph: torch.cuda.CUDAGraph
     calls: list
@@ -165,8 +164,7 @@ def idle_watts(nvml: Nvml, seconds: float) -> float:
 
 def graph_of(calls: list) -> Replay:
     """``calls`` in one CUDA graph, captured by the kernel benchmark's ``timed_graphs`` (one
-    rep, no flush): as the server captures, so that a switchable decoder's layers
-    (``pat-switched``) hold both forms and replay the one its plan wants."""
+    rep, no flush), each decoder in its plan's form (``pat-forms``) or the pair's."""
 
     def in_order() -> None:
         for call in calls:
@@ -225,7 +223,6 @@ def attention_calls(batch: Batch, shared_chunks: list[int], floor: bool) -> dict
         ("pat", lambda: make_decoder(batch), False),
         ("pat-sm90", lambda: make_decoder(batch, sm90_shared=True), True),
         ("pat-forms", lambda: pat_decoder(batch, forms=True), False),
-        ("pat-switched", lambda: pat_decoder(batch, switchable=True), False),
         ("pat, one launch (no lean kernel)", lambda: make_decoder(batch, one_launch), False),
     ]
     variants += [
