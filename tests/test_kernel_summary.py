@@ -1,4 +1,5 @@
-"""The kernel benchmark's summary: a tree measured in several CSVs counts once (CPU only)."""
+"""The kernel benchmark's summary: a tree measured in several CSVs counts once, and the figures
+are the default server's form where it was measured (CPU only)."""
 
 from __future__ import annotations
 
@@ -43,3 +44,24 @@ def test_a_tree_in_two_files_counts_once(tmp_path) -> None:
     assert summary["suite_geomean_vs_flashinfer_decode"] == pytest.approx(8**0.5)
     # the runs it summarizes, by the commands that made them
     assert "--commit new; " in summary["command"] and "--commit old; " in summary["command"]
+
+
+def test_the_summary_takes_the_servers_form_where_measured(tmp_path) -> None:
+    """With ``pat-forms`` in the rows (the default server's graph form) the figures are its,
+    and the summary names it; without, the pair's graph (``pat``)."""
+    example, wide = bench_kernels.WORKED_EXAMPLE, bench_kernels.WIDE_FANOUT
+    tree = next(t for t in bench_kernels.TREE_SUITE if t not in bench_kernels.NO_SHARING)
+    rows = [(example, "pat", 65.0), (example, "pat-forms", 64.0), (wide, "pat", 46.0)]
+    rows += [(wide, "pat-forms", 47.0), (tree, "flashinfer-decode", 30.0)]
+    rows += [(tree, "pat", 10.0), (tree, "pat-forms", 15.0)]
+    write(tmp_path / "kernels-acceptance.csv", rows, "c")
+    bench_kernels.summarize(tmp_path)
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["pat_provider"] == "pat-forms"
+    assert (summary["worked_example_us"], summary["wide_fanout_us"]) == (64.0, 47.0)
+    assert summary["suite_geomean_vs_flashinfer_decode"] == pytest.approx(2.0)
+    write(tmp_path / "kernels-acceptance.csv", [r for r in rows if r[1] != "pat-forms"], "c")
+    bench_kernels.summarize(tmp_path)
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["pat_provider"] == "pat" and summary["worked_example_us"] == 65.0
+    assert summary["suite_geomean_vs_flashinfer_decode"] == pytest.approx(3.0)
