@@ -40,11 +40,11 @@ from .forest import PrefixForest
 from .graph_switch import make_per_form
 from .plan import PlanCapacityError
 from .radix import RadixForestBuilder
+from .step_reports import PlanTimes, TritonGap
 from .warm_planner import warm_compiled_planner
 from .warm_prefill import warm_flashinfer_merge
 
 logger = logging.getLogger(__name__)
-PLAN_TIMES_LOGGED_EVERY = 200  # decode steps between two 'planning µs per step' log lines
 
 
 class PatAttnBackend(TritonAttnBackend):
@@ -59,18 +59,11 @@ class PatAttnBackend(TritonAttnBackend):
         self._triton_decodes_layers = False  # see _graph_reads_pat_only
         self._missing_forest_logged = False
         self._forests = RadixForestBuilder()
-        self._plan_us = np.zeros(PLAN_TIMES_LOGGED_EVERY)
-        self._plan_count = 0
+        self._plan_times = PlanTimes()
         self._stage_seconds = 0.0
         self._unstaged_steps = 0  # decode steps planned all-private for want of a forest
         self._verify = os.environ.get(VERIFY_ENV, "0") not in ("", "0")
-        # over all verified layers, on the device: max |pat - triton|, max |triton| and
-        # max |pat - triton| / (1 + |triton|) (the form of the kernel tests' tolerance)
-        self._verify_stats = torch.zeros(3, dtype=torch.float32, device=self.device)
-        self._verify_steps = 0
-        # Requests in the step: a replayed graph also runs padding rows, which PAT leaves
-        # unwritten and SGLang drops, so they are not compared.
-        self._verify_rows = torch.zeros((), dtype=torch.int64, device=self.device)
+        self._triton_gap = TritonGap(self.device)  # read in verification mode only
         prefill_backend, _ = model_runner.server_args.get_attention_backends()
         merge_seconds = warm_flashinfer_merge(prefill_backend)
         if merge_seconds is not None:  # before /health, not in the first prefix-hit prefill
@@ -199,53 +192,15 @@ class PatAttnBackend(TritonAttnBackend):
             return
         self._pat_step = True
         if staged:  # served steps only: warmup and capture plan for dummy batches
-            self._record_plan_time(
-                time.perf_counter() - start + self._stage_seconds, forward_batch.batch_size
+            self._plan_times.record(
+                time.perf_counter() - start + self._stage_seconds,
+                forward_batch.batch_size,
+                self._unstaged_steps,
+                self.decoder.graph_switches,
             )
         self._stage_seconds = 0.0
         if self._verify:
-            self._verify_rows.fill_(len(forest.seq_lens))
-            self._report_verification(staged)
-
-    def _report_verification(self, staged: bool) -> None:
-        """Log the largest PAT-triton gap over the served decode steps before this one (a host
-        sync per step: verification mode only). Warmup and capture steps are not counted."""
-        if not staged and not self._verify_steps:
-            return
-        if self._verify_steps:
-            gap, scale, relative = self._verify_stats.tolist()
-            logger.info(
-                "pat verify: %d decode steps, max |pat - triton| %.3g, max |triton| %.3g, "
-                "max |pat - triton| / (1 + |triton|) %.3g",
-                self._verify_steps,
-                gap,
-                scale,
-                relative,
-            )
-        else:
-            self._verify_stats.zero_()  # forget warmup and capture
-        self._verify_steps += 1
-
-    def _record_plan_time(self, seconds: float, batch_size: int) -> None:
-        """CPU time PAT adds to a decode step (forest from the radix tree, plan, upload, gather
-        launch), logged as percentiles every PLAN_TIMES_LOGGED_EVERY steps."""
-        self._plan_us[self._plan_count % PLAN_TIMES_LOGGED_EVERY] = seconds * 1e6
-        self._plan_count += 1
-        if self._plan_count % PLAN_TIMES_LOGGED_EVERY == 0:
-            p50, p90, p99 = np.percentile(self._plan_us, [50, 90, 99])
-            logger.info(
-                "pat: planning CPU time per decode step over the last %d steps: "
-                "p50 %.0f us, p90 %.0f us, p99 %.0f us (last batch %d requests); "
-                "%d warmup and capture steps not counted; graph switches: %d graphs, "
-                "%d changes of form",
-                PLAN_TIMES_LOGGED_EVERY,
-                p50,
-                p90,
-                p99,
-                batch_size,
-                self._unstaged_steps,
-                *self.decoder.graph_switches.counts(),
-            )
+            self._triton_gap.start_step(len(forest.seq_lens), staged)
 
     def init_forward_metadata(self, forward_batch: Any) -> None:
         super().init_forward_metadata(forward_batch)
@@ -327,13 +282,7 @@ class PatAttnBackend(TritonAttnBackend):
         return out
 
     def _compare_with_triton(self, q, k, v, layer, forward_batch, out: torch.Tensor) -> None:
-        """Verification mode: triton's decode on the same inputs; the largest gap is kept on
-        the device, so a captured graph records the comparison too."""
+        """Verification mode: triton's decode on the same inputs, its gap to ``out`` kept on
+        the device (``TritonGap``)."""
         ref = super().forward_decode(q, k, v, layer, forward_batch, save_kv_cache=False)
-        real = (torch.arange(out.shape[0], device=out.device) < self._verify_rows)[:, None]
-        ref = torch.where(real, ref.view_as(out).float(), 0.0)
-        stats = self._verify_stats
-        gap = torch.where(real, out.float() - ref, 0.0).abs()
-        torch.maximum(stats[0], gap.amax(), out=stats[0])
-        torch.maximum(stats[1], ref.abs().amax(), out=stats[1])
-        torch.maximum(stats[2], (gap / (1 + ref.abs())).amax(), out=stats[2])
+        self._triton_gap.compare(out, ref)

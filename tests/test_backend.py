@@ -336,7 +336,7 @@ def test_verification_mode_compares_every_layer_with_triton(backend, caplog) -> 
         backend.triton_value = value
         out = backend.forward(*qkv(5), layer(), fb)  # 4 requests + 1 padding row, as in a graph
         assert bool((out[:4] == 7).all()), "outputs stay PAT's"
-    with caplog.at_level("INFO", logger="sglang_pat.backend"):
+    with caplog.at_level("INFO", logger="sglang_pat"):
         backend.stage_batch(batch)
         backend.init_forward_metadata(fb)
     assert "2 decode steps, max |pat - triton| 0.5, max |triton| 7, " in caplog.text
