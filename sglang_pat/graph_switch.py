@@ -58,32 +58,41 @@ class FormGraphs:
     its graph and output. So no graph holds the second large pack build, which costs 5-10 µs
     a layer call on split plans wherever it stands, even disabled or beside the pair
     (benchmarks/experiments/switch_cost/, session 78), and a change of form is two dict
-    stores, not a node toggle a launch. Both graphs are held here (as captured, the backend's
-    dicts hold the last captured form's) until the switch is dead and dropped."""
+    stores, not a node toggle a launch. Both graphs are held here until the switch is dead and
+    dropped."""
 
     def __init__(
         self, graphs: dict, outputs: dict, key: Any, pair: tuple[Any, Any], whole: tuple[Any, Any]
     ) -> None:
         self._graphs, self._outputs, self._key = graphs, outputs, key
         self._forms = {True: pair, False: whole}
-        self.splits: bool | None = None  # None: as captured (the all-items launch's, last)
         self.changes = 0
 
     @property
-    def alive(self) -> bool:
-        """Whether the backend still replays one of these graphs for the shape (SGLang's
-        cleanup or a re-capture replaces them)."""
+    def splits(self) -> bool | None:
+        """The form whose graph the backend holds for the shape: True the pair's, False the
+        all-items launch's (as captured, the last); None once SGLang's cleanup or a re-capture
+        replaced it (the switch is dead). Read from the backend's dict, so it cannot go
+        stale."""
         current = self._graphs.get(self._key)
-        return any(current is graph for graph, _ in self._forms.values())
+        for splits, (graph, _) in self._forms.items():
+            if current is graph:
+                return splits
+        return None
+
+    @property
+    def alive(self) -> bool:
+        """Whether the backend still replays one of these graphs for the shape."""
+        return self.splits is not None
 
     def select(self, splits: bool) -> None:
         """Put the pair's graph (``splits``) or the all-items launch's in place, only when the
         form changes and the switch is alive."""
         splits = bool(splits)  # the gate's choice may be a numpy bool
-        if splits == self.splits or not self.alive:
+        current = self.splits
+        if current is None or current == splits:
             return
         self._graphs[self._key], self._outputs[self._key] = self._forms[splits]
-        self.splits = splits
         self.changes += 1
 
 

@@ -200,3 +200,22 @@ def test_binding_drops_every_dead_switch() -> None:
     fresh = RecordingSwitch()
     switches.add(16, fresh)
     assert switches.by_batch == {16: [fresh]}
+
+
+def test_form_graphs_read_the_form_in_place_from_the_backend() -> None:
+    """``FormGraphs.splits`` is the form whose graph the backend's dict holds, not a copy of
+    the last ``select``: a graph put back behind the switch's back is seen, and selecting the
+    form already in place stores nothing."""
+    pair, whole = (object(), "pair out"), (object(), "whole out")
+    graphs, outputs = {16: whole[0]}, {16: whole[1]}  # as captured: the last form's
+    switch = graph_switch.FormGraphs(graphs, outputs, 16, pair, whole)
+    assert switch.splits is False and switch.alive
+    switch.select(False)
+    assert switch.changes == 0  # already in place
+    graphs[16], outputs[16] = pair  # put back by someone else
+    assert switch.splits is True
+    switch.select(False)
+    assert (graphs[16], outputs[16]) == whole and switch.changes == 1
+    graphs[16] = object()  # a re-capture: neither form, the switch is dead
+    switch.select(True)
+    assert switch.splits is None and not switch.alive and switch.changes == 1
