@@ -192,8 +192,8 @@ class PatDecoder:
 
     def bind_graph(self, switch: FormGraphs) -> None:
         """The switch of the graph just captured for the last planned graph batch size, set to
-        the form that plan wants: a graph replayed without another plan_step (a benchmark's)
-        runs as a server's would."""
+        the form that plan wants (``form_capture`` leaves the all-items launch's graph in
+        place, the last captured), so that a replay before the next ``plan_step`` runs it."""
         self.graph_switches.add(self._graph_batch, switch)
         switch.select(self.splits)
 

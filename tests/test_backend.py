@@ -389,7 +389,6 @@ def test_lean_graphs_are_switchable_unless_turned_off(
 
     monkeypatch.setenv(options.LEAN_ENV, lean)
     set_env(monkeypatch, options.SWITCH_ENV, switch)
-    monkeypatch.delenv(options.RETIRED_FORMS_ENV, raising=False)
     pat = backend_module.PatAttnBackend(backend.runner)
     assert (pat.decoder in graph_switch._per_form) is switchable
     monkeypatch.setenv(options.SWITCH_ENV, "yes")

@@ -1,5 +1,5 @@
-"""The backend's step reports (``step_reports.py``): the planning-time log line (CPU only; the
-verification gap is tested through the backend, ``test_backend.py``)."""
+"""The backend's step reports (``step_reports.py``) on the CPU: the planning-time log line and
+the verification gap (also tested through the backend, ``test_backend.py``)."""
 
 from __future__ import annotations
 
