@@ -1,5 +1,5 @@
 """Triton kernel that uploads a step's plan and gathers its KV slot indices, in one launch (its
-launcher, ``launch.upload_plan``, runs it outside CUDA graphs)."""
+launcher, ``launch_upload.upload_plan``, runs it outside CUDA graphs)."""
 
 import triton
 import triton.language as tl

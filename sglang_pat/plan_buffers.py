@@ -3,9 +3,9 @@
 One int32 device buffer holds every section a step's launches read (segments, items, members,
 the launches' header, each request's partial-slot range), each at its worst-case size, so the
 tensors a CUDA graph captured stay valid for every later plan. ``upload`` fills a pinned staging
-copy on the CPU; one kernel (``launch.upload_plan``) then copies the used part of each section
-and gathers the plan's KV slot indices out of ``req_to_token``. The staging is double-buffered,
-so a step only waits for the upload of two steps ago.
+copy on the CPU; one kernel (``launch_upload.upload_plan``) then copies the used part of each
+section and gathers the plan's KV slot indices out of ``req_to_token``. The staging is
+double-buffered, so a step only waits for the upload of two steps ago.
 
 One kernel, not a copy per section and a gather launch: on the H200 each of those started
 only after the one before it had finished, about 29 µs between SGLang's last operation before
@@ -19,7 +19,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from .kernels.launch import upload_plan
+from .kernels.launch_upload import upload_plan
 from .launch_policy import ALL_ITEMS_HEADER, HEADER_FIELDS, PAIR_HEADER
 from .plan import ITEM_FIELDS, MEMBER_FIELDS, SEGMENT_FIELDS, PackPlan, PlanCapacity
 

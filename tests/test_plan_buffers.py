@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 from helpers import DEVICE
-from sglang_pat.kernels.launch import upload_plan
+from sglang_pat.kernels.launch_upload import upload_plan
 
 from sglang_pat.cost_model import CostModel
 from sglang_pat.forest import PrefixForest

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import triton
 from sglang_pat.kernels.gather import _upload_plan_kernel
-from sglang_pat.kernels.launch import GATHER_BLOCK, UPLOAD_COPY_BLOCK
+from sglang_pat.kernels.launch_upload import GATHER_BLOCK, UPLOAD_COPY_BLOCK
 from sglang_pat.kernels.merge import _merge_states_kernel
 from sglang_pat.kernels.pack_decode import ALL_ITEMS, PRIVATE_PART, SHARED_PART, _pack_decode_kernel
 from triton.backends.compiler import GPUTarget

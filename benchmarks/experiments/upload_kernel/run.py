@@ -23,7 +23,7 @@ import triton
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from old_gather import _gather_kv_indices_kernel  # noqa: E402
-from sglang_pat.kernels.launch import GATHER_BLOCK  # noqa: E402
+from sglang_pat.kernels.launch_upload import GATHER_BLOCK  # noqa: E402
 
 from sglang_pat.cost_model import default_tile_menu  # noqa: E402
 from sglang_pat.decoder import PatDecoder  # noqa: E402
