@@ -87,12 +87,10 @@ def fork_pair(
     launches an experiment's private part in place of the product's."""
     from sglang_pat.kernels.launch import pack_decode
 
-    main, side = torch.cuda.current_stream(), decoder._side
-    decoder._fork.record(main)
-    side.wait_event(decoder._fork)
+    main = decoder.side.fork()
 
     def private_part() -> None:
-        with torch.cuda.stream(side):
+        with torch.cuda.stream(decoder.side.stream):
             if private is None:
                 programs = decoder.num_private_programs
                 pack_decode(*args, num_programs=programs, part="private", **options)
@@ -104,8 +102,7 @@ def fork_pair(
 
     for part in (shared_part, private_part) if shared_first else (private_part, shared_part):
         part()
-    decoder._join.record(side)
-    main.wait_event(decoder._join)
+    decoder.side.join(main)
 
 
 def forked_pair(

@@ -25,7 +25,7 @@ from .launch_policy import MERGE_SLOTS_AT_ONCE_MAX_BATCH, PDL_MAX_BATCH, launch_
 from .plan import PackPlan, PlanCapacity, PlanCapacityError
 from .plan_buffers import PlanBuffers, StagedPlan
 from .scheduler import PackScheduler
-from .streams import dedicated_stream
+from .streams import SideStream
 
 # The backend's budget of partial slots (16 KiB each at 32 heads × 128): a plan that needs
 # more falls back to the all-private plan.
@@ -114,9 +114,7 @@ class PatDecoder:
         # through two events per layer (capturable: a graph records a fork and a join).
         self.num_private_programs = self.scheduler.num_private_part_programs
         fork = self.menu.lean is not None and self.device.type == "cuda"
-        self._side = dedicated_stream(self.device, self) if fork else None
-        self._fork = torch.cuda.Event() if fork else None
-        self._join = torch.cuda.Event() if fork else None
+        self.side = SideStream(self.device, self) if fork else None
         # Set by ``graph_switch.form_capture`` while it captures one form (and for good by the
         # kernel benchmark's ``pat-forms``): False launches the all-items build where the plan
         # has the pair (True, or None outside a capture: as planned).
@@ -279,11 +277,8 @@ class PatDecoder:
         lean = self.lean_needed and self.capture_form is not False
         if self.capture_form is not None:
             self.captured_pair = self.captured_pair or lean
-        fork = lean and self._side is not None  # on the CPU: one after the other
-        if fork:
-            main = torch.cuda.current_stream(self.device)
-            self._fork.record(main)
-            self._side.wait_event(self._fork)
+        side = self.side if lean else None  # on the CPU: one after the other
+        main = side.fork() if side is not None else None
         # The one launch of a small batch: the merge follows the pack kernel on the stream
         # with nothing between them, so it can start as its programmatic dependent.
         pdl = self._pdl and not lean and self.merge_needed and q.shape[0] < PDL_MAX_BATCH
@@ -294,7 +289,7 @@ class PatDecoder:
         # on: see ``stage``). The sm90 part runs where the layer's tensors are of its kinds;
         # elsewhere the Triton shared part does.
         if lean:
-            with torch.cuda.stream(self._side) if fork else contextlib.nullcontext():
+            with torch.cuda.stream(side.stream) if side else contextlib.nullcontext():
                 pack_decode(
                     *args, num_programs=self.num_private_programs, part="private", **pack_options
                 )
@@ -309,9 +304,8 @@ class PatDecoder:
             pack_decode(
                 *all_args, num_programs=self.num_programs, part="all", pdl=pdl, **pack_options
             )
-        if fork:
-            self._join.record(self._side)
-            main.wait_event(self._join)
+        if side is not None:
+            side.join(main)
         if self.merge_needed:
             merge_states(
                 o,

@@ -44,3 +44,27 @@ def dedicated_stream(device: torch.device, owner: object) -> torch.cuda.External
         stream = torch.cuda.ExternalStream(handle.value, device=device)
     weakref.finalize(owner, _destroy, handle.value)
     return stream
+
+
+class SideStream:
+    """A dedicated stream (``dedicated_stream``, owned by ``owner``) forked from the current
+    stream and joined back through two events of its own: both are capturable, so a graph
+    records the fork and the join as edges between the two streams' work."""
+
+    def __init__(self, device: torch.device, owner: object) -> None:
+        self.stream = dedicated_stream(device, owner)
+        self._forked = torch.cuda.Event()
+        self._joined = torch.cuda.Event()
+
+    def fork(self) -> torch.cuda.Stream:
+        """Make the side stream wait for the current stream's work so far; returns the
+        current stream, for ``join``."""
+        main = torch.cuda.current_stream(self.stream.device)
+        self._forked.record(main)
+        self.stream.wait_event(self._forked)
+        return main
+
+    def join(self, main: torch.cuda.Stream) -> None:
+        """Make ``main`` wait for the side stream's work so far."""
+        self._joined.record(self.stream)
+        main.wait_event(self._joined)

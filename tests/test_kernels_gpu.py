@@ -382,8 +382,8 @@ def test_lean_side_stream_is_in_no_pool() -> None:
     decoder = decoder_for(
         kv, max_requests=forest.num_requests, max_kv_indices=total, menu=tile_menu(128, 4, "always")
     )
-    side = decoder._side
-    assert side is not None
+    assert decoder.side is not None
+    side = decoder.side.stream
     counter = torch.zeros(1, device="cuda")
     with torch.cuda.graph(torch.cuda.CUDAGraph()):  # the default capture stream exists now
         counter.add_(1)  # one node, so the capture is not empty (PyTorch warns on an empty one)

@@ -130,17 +130,14 @@ def run_shape(shape: str, variants: list[str], flush) -> None:
         merge_states(out, decoder.partial_o, decoder.partial_lse, decoder.req_partial_indptr)
 
     def pair(shared_launch, private_first: bool, private_programs: int) -> None:
-        main, side = torch.cuda.current_stream(), decoder._side
-        decoder._fork.record(main)
-        side.wait_event(decoder._fork)
+        main = decoder.side.fork()
         if not private_first:
             shared_launch()
-        with torch.cuda.stream(side):
+        with torch.cuda.stream(decoder.side.stream):
             private_part(private_programs)
         if private_first:
             shared_launch()
-        decoder._join.record(side)
-        main.wait_event(decoder._join)
+        decoder.side.join(main)
         merge()
 
     stock = lambda: decoder.forward(q, k, v, out_ref, sm_scale=scale)  # noqa: E731

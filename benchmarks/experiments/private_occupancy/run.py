@@ -68,14 +68,11 @@ def run_shape(shape: str, grids: list[str], flush) -> None:
         merge_states(out, decoder.partial_o, decoder.partial_lse, decoder.req_partial_indptr)
 
     def pair(per_sm: int, header: torch.Tensor) -> None:
-        main, side = torch.cuda.current_stream(), decoder._side
-        decoder._fork.record(main)
-        side.wait_event(decoder._fork)
-        with torch.cuda.stream(side):
+        main = decoder.side.fork()
+        with torch.cuda.stream(decoder.side.stream):
             private_part(per_sm)
         shared_part(header)
-        decoder._join.record(side)
-        main.wait_event(decoder._join)
+        decoder.side.join(main)
         merge()
 
     def series(per_sm: int, private_first: bool) -> None:

@@ -48,9 +48,9 @@ def one(shape: str, rounds: int) -> dict:
     decoders = {name: make_decoder(batch, menu) for name in ("dedicated", "pooled", "collided")}
     pooled = torch.cuda.Stream()
     assert pooled.cuda_stream != capture.cuda_stream
-    decoders["pooled"]._side = pooled
-    decoders["collided"]._side = capture
-    dedicated = decoders["dedicated"]._side
+    decoders["pooled"].side.stream = pooled
+    decoders["collided"].side.stream = capture
+    dedicated = decoders["dedicated"].side.stream
     times, outs = decoders_side_by_side(batch, decoders, flush, rounds)
     return dict(
         shape=shape,
