@@ -15,7 +15,6 @@ import csv
 import datetime
 import json
 import math
-import os
 import sys
 from pathlib import Path
 
@@ -24,6 +23,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from graph_timing import copy_bandwidth_bytes_per_us, graph_time_us  # noqa: E402
+from provenance import measured_commit  # noqa: E402
 from providers import PROVIDERS, Batch  # noqa: E402
 from workloads import (  # noqa: E402
     ACCEPTANCE_EXTRA,
@@ -108,7 +108,7 @@ def main() -> None:
         "batches, e.g. gsp:64x16:2048+178:b256:s0 (workloads.gsp_sample_workload); "
         "kernels-custom.csv",
     )
-    parser.add_argument("--commit", default=os.environ.get("PAT_COMMIT", "unknown"))
+    parser.add_argument("--commit", default=measured_commit())
     parser.add_argument(
         "--providers",
         default=",".join(PROVIDERS),

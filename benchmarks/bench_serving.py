@@ -48,6 +48,7 @@ import sys
 import time
 from pathlib import Path
 
+from provenance import measured_commit
 from servers import ServerSpec, running
 from serving_results import (
     MAX_ITL,
@@ -88,7 +89,8 @@ def run_workload(
     """Run one workload against a healthy server; its row. ``warm``: a short first pass whose
     figures are kept apart (``*.warm.*``), so one-time compiles do not land in the row.
     ``args.passes`` measured passes (the radix cache flushed before each) append to one JSONL,
-    and the row holds their figures together (``serving_results.pass_figures``)."""
+    and the row holds their figures together (``serving_results.pass_figures``), with
+    ``args.commit``."""
     workload = WORKLOADS[name]
     suffix = ".warm" if warm else ""
     jsonl = out / f"{name}-{spec.name}{suffix}.jsonl"
@@ -141,7 +143,7 @@ def run_workload(
         server_errors=len(errors),
         trace_records_skipped=int(skipped.group(1)) if skipped else None,
         command=" ".join(command[1:]),
-        commit=os.environ.get("PAT_COMMIT", "unknown"),
+        commit=args.commit,
     )
     problems = []
     if errors:
@@ -224,6 +226,7 @@ def main() -> None:
         return
     if args.passes < 1:
         parser.error(f"--passes must be at least 1, got {args.passes}")
+    args.commit = measured_commit()  # once: every row of the run records the same
     backends = args.backends.split(",")
     if unknown := set(backends) - set(BACKENDS):
         parser.error(f"unknown backends {sorted(unknown)}; choose from {sorted(BACKENDS)}")

@@ -22,6 +22,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from graph_timing import copy_bandwidth_bytes_per_us  # noqa: E402
 from profile_pat import item_times  # noqa: E402
+from provenance import measured_commit  # noqa: E402
 from providers import HEAD_DIM, Batch, make_decoder  # noqa: E402
 from workloads import tree_workload  # noqa: E402
 
@@ -43,7 +44,7 @@ def timed(batch: Batch, keep=None, merge: bool = True):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="benchmarks/results")
-    parser.add_argument("--commit", default="unknown")
+    parser.add_argument("--commit", default=measured_commit())
     args = parser.parse_args()
     global FLUSH
     FLUSH = torch.empty(512 * 2**20, dtype=torch.uint8, device="cuda")

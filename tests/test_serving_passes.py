@@ -47,9 +47,10 @@ def test_passes_append_to_one_jsonl_and_the_row_holds_them(tmp_path, monkeypatch
     (tmp_path / f"{name}-flashinfer.jsonl").write_text('{"mean_tpot_ms": 99.0}\n')  # stale
     calls: list[list[str]] = []
     monkeypatch.setattr(bench_serving.subprocess, "run", fake_bench([8.0, 9.0, 7.0], calls))
-    args = argparse.Namespace(passes=3, mooncake_dir=str(tmp_path))
+    args = argparse.Namespace(passes=3, mooncake_dir=str(tmp_path), commit="175c548")
     row = bench_serving.run_workload(name, spec, tmp_path, args)
     assert len(calls) == 3 and "error" not in row
+    assert row["commit"] == "175c548"
     assert row["passes"] == 3
     assert row["mean_tpot_ms_by_pass"] == [8.0, 9.0, 7.0]  # not the stale line
     assert row["mean_tpot_ms"] == pytest.approx(8.0)

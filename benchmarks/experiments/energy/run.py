@@ -34,7 +34,6 @@ import dataclasses
 import datetime
 import importlib.util
 import json
-import os
 import statistics
 import sys
 import time
@@ -49,6 +48,7 @@ ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from graph_timing import timed_graphs, warm_up  # noqa: E402
 from profile_pat import decoder_with_chunk  # noqa: E402
+from provenance import measured_commit  # noqa: E402
 from providers import (  # noqa: E402
     HEAD_DIM,
     Batch,
@@ -272,9 +272,7 @@ def main() -> None:
         "--shared-chunks", default="", help="also pat with its shared chunks forced, e.g. 1024,2048"
     )
     parser.add_argument("--floor", action="store_true", help="also pure loads of the unique KV")
-    parser.add_argument(
-        "--commit", default=os.environ.get("PAT_COMMIT", "unknown"), help="recorded as measured"
-    )
+    parser.add_argument("--commit", default=measured_commit(), help="recorded as measured")
     args = parser.parse_args()
     nvml = Nvml()
     result: dict = dict(

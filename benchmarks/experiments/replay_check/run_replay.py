@@ -28,6 +28,7 @@ def main() -> None:
     parser.add_argument("--mooncake-dir", default="", help="the traces, for a Mooncake replay")
     parser.add_argument("--passes", type=int, default=2)
     args = parser.parse_args()
+    args.commit = bench_serving.measured_commit()
     args.out.mkdir(parents=True, exist_ok=True)
     model = make_model_dir(args.out / "llama-3-8b-dummy")
     args.log.touch()

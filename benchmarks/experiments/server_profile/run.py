@@ -26,6 +26,7 @@ sys.path.insert(0, str(BENCH))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_serving import SERVER_FLAGS, run_workload, server_spec  # noqa: E402
 from parse import summarize  # noqa: E402
+from provenance import measured_commit  # noqa: E402
 from servers import running  # noqa: E402
 from serving_results import DECODE_LINE  # noqa: E402
 from serving_workloads import WORKLOADS  # noqa: E402
@@ -61,7 +62,7 @@ def wait_for_trace(directory: Path, timeout: float = 180) -> Path | None:
 
 def profile_workload(name: str, spec, out: Path, steps: int, num_layers: int) -> dict:
     # what run_workload reads of bench_serving's arguments: one measured pass, no Mooncake dir
-    options = argparse.Namespace(mooncake_dir="", passes=1)
+    options = argparse.Namespace(mooncake_dir="", passes=1, commit=measured_commit())
     run_workload(name, spec, out, options, warm=True)
     trace_dir = out / f"trace-{name}-{spec.name}"
     offset = spec.log.stat().st_size
