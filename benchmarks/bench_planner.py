@@ -110,10 +110,8 @@ def main() -> None:
 
 
 def plot(rows: list[dict], path: Path, meta: dict) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from plot import save_png  # selects matplotlib's headless backend
 
     fig, ax = plt.subplots(figsize=(8, 4.5))
     for name in SHAPES:
@@ -131,8 +129,7 @@ def plot(rows: list[dict], path: Path, meta: dict) -> None:
     )
     ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_png(fig, path, dpi=110)
 
 
 if __name__ == "__main__":

@@ -151,10 +151,8 @@ def write_results(rows: list[dict], out: Path, gpu: str) -> None:
 
 
 def plot(rows: list[dict], path: Path, title: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from plot import save_png  # selects matplotlib's headless backend
 
     workloads = list(dict.fromkeys(r["workload"] for r in rows))
     backends = list(dict.fromkeys(server_label(r) for r in rows))
@@ -185,4 +183,4 @@ def plot(rows: list[dict], path: Path, title: str) -> None:
     fig.legend(handles, labels, loc="lower center", ncol=len(backends))
     fig.suptitle(title)
     fig.tight_layout(rect=(0, 0.08, 1, 1))
-    fig.savefig(path, dpi=120)
+    save_png(fig, path, dpi=120)

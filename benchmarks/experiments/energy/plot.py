@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import matplotlib.pyplot as plt  # noqa: E402
+from plot import save_png  # noqa: E402  (selects matplotlib's headless backend)
 
 
 def shapes_of(run: dict) -> dict[str, dict]:
@@ -55,7 +55,7 @@ def main() -> None:
     first = runs[0][1]
     figure.suptitle(f"{first.get('gpu', '?')}, {first.get('date', '?')}", fontsize=10, x=0.3)
     figure.tight_layout(rect=(0, 0, 1, 0.97))
-    figure.savefig(args.out, dpi=110)
+    save_png(figure, args.out, dpi=110)
     print(f"wrote {args.out}")
 
 

@@ -100,10 +100,8 @@ def main(chain: Path, min_watts: float, png: Path | None) -> None:
 
 
 def plot(series: dict[str, list[tuple[datetime, float, float]]], png: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from plot import save_png  # selects matplotlib's headless backend
 
     t0 = min(b[0][0] for b in series.values())
     fig, (clock, power) = plt.subplots(2, 1, figsize=(9, 6), sharex=True)
@@ -117,7 +115,7 @@ def plot(series: dict[str, list[tuple[datetime, float, float]]], png: Path) -> N
     clock.legend()
     clock.set_title("H200 while each server decodes (nvidia-smi every 0.5 s)")
     fig.tight_layout()
-    fig.savefig(png, dpi=100)
+    save_png(fig, png, dpi=100)
 
 
 if __name__ == "__main__":

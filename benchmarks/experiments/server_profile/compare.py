@@ -17,6 +17,7 @@ import argparse
 import csv
 import datetime
 import json
+import sys
 from pathlib import Path
 
 FIELDS = (
@@ -65,10 +66,10 @@ def row(profile: dict, num_layers: int, second_period: float) -> dict:
 
 
 def plot(rows: list[dict], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    from plot import save_png  # selects matplotlib's headless backend
 
     fig, ax = plt.subplots(figsize=(max(6, 0.9 * len(rows)), 4.5))
     labels = [f"{r['workload']}\n{r['backend']}" for r in rows]
@@ -81,7 +82,7 @@ def plot(rows: list[dict], path: Path) -> None:
     ax.tick_params(axis="x", labelsize=7, labelrotation=30)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    save_png(fig, path, dpi=120)
 
 
 def main() -> None:
