@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Re-pack the offline SGLang bundle (../shared/device/make-bundle.sh's .wheelhouse/part*) into
 # parts small enough to travel beside this repository's tracked tree: a device call carries at
-# most 64 MiB in all, and the tracked tree (mostly benchmarks/results/) is over 46 MiB since
-# session 67, so the bundle's 58 MiB parts, and later the 22 MiB ones, no longer fit.
+# most 64 MiB in all, and the tracked tree (mostly benchmarks/results/) was over 46 MiB from
+# session 67 to 82, so the bundle's 58 MiB parts, and later the 22 MiB ones, no longer fit.
+# (Session 83 re-saved the results' plots as palette PNGs: a tar of the tree 46.9 -> 39.4 MiB.)
 #
 # A wheel with no `.data/` folder is a plain tree to unpack into site-packages, so it becomes a
 # tar.xz (xz -9 shrinks sglang's wheel from 22.3 to 12.3 MB); install.sh unpacks those into
