@@ -289,7 +289,7 @@ class PatDecoder:
         # on: see ``stage``). The sm90 part runs where the layer's tensors are of its kinds;
         # elsewhere the Triton shared part does.
         if lean:
-            with torch.cuda.stream(side.stream) if side else contextlib.nullcontext():
+            with torch.cuda.stream(side.stream) if side is not None else contextlib.nullcontext():
                 pack_decode(
                     *args, num_programs=self.num_private_programs, part="private", **pack_options
                 )
