@@ -201,9 +201,9 @@ def pat_decoder(
     decoder = make_decoder(batch, menu if gate else ungated(menu), fine=fine, sm90_shared=sm90)
     if sm90 and not decoder.sm90_shared:
         raise ValueError(f"pat-sm90: {decoder.sm90_shared_reason}")
-    if forms and decoder.menu.lean is None:
-        raise ValueError("forms: the graph's two forms need the lean kernel")
     if forms:  # planned once: every call, eager or captured, launches this plan's form
+        if decoder.menu.lean is None:
+            raise ValueError("forms: the graph's two forms need the lean kernel")
         decoder.capture_form = bool(decoder.splits)
     return decoder
 
